@@ -1,0 +1,167 @@
+"""The command line: `supervisor.py [serve]`, `register NAME IMAGE...`, `replay VIDEO`.
+
+Options work before or after the command, and every recognition setting can also come from a
+FACEGATE_<NAME> environment variable. Bad input ends with one line on stderr and a non-zero
+exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from facegate import __version__
+from facegate.faces import FaceImageError
+from facegate.logsetup import setup_logging
+from facegate.settings import SettingError, defaults, from_environment, validate
+from facegate.store import Store, StoreError
+
+log = logging.getLogger("facegate")
+
+SETTING_FLAGS = ("workers", "threshold", "downscale", "model", "stream_url", "camera_id")
+
+
+def _add_common(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
+    """Options every command takes; after the command they default to 'not given' so they never undo
+    the same option given before it."""
+    default = argparse.SUPPRESS if after_command else None
+    parser.add_argument("--data-dir", default=default, help="where the SQLite store lives (default ./data)")
+    parser.add_argument("--workers", type=int, default=default, help="detection processes (default: cores)")
+    parser.add_argument("--threshold", type=float, default=default, help="max face distance to name (0.6)")
+    parser.add_argument("--downscale", type=float, default=default, help="shrink frames before locating (0.5)")
+    parser.add_argument("--model", default=default, help="face locator: hog or cnn")
+    parser.add_argument("--log-level", default=default, help="DEBUG, INFO, WARNING (default INFO)")
+
+
+def _add_serve(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
+    default = argparse.SUPPRESS if after_command else None
+    parser.add_argument("--host", default=default, help="API address (default 0.0.0.0)")
+    parser.add_argument("--port", type=int, default=default, help="API port (default 5001)")
+    parser.add_argument("--stream-url", default=default, help="camera: file, rtsp://, http(s)://, device index")
+    parser.add_argument("--camera-id", default=default, help="id of that camera (default cam0)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="supervisor.py", description="facegate: real-time face recognition")
+    parser.add_argument("--version", action="version", version=f"facegate {__version__}")
+    _add_common(parser, after_command=False)
+    _add_serve(parser, after_command=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the API and run recognition (the default)")
+    _add_common(serve, after_command=True)
+    _add_serve(serve, after_command=True)
+
+    register = commands.add_parser("register", help="add a person from photos (one face each)")
+    register.add_argument("name")
+    register.add_argument("images", nargs="+", metavar="IMAGE")
+    _add_common(register, after_command=True)
+
+    replay = commands.add_parser("replay", help="run every frame of a video through the pipeline")
+    replay.add_argument("video")
+    replay.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    replay.add_argument("--trace", metavar="FILE", help="write one JSON line per frame: boxes, names, distances")
+    replay.add_argument("--pace", action="store_true", help="play at the file's own frame rate, like a camera")
+    replay.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    _add_common(replay, after_command=True)
+    return parser
+
+
+def option(args: argparse.Namespace, name: str, env: str, fallback: Any) -> Any:
+    value = getattr(args, name, None)
+    if value is None:
+        value = os.environ.get(env)
+    return fallback if value is None else value
+
+
+def open_store(data_dir: str) -> Store:
+    """The store, after checking the data dir is writable and importing the old script's files once."""
+    path = Path(data_dir)
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"data dir {path} is not a directory")
+    if path.exists() and not os.access(path, os.W_OK | os.X_OK):
+        raise StoreError(f"data dir {path} is not writable")
+    store = Store(path)
+    encodings, labels = path / "encodings.npy", path / "labels.json"
+    if encodings.is_file() and labels.is_file() and not store.get_meta("legacy_imported"):
+        try:
+            count = store.import_legacy(encodings, labels)
+        except (ValueError, OSError) as exc:
+            raise StoreError(f"cannot import {encodings.name} + {labels.name}: {exc}") from None
+        log.info("imported %d encodings from the old %s + %s", count, encodings.name, labels.name)
+    return store
+
+
+def resolve_settings(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(effective settings, the part given now on the command line or in the environment)."""
+    given = from_environment()
+    given.update(validate({k: getattr(args, k) for k in SETTING_FLAGS if getattr(args, k, None) is not None}))
+    effective = defaults()
+    effective.update(validate(store.get_config()))
+    effective.update(given)
+    return effective, given
+
+
+def cmd_register(args: argparse.Namespace, store: Store, settings: dict[str, Any]) -> int:
+    from facegate.faces import encode_single_face
+
+    name = args.name.strip()
+    if not name or len(name) > 100:
+        raise SettingError("NAME must be 1 to 100 characters")
+    encodings = []
+    for image in args.images:
+        try:
+            encodings.append(encode_single_face(image, model=settings["model"]))
+        except FaceImageError as exc:
+            raise FaceImageError(f"{image}: {exc}") from None
+    person_id = store.register(name, encodings)
+    print(f"registered {name!r} (person {person_id}) from {len(encodings)} photo(s); "
+          f"{store.count_persons()} people known")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace, store: Store, settings: dict[str, Any]) -> int:
+    from facegate.replay import print_report, run_replay
+
+    store.close()
+    report = run_replay(args.video, args.data_dir, settings, trace=args.trace, pace=args.pace,
+                        progress=not (args.no_progress or args.json), log_level=args.log_level)
+    print_report(report, args.json)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, store: Store, settings: dict[str, Any], given: dict[str, Any]) -> int:
+    from facegate.service import serve
+
+    host = option(args, "host", "FACEGATE_HOST", "0.0.0.0")
+    port = int(option(args, "port", "FACEGATE_PORT", 5001))
+    return serve(store, settings, given, host=host, port=port, log_level=args.log_level)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.data_dir = option(args, "data_dir", "FACEGATE_DATA_DIR", "./data")
+    args.log_level = option(args, "log_level", "FACEGATE_LOG_LEVEL", "INFO").upper()
+    if args.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        print(f"error: --log-level {args.log_level} is not DEBUG, INFO, WARNING or ERROR", file=sys.stderr)
+        return 2
+    setup_logging(args.log_level)
+    from facegate.replay import ReplayError
+
+    try:
+        store = open_store(args.data_dir)
+        settings, given = resolve_settings(args, store)
+        if args.command == "register":
+            return cmd_register(args, store, settings)
+        if args.command == "replay":
+            return cmd_replay(args, store, settings)
+        return cmd_serve(args, store, settings, given)
+    except (SettingError, StoreError, FaceImageError, ReplayError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

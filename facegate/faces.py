@@ -1,0 +1,63 @@
+"""Turning photos into 128-d encodings: decode safely, find exactly one face, encode it.
+
+Used by `supervisor.py register`, `POST /api/register` and `POST /api/recognize`; the
+pipeline's detect stage has its own hot path in `pipeline/detect.py`.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+MAX_PIXELS = 40_000_000  # a 40-megapixel photo is the largest upload worth decoding
+
+
+class FaceImageError(ValueError):
+    """A photo cannot be used; the message says why in words a person understands."""
+
+
+def load_rgb(data: bytes | str | Path) -> np.ndarray:
+    """Decode image bytes or a file into an RGB uint8 array, refusing non-images and decompression bombs."""
+    try:
+        source = io.BytesIO(data) if isinstance(data, bytes | bytearray) else Path(data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(source) as image:
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    raise FaceImageError(f"image is {width}x{height}; at most {MAX_PIXELS // 1_000_000} megapixels")
+                image.draft("RGB", (4096, 4096))
+                return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+    except FileNotFoundError:
+        raise FaceImageError("no such file") from None
+    except IsADirectoryError:
+        raise FaceImageError("is a directory, not an image") from None
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise FaceImageError("not a decodable image (JPEG, PNG, ...) or too large") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        if isinstance(exc, FaceImageError):
+            raise
+        raise FaceImageError(f"image cannot be decoded: {exc}") from None
+
+
+def locate_and_encode(rgb: np.ndarray, *, model: str = "hog", upsample: int = 1
+                      ) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
+    """Every face in the picture, as ((top, right, bottom, left), encoding)."""
+    import face_recognition
+
+    boxes = face_recognition.face_locations(rgb, number_of_times_to_upsample=upsample, model=model)
+    encodings = face_recognition.face_encodings(rgb, boxes)
+    return [(tuple(int(v) for v in box), np.asarray(enc)) for box, enc in zip(boxes, encodings, strict=True)]
+
+
+def encode_single_face(data: bytes | str | Path, *, model: str = "hog") -> np.ndarray:
+    """The encoding of the one face in a photo; FaceImageError if there are none or several."""
+    faces = locate_and_encode(load_rgb(data), model=model)
+    if len(faces) != 1:
+        found = "no face" if not faces else f"{len(faces)} faces"
+        raise FaceImageError(f"expected exactly one face, found {found}")
+    return faces[0][1]

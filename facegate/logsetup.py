@@ -1,0 +1,23 @@
+"""Logging set-up shared by the supervisor and every stage, so each line names its process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+FORMAT = "%(asctime)s %(levelname)-7s [%(processName)s] %(name)s: %(message)s"
+
+
+def setup_logging(level: str | int | None = None) -> None:
+    """Log to stderr at FACEGATE_LOG_LEVEL (default INFO); safe to call again in a child process."""
+    chosen = level or os.environ.get("FACEGATE_LOG_LEVEL", "INFO")
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(FORMAT, "%H:%M:%S"))
+    root.addHandler(handler)
+    root.setLevel(chosen.upper() if isinstance(chosen, str) else chosen)
+    for noisy in ("waitress.queue", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

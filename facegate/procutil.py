@@ -1,0 +1,73 @@
+"""What every stage process does first: take its name, its logging, its signals, and its parent's fate."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+
+from setproctitle import setproctitle
+
+from facegate.logsetup import setup_logging
+
+PR_SET_PDEATHSIG = 1
+log = logging.getLogger(__name__)
+
+
+class StopFlag:
+    """Set by SIGTERM/SIGINT or by the parent's death; stage loops poll it between messages."""
+
+    def __init__(self, parent_pid: int) -> None:
+        self._event = threading.Event()
+        self.parent_pid = parent_pid
+
+    def set(self) -> None:
+        self._event.set()
+
+    def __bool__(self) -> bool:
+        if not self._event.is_set() and os.getppid() != self.parent_pid:
+            log.warning("supervisor %d is gone; exiting", self.parent_pid)
+            self._event.set()
+        return self._event.is_set()
+
+    def wait(self, seconds: float) -> bool:
+        return self._event.wait(seconds) or bool(self)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM this process when the supervisor dies, even by SIGKILL."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def become_stage(title: str, parent_pid: int, log_level: str | None = None) -> StopFlag:
+    """Name this process `facegate: <title>`, log under that name, and exit cleanly on signals.
+
+    The stage leaves the terminal's process group, so a Ctrl-C reaches only the supervisor,
+    which then stops the stages in order instead of all of them dying at once.
+    """
+    setproctitle(f"facegate: {title}")
+    multiprocessing.current_process().name = title
+    setup_logging(log_level)
+    try:
+        os.setpgrp()
+    except OSError:
+        pass
+    _die_with_parent()
+    flag = StopFlag(parent_pid)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("received %s; finishing", signal.Signals(signum).name)
+        flag.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if os.getppid() != parent_pid:
+        flag.set()
+    return flag

@@ -1,0 +1,165 @@
+"""Runtime settings: their defaults, their validation, and where they come from.
+
+One table of settings serves the CLI, the environment (`FACEGATE_*`), the store (persisted
+runtime config) and `PUT /api/config`, so a value is checked the same way whichever door it
+came through.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+
+class SettingError(ValueError):
+    """A setting's value is not acceptable; the message says why, for a 400 or a CLI error."""
+
+
+STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "file")
+
+
+def check_stream_url(value: Any) -> str:
+    """Accept a file path, a device index, or an rtsp/rtmp/http(s)/file URL."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise SettingError("stream_url must be a string")
+    text = str(value).strip()
+    if not text:
+        raise SettingError("stream_url must not be empty")
+    if len(text) > 2048:
+        raise SettingError("stream_url is too long")
+    if text.isdigit():
+        return text
+    if "://" in text:
+        scheme = urlparse(text).scheme.lower()
+        if scheme not in STREAM_SCHEMES:
+            raise SettingError(
+                f"stream_url scheme {scheme!r} is not supported (use {', '.join(STREAM_SCHEMES)},"
+                " a file path or a device index)"
+            )
+        return text
+    if any(ch in text for ch in "\n\r\0"):
+        raise SettingError("stream_url contains control characters")
+    return text
+
+
+def _number(name: str, low: float, high: float, *, low_open: bool = False, integer: bool = False):
+    def check(value: Any) -> float | int:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise SettingError(f"{name} must be a number")
+        try:
+            number = float(value)
+        except ValueError:
+            raise SettingError(f"{name} must be a number") from None
+        if not math.isfinite(number):
+            raise SettingError(f"{name} must be a finite number")
+        too_low = number <= low if low_open else number < low
+        if too_low or number > high:
+            bracket = "(" if low_open else "["
+            raise SettingError(f"{name} must be in {bracket}{low:g}, {high:g}]")
+        if integer:
+            if number != int(number):
+                raise SettingError(f"{name} must be a whole number")
+            return int(number)
+        return number
+
+    return check
+
+
+def _boolean(name: str):
+    def check(value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise SettingError(f"{name} must be true or false")
+
+    return check
+
+
+def _choice(name: str, options: tuple[str, ...]):
+    def check(value: Any) -> str:
+        if value not in options:
+            raise SettingError(f"{name} must be one of {', '.join(options)}")
+        return value
+
+    return check
+
+
+def _camera_id(value: Any) -> str:
+    if not isinstance(value, str) or not value or len(value) > 64:
+        raise SettingError("camera_id must be a string of 1 to 64 characters")
+    if not all(ch.isalnum() or ch in "-_." for ch in value):
+        raise SettingError("camera_id may hold only letters, digits, '-', '_' and '.'")
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    check: Callable[[Any], Any]
+    runtime: bool  # changeable while running through PUT /api/config
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("stream_url", None, check_stream_url, True, "camera: file path, rtsp://, http(s)://, device index"),
+    Setting("camera_id", "cam0", _camera_id, True, "id of the default camera, carried by events"),
+    Setting("threshold", 0.6, _number("threshold", 0.0, 1.0, low_open=True), True,
+            "largest face distance that still names a person"),
+    Setting("downscale", 0.5, _number("downscale", 0.05, 1.0, low_open=True), True,
+            "frames are shrunk by this factor before face location"),
+    Setting("model", "hog", _choice("model", ("hog", "cnn")), True, "face locator"),
+    Setting("upsample", 1, _number("upsample", 0, 3, integer=True), True,
+            "times dlib upsamples the image to find small faces"),
+    Setting("workers", max(1, os.cpu_count() or 1), _number("workers", 1, 64, integer=True), False,
+            "detection worker processes"),
+    Setting("recheck_s", 1.0, _number("recheck_s", 0.0, 3600.0), True,
+            "a named track is encoded again at most this often"),
+    Setting("unknown_recheck_s", 0.2, _number("unknown_recheck_s", 0.0, 3600.0), True,
+            "an unnamed track is encoded again at most this often"),
+    Setting("event_cooldown_s", 10.0, _number("event_cooldown_s", 0.0, 86400.0), True,
+            "a person makes a new event on a camera only after this long"),
+    Setting("unknown_events", True, _boolean("unknown_events"), True, "unknown faces make events too"),
+    Setting("min_face_px", 0, _number("min_face_px", 0, 4096, integer=True), True,
+            "faces narrower than this (full-frame pixels) are not encoded"),
+    Setting("retention_days", 30, _number("retention_days", 0, 3650, integer=True), True,
+            "results older than this are pruned (0 keeps them)"),
+)
+
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+def defaults() -> dict[str, Any]:
+    return {s.name: s.default for s in SETTINGS}
+
+
+def validate(updates: Mapping[str, Any], *, runtime_only: bool = False) -> dict[str, Any]:
+    """Check every key and value; return the cleaned values or raise SettingError naming the first fault."""
+    if not isinstance(updates, Mapping):
+        raise SettingError("config must be a JSON object")
+    cleaned: dict[str, Any] = {}
+    for key, value in updates.items():
+        setting = BY_NAME.get(key)
+        if setting is None:
+            raise SettingError(f"unknown setting {key!r}")
+        if runtime_only and not setting.runtime:
+            raise SettingError(f"{key} can only be changed at start (command line or FACEGATE_{key.upper()})")
+        if value is None and setting.default is None:
+            cleaned[key] = None
+            continue
+        cleaned[key] = setting.check(value)
+    return cleaned
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Settings given as FACEGATE_<NAME> environment variables."""
+    env = os.environ if environ is None else environ
+    found = {s.name: env[f"FACEGATE_{s.name.upper()}"] for s in SETTINGS if f"FACEGATE_{s.name.upper()}" in env}
+    return validate(found)

@@ -1,0 +1,225 @@
+"""Capture: one process per camera decodes frames straight into free slots of its ring.
+
+Live streams are never allowed to back up: when every slot is busy the new frame is dropped and
+counted, and the camera keeps being read. A replay (`replay=True`) instead waits for a free slot
+so every frame of the file is processed. A stream that fails, stalls or ends is reopened with
+backoff; a file in live mode plays at its own frame rate and loops.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from pipeline.messages import CameraStatus, EndOfStream, FrameRef, RingReady, RingRequest, Stop
+from pipeline.ring import FrameRing
+from pipeline.stage import StageContext
+
+log = logging.getLogger(__name__)
+
+BACKOFF_START_S = 1.0
+BACKOFF_MAX_S = 30.0
+OPEN_TIMEOUT_MS = 10_000
+READ_TIMEOUT_MS = 5_000
+
+
+def is_file_source(url: str) -> bool:
+    return "://" not in url and not url.isdigit() or url.startswith("file://")
+
+
+def open_source(url: str) -> cv2.VideoCapture:
+    """OpenCV capture for a file, a device index or a network URL, with timeouts so stalls surface."""
+    if url.isdigit():
+        return cv2.VideoCapture(int(url))
+    if url.startswith("file://"):
+        url = url[len("file://"):]
+    if "://" in url:
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS]
+        return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
+    if not Path(url).is_file():
+        raise FileNotFoundError(f"{url}: no such file")
+    return cv2.VideoCapture(url)
+
+
+class Camera:
+    """The capture loop of one camera; `run()` returns when stopped or when a replayed file ends."""
+
+    def __init__(self, ctx: StageContext) -> None:
+        self.ctx = ctx
+        self.stop, self.meter = ctx.begin()
+        self.camera_id: str = ctx.options["camera_id"]
+        self.url: str = str(ctx.options["stream_url"])
+        self.replay: bool = ctx.options.get("replay", False)
+        self.pace: bool = ctx.options.get("pace", not self.replay)
+        self.is_file = is_file_source(self.url)
+        self.ring: FrameRing | None = None
+        self.seq = 0
+        self.next_slot = 0
+        self.ever_live = False
+        self.state = ""
+
+    # --- talking to the supervisor -------------------------------------------------------------
+    def report(self, state: str, error: str | None = None, shape: tuple[int, ...] = (0, 0), fps: float = 0.0) -> None:
+        if state != self.state or error:
+            level = logging.WARNING if error else logging.INFO
+            log.log(level, "camera %s %s%s", self.camera_id, state, f": {error}" if error else "")
+        self.state = state
+        self.ctx.outbox.put(CameraStatus(self.camera_id, state, error, int(shape[1]) if len(shape) > 1 else 0,
+                                         int(shape[0]), fps))
+
+    def request_ring(self, shape: tuple[int, int, int]) -> FrameRing | None:
+        """Ask the supervisor (the segment's owner) for a ring sized to this stream, and attach to it."""
+        self.ctx.outbox.put(RingRequest(self.camera_id, shape[0], shape[1]))
+        deadline = time.monotonic() + 15.0
+        while not self.stop and time.monotonic() < deadline:
+            try:
+                msg = self.ctx.inbox.get(timeout=0.25)
+            except Exception:
+                self.meter.beat()
+                continue
+            if isinstance(msg, Stop):
+                self.stop.set()
+            elif isinstance(msg, RingReady) and msg.shape == shape:
+                if self.ring is not None:
+                    self.ring.close()
+                return FrameRing.attach(msg.name)
+        return None
+
+    def check_inbox(self) -> None:
+        try:
+            while True:
+                if isinstance(self.ctx.inbox.get_nowait(), Stop):
+                    self.stop.set()
+        except Exception:
+            return
+
+    # --- frames ---------------------------------------------------------------------------------
+    def free_slot(self) -> int | None:
+        """A slot to decode into; a replay waits for one, a live stream does not."""
+        assert self.ring is not None
+        while not self.stop:
+            slot = self.ring.claim_free(self.next_slot)
+            if slot is not None or not self.replay:
+                return slot
+            time.sleep(0.001)
+            self.meter.beat()
+        return None
+
+    def publish(self, slot: int, pts: float, captured_at: float) -> None:
+        assert self.ring is not None
+        self.ring.publish(slot, self.seq, pts, captured_at)
+        self.ctx.outbox.put(FrameRef(self.camera_id, self.ring.name, slot, self.seq, pts, captured_at,
+                                     self.ring.shape))
+        self.seq += 1
+        self.next_slot = (slot + 1) % self.ring.slots
+
+    def stream(self, cap: cv2.VideoCapture) -> str:
+        """Read until the source ends or fails; returns why it stopped ("ended", "stopped", or an error)."""
+        fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+        fps = fps if 1.0 <= fps <= 240.0 else 25.0
+        ok, first = cap.read()
+        if not ok or first is None:
+            return "no frame could be read"
+        shape = tuple(int(v) for v in first.shape) if first.ndim == 3 else (*first.shape, 3)
+        if self.ring is None or self.ring.shape != shape:
+            self.ring = self.request_ring(shape)  # type: ignore[arg-type]
+            if self.ring is None:
+                return "stopped" if self.stop else "no ring from the supervisor"
+        self.report("live", None, shape, fps)
+        self.ever_live = True
+        started = time.monotonic()
+        pending: np.ndarray | None = first
+        scratch = np.empty(shape, dtype=np.uint8)
+        frame_index = 0
+        while not self.stop:
+            if self.pace:
+                delay = started + frame_index / fps - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            slot = self.free_slot()
+            if self.stop:
+                return "stopped"
+            target = self.ring.frame(slot) if slot is not None else scratch
+            if pending is not None:
+                target[...] = pending if pending.ndim == 3 else cv2.cvtColor(pending, cv2.COLOR_GRAY2BGR)
+                pending, ok = None, True
+            else:
+                ok, image = cap.read(image=target)
+                if ok and image is not None and image.ctypes.data != target.ctypes.data:
+                    if image.shape != target.shape:
+                        return f"frame size changed to {image.shape[1]}x{image.shape[0]}"
+                    target[...] = image
+            if not ok:
+                return "ended" if self.is_file else "stream stalled or closed"
+            captured_at = time.time()
+            self.meter.add("frames_in")
+            pts = frame_index / fps if self.is_file else captured_at
+            frame_index += 1
+            if slot is None:
+                self.meter.add("drops")
+            else:
+                self.publish(slot, pts, captured_at)
+                self.meter.frame_done(0.0)
+            if frame_index % 30 == 0:
+                self.check_inbox()
+        return "stopped"
+
+    def run(self) -> int:
+        backoff = BACKOFF_START_S
+        while not self.stop:
+            self.report("reconnecting" if self.ever_live else "connecting")
+            try:
+                cap = open_source(self.url)
+                opened = cap.isOpened()
+            except (FileNotFoundError, cv2.error) as exc:
+                cap, opened, why = None, False, str(exc)
+            else:
+                why = "cannot open stream" if not opened else ""
+            if opened:
+                why = self.stream(cap)
+                cap.release()
+            if why == "stopped" or self.stop:
+                break
+            if why == "ended" and self.replay:
+                self.ctx.outbox.put(EndOfStream(self.camera_id, self.seq))
+                self.report("ended")
+                log.info("camera %s: end of file after %d frames", self.camera_id, self.seq)
+                return 0
+            if why == "ended":
+                backoff = BACKOFF_START_S  # a file in live mode loops
+                continue
+            if self.replay:
+                self.report("failed", why)
+                return 3
+            self.report("failed", why)
+            if self.stop.wait(backoff):
+                break
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
+            if self.ever_live:
+                backoff = min(backoff, BACKOFF_MAX_S)
+        self.meter.publish()
+        return 0
+
+    def close(self) -> None:
+        if self.ring is not None:
+            self.ring.close()
+
+
+def run(ctx: StageContext) -> None:
+    """Process entry point."""
+    camera = Camera(ctx)
+    code = 0
+    try:
+        code = camera.run()
+    finally:
+        camera.close()
+    raise SystemExit(code)
+
+
+def describe(options: dict[str, Any]) -> str:
+    return f"capture {options['camera_id']}"

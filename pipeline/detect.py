@@ -1,0 +1,126 @@
+"""Detect: a pool of workers that locate every face in every frame and encode only what is needed.
+
+Locating runs on each frame with the same calls as the old single loop (same resize, same
+colour conversion, same dlib detector), so the faces found per frame are the same. The 60 ms
+encoding runs only for a face that belongs to no known track, or whose track is due for a
+re-check (see pipeline/tracking.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+
+import cv2
+import numpy as np
+
+from pipeline.messages import Box, Face, FaceBatch, FrameRef, Stop
+from pipeline.ring import FrameRing
+from pipeline.stage import ConfigFollower, StageContext, receive
+
+log = logging.getLogger(__name__)
+
+
+def shrink(frame: np.ndarray, downscale: float) -> np.ndarray:
+    """The frame as the detector sees it: resized like the old loop, converted BGR to RGB."""
+    small = frame if downscale == 1.0 else cv2.resize(frame, (0, 0), fx=downscale, fy=downscale)
+    return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+
+
+def to_full_frame(box: tuple[int, int, int, int], downscale: float, height: int, width: int) -> Box:
+    """A box found on the shrunk frame, in full-frame pixels (truncated as the old script did), inside the frame."""
+    top, right, bottom, left = (int(v / downscale) for v in box)
+    return (min(max(top, 0), height), min(max(right, 0), width), min(max(bottom, 0), height), min(max(left, 0), width))
+
+
+class RingCache:
+    """Rings attached by name; a camera's older ring is closed once it sends frames in a newer one."""
+
+    def __init__(self) -> None:
+        self._rings: OrderedDict[str, FrameRing] = OrderedDict()
+
+    def get(self, name: str) -> FrameRing | None:
+        ring = self._rings.get(name)
+        if ring is None:
+            try:
+                ring = FrameRing.attach(name)
+            except (FileNotFoundError, OSError, ValueError):
+                return None
+            self._rings[name] = ring
+            while len(self._rings) > 16:
+                self._rings.popitem(last=False)[1].close()
+        return ring
+
+    def close(self) -> None:
+        for ring in self._rings.values():
+            ring.close()
+        self._rings.clear()
+
+
+class Detector:
+    def __init__(self, ctx: StageContext) -> None:
+        self.ctx = ctx
+        self.stop, self.meter = ctx.begin()
+        import face_recognition  # loads dlib's models: a second or so
+
+        self.fr = face_recognition
+        self.config = ConfigFollower(ctx)
+        self.rings = RingCache()
+        self.worker = int(ctx.options["index"])
+        self.meter.set("ready", 1.0)
+        log.info("ready (%s, downscale %.2f)", self.config.settings["model"], self.config.settings["downscale"])
+
+    def process(self, ref: FrameRef) -> FaceBatch:
+        started = time.perf_counter()
+        ring = self.rings.get(ref.ring)
+        if ring is None or not ring.holds(ref.slot, ref.seq):
+            return FaceBatch(ref, [], self.worker, lost=True)
+        s = self.config.settings
+        downscale = float(s["downscale"])
+        rgb = shrink(ring.frame(ref.slot), downscale)
+        if not ring.holds(ref.slot, ref.seq):
+            return FaceBatch(ref, [], self.worker, lost=True)
+        found = self.fr.face_locations(rgb, number_of_times_to_upsample=int(s["upsample"]), model=s["model"])
+        height, width = ref.shape[0], ref.shape[1]
+        boxes = [to_full_frame(box, downscale, height, width) for box in found]
+        min_px = int(s.get("min_face_px") or 0)
+        wanted = [
+            i for i, box in enumerate(boxes)
+            if box[1] - box[3] >= min_px
+            and ring.hints.should_encode(box, ref.pts, float(s["recheck_s"]), float(s["unknown_recheck_s"]))
+        ]
+        encodings = self.fr.face_encodings(rgb, [found[i] for i in wanted]) if wanted else []
+        by_index = dict(zip(wanted, encodings, strict=True))
+        faces = [Face(box, by_index.get(i)) for i, box in enumerate(boxes)]
+        self.meter.add("faces", len(faces))
+        self.meter.add("encodings", len(wanted))
+        return FaceBatch(ref, faces, self.worker, detect_ms=(time.perf_counter() - started) * 1000.0)
+
+    def run(self) -> None:
+        while not self.stop:
+            msg = receive(self.ctx.inbox, self.stop, self.meter)
+            self.config.poll()
+            if msg is None:
+                continue
+            if isinstance(msg, Stop):
+                break
+            if not isinstance(msg, FrameRef):
+                continue
+            self.meter.add("frames_in")
+            batch = self.process(msg)
+            self.ctx.outbox.put(batch)
+            if batch.lost:
+                self.meter.add("lost")
+            else:
+                ring = self.rings.get(msg.ring)
+                if ring is not None:
+                    ring.release(msg.slot, msg.seq)
+            self.meter.frame_done(batch.detect_ms)
+        self.meter.publish()
+        self.rings.close()
+
+
+def run(ctx: StageContext) -> None:
+    """Process entry point."""
+    Detector(ctx).run()

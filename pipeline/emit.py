@@ -1,0 +1,110 @@
+"""Emit: make decisions durable and tell the world.
+
+Every event is written to the store (result and webhook outbox row in one transaction) before
+any delivery is tried; the webhook sender then works from the outbox in its own threads, so a
+slow or dead receiver never holds up this loop or the pipeline behind it. A replay's trace
+(one JSON line per frame) is written here too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import IO
+
+from facegate.store import Store
+from pipeline.messages import EndOfStream, Event, FrameResult, ReplayDone, Stop
+from pipeline.stage import StageContext, receive
+from pipeline.webhooks import WebhookConfig, WebhookSender, webhook_body
+
+log = logging.getLogger(__name__)
+
+PRUNE_EVERY_S = 3600.0
+
+
+def trace_line(result: FrameResult) -> str:
+    faces = [
+        {"box": {"top": f.box[0], "right": f.box[1], "bottom": f.box[2], "left": f.box[3]},
+         "name": f.name, "distance": f.distance, "track": f.track_id}
+        for f in result.faces
+    ]
+    record = {"frame": result.seq, "pts": round(result.pts, 4), "faces": faces}
+    if result.lost:
+        record["lost"] = True
+    return json.dumps(record, separators=(",", ":"))
+
+
+class Emitter:
+    def __init__(self, ctx: StageContext) -> None:
+        self.ctx = ctx
+        self.stop, self.meter = ctx.begin()
+        self.store = Store(ctx.data_dir)
+        self.webhooks = WebhookConfig.from_env()
+        self.sender: WebhookSender | None = None
+        if self.webhooks.url and ctx.options.get("deliver", True):
+            self.sender = WebhookSender(lambda: Store(ctx.data_dir), self.webhooks)
+            self.sender.start()
+            log.info("webhooks go to %s%s", self.webhooks.url, " (signed)" if self.webhooks.secret else "")
+        trace = ctx.options.get("trace")
+        self.trace: IO[str] | None = Path(trace).open("w", encoding="utf-8") if trace else None
+        self.pruned = 0.0
+        self.meter.set("ready", 1.0)
+
+    def record(self, event: Event) -> None:
+        body = webhook_body(event.result, event.camera_id, event.stream_url) if self.sender else None
+        self.store.add_event(event.event_id, event.result, event.camera_id, event.stream_url, body)
+        self.meter.add("encodings")  # the emitter's "encodings" column counts events written
+        log.info("event %s: %s on %s (distance %.3f)", event.event_id, event.result["name"], event.camera_id,
+                 event.result["distance"])
+        if self.sender is not None:
+            self.sender.wake()
+
+    def prune(self) -> None:
+        """Drop results older than retention_days, at most once an hour."""
+        now = time.time()
+        if now - self.pruned < PRUNE_EVERY_S:
+            return
+        self.pruned = now
+        days = int(self.store.get_config().get("retention_days", self.ctx.settings.get("retention_days", 30)) or 0)
+        if days > 0:
+            removed = self.store.prune_results(now - days * 86400.0)
+            if removed:
+                log.info("pruned %d results older than %d days", removed, days)
+
+    def run(self) -> None:
+        while not self.stop:
+            msg = receive(self.ctx.inbox, self.stop, self.meter)
+            if msg is None:
+                self.prune()
+                continue
+            started = time.perf_counter()
+            if isinstance(msg, FrameResult):
+                self.meter.add("frames_in")
+                self.meter.add("faces", len(msg.faces))
+                if self.trace is not None:
+                    self.trace.write(trace_line(msg) + "\n")
+                self.meter.frame_done((time.perf_counter() - started) * 1000.0)
+            elif isinstance(msg, Event):
+                self.record(msg)
+            elif isinstance(msg, EndOfStream):
+                if self.trace is not None:
+                    self.trace.flush()
+                self.ctx.outbox.put(ReplayDone(msg.camera_id, msg.frames))
+            elif isinstance(msg, Stop):
+                break
+        self.close()
+
+    def close(self) -> None:
+        if self.trace is not None:
+            self.trace.close()
+        if self.sender is not None:
+            self.sender.stop(timeout=3.0)
+        self.meter.publish()
+        self.store.close()
+
+
+def run(ctx: StageContext) -> None:
+    """Process entry point."""
+    Emitter(ctx).run()

@@ -1,0 +1,148 @@
+"""What travels on the pipeline's queues: small records, never pixels.
+
+Pixels stay in the shared-memory ring; a FrameRef names the slot they are in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+Box = tuple[int, int, int, int]  # top, right, bottom, left in full-frame pixels
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRef:
+    """A frame waiting in a ring slot."""
+
+    camera_id: str
+    ring: str
+    slot: int
+    seq: int
+    pts: float  # seconds of media time: frame index / fps for a replay, wall clock for live streams
+    captured_at: float  # wall clock when the frame was read
+    shape: tuple[int, int, int]
+
+
+@dataclass(slots=True)
+class Face:
+    box: Box
+    encoding: np.ndarray | None = None  # None when the track's earlier encoding still stands
+
+
+@dataclass(slots=True)
+class FaceBatch:
+    """Detect's answer for one frame."""
+
+    ref: FrameRef
+    faces: list[Face]
+    worker: int
+    detect_ms: float = 0.0
+    lost: bool = False  # the pixels were gone (slot reused after a crash): the frame is skipped
+
+
+@dataclass(slots=True)
+class FaceResult:
+    box: Box
+    name: str
+    distance: float
+    track_id: int
+
+
+@dataclass(slots=True)
+class FrameResult:
+    """Every face of one frame with the name its track carries: for traces, snapshots and stats."""
+
+    camera_id: str
+    seq: int
+    pts: float
+    captured_at: float
+    faces: list[FaceResult]
+    lost: bool = False
+
+
+@dataclass(slots=True)
+class Event:
+    """A sighting worth telling the web app about: a person appeared on a camera."""
+
+    event_id: str
+    camera_id: str
+    stream_url: str
+    result: dict[str, Any]
+    captured_at: float
+    decided_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfStream:
+    """A replayed file is exhausted after `frames` frames."""
+
+    camera_id: str
+    frames: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayDone:
+    camera_id: str
+    frames: int
+
+
+@dataclass(frozen=True, slots=True)
+class RingRequest:
+    """Capture learned its frame size and asks the supervisor for a ring of slots that fit it."""
+
+    camera_id: str
+    height: int
+    width: int
+
+
+@dataclass(frozen=True, slots=True)
+class RingReady:
+    camera_id: str
+    name: str
+    slots: int
+    shape: tuple[int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class CameraStatus:
+    camera_id: str
+    state: str  # connecting, live, reconnecting, failed, ended
+    error: str | None = None
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A JPEG of a camera's latest frame with the faces drawn; emitted at a capped rate."""
+
+    camera_id: str
+    jpeg: bytes
+    captured_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownFace:
+    """A crop of a face no one in the gallery matches, kept so an operator can register them."""
+
+    camera_id: str
+    jpeg: bytes
+    encoding: np.ndarray
+    captured_at: float
+    box: Box = field(default=(0, 0, 0, 0))
+
+
+@dataclass(frozen=True, slots=True)
+class CameraUrls:
+    """The stream URL of each camera, which events carry as `camera_stream_url`."""
+
+    urls: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Ask a stage to finish what it holds and exit."""

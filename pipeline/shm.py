@@ -1,0 +1,101 @@
+"""Named shared-memory segments whose lifetime the supervisor owns, outside Python's resource tracker.
+
+On Python 3.11 `multiprocessing.shared_memory.SharedMemory` registers even a segment it only
+*attaches* to with the resource tracker, which then unlinks it or warns of a leak when that
+process exits (CPython issue 82300). Here only the creator unlinks, explicitly, and attachers
+never register. Names carry `facegate-<supervisor pid>-` so a later start can find and remove
+what a killed run left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+import os
+from pathlib import Path
+
+import _posixshmem
+
+log = logging.getLogger(__name__)
+
+PREFIX = "facegate-"
+SHM_DIR = Path("/dev/shm")
+
+
+class Segment:
+    """A mapped shared-memory segment; `create=True` makes it, otherwise attaches to an existing one."""
+
+    def __init__(self, name: str, size: int = 0, *, create: bool = False) -> None:
+        self.name = name
+        flags = os.O_RDWR | (os.O_CREAT | os.O_EXCL if create else 0)
+        fd = _posixshmem.shm_open("/" + name, flags, mode=0o600)
+        try:
+            if create:
+                os.ftruncate(fd, size)
+            else:
+                size = os.fstat(fd).st_size
+            self.size = size
+            self.mmap = mmap.mmap(fd, size)
+        except BaseException:
+            if create:
+                _posixshmem.shm_unlink("/" + name)
+            raise
+        finally:
+            os.close(fd)
+        self.buf = memoryview(self.mmap)
+        self.owner = create
+
+    def close(self) -> None:
+        """Unmap; views into the buffer must be gone by now (numpy arrays keep it exported)."""
+        try:
+            self.buf.release()
+            self.mmap.close()
+        except (BufferError, ValueError):
+            log.debug("segment %s still has views; leaving the mapping to process exit", self.name)
+
+    def unlink(self) -> None:
+        try:
+            _posixshmem.shm_unlink("/" + self.name)
+        except FileNotFoundError:
+            pass
+
+
+def run_prefix(pid: int | None = None) -> str:
+    return f"{PREFIX}{os.getpid() if pid is None else pid}-"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_leftovers() -> list[str]:
+    """Unlink segments of earlier runs whose supervisor is dead; returns their names."""
+    removed = []
+    if not SHM_DIR.is_dir():
+        return removed
+    for path in SHM_DIR.glob(PREFIX + "*"):
+        pid_text = path.name[len(PREFIX):].split("-", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        if _pid_alive(int(pid_text)) and _is_facegate(int(pid_text)):
+            continue
+        try:
+            path.unlink()
+            removed.append(path.name)
+        except OSError as exc:
+            log.warning("cannot remove leftover segment %s: %s", path.name, exc)
+    return removed
+
+
+def _is_facegate(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # cannot tell: leave it alone
+    return b"facegate" in cmdline or b"supervisor" in cmdline

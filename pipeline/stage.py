@@ -1,0 +1,75 @@
+"""What a stage process is handed at spawn, and the small loops every stage shares."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from dataclasses import dataclass, field
+from multiprocessing.queues import Queue
+from typing import Any
+
+from facegate.procutil import StopFlag, become_stage
+from facegate.store import Store
+from pipeline.stats import StageMeter, StatsBoard
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StageContext:
+    """Picklable at spawn: queues and the stats board travel to the child with it."""
+
+    name: str  # e.g. "detect-1"; the process title is "facegate: <name>"
+    kind: str  # capture, detect, match, emit
+    inbox: Queue
+    outbox: Queue
+    board: StatsBoard
+    row: int
+    parent_pid: int
+    data_dir: str
+    settings: dict[str, Any]
+    follow_config: bool  # serve mode: pick up PUT /api/config changes from the store
+    options: dict[str, Any] = field(default_factory=dict)
+    log_level: str | None = None
+
+    def begin(self) -> tuple[StopFlag, StageMeter]:
+        stop = become_stage(self.name, self.parent_pid, self.log_level)
+        import os
+
+        return stop, StageMeter(self.board, self.row, os.getpid())
+
+
+def receive(inbox: Queue, stop: StopFlag, meter: StageMeter, timeout: float = 0.25) -> Any:
+    """The next message, or None after `timeout` (the stage then checks its stop flag and beats)."""
+    try:
+        return inbox.get(timeout=timeout)
+    except queue.Empty:
+        meter.beat()
+        return None
+    except (EOFError, OSError):
+        stop.set()
+        return None
+
+
+class ConfigFollower:
+    """Re-reads the runtime config from the store when its version moves (at most once a second)."""
+
+    def __init__(self, ctx: StageContext) -> None:
+        self.settings = dict(ctx.settings)
+        self._store = Store(ctx.data_dir) if ctx.follow_config else None
+        self._version = self._store.config_version() if self._store else 0
+        self._checked = time.monotonic()
+
+    def poll(self) -> bool:
+        """True when the settings changed since the last call."""
+        if self._store is None or time.monotonic() - self._checked < 1.0:
+            return False
+        self._checked = time.monotonic()
+        version = self._store.config_version()
+        if version == self._version:
+            return False
+        self._version = version
+        self.settings.update(self._store.get_config())
+        log.info("runtime config changed (version %d)", version)
+        return True

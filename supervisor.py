@@ -1,0 +1,8 @@
+"""facegate's entry point: `python supervisor.py [serve|register|replay] ...` (see --help)."""
+
+import sys
+
+from facegate.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
