@@ -12,6 +12,8 @@ FORMAT = "%(asctime)s %(levelname)-7s [%(processName)s] %(name)s: %(message)s"
 def setup_logging(level: str | int | None = None) -> None:
     """Log to stderr at FACEGATE_LOG_LEVEL (default INFO); safe to call again in a child process."""
     chosen = level or os.environ.get("FACEGATE_LOG_LEVEL", "INFO")
+    # FFmpeg's own console lines ("moov atom not found") would break one-line errors; our logs say it.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)

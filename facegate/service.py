@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from control.service import ServiceError
+
 from facegate import __version__
 from facegate.settings import SettingError, defaults, validate
 from facegate.store import Store

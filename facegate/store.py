@@ -154,8 +154,8 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         with self._tx() as db:
-            db.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                       (key, value))
+            db.execute("INSERT INTO meta(key, value) VALUES(?, ?)"
+                       " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
 
     def _bump(self, db: sqlite3.Connection, key: str) -> None:
         db.execute(
@@ -243,7 +243,8 @@ class Store:
 
     def gallery(self) -> tuple[np.ndarray, list[str]]:
         """Every known encoding as an (n, 128) array, with the name each one belongs to."""
-        rows = self._query("SELECT p.name, e.vector FROM encodings e JOIN persons p ON p.id = e.person_id ORDER BY e.id")
+        rows = self._query(
+            "SELECT p.name, e.vector FROM encodings e JOIN persons p ON p.id = e.person_id ORDER BY e.id")
         if not rows:
             return np.zeros((0, ENCODING_SIZE), dtype=np.float64), []
         vectors = np.frombuffer(b"".join(row["vector"] for row in rows), dtype=np.float64)
@@ -336,13 +337,13 @@ class Store:
 
     def mark_delivered(self, event_id: str, attempts: int, when: float) -> None:
         with self._tx() as db:
-            db.execute("UPDATE outbox SET status = ?, attempts = ?, delivered = ?, last_error = NULL WHERE event_id = ?",
-                       (OUTBOX_DELIVERED, attempts, when, event_id))
+            db.execute("UPDATE outbox SET status = ?, attempts = ?, delivered = ?, last_error = NULL"
+                       " WHERE event_id = ?", (OUTBOX_DELIVERED, attempts, when, event_id))
 
     def mark_retry(self, event_id: str, attempts: int, next_attempt_at: float, error: str) -> None:
         with self._tx() as db:
-            db.execute("UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ? WHERE event_id = ?",
-                       (OUTBOX_RETRYING, attempts, next_attempt_at, error[:500], event_id))
+            db.execute("UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?"
+                       " WHERE event_id = ?", (OUTBOX_RETRYING, attempts, next_attempt_at, error[:500], event_id))
 
     def mark_failed(self, event_id: str, attempts: int, error: str) -> None:
         with self._tx() as db:

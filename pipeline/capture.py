@@ -29,7 +29,7 @@ READ_TIMEOUT_MS = 5_000
 
 
 def is_file_source(url: str) -> bool:
-    return "://" not in url and not url.isdigit() or url.startswith("file://")
+    return ("://" not in url and not url.isdigit()) or url.startswith("file://")
 
 
 def open_source(url: str) -> cv2.VideoCapture:

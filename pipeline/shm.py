@@ -9,12 +9,11 @@ what a killed run left behind.
 
 from __future__ import annotations
 
+import _posixshmem
 import logging
 import mmap
 import os
 from pathlib import Path
-
-import _posixshmem
 
 log = logging.getLogger(__name__)
 
