@@ -65,7 +65,7 @@ class Camera:
 
     # --- talking to the supervisor -------------------------------------------------------------
     def report(self, state: str, error: str | None = None, shape: tuple[int, ...] = (0, 0), fps: float = 0.0) -> None:
-        if state != self.state or error:
+        if state != self.state:
             level = logging.WARNING if error else logging.INFO
             log.log(level, "camera %s %s%s", self.camera_id, state, f": {error}" if error else "")
         self.state = state
@@ -170,9 +170,16 @@ class Camera:
         return "stopped"
 
     def run(self) -> int:
+        """Open, stream, and on any failure retry with backoff (1 s doubling to 30 s) until stopped.
+
+        States: `connecting` (never live yet), `live`, `reconnecting` (was live, lost it; shows the
+        last error), `failed` (never got a frame yet; shows the last error; still retrying).
+        """
         backoff = BACKOFF_START_S
+        last_error: str | None = None
         while not self.stop:
-            self.report("reconnecting" if self.ever_live else "connecting")
+            self.report("reconnecting" if self.ever_live else "connecting", last_error)
+            went_live = time.monotonic()
             try:
                 cap = open_source(self.url)
                 opened = cap.isOpened()
@@ -182,6 +189,7 @@ class Camera:
                 why = "cannot open stream" if not opened else ""
             if opened:
                 why = self.stream(cap)
+            if cap is not None:
                 cap.release()
             if why == "stopped" or self.stop:
                 break
@@ -191,17 +199,17 @@ class Camera:
                 log.info("camera %s: end of file after %d frames", self.camera_id, self.seq)
                 return 0
             if why == "ended":
-                backoff = BACKOFF_START_S  # a file in live mode loops
-                continue
+                continue  # a file in live mode loops
             if self.replay:
                 self.report("failed", why)
                 return 3
-            self.report("failed", why)
+            if self.state == "live" and time.monotonic() - went_live > BACKOFF_MAX_S:
+                backoff = BACKOFF_START_S  # it was fine for a while: start the backoff over
+            last_error = why
+            self.report("reconnecting" if self.ever_live else "failed", why)
             if self.stop.wait(backoff):
                 break
             backoff = min(backoff * 2, BACKOFF_MAX_S)
-            if self.ever_live:
-                backoff = min(backoff, BACKOFF_MAX_S)
         self.meter.publish()
         return 0
 
