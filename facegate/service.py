@@ -15,8 +15,9 @@ from typing import Any
 from control.service import ServiceError
 
 from facegate import __version__
-from facegate.settings import SettingError, defaults, validate
+from facegate.settings import SettingError, check_camera, check_cameras, defaults, validate
 from facegate.store import Store
+from pipeline.overlay import draw_faces, to_jpeg
 from pipeline.runner import Pipeline
 
 log = logging.getLogger(__name__)
@@ -53,61 +54,118 @@ class Service:
         effective["workers"] = self.workers
         return effective
 
-    def cameras(self) -> dict[str, str]:
-        """Camera id → stream URL of every enabled camera (the default one from `stream_url`)."""
+    def camera_list(self) -> list[dict[str, Any]]:
+        """Every configured camera: the default one (from `stream_url`) first, then the `cameras` list."""
         config = self.config()
-        found: dict[str, str] = {}
-        if config.get("stream_url"):
-            found[str(config["camera_id"])] = str(config["stream_url"])
-        return found
+        listed = [dict(c) for c in config.get("cameras") or []]
+        default_id = str(config["camera_id"])
+        if config.get("stream_url") and all(c["id"] != default_id for c in listed):
+            listed.insert(0, {"id": default_id, "stream_url": str(config["stream_url"]), "name": None,
+                              "enabled": True, "default": True})
+        return listed
+
+    def cameras(self) -> dict[str, str]:
+        """Camera id → stream URL of every enabled camera."""
+        return {c["id"]: c["stream_url"] for c in self.camera_list() if c.get("enabled", True)}
+
+    def _reconcile(self) -> None:
+        """Make the running captures match the configured cameras: one dead camera never touches the others."""
+        wanted = self.cameras() if self.running else {}
+        current = dict(self.pipeline.stream_urls)
+        for camera_id, url in current.items():
+            if wanted.get(camera_id) != url:
+                self.pipeline.remove_camera(camera_id)
+        for camera_id, url in wanted.items():
+            if current.get(camera_id) != url:
+                self.pipeline.add_camera(camera_id, url)
 
     def start(self) -> None:
         with self._lock:
             cameras = self.cameras()
             if not cameras:
                 raise ServiceError("no stream_url is configured: PUT /api/config {\"stream_url\": ...} first")
-            running = set(self.pipeline.cameras())
-            for camera_id, url in cameras.items():
-                if camera_id not in running:
-                    self.pipeline.add_camera(camera_id, url)
             self.running = True
             self.store.set_meta("running", "1")
+            self._reconcile()
             log.info("recognition started on %s", ", ".join(f"{c} ({u})" for c, u in cameras.items()))
 
     def stop(self) -> None:
         with self._lock:
-            for camera_id in self.pipeline.cameras():
-                self.pipeline.remove_camera(camera_id)
             self.running = False
             self.store.set_meta("running", "0")
+            self._reconcile()
             log.info("recognition stopped")
 
     def update_config(self, updates: dict[str, Any]) -> dict[str, Any]:
         cleaned = validate(updates, runtime_only=True)
         with self._lock:
-            before = self.cameras()
             self.store.set_config(cleaned)
-            after = self.cameras()
-            if self.running and before != after:
-                for camera_id, url in before.items():
-                    if after.get(camera_id) != url:
-                        self.pipeline.remove_camera(camera_id)
-                for camera_id, url in after.items():
-                    if before.get(camera_id) != url:
-                        self.pipeline.add_camera(camera_id, url)
+            self._reconcile()
         log.info("config updated: %s", ", ".join(f"{k}={v}" for k, v in cleaned.items()))
         return self.config()
+
+    # --- cameras (GET/POST /api/cameras, PUT/DELETE /api/cameras/<id>) ---------------------------
+    def _save_cameras(self, cameras: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self.store.set_config({"cameras": check_cameras(cameras)})
+            self._reconcile()
+
+    def add_camera(self, camera: dict[str, Any]) -> dict[str, Any]:
+        entry = check_camera(camera)
+        with self._lock:
+            if any(c["id"] == entry["id"] for c in self.camera_list()):
+                raise ServiceError(f"camera {entry['id']!r} exists already")
+            listed = list(self.config().get("cameras") or [])
+            self._save_cameras([*listed, entry])
+        return entry
+
+    def update_camera(self, camera_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        with self._lock:
+            current = next((c for c in self.camera_list() if c["id"] == camera_id), None)
+            if current is None:
+                return None
+            entry = check_camera({**{k: v for k, v in current.items() if k != "default"}, **changes,
+                                  "id": camera_id})
+            if current.get("default"):
+                self.update_config({"stream_url": entry["stream_url"]})
+                return entry
+            listed = [entry if c["id"] == camera_id else c for c in self.config().get("cameras") or []]
+            self._save_cameras(listed)
+        return entry
+
+    def delete_camera(self, camera_id: str) -> bool:
+        with self._lock:
+            current = next((c for c in self.camera_list() if c["id"] == camera_id), None)
+            if current is None:
+                return False
+            if current.get("default"):
+                self.store.set_config({"stream_url": None})
+                self._reconcile()
+            else:
+                self._save_cameras([c for c in self.config().get("cameras") or [] if c["id"] != camera_id])
+        return True
+
+    def snapshot(self, camera_id: str) -> bytes | None:
+        """The camera's latest frame with faces drawn, as JPEG; None before its first frame."""
+        view = self.pipeline.latest_view(camera_id)
+        if view is None:
+            return None
+        frame, result = view
+        return to_jpeg(draw_faces(frame, result))
 
     def status(self) -> dict[str, Any]:
         config = self.config()
         cameras = []
-        for camera_id, url in self.cameras().items():
+        for camera in self.camera_list():
+            camera_id = camera["id"]
             state = self.pipeline.camera_status.get(camera_id)
-            fps = self._capture_fps(camera_id)
+            active = self.running and camera.get("enabled", True)
             cameras.append({
-                "id": camera_id, "stream_url": url,
-                "state": (state.state if state else "connecting") if self.running else "stopped",
-                "error": state.error if state else None, "fps": round(fps, 1),
+                "id": camera_id, "name": camera.get("name"), "stream_url": camera["stream_url"],
+                "enabled": camera.get("enabled", True),
+                "state": (state.state if state else "connecting") if active else "stopped",
+                "error": state.error if state and active else None,
+                "fps": round(self._capture_fps(camera_id), 1) if active else 0.0,
                 "width": state.width if state else 0, "height": state.height if state else 0,
             })
         return {"running": self.running, "stream_url": config.get("stream_url"), "cameras": cameras,

@@ -99,6 +99,37 @@ def _camera_id(value: Any) -> str:
     return value
 
 
+MAX_CAMERAS = 16
+
+
+def check_camera(value: Any) -> dict[str, Any]:
+    """One entry of `cameras`: {"id", "stream_url", "name"?, "enabled"?}."""
+    if not isinstance(value, Mapping):
+        raise SettingError("a camera must be a JSON object")
+    unknown = set(value) - {"id", "stream_url", "name", "enabled"}
+    if unknown:
+        raise SettingError(f"unknown camera field {sorted(unknown)[0]!r}")
+    if "id" not in value or "stream_url" not in value:
+        raise SettingError("a camera needs an id and a stream_url")
+    name = value.get("name")
+    if name is not None and (not isinstance(name, str) or len(name) > 100):
+        raise SettingError("a camera's name must be a string of at most 100 characters")
+    return {"id": _camera_id(value["id"]), "stream_url": check_stream_url(value["stream_url"]), "name": name,
+            "enabled": _boolean("enabled")(value.get("enabled", True))}
+
+
+def check_cameras(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise SettingError("cameras must be a list")
+    if len(value) > MAX_CAMERAS:
+        raise SettingError(f"at most {MAX_CAMERAS} cameras")
+    cameras = [check_camera(v) for v in value]
+    ids = [c["id"] for c in cameras]
+    if len(set(ids)) != len(ids):
+        raise SettingError("camera ids must be unique")
+    return cameras
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -111,6 +142,7 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("stream_url", None, check_stream_url, True, "camera: file path, rtsp://, http(s)://, device index"),
     Setting("camera_id", "cam0", _camera_id, True, "id of the default camera, carried by events"),
+    Setting("cameras", [], check_cameras, True, "more cameras: [{id, stream_url, name, enabled}]"),
     Setting("threshold", 0.6, _number("threshold", 0.0, 1.0, low_open=True), True,
             "largest face distance that still names a person"),
     Setting("downscale", 0.5, _number("downscale", 0.05, 1.0, low_open=True), True,

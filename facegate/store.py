@@ -68,6 +68,16 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt_at);
+CREATE TABLE IF NOT EXISTS unknown_faces (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT,
+    camera_id TEXT,
+    seen_at TEXT NOT NULL,
+    created REAL NOT NULL,
+    box_top INTEGER, box_right INTEGER, box_bottom INTEGER, box_left INTEGER,
+    jpeg BLOB NOT NULL,
+    vector BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS config (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -377,6 +387,44 @@ class Store:
         for row in self._query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status"):
             counts[row["status"]] = row["n"]
         return counts
+
+    # --- unknown faces ------------------------------------------------------------------------
+    UNKNOWN_KEEP_S = 7 * 86400.0
+    UNKNOWN_KEEP_ROWS = 500
+
+    def add_unknown(self, event_id: str, camera_id: str, captured_at: float, box: Iterable[int], jpeg: bytes,
+                    encoding: Iterable[float]) -> int:
+        """Keep an unknown face's crop and encoding (a week, 500 at most) so an operator can name them."""
+        top, right, bottom, left = (int(v) for v in box)
+        with self._tx() as db:
+            row_id = db.execute(
+                "INSERT INTO unknown_faces(event_id, camera_id, seen_at, created, box_top, box_right, box_bottom,"
+                " box_left, jpeg, vector) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                (event_id, camera_id, iso_now(captured_at), captured_at, top, right, bottom, left, jpeg,
+                 _vector_blob(encoding)),
+            ).lastrowid
+            db.execute("DELETE FROM unknown_faces WHERE created < ? OR id <= ?",
+                       (time.time() - self.UNKNOWN_KEEP_S, row_id - self.UNKNOWN_KEEP_ROWS))
+        return int(row_id)
+
+    def list_unknown(self, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self._query("SELECT id, event_id, camera_id, seen_at, box_top, box_right, box_bottom, box_left"
+                           " FROM unknown_faces ORDER BY id DESC LIMIT ?", (limit,))
+        return [{"id": r["id"], "event_id": r["event_id"], "camera_id": r["camera_id"], "seen_at": r["seen_at"],
+                 "box": {"top": r["box_top"], "right": r["box_right"], "bottom": r["box_bottom"],
+                         "left": r["box_left"]}} for r in rows]
+
+    def get_unknown(self, unknown_id: int) -> dict[str, Any] | None:
+        rows = self._query("SELECT id, camera_id, seen_at, jpeg, vector FROM unknown_faces WHERE id = ?", (unknown_id,))
+        if not rows:
+            return None
+        row = rows[0]
+        return {"id": row["id"], "camera_id": row["camera_id"], "seen_at": row["seen_at"], "jpeg": bytes(row["jpeg"]),
+                "encoding": np.frombuffer(row["vector"], dtype=np.float64).copy()}
+
+    def delete_unknown(self, unknown_id: int) -> bool:
+        with self._tx() as db:
+            return db.execute("DELETE FROM unknown_faces WHERE id = ?", (unknown_id,)).rowcount > 0
 
     # --- runtime config -----------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:

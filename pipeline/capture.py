@@ -145,6 +145,8 @@ class Camera:
             if self.stop:
                 return "stopped"
             target = self.ring.frame(slot) if slot is not None else scratch
+            if slot is not None:
+                self.ring.begin_write(slot)
             if pending is not None:
                 target[...] = pending if pending.ndim == 3 else cv2.cvtColor(pending, cv2.COLOR_GRAY2BGR)
                 pending, ok = None, True
@@ -152,9 +154,13 @@ class Camera:
                 ok, image = cap.read(image=target)
                 if ok and image is not None and image.ctypes.data != target.ctypes.data:
                     if image.shape != target.shape:
+                        if slot is not None:
+                            self.ring.abandon_write(slot)
                         return f"frame size changed to {image.shape[1]}x{image.shape[0]}"
                     target[...] = image
             if not ok:
+                if slot is not None:
+                    self.ring.abandon_write(slot)
                 return "ended" if self.is_file else "stream stalled or closed"
             captured_at = time.time()
             self.meter.add("frames_in")

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from pipeline.messages import Box, Face, FaceBatch, FrameRef, Stop
+from pipeline.overlay import face_crop
 from pipeline.ring import FrameRing
 from pipeline.stage import ConfigFollower, StageContext, receive
 
@@ -92,10 +93,19 @@ class Detector:
         ]
         encodings = self.fr.face_encodings(rgb, [found[i] for i in wanted]) if wanted else []
         by_index = dict(zip(wanted, encodings, strict=True))
-        faces = [Face(box, by_index.get(i)) for i, box in enumerate(boxes)]
+        frame = ring.frame(ref.slot)
+        faces = [Face(box, by_index.get(i), self.crop(frame, box) if i in by_index else None)
+                 for i, box in enumerate(boxes)]
         self.meter.add("faces", len(faces))
         self.meter.add("encodings", len(wanted))
         return FaceBatch(ref, faces, self.worker, detect_ms=(time.perf_counter() - started) * 1000.0)
+
+    @staticmethod
+    def crop(frame: np.ndarray, box: Box) -> bytes | None:
+        try:
+            return face_crop(frame, box)
+        except (ValueError, cv2.error):
+            return None
 
     def run(self) -> None:
         while not self.stop:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from facegate.store import Store
-from pipeline.messages import EndOfStream, Event, FrameResult, ReplayDone, Stop
+from pipeline.messages import EndOfStream, Event, FrameResult, ReplayDone, Stop, UnknownFace
 from pipeline.stage import StageContext, receive
 from pipeline.webhooks import WebhookConfig, WebhookSender, webhook_body
 
@@ -88,6 +88,8 @@ class Emitter:
                 self.meter.frame_done((time.perf_counter() - started) * 1000.0)
             elif isinstance(msg, Event):
                 self.record(msg)
+            elif isinstance(msg, UnknownFace):
+                self.store.add_unknown(msg.event_id, msg.camera_id, msg.captured_at, msg.box, msg.jpeg, msg.encoding)
             elif isinstance(msg, EndOfStream):
                 if self.trace is not None:
                     self.trace.flush()

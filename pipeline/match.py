@@ -19,7 +19,17 @@ import numpy as np
 
 from facegate.store import Store, iso_now, new_event_id
 from pipeline.gallery import UNKNOWN, Gallery
-from pipeline.messages import Box, CameraUrls, EndOfStream, Event, FaceBatch, FaceResult, FrameResult, Stop
+from pipeline.messages import (
+    Box,
+    CameraUrls,
+    EndOfStream,
+    Event,
+    FaceBatch,
+    FaceResult,
+    FrameResult,
+    Stop,
+    UnknownFace,
+)
 from pipeline.ring import FrameRing
 from pipeline.stage import ConfigFollower, StageContext, receive
 from pipeline.tracking import HINT_ROWS, MATCH_IOU, iou
@@ -52,6 +62,8 @@ class Track:
     enc_box: Box | None = None
     name: str = UNKNOWN
     distance: float = 1.0
+    crop: bytes | None = None  # the latest crop of an attempt that matched no one
+    crop_encoding: np.ndarray | None = None
 
     def vote(self, threshold: float) -> None:
         """Name the track from its attempts: a weighted vote among names; Unknown only when none matched."""
@@ -159,6 +171,8 @@ class Matcher:
         self.next_seq: dict[str, int] = defaultdict(int)
         self.gap_since: dict[str, float] = {}
         self.ends: dict[str, int] = {}
+        self.ring_of: dict[str, str] = {}
+        self.retired_rings: set[str] = set()
         self.stream_urls: dict[str, str] = dict(ctx.options.get("stream_urls", {}))
         self.replay = bool(ctx.options.get("replay", False))
         self.refresh_gallery(force=True)
@@ -184,6 +198,16 @@ class Matcher:
     # --- ordering -------------------------------------------------------------------------------
     def accept(self, batch: FaceBatch) -> None:
         camera_id = batch.ref.camera_id
+        ring = batch.ref.ring
+        if ring in self.retired_rings:
+            return  # a straggler from before the camera's capture restarted
+        if self.ring_of.get(camera_id) != ring:
+            if camera_id in self.ring_of:  # the capture restarted: its frames count from 0 again
+                self.retired_rings.add(self.ring_of[camera_id])
+                self.waiting[camera_id].clear()
+                self.next_seq[camera_id] = 0
+                self.gap_since.pop(camera_id, None)
+            self.ring_of[camera_id] = ring
         if batch.ref.seq < self.next_seq[camera_id]:
             return  # a duplicate after a worker restart
         self.waiting[camera_id][batch.ref.seq] = batch
@@ -232,6 +256,8 @@ class Matcher:
                 area = max(1, (face.box[2] - face.box[0]) * (face.box[1] - face.box[3]))
                 track.attempts.append(Attempt(name, distance, float(np.sqrt(area))))
                 track.encoded_pts, track.enc_box = ref.pts, face.box
+                if name == UNKNOWN and face.crop is not None:
+                    track.crop, track.crop_encoding = face.crop, face.encoding
                 fresh.add(track.id)
                 track.vote(threshold)
                 if name == track.name:
@@ -270,7 +296,11 @@ class Matcher:
             "box": {"top": top, "right": right, "bottom": bottom, "left": left},
         }
         stream_url = self.stream_urls.get(camera.camera_id, "")
-        self.ctx.outbox.put(Event(new_event_id(), camera.camera_id, stream_url, result, captured_at, time.time()))
+        event_id = new_event_id()
+        self.ctx.outbox.put(Event(event_id, camera.camera_id, stream_url, result, captured_at, time.time()))
+        if track.name == UNKNOWN and track.crop is not None and track.crop_encoding is not None:
+            self.ctx.outbox.put(UnknownFace(event_id, camera.camera_id, track.crop, track.crop_encoding,
+                                            captured_at, track.box))
 
     def run(self) -> None:
         while not self.stop:

@@ -5,7 +5,7 @@ Pixels stay in the shared-memory ring; a FrameRef names the slot they are in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,7 @@ class FrameRef:
 class Face:
     box: Box
     encoding: np.ndarray | None = None  # None when the track's earlier encoding still stands
+    crop: bytes | None = None  # a small JPEG of the face, sent with each encoding (for unknown faces)
 
 
 @dataclass(slots=True)
@@ -129,11 +130,12 @@ class Snapshot:
 class UnknownFace:
     """A crop of a face no one in the gallery matches, kept so an operator can register them."""
 
+    event_id: str
     camera_id: str
     jpeg: bytes
     encoding: np.ndarray
     captured_at: float
-    box: Box = field(default=(0, 0, 0, 0))
+    box: Box
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from pipeline.tracking import HINT, HINT_ROWS, HintTable
 
 FREE = 0
 FILLED = 1
+WRITING = 2  # capture is decoding into it: a snapshot must not copy it now
 
 HEADER = np.dtype([("state", "<i8"), ("seq", "<i8"), ("pts", "<f8"), ("captured_at", "<f8"),
                    ("height", "<i8"), ("width", "<i8")])
@@ -44,6 +45,8 @@ class FrameRing:
         self.header = np.ndarray((slots,), dtype=HEADER, buffer=segment.buf, offset=32)
         hint_offset = 32 + HEADER.itemsize * slots
         self.hints = HintTable(np.ndarray((HINT_ROWS,), dtype=HINT, buffer=segment.buf, offset=hint_offset))
+        if segment.owner:
+            self.header["seq"] = -1  # never written
         self._frames = [
             np.ndarray(shape, dtype=np.uint8, buffer=segment.buf,
                        offset=self._header_bytes + i * _aligned(self.frame_bytes))
@@ -79,6 +82,29 @@ class FrameRing:
             slot = (start + i) % self.slots
             if states[slot] == FREE:
                 return slot
+        return None
+
+    def begin_write(self, slot: int) -> None:
+        self.header["state"][slot] = WRITING
+
+    def abandon_write(self, slot: int) -> None:
+        self.header["state"][slot] = FREE
+
+    def copy_latest(self) -> tuple[np.ndarray, int] | None:
+        """A copy of the newest complete frame still in the ring, and its seq; None if there is none.
+
+        Capture marks a slot WRITING before it touches its pixels, so a copy that overlapped a
+        write is noticed (state or seq changed) and taken again from the next newest slot.
+        """
+        for _ in range(3):
+            states, seqs = self.header["state"].copy(), self.header["seq"].copy()
+            candidates = [i for i in range(self.slots) if states[i] != WRITING and seqs[i] >= 0]
+            if not candidates:
+                return None
+            slot = max(candidates, key=lambda i: seqs[i])
+            image = self._frames[slot].copy()
+            if self.header["state"][slot] != WRITING and self.header["seq"][slot] == seqs[slot]:
+                return image, int(seqs[slot])
         return None
 
     def publish(self, slot: int, seq: int, pts: float, captured_at: float) -> None:

@@ -39,6 +39,7 @@ from pipeline.messages import (
     RingReady,
     RingRequest,
     Stop,
+    UnknownFace,
 )
 from pipeline.ring import FrameRing
 from pipeline.shm import remove_leftovers, run_prefix
@@ -104,6 +105,8 @@ class Pipeline:
         self.rings: dict[str, FrameRing] = {}
         self.retired_rings: list[FrameRing] = []
         self.camera_status: dict[str, CameraStatus] = {}
+        self.latest_results: dict[str, FrameResult] = {}
+        self._last_frames: dict[str, tuple[Any, int]] = {}
         self.stream_urls: dict[str, str] = {}
         self.replay_done: dict[str, int] = {}
         self.replay_failed: str | None = None
@@ -163,6 +166,8 @@ class Pipeline:
             self._retire(stage)
         self.stream_urls.pop(camera_id, None)
         self.camera_status.pop(camera_id, None)
+        self._last_frames.pop(camera_id, None)
+        self.latest_results.pop(camera_id, None)
         with self.lock:
             ring = self.rings.pop(camera_id, None)
         if ring is not None:
@@ -376,9 +381,13 @@ class Pipeline:
                 stage.inflight.pop((msg.ref.camera_id, msg.ref.seq), None)
             self._send("match", msg)
             self._feed_workers()
+        elif isinstance(msg, UnknownFace):
+            self._send("emit", msg)
         elif isinstance(msg, FrameResult | Event):
             if isinstance(msg, Event):
                 self.events += 1
+            else:
+                self.latest_results[msg.camera_id] = msg
             self._send("emit", msg)
         elif isinstance(msg, EndOfStream):
             self._send("match" if stage.kind == "capture" else "emit", msg)
@@ -431,6 +440,22 @@ class Pipeline:
                 self.retired_rings.append(old)
         log.info("camera %s: ring %s, %d slots of %dx%d", request.camera_id, name, slots, shape[1], shape[0])
         stage.inbox.put(RingReady(request.camera_id, name, slots, shape))
+
+    def latest_view(self, camera_id: str) -> tuple[Any, FrameResult | None] | None:
+        """A copy of the camera's newest frame and the newest faces found in it; None before any frame.
+
+        Costs the pipeline nothing: the copy is taken from the ring only when someone asks.
+        """
+        with self.lock:
+            ring = self.rings.get(camera_id)
+        if ring is not None:
+            copied = ring.copy_latest()
+            if copied is not None:
+                self._last_frames[camera_id] = copied
+        frame = self._last_frames.get(camera_id)
+        if frame is None:
+            return None
+        return frame[0].copy(), self.latest_results.get(camera_id)
 
     # --- figures --------------------------------------------------------------------------------
     def stage_figures(self) -> list[dict[str, Any]]:
