@@ -83,7 +83,7 @@ def run(minutes: float, every_s: float) -> dict[str, Any]:
             subprocess.run([sys.executable, "supervisor.py", "--data-dir", data, "register", name, str(faces / image)],
                            cwd=REPO, env=env, check=True, capture_output=True)
         port = _free_port()
-        log = open(Path(data) / "supervisor.log", "w")  # noqa: SIM115 - closed below
+        log = open(Path(data) / "supervisor.log", "w")
         proc = subprocess.Popen([sys.executable, "supervisor.py", "--data-dir", data, "--host", "127.0.0.1", "--port",
                                  str(port), "--stream-url", str(faces / "short_hamilton_clip.mp4")],
                                 cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -14,9 +14,12 @@ from typing import Any
 
 import numpy as np
 
+LATENCY_BUCKETS_S = (0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0)  # Prometheus histogram bounds
 FIELDS = ("frames_in", "frames_out", "faces", "encodings", "drops", "lost", "busy_s", "cpu_s",
-          "ms_p50", "ms_p95", "lat_p50", "lat_p95", "last_beat", "started", "fps", "pid", "rss_mb", "ready")
+          "ms_p50", "ms_p95", "lat_p50", "lat_p95", "last_beat", "started", "fps", "pid", "rss_mb", "ready",
+          "lat_sum", "lat_count", *(f"lat_le_{b}" for b in LATENCY_BUCKETS_S))
 INDEX = {name: i for i, name in enumerate(FIELDS)}
+BUCKET_INDEX = [INDEX[f"lat_le_{b}"] for b in LATENCY_BUCKETS_S]
 
 
 class StatsBoard:
@@ -70,7 +73,13 @@ class StageMeter:
         self.beat(now)
 
     def latency(self, seconds: float) -> None:
+        """Capture-to-decision time of one frame: kept for percentiles and counted into histogram buckets."""
         self._latency.append(seconds * 1000.0)
+        self.values[INDEX["lat_sum"]] += seconds
+        self.values[INDEX["lat_count"]] += 1
+        for bound, index in zip(LATENCY_BUCKETS_S, BUCKET_INDEX, strict=True):
+            if seconds <= bound:
+                self.values[index] += 1
 
     def beat(self, now: float | None = None) -> None:
         """Say 'still alive and making progress'; publishes percentiles a few times a second."""
