@@ -82,7 +82,8 @@ def run_replay(video: str, data_dir: str, settings: dict[str, Any], *, trace: st
                 last_progress, last_done = time.monotonic(), done
             elif time.monotonic() - last_progress > STALL_LIMIT_S:
                 raise ReplayError(f"no progress for {STALL_LIMIT_S:.0f} s after {done} frames")
-        elapsed = time.monotonic() - started
+        finished = pipeline.replay_finished.get(camera_id) or time.monotonic()
+        elapsed = finished - started  # frames only: the wait for webhooks to go out is not the pipeline's
         if pipeline.replay_failed:
             raise ReplayError(f"{video}: {pipeline.replay_failed}")
         bar.show(pipeline.replay_done.get(camera_id, 0))

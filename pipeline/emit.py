@@ -22,6 +22,7 @@ from pipeline.webhooks import WebhookConfig, WebhookSender, webhook_body
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY_S = 3600.0
+REPLAY_DRAIN_S = 10.0  # how long the end of a replay waits for its webhooks to go out
 
 
 def trace_line(result: FrameResult) -> str:
@@ -91,9 +92,12 @@ class Emitter:
             elif isinstance(msg, UnknownFace):
                 self.store.add_unknown(msg.event_id, msg.camera_id, msg.captured_at, msg.box, msg.jpeg, msg.encoding)
             elif isinstance(msg, EndOfStream):
+                finished_at = time.monotonic()
                 if self.trace is not None:
                     self.trace.flush()
-                self.ctx.outbox.put(ReplayDone(msg.camera_id, msg.frames))
+                if self.sender is not None and not self.sender.drain(REPLAY_DRAIN_S):
+                    log.warning("webhooks still pending after the replay; they stay in the outbox")
+                self.ctx.outbox.put(ReplayDone(msg.camera_id, msg.frames, finished_at))
             elif isinstance(msg, Stop):
                 break
         self.close()

@@ -88,6 +88,7 @@ class EndOfStream:
 class ReplayDone:
     camera_id: str
     frames: int
+    finished_at: float = 0.0  # time.monotonic() when the last frame reached emit, before webhooks drain
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,6 +109,7 @@ class Pipeline:
         self._last_frames: dict[str, tuple[Any, int]] = {}
         self.stream_urls: dict[str, str] = {}
         self.replay_done: dict[str, int] = {}
+        self.replay_finished: dict[str, float] = {}
         self.replay_failed: str | None = None
         self.done = threading.Event()
         self.events = 0
@@ -393,6 +394,7 @@ class Pipeline:
             self._send("match" if stage.kind == "capture" else "emit", msg)
         elif isinstance(msg, ReplayDone):
             self.replay_done[msg.camera_id] = msg.frames
+            self.replay_finished[msg.camera_id] = msg.finished_at
             self.done.set()
         elif isinstance(msg, RingRequest):
             self._make_ring(stage, msg)

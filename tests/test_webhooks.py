@@ -1,0 +1,206 @@
+"""Webhooks: signed, at least once, events not frames, and never in the pipeline's way.
+
+The sender tests use the real sender, a real SQLite outbox and a real HTTP receiver on
+127.0.0.1; the replay tests push the real clip through the real pipeline into that receiver.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from facegate.store import Store, new_event_id
+from pipeline.webhooks import WebhookConfig, WebhookSender, backoff_s, sign, verify, webhook_body
+from tests.conftest import cli, copy_gallery
+from tests.webhook_receiver import WebhookReceiver
+
+SECRET = "whsec_" + base64.b64encode(b"facegate-test-secret-32-bytes-ok").decode()
+RESULT = {"timestamp": "2026-11-25T10:00:00.000000", "name": "Lin-Manuel Miranda", "confidence": 0.55,
+          "distance": 0.45, "box": {"top": 10, "right": 90, "bottom": 80, "left": 20}}
+
+
+# --- signing and configuration -----------------------------------------------------------------------
+def test_signature_follows_standard_webhooks() -> None:
+    body = webhook_body(RESULT, "cam0", "rtsp://camera/1")
+    now = int(time.time())
+    signature = sign(SECRET, "evt_1", now, body)
+    assert signature.startswith("v1,")
+    headers = {"webhook-id": "evt_1", "webhook-timestamp": str(now), "webhook-signature": signature}
+    assert verify(SECRET, headers, body)
+    assert not verify(SECRET, headers, body.replace("Lin", "Lyn"))
+    assert not verify(SECRET, {**headers, "webhook-id": "evt_2"}, body)
+    assert not verify(SECRET, {**headers, "webhook-timestamp": str(now - 3600)}, body, now=now)
+    assert verify("plain-secret", {**headers, "webhook-signature": sign("plain-secret", "evt_1", now, body)}, body)
+
+
+def test_body_is_the_old_scripts_payload() -> None:
+    assert json.loads(webhook_body(RESULT, None, "0")) == {"result": RESULT, "camera_id": None,
+                                                           "camera_stream_url": "0"}
+
+
+def test_config_from_environment() -> None:
+    default = WebhookConfig.from_env({})
+    assert default.url == "http://localhost:3005/api/facial-recognition/webhook"
+    assert (default.timeout_s, default.max_attempts, default.max_age_s) == (5.0, 20, 86400.0)
+    assert WebhookConfig.from_env({"NEXTJS_WEBHOOK_URL": ""}).url is None
+    assert WebhookConfig.from_env({"FACEGATE_WEBHOOKS": "off"}).url is None
+    tuned = WebhookConfig.from_env({"FACIAL_RECOGNITION_WEBHOOK_SECRET": "s", "FACEGATE_WEBHOOK_TIMEOUT_S": "1.5",
+                                    "FACEGATE_WEBHOOK_MAX_ATTEMPTS": "nope"})
+    assert (tuned.secret, tuned.timeout_s, tuned.max_attempts) == ("s", 1.5, 20)
+
+
+def test_backoff_doubles_from_one_second_up_to_ten_minutes_with_jitter() -> None:
+    config = WebhookConfig(url="http://127.0.0.1:9/")
+    first = [backoff_s(1, config) for _ in range(50)]
+    assert all(0.5 <= d <= 1.0 for d in first) and len(set(first)) > 1
+    assert all(4.0 <= backoff_s(4, config) <= 8.0 for _ in range(50))
+    assert all(300.0 <= backoff_s(19, config) <= 600.0 for _ in range(50))
+
+
+# --- the sender against a real receiver ---------------------------------------------------------------
+def _config(receiver: WebhookReceiver, **changes: object) -> WebhookConfig:
+    base = {"url": receiver.url, "secret": SECRET, "timeout_s": 1.0, "backoff_base_s": 0.05,
+            "backoff_cap_s": 0.4}
+    return WebhookConfig(**{**base, **changes})  # type: ignore[arg-type]
+
+
+def _add_events(store: Store, count: int) -> list[str]:
+    ids = []
+    for n in range(count):
+        event_id = new_event_id()
+        result = {**RESULT, "name": f"person {n}"}
+        store.add_event(event_id, result, "cam0", "rtsp://cam", webhook_body(result, "cam0", "rtsp://cam"))
+        ids.append(event_id)
+    return ids
+
+
+@pytest.fixture()
+def receiver() -> WebhookReceiver:
+    started = WebhookReceiver().start()
+    yield started
+    started.stop()
+
+
+def test_refused_then_unreachable_then_accepting_loses_nothing(tmp_path: Path, receiver: WebhookReceiver) -> None:
+    store = Store(tmp_path)
+    receiver.status = 500
+    sender = WebhookSender(lambda: Store(tmp_path), _config(receiver))
+    sender.start()
+    try:
+        ids = _add_events(store, 5)
+        sender.wake()
+        assert receiver.wait_for(lambda: len(receiver.deliveries) >= 12, 15.0), "the receiver saw no retries"
+        receiver.stop()  # then unreachable for a while
+        refused = list(receiver.deliveries)
+        time.sleep(1.0)
+        assert store.outbox_counts()["delivered"] == 0
+        assert store.outbox_counts()["retrying"] == 5
+        receiver.status = 200
+        receiver.start()
+        assert receiver.wait_for(lambda: receiver.accepted_ids() >= set(ids), 20.0)
+        assert receiver.wait_for(lambda: store.outbox_counts()["delivered"] == 5, 5.0)
+    finally:
+        sender.stop()
+    assert all(d.answered == 500 for d in refused)
+    assert {d.headers["webhook-id"] for d in refused} <= set(ids), "retries reuse the event id"
+    assert len(receiver.accepted()) == 5
+    for delivery in receiver.accepted():
+        assert delivery.headers["authorization"] == f"Bearer {SECRET}"
+        assert verify(SECRET, delivery.headers, delivery.body)
+    assert store.outbox_counts() == {"pending": 0, "retrying": 0, "delivered": 5, "failed": 0}
+
+
+def test_gives_up_into_dead_letters_and_retries_them_on_request(tmp_path: Path, receiver: WebhookReceiver) -> None:
+    store = Store(tmp_path)
+    receiver.status = 503
+    sender = WebhookSender(lambda: Store(tmp_path), _config(receiver, max_attempts=3))
+    sender.start()
+    try:
+        ids = _add_events(store, 2)
+        sender.wake()
+        assert receiver.wait_for(lambda: store.outbox_counts()["failed"] == 2, 15.0)
+        assert len(receiver.deliveries) == 6
+        failed = store.failed_deliveries()
+        assert {f["event_id"] for f in failed} == set(ids)
+        assert all(f["attempts"] == 3 and f["last_error"] == "HTTP 503" for f in failed)
+        receiver.status = 204
+        assert store.retry_failed() == 2
+        sender.wake()
+        assert receiver.wait_for(lambda: store.outbox_counts()["delivered"] == 2, 10.0)
+    finally:
+        sender.stop()
+    assert receiver.accepted_ids() == set(ids)
+
+
+def test_a_slow_receiver_times_out_and_is_retried(tmp_path: Path, receiver: WebhookReceiver) -> None:
+    store = Store(tmp_path)
+    receiver.delay_s = 1.5
+    sender = WebhookSender(lambda: Store(tmp_path), _config(receiver, timeout_s=0.5))
+    sender.start()
+    try:
+        [event_id] = _add_events(store, 1)
+        sender.wake()
+        assert receiver.wait_for(lambda: len(receiver.deliveries) >= 2, 10.0)
+        row = store._query("SELECT status, last_error FROM outbox WHERE event_id = ?", (event_id,))[0]
+        assert row["status"] == "retrying" and "0.5 s" in row["last_error"]
+        receiver.delay_s = 0.0
+        assert receiver.wait_for(lambda: store.outbox_counts()["delivered"] == 1, 10.0)
+    finally:
+        sender.stop()
+    assert {d.headers["webhook-id"] for d in receiver.deliveries} == {event_id}
+
+
+# --- end to end: the real pipeline into the receiver -----------------------------------------------------
+def _replay(data_dir: Path, clip: Path, receiver: WebhookReceiver, **env: str) -> dict:
+    done = cli("--data-dir", str(data_dir), "replay", str(clip), "--json", "--no-progress",
+               env={"FACEGATE_WEBHOOKS": "on", "NEXTJS_WEBHOOK_URL": receiver.url,
+                    "FACIAL_RECOGNITION_WEBHOOK_SECRET": SECRET, **env})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def test_replay_posts_a_handful_of_signed_events(gallery_dir: Path, clip: Path, tmp_path: Path,
+                                                 receiver: WebhookReceiver) -> None:
+    data_dir = copy_gallery(gallery_dir, tmp_path / "data")
+    report = _replay(data_dir, clip, receiver)
+    assert report["frames"] == 275
+    deliveries = receiver.accepted()
+    lin = [d for d in deliveries if d.payload["result"]["name"] == "Lin-Manuel Miranda"]
+    assert 1 <= len(lin) <= 5, f"{len(lin)} events for one person in a 9-second clip"
+    assert len(deliveries) == report["events"] < 20
+    stored = {r["event_id"]: r for r in Store(data_dir).results(limit=100)}
+    for delivery in deliveries:
+        body = delivery.payload
+        assert set(body) == {"result", "camera_id", "camera_stream_url"}
+        assert body["camera_id"] == "cam0"
+        assert body["camera_stream_url"] == str(clip.resolve())
+        result = body["result"]
+        assert set(result) == {"timestamp", "name", "confidence", "distance", "box"}
+        assert result["confidence"] == round(1 - result["distance"], 2)
+        assert 0 <= result["box"]["left"] < result["box"]["right"] <= 640
+        assert 0 <= result["box"]["top"] < result["box"]["bottom"] <= 360
+        assert delivery.headers["content-type"] == "application/json"
+        assert delivery.headers["authorization"] == f"Bearer {SECRET}"
+        assert abs(int(delivery.headers["webhook-timestamp"]) - time.time()) < 120
+        assert verify(SECRET, delivery.headers, delivery.body)
+        event_id = delivery.headers["webhook-id"]
+        assert stored[event_id]["name"] == result["name"], "each webhook is an event in the store"
+    assert Store(data_dir).outbox_counts()["delivered"] == len(deliveries)
+
+
+def test_a_slow_receiver_does_not_slow_the_pipeline(gallery_dir: Path, clip: Path, tmp_path: Path,
+                                                    receiver: WebhookReceiver) -> None:
+    quick = _replay(copy_gallery(gallery_dir, tmp_path / "quick"), clip, receiver)
+    receiver.delay_s = 3.0
+    slow_dir = copy_gallery(gallery_dir, tmp_path / "slow")
+    slow = _replay(slow_dir, clip, receiver, FACEGATE_WEBHOOK_TIMEOUT_S="1")
+    assert slow["frames"] == 275 and slow["drops"] == 0
+    # A sender in the pipeline's path would add a second per event (at least two events here).
+    assert slow["events"] >= 2
+    assert slow["elapsed_s"] < quick["elapsed_s"] + 1.0, (quick["elapsed_s"], slow["elapsed_s"])
+    counts = Store(slow_dir).outbox_counts()
+    assert counts["delivered"] == 0 and counts["retrying"] + counts["pending"] == slow["events"]

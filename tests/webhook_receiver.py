@@ -1,0 +1,98 @@
+"""A real HTTP webhook receiver on 127.0.0.1 for the tests: it records, refuses, stalls or goes away."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Delivery:
+    headers: dict[str, str]
+    body: str
+    answered: int
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return json.loads(self.body)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class WebhookReceiver:
+    """Answers `status` (after `delay_s`) to every POST and keeps what it was sent; start/stop keep the port."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.status = 200
+        self.delay_s = 0.0
+        self.refuse_first = 0  # answer 500 to this many requests before `status`
+        self.deliveries: list[Delivery] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/facial-recognition/webhook"
+
+    def start(self) -> WebhookReceiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                with receiver._lock:
+                    status = receiver.status
+                    if receiver.refuse_first > 0:
+                        receiver.refuse_first -= 1
+                        status = 500
+                    receiver.deliveries.append(Delivery({k.lower(): v for k, v in self.headers.items()}, body, status))
+                if receiver.delay_s:
+                    time.sleep(receiver.delay_s)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+                except OSError:
+                    pass  # the sender gave up waiting
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        ThreadingHTTPServer.allow_reuse_address = True
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def accepted(self) -> list[Delivery]:
+        with self._lock:
+            return [d for d in self.deliveries if 200 <= d.answered < 300]
+
+    def accepted_ids(self) -> set[str]:
+        return {d.headers.get("webhook-id", "") for d in self.accepted()}
+
+    def wait_for(self, predicate: Any, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.05)
+        return bool(predicate())
