@@ -16,6 +16,7 @@ import bottle
 
 from control import metrics
 from control.service import ServiceError
+from control.validation import check_id, check_name, fail, json_body
 from facegate.settings import SettingError
 
 MJPEG_BOUNDARY = "facegateframe"
@@ -24,31 +25,11 @@ MJPEG_DEFAULT_FPS = 5.0
 MJPEG_MAX_CLIENTS = 4
 
 
-def _fail(status: int, message: str) -> bottle.HTTPError:
-    return bottle.HTTPError(status, message)
-
-
-def _body() -> dict[str, Any]:
-    try:
-        body = bottle.request.json
-    except (ValueError, bottle.HTTPError):
-        raise _fail(400, "body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise _fail(400, "body must be a JSON object")
-    return body
-
-
 def _camera_or_404(service: Any, camera_id: str) -> dict[str, Any]:
     found = next((c for c in service.status()["cameras"] if c["id"] == camera_id), None)
     if found is None:
-        raise _fail(404, f"no camera {camera_id!r}")
+        raise fail(404, f"no camera {camera_id!r}")
     return found
-
-
-def _unknown_id(text: str) -> int:
-    if not text.isdigit() or len(text) > 12:
-        raise _fail(404, "no such unknown face")
-    return int(text)
 
 
 def install(app: bottle.Bottle, service: Any) -> None:
@@ -62,31 +43,31 @@ def install(app: bottle.Bottle, service: Any) -> None:
     @app.post("/api/cameras")
     def add_camera() -> dict[str, Any]:
         try:
-            service.add_camera(_body())
+            entry = service.add_camera(json_body())
         except SettingError as exc:
-            raise _fail(400, str(exc)) from None
+            raise fail(400, str(exc)) from None
         except ServiceError as exc:
-            raise _fail(409, str(exc)) from None
+            raise fail(409, str(exc)) from None
         bottle.response.status = 201
-        return {"success": True, "camera": _camera_or_404(service, _body()["id"])}
+        return {"success": True, "camera": _camera_or_404(service, entry["id"])}
 
     @app.put("/api/cameras/<camera_id>")
     def update_camera(camera_id: str) -> dict[str, Any]:
-        body = _body()
+        body = json_body()
         if "id" in body and body["id"] != camera_id:
-            raise _fail(400, "a camera's id cannot be changed")
+            raise fail(400, "a camera's id cannot be changed")
         try:
             entry = service.update_camera(camera_id, body)
         except SettingError as exc:
-            raise _fail(400, str(exc)) from None
+            raise fail(400, str(exc)) from None
         if entry is None:
-            raise _fail(404, f"no camera {camera_id!r}")
+            raise fail(404, f"no camera {camera_id!r}")
         return {"success": True, "camera": _camera_or_404(service, camera_id)}
 
     @app.delete("/api/cameras/<camera_id>")
     def delete_camera(camera_id: str) -> dict[str, Any]:
         if not service.delete_camera(camera_id):
-            raise _fail(404, f"no camera {camera_id!r}")
+            raise fail(404, f"no camera {camera_id!r}")
         return {"success": True, "message": f"camera {camera_id} removed"}
 
     @app.get("/api/cameras/<camera_id>/snapshot.jpg")
@@ -94,7 +75,7 @@ def install(app: bottle.Bottle, service: Any) -> None:
         _camera_or_404(service, camera_id)
         jpeg = service.snapshot(camera_id)
         if jpeg is None:
-            raise _fail(404, f"camera {camera_id!r} has no frame yet")
+            raise fail(404, f"camera {camera_id!r} has no frame yet")
         bottle.response.content_type = "image/jpeg"
         bottle.response.set_header("Cache-Control", "no-store")
         return jpeg
@@ -105,11 +86,11 @@ def install(app: bottle.Bottle, service: Any) -> None:
         try:
             fps = float(bottle.request.query.get("fps", MJPEG_DEFAULT_FPS))
         except ValueError:
-            raise _fail(400, "fps must be a number") from None
+            raise fail(400, "fps must be a number") from None
         if not 0 < fps <= MJPEG_MAX_FPS:
-            raise _fail(400, f"fps must be in (0, {MJPEG_MAX_FPS:g}]")
+            raise fail(400, f"fps must be in (0, {MJPEG_MAX_FPS:g}]")
         if not watchers.acquire(blocking=False):
-            raise _fail(503, f"at most {MJPEG_MAX_CLIENTS} MJPEG viewers at once")
+            raise fail(503, f"at most {MJPEG_MAX_CLIENTS} MJPEG viewers at once")
         bottle.response.content_type = f"multipart/x-mixed-replace; boundary={MJPEG_BOUNDARY}"
         bottle.response.set_header("Cache-Control", "no-store")
         return _frames(service, camera_id, 1.0 / fps, watchers)
@@ -123,20 +104,18 @@ def install(app: bottle.Bottle, service: Any) -> None:
 
     @app.get("/api/unknown/<unknown_id>.jpg")
     def unknown_image(unknown_id: str) -> bytes:
-        face = service.store.get_unknown(_unknown_id(unknown_id))
+        face = service.store.get_unknown(check_id(unknown_id, "unknown face"))
         if face is None:
-            raise _fail(404, "no such unknown face")
+            raise fail(404, "no such unknown face")
         bottle.response.content_type = "image/jpeg"
         return face["jpeg"]
 
     @app.post("/api/unknown/<unknown_id>/register")
     def register_unknown(unknown_id: str) -> dict[str, Any]:
-        from control.validation import check_name
-
-        name = check_name(_body().get("name"))
-        face = service.store.get_unknown(_unknown_id(unknown_id))
+        name = check_name(json_body().get("name"))
+        face = service.store.get_unknown(check_id(unknown_id, "unknown face"))
         if face is None:
-            raise _fail(404, "no such unknown face")
+            raise fail(404, "no such unknown face")
         person_id = service.store.register(name, [face["encoding"]])
         service.store.delete_unknown(face["id"])
         service.gallery_changed()
@@ -145,8 +124,8 @@ def install(app: bottle.Bottle, service: Any) -> None:
 
     @app.delete("/api/unknown/<unknown_id>")
     def delete_unknown(unknown_id: str) -> dict[str, Any]:
-        if not service.store.delete_unknown(_unknown_id(unknown_id)):
-            raise _fail(404, "no such unknown face")
+        if not service.store.delete_unknown(check_id(unknown_id, "unknown face")):
+            raise fail(404, "no such unknown face")
         return {"success": True}
 
     @app.get("/metrics")
@@ -166,7 +145,7 @@ def _frames(service: Any, camera_id: str, interval: float, watchers: threading.B
                        .encode() + jpeg + b"\r\n")
             next_at += interval
             time.sleep(max(0.0, next_at - time.monotonic()))
-            if camera_id not in service.cameras():
+            if service.is_closing() or camera_id not in service.cameras():
                 return
     finally:
         watchers.release()

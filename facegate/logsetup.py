@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 
 FORMAT = "%(asctime)s %(levelname)-7s [%(processName)s] %(name)s: %(message)s"
 
@@ -14,6 +15,8 @@ def setup_logging(level: str | int | None = None) -> None:
     chosen = level or os.environ.get("FACEGATE_LOG_LEVEL", "INFO")
     # FFmpeg's own console lines ("moov atom not found") would break one-line errors; our logs say it.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    # face_recognition_models imports pkg_resources (setuptools<81 is pinned for it); its warning is noise.
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)

@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 from control.service import ServiceError
-
 from facegate import __version__
 from facegate.settings import SettingError, check_camera, check_cameras, defaults, validate
 from facegate.store import Store
@@ -32,6 +31,7 @@ class Service:
         self.pipeline = Pipeline(data_dir, settings, follow_config=True, log_level=log_level)
         self.running = False
         self._lock = threading.RLock()
+        self._closing = threading.Event()
 
     # --- life cycle -----------------------------------------------------------------------------
     def boot(self, given: dict[str, Any]) -> None:
@@ -45,7 +45,12 @@ class Service:
             self.start()
 
     def shutdown(self) -> None:
+        self._closing.set()
         self.pipeline.shutdown()
+
+    def is_closing(self) -> bool:
+        """True once shutdown began: long-lived responses (MJPEG) end so the server can stop."""
+        return self._closing.is_set()
 
     # --- the interface the API uses -------------------------------------------------------------
     def config(self) -> dict[str, Any]:
@@ -217,6 +222,7 @@ def serve(store: Store, settings: dict[str, Any], given: dict[str, Any], *, host
         while not stop.wait(0.5):
             pass
     finally:
+        service._closing.set()
         if server is not None:
             server.stop()
         service.shutdown()

@@ -251,6 +251,9 @@ class Store:
     def count_persons(self) -> int:
         return int(self._query("SELECT COUNT(*) FROM persons")[0][0])
 
+    def count_encodings(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM encodings")[0][0])
+
     def gallery(self) -> tuple[np.ndarray, list[str]]:
         """Every known encoding as an (n, 128) array, with the name each one belongs to."""
         rows = self._query(

@@ -183,8 +183,11 @@ class Camera:
         """
         backoff = BACKOFF_START_S
         last_error: str | None = None
+        looping = False
         while not self.stop:
-            self.report("reconnecting" if self.ever_live else "connecting", last_error)
+            if not looping:  # a file in live mode that starts over has not lost anything
+                self.report("reconnecting" if self.ever_live else "connecting", last_error)
+            looping = False
             went_live = time.monotonic()
             try:
                 cap = open_source(self.url)
@@ -205,6 +208,7 @@ class Camera:
                 log.info("camera %s: end of file after %d frames", self.camera_id, self.seq)
                 return 0
             if why == "ended":
+                looping = True
                 continue  # a file in live mode loops
             if self.replay:
                 self.report("failed", why)

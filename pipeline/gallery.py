@@ -33,8 +33,13 @@ class Gallery:
         return self.names[best], float(np.sqrt(max(float(squared[best]), 0.0)))
 
     def identify(self, encoding: np.ndarray, threshold: float) -> tuple[str, float]:
-        """(name, distance) of the closest known face within the threshold, else ("Unknown", distance)."""
+        """(name, distance) of the closest known face within the threshold, else ("Unknown", distance).
+
+        With nobody registered the distance is 1.0: JSON has no infinity, and nothing is that far.
+        """
         name, distance = self.nearest(encoding)
-        if name is None or distance > threshold:
+        if name is None:
+            return UNKNOWN, 1.0
+        if distance > threshold:
             return UNKNOWN, distance
         return name, distance

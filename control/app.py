@@ -1,0 +1,292 @@
+"""The Bottle app: the old Flask script's endpoints with the same JSON, plus people, recognize, webhooks.
+
+Every error is JSON (`{"error": ...}`) with a 4xx status that says what was wrong; an unexpected
+exception is logged with its traceback and answered with a plain 500, never the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import bottle
+import numpy as np
+
+from control import live, openapi, security
+from control.service import ServiceApi, ServiceError
+from control.validation import (
+    MAX_BODY_BYTES,
+    check_encoding,
+    check_id,
+    check_limit,
+    check_name,
+    decode_base64_image,
+    fail,
+    is_multipart,
+    json_body,
+    optional_text,
+    uploaded_image,
+)
+from facegate.faces import FaceImageError, encode_single_face, load_rgb, locate_and_encode
+from facegate.settings import SettingError
+from facegate.store import iso_now
+from pipeline.gallery import Gallery
+
+log = logging.getLogger(__name__)
+
+CONFIG_ALIASES = {"encoding_model": "model", "detection_model": "model"}
+
+
+def _json_errors(app: bottle.Bottle) -> None:
+    def handler(error: bottle.HTTPError) -> str:
+        bottle.response.content_type = "application/json"
+        message = error.body if isinstance(error.body, str) and error.body else error.status_line
+        if error.status_code == 404 and message.startswith("Not found: "):
+            message = f"no route {bottle.request.path}"
+        if error.status_code >= 500:
+            message = "internal error; the server log has the details"
+        return json.dumps({"error": message})
+
+    app.default_error_handler = handler  # type: ignore[method-assign]
+
+
+def _log_crashes(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """A Bottle plugin: unexpected exceptions go to the log, the client gets a JSON 500."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except bottle.HTTPResponse:
+            raise
+        except Exception:
+            log.exception("%s %s failed", bottle.request.method, bottle.request.path)
+            raise fail(500, "internal error") from None
+
+    return wrapper
+
+
+def _form_or_json() -> dict[str, Any]:
+    if is_multipart():
+        return {key: bottle.request.forms.getunicode(key) for key in bottle.request.forms}
+    return json_body()
+
+
+def _photo_encoding(data: bytes, model: str) -> np.ndarray:
+    try:
+        return encode_single_face(data, model=model)
+    except FaceImageError as exc:
+        raise fail(400, str(exc)) from None
+
+
+def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str | None = None) -> bottle.Bottle:
+    """The whole API over one running service."""
+    app = bottle.Bottle(catchall=True)
+    bottle.BaseRequest.MEMFILE_MAX = MAX_BODY_BYTES
+    app.install(_log_crashes)
+    _json_errors(app)
+    security.install(app, token=token, cors_origins=cors_origins)
+    store = service.store
+
+    def status() -> dict[str, Any]:
+        current = service.status()
+        return {
+            "active": service.running,
+            "encodings_loaded": store.count_encodings(),
+            "stream_url": current.get("stream_url"),
+            "total_results": store.count_results(),
+            "running": service.running,
+            "registered_people": store.count_persons(),
+            "cameras": current.get("cameras", []),
+            "workers": current.get("workers"),
+            "uptime_s": round(time.time() - service.started_at, 1),
+            "version": service.version,
+        }
+
+    # --- the old script's endpoints ---------------------------------------------------------------
+    @app.get("/api/status")
+    def get_status() -> dict[str, Any]:
+        return status()
+
+    @app.post("/api/start")
+    def start() -> dict[str, Any]:
+        try:
+            service.start()
+        except ServiceError as exc:
+            raise fail(400, str(exc)) from None
+        return {"success": True, "message": "recognition started", **status()}
+
+    @app.post("/api/stop")
+    def stop() -> dict[str, Any]:
+        service.stop()
+        return {"success": True, "message": "recognition stopped", **status()}
+
+    @app.get("/api/results")
+    def results() -> dict[str, Any]:
+        found = store.results(check_limit(bottle.request.query.get("limit")))
+        return {"results": found, "total": store.count_results()}
+
+    @app.get("/api/results/<name>")
+    def results_for(name: str) -> dict[str, Any]:
+        found = store.results(check_limit(bottle.request.query.get("limit")), name=name)
+        return {"results": found, "total": len(found), "name": name}
+
+    @app.get("/api/latest")
+    def latest() -> str:
+        bottle.response.content_type = "application/json"
+        return json.dumps(store.latest())
+
+    @app.get("/api/stats")
+    def stats() -> dict[str, Any]:
+        counts = store.counts_by_name()
+        unknown = counts.pop("Unknown", 0)
+        outbox = store.outbox_counts()
+        latencies = sorted(store.delivery_latencies())
+        return {
+            "total_detections": sum(counts.values()) + unknown,
+            "recognized": counts,
+            "unknown_count": unknown,
+            "last_detection": store.latest(),
+            "webhooks": {**outbox, "latency_ms": _percentiles(latencies)},
+            "pipeline": service.stats(),
+        }
+
+    @app.get("/api/config")
+    def get_config() -> dict[str, Any]:
+        return {"config": service.config()}
+
+    @app.put("/api/config")
+    def put_config() -> dict[str, Any]:
+        body = {CONFIG_ALIASES.get(k, k): v for k, v in json_body().items()}
+        if not body:
+            raise fail(400, "send at least one setting, e.g. {\"threshold\": 0.5}")
+        try:
+            config = service.update_config(body)
+        except SettingError as exc:
+            raise fail(400, str(exc)) from None
+        return {"success": True, "message": f"updated {', '.join(sorted(body))}", "config": config}
+
+    @app.post("/api/register")
+    def register() -> dict[str, Any]:
+        body = _form_or_json()
+        image = uploaded_image()
+        if image is None and body.get("image_base64") is not None:
+            image = decode_base64_image(body["image_base64"])
+        if body.get("name") in (None, "") or (body.get("encoding") in (None, []) and image is None):
+            raise fail(400, "name and encoding are required")
+        name = check_name(body["name"])
+        client_id = optional_text(body, "client_id", "clientId")
+        image_url = optional_text(body, "image_url", "imageUrl")
+        if body.get("encoding") is not None:
+            raw = body["encoding"]
+            if isinstance(raw, str):  # a multipart form carries the list as JSON text
+                try:
+                    raw = json.loads(raw)
+                except ValueError:
+                    raise fail(400, "encoding must be a list of 128 numbers") from None
+            encoding = np.asarray(check_encoding(raw))
+        else:
+            encoding = _photo_encoding(image or b"", str(service.config()["model"]))
+        person_id = store.register(name, [encoding], client_id=client_id, image_url=image_url)
+        service.gallery_changed()
+        log.info("registered %s (person %d)", name, person_id)
+        return {"success": True, "message": f"{name} registered", "total_users": store.count_persons(),
+                "person_id": person_id}
+
+    # --- people ------------------------------------------------------------------------------------
+    @app.get("/api/persons")
+    def persons() -> dict[str, Any]:
+        people = store.list_persons()
+        return {"persons": people, "total": len(people)}
+
+    @app.get("/api/persons/<person_id>")
+    def person(person_id: str) -> dict[str, Any]:
+        found = store.get_person(check_id(person_id))
+        if found is None:
+            raise fail(404, f"no person {person_id}")
+        return found
+
+    @app.post("/api/persons/<person_id>/faces")
+    def add_face(person_id: str) -> dict[str, Any]:
+        pid = check_id(person_id)
+        if store.get_person(pid) is None:
+            raise fail(404, f"no person {person_id}")
+        body = _form_or_json()
+        image = uploaded_image()
+        if image is None and body.get("image_base64") is not None:
+            image = decode_base64_image(body["image_base64"])
+        if body.get("encoding") is not None:
+            encoding = np.asarray(check_encoding(body["encoding"]))
+        elif image is not None:
+            encoding = _photo_encoding(image, str(service.config()["model"]))
+        else:
+            raise fail(400, "send an encoding, an image_base64 or a multipart image")
+        total = store.add_faces(pid, [encoding])
+        if not total:
+            raise fail(404, f"no person {person_id}")
+        service.gallery_changed()
+        return {"success": True, "message": "face added", "person": store.get_person(pid)}
+
+    @app.delete("/api/persons/<person_id>")
+    def delete_person(person_id: str) -> dict[str, Any]:
+        pid = check_id(person_id)
+        found = store.get_person(pid)
+        if found is None or not store.delete_person(pid):
+            raise fail(404, f"no person {person_id}")
+        service.gallery_changed()
+        log.info("deleted %s (person %d) and %d encodings", found["name"], pid, found["encodings"])
+        return {"success": True, "message": f"{found['name']} and {found['encodings']} encodings deleted",
+                "total_users": store.count_persons()}
+
+    @app.post("/api/recognize")
+    def recognize() -> dict[str, Any]:
+        body = {} if is_multipart() else json_body()
+        image = uploaded_image()
+        if image is None and body.get("image_base64") is not None:
+            image = decode_base64_image(body["image_base64"])
+        if image is None:
+            raise fail(400, "send a multipart image or an image_base64")
+        config = service.config()
+        try:
+            rgb = load_rgb(image)
+        except FaceImageError as exc:
+            raise fail(400, str(exc)) from None
+        gallery = Gallery(*store.gallery())
+        threshold = float(config["threshold"])
+        faces = []
+        for (top, right, bottom, left), encoding in locate_and_encode(rgb, model=str(config["model"])):
+            name, distance = gallery.identify(encoding, threshold)
+            faces.append({"timestamp": iso_now(), "name": name, "confidence": round(1.0 - distance, 2),
+                          "distance": round(distance, 3),
+                          "box": {"top": top, "right": right, "bottom": bottom, "left": left}})
+        return {"faces": faces, "count": len(faces), "width": int(rgb.shape[1]), "height": int(rgb.shape[0])}
+
+    # --- webhooks -----------------------------------------------------------------------------------
+    @app.get("/api/webhooks/failed")
+    def failed_webhooks() -> dict[str, Any]:
+        rows = store.failed_deliveries(check_limit(bottle.request.query.get("limit")))
+        for row in rows:
+            row["body"] = json.loads(row["body"])
+        return {"failed": rows, "total": store.outbox_counts()["failed"]}
+
+    @app.post("/api/webhooks/retry")
+    def retry_webhooks() -> dict[str, Any]:
+        count = store.retry_failed()
+        return {"success": True, "message": f"{count} failed deliveries queued again", "queued": count}
+
+    live.install(app, service)
+
+    @app.get("/api/openapi.json")
+    def openapi_document() -> dict[str, Any]:
+        return openapi.document(service.version)
+
+    return app
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": 0.0, "p95": 0.0}
+    return {"p50": round(values[len(values) // 2] * 1000.0, 1),
+            "p95": round(values[min(len(values) - 1, int(len(values) * 0.95))] * 1000.0, 1)}

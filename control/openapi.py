@@ -1,0 +1,179 @@
+"""`GET /api/openapi.json`: the API described by hand, so a test can hold it against the routes served."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bottle
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+NUMBER = {"type": "number"}
+INTEGER = {"type": "integer"}
+STRING = {"type": "string"}
+BOOLEAN = {"type": "boolean"}
+NULLABLE_STRING = {"type": "string", "nullable": True}
+ENCODING = {"type": "array", "items": NUMBER, "minItems": 128, "maxItems": 128}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": _obj({"error": STRING}, ["error"]),
+    "Box": _obj({k: INTEGER for k in ("top", "right", "bottom", "left")}, ["top", "right", "bottom", "left"]),
+    "Result": _obj({"timestamp": STRING, "name": STRING, "confidence": NUMBER, "distance": NUMBER,
+                    "box": {"$ref": "#/components/schemas/Box"}, "camera_id": NULLABLE_STRING,
+                    "event_id": STRING}, ["timestamp", "name", "confidence", "distance", "box"]),
+    "Camera": _obj({"id": STRING, "name": NULLABLE_STRING, "stream_url": STRING, "enabled": BOOLEAN,
+                    "state": {"type": "string", "enum": ["connecting", "live", "reconnecting", "failed", "stopped",
+                                                         "ended"]},
+                    "error": NULLABLE_STRING, "fps": NUMBER, "width": INTEGER, "height": INTEGER}, ["id", "state"]),
+    "Status": _obj({"active": BOOLEAN, "encodings_loaded": INTEGER, "stream_url": NULLABLE_STRING,
+                    "total_results": INTEGER, "running": BOOLEAN, "registered_people": INTEGER,
+                    "cameras": {"type": "array", "items": {"$ref": "#/components/schemas/Camera"}},
+                    "uptime_s": NUMBER, "version": STRING},
+                   ["active", "encodings_loaded", "stream_url", "total_results"]),
+    "Person": _obj({"id": INTEGER, "name": STRING, "client_id": NULLABLE_STRING, "image_url": NULLABLE_STRING,
+                    "encodings": INTEGER, "created_at": STRING}, ["id", "name", "encodings"]),
+    "Register": _obj({"name": STRING, "encoding": ENCODING, "image_base64": STRING, "image_url": STRING,
+                      "imageUrl": STRING, "client_id": STRING, "clientId": STRING}, ["name"]),
+    "Success": _obj({"success": BOOLEAN, "message": STRING}, ["success"]),
+}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    words = {400: "Bad input", 401: "Token missing or wrong", 404: "Not found", 409: "Conflict",
+             413: "Body too large", 503: "Busy"}
+    return {str(code): _json(ERROR, words[code]) for code in codes}
+
+
+LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
+RESULTS = _obj({"results": {"type": "array", "items": _ref("Result")}, "total": INTEGER}, ["results", "total"])
+IMAGE_BODY = {"content": {
+    "application/json": {"schema": _obj({"image_base64": STRING, "encoding": ENCODING})},
+    "multipart/form-data": {"schema": _obj({"image": {"type": "string", "format": "binary"}})},
+}}
+JSON_OBJECT_BODY = {"content": {"application/json": {"schema": {"type": "object"}}}}
+JPEG = {"description": "JPEG image", "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}
+
+# (method, path) → (summary, extra operation fields, responses)
+OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any]]] = {
+    ("GET", "/api/status"): ("Service and camera status", {}, {"200": _json(_ref("Status"))}),
+    ("POST", "/api/start"): ("Start recognition on the configured cameras", {},
+                             {"200": _json(_ref("Status")), **_errors(400, 401)}),
+    ("POST", "/api/stop"): ("Stop recognition", {}, {"200": _json(_ref("Status")), **_errors(401)}),
+    ("GET", "/api/results"): ("Latest results, newest first", {"parameters": [LIMIT]},
+                              {"200": _json(RESULTS), **_errors(400)}),
+    ("GET", "/api/results/{name}"): ("Latest results for one name", {"parameters": [LIMIT]},
+                                     {"200": _json(RESULTS), **_errors(400)}),
+    ("GET", "/api/latest"): ("The newest result, or null", {},
+                             {"200": _json({**_ref("Result"), "nullable": True})}),
+    ("GET", "/api/stats"): ("Detections by name, webhook delivery and pipeline figures", {},
+                            {"200": _json(_obj({"total_detections": INTEGER, "recognized": {"type": "object"},
+                                                "unknown_count": INTEGER, "webhooks": {"type": "object"},
+                                                "pipeline": {"type": "object"}},
+                                               ["total_detections", "recognized", "unknown_count"]))}),
+    ("GET", "/api/config"): ("The runtime configuration", {}, {"200": _json(_obj({"config": {"type": "object"}}))}),
+    ("PUT", "/api/config"): ("Change stream_url, threshold, ... without a restart", {"requestBody": JSON_OBJECT_BODY},
+                             {"200": _json(_ref("Success")), **_errors(400, 401, 413)}),
+    ("POST", "/api/register"): ("Register a person from an encoding or a photo",
+                                {"requestBody": {"content": {
+                                    "application/json": {"schema": _ref("Register")},
+                                    "multipart/form-data": {"schema": _obj(
+                                        {"name": STRING, "image": {"type": "string", "format": "binary"}})}}}},
+                                {"200": _json(_obj({"success": BOOLEAN, "message": STRING, "total_users": INTEGER,
+                                                    "person_id": INTEGER}, ["success", "total_users"])),
+                                 **_errors(400, 401, 413)}),
+    ("GET", "/api/persons"): ("Registered people", {},
+                              {"200": _json(_obj({"persons": {"type": "array", "items": _ref("Person")}}))}),
+    ("GET", "/api/persons/{person_id}"): ("One person", {}, {"200": _json(_ref("Person")), **_errors(404)}),
+    ("POST", "/api/persons/{person_id}/faces"): ("Add a photo or an encoding to a person", {"requestBody": IMAGE_BODY},
+                                                 {"200": _json(_ref("Success")), **_errors(400, 401, 404, 413)}),
+    ("DELETE", "/api/persons/{person_id}"): ("Delete a person and all their encodings", {},
+                                             {"200": _json(_ref("Success")), **_errors(401, 404)}),
+    ("POST", "/api/recognize"): ("Who is in this photo", {"requestBody": IMAGE_BODY},
+                                 {"200": _json(_obj({"faces": {"type": "array", "items": _ref("Result")},
+                                                     "count": INTEGER})), **_errors(400, 401, 413)}),
+    ("GET", "/api/webhooks/failed"): ("Webhook deliveries that gave up (dead letters)", {"parameters": [LIMIT]},
+                                      {"200": _json(_obj({"failed": {"type": "array"}, "total": INTEGER}))}),
+    ("POST", "/api/webhooks/retry"): ("Send the dead letters again", {},
+                                      {"200": _json(_ref("Success")), **_errors(401)}),
+    ("GET", "/api/cameras"): ("Cameras and their state", {},
+                              {"200": _json(_obj({"cameras": {"type": "array", "items": _ref("Camera")}}))}),
+    ("POST", "/api/cameras"): ("Add a camera", {"requestBody": JSON_OBJECT_BODY},
+                               {"201": _json(_ref("Success")), **_errors(400, 401, 409)}),
+    ("PUT", "/api/cameras/{camera_id}"): ("Change a camera", {"requestBody": JSON_OBJECT_BODY},
+                                          {"200": _json(_ref("Success")), **_errors(400, 401, 404)}),
+    ("DELETE", "/api/cameras/{camera_id}"): ("Remove a camera", {},
+                                             {"200": _json(_ref("Success")), **_errors(401, 404)}),
+    ("GET", "/api/cameras/{camera_id}/snapshot.jpg"): ("Latest frame with faces drawn", {},
+                                                       {"200": JPEG, **_errors(404)}),
+    ("GET", "/api/cameras/{camera_id}/stream.mjpg"): (
+        "Live MJPEG of the camera with faces drawn",
+        {"parameters": [{"name": "fps", "in": "query", "schema": {"type": "number", "maximum": 10}}]},
+        {"200": {"description": "multipart/x-mixed-replace JPEG stream"}, **_errors(400, 404, 503)}),
+    ("GET", "/api/unknown"): ("Recent unknown faces, to register from", {},
+                              {"200": _json(_obj({"unknown": {"type": "array"}, "total": INTEGER}))}),
+    ("GET", "/api/unknown/{unknown_id}.jpg"): ("Crop of an unknown face", {}, {"200": JPEG, **_errors(404)}),
+    ("POST", "/api/unknown/{unknown_id}/register"): ("Register an unknown face under a name",
+                                                     {"requestBody": JSON_OBJECT_BODY},
+                                                     {"200": _json(_ref("Success")), **_errors(400, 401, 404)}),
+    ("DELETE", "/api/unknown/{unknown_id}"): ("Forget an unknown face", {},
+                                              {"200": _json(_ref("Success")), **_errors(401, 404)}),
+    ("GET", "/api/openapi.json"): ("This document", {}, {"200": _json({"type": "object"})}),
+    ("GET", "/metrics"): ("Prometheus metrics", {}, {"200": {"description": "Prometheus text format"}}),
+}
+
+
+def _path_parameters(path: str) -> list[dict[str, Any]]:
+    names = [piece.split("}")[0] for piece in path.split("{")[1:]]
+    return [{"name": n, "in": "path", "required": True, "schema": STRING} for n in names]
+
+
+def document(version: str = "0") -> dict[str, Any]:
+    """The OpenAPI 3 document of the operations above."""
+    paths: dict[str, dict[str, Any]] = {}
+    for (method, path), (summary, extra, responses) in OPERATIONS.items():
+        operation = {"summary": summary, "responses": responses, **extra}
+        parameters = _path_parameters(path) + list(extra.get("parameters", []))
+        if parameters:
+            operation["parameters"] = parameters
+        if method != "GET":
+            operation["security"] = [{"bearer": []}]
+        paths.setdefault(path, {})[method.lower()] = operation
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "facegate", "version": version,
+                 "description": "Face recognition over camera streams: control, results, people, webhooks."},
+        "paths": paths,
+        "components": {"schemas": SCHEMAS,
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }
+
+
+def served_operations(app: bottle.Bottle) -> set[tuple[str, str]]:
+    """(method, OpenAPI path) of every route the app serves, preflight excluded."""
+    served = set()
+    for route in app.routes:
+        if route.method == "OPTIONS":
+            continue
+        path = route.rule
+        while "<" in path:
+            start, end = path.index("<"), path.index(">")
+            name = path[start + 1:end].split(":")[0]
+            path = path[:start] + "{" + name + "}" + path[end + 1:]
+        served.add((route.method, path))
+    return served

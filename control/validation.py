@@ -1,0 +1,119 @@
+"""Checks for what clients send: every fault becomes a 400 that names it, and nothing is stored."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from typing import Any
+
+import bottle
+
+ENCODING_SIZE = 128
+MAX_NAME = 100
+MAX_TEXT = 2048
+MAX_BODY_BYTES = 10 * 1024 * 1024  # a 7 MB photo, base64-encoded, still fits
+MAX_LIMIT = 1000
+
+
+def fail(status: int, message: str) -> bottle.HTTPError:
+    """An error for the JSON error handler: `{"error": message}` with that status."""
+    return bottle.HTTPError(status, message)
+
+
+def check_name(value: Any) -> str:
+    if not isinstance(value, str):
+        raise fail(400, "name must be a string")
+    name = value.strip()
+    if not name:
+        raise fail(400, "name must not be empty")
+    if len(name) > MAX_NAME:
+        raise fail(400, f"name must be at most {MAX_NAME} characters")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise fail(400, "name must not contain control characters")
+    return name
+
+
+def check_encoding(value: Any) -> list[float]:
+    """128 finite numbers, as face_recognition computes them."""
+    if not isinstance(value, list):
+        raise fail(400, f"encoding must be a list of {ENCODING_SIZE} numbers")
+    if len(value) != ENCODING_SIZE:
+        raise fail(400, f"encoding must have {ENCODING_SIZE} numbers, not {len(value)}")
+    if any(isinstance(v, bool) or not isinstance(v, int | float) for v in value):
+        raise fail(400, "encoding must hold only numbers")
+    numbers = [float(v) for v in value]
+    if not all(math.isfinite(v) for v in numbers):
+        raise fail(400, "encoding must not hold NaN or infinity")
+    return numbers
+
+
+def optional_text(body: dict[str, Any], *keys: str) -> str | None:
+    """The first of `keys` present (e.g. client_id or clientId), as a bounded string or None."""
+    for key in keys:
+        value = body.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or len(value) > MAX_TEXT:
+            raise fail(400, f"{key} must be a string of at most {MAX_TEXT} characters")
+        return value
+    return None
+
+
+def check_limit(text: str | None, default: int = 100) -> int:
+    if text is None or text == "":
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise fail(400, "limit must be a positive integer")
+    return min(int(text), MAX_LIMIT)
+
+
+def check_id(text: str, what: str = "person") -> int:
+    if not text.isdigit() or len(text) > 12:
+        raise fail(404, f"no {what} {text!r}")
+    return int(text)
+
+
+def json_body() -> dict[str, Any]:
+    """The request body as a JSON object, whatever its Content-Type says; 400 otherwise."""
+    raw = bottle.request.body.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise fail(413, f"body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MB")
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise fail(400, "body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise fail(400, "body must be a JSON object")
+    return body
+
+
+def is_multipart() -> bool:
+    return bottle.request.content_type.lower().startswith("multipart/form-data")
+
+
+def decode_base64_image(value: Any) -> bytes:
+    """`image_base64` as plain base64 or a data: URL."""
+    if not isinstance(value, str) or not value:
+        raise fail(400, "image_base64 must be a base64 string")
+    text = value.split(",", 1)[1] if value.startswith("data:") and "," in value else value
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise fail(400, "image_base64 is not valid base64") from None
+
+
+def uploaded_image() -> bytes | None:
+    """The bytes of a multipart `image` field or a JSON `image_base64`, or None if neither was sent."""
+    if is_multipart():
+        upload = bottle.request.files.get("image")
+        if upload is None:
+            return None
+        data = upload.file.read(MAX_BODY_BYTES + 1)
+        if len(data) > MAX_BODY_BYTES:
+            raise fail(413, "image is too large")
+        return data
+    return None
