@@ -36,8 +36,10 @@ def load_rgb(data: bytes | str | Path) -> np.ndarray:
         raise FaceImageError("no such file") from None
     except IsADirectoryError:
         raise FaceImageError("is a directory, not an image") from None
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise FaceImageError("not a decodable image (JPEG, PNG, ...) or too large") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise FaceImageError(f"image has too many pixels; at most {MAX_PIXELS // 1_000_000} megapixels") from None
+    except UnidentifiedImageError:
+        raise FaceImageError("not a decodable image (JPEG, PNG, ...)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         if isinstance(exc, FaceImageError):
             raise
