@@ -145,7 +145,7 @@ def test_gallery_matches_face_recognition_distances() -> None:
     assert name == "p17"
     assert distance == pytest.approx(np.linalg.norm(known[17] - query), abs=1e-4)
     assert gallery.identify(query + 5, 0.6)[0] == UNKNOWN
-    assert Gallery(np.zeros((0, 128)), []).identify(query, 0.6) == (UNKNOWN, math.inf)
+    assert Gallery(np.zeros((0, 128)), []).identify(query, 0.6) == (UNKNOWN, 1.0)  # JSON has no Infinity
 
 
 def test_iou() -> None:
