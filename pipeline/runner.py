@@ -479,13 +479,14 @@ class Pipeline:
         for row in self.stage_figures():
             agg = out.setdefault(row["kind"], {
                 "frames_in": 0, "frames_out": 0, "fps": 0.0, "ms_p50": 0.0, "ms_p95": 0.0, "queue_hwm": 0,
-                "queue_depth": 0, "cpu_s": 0.0, "faces": 0, "encodings": 0, "drops": 0, "lost": 0,
+                "queue_depth": 0, "cpu_s": 0.0, "cpu_ready_s": 0.0, "faces": 0, "encodings": 0, "drops": 0, "lost": 0,
                 "restarts": 0, "processes": 0, "rss_mb": 0.0,
             })
             n = agg["processes"]
             for key in ("frames_in", "frames_out", "faces", "encodings", "drops", "lost", "restarts", "queue_depth"):
                 agg[key] += int(row[key])
             agg["cpu_s"] += row["cpu_s"]
+            agg["cpu_ready_s"] += row["cpu_ready_s"]
             agg["rss_mb"] += row["rss_mb"]
             agg["fps"] += row["fps"]
             agg["ms_p50"] = (agg["ms_p50"] * n + row["ms_p50"]) / (n + 1)
@@ -501,7 +502,7 @@ class Pipeline:
             for agg in out.values():
                 agg["fps"] = agg["frames_out"] / elapsed
         for agg in out.values():
-            for key in ("fps", "ms_p50", "ms_p95", "cpu_s", "rss_mb"):
+            for key in ("fps", "ms_p50", "ms_p95", "cpu_s", "cpu_ready_s", "rss_mb"):
                 agg[key] = round(agg[key], 2)
         return out
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 LATENCY_BUCKETS_S = (0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0)  # Prometheus histogram bounds
-FIELDS = ("frames_in", "frames_out", "faces", "encodings", "drops", "lost", "busy_s", "cpu_s",
+FIELDS = ("frames_in", "frames_out", "faces", "encodings", "drops", "lost", "busy_s", "cpu_s", "cpu_ready_s",
           "ms_p50", "ms_p95", "lat_p50", "lat_p95", "last_beat", "started", "fps", "pid", "rss_mb", "ready",
           "lat_sum", "lat_count", *(f"lat_le_{b}" for b in LATENCY_BUCKETS_S))
 INDEX = {name: i for i, name in enumerate(FIELDS)}
@@ -63,6 +63,9 @@ class StageMeter:
 
     def set(self, field: str, value: float) -> None:
         self.values[INDEX[field]] = value
+        if field == "ready" and value > 0:
+            # CPU spent starting up (imports, dlib models), so the work per frame can be told apart from it
+            self.values[INDEX["cpu_ready_s"]] = _cpu_s()
 
     def frame_done(self, ms: float, frames: int = 1) -> None:
         now = time.time()
@@ -99,9 +102,14 @@ class StageMeter:
             self.values[INDEX["lat_p50"]], self.values[INDEX["lat_p95"]] = p50, p95
         recent = [t for t in self._window if now - t <= 2.0]
         self.values[INDEX["fps"]] = len(recent) / 2.0 if recent else 0.0
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        self.values[INDEX["cpu_s"]] = usage.ru_utime + usage.ru_stime
+        self.values[INDEX["cpu_s"]] = _cpu_s()
         self.values[INDEX["rss_mb"]] = _rss_mb()
+
+
+def _cpu_s() -> float:
+    """User + system CPU seconds of this process, all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _rss_mb() -> float:

@@ -1,0 +1,5 @@
+"""Benchmarks of facegate on real data: `python -m bench` (issue 5) and `python -m bench.soak`.
+
+Each module measures one thing and returns plain dicts, so `bench/__main__.py` can put every
+figure of one run into one table and one JSON file. Timings are reported, never asserted.
+"""

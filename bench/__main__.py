@@ -1,0 +1,117 @@
+"""`python -m bench` (`make bench`): the old single loop and the pipeline on the same clip, in one run.
+
+Registers Lin-Manuel Miranda and Alex Lacamoire into a temporary data dir, then runs, one after
+another so they never share the cores: the old loop (bench/loop.py), `supervisor.py replay`
+unpaced (throughput, per-stage figures, memory) and paced at the clip's 30 fps (latency), the
+frame-transport comparison (bench/transport.py) and the nearest-match timing (bench/nearest.py).
+Prints a markdown table and writes it to bench/results/TABLE.md, all figures to latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from bench import nearest, report, transport
+from bench.fixtures import CLIP, DOWNSCALE, LIN, MODEL, REPO, THRESHOLD, faces_dir, register_people
+from bench.loop import known_faces, run_loop
+from bench.replayrun import run_replay
+from bench.traces import compare, read_trace
+
+RESULTS = REPO / "bench" / "results"
+
+
+def _say(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def _load() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def run(clip: Path, workers: int | None) -> dict[str, Any]:
+    """Every measurement of the bench, on `clip`, as one dict (see bench/report.py for the tables)."""
+    started = time.monotonic()
+    meta: dict[str, Any] = {
+        "clip": clip.name, "started_at": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "cores": os.cpu_count(), "python": platform.python_version(), "commit": _commit(), "load_before": _load(),
+        "settings": {"downscale": DOWNSCALE, "model": MODEL, "threshold": THRESHOLD,
+                     "workers": workers or os.cpu_count()},
+    }
+    with tempfile.TemporaryDirectory(prefix="facegate-bench-") as tmp:
+        work = Path(tmp)
+        _say("registering Lin-Manuel Miranda and Alex Lacamoire")
+        register_people(work / "data", faces_dir())
+        known, names = known_faces(work / "data")
+
+        _say("old single-process loop")
+        loop = run_loop(clip, known, names, threshold=THRESHOLD, downscale=DOWNSCALE, trace=work / "loop.jsonl")
+        loop["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+        _say("supervisor.py replay")
+        replay = run_replay(clip, work / "data", work / "replay.jsonl", workers=workers)
+        traces = compare(read_trace(work / "loop.jsonl"), read_trace(work / "replay.jsonl"), LIN)
+
+        _say("supervisor.py replay --pace")
+        paced = run_replay(clip, work / "data", work / "paced.jsonl", pace=True, workers=workers)
+    meta["frames"] = loop["frames"]
+
+    _say("frame transport: shared memory vs pickled")
+    moved = transport.measure()
+    _say("nearest match: 1k / 10k / 100k known")
+    matched = nearest.measure()
+
+    meta["load_after"] = _load()
+    meta["runtime_s"] = round(time.monotonic() - started, 1)
+    results = {"meta": meta, "loop": loop, "replay": replay, "replay_paced": paced, "traces": traces,
+               "transport": moved, "nearest": matched}
+    results["targets"] = report.target_rows(results)
+    results["stages"] = report.stage_rows(results)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--clip", type=Path, help=f"video to run (default: the test data's {CLIP})")
+    parser.add_argument("--workers", type=int, help="detect workers for the replay (default: cores)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where latest.json and TABLE.md go")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+    clip = (args.clip or faces_dir() / CLIP).resolve()
+    if not clip.is_file():
+        print(f"error: {clip}: no such file", file=sys.stderr)
+        return 2
+    try:
+        results = run(clip, args.workers)
+    except (RuntimeError, subprocess.SubprocessError) as exc:  # a replay or register that failed: say so in a line
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    table = report.markdown(results)
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.results / "TABLE.md").write_text(table)
+    print(table, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""The clip and a data dir with the two registered people, made the way a user would make them.
+
+The bench registers through `supervisor.py register` (as tests/conftest.py does) so the known
+encodings the old loop and the pipeline compare against are the very same rows of the store.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PEOPLE = (("Lin-Manuel Miranda", "lin-manuel-miranda.png"), ("Alex Lacamoire", "alex-lacamoire.png"))
+LIN = PEOPLE[0][0]
+CLIP = "short_hamilton_clip.mp4"
+# The old script's settings, given to both the loop and the replay
+DOWNSCALE = 0.5
+MODEL = "hog"
+THRESHOLD = 0.6
+REGISTER_TIMEOUT_S = 120.0
+
+
+def faces_dir() -> Path:
+    """The verified folder of test images and the clip (see tests/testdata.py)."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from tests.testdata import data_dir
+
+    return data_dir()
+
+
+def supervisor_env() -> dict[str, str]:
+    """The environment every `supervisor.py` the bench starts runs in: quiet, and no webhooks going out."""
+    return {**os.environ, "PYTHONWARNINGS": "ignore", "FACEGATE_WEBHOOKS": "off"}
+
+
+def register_people(data_dir: Path, faces: Path) -> None:
+    """Register Lin-Manuel Miranda and Alex Lacamoire from their photos into `data_dir`."""
+    for name, image in PEOPLE:
+        done = subprocess.run([sys.executable, "supervisor.py", "--data-dir", str(data_dir), "register", name,
+                               str(faces / image)], cwd=REPO, env=supervisor_env(), capture_output=True, text=True,
+                              timeout=REGISTER_TIMEOUT_S)
+        if done.returncode != 0:
+            raise RuntimeError(f"register {name} failed: {done.stderr.strip()[-500:]}")
