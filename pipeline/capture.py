@@ -164,7 +164,9 @@ class Camera:
                 return "ended" if self.is_file else "stream stalled or closed"
             captured_at = time.time()
             self.meter.add("frames_in")
-            pts = frame_index / fps if self.is_file else captured_at
+            # A replay decides in the file's own time; live, a looping file or a restarted capture
+            # must not send time backwards (match's cooldown and track ages would stall on it).
+            pts = frame_index / fps if self.is_file and self.replay else captured_at
             frame_index += 1
             if slot is None:
                 self.meter.add("drops")
