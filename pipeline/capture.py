@@ -98,6 +98,22 @@ class Camera:
         except Exception:
             return
 
+    def rest(self, seconds: float) -> bool:
+        """Wait out a reconnect backoff (up to 30 s) while still beating; True if told to stop.
+
+        The supervisor kills a stage whose heartbeat is older than 30 s, so a silent wait would get a
+        camera that is merely retrying killed and restarted as if it had hung.
+        """
+        deadline = time.monotonic() + seconds
+        while not self.stop:
+            self.meter.beat()
+            self.check_inbox()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.stop.wait(min(1.0, left))
+        return True
+
     # --- frames ---------------------------------------------------------------------------------
     def free_slot(self) -> int | None:
         """A slot to decode into; a replay waits for one, a live stream does not."""
@@ -219,7 +235,7 @@ class Camera:
                 backoff = BACKOFF_START_S  # it was fine for a while: start the backoff over
             last_error = why
             self.report("reconnecting" if self.ever_live else "failed", why)
-            if self.stop.wait(backoff):
+            if self.rest(backoff):
                 break
             backoff = min(backoff * 2, BACKOFF_MAX_S)
         self.meter.publish()

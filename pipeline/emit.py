@@ -76,9 +76,9 @@ class Emitter:
 
     def run(self) -> None:
         while not self.stop:
+            self.prune()  # every turn, not only when idle: a live camera may never leave the inbox empty
             msg = receive(self.ctx.inbox, self.stop, self.meter)
             if msg is None:
-                self.prune()
                 continue
             started = time.perf_counter()
             if isinstance(msg, FrameResult):
