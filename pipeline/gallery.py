@@ -1,12 +1,20 @@
-"""The known faces, held as one matrix so a face is matched against all of them in one pass.
+"""The known faces, held as matrices so a face is matched against all of them in one pass.
 
 Distances are Euclidean, as face_recognition's `face_distance`. The nearest row is the one that
 minimises |b|^2/2 - a.b (the squared distance is twice that plus |a|^2), with the halved squared
-norms precomputed: one float32 matrix-vector product and one subtraction per face. The product
-is an einsum, which runs on one core: OpenBLAS's threaded gemv waits for a second core that the
-detect workers hold, and was measured 3-5x slower that way under load. Only the winner's distance
-is then computed exactly (float64), so it agrees with face_recognition to ~1e-8. 100,000 known
-encodings cost about 2 ms per face (bench/nearest.py).
+norms precomputed: a float32 matrix-vector product and a subtraction per face. The product is an
+einsum, which runs on one core: OpenBLAS's threaded gemv waits for a second core that the detect
+workers hold, and was measured 3-5x slower that way under load. Only the winner's distance is
+then computed exactly (float64), so it agrees with face_recognition to ~1e-8.
+
+A large gallery is memory-bound (100,000 x 128 floats is 51 MB read per face, ~2 ms), so it is
+searched in two stages, still exactly. The encodings are rotated onto their principal axes (a
+rotation keeps every distance) and the first PREFIX_DIMS coordinates are kept apart: the distance
+over those is a lower bound of the full one. Stage one reads only that prefix; the best row there
+is measured exactly, and only rows whose lower bound is not beyond it can be nearer. A face of a
+registered person leaves a handful of such rows, read exactly; a face that resembles nobody can
+leave most of them, and then the remaining coordinates are read for all rows, which costs no more
+than the single pass. See bench/nearest.py for the figures.
 """
 
 from __future__ import annotations
@@ -14,6 +22,9 @@ from __future__ import annotations
 import numpy as np
 
 UNKNOWN = "Unknown"
+TWO_STAGE_FROM = 20_000  # rows; below this one pass fits in cache and is as fast
+PREFIX_DIMS = 32
+MAX_CANDIDATE_SHARE = 1 / 16  # beyond this share of rows, read the rest of every row instead
 
 
 class Gallery:
@@ -22,21 +33,57 @@ class Gallery:
             raise ValueError("one name per encoding")
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, 128)
         self.names = list(names)
-        self.half_norms = 0.5 * np.einsum("ij,ij->i", self.vectors, self.vectors)
+        self.half_norms = half_squared_norms(self.vectors)
+        self.rotation: np.ndarray | None = None
+        if len(self.names) >= TWO_STAGE_FROM:
+            self._prepare_two_stage()
 
     def __len__(self) -> int:
         return len(self.names)
+
+    def _prepare_two_stage(self) -> None:
+        """Principal axes of the gallery, and the rotated rows split into prefix and rest."""
+        _, axes = np.linalg.eigh(np.cov(self.vectors, rowvar=False, dtype=np.float64))
+        self.rotation = np.ascontiguousarray(axes[:, ::-1])  # largest variance first
+        rotated = self.vectors.astype(np.float64) @ self.rotation
+        self.prefix = np.ascontiguousarray(rotated[:, :PREFIX_DIMS], dtype=np.float32)
+        self.rest = np.ascontiguousarray(rotated[:, PREFIX_DIMS:], dtype=np.float32)
+        self.prefix_half_norms = half_squared_norms(self.prefix)
+        self.rest_half_norms = half_squared_norms(self.rest)
 
     def nearest(self, encoding: np.ndarray) -> tuple[str | None, float]:
         """The closest known name and its distance; (None, inf) for an empty gallery."""
         if not self.names:
             return None, float("inf")
         query = np.asarray(encoding, dtype=np.float64).reshape(128)
-        scores = np.einsum("ij,j->i", self.vectors, query.astype(np.float32))
-        np.subtract(self.half_norms, scores, out=scores)
-        best = int(np.argmin(scores))
-        difference = self.vectors[best].astype(np.float64) - query
-        return self.names[best], float(np.sqrt(difference @ difference))
+        if self.rotation is None:
+            scores = np.einsum("ij,j->i", self.vectors, query.astype(np.float32))
+            np.subtract(self.half_norms, scores, out=scores)
+            best = int(np.argmin(scores))
+        else:
+            best = self._nearest_two_stage(query)
+        return self.names[best], float(np.sqrt(self._squared_distances(np.array([best]), query)[0]))
+
+    def _nearest_two_stage(self, query: np.ndarray) -> int:
+        rotated = query @ self.rotation
+        head = rotated[:PREFIX_DIMS]
+        scores = np.einsum("ij,j->i", self.prefix, head.astype(np.float32))
+        np.subtract(self.prefix_half_norms, scores, out=scores)  # prefix distance^2/2 - |head|^2/2
+        first = int(np.argmin(scores))
+        bound = self._squared_distances(np.array([first]), query)[0]
+        limit = 0.5 * (bound - head @ head)
+        limit += 1e-5 * (1.0 + abs(limit))  # float32 rounding must not drop the true nearest
+        within = scores <= limit
+        if np.count_nonzero(within) <= MAX_CANDIDATE_SHARE * len(self.names):
+            candidates = np.flatnonzero(within)
+            return int(candidates[np.argmin(self._squared_distances(candidates, query))])
+        scores += self.rest_half_norms
+        scores -= np.einsum("ij,j->i", self.rest, rotated[PREFIX_DIMS:].astype(np.float32))
+        return int(np.argmin(scores))
+
+    def _squared_distances(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+        difference = self.vectors[rows].astype(np.float64) - query
+        return np.einsum("ij,ij->i", difference, difference)
 
     def identify(self, encoding: np.ndarray, threshold: float) -> tuple[str, float]:
         """(name, distance) of the closest known face within the threshold, else ("Unknown", distance).
@@ -49,3 +96,7 @@ class Gallery:
         if distance > threshold:
             return UNKNOWN, distance
         return name, distance
+
+
+def half_squared_norms(rows: np.ndarray) -> np.ndarray:
+    return 0.5 * np.einsum("ij,ij->i", rows, rows)

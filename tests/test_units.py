@@ -11,6 +11,7 @@ import pytest
 
 from facegate.settings import SettingError, validate
 from facegate.store import Store
+from pipeline import gallery as gallery_module
 from pipeline.gallery import UNKNOWN, Gallery
 from pipeline.match import Attempt, CameraTracks, Track
 from pipeline.ring import FREE, FrameRing
@@ -171,3 +172,22 @@ def test_tracks_follow_overlapping_boxes_and_expire() -> None:
     assert [t.id for t in again] == [first[1].id, first[0].id]
     later = camera.associate([(5, 105, 105, 5)], 5.0)  # long gone: a new track
     assert later[0].id not in (first[0].id, first[1].id)
+
+
+def test_large_gallery_two_stage_search_finds_the_exact_nearest() -> None:
+    """Both paths of the two-stage search (few candidates; most rows) agree with brute force."""
+    rng = np.random.default_rng(2)
+    size = gallery_module.TWO_STAGE_FROM
+    # Anisotropic like real encodings: a few axes carry most of the spread.
+    known = rng.normal(0, 1, (size, 128)) * np.linspace(0.2, 0.02, 128) @ np.linalg.qr(rng.normal(size=(128, 128)))[0]
+    names = [f"p{i}" for i in range(size)]
+    known[size - 1] = known[3] + 1e-4  # two rows nearly tied
+    gallery = Gallery(known, names)
+    assert gallery.rotation is not None
+    registered = known[rng.integers(0, size, 20)] + rng.normal(0, 0.005, (20, 128))
+    strangers = rng.normal(0, 0.3, (5, 128))
+    for query in [*registered, *strangers, known[3] + 4e-5]:
+        distances = np.linalg.norm(known - query, axis=1)
+        name, distance = gallery.nearest(query)
+        assert name == names[int(np.argmin(distances))]
+        assert distance == pytest.approx(distances.min(), abs=1e-6)
