@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -78,12 +79,21 @@ def option(args: argparse.Namespace, name: str, env: str, fallback: Any) -> Any:
     return fallback if value is None else value
 
 
+def is_writable(directory: Path) -> bool:
+    """Whether a file can be created in it: by trying, since root passes os.access everywhere."""
+    try:
+        tempfile.TemporaryFile(dir=directory).close()
+    except OSError:
+        return False
+    return True
+
+
 def open_store(data_dir: str) -> Store:
     """The store, after checking the data dir is writable and importing the old script's files once."""
     path = Path(data_dir)
     if path.exists() and not path.is_dir():
         raise StoreError(f"data dir {path} is not a directory")
-    if path.exists() and not os.access(path, os.W_OK | os.X_OK):
+    if path.exists() and not is_writable(path):
         raise StoreError(f"data dir {path} is not writable")
     store = Store(path)
     encodings, labels = path / "encodings.npy", path / "labels.json"
