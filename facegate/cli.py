@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import os
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from setproctitle import setproctitle
 
 from facegate import __version__
 from facegate.faces import FaceImageError
@@ -159,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         print(f"error: --log-level {args.log_level} is not DEBUG, INFO, WARNING or ERROR", file=sys.stderr)
         return 2
+    command = args.command or "serve"
+    setproctitle(f"facegate: {'supervisor' if command == 'serve' else command}")
+    multiprocessing.current_process().name = "supervisor"
     setup_logging(args.log_level)
     from facegate.replay import ReplayError
 

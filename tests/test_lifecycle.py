@@ -175,9 +175,10 @@ def test_sigint_stops_a_serving_supervisor_cleanly(gallery_dir: Path, clip: Path
         wait_frames(service, 0)
         children = descendants(service.pid)
         assert {f"facegate: {name}" for name in STAGES} <= {p.cmdline for p in children}
+        assert Path(f"/proc/{service.pid}/cmdline").read_bytes().rstrip(b"\0") == b"facegate: supervisor"
         assert segments(service.pid), "a serving supervisor holds its camera's ring"
         assert_stopped_cleanly(service, signal.SIGINT, children)
-        assert "received SIGINT; shutting down" in service.log()
+        assert "[supervisor] facegate.service: received SIGINT; shutting down" in service.log()
     finally:
         stop_quietly(service)
 
