@@ -22,7 +22,8 @@ from typing import Any
 
 import requests
 
-REPO = Path(__file__).resolve().parents[1]
+from bench.fixtures import CLIP, REPO, faces_dir, register_people, supervisor_env
+
 RESULTS = REPO / "bench" / "results"
 
 
@@ -68,24 +69,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _faces() -> Path:
-    sys.path.insert(0, str(REPO))
-    from tests.testdata import data_dir
-
-    return data_dir()
-
-
 def run(minutes: float, every_s: float) -> dict[str, Any]:
-    faces = _faces()
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "FACEGATE_WEBHOOKS": "off"}
+    faces, env = faces_dir(), supervisor_env()
     with tempfile.TemporaryDirectory(prefix="facegate-soak-") as data:
-        for name, image in (("Lin-Manuel Miranda", "lin-manuel-miranda.png"), ("Alex Lacamoire", "alex-lacamoire.png")):
-            subprocess.run([sys.executable, "supervisor.py", "--data-dir", data, "register", name, str(faces / image)],
-                           cwd=REPO, env=env, check=True, capture_output=True)
+        register_people(Path(data), faces)
         port = _free_port()
         log = open(Path(data) / "supervisor.log", "w")
         proc = subprocess.Popen([sys.executable, "supervisor.py", "--data-dir", data, "--host", "127.0.0.1", "--port",
-                                 str(port), "--stream-url", str(faces / "short_hamilton_clip.mp4")],
+                                 str(port), "--stream-url", str(faces / CLIP)],
                                 cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         samples: list[dict[str, Any]] = []
         try:

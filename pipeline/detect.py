@@ -69,7 +69,7 @@ class Detector:
         self.config = ConfigFollower(ctx)
         self.rings = RingCache()
         self.worker = int(ctx.options["index"])
-        self.meter.set("ready", 1.0)
+        self.meter.mark_ready()
         log.info("ready (%s, downscale %.2f)", self.config.settings["model"], self.config.settings["downscale"])
 
     def process(self, ref: FrameRef) -> FaceBatch:

@@ -51,7 +51,7 @@ class Emitter:
         trace = ctx.options.get("trace")
         self.trace: IO[str] | None = Path(trace).open("w", encoding="utf-8") if trace else None
         self.pruned = 0.0
-        self.meter.set("ready", 1.0)
+        self.meter.mark_ready()
 
     def record(self, event: Event) -> None:
         body = webhook_body(event.result, event.camera_id, event.stream_url) if self.sender else None

@@ -176,7 +176,7 @@ class Matcher:
         self.stream_urls: dict[str, str] = dict(ctx.options.get("stream_urls", {}))
         self.replay = bool(ctx.options.get("replay", False))
         self.refresh_gallery(force=True)
-        self.meter.set("ready", 1.0)
+        self.meter.mark_ready()
 
     def refresh_gallery(self, force: bool = False) -> None:
         """Reload the known faces when the store says they changed (checked twice a second)."""

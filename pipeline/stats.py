@@ -63,9 +63,11 @@ class StageMeter:
 
     def set(self, field: str, value: float) -> None:
         self.values[INDEX[field]] = value
-        if field == "ready" and value > 0:
-            # CPU spent starting up (imports, dlib models), so the work per frame can be told apart from it
-            self.values[INDEX["cpu_ready_s"]] = _cpu_s()
+
+    def mark_ready(self) -> None:
+        """The stage has started up; the CPU spent so far (imports, dlib models) is kept apart from per-frame work."""
+        self.values[INDEX["cpu_ready_s"]] = _cpu_s()
+        self.values[INDEX["ready"]] = 1.0
 
     def frame_done(self, ms: float, frames: int = 1) -> None:
         now = time.time()

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,13 +81,7 @@ class ServiceProcess:
 
     def wait_for(self, predicate: Any, timeout: float, interval: float = 0.25) -> Any:
         """Poll `predicate()` until it returns something truthy (returned) or time runs out (None)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = predicate()
-            if found:
-                return found
-            time.sleep(interval)
-        return None
+        return poll_until(predicate, timeout, interval)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
         """Send `sig` and wait for the exit code."""
@@ -110,3 +105,14 @@ class ServiceProcess:
     def pid(self) -> int:
         assert self.proc is not None
         return self.proc.pid
+
+
+def poll_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.25) -> Any:
+    """What `predicate()` first returns that is truthy, polled for at most `timeout` seconds; else None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(interval)
+    return None

@@ -18,18 +18,15 @@ from pipeline.overlay import draw_faces, to_jpeg
 from pipeline.runner import Pipeline
 from tests.conftest import copy_gallery, facegate_segments
 from tests.mjpeg_server import MjpegCamera, load_jpegs
+from tests.service_proc import poll_until
 
 LIN = "Lin-Manuel Miranda"
 
 
 def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
     """Poll `condition` every 0.1 s for at most `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    if not poll_until(condition, timeout, 0.1):
+        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from pipeline import emit
 from pipeline.messages import FrameResult, Stop
 from tests.conftest import copy_gallery, facegate_segments
 from tests.mjpeg_server import MjpegCamera, free_port, load_jpegs
-from tests.service_proc import ServiceProcess
+from tests.service_proc import ServiceProcess, poll_until
 from tests.testdata import CLIP_SIZE
 from tests.webhook_receiver import WebhookReceiver
 
@@ -104,12 +104,9 @@ def unreachable(svc: ServiceProcess) -> tuple[str, float]:
 def wait(condition: Callable[[], Any], timeout: float, what: str, svc: ServiceProcess | None = None,
          interval: float = 0.25) -> Any:
     """Poll `condition` until it returns something truthy (returned), for at most `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(interval)
+    found = poll_until(condition, timeout, interval)
+    if found:
+        return found
     tail = f"\n--- service log ---\n{svc.log()[-4000:]}" if svc is not None else ""
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{tail}")
 
