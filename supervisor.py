@@ -2,7 +2,7 @@
 
 import sys
 
-from facegate.cli import main
+from entry.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

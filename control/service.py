@@ -12,7 +12,7 @@ class ServiceError(RuntimeError):
 
 
 class ServiceApi(Protocol):
-    """Implemented by `facegate.service.Service`; the Bottle routes call only this."""
+    """Implemented by `entry.service.Service`; the Bottle routes call only this."""
 
     store: Store
     version: str

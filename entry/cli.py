@@ -138,7 +138,7 @@ def cmd_register(args: argparse.Namespace, store: Store, settings: dict[str, Any
 
 
 def cmd_replay(args: argparse.Namespace, store: Store, settings: dict[str, Any]) -> int:
-    from facegate.replay import print_report, run_replay
+    from entry.replay import print_report, run_replay
 
     store.close()
     report = run_replay(args.video, args.data_dir, settings, trace=args.trace, pace=args.pace,
@@ -148,7 +148,7 @@ def cmd_replay(args: argparse.Namespace, store: Store, settings: dict[str, Any])
 
 
 def cmd_serve(args: argparse.Namespace, store: Store, settings: dict[str, Any], given: dict[str, Any]) -> int:
-    from facegate.service import serve
+    from entry.service import serve
 
     host = option(args, "host", "FACEGATE_HOST", "0.0.0.0")
     port = int(option(args, "port", "FACEGATE_PORT", 5001))
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     setproctitle(f"facegate: {'supervisor' if command == 'serve' else command}")
     multiprocessing.current_process().name = "supervisor"
     setup_logging(args.log_level)
-    from facegate.replay import ReplayError
+    from entry.replay import ReplayError
 
     try:
         store = open_store(args.data_dir)

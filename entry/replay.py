@@ -11,7 +11,7 @@ from typing import Any
 
 import cv2
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("facegate.replay")  # the name operators know
 
 STALL_LIMIT_S = 120.0
 

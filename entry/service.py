@@ -19,7 +19,7 @@ from facegate.store import Store
 from pipeline.overlay import draw_faces, to_jpeg
 from pipeline.runner import Pipeline
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("facegate.service")  # the name operators know
 
 
 class Service:
