@@ -23,14 +23,14 @@ from control.validation import (
     check_id,
     check_limit,
     check_name,
-    decode_base64_image,
     fail,
     is_multipart,
     json_body,
     optional_text,
-    uploaded_image,
+    sent_image,
 )
 from facegate.faces import FaceImageError, encode_single_face, load_rgb, locate_and_encode
+from facegate.records import ENCODING_SIZE, result_dict
 from facegate.settings import SettingError
 from facegate.store import iso_now
 from pipeline.gallery import Gallery
@@ -171,9 +171,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str
     @app.post("/api/register")
     def register() -> dict[str, Any]:
         body = _form_or_json()
-        image = uploaded_image()
-        if image is None and body.get("image_base64") is not None:
-            image = decode_base64_image(body["image_base64"])
+        image = sent_image(body)
         if body.get("name") in (None, "") or (body.get("encoding") in (None, []) and image is None):
             raise fail(400, "name and encoding are required")
         name = check_name(body["name"])
@@ -185,7 +183,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str
                 try:
                     raw = json.loads(raw)
                 except ValueError:
-                    raise fail(400, "encoding must be a list of 128 numbers") from None
+                    raise fail(400, f"encoding must be a list of {ENCODING_SIZE} numbers") from None
             encoding = np.asarray(check_encoding(raw))
         else:
             encoding = _photo_encoding(image or b"", str(service.config()["model"]))
@@ -214,9 +212,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str
         if store.get_person(pid) is None:
             raise fail(404, f"no person {person_id}")
         body = _form_or_json()
-        image = uploaded_image()
-        if image is None and body.get("image_base64") is not None:
-            image = decode_base64_image(body["image_base64"])
+        image = sent_image(body)
         if body.get("encoding") is not None:
             encoding = np.asarray(check_encoding(body["encoding"]))
         elif image is not None:
@@ -243,9 +239,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str
     @app.post("/api/recognize")
     def recognize() -> dict[str, Any]:
         body = {} if is_multipart() else json_body()
-        image = uploaded_image()
-        if image is None and body.get("image_base64") is not None:
-            image = decode_base64_image(body["image_base64"])
+        image = sent_image(body)
         if image is None:
             raise fail(400, "send a multipart image or an image_base64")
         config = service.config()
@@ -256,11 +250,9 @@ def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str
         gallery = Gallery(*store.gallery())
         threshold = float(config["threshold"])
         faces = []
-        for (top, right, bottom, left), encoding in locate_and_encode(rgb, model=str(config["model"])):
+        for box, encoding in locate_and_encode(rgb, model=str(config["model"])):
             name, distance = gallery.identify(encoding, threshold)
-            faces.append({"timestamp": iso_now(), "name": name, "confidence": round(1.0 - distance, 2),
-                          "distance": round(distance, 3),
-                          "box": {"top": top, "right": right, "bottom": bottom, "left": left}})
+            faces.append(result_dict(iso_now(), name, distance, box))
         return {"faces": faces, "count": len(faces), "width": int(rgb.shape[1]), "height": int(rgb.shape[0])}
 
     # --- webhooks -----------------------------------------------------------------------------------

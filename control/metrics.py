@@ -13,10 +13,27 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from pipeline.stats import LATENCY_BUCKETS_S
+from pipeline.stats import LATENCY_BUCKETS_S, StageFigures
 
 CAMERA_STATES = ("connecting", "live", "reconnecting", "failed", "stopped", "ended")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# metric name (after facegate_stage_) -> (kind of metric, StageFigures field, help)
+STAGE_METRICS: dict[str, tuple[type, str, str]] = {
+    "frames": (CounterMetricFamily, "frames_out", "Frames a stage process has finished"),
+    "faces": (CounterMetricFamily, "faces", "Faces a stage process has seen"),
+    "encodings": (CounterMetricFamily, "encodings", "Face encodings computed (detect) or events written (emit)"),
+    "drops": (CounterMetricFamily, "drops", "Frames dropped because every ring slot was busy"),
+    "lost": (CounterMetricFamily, "lost", "Frames whose pixels were gone when a worker came to them"),
+    "restarts": (CounterMetricFamily, "restarts", "Times the supervisor restarted this stage"),
+    "cpu_seconds": (CounterMetricFamily, "cpu_s", "CPU time used by the stage process"),
+    "fps": (GaugeMetricFamily, "fps", "Frames per second over the last two seconds"),
+    "ms_p50": (GaugeMetricFamily, "ms_p50", "Median milliseconds per frame"),
+    "ms_p95": (GaugeMetricFamily, "ms_p95", "95th percentile milliseconds per frame"),
+    "queue_depth": (GaugeMetricFamily, "queue_depth", "Messages waiting for the stage"),
+    "queue_high_water": (GaugeMetricFamily, "queue_hwm", "Most messages ever waiting for the stage"),
+    "resident_memory_mb": (GaugeMetricFamily, "rss_mb", "Resident memory of the stage process"),
+    "up": (GaugeMetricFamily, "alive", "1 while the stage process runs"),
+}
 
 
 class PipelineCollector:
@@ -26,50 +43,26 @@ class PipelineCollector:
         self.service = service
 
     def collect(self) -> Iterator[Metric]:
-        rows = self.service.pipeline.stage_figures()
-        labels = ["stage", "kind"]
-        counters = {
-            "frames": ("frames_out", "Frames a stage process has finished"),
-            "faces": ("faces", "Faces a stage process has seen"),
-            "encodings": ("encodings", "Face encodings computed (detect) or events written (emit)"),
-            "drops": ("drops", "Frames dropped because every ring slot was busy"),
-            "lost": ("lost", "Frames whose pixels were gone when a worker came to them"),
-            "restarts": ("restarts", "Times the supervisor restarted this stage"),
-            "cpu_seconds": ("cpu_s", "CPU time used by the stage process"),
-        }
-        for metric, (field, doc) in counters.items():
-            family = CounterMetricFamily(f"facegate_stage_{metric}", doc, labels=labels)
+        rows = self.service.stage_figures()
+        for metric, (family_type, field, doc) in STAGE_METRICS.items():
+            family = family_type(f"facegate_stage_{metric}", doc, labels=["stage", "kind"])
             for row in rows:
-                family.add_metric([row["name"], row["kind"]], float(row[field]))
-            yield family
-        gauges = {
-            "fps": ("fps", "Frames per second over the last two seconds"),
-            "ms_p50": ("ms_p50", "Median milliseconds per frame"),
-            "ms_p95": ("ms_p95", "95th percentile milliseconds per frame"),
-            "queue_depth": ("queue_depth", "Messages waiting for the stage"),
-            "queue_high_water": ("queue_hwm", "Most messages ever waiting for the stage"),
-            "resident_memory_mb": ("rss_mb", "Resident memory of the stage process"),
-            "up": ("alive", "1 while the stage process runs"),
-        }
-        for metric, (field, doc) in gauges.items():
-            family = GaugeMetricFamily(f"facegate_stage_{metric}", doc, labels=labels)
-            for row in rows:
-                family.add_metric([row["name"], row["kind"]], float(row[field]))
+                family.add_metric([row.name, row.kind], float(getattr(row, field)))
             yield family
         yield from self._latency(rows)
         yield from self._cameras()
         yield from self._webhooks()
 
     @staticmethod
-    def _latency(rows: list[dict[str, Any]]) -> Iterator[Metric]:
+    def _latency(rows: list[StageFigures]) -> Iterator[Metric]:
         family = HistogramMetricFamily("facegate_latency_seconds",
                                        "From frame capture to the decision leaving match", labels=["stage"])
         for row in rows:
-            if row["kind"] != "match":
+            if row.kind != "match":
                 continue
-            buckets = [(str(bound), float(row[f"lat_le_{bound}"])) for bound in LATENCY_BUCKETS_S]
-            buckets.append(("+Inf", float(row["lat_count"])))
-            family.add_metric([row["name"]], buckets, float(row["lat_sum"]))
+            buckets = [(str(bound), count) for bound, count in zip(LATENCY_BUCKETS_S, row.latency_le, strict=True)]
+            buckets.append(("+Inf", row.lat_count))
+            family.add_metric([row.name], buckets, row.lat_sum)
         yield family
 
     def _cameras(self) -> Iterator[Metric]:

@@ -1,10 +1,15 @@
-"""`GET /api/openapi.json`: the API described by hand, so a test can hold it against the routes served."""
+"""`GET /api/openapi.json`: the API described by hand, so a test can hold it against the routes served.
+
+A new route is added to control/app.py (or control/live.py) and described in OPERATIONS here; the
+Result schema describes facegate/records.py's `result_dict`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import bottle
+
+from facegate.records import ENCODING_SIZE
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -21,7 +26,7 @@ INTEGER = {"type": "integer"}
 STRING = {"type": "string"}
 BOOLEAN = {"type": "boolean"}
 NULLABLE_STRING = {"type": "string", "nullable": True}
-ENCODING = {"type": "array", "items": NUMBER, "minItems": 128, "maxItems": 128}
+ENCODING = {"type": "array", "items": NUMBER, "minItems": ENCODING_SIZE, "maxItems": ENCODING_SIZE}
 
 SCHEMAS: dict[str, Any] = {
     "Error": _obj({"error": STRING}, ["error"]),

@@ -10,7 +10,8 @@ from typing import Any
 
 import bottle
 
-ENCODING_SIZE = 128
+from facegate.records import ENCODING_SIZE
+
 MAX_NAME = 100
 MAX_TEXT = 2048
 MAX_BODY_BYTES = 10 * 1024 * 1024  # a 7 MB photo, base64-encoded, still fits
@@ -106,8 +107,16 @@ def decode_base64_image(value: Any) -> bytes:
         raise fail(400, "image_base64 is not valid base64") from None
 
 
+def sent_image(body: dict[str, Any]) -> bytes | None:
+    """The bytes of a multipart `image` field, else of the body's `image_base64`; None if neither was sent."""
+    image = uploaded_image()
+    if image is None and body.get("image_base64") is not None:
+        image = decode_base64_image(body["image_base64"])
+    return image
+
+
 def uploaded_image() -> bytes | None:
-    """The bytes of a multipart `image` field or a JSON `image_base64`, or None if neither was sent."""
+    """The bytes of a multipart `image` field, or None if none was sent."""
     if is_multipart():
         upload = bottle.request.files.get("image")
         if upload is None:

@@ -21,7 +21,7 @@ from setproctitle import setproctitle
 from facegate import __version__
 from facegate.faces import FaceImageError
 from facegate.logsetup import setup_logging
-from facegate.settings import SettingError, defaults, from_environment, validate
+from facegate.settings import SettingError, Settings, defaults, from_environment, validate
 from facegate.store import Store, StoreError
 
 log = logging.getLogger("facegate")
@@ -109,17 +109,17 @@ def open_store(data_dir: str) -> Store:
     return store
 
 
-def resolve_settings(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any], dict[str, Any]]:
+def resolve_settings(args: argparse.Namespace, store: Store) -> tuple[Settings, dict[str, Any]]:
     """(effective settings, the part given now on the command line or in the environment)."""
     given = from_environment()
     given.update(validate({k: getattr(args, k) for k in SETTING_FLAGS if getattr(args, k, None) is not None}))
     effective = defaults()
     effective.update(validate(store.get_config()))
     effective.update(given)
-    return effective, given
+    return Settings.of(effective), given
 
 
-def cmd_register(args: argparse.Namespace, store: Store, settings: dict[str, Any]) -> int:
+def cmd_register(args: argparse.Namespace, store: Store, settings: Settings) -> int:
     from facegate.faces import encode_single_face
 
     name = args.name.strip()
@@ -128,7 +128,7 @@ def cmd_register(args: argparse.Namespace, store: Store, settings: dict[str, Any
     encodings = []
     for image in args.images:
         try:
-            encodings.append(encode_single_face(image, model=settings["model"]))
+            encodings.append(encode_single_face(image, model=settings.model))
         except FaceImageError as exc:
             raise FaceImageError(f"{image}: {exc}") from None
     person_id = store.register(name, encodings)
@@ -137,7 +137,7 @@ def cmd_register(args: argparse.Namespace, store: Store, settings: dict[str, Any
     return 0
 
 
-def cmd_replay(args: argparse.Namespace, store: Store, settings: dict[str, Any]) -> int:
+def cmd_replay(args: argparse.Namespace, store: Store, settings: Settings) -> int:
     from entry.replay import print_report, run_replay
 
     store.close()
@@ -147,7 +147,7 @@ def cmd_replay(args: argparse.Namespace, store: Store, settings: dict[str, Any])
     return 0
 
 
-def cmd_serve(args: argparse.Namespace, store: Store, settings: dict[str, Any], given: dict[str, Any]) -> int:
+def cmd_serve(args: argparse.Namespace, store: Store, settings: Settings, given: dict[str, Any]) -> int:
     from entry.service import serve
 
     host = option(args, "host", "FACEGATE_HOST", "0.0.0.0")

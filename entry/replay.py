@@ -7,9 +7,14 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
+
+from facegate.settings import Settings
+
+if TYPE_CHECKING:
+    from pipeline.runner import Pipeline
 
 log = logging.getLogger("facegate.replay")  # the name operators know
 
@@ -58,15 +63,17 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def run_replay(video: str, data_dir: str, settings: dict[str, Any], *, trace: str | None = None,
+def run_replay(video: str, data_dir: str, settings: Settings, *, trace: str | None = None,
                pace: bool = False, progress: bool = True, log_level: str | None = None) -> dict[str, Any]:
     """Replay the file and return the run's figures; raises ReplayError on bad input or a stalled run."""
     total = check_video(video)
+    from pipeline.mode import Mode
     from pipeline.runner import Pipeline
 
-    camera_id = str(settings.get("camera_id") or "cam0")
-    pipeline = Pipeline(data_dir, settings, replay=True, pace=pace, trace=trace, follow_config=False,
+    camera_id = settings.camera_id or "cam0"
+    pipeline = Pipeline(data_dir, settings, mode=Mode(replay=True, pace=pace), trace=trace, follow_config=False,
                         deliver_webhooks=True, log_level=log_level)
+    progress = pipeline.progress
     bar = Progress(total, progress)
     try:
         pipeline.start()
@@ -75,18 +82,18 @@ def run_replay(video: str, data_dir: str, settings: dict[str, Any], *, trace: st
         started = time.monotonic()
         pipeline.add_camera(camera_id, str(Path(video).resolve()))
         last_progress, last_done = time.monotonic(), -1
-        while not pipeline.done.wait(0.2):
-            done = int(pipeline.board.row(pipeline.stages["emit"].row)["frames_in"])
+        while not progress.done.wait(0.2):
+            done = pipeline.frames_written()
             bar.show(done)
             if done != last_done:
                 last_progress, last_done = time.monotonic(), done
             elif time.monotonic() - last_progress > STALL_LIMIT_S:
                 raise ReplayError(f"no progress for {STALL_LIMIT_S:.0f} s after {done} frames")
-        finished = pipeline.replay_finished.get(camera_id) or time.monotonic()
+        finished = progress.finished_at.get(camera_id) or time.monotonic()
         elapsed = finished - started  # frames only: the wait for webhooks to go out is not the pipeline's
-        if pipeline.replay_failed:
-            raise ReplayError(f"{video}: {pipeline.replay_failed}")
-        bar.show(pipeline.replay_done.get(camera_id, 0))
+        if progress.failed:
+            raise ReplayError(f"{video}: {progress.failed}")
+        bar.show(progress.frames_done.get(camera_id, 0))
         time.sleep(0.3)  # let the stages publish their last figures
         return summarize(pipeline, camera_id, elapsed)
     finally:
@@ -94,9 +101,9 @@ def run_replay(video: str, data_dir: str, settings: dict[str, Any], *, trace: st
         pipeline.shutdown()
 
 
-def summarize(pipeline: Any, camera_id: str, elapsed: float) -> dict[str, Any]:
+def summarize(pipeline: Pipeline, camera_id: str, elapsed: float) -> dict[str, Any]:
     stages = pipeline.figures_by_kind(elapsed)
-    frames = pipeline.replay_done.get(camera_id, 0)
+    frames = pipeline.progress.frames_done.get(camera_id, 0)
     detect = stages.get("detect", {})
     match = stages.get("match", {})
     return {

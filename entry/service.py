@@ -14,21 +14,26 @@ from typing import Any
 
 from control.service import ServiceError
 from facegate import __version__
-from facegate.settings import SettingError, check_camera, check_cameras, defaults, validate
+from facegate.settings import SettingError, Settings, check_camera, check_cameras, defaults, validate
 from facegate.store import Store
+from pipeline import capture
 from pipeline.overlay import draw_faces, to_jpeg
 from pipeline.runner import Pipeline
+from pipeline.stats import StageFigures
 
 log = logging.getLogger("facegate.service")  # the name operators know
 
+PROCESS_FIELDS = ("name", "kind", "pid", "alive", "frames_in", "frames_out", "fps", "ms_p50", "ms_p95", "faces",
+                  "encodings", "drops", "lost", "queue_depth", "queue_hwm", "restarts", "cpu_s", "rss_mb")
+
 
 class Service:
-    def __init__(self, store: Store, settings: dict[str, Any], data_dir: str, log_level: str | None = None) -> None:
+    def __init__(self, store: Store, settings: Settings, data_dir: str, log_level: str | None = None) -> None:
         self.store = store
         self.version = __version__
         self.started_at = time.time()
-        self.workers = int(settings["workers"])
-        self.pipeline = Pipeline(data_dir, settings, follow_config=True, log_level=log_level)
+        self.workers = settings.workers
+        self._pipeline = Pipeline(data_dir, settings, follow_config=True, log_level=log_level)
         self.running = False
         self._lock = threading.RLock()
         self._closing = threading.Event()
@@ -38,7 +43,7 @@ class Service:
         """Save what the command line set, start the stages, and resume recognition if it was on."""
         runtime = {k: v for k, v in given.items() if k != "workers"}
         self.store.set_config(runtime)
-        self.pipeline.start()
+        self._pipeline.start()
         resume = self.store.get_meta("running") == "1" or "stream_url" in given
         if resume and self.config().get("stream_url"):
             log.info("resuming recognition")
@@ -46,7 +51,7 @@ class Service:
 
     def shutdown(self) -> None:
         self._closing.set()
-        self.pipeline.shutdown()
+        self._pipeline.shutdown()
 
     def is_closing(self) -> bool:
         """True once shutdown began: long-lived responses (MJPEG) end so the server can stop."""
@@ -76,13 +81,13 @@ class Service:
     def _reconcile(self) -> None:
         """Make the running captures match the configured cameras: one dead camera never touches the others."""
         wanted = self.cameras() if self.running else {}
-        current = dict(self.pipeline.stream_urls)
+        current = self._pipeline.cameras()
         for camera_id, url in current.items():
             if wanted.get(camera_id) != url:
-                self.pipeline.remove_camera(camera_id)
+                self._pipeline.remove_camera(camera_id)
         for camera_id, url in wanted.items():
             if current.get(camera_id) != url:
-                self.pipeline.add_camera(camera_id, url)
+                self._pipeline.add_camera(camera_id, url)
 
     def start(self) -> None:
         with self._lock:
@@ -152,7 +157,7 @@ class Service:
 
     def snapshot(self, camera_id: str) -> bytes | None:
         """The camera's latest frame with faces drawn, as JPEG; None before its first frame."""
-        view = self.pipeline.latest_view(camera_id)
+        view = self._pipeline.latest_view(camera_id)
         if view is None:
             return None
         frame, result = view
@@ -163,7 +168,7 @@ class Service:
         cameras = []
         for camera in self.camera_list():
             camera_id = camera["id"]
-            state = self.pipeline.camera_status.get(camera_id)
+            state = self._pipeline.camera_status.get(camera_id)
             active = self.running and camera.get("enabled", True)
             cameras.append({
                 "id": camera_id, "name": camera.get("name"), "stream_url": camera["stream_url"],
@@ -177,24 +182,26 @@ class Service:
                 "workers": self.workers}
 
     def _capture_fps(self, camera_id: str) -> float:
-        for row in self.pipeline.stage_figures():
-            if row["name"] == f"capture {camera_id}":
-                return float(row["fps"])
+        for row in self._pipeline.stage_figures():
+            if row.name == capture.stage_name(camera_id):
+                return row.fps
         return 0.0
 
     def stats(self) -> dict[str, Any]:
-        return {"stages": self.pipeline.figures_by_kind(), "processes": [
-            {k: row[k] for k in ("name", "kind", "pid", "alive", "frames_in", "frames_out", "fps", "ms_p50",
-                                 "ms_p95", "faces", "encodings", "drops", "lost", "queue_depth", "queue_hwm",
-                                 "restarts", "cpu_s", "rss_mb")}
-            for row in self.pipeline.stage_figures()
-        ], "events": self.pipeline.events}
+        return {"stages": self._pipeline.figures_by_kind(), "processes": [
+            {k: getattr(row, k) for k in PROCESS_FIELDS}
+            for row in self._pipeline.stage_figures()
+        ], "events": self._pipeline.events}
+
+    def stage_figures(self) -> list[StageFigures]:
+        """One row of counters per stage process (for /metrics)."""
+        return self._pipeline.stage_figures()
 
     def gallery_changed(self) -> None:
         """Nothing to push: match re-reads the gallery within half a second of its version moving."""
 
 
-def serve(store: Store, settings: dict[str, Any], given: dict[str, Any], *, host: str, port: int,
+def serve(store: Store, settings: Settings, given: dict[str, Any], *, host: str, port: int,
           log_level: str | None = None) -> int:
     """Run until SIGTERM or SIGINT; returns the exit code."""
     from control.app import make_app

@@ -1,4 +1,7 @@
-"""What every stage process does first: take its name, its logging, its signals, and its parent's fate."""
+"""What every stage process does first: take its name, its logging, its signals, and its parent's fate.
+
+Also what a process knows of itself (its resident memory), for the stats of every stage and the supervisor.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import ctypes
 import logging
 import multiprocessing
 import os
+import resource
 import signal
 import threading
 
@@ -35,6 +39,15 @@ class StopFlag:
 
     def wait(self, seconds: float) -> bool:
         return self._event.wait(seconds) or bool(self)
+
+
+def rss_mb() -> float:
+    """This process's resident memory in MB (from /proc; the peak from getrusage where /proc is missing)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _die_with_parent() -> None:

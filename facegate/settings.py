@@ -2,7 +2,10 @@
 
 One table of settings serves the CLI, the environment (`FACEGATE_*`), the store (persisted
 runtime config) and `PUT /api/config`, so a value is checked the same way whichever door it
-came through.
+came through. The checked values travel as `Settings`, a typed record the stages read.
+
+A new setting is declared twice, side by side at the bottom of this file: a row of SETTINGS
+(default, check, help) and a field of `Settings` (its type); a test keeps the two in step.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 from urllib.parse import urlparse
 
@@ -170,6 +173,45 @@ BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 
 def defaults() -> dict[str, Any]:
     return {s.name: s.default for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective settings of a run, one field per row of SETTINGS, in the same order."""
+
+    stream_url: str | None
+    camera_id: str
+    cameras: list[dict[str, Any]]
+    threshold: float
+    downscale: float
+    model: str
+    upsample: int
+    workers: int
+    recheck_s: float
+    unknown_recheck_s: float
+    event_cooldown_s: float
+    unknown_events: bool
+    min_face_px: int
+    retention_days: int
+
+    @classmethod
+    def of(cls, values: Settings | Mapping[str, Any]) -> Settings:
+        """Checked values (from `validate`, the store or the defaults) over the defaults; unknown keys are left out."""
+        if isinstance(values, Settings):
+            return values
+        return cls(**{**defaults(), **{k: v for k, v in values.items() if k in BY_NAME}})
+
+    def updated(self, values: Mapping[str, Any]) -> Settings:
+        """A copy with checked `values` applied (e.g. the runtime config after a PUT /api/config)."""
+        return replace(self, **{k: v for k, v in values.items() if k in BY_NAME})
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def setting_names() -> tuple[list[str], list[str]]:
+    """(the rows of SETTINGS, the fields of Settings): the same names in the same order."""
+    return [s.name for s in SETTINGS], [f.name for f in fields(Settings)]
 
 
 def validate(updates: Mapping[str, Any], *, runtime_only: bool = False) -> dict[str, Any]:

@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from facegate.records import ENCODING_SIZE, box_dict, result_dict
+
 log = logging.getLogger(__name__)
 
-ENCODING_SIZE = 128
 DB_NAME = "facegate.db"
 
 SCHEMA = """
@@ -113,6 +114,10 @@ def _vector_blob(encoding: Iterable[float]) -> bytes:
     if vector.shape != (ENCODING_SIZE,) or not np.all(np.isfinite(vector)):
         raise ValueError(f"an encoding is {ENCODING_SIZE} finite numbers")
     return vector.tobytes()
+
+
+def _row_box(row: sqlite3.Row) -> tuple[int, int, int, int]:
+    return row["box_top"], row["box_right"], row["box_bottom"], row["box_left"]
 
 
 class Store:
@@ -304,12 +309,8 @@ class Store:
     @staticmethod
     def _result(row: sqlite3.Row) -> dict[str, Any]:
         return {
-            "timestamp": row["timestamp"],
-            "name": row["name"],
-            "confidence": row["confidence"],
-            "distance": row["distance"],
-            "box": {"top": row["box_top"], "right": row["box_right"], "bottom": row["box_bottom"],
-                    "left": row["box_left"]},
+            **result_dict(row["timestamp"], row["name"], row["distance"], _row_box(row)),
+            "confidence": row["confidence"],  # as stored (the same rounding, written by the match stage)
             "camera_id": row["camera_id"],
             "event_id": row["event_id"],
         }
@@ -414,8 +415,7 @@ class Store:
         rows = self._query("SELECT id, event_id, camera_id, seen_at, box_top, box_right, box_bottom, box_left"
                            " FROM unknown_faces ORDER BY id DESC LIMIT ?", (limit,))
         return [{"id": r["id"], "event_id": r["event_id"], "camera_id": r["camera_id"], "seen_at": r["seen_at"],
-                 "box": {"top": r["box_top"], "right": r["box_right"], "bottom": r["box_bottom"],
-                         "left": r["box_left"]}} for r in rows]
+                 "box": box_dict(_row_box(r))} for r in rows]
 
     def get_unknown(self, unknown_id: int) -> dict[str, Any] | None:
         rows = self._query("SELECT id, camera_id, seen_at, jpeg, vector FROM unknown_faces WHERE id = ?", (unknown_id,))

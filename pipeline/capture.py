@@ -1,24 +1,25 @@
 """Capture: one process per camera decodes frames straight into free slots of its ring.
 
 Live streams are never allowed to back up: when every slot is busy the new frame is dropped and
-counted, and the camera keeps being read. A replay (`replay=True`) instead waits for a free slot
-so every frame of the file is processed. A stream that fails, stalls or ends is reopened with
-backoff; a file in live mode plays at its own frame rate and loops.
+counted, and the camera keeps being read. A replay instead waits for a free slot so every frame
+of the file is processed (see pipeline/mode.py). A stream that fails, stalls or ends is reopened
+with backoff (`Link` keeps the state and the backoff); a file in live mode plays at its own frame
+rate and loops.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import time
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 
 from pipeline.messages import CameraStatus, EndOfStream, FrameRef, RingReady, RingRequest, Stop
 from pipeline.ring import FrameRing
-from pipeline.stage import StageContext
+from pipeline.stage import CaptureOptions, StageContext
 
 log = logging.getLogger(__name__)
 
@@ -46,29 +47,62 @@ def open_source(url: str) -> cv2.VideoCapture:
     return cv2.VideoCapture(url)
 
 
+class Link:
+    """A camera's connection state and reconnect backoff, apart from any I/O.
+
+    States: `connecting` (never live yet), `live`, `reconnecting` (was live, lost it; shows the
+    last error), `failed` (never got a frame yet; shows the last error; still retrying), and
+    `ended` (a replayed file ran out). The wait before the next attempt doubles from 1 s up to
+    30 s, and starts over after an attempt that stayed live for longer than that.
+    """
+
+    def __init__(self) -> None:
+        self.state = ""
+        self.ever_live = False
+        self.backoff_s = BACKOFF_START_S
+        self.last_error: str | None = None
+
+    def enter(self, state: str) -> bool:
+        """Take the new state; True if it changed."""
+        changed, self.state = state != self.state, state
+        if state == "live":
+            self.ever_live = True
+        return changed
+
+    def opening(self) -> str:
+        """The state to show while (re)opening the source."""
+        return "reconnecting" if self.ever_live else "connecting"
+
+    def attempt_failed(self, why: str, attempt_s: float) -> tuple[str, float]:
+        """After an attempt that lasted `attempt_s` seconds: the state to show and the seconds to wait."""
+        if self.state == "live" and attempt_s > BACKOFF_MAX_S:
+            self.backoff_s = BACKOFF_START_S  # it was fine for a while: start the backoff over
+        self.last_error = why
+        wait, self.backoff_s = self.backoff_s, min(self.backoff_s * 2, BACKOFF_MAX_S)
+        return ("reconnecting" if self.ever_live else "failed"), wait
+
+
 class Camera:
     """The capture loop of one camera; `run()` returns when stopped or when a replayed file ends."""
 
     def __init__(self, ctx: StageContext) -> None:
+        assert isinstance(ctx.options, CaptureOptions)
         self.ctx = ctx
         self.stop, self.meter = ctx.begin()
-        self.camera_id: str = ctx.options["camera_id"]
-        self.url: str = str(ctx.options["stream_url"])
-        self.replay: bool = ctx.options.get("replay", False)
-        self.pace: bool = ctx.options.get("pace", not self.replay)
+        self.camera_id = ctx.options.camera_id
+        self.url = ctx.options.stream_url
+        self.mode = ctx.options.mode
         self.is_file = is_file_source(self.url)
         self.ring: FrameRing | None = None
         self.seq = 0
         self.next_slot = 0
-        self.ever_live = False
-        self.state = ""
+        self.link = Link()
 
     # --- talking to the supervisor -------------------------------------------------------------
     def report(self, state: str, error: str | None = None, shape: tuple[int, ...] = (0, 0), fps: float = 0.0) -> None:
-        if state != self.state:
+        if self.link.enter(state):
             level = logging.WARNING if error else logging.INFO
             log.log(level, "camera %s %s%s", self.camera_id, state, f": {error}" if error else "")
-        self.state = state
         self.ctx.outbox.put(CameraStatus(self.camera_id, state, error, int(shape[1]) if len(shape) > 1 else 0,
                                          int(shape[0]), fps))
 
@@ -79,7 +113,7 @@ class Camera:
         while not self.stop and time.monotonic() < deadline:
             try:
                 msg = self.ctx.inbox.get(timeout=0.25)
-            except Exception:
+            except queue.Empty:
                 self.meter.beat()
                 continue
             if isinstance(msg, Stop):
@@ -95,7 +129,7 @@ class Camera:
             while True:
                 if isinstance(self.ctx.inbox.get_nowait(), Stop):
                     self.stop.set()
-        except Exception:
+        except queue.Empty:
             return
 
     def rest(self, seconds: float) -> bool:
@@ -120,7 +154,7 @@ class Camera:
         assert self.ring is not None
         while not self.stop:
             slot = self.ring.claim_free(self.next_slot)
-            if slot is not None or not self.replay:
+            if slot is not None or not self.mode.waits_for_slots:
                 return slot
             time.sleep(0.001)
             self.meter.beat()
@@ -147,13 +181,12 @@ class Camera:
             if self.ring is None:
                 return "stopped" if self.stop else "no ring from the supervisor"
         self.report("live", None, shape, fps)
-        self.ever_live = True
         started = time.monotonic()
         pending: np.ndarray | None = first
         scratch = np.empty(shape, dtype=np.uint8)
         frame_index = 0
         while not self.stop:
-            if self.pace:
+            if self.mode.paced:
                 delay = started + frame_index / fps - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
@@ -180,9 +213,7 @@ class Camera:
                 return "ended" if self.is_file else "stream stalled or closed"
             captured_at = time.time()
             self.meter.add("frames_in")
-            # A replay decides in the file's own time; live, a looping file or a restarted capture
-            # must not send time backwards (match's cooldown and track ages would stall on it).
-            pts = frame_index / fps if self.is_file and self.replay else captured_at
+            pts = self.mode.pts(is_file=self.is_file, frame_index=frame_index, fps=fps, captured_at=captured_at)
             frame_index += 1
             if slot is None:
                 self.meter.add("drops")
@@ -194,19 +225,13 @@ class Camera:
         return "stopped"
 
     def run(self) -> int:
-        """Open, stream, and on any failure retry with backoff (1 s doubling to 30 s) until stopped.
-
-        States: `connecting` (never live yet), `live`, `reconnecting` (was live, lost it; shows the
-        last error), `failed` (never got a frame yet; shows the last error; still retrying).
-        """
-        backoff = BACKOFF_START_S
-        last_error: str | None = None
+        """Open, stream, and on any failure retry with backoff (see `Link`) until stopped."""
         looping = False
         while not self.stop:
             if not looping:  # a file in live mode that starts over has not lost anything
-                self.report("reconnecting" if self.ever_live else "connecting", last_error)
+                self.report(self.link.opening(), self.link.last_error)
             looping = False
-            went_live = time.monotonic()
+            attempt_started = time.monotonic()
             try:
                 cap = open_source(self.url)
                 opened = cap.isOpened()
@@ -220,7 +245,7 @@ class Camera:
                 cap.release()
             if why == "stopped" or self.stop:
                 break
-            if why == "ended" and self.replay:
+            if why == "ended" and self.mode.ends_with_file:
                 self.ctx.outbox.put(EndOfStream(self.camera_id, self.seq))
                 self.report("ended")
                 log.info("camera %s: end of file after %d frames", self.camera_id, self.seq)
@@ -228,16 +253,13 @@ class Camera:
             if why == "ended":
                 looping = True
                 continue  # a file in live mode loops
-            if self.replay:
+            if self.mode.ends_with_file:
                 self.report("failed", why)
                 return 3
-            if self.state == "live" and time.monotonic() - went_live > BACKOFF_MAX_S:
-                backoff = BACKOFF_START_S  # it was fine for a while: start the backoff over
-            last_error = why
-            self.report("reconnecting" if self.ever_live else "failed", why)
-            if self.rest(backoff):
+            state, wait = self.link.attempt_failed(why, time.monotonic() - attempt_started)
+            self.report(state, why)
+            if self.rest(wait):
                 break
-            backoff = min(backoff * 2, BACKOFF_MAX_S)
         self.meter.publish()
         return 0
 
@@ -257,5 +279,6 @@ def run(ctx: StageContext) -> None:
     raise SystemExit(code)
 
 
-def describe(options: dict[str, Any]) -> str:
-    return f"capture {options['camera_id']}"
+def stage_name(camera_id: str) -> str:
+    """The capture stage of a camera, as processes and stats rows are named."""
+    return f"capture {camera_id}"

@@ -3,7 +3,7 @@
 Locating runs on each frame with the same calls as the old single loop (same resize, same
 colour conversion, same dlib detector), so the faces found per frame are the same. The 60 ms
 encoding runs only for a face that belongs to no known track, or whose track is due for a
-re-check (see pipeline/tracking.py).
+re-check (see pipeline/hints.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from pipeline.messages import Box, Face, FaceBatch, FrameRef, Stop
 from pipeline.overlay import face_crop
 from pipeline.ring import FrameRing
-from pipeline.stage import ConfigFollower, StageContext, receive
+from pipeline.stage import ConfigFollower, DetectOptions, StageContext, receive
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +68,10 @@ class Detector:
         self.fr = face_recognition
         self.config = ConfigFollower(ctx)
         self.rings = RingCache()
-        self.worker = int(ctx.options["index"])
+        assert isinstance(ctx.options, DetectOptions)
+        self.worker = ctx.options.index
         self.meter.mark_ready()
-        log.info("ready (%s, downscale %.2f)", self.config.settings["model"], self.config.settings["downscale"])
+        log.info("ready (%s, downscale %.2f)", self.config.settings.model, self.config.settings.downscale)
 
     def process(self, ref: FrameRef) -> FaceBatch:
         started = time.perf_counter()
@@ -78,18 +79,18 @@ class Detector:
         if ring is None or not ring.holds(ref.slot, ref.seq):
             return FaceBatch(ref, [], self.worker, lost=True)
         s = self.config.settings
-        downscale = float(s["downscale"])
+        downscale = s.downscale
         rgb = shrink(ring.frame(ref.slot), downscale)
         if not ring.holds(ref.slot, ref.seq):
             return FaceBatch(ref, [], self.worker, lost=True)
-        found = self.fr.face_locations(rgb, number_of_times_to_upsample=int(s["upsample"]), model=s["model"])
+        found = self.fr.face_locations(rgb, number_of_times_to_upsample=s.upsample, model=s.model)
         height, width = ref.shape[0], ref.shape[1]
         boxes = [to_full_frame(box, downscale, height, width) for box in found]
-        min_px = int(s.get("min_face_px") or 0)
+        min_px = s.min_face_px
         wanted = [
             i for i, box in enumerate(boxes)
             if box[1] - box[3] >= min_px
-            and ring.hints.should_encode(box, ref.pts, float(s["recheck_s"]), float(s["unknown_recheck_s"]))
+            and ring.hints.should_encode(box, ref.pts, s.recheck_s, s.unknown_recheck_s)
         ]
         encodings = self.fr.face_encodings(rgb, [found[i] for i in wanted]) if wanted else []
         by_index = dict(zip(wanted, encodings, strict=True))

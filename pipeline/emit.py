@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 from typing import IO
 
+from facegate.records import box_dict
 from facegate.store import Store
 from pipeline.messages import EndOfStream, Event, FrameResult, ReplayDone, Stop, UnknownFace
-from pipeline.stage import StageContext, receive
+from pipeline.stage import EmitOptions, StageContext, receive
 from pipeline.webhooks import WebhookConfig, WebhookSender, webhook_body
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,7 @@ REPLAY_DRAIN_S = 10.0  # how long the end of a replay waits for its webhooks to 
 
 def trace_line(result: FrameResult) -> str:
     faces = [
-        {"box": {"top": f.box[0], "right": f.box[1], "bottom": f.box[2], "left": f.box[3]},
-         "name": f.name, "distance": f.distance, "track": f.track_id}
+        {"box": box_dict(f.box), "name": f.name, "distance": f.distance, "track": f.track_id}
         for f in result.faces
     ]
     record = {"frame": result.seq, "pts": round(result.pts, 4), "faces": faces}
@@ -39,16 +39,17 @@ def trace_line(result: FrameResult) -> str:
 
 class Emitter:
     def __init__(self, ctx: StageContext) -> None:
+        assert isinstance(ctx.options, EmitOptions)
         self.ctx = ctx
         self.stop, self.meter = ctx.begin()
         self.store = Store(ctx.data_dir)
         self.webhooks = WebhookConfig.from_env()
         self.sender: WebhookSender | None = None
-        if self.webhooks.url and ctx.options.get("deliver", True):
+        if self.webhooks.url and ctx.options.deliver:
             self.sender = WebhookSender(lambda: Store(ctx.data_dir), self.webhooks)
             self.sender.start()
             log.info("webhooks go to %s%s", self.webhooks.url, " (signed)" if self.webhooks.secret else "")
-        trace = ctx.options.get("trace")
+        trace = ctx.options.trace
         self.trace: IO[str] | None = Path(trace).open("w", encoding="utf-8") if trace else None
         self.pruned = 0.0
         self.meter.mark_ready()
@@ -68,7 +69,7 @@ class Emitter:
         if now - self.pruned < PRUNE_EVERY_S:
             return
         self.pruned = now
-        days = int(self.store.get_config().get("retention_days", self.ctx.settings.get("retention_days", 30)) or 0)
+        days = int(self.store.get_config().get("retention_days", self.ctx.settings.retention_days) or 0)
         if days > 0:
             removed = self.store.prune_results(now - days * 86400.0)
             if removed:

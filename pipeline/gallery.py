@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from facegate.records import ENCODING_SIZE
+
 UNKNOWN = "Unknown"
 TWO_STAGE_FROM = 20_000  # rows; below this one pass fits in cache and is as fast
 PREFIX_DIMS = 32
@@ -31,7 +33,7 @@ class Gallery:
     def __init__(self, vectors: np.ndarray, names: list[str]) -> None:
         if len(vectors) != len(names):
             raise ValueError("one name per encoding")
-        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, 128)
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, ENCODING_SIZE)
         self.names = list(names)
         self.half_norms = half_squared_norms(self.vectors)
         self.rotation: np.ndarray | None = None
@@ -55,7 +57,7 @@ class Gallery:
         """The closest known name and its distance; (None, inf) for an empty gallery."""
         if not self.names:
             return None, float("inf")
-        query = np.asarray(encoding, dtype=np.float64).reshape(128)
+        query = np.asarray(encoding, dtype=np.float64).reshape(ENCODING_SIZE)
         if self.rotation is None:
             scores = np.einsum("ij,j->i", self.vectors, query.astype(np.float32))
             np.subtract(self.half_norms, scores, out=scores)

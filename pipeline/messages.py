@@ -1,5 +1,7 @@
 """What travels on the pipeline's queues: small records, never pixels.
 
+Where each type goes is the hub's routing table (pipeline/hub.py); a new message type is added here and routed there.
+
 Pixels stay in the shared-memory ring; a FrameRef names the slot they are in.
 """
 
@@ -10,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-Box = tuple[int, int, int, int]  # top, right, bottom, left in full-frame pixels
+from facegate.records import Box
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,15 +118,6 @@ class CameraStatus:
     width: int = 0
     height: int = 0
     fps: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """A JPEG of a camera's latest frame with the faces drawn; emitted at a capped rate."""
-
-    camera_id: str
-    jpeg: bytes
-    captured_at: float
 
 
 @dataclass(frozen=True, slots=True)

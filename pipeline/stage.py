@@ -1,4 +1,8 @@
-"""What a stage process is handed at spawn, and the small loops every stage shares."""
+"""What a stage process is handed at spawn (its context and typed options), and the small loops every stage shares.
+
+A new stage option is declared in the options class of its stage, here, and filled in where
+the supervisor adds the stage (pipeline/runner.py).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,39 @@ from multiprocessing.queues import Queue
 from typing import Any
 
 from facegate.procutil import StopFlag, become_stage
+from facegate.settings import Settings
 from facegate.store import Store
+from pipeline.mode import LIVE, Mode
 from pipeline.stats import StageMeter, StatsBoard
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CaptureOptions:
+    camera_id: str
+    stream_url: str
+    mode: Mode = LIVE
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    index: int  # detect-<index>, carried in each FaceBatch
+
+
+@dataclass(frozen=True)
+class MatchOptions:
+    mode: Mode = LIVE
+    stream_urls: dict[str, str] = field(default_factory=dict)  # camera id -> URL, which events carry
+
+
+@dataclass(frozen=True)
+class EmitOptions:
+    trace: str | None = None  # a file for one JSON line per frame
+    deliver: bool = True  # send webhooks (the outbox is written either way)
+
+
+StageOptions = CaptureOptions | DetectOptions | MatchOptions | EmitOptions
 
 
 @dataclass
@@ -28,9 +61,9 @@ class StageContext:
     row: int
     parent_pid: int
     data_dir: str
-    settings: dict[str, Any]
+    settings: Settings
     follow_config: bool  # serve mode: pick up PUT /api/config changes from the store
-    options: dict[str, Any] = field(default_factory=dict)
+    options: StageOptions
     log_level: str | None = None
 
     def begin(self) -> tuple[StopFlag, StageMeter]:
@@ -56,7 +89,7 @@ class ConfigFollower:
     """Re-reads the runtime config from the store when its version moves (at most once a second)."""
 
     def __init__(self, ctx: StageContext) -> None:
-        self.settings = dict(ctx.settings)
+        self.settings = ctx.settings
         self._store = Store(ctx.data_dir) if ctx.follow_config else None
         self._version = self._store.config_version() if self._store else 0
         self._checked = time.monotonic()
@@ -70,6 +103,6 @@ class ConfigFollower:
         if version == self._version:
             return False
         self._version = version
-        self.settings.update(self._store.get_config())
+        self.settings = self.settings.updated(self._store.get_config())
         log.info("runtime config changed (version %d)", version)
         return True

@@ -1,7 +1,9 @@
-"""Per-process counters in shared memory: each stage writes its own row, the supervisor reads all.
+"""Per-process counters in shared memory: each stage writes its own row, the supervisor reads and sums them.
 
 A row has a single writer (the process that owns it), so no lock is needed; a reader may see a
-row mid-update, which for monotonic counters and gauges is harmless.
+row mid-update, which for monotonic counters and gauges is harmless. Read back, a row is a
+`BoardRow`; with what only the supervisor knows added, a `StageFigures`, and `by_kind` sums
+those per stage kind for /api/stats and the replay's report.
 """
 
 from __future__ import annotations
@@ -9,17 +11,65 @@ from __future__ import annotations
 import resource
 import time
 from collections import deque
+from dataclasses import asdict, dataclass, fields
 from multiprocessing.sharedctypes import RawArray
 from typing import Any
 
 import numpy as np
 
+from facegate.procutil import rss_mb
+
 LATENCY_BUCKETS_S = (0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0)  # Prometheus histogram bounds
-FIELDS = ("frames_in", "frames_out", "faces", "encodings", "drops", "lost", "busy_s", "cpu_s", "cpu_ready_s",
-          "ms_p50", "ms_p95", "lat_p50", "lat_p95", "last_beat", "started", "fps", "pid", "rss_mb", "ready",
-          "lat_sum", "lat_count", *(f"lat_le_{b}" for b in LATENCY_BUCKETS_S))
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    """One process's row of the board: counters, gauges and times, all doubles as stored."""
+
+    frames_in: float
+    frames_out: float
+    faces: float
+    encodings: float  # detect: encodings computed; emit: events written
+    drops: float
+    lost: float
+    busy_s: float
+    cpu_s: float
+    cpu_ready_s: float  # CPU seconds spent starting up (imports, models), before the first frame
+    ms_p50: float  # per frame
+    ms_p95: float
+    lat_p50: float  # capture to decision, ms (match)
+    lat_p95: float
+    last_beat: float  # wall clock
+    started: float
+    fps: float  # over the last two seconds
+    pid: float
+    rss_mb: float
+    ready: float  # 1 once started up
+    lat_sum: float  # seconds, for the Prometheus histogram
+    lat_count: float
+    latency_le: tuple[float, ...]  # frames at or under each LATENCY_BUCKETS_S bound
+
+
+SCALARS = tuple(f.name for f in fields(BoardRow))[:-1]
+FIELDS = (*SCALARS, *(f"lat_le_{b}" for b in LATENCY_BUCKETS_S))
 INDEX = {name: i for i, name in enumerate(FIELDS)}
 BUCKET_INDEX = [INDEX[f"lat_le_{b}"] for b in LATENCY_BUCKETS_S]
+
+
+@dataclass(frozen=True)
+class StageFigures(BoardRow):
+    """A stage process's row plus what only the supervisor knows of it."""
+
+    name: str
+    kind: str
+    restarts: int
+    queue_hwm: int
+    queue_depth: int
+    alive: bool
+
+    @classmethod
+    def of(cls, row: BoardRow, **supervisor: Any) -> StageFigures:
+        return cls(**asdict(row), **supervisor)
 
 
 class StatsBoard:
@@ -36,8 +86,9 @@ class StatsBoard:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["rows"], state["array"])
 
-    def row(self, index: int) -> dict[str, float]:
-        return dict(zip(FIELDS, (float(v) for v in self.table[index]), strict=True))
+    def row(self, index: int) -> BoardRow:
+        values = [float(v) for v in self.table[index]]
+        return BoardRow(*values[:len(SCALARS)], latency_le=tuple(values[len(SCALARS):]))
 
     def clear(self, index: int) -> None:
         self.table[index] = 0.0
@@ -60,9 +111,6 @@ class StageMeter:
 
     def add(self, field: str, amount: float = 1.0) -> None:
         self.values[INDEX[field]] += amount
-
-    def set(self, field: str, value: float) -> None:
-        self.values[INDEX[field]] = value
 
     def mark_ready(self) -> None:
         """The stage has started up; the CPU spent so far (imports, dlib models) is kept apart from per-frame work."""
@@ -105,7 +153,7 @@ class StageMeter:
         recent = [t for t in self._window if now - t <= 2.0]
         self.values[INDEX["fps"]] = len(recent) / 2.0 if recent else 0.0
         self.values[INDEX["cpu_s"]] = _cpu_s()
-        self.values[INDEX["rss_mb"]] = _rss_mb()
+        self.values[INDEX["rss_mb"]] = rss_mb()
 
 
 def _cpu_s() -> float:
@@ -114,9 +162,39 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _rss_mb() -> float:
-    try:
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+SUMMED = ("frames_in", "frames_out", "faces", "encodings", "drops", "lost", "restarts", "queue_depth")
+ROUNDED = ("fps", "ms_p50", "ms_p95", "cpu_s", "cpu_ready_s", "rss_mb")
+
+
+def by_kind(rows: list[StageFigures], elapsed: float | None = None) -> dict[str, dict[str, Any]]:
+    """Stage rows (see `Pipeline.stage_figures`) added up per kind (capture, detect, match, emit).
+
+    Counts and CPU add up, p50 is the mean of the processes' medians, p95 and the queue high-water
+    mark the largest; with `elapsed`, fps is frames out over that time instead of the recent rate.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        agg = out.setdefault(row.kind, {
+            "frames_in": 0, "frames_out": 0, "fps": 0.0, "ms_p50": 0.0, "ms_p95": 0.0, "queue_hwm": 0,
+            "queue_depth": 0, "cpu_s": 0.0, "cpu_ready_s": 0.0, "faces": 0, "encodings": 0, "drops": 0, "lost": 0,
+            "restarts": 0, "processes": 0, "rss_mb": 0.0,
+        })
+        n = agg["processes"]
+        for key in SUMMED:
+            agg[key] += int(getattr(row, key))
+        for key in ("cpu_s", "cpu_ready_s", "rss_mb", "fps"):
+            agg[key] += getattr(row, key)
+        agg["ms_p50"] = (agg["ms_p50"] * n + row.ms_p50) / (n + 1)
+        agg["ms_p95"] = max(agg["ms_p95"], row.ms_p95)
+        agg["queue_hwm"] = max(agg["queue_hwm"], row.queue_hwm)
+        agg["processes"] = n + 1
+        if row.kind == "match":
+            agg["latency_ms"] = {"p50": round(row.lat_p50, 1), "p95": round(row.lat_p95, 1)}
+    if elapsed:
+        for agg in out.values():
+            agg["fps"] = agg["frames_out"] / elapsed
+    for agg in out.values():
+        for key in ROUNDED:
+            agg[key] = round(agg[key], 2)
+    return out

@@ -26,6 +26,7 @@ from typing import Any
 
 import requests
 
+from facegate.records import webhook_payload
 from facegate.store import Store
 
 log = logging.getLogger(__name__)
@@ -75,8 +76,7 @@ class WebhookConfig:
 
 def webhook_body(result: dict[str, Any], camera_id: str | None, stream_url: str | None) -> str:
     """The old script's payload, serialised once so that the signature covers the exact bytes sent."""
-    payload = {"result": result, "camera_id": camera_id, "camera_stream_url": stream_url}
-    return json.dumps(payload, separators=(",", ":"))
+    return json.dumps(webhook_payload(result, camera_id, stream_url), separators=(",", ":"))
 
 
 def _key(secret: str) -> bytes:

@@ -61,7 +61,7 @@ def frames_seen(pipeline: Pipeline, camera_id: str) -> int:
 
 
 def capture_fps(pipeline: Pipeline, camera_id: str) -> float:
-    return next(row["fps"] for row in pipeline.stage_figures() if row["name"] == f"capture {camera_id}")
+    return next(row.fps for row in pipeline.stage_figures() if row.name == f"capture {camera_id}")
 
 
 def event_cameras(pipeline: Pipeline) -> dict[str, set[str]]:
@@ -87,7 +87,7 @@ def test_camera_reconnects_when_its_source_comes_back(pipeline: Pipeline, jpegs:
         before = frames_seen(pipeline, "door")
         wait_for(lambda: 0 <= frames_seen(pipeline, "door") != before and frames_seen(pipeline, "door") > 30, 30,
                  "recognition to resume")
-        restarts = sum(row["restarts"] for row in pipeline.stage_figures())
+        restarts = sum(row.restarts for row in pipeline.stage_figures())
         assert restarts == 0  # the camera reconnected by itself; no stage was restarted
     finally:
         camera.stop()

@@ -23,6 +23,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from facegate.settings import Settings
 from facegate.store import Store, iso_now, new_event_id
 from pipeline import emit
 from pipeline.messages import FrameResult, Stop
@@ -456,7 +457,7 @@ def _bare_emitter(data_dir: Path, messages: list[Any]) -> emit.Emitter:
     for msg in messages:
         inbox.put(msg)
     emitter = emit.Emitter.__new__(emit.Emitter)
-    emitter.ctx = SimpleNamespace(inbox=inbox, outbox=queue.Queue(), settings={"retention_days": 30})
+    emitter.ctx = SimpleNamespace(inbox=inbox, outbox=queue.Queue(), settings=Settings.of({"retention_days": 30}))
     emitter.stop = False
     emitter.meter = SimpleNamespace(add=lambda *a: None, frame_done=lambda *a: None, beat=lambda: None,
                                     publish=lambda: None, set=lambda *a: None)

@@ -13,10 +13,10 @@ from facegate.settings import SettingError, validate
 from facegate.store import Store
 from pipeline import gallery as gallery_module
 from pipeline.gallery import UNKNOWN, Gallery
-from pipeline.match import Attempt, CameraTracks, Track
+from pipeline.hints import iou
 from pipeline.ring import FREE, FrameRing
 from pipeline.shm import run_prefix
-from pipeline.tracking import iou
+from pipeline.tracker import Attempt, CameraTracks, Track
 
 
 @pytest.mark.parametrize("updates, message", [

@@ -1,6 +1,7 @@
-"""Following faces across frames, and the hint table that lets detect skip encoding known tracks.
+"""The hint table that lets detect skip encoding faces of known tracks, and the box overlap both use.
 
-Match owns the tracks and writes one hint row per live track into the camera's ring segment:
+Match owns the tracks (pipeline/tracker.py) and writes one hint row per live track into the
+camera's ring segment:
 its latest box, the box and media time of its last encoding, whether it is named, and a claim
 field. A detect worker that finds a face overlapping a track whose re-check is not due yet
 skips the 60 ms encoding; when it is due, the worker claims the row so the other workers do
