@@ -73,7 +73,6 @@ def run_replay(video: str, data_dir: str, settings: Settings, *, trace: str | No
     camera_id = settings.camera_id or "cam0"
     pipeline = Pipeline(data_dir, settings, mode=Mode(replay=True, pace=pace), trace=trace, follow_config=False,
                         deliver_webhooks=True, log_level=log_level)
-    progress = pipeline.progress
     bar = Progress(total, progress)
     try:
         pipeline.start()
@@ -82,18 +81,18 @@ def run_replay(video: str, data_dir: str, settings: Settings, *, trace: str | No
         started = time.monotonic()
         pipeline.add_camera(camera_id, str(Path(video).resolve()))
         last_progress, last_done = time.monotonic(), -1
-        while not progress.done.wait(0.2):
+        while not pipeline.wait_done(0.2):
             done = pipeline.frames_written()
             bar.show(done)
             if done != last_done:
                 last_progress, last_done = time.monotonic(), done
             elif time.monotonic() - last_progress > STALL_LIMIT_S:
                 raise ReplayError(f"no progress for {STALL_LIMIT_S:.0f} s after {done} frames")
-        finished = progress.finished_at.get(camera_id) or time.monotonic()
-        elapsed = finished - started  # frames only: the wait for webhooks to go out is not the pipeline's
-        if progress.failed:
-            raise ReplayError(f"{video}: {progress.failed}")
-        bar.show(progress.frames_done.get(camera_id, 0))
+        frames, finished, failed = pipeline.replay_outcome(camera_id)
+        elapsed = (finished or time.monotonic()) - started  # frames only: webhooks draining are not the pipeline's
+        if failed:
+            raise ReplayError(f"{video}: {failed}")
+        bar.show(frames)
         time.sleep(0.3)  # let the stages publish their last figures
         return summarize(pipeline, camera_id, elapsed)
     finally:
@@ -103,7 +102,7 @@ def run_replay(video: str, data_dir: str, settings: Settings, *, trace: str | No
 
 def summarize(pipeline: Pipeline, camera_id: str, elapsed: float) -> dict[str, Any]:
     stages = pipeline.figures_by_kind(elapsed)
-    frames = pipeline.progress.frames_done.get(camera_id, 0)
+    frames = pipeline.replay_outcome(camera_id)[0]
     detect = stages.get("detect", {})
     match = stages.get("match", {})
     return {

@@ -83,7 +83,7 @@ class Detector:
         rgb = shrink(ring.frame(ref.slot), downscale)
         if not ring.holds(ref.slot, ref.seq):
             return FaceBatch(ref, [], self.worker, lost=True)
-        found = self.fr.face_locations(rgb, number_of_times_to_upsample=s.upsample, model=s.model)
+        found = self.locate(rgb)
         height, width = ref.shape[0], ref.shape[1]
         boxes = [to_full_frame(box, downscale, height, width) for box in found]
         min_px = s.min_face_px
@@ -100,6 +100,11 @@ class Detector:
         self.meter.add("faces", len(faces))
         self.meter.add("encodings", len(wanted))
         return FaceBatch(ref, faces, self.worker, detect_ms=(time.perf_counter() - started) * 1000.0)
+
+    def locate(self, rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
+        """Face boxes (top, right, bottom, left) on the shrunk frame: the detector is chosen here, by `model`."""
+        s = self.config.settings
+        return self.fr.face_locations(rgb, number_of_times_to_upsample=s.upsample, model=s.model)
 
     @staticmethod
     def crop(frame: np.ndarray, box: Box) -> bytes | None:

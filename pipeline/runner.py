@@ -54,15 +54,15 @@ class Pipeline:
         self.follow_config = follow_config
         self.deliver_webhooks = deliver_webhooks
         self.log_level = log_level
-        self.board = StatsBoard(BOARD_ROWS)
-        self.progress = RunProgress()
-        self.live = LiveView()
-        self.rings = RingAllocator(self.settings.workers)
-        self.prefix = self.rings.prefix
+        self._board = StatsBoard(BOARD_ROWS)
+        self._progress = RunProgress()
+        self._live = LiveView()
+        self._rings = RingAllocator(self.settings.workers)
+        self.prefix = self._rings.prefix
         self._stream_urls: dict[str, str] = {}
         self._table = StageTable()
-        self._hub = Hub(self._table, self.rings, self.live, self.progress)
-        self._supervisor = Supervisor(self._table, self._hub, self.board, multiprocessing.get_context("spawn"),
+        self._hub = Hub(self._table, self._rings, self._live, self._progress)
+        self._supervisor = Supervisor(self._table, self._hub, self._board, multiprocessing.get_context("spawn"),
                                       self._context_for, ENTRY, self._capture_done, mode.restarts_captures)
 
     # --- life cycle -----------------------------------------------------------------------------
@@ -83,7 +83,7 @@ class Pipeline:
 
     def _context_for(self, stage: Stage) -> StageContext:
         return StageContext(
-            name=stage.name, kind=stage.kind, inbox=stage.inbox, outbox=stage.outbox, board=self.board,
+            name=stage.name, kind=stage.kind, inbox=stage.inbox, outbox=stage.outbox, board=self._board,
             row=stage.row, parent_pid=os.getpid(), data_dir=self.data_dir, settings=self.settings,
             follow_config=self.follow_config, options=stage.options, log_level=self.log_level,
         )
@@ -93,9 +93,9 @@ class Pipeline:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             rows = [s.row for s in self._table.all() if s.kind != "capture"]
-            if rows and all(self.board.row(r).ready > 0 for r in rows):
+            if rows and all(self._board.row(r).ready > 0 for r in rows):
                 return True
-            if self.progress.failed:
+            if self._progress.failed:
                 return False
             time.sleep(0.05)
         return False
@@ -103,7 +103,7 @@ class Pipeline:
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop every stage (captures first, emit last so it writes what it holds), then unlink the rings."""
         self._supervisor.shutdown(timeout)
-        self.rings.release_all()
+        self._rings.release_all()
 
     # --- cameras --------------------------------------------------------------------------------
     def add_camera(self, camera_id: str, stream_url: str) -> None:
@@ -123,8 +123,8 @@ class Pipeline:
         if stage is not None:
             self._supervisor.retire(stage)
         self._stream_urls.pop(camera_id, None)
-        self.live.forget(camera_id)
-        self.rings.drop(camera_id)
+        self._live.forget(camera_id)
+        self._rings.drop(camera_id)
 
     def cameras(self) -> dict[str, str]:
         """Camera id -> stream URL of every camera added and not removed."""
@@ -134,25 +134,34 @@ class Pipeline:
         """A replay's capture exited: the file ended (code 0), or it failed and the replay with it."""
         if code != 0:
             assert isinstance(stage.options, CaptureOptions)
-            status = self.live.camera_status.get(stage.options.camera_id)
-            self.progress.fail(status.error if status and status.error else f"capture exited with {code}")
+            status = self._live.camera_status.get(stage.options.camera_id)
+            self._progress.fail(status.error if status and status.error else f"capture exited with {code}")
 
     # --- what the API and the replay read ----------------------------------------------------------
     @property
     def camera_status(self) -> Mapping[str, CameraStatus]:
-        return self.live.camera_status
+        return self._live.camera_status
 
     @property
     def latest_results(self) -> Mapping[str, FrameResult]:
-        return self.live.latest_results
+        return self._live.latest_results
 
     def latest_view(self, camera_id: str) -> tuple[np.ndarray, FrameResult | None] | None:
         """A copy of the camera's newest frame and the newest faces found in it; None before any frame."""
-        return self.live.frame_and_faces(camera_id, self.rings.get(camera_id))
+        return self._live.frame_and_faces(camera_id, self._rings.get(camera_id))
+
+    def wait_done(self, timeout: float) -> bool:
+        """True once a replay's file went through (or failed); waits at most `timeout` seconds."""
+        return self._progress.done.wait(timeout)
+
+    def replay_outcome(self, camera_id: str) -> tuple[int, float | None, str | None]:
+        """(frames through, time.monotonic() when emit had the last, why it failed or None)."""
+        return (self._progress.frames_done.get(camera_id, 0), self._progress.finished_at.get(camera_id),
+                self._progress.failed)
 
     @property
     def events(self) -> int:
-        return self.progress.events
+        return self._progress.events
 
     @property
     def peak_rss_mb(self) -> float:
@@ -161,12 +170,12 @@ class Pipeline:
     def frames_written(self) -> int:
         """Frames emit has taken in so far (a replay's progress)."""
         stage = self._table.get("emit")
-        return int(self.board.row(stage.row).frames_in) if stage is not None else 0
+        return int(self._board.row(stage.row).frames_in) if stage is not None else 0
 
     def stage_figures(self) -> list[StageFigures]:
         """One row per stage process: the shared counters plus what only the supervisor knows."""
         return [
-            StageFigures.of(self.board.row(stage.row), name=stage.name, kind=stage.kind, restarts=stage.restarts,
+            StageFigures.of(self._board.row(stage.row), name=stage.name, kind=stage.kind, restarts=stage.restarts,
                             queue_hwm=stage.queue_hwm, alive=stage.alive,
                             queue_depth=len(stage.inflight) if stage.kind == "detect" else _qsize(stage.inbox))
             for stage in self._table.all()
