@@ -5,7 +5,7 @@ as live would): at most `detect_fps` detections per stream second, and then only
 detector saw change or a track is due for a check. The first frame is always detected; motion
 seen on a frame that comes too soon is remembered, so a scene that starts moving is detected
 within one detect interval. The frames in between get their tracks' boxes carried: moved by the
-track's last velocity for a short while, then held (`carry_box`).
+track's last velocity for a short while, then held, or held at once (`carry_box`).
 """
 
 from __future__ import annotations
@@ -90,10 +90,15 @@ def observe(previous: BoxTrack | None, box: Box, pts: float, *, max_gap_s: float
 
 
 def carry_box(track: BoxTrack, pts: float, *, frame_height: int, frame_width: int,
-              max_extrapolate_s: float = 0.5) -> Box:
-    """The track's box on a frame at `pts` that was not detected: moved by its velocity for at most
-    `max_extrapolate_s` after its last detection, then held; inside the frame."""
-    dt = min(max(pts - track.pts, 0.0), max_extrapolate_s)
+              velocity_weight: float = 0.0, max_extrapolate_s: float = 0.5) -> Box:
+    """The track's box on a frame at `pts` that was not detected, inside the frame: moved by
+    `velocity_weight` x its velocity for at most `max_extrapolate_s` after its last detection, then held.
+
+    Held (weight 0) is the default because it measured better: on the clip at detect_fps 5, against
+    HOG on every frame, held boxes overlap the true ones by IoU p50 0.68 / p5 0.52, boxes moved by the
+    full velocity 0.63 / 0.39 (a singer's head bobs faster than 5 detections a second can follow, and
+    HOG's box steps by its scale pyramid)."""
+    dt = min(max(pts - track.pts, 0.0), max_extrapolate_s) * velocity_weight
     top, right, bottom, left = (round(edge + speed * dt) for edge, speed in zip(track.box, track.velocity, strict=True))
     top, bottom = min(max(top, 0), frame_height), min(max(bottom, 0), frame_height)
     left, right = min(max(left, 0), frame_width), min(max(right, 0), frame_width)
