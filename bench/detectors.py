@@ -46,6 +46,8 @@ class Row:
     missed_vs_hog: int = 0
     name_differs_from_hog: int = 0
     extra_faces_named: int = 0
+    extra_named: list[str] = field(default_factory=list)  # "frame name" of each, for a person to check by eye
+    differs: list[str] = field(default_factory=list)  # "frame HOG's name -> this one's"
     distance_to_hog_median: float | None = None
     distance_to_hog_p90: float | None = None
     photos_missed_vs_hog: int = 0
@@ -130,7 +132,7 @@ def measure(clip: Path, faces: Path, *, downscale: float = DOWNSCALE, repeats: i
                 for name, per_frame in located.items()}
     for name, row in rows.items():
         distances = []
-        for rgb, hog_faces, faces_here in zip(frames, labelled["hog"], labelled[name], strict=True):
+        for index, (rgb, hog_faces, faces_here) in enumerate(zip(frames, labelled["hog"], labelled[name], strict=True)):
             row.faces += len(faces_here)
             row.frames_naming_lin += any(n == LIN for _, n, _ in faces_here)
             for _, n, _ in faces_here:
@@ -138,9 +140,12 @@ def measure(clip: Path, faces: Path, *, downscale: float = DOWNSCALE, repeats: i
             pairs, missed, extra = pair_up(hog_faces, faces_here)
             row.shared_with_hog += len(pairs)
             row.missed_vs_hog += len(missed)
-            row.extra_faces_named += sum(n != UNKNOWN for _, n, _ in extra)
+            row.extra_named += [f"{index} {n}" for _, n, _ in extra if n != UNKNOWN]
+            row.extra_faces_named = len(row.extra_named)
             for (hog_box, hog_name, _), (_, own_name, own_enc) in pairs:
-                row.name_differs_from_hog += own_name != hog_name
+                if own_name != hog_name:
+                    row.differs.append(f"{index} {hog_name} -> {own_name}")
+                row.name_differs_from_hog = len(row.differs)
                 hog_enc = face_recognition.face_encodings(rgb, [hog_box])[0]
                 distances.append(float(np.linalg.norm(hog_enc - own_enc)))
         if distances:
@@ -189,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"clip {CLIP}, downscale {DOWNSCALE}, threshold {THRESHOLD}, one thread; load before {load}")
         print(table(rows))
+        for r in rows[1:]:
+            print(f"{r.detector}: faces HOG did not find, named (frame name): {', '.join(r.extra_named) or 'none'}")
+            print(f"{r.detector}: name differs from HOG's on the same face: {', '.join(r.differs) or 'none'}")
     return 0
 
 
