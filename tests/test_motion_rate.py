@@ -1,0 +1,144 @@
+"""Motion gating and the detect-rate gate, on real frames of the clip, with the clip's own stream time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.detect_rate import BoxTrack, DetectGate, DetectRateConfig, Reason, carry_box, observe
+from pipeline.motion import MotionConfig, MotionDetector
+
+FPS = 29.97  # the clip's frame rate: pts = index / FPS
+
+
+@pytest.fixture(scope="module")
+def frames(clip: Path) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(clip))
+    found = []
+    while len(found) < 400:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        found.append(frame)
+    cap.release()
+    assert len(found) == 275
+    return found
+
+
+def gate_run(frames: list[np.ndarray], config: DetectRateConfig) -> list[tuple[int, Reason]]:
+    """(frame index, reason) of each frame sent to detection, motion from a MotionDetector on the frames."""
+    motion, gate = MotionDetector(), DetectGate(config)
+    sent = []
+    for index, frame in enumerate(frames):
+        reason = gate.decide(index / FPS, motion=motion.changed(frame))
+        if reason is not None:
+            sent.append((index, reason))
+    return sent
+
+
+def test_a_static_scene_sends_only_its_first_frame_to_detection(frames: list[np.ndarray]) -> None:
+    still = [frames[100].copy() for _ in range(90)]  # three seconds of one frame, as a still camera
+    assert gate_run(still, DetectRateConfig(detect_fps=5)) == [(0, Reason.FIRST)]
+
+
+def test_detect_fps_limits_detections_per_stream_second(frames: list[np.ndarray]) -> None:
+    sent = gate_run(frames, DetectRateConfig(detect_fps=5))
+    indices = [index for index, _ in sent]
+    assert indices == list(range(0, 275, 6))  # 0.2 s apart at 29.97 fps: every 6th frame
+    for second in range(10):
+        assert sum(second <= i / FPS < second + 1 for i in indices) <= 5
+    assert len(gate_run(frames, DetectRateConfig(detect_fps=2))) == len(range(0, 275, 15))
+
+
+def test_a_scene_that_starts_moving_is_detected_within_one_interval(frames: list[np.ndarray]) -> None:
+    config = DetectRateConfig(detect_fps=5)
+    scene = [frames[120].copy() for _ in range(47)] + frames[121:200]  # still for 47 frames, then the clip plays
+    sent = gate_run(scene, config)
+    assert sent[0] == (0, Reason.FIRST)
+    moving = [(i, r) for i, r in sent if i > 0]
+    assert moving and moving[0][1] is Reason.MOTION
+    assert moving[0][0] >= 47 and (moving[0][0] - 47) / FPS <= config.interval_s
+
+
+def test_motion_seen_too_soon_is_detected_at_the_next_due_frame() -> None:
+    gate = DetectGate(DetectRateConfig(detect_fps=5))
+    assert gate.decide(0.0, motion=False) is Reason.FIRST
+    assert gate.decide(0.1, motion=True) is None  # too soon after the first
+    assert gate.decide(0.2, motion=False) is Reason.MOTION  # remembered
+    assert gate.decide(0.4, motion=False) is None
+    assert gate.decide(0.6, motion=False, track_due=True) is Reason.TRACK_DUE
+    assert gate.decide(0.1, motion=False) is Reason.FIRST  # time went back: the stream restarted
+
+
+def test_motion_regions_cover_what_moved(frames: list[np.ndarray]) -> None:
+    detector = MotionDetector(MotionConfig())
+    background = frames[100].copy()
+    assert detector.regions(background) == [(0, 640, 360, 0)]
+    assert detector.regions(background.copy()) == []
+    moved = background.copy()
+    moved[200:260, 400:480] = 255 - moved[200:260, 400:480]  # something appears in a 80x60 patch
+    regions = detector.regions(moved)
+    assert len(regions) == 1
+    top, right, bottom, left = regions[0]
+    assert top <= 200 and left <= 400 and bottom >= 260 and right >= 480
+    assert bottom - top <= 80 and right - left <= 100
+    tiny = background.copy()
+    tiny[10:13, 10:13] = 255 - tiny[10:13, 10:13]  # a few pixels of noise
+    quiet = MotionDetector()
+    quiet.changed(background)
+    assert not quiet.changed(tiny)
+
+
+def test_motion_config_is_bounded() -> None:
+    for bad in ({"height": 4}, {"threshold": 0}, {"min_area": 0}, {"alpha": 0.0}, {"reset_fraction": 2.0}):
+        with pytest.raises(ValueError, match="motion"):
+            MotionConfig(**bad)
+    with pytest.raises(ValueError, match="detect_fps"):
+        DetectRateConfig(detect_fps=0)
+
+
+def test_carried_boxes_move_with_the_last_velocity_then_hold() -> None:
+    first = observe(None, (100, 140, 140, 100), 0.0)
+    assert first.velocity == (0.0, 0.0, 0.0, 0.0)
+    track = observe(first, (100, 160, 140, 120), 0.2)  # 20 px right in 0.2 s: 100 px/s
+    assert track.velocity == (0.0, 100.0, 0.0, 100.0)
+    moving = {"frame_height": 360, "frame_width": 640, "velocity_weight": 1.0}
+    assert carry_box(track, 0.3, **moving) == (100, 170, 140, 130)
+    assert carry_box(track, 0.7, **moving) == (100, 210, 140, 170)  # 0.5 s at most
+    assert carry_box(track, 5.0, **moving) == (100, 210, 140, 170)  # then held
+    assert carry_box(track, 0.3, **{**moving, "velocity_weight": 0.5}) == (100, 165, 140, 125)
+    assert carry_box(track, 0.7, **{**moving, "frame_width": 200}) == (100, 200, 140, 170)  # inside the frame
+    assert carry_box(track, 0.3, frame_height=360, frame_width=640) == (100, 160, 140, 120)  # default: held
+    assert observe(track, (0, 40, 40, 0), 3.0) == BoxTrack((0, 40, 40, 0), 3.0)  # a long gap: no velocity
+
+
+def test_carried_boxes_follow_a_moving_face_in_the_clip(frames: list[np.ndarray]) -> None:
+    """Lin sings and moves over frames 100-200: detect every 6th, carry in between, compare with HOG on each frame."""
+    import face_recognition
+
+    def hog_box(frame: np.ndarray) -> tuple[int, int, int, int] | None:
+        small = cv2.cvtColor(cv2.resize(frame, (0, 0), fx=0.5, fy=0.5), cv2.COLOR_BGR2RGB)
+        found = face_recognition.face_locations(small)
+        return tuple(v * 2 for v in found[0]) if len(found) == 1 else None
+
+    def overlap(a: tuple, b: tuple) -> float:
+        top, bottom, left, right = max(a[0], b[0]), min(a[2], b[2]), max(a[3], b[3]), min(a[1], b[1])
+        inter = max(bottom - top, 0) * max(right - left, 0)
+        return inter / ((a[2] - a[0]) * (a[1] - a[3]) + (b[2] - b[0]) * (b[1] - b[3]) - inter)
+
+    truth = {i: hog_box(frames[i]) for i in range(100, 200)}
+    track, overlaps = None, []
+    for i in range(100, 200):
+        if (i - 100) % 6 == 0:
+            if truth[i] is not None:
+                track = observe(track, truth[i], i / FPS)
+            continue
+        if track is None or truth[i] is None:
+            continue
+        carried = carry_box(track, i / FPS, frame_height=360, frame_width=640)
+        assert overlap(carried, truth[i]) >= 0.3, (i, carried, truth[i])  # still on the face
+        overlaps.append(overlap(carried, truth[i]))
+    assert len(overlaps) >= 70 and float(np.median(overlaps)) >= 0.6
