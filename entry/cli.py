@@ -26,7 +26,8 @@ from facegate.store import Store, StoreError
 
 log = logging.getLogger("facegate")
 
-SETTING_FLAGS = ("workers", "threshold", "downscale", "model", "stream_url", "camera_id")
+SETTING_FLAGS = ("workers", "threshold", "downscale", "model", "detector", "detector_model", "detect_fps",
+                 "stream_url", "camera_id")
 
 
 def _add_common(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
@@ -37,7 +38,11 @@ def _add_common(parser: argparse.ArgumentParser, *, after_command: bool) -> None
     parser.add_argument("--workers", type=int, default=default, help="detection processes (default: cores)")
     parser.add_argument("--threshold", type=float, default=default, help="max face distance to name (0.6)")
     parser.add_argument("--downscale", type=float, default=default, help="shrink frames before locating (0.5)")
-    parser.add_argument("--model", default=default, help="face locator: hog or cnn")
+    parser.add_argument("--model", default=default, help="dlib face locator: hog or cnn")
+    parser.add_argument("--detector", default=default, help="the pipeline's face locator: hog, cnn or blazeface")
+    parser.add_argument("--detector-model", default=default, help="a BlazeFace .tflite instead of the bundled one")
+    parser.add_argument("--detect-fps", type=float, default=default,
+                        help="detections per stream second per camera at most, 0 = every frame (5)")
     parser.add_argument("--log-level", default=default, help="DEBUG, INFO, WARNING (default INFO)")
 
 
@@ -167,16 +172,18 @@ def main(argv: list[str] | None = None) -> int:
     multiprocessing.current_process().name = "supervisor"
     setup_logging(args.log_level)
     from entry.replay import ReplayError
+    from pipeline.detectors import ModelFileError, check_model_files
 
     try:
         store = open_store(args.data_dir)
         settings, given = resolve_settings(args, store)
         if args.command == "register":
             return cmd_register(args, store, settings)
+        check_model_files(settings)  # a bad model file is one line now, not a stage restarting forever
         if args.command == "replay":
             return cmd_replay(args, store, settings)
         return cmd_serve(args, store, settings, given)
-    except (SettingError, StoreError, FaceImageError, ReplayError) as exc:
+    except (SettingError, StoreError, FaceImageError, ReplayError, ModelFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -111,6 +111,7 @@ def summarize(pipeline: Pipeline, camera_id: str, elapsed: float) -> dict[str, A
         "fps": round(frames / elapsed, 2) if elapsed > 0 else 0.0,
         "faces": detect.get("faces", 0),
         "encodings": detect.get("encodings", 0),
+        "detected": detect.get("frames_out", 0),  # frames sent to detection (detect_fps, motion, tracks due)
         "events": pipeline.events,
         "drops": sum(s.get("drops", 0) for s in stages.values()),
         "lost": detect.get("lost", 0),

@@ -103,13 +103,43 @@ def _camera_id(value: Any) -> str:
 
 
 MAX_CAMERAS = 16
+DETECTORS = ("hog", "cnn", "blazeface")  # the names pipeline/detectors builds
+DEFAULT_DETECT_FPS = 5.0  # chosen from bench.time_to_name (see the README, "Carrying more cameras")
+
+
+DETECT_FPS_MAX = 60.0
+
+
+def _detect_fps(name: str):
+    """Detections per stream second at most, 0.1 to 60; 0 detects every frame (no rate limit, no motion gating)."""
+    inner = _number(name, 0.0, DETECT_FPS_MAX)
+
+    def check(value: Any) -> float:
+        number = float(inner(value))
+        if 0.0 < number < 0.1:
+            raise SettingError(f"{name} must be 0 (every frame) or in [0.1, {DETECT_FPS_MAX:g}]")
+        return number
+
+    return check
+
+
+def _optional_path(name: str):
+    def check(value: Any) -> str | None:
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str) or len(value) > 4096 or any(ch in value for ch in "\n\r\0"):
+            raise SettingError(f"{name} must be a file path")
+        return value
+
+    return check
 
 
 def check_camera(value: Any) -> dict[str, Any]:
-    """One entry of `cameras`: {"id", "stream_url", "name"?, "enabled"?}."""
+    """One entry of `cameras`: {"id", "stream_url", "name"?, "enabled"?, "detect_fps"?}; a camera's
+    `detect_fps` overrides the global one (absent or null: the global one applies)."""
     if not isinstance(value, Mapping):
         raise SettingError("a camera must be a JSON object")
-    unknown = set(value) - {"id", "stream_url", "name", "enabled"}
+    unknown = set(value) - {"id", "stream_url", "name", "enabled", "detect_fps"}
     if unknown:
         raise SettingError(f"unknown camera field {sorted(unknown)[0]!r}")
     if "id" not in value or "stream_url" not in value:
@@ -117,8 +147,11 @@ def check_camera(value: Any) -> dict[str, Any]:
     name = value.get("name")
     if name is not None and (not isinstance(name, str) or len(name) > 100):
         raise SettingError("a camera's name must be a string of at most 100 characters")
-    return {"id": _camera_id(value["id"]), "stream_url": check_stream_url(value["stream_url"]), "name": name,
-            "enabled": _boolean("enabled")(value.get("enabled", True))}
+    entry = {"id": _camera_id(value["id"]), "stream_url": check_stream_url(value["stream_url"]), "name": name,
+             "enabled": _boolean("enabled")(value.get("enabled", True))}
+    if value.get("detect_fps") is not None:
+        entry["detect_fps"] = _detect_fps("a camera's detect_fps")(value["detect_fps"])
+    return entry
 
 
 def check_cameras(value: Any) -> list[dict[str, Any]]:
@@ -150,7 +183,18 @@ SETTINGS: tuple[Setting, ...] = (
             "largest face distance that still names a person"),
     Setting("downscale", 0.5, _number("downscale", 0.05, 1.0, low_open=True), True,
             "frames are shrunk by this factor before face location"),
-    Setting("model", "hog", _choice("model", ("hog", "cnn")), True, "face locator"),
+    Setting("model", "hog", _choice("model", ("hog", "cnn")), True,
+            "dlib face locator for photos, and for the pipeline while detector is hog"),
+    Setting("detector", "hog", _choice("detector", DETECTORS), True,
+            "face locator of the pipeline: hog, cnn or blazeface (faster, see the README)"),
+    Setting("detector_model", None, _optional_path("detector_model"), False,
+            "a BlazeFace .tflite file instead of the one its wheel ships"),
+    Setting("detect_fps", DEFAULT_DETECT_FPS, _detect_fps("detect_fps"), True,
+            "detections per stream second per camera at most (0: every frame); a camera may set its own"),
+    Setting("motion_threshold", 25, _number("motion_threshold", 1, 254, integer=True), True,
+            "grey levels (0-255) a pixel of the small motion copy must change by to count as moved"),
+    Setting("motion_min_area", 12, _number("motion_min_area", 1, 2000, integer=True), True,
+            "moved pixels of the 90-line motion copy a region needs to count as motion"),
     Setting("upsample", 1, _number("upsample", 0, 3, integer=True), True,
             "times dlib upsamples the image to find small faces"),
     Setting("workers", max(1, os.cpu_count() or 1), _number("workers", 1, 64, integer=True), False,
@@ -185,6 +229,11 @@ class Settings:
     threshold: float
     downscale: float
     model: str
+    detector: str
+    detector_model: str | None
+    detect_fps: float
+    motion_threshold: int
+    motion_min_area: int
     upsample: int
     workers: int
     recheck_s: float
@@ -207,6 +256,18 @@ class Settings:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def face_detector(self) -> str:
+        """The pipeline's locator: `detector`, or the older `model` (cnn) while `detector` is left at hog."""
+        return self.model if self.detector == "hog" else self.detector
+
+    def detect_fps_for(self, camera_id: str) -> float:
+        """A camera's own `detect_fps` when it has one in `cameras`, else the global one."""
+        for camera in self.cameras:
+            if camera.get("id") == camera_id and camera.get("detect_fps") is not None:
+                return float(camera["detect_fps"])
+        return float(self.detect_fps)
 
 
 def setting_names() -> tuple[list[str], list[str]]:

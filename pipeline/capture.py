@@ -17,9 +17,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pipeline.frame_gate import FrameGate
 from pipeline.messages import CameraStatus, EndOfStream, FrameRef, RingReady, RingRequest, Stop
 from pipeline.ring import FrameRing
-from pipeline.stage import CaptureOptions, StageContext
+from pipeline.stage import CaptureOptions, ConfigFollower, StageContext
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ class Camera:
         self.seq = 0
         self.next_slot = 0
         self.link = Link()
+        self.config = ConfigFollower(ctx)
+        self.gate = FrameGate(self.camera_id, self.config.settings)
 
     # --- talking to the supervisor -------------------------------------------------------------
     def report(self, state: str, error: str | None = None, shape: tuple[int, ...] = (0, 0), fps: float = 0.0) -> None:
@@ -161,10 +164,15 @@ class Camera:
         return None
 
     def publish(self, slot: int, pts: float, captured_at: float) -> None:
+        """Hand the frame on: to detection when the gate says so, else straight to match (which carries the
+        tracks' boxes to it) with its slot freed at once; its pixels stay readable for snapshots until reused."""
         assert self.ring is not None
         self.ring.publish(slot, self.seq, pts, captured_at)
+        reason = self.gate.decide(self.ring.frame(slot), pts, self.ring.hints)
+        if reason is None:
+            self.ring.release(slot, self.seq)
         self.ctx.outbox.put(FrameRef(self.camera_id, self.ring.name, slot, self.seq, pts, captured_at,
-                                     self.ring.shape))
+                                     self.ring.shape, reason.value if reason is not None else None))
         self.seq += 1
         self.next_slot = (slot + 1) % self.ring.slots
 
@@ -181,6 +189,7 @@ class Camera:
             if self.ring is None:
                 return "stopped" if self.stop else "no ring from the supervisor"
         self.report("live", None, shape, fps)
+        self.gate.restart()
         started = time.monotonic()
         pending: np.ndarray | None = first
         scratch = np.empty(shape, dtype=np.uint8)
@@ -222,6 +231,8 @@ class Camera:
                 self.meter.frame_done(0.0)
             if frame_index % 30 == 0:
                 self.check_inbox()
+            if self.config.poll():
+                self.gate.configure(self.config.settings)
         return "stopped"
 
     def run(self) -> int:

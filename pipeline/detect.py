@@ -15,6 +15,7 @@ from collections import OrderedDict
 import cv2
 import numpy as np
 
+from pipeline.detectors import FaceLocator, ModelFileError, make_detector, options_from
 from pipeline.messages import Box, Face, FaceBatch, FrameRef, Stop
 from pipeline.overlay import face_crop
 from pipeline.ring import FrameRing
@@ -70,8 +71,27 @@ class Detector:
         self.rings = RingCache()
         assert isinstance(ctx.options, DetectOptions)
         self.worker = ctx.options.index
+        self.locator_key = self.locator_wanted()
+        self.locator: FaceLocator = make_detector(self.locator_key[0], self.locator_key[1])
         self.meter.mark_ready()
-        log.info("ready (%s, downscale %.2f)", self.config.settings.model, self.config.settings.downscale)
+        log.info("ready (%s, downscale %.2f)", self.locator.name, self.config.settings.downscale)
+
+    def locator_wanted(self) -> tuple:
+        s = self.config.settings
+        return s.face_detector, options_from(s)
+
+    def follow_locator(self) -> None:
+        """After a config change: the detector it names (a model that fails to load keeps the current one)."""
+        wanted = self.locator_wanted()
+        if wanted == self.locator_key:
+            return
+        try:
+            self.locator = make_detector(wanted[0], wanted[1])
+        except (ModelFileError, ValueError) as exc:
+            log.error("keeping the %s detector: %s", self.locator.name, exc)
+        else:
+            log.info("detector is now %s", self.locator.name)
+        self.locator_key = wanted
 
     def process(self, ref: FrameRef) -> FaceBatch:
         started = time.perf_counter()
@@ -102,9 +122,8 @@ class Detector:
         return FaceBatch(ref, faces, self.worker, detect_ms=(time.perf_counter() - started) * 1000.0)
 
     def locate(self, rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
-        """Face boxes (top, right, bottom, left) on the shrunk frame: the detector is chosen here, by `model`."""
-        s = self.config.settings
-        return self.fr.face_locations(rgb, number_of_times_to_upsample=s.upsample, model=s.model)
+        """Face boxes (top, right, bottom, left) on the shrunk frame, by the detector the settings name."""
+        return self.locator.locate(rgb)
 
     @staticmethod
     def crop(frame: np.ndarray, box: Box) -> bytes | None:
@@ -116,7 +135,8 @@ class Detector:
     def run(self) -> None:
         while not self.stop:
             msg = receive(self.ctx.inbox, self.stop, self.meter)
-            self.config.poll()
+            if self.config.poll():
+                self.follow_locator()
             if msg is None:
                 continue
             if isinstance(msg, Stop):

@@ -22,6 +22,7 @@ EPSILON_S = 1e-6  # pts rounding: a frame exactly one interval later is due
 class Reason(enum.Enum):
     """Why a frame was sent to detection (the trace records it)."""
 
+    EVERY = "every"  # detect_fps 0: every frame, no gate
     FIRST = "first"
     MOTION = "motion"
     TRACK_DUE = "track"

@@ -31,7 +31,7 @@ def trace_line(result: FrameResult) -> str:
         {"box": box_dict(f.box), "name": f.name, "distance": f.distance, "track": f.track_id}
         for f in result.faces
     ]
-    record = {"frame": result.seq, "pts": round(result.pts, 4), "faces": faces}
+    record = {"frame": result.seq, "pts": round(result.pts, 4), "detected": result.detected, "faces": faces}
     if result.lost:
         record["lost"] = True
     return json.dumps(record, separators=(",", ":"))

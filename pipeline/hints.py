@@ -59,6 +59,20 @@ class HintTable:
     def retire(self, row: int) -> None:
         self.rows["active"][row] = 0.0
 
+    def any_due(self, pts: float, recheck_s: float, unknown_recheck_s: float) -> bool:
+        """Whether any live track's re-check (named: `recheck_s`, unnamed: `unknown_recheck_s`) is due at `pts`;
+        capture sends such a frame to detection even when nothing moved."""
+        active = self.rows[self.rows["active"] > 0]
+        if active.size == 0:
+            return False
+        interval = np.where(active["named"] > 0, recheck_s, unknown_recheck_s)
+        last = np.maximum(active["encoded_pts"], active["claimed_pts"])
+        return bool(np.any(pts - last >= interval))
+
+    def any_active(self) -> bool:
+        """Whether match follows any track on this camera."""
+        return bool(np.any(self.rows["active"] > 0))
+
     def should_encode(self, box: Box, pts: float, recheck_s: float, unknown_recheck_s: float) -> bool:
         """True unless the face belongs to a track whose encoding is recent enough; claims the re-check."""
         best, best_iou = -1, MATCH_IOU

@@ -54,7 +54,8 @@ class Hub:
     def routes(self) -> dict[type, Callable[[Stage, Any], None]]:
         """Message type -> what the hub does with it (sender -> destination)."""
         return {
-            FrameRef: self._to_detect,          # capture -> the least busy detect worker, oldest frame first
+            FrameRef: self._frame,              # capture -> the least busy detect worker, oldest frame first;
+                                                #   a frame not for detection -> match, which carries the boxes
             FaceBatch: self._to_match,          # detect -> match; the worker may take another frame
             FrameResult: self._frame_result,    # match -> emit; the live view keeps each camera's newest
             Event: self._event,                 # match -> emit; counted
@@ -73,7 +74,10 @@ class Hub:
         handler(sender, msg)
 
     # --- the destinations --------------------------------------------------------------------------
-    def _to_detect(self, _sender: Stage, ref: FrameRef) -> None:
+    def _frame(self, _sender: Stage, ref: FrameRef) -> None:
+        if ref.detect is None:
+            self.send("match", ref)
+            return
         with self.table.lock:
             self.pending.append(ref)
             self.pending_hwm = max(self.pending_hwm, len(self.pending))

@@ -22,6 +22,7 @@ from pipeline.messages import (
     Event,
     FaceBatch,
     FaceResult,
+    FrameRef,
     FrameResult,
     Stop,
     UnknownFace,
@@ -96,6 +97,9 @@ class Matcher:
         if camera is None:
             camera = self.cameras[ref.camera_id] = CameraTracks(ref.camera_id)
         camera.attach(ref.ring)
+        if ref.detect is None:
+            self.carry(camera, ref, started)
+            return
         threshold = self.config.settings.threshold
         tracks = camera.associate([face.box for face in batch.faces], ref.pts)
         fresh: set[int] = set()
@@ -115,8 +119,19 @@ class Matcher:
             results.append(FaceResult(face.box, track.name, round(track.distance, 3), track.id))
             self.maybe_announce(camera, track, ref.captured_at, ref.pts)
         camera.publish_hints(fresh)
+        self.finish(ref, results, started, lost=batch.lost)
+
+    def carry(self, camera: CameraTracks, ref: FrameRef, started: float) -> None:
+        """A frame capture kept off detection: its faces are the tracks' boxes carried from the last detected
+        frame, with their names; no encoding, no event (nothing new was seen)."""
+        results = [FaceResult(box, track.name, round(track.distance, 3), track.id)
+                   for track, box in camera.carried(ref.pts, ref.shape[0], ref.shape[1])]
+        self.finish(ref, results, started, detected=False)
+
+    def finish(self, ref: FrameRef, results: list[FaceResult], started: float, *, lost: bool = False,
+               detected: bool = True) -> None:
         now = time.time()
-        self.ctx.outbox.put(FrameResult(ref.camera_id, ref.seq, ref.pts, ref.captured_at, results, batch.lost))
+        self.ctx.outbox.put(FrameResult(ref.camera_id, ref.seq, ref.pts, ref.captured_at, results, lost, detected))
         self.meter.add("faces", len(results))
         self.meter.latency(now - ref.captured_at)
         self.meter.frame_done((time.perf_counter() - started) * 1000.0)
@@ -151,6 +166,8 @@ class Matcher:
             self.refresh_gallery()
             if isinstance(msg, FaceBatch):
                 self.accept(msg)
+            elif isinstance(msg, FrameRef):  # not detected: it takes its place in order with the detected ones
+                self.accept(FaceBatch(msg, [], worker=0))
             elif isinstance(msg, EndOfStream):
                 self.order(msg.camera_id).end = msg.frames
                 self.drain(msg.camera_id)

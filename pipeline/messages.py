@@ -26,6 +26,7 @@ class FrameRef:
     pts: float  # seconds of media time: frame index / fps for a replay, wall clock for live streams
     captured_at: float  # wall clock when the frame was read
     shape: tuple[int, int, int]
+    detect: str | None = "every"  # why it goes to detection (pipeline/detect_rate.Reason), None: straight to match
 
 
 @dataclass(slots=True)
@@ -64,6 +65,7 @@ class FrameResult:
     captured_at: float
     faces: list[FaceResult]
     lost: bool = False
+    detected: bool = True  # False: not sent to detection, the faces are the tracks' carried boxes
 
 
 @dataclass(slots=True)

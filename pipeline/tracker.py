@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pipeline.detect_rate import BoxTrack, carry_box, observe
 from pipeline.gallery import UNKNOWN
 from pipeline.hints import HINT_ROWS, MATCH_IOU, iou
 from pipeline.messages import Box
@@ -44,6 +45,7 @@ class Track:
     distance: float = 1.0
     crop: bytes | None = None  # the latest crop of an attempt that matched no one
     crop_encoding: np.ndarray | None = None
+    motion: BoxTrack | None = None  # its detected boxes, to carry it to the frames not detected
 
     def vote(self, threshold: float) -> None:
         """Name the track from its attempts: a weighted vote among names; Unknown only when none matched."""
@@ -74,6 +76,7 @@ class CameraTracks:
         self.next_id = 1
         self.last_event: dict[str, float] = {}
         self.ring: FrameRing | None = None
+        self.detected_pts: float | None = None  # the last frame that went through detection
 
     def attach(self, ring_name: str) -> None:
         if self.ring is not None and self.ring.name == ring_name:
@@ -113,8 +116,18 @@ class CameraTracks:
                 self.next_id += 1
                 self.tracks.append(track)
             track.box, track.last_pts = box, pts
+            track.motion = observe(track.motion, box, pts)
             result.append(track)
+        self.detected_pts = pts
         return result
+
+    def carried(self, pts: float, height: int, width: int) -> list[tuple[Track, Box]]:
+        """The faces of a frame that was not detected: each track seen on the last detected frame, with its box
+        carried to `pts` (see pipeline/detect_rate.carry_box); nothing before the first detection."""
+        if self.detected_pts is None:
+            return []
+        return [(track, carry_box(track.motion, pts, frame_height=height, frame_width=width))
+                for track in self.tracks if track.last_pts == self.detected_pts and track.motion is not None]
 
     def _retire(self, track: Track) -> bool:
         if self.ring is not None and track.hint_row >= 0:
