@@ -22,11 +22,17 @@ SAMPLE_EVERY_S = 0.2
 TIMEOUT_S = 300.0
 
 
-def replay_command(video: Path, data_dir: Path, trace: Path, *, pace: bool, workers: int | None) -> list[str]:
-    """The replay with the loop's settings spelled out (downscale, model, threshold), whatever the store holds."""
+def replay_command(video: Path, data_dir: Path, trace: Path, *, pace: bool, workers: int | None,
+                   detect_fps: float | None = 0.0, detector: str | None = None) -> list[str]:
+    """The replay with the loop's settings spelled out (downscale, model, threshold, every frame detected),
+    whatever the store holds; `detect_fps` None leaves the default rate, `detector` another locator."""
     command = [sys.executable, "supervisor.py", "--data-dir", str(data_dir), "replay", str(video), "--json",
                "--trace", str(trace), "--no-progress", "--downscale", str(DOWNSCALE), "--model", MODEL,
                "--threshold", str(THRESHOLD)]
+    if detect_fps is not None:
+        command += ["--detect-fps", f"{detect_fps:g}"]
+    if detector is not None:
+        command += ["--detector", detector]
     if pace:
         command.append("--pace")
     if workers is not None:
@@ -35,12 +41,15 @@ def replay_command(video: Path, data_dir: Path, trace: Path, *, pace: bool, work
 
 
 def run_replay(video: Path, data_dir: Path, trace: Path, *, pace: bool = False, workers: int | None = None,
-               timeout_s: float = TIMEOUT_S) -> dict[str, Any]:
+               timeout_s: float = TIMEOUT_S, detect_fps: float | None = 0.0,
+               detector: str | None = None) -> dict[str, Any]:
     """The replay's own JSON report, plus `sampled_peak_rss_mb`, `sampled_processes` and `wall_s`."""
     stdout_path, stderr_path = trace.with_suffix(".out"), trace.with_suffix(".err")
     with stdout_path.open("w") as out, stderr_path.open("w") as err:
         started = time.monotonic()
-        proc = subprocess.Popen(replay_command(video, data_dir, trace, pace=pace, workers=workers), cwd=REPO,
+        command = replay_command(video, data_dir, trace, pace=pace, workers=workers, detect_fps=detect_fps,
+                                 detector=detector)
+        proc = subprocess.Popen(command, cwd=REPO,
                                 env=supervisor_env(), stdout=out, stderr=err)
         peak_mb, most_processes = 0.0, 0
         try:

@@ -48,7 +48,8 @@ def plain_loop_face_counts(clip: Path, downscale: float = 0.5) -> list[int]:
 def replayed(gallery_dir: Path, clip: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     data = copy_gallery(gallery_dir, tmp_path_factory.mktemp("replay"))
     trace = data / "trace.jsonl"
-    done = cli("--data-dir", str(data), "replay", str(clip), "--json", "--trace", str(trace))
+    # --detect-fps 0: every frame is detected, as the plain loop does (tests/test_detect_gating.py covers the default)
+    done = cli("--data-dir", str(data), "replay", str(clip), "--json", "--trace", str(trace), "--detect-fps", "0")
     assert done.returncode == 0, done.stderr[-3000:]
     return {"report": json.loads(done.stdout), "trace": read_trace(trace), "data": data, "stderr": done.stderr}
 
