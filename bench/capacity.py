@@ -1,0 +1,162 @@
+"""Cameras per machine: how many live 15 fps cameras the pipeline keeps up with, and what an idle one costs.
+
+Each camera plays a looping file at its own rate, as a live camera would: the shared clip at 15 fps
+(every other frame of the 30 fps clip), or, for the idle cost, a still scene with no face. The
+pipeline runs live in this process (it is the supervisor) with the default settings but the
+detector under test. After a warm-up, a window of stream time is measured from the stages' own
+counters: frames offered (read by capture), dropped (no free slot), and through match. Keeping
+up means at least 97% of the offered frames went through match and at most 2% were dropped. The
+search steps the camera count up until a step fails or the time budget is spent.
+
+`python -m bench.capacity [--detectors hog,blazeface] [--idle-only]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from bench.fixtures import CLIP, faces_dir, register_people
+from bench.time_to_name import empty_scene
+
+CAMERA_FPS = 15.0
+STEPS = (2, 4, 6, 8, 10, 12, 14, 16)
+WARMUP_S = 8.0
+WINDOW_S = 20.0
+THROUGH_MIN = 0.97
+DROPPED_MAX = 0.02
+
+
+def clip_at(fps: float, source: Path, target: Path) -> Path:
+    """The clip re-timed to `fps` by keeping every n-th frame, as a file to loop."""
+    cap = cv2.VideoCapture(str(source))
+    every = max(1, round((cap.get(cv2.CAP_PROP_FPS) or 30.0) / fps))
+    writer = None
+    index = 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if writer is None:
+            writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), fps,
+                                     (frame.shape[1], frame.shape[0]))
+        if index % every == 0:
+            writer.write(frame)
+        index += 1
+    cap.release()
+    if writer is not None:
+        writer.release()
+    return target
+
+
+def still_video(target: Path, seconds: float = 10.0) -> Path:
+    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), CAMERA_FPS, (640, 360))
+    scene = empty_scene(360, 640)
+    for _ in range(round(seconds * CAMERA_FPS)):
+        writer.write(scene)
+    writer.release()
+    return target
+
+
+def _totals(pipeline: Any) -> dict[str, float]:
+    rows = pipeline.stage_figures()
+    return {
+        "offered": sum(r.frames_in for r in rows if r.kind == "capture"),
+        "dropped": sum(r.drops for r in rows if r.kind == "capture"),
+        "through": sum(r.frames_out for r in rows if r.kind == "match"),
+        "detected": sum(r.frames_out for r in rows if r.kind == "detect"),
+        "cpu_s": sum(r.cpu_s for r in rows),
+        "capture_cpu_s": sum(r.cpu_s for r in rows if r.kind == "capture"),
+        "restarts": sum(r.restarts for r in rows),
+    }
+
+
+def trial(data_dir: Path, video: Path, cameras: int, detector: str, window_s: float = WINDOW_S) -> dict[str, Any]:
+    """Run `cameras` copies of `video` live for a warm-up and a measured window; the window's figures."""
+    from facegate.settings import Settings
+    from pipeline.runner import Pipeline
+
+    settings = Settings.of({"detector": detector})
+    pipeline = Pipeline(str(data_dir), settings, follow_config=False, deliver_webhooks=False, log_level="WARNING")
+    try:
+        pipeline.start()
+        if not pipeline.wait_ready(120.0):
+            raise RuntimeError("the pipeline did not become ready")
+        for index in range(cameras):
+            pipeline.add_camera(f"cam{index}", str(video))
+        time.sleep(WARMUP_S)
+        before, started = _totals(pipeline), time.monotonic()
+        time.sleep(window_s)
+        after, elapsed = _totals(pipeline), time.monotonic() - started
+    finally:
+        pipeline.shutdown()
+    delta = {k: after[k] - before[k] for k in after}
+    offered = max(delta["offered"], 1.0)
+    through, dropped = delta["through"] / offered, delta["dropped"] / offered
+    return {"cameras": cameras, "detector": detector, "offered_fps": round(delta["offered"] / elapsed, 1),
+            "through": round(through, 3), "dropped": round(dropped, 3),
+            "detected_fps": round(delta["detected"] / elapsed, 1),
+            "cores": round(delta["cpu_s"] / elapsed, 2), "capture_cores": round(delta["capture_cpu_s"] / elapsed, 3),
+            "restarts": int(delta["restarts"]),
+            "keeps_up": through >= THROUGH_MIN and dropped <= DROPPED_MAX}
+
+
+def capacity(data_dir: Path, video: Path, detector: str, budget_s: float) -> dict[str, Any]:
+    """Step the camera count up until a step falls behind or the budget is spent."""
+    deadline = time.monotonic() + budget_s
+    steps, best = [], 0
+    for cameras in STEPS:
+        if time.monotonic() > deadline:
+            break
+        print(f"[capacity] {detector}: {cameras} cameras", file=sys.stderr, flush=True)
+        result = trial(data_dir, video, cameras, detector)
+        steps.append(result)
+        if not result["keeps_up"]:
+            break
+        best = cameras
+    kept = next((s for s in reversed(steps) if s["keeps_up"]), None)
+    return {"detector": detector, "cameras": best, "cores": kept["cores"] if kept else None,
+            "searched_to": steps[-1]["cameras"] if steps else 0, "steps": steps}
+
+
+def idle(data_dir: Path, video: Path, cameras: int = 4) -> dict[str, Any]:
+    result = trial(data_dir, video, cameras, "hog")
+    return {"cameras": cameras, "percent_of_a_core_per_camera": round(100.0 * result["cores"] / cameras, 2),
+            "capture_percent_per_camera": round(100.0 * result["capture_cores"] / cameras, 2),
+            "detected_fps": result["detected_fps"], "trial": result}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.capacity", description=__doc__.splitlines()[0])
+    parser.add_argument("--detectors", default="blazeface,hog")
+    parser.add_argument("--budget-s", type=float, default=300.0, help="per detector, for the search")
+    parser.add_argument("--idle-only", action="store_true")
+    parser.add_argument("--capacity-only", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    os.environ.setdefault("FACEGATE_WEBHOOKS", "off")
+    out: dict[str, Any] = {"cores": os.cpu_count(), "camera_fps": CAMERA_FPS}
+    with tempfile.TemporaryDirectory(prefix="facegate-capacity-") as tmp:
+        work = Path(tmp)
+        register_people(work / "data", faces_dir())
+        if not args.capacity_only:
+            print("[capacity] idle cameras", file=sys.stderr, flush=True)
+            out["idle"] = idle(work / "data", still_video(work / "still.mp4"))
+        if not args.idle_only:
+            video = clip_at(CAMERA_FPS, faces_dir() / CLIP, work / "clip15.mp4")
+            out["capacity"] = [capacity(work / "data", video, d, args.budget_s) for d in args.detectors.split(",")]
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

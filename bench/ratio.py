@@ -1,0 +1,98 @@
+"""The replay against the old loop, whole process each (start-up included), on the clip three times over.
+
+Three runs each side, alternating so load drifts hit both; the median and the spread (min..max) of
+the wall time of each, and the ratio of the medians. The replay runs at the default detect_fps
+(the point of it) and, for reference, with every frame detected (`--detect-fps 0`, as the loop).
+
+`python -m bench.ratio [--runs 3]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from bench.fixtures import CLIP, DOWNSCALE, REPO, THRESHOLD, faces_dir, register_people, supervisor_env
+from bench.replayrun import replay_command
+
+TIMEOUT_S = 900.0
+
+
+def repeated(source: Path, target: Path, times: int = 3) -> Path:
+    """The clip `times` over, as one file."""
+    writer = None
+    for _ in range(times):
+        cap = cv2.VideoCapture(str(source))
+        fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if writer is None:
+                writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), fps,
+                                         (frame.shape[1], frame.shape[0]))
+            writer.write(frame)
+        cap.release()
+    if writer is not None:
+        writer.release()
+    return target
+
+
+def timed(command: list[str]) -> float:
+    started = time.monotonic()
+    done = subprocess.run(command, cwd=REPO, env=supervisor_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:4])} failed: {done.stderr[-800:]}")
+    return time.monotonic() - started
+
+
+def loop_command(video: Path, data_dir: Path) -> list[str]:
+    code = ("import sys; from bench.loop import known_faces, run_loop; k, n = known_faces(sys.argv[2]); "
+            f"run_loop(sys.argv[1], k, n, threshold={THRESHOLD}, downscale={DOWNSCALE})")
+    return [sys.executable, "-c", code, str(video), str(data_dir)]
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {"median_s": round(statistics.median(values), 2), "min_s": round(min(values), 2),
+            "max_s": round(max(values), 2)}
+
+
+def measure(runs: int = 3) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="facegate-ratio-") as tmp:
+        work = Path(tmp)
+        register_people(work / "data", faces_dir())
+        video = repeated(faces_dir() / CLIP, work / "clip3x.mp4")
+        walls: dict[str, list[float]] = {"loop": [], "replay": [], "replay_every_frame": []}
+        for run in range(runs):
+            print(f"[ratio] run {run + 1} of {runs}", file=sys.stderr, flush=True)
+            walls["loop"].append(timed(loop_command(video, work / "data")))
+            walls["replay"].append(timed(replay_command(video, work / "data", work / "r.jsonl", pace=False,
+                                                        workers=None, detect_fps=None)))
+            walls["replay_every_frame"].append(timed(replay_command(video, work / "data", work / "e.jsonl",
+                                                                    pace=False, workers=None, detect_fps=0.0)))
+    result: dict[str, Any] = {name: spread(values) for name, values in walls.items()}
+    loop = result["loop"]["median_s"]
+    result["ratio"] = round(loop / result["replay"]["median_s"], 2)
+    result["ratio_every_frame"] = round(loop / result["replay_every_frame"]["median_s"], 2)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ratio", description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    print(json.dumps(measure(args.runs), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
