@@ -17,16 +17,15 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import cv2
-
 from bench.fixtures import CLIP, faces_dir, register_people
-from bench.time_to_name import empty_scene
+from bench.videos import retimed, still
 
 CAMERA_FPS = 15.0
 STEPS = (2, 4, 6, 8, 10, 12, 14, 16)
@@ -34,37 +33,6 @@ WARMUP_S = 8.0
 WINDOW_S = 20.0
 THROUGH_MIN = 0.97
 DROPPED_MAX = 0.02
-
-
-def clip_at(fps: float, source: Path, target: Path) -> Path:
-    """The clip re-timed to `fps` by keeping every n-th frame, as a file to loop."""
-    cap = cv2.VideoCapture(str(source))
-    every = max(1, round((cap.get(cv2.CAP_PROP_FPS) or 30.0) / fps))
-    writer = None
-    index = 0
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        if writer is None:
-            writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), fps,
-                                     (frame.shape[1], frame.shape[0]))
-        if index % every == 0:
-            writer.write(frame)
-        index += 1
-    cap.release()
-    if writer is not None:
-        writer.release()
-    return target
-
-
-def still_video(target: Path, seconds: float = 10.0) -> Path:
-    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), CAMERA_FPS, (640, 360))
-    scene = empty_scene(360, 640)
-    for _ in range(round(seconds * CAMERA_FPS)):
-        writer.write(scene)
-    writer.release()
-    return target
 
 
 def _totals(pipeline: Any) -> dict[str, float]:
@@ -143,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capacity-only", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind, so the running pipeline shuts down
     os.environ.setdefault("FACEGATE_WEBHOOKS", "off")
     out: dict[str, Any] = {"cores": os.cpu_count(), "camera_fps": CAMERA_FPS}
     with tempfile.TemporaryDirectory(prefix="facegate-capacity-") as tmp:
@@ -150,9 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         register_people(work / "data", faces_dir())
         if not args.capacity_only:
             print("[capacity] idle cameras", file=sys.stderr, flush=True)
-            out["idle"] = idle(work / "data", still_video(work / "still.mp4"))
+            out["idle"] = idle(work / "data", still(work / "still.mp4", 10.0, CAMERA_FPS))
         if not args.idle_only:
-            video = clip_at(CAMERA_FPS, faces_dir() / CLIP, work / "clip15.mp4")
+            video = retimed(faces_dir() / CLIP, work / "clip15.mp4", CAMERA_FPS)
             out["capacity"] = [capacity(work / "data", video, d, args.budget_s) for d in args.detectors.split(",")]
     print(json.dumps(out, indent=2))
     return 0

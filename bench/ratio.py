@@ -19,32 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import cv2
-
 from bench.fixtures import CLIP, DOWNSCALE, REPO, THRESHOLD, faces_dir, register_people, supervisor_env
 from bench.replayrun import replay_command
+from bench.videos import repeated
 
 TIMEOUT_S = 900.0
-
-
-def repeated(source: Path, target: Path, times: int = 3) -> Path:
-    """The clip `times` over, as one file."""
-    writer = None
-    for _ in range(times):
-        cap = cv2.VideoCapture(str(source))
-        fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            if writer is None:
-                writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), fps,
-                                         (frame.shape[1], frame.shape[0]))
-            writer.write(frame)
-        cap.release()
-    if writer is not None:
-        writer.release()
-    return target
 
 
 def timed(command: list[str]) -> float:

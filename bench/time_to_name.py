@@ -25,6 +25,7 @@ import numpy as np
 from bench.fixtures import CLIP, LIN, faces_dir, register_people
 from bench.replayrun import run_replay
 from bench.traces import read_trace
+from bench.videos import empty_scene, fps_of, frames_of, write
 
 ENTRANCES = 10
 EMPTY_S = 1.5
@@ -32,40 +33,16 @@ VISIBLE_S = 2.0
 DEFAULT_RATES = (0.0, 1.0, 2.0, 3.0, 5.0, 10.0)  # 0 (every frame) first: it says when each person is in
 
 
-def empty_scene(height: int, width: int) -> np.ndarray:
-    """A still scene with no face: smooth texture and an edge or two, the same every frame."""
-    rng = np.random.default_rng(7)
-    scene = cv2.resize(rng.integers(40, 200, (9, 16, 3), dtype=np.uint8), (width, height),
-                       interpolation=cv2.INTER_CUBIC)
-    cv2.rectangle(scene, (width * 2 // 3, height // 6), (width * 7 // 8, height * 5 // 6), (30, 30, 30), 4)
-    return scene
-
-
 def entrances_video(clip: Path, target: Path) -> tuple[list[int], float]:
     """Write the entrances video; returns the first frame of each entrance and the fps."""
-    cap = cv2.VideoCapture(str(clip))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
+    frames, fps = list(frames_of(clip)), fps_of(clip)
     height, width = frames[0].shape[:2]
     empty, visible = round(EMPTY_S * fps), round(VISIBLE_S * fps)
     step = max(1, (len(frames) - visible) // ENTRANCES)
-    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-    starts, index = [], 0
-    for entrance in range(ENTRANCES):
-        for _ in range(empty):
-            writer.write(empty_scene(height, width))
-        index += empty
-        starts.append(index)
-        for frame in frames[entrance * step: entrance * step + visible]:
-            writer.write(frame)
-        index += visible
-    writer.release()
+    starts = [entrance * (empty + visible) + empty for entrance in range(ENTRANCES)]
+    scene = empty_scene(height, width)
+    write(target, (frame for entrance in range(ENTRANCES)
+                   for frame in [scene] * empty + frames[entrance * step: entrance * step + visible]), fps)
     return starts, fps
 
 
