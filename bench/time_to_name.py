@@ -19,7 +19,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from bench.fixtures import CLIP, LIN, faces_dir, register_people
