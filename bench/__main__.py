@@ -23,7 +23,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from bench import nearest, report, transport
+from bench import capacity, nearest, ratio, report, time_to_name, transport
 from bench.fixtures import CLIP, DOWNSCALE, LIN, MODEL, REPO, THRESHOLD, faces_dir, register_people
 from bench.loop import known_faces, run_loop
 from bench.replayrun import run_replay
@@ -94,18 +94,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip", type=Path, help=f"video to run (default: the test data's {CLIP})")
     parser.add_argument("--workers", type=int, help="detect workers for the replay (default: cores)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where latest.json and TABLE.md go")
+    parser.add_argument("--parts", default="pipeline,time_to_name,capacity,ratio",
+                        help="which parts to run (each also runs alone: python -m bench.capacity, ...)")
     args = parser.parse_args(argv)
+    parts = set(args.parts.split(","))
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
     clip = (args.clip or faces_dir() / CLIP).resolve()
     if not clip.is_file():
         print(f"error: {clip}: no such file", file=sys.stderr)
         return 2
     try:
-        results = run(clip, args.workers)
+        results = run(clip, args.workers) if "pipeline" in parts else {}
+        table = report.markdown(results) if results else ""
+        if "time_to_name" in parts:
+            _say("time to name per detect_fps")
+            results["time_to_name"] = time_to_name.measure()
+            table += "\n## Time to name vs cost\n\n" + time_to_name.markdown(results["time_to_name"])
+        if "capacity" in parts:
+            _say("capacity: cameras kept up with, per detector; idle cost")
+            results["capacity"] = capacity.measure(["blazeface", "hog"], budget_s=300.0)
+            table += "\n## Cameras per machine\n\n" + capacity.markdown(results["capacity"])
+        if "ratio" in parts:
+            _say("replay vs loop, whole process, three runs each")
+            results["ratio"] = ratio.measure()
+            table += "\n## Replay vs loop\n\n" + ratio.markdown(results["ratio"])
     except (RuntimeError, subprocess.SubprocessError) as exc:  # a replay or register that failed: say so in a line
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    table = report.markdown(results)
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.results / "TABLE.md").write_text(table)

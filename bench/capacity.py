@@ -103,6 +103,36 @@ def idle(data_dir: Path, video: Path, cameras: int = 4) -> dict[str, Any]:
             "detected_fps": result["detected_fps"], "trial": result}
 
 
+def measure(detectors: list[str], budget_s: float, *, idle_cost: bool = True, search: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {"cores": os.cpu_count(), "camera_fps": CAMERA_FPS}
+    with tempfile.TemporaryDirectory(prefix="facegate-capacity-") as tmp:
+        work = Path(tmp)
+        register_people(work / "data", faces_dir())
+        if idle_cost:
+            print("[capacity] idle cameras", file=sys.stderr, flush=True)
+            out["idle"] = idle(work / "data", still(work / "still.mp4", 10.0, CAMERA_FPS))
+        if search:
+            video = retimed(faces_dir() / CLIP, work / "clip15.mp4", CAMERA_FPS)
+            out["capacity"] = [capacity(work / "data", video, d, budget_s) for d in detectors]
+    return out
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = []
+    if "capacity" in result:
+        lines += ["| detector | 15 fps cameras kept up with | cores used then | steps (cameras: through / dropped) |",
+                  "|---|---|---|---|"]
+        for row in result["capacity"]:
+            steps = ", ".join(f"{s['cameras']}: {s['through']:.0%} / {s['dropped']:.0%}" for s in row["steps"])
+            lines.append(f"| {row['detector']} | {row['cameras']} | {row['cores']} | {steps} |")
+    if "idle" in result:
+        idle_row = result["idle"]
+        lines.append(f"\nIdle camera (still scene, 15 fps, {idle_row['cameras']} cameras): "
+                     f"{idle_row['percent_of_a_core_per_camera']}% of a core each, all stages "
+                     f"(capture: decode + motion {idle_row['capture_percent_per_camera']}%)")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.capacity", description=__doc__.splitlines()[0])
     parser.add_argument("--detectors", default="blazeface,hog")
@@ -113,17 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind, so the running pipeline shuts down
     os.environ.setdefault("FACEGATE_WEBHOOKS", "off")
-    out: dict[str, Any] = {"cores": os.cpu_count(), "camera_fps": CAMERA_FPS}
-    with tempfile.TemporaryDirectory(prefix="facegate-capacity-") as tmp:
-        work = Path(tmp)
-        register_people(work / "data", faces_dir())
-        if not args.capacity_only:
-            print("[capacity] idle cameras", file=sys.stderr, flush=True)
-            out["idle"] = idle(work / "data", still(work / "still.mp4", 10.0, CAMERA_FPS))
-        if not args.idle_only:
-            video = retimed(faces_dir() / CLIP, work / "clip15.mp4", CAMERA_FPS)
-            out["capacity"] = [capacity(work / "data", video, d, args.budget_s) for d in args.detectors.split(",")]
+    out = measure(args.detectors.split(","), args.budget_s, idle_cost=not args.capacity_only,
+                  search=not args.idle_only)
     print(json.dumps(out, indent=2))
+    print(markdown(out), file=sys.stderr)
     return 0
 
 

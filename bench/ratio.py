@@ -65,11 +65,23 @@ def measure(runs: int = 3) -> dict[str, Any]:
     return result
 
 
+def markdown(result: dict[str, Any]) -> str:
+    rows = [("old loop", result["loop"]), ("replay, default detect_fps", result["replay"]),
+            ("replay, every frame detected", result["replay_every_frame"])]
+    lines = ["| run (the clip 3x, whole process) | median s | min..max s |", "|---|---|---|"]
+    lines += [f"| {name} | {r['median_s']} | {r['min_s']}..{r['max_s']} |" for name, r in rows]
+    lines.append(f"\nReplay vs loop: {result['ratio']}x at the default detect_fps, "
+                 f"{result['ratio_every_frame']}x detecting every frame")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ratio", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
-    print(json.dumps(measure(args.runs), indent=2))
+    result = measure(args.runs)
+    print(json.dumps(result, indent=2))
+    print(markdown(result), file=sys.stderr)
     return 0
 
 
