@@ -136,6 +136,9 @@ class Service:
                 return None
             entry = check_camera({**{k: v for k, v in current.items() if k != "default"}, **changes,
                                   "id": camera_id})
+            if current.get("default") and changes.get("detect_fps") is not None:
+                raise SettingError("the default camera follows the global detect_fps: "
+                                   "PUT /api/config {\"detect_fps\": ...} (or add it to cameras)")
             if current.get("default"):
                 self.update_config({"stream_url": entry["stream_url"]})
                 return entry
@@ -173,6 +176,7 @@ class Service:
             cameras.append({
                 "id": camera_id, "name": camera.get("name"), "stream_url": camera["stream_url"],
                 "enabled": camera.get("enabled", True),
+                "detect_fps": camera.get("detect_fps", config["detect_fps"]),  # its own, else the global one
                 "state": (state.state if state else "connecting") if active else "stopped",
                 "error": state.error if state and active else None,
                 "fps": round(self._capture_fps(camera_id), 1) if active else 0.0,
