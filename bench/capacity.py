@@ -48,12 +48,14 @@ def _totals(pipeline: Any) -> dict[str, float]:
     }
 
 
-def trial(data_dir: Path, video: Path, cameras: int, detector: str, window_s: float = WINDOW_S) -> dict[str, Any]:
-    """Run `cameras` copies of `video` live for a warm-up and a measured window; the window's figures."""
+def trial(data_dir: Path, video: Path, cameras: int, detector: str, window_s: float = WINDOW_S,
+          more: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run `cameras` copies of `video` live for a warm-up and a measured window; the window's figures.
+    `more`: other settings than the defaults (e.g. min_face_px)."""
     from facegate.settings import Settings
     from pipeline.runner import Pipeline
 
-    settings = Settings.of({"detector": detector})
+    settings = Settings.of({**(more or {}), "detector": detector})
     pipeline = Pipeline(str(data_dir), settings, follow_config=False, deliver_webhooks=False, log_level="WARNING")
     try:
         pipeline.start()
