@@ -10,12 +10,15 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import bottle
 import numpy as np
 
-from control import live, openapi, security
+from control import audit_api, auth, live, openapi, security
+from control.facework import FaceWorkConfig, FaceWorkPool, PhotoFaces, PoolFull, PoolUnavailable
+from control.masking import RedactPlugin, keep_config_passwords
 from control.service import ServiceApi, ServiceError
 from control.validation import (
     MAX_BODY_BYTES,
@@ -29,7 +32,8 @@ from control.validation import (
     optional_text,
     sent_image,
 )
-from facegate.faces import FaceImageError, encode_single_face, load_rgb, locate_and_encode
+from facegate.audit import AuditTrail
+from facegate.faces import FaceImageError, only_face
 from facegate.records import ENCODING_SIZE, result_dict
 from facegate.settings import SettingError
 from facegate.store import iso_now
@@ -74,21 +78,58 @@ def _form_or_json() -> dict[str, Any]:
     return json_body()
 
 
-def _photo_encoding(data: bytes, model: str) -> np.ndarray:
+def _photo_faces(pool: FaceWorkPool, data: bytes, model: str) -> PhotoFaces:
+    """Every face in an uploaded photo, found in the bounded pool: 400 for a bad photo, 429 when busy."""
     try:
-        return encode_single_face(data, model=model)
+        return pool.find_faces(data, model=model)
     except FaceImageError as exc:
         raise fail(400, str(exc)) from None
+    except PoolFull as exc:
+        raise bottle.HTTPError(429, str(exc), **{"Retry-After": str(exc.retry_after_s)}) from None
+    except PoolUnavailable as exc:
+        raise bottle.HTTPError(503, str(exc), **{"Retry-After": "1"}) from None
 
 
-def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str | None = None) -> bottle.Bottle:
-    """The whole API over one running service."""
+class _ClosesWithApp:
+    """Bottle's `app.close()` closes every installed plugin: how the face pool ends with the API server."""
+
+    name, api = "facegate-close", 2
+
+    def __init__(self, pool: FaceWorkPool) -> None:
+        self.pool = pool
+
+    def apply(self, callback: Callable[..., Any], _route: bottle.Route) -> Callable[..., Any]:
+        return callback
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def make_app(service: ServiceApi, *, token: str | None = None, read_token: str | None = None,
+             cors_origins: str | None = None, host: str | None = None) -> bottle.Bottle:
+    """The whole API over one running service; tokens default to FACEGATE_API_TOKEN / FACEGATE_READ_TOKEN."""
     app = bottle.Bottle(catchall=True)
     bottle.BaseRequest.MEMFILE_MAX = MAX_BODY_BYTES
     app.install(_log_crashes)
     _json_errors(app)
-    security.install(app, token=token, cors_origins=cors_origins)
+    security.install(app, cors_origins=cors_origins)
+    access = auth.AuthConfig.from_env()
+    if token is not None:
+        access = replace(access, admin_tokens=auth.token_list(token))
+    if read_token is not None:
+        access = replace(access, read_tokens=auth.token_list(read_token))
+    auth.install(app, access, host)
     store = service.store
+    audit_api.install(app, AuditTrail(store.path, lambda: int(service.config().get("audit_retention_days") or 0)))
+    app.install(RedactPlugin())
+    pool = FaceWorkPool(FaceWorkConfig.from_env())
+    app.install(_ClosesWithApp(pool))
+
+    def only_photo_face(data: bytes) -> np.ndarray:
+        try:
+            return only_face(_photo_faces(pool, data, str(service.config()["model"])).faces)
+        except FaceImageError as exc:
+            raise fail(400, str(exc)) from None
 
     def status() -> dict[str, Any]:
         current = service.status()
@@ -159,7 +200,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str
 
     @app.put("/api/config")
     def put_config() -> dict[str, Any]:
-        body = {CONFIG_ALIASES.get(k, k): v for k, v in json_body().items()}
+        body = keep_config_passwords(service, {CONFIG_ALIASES.get(k, k): v for k, v in json_body().items()})
         if not body:
             raise fail(400, "send at least one setting, e.g. {\"threshold\": 0.5}")
         try:
@@ -186,7 +227,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str
                     raise fail(400, f"encoding must be a list of {ENCODING_SIZE} numbers") from None
             encoding = np.asarray(check_encoding(raw))
         else:
-            encoding = _photo_encoding(image or b"", str(service.config()["model"]))
+            encoding = only_photo_face(image or b"")
         person_id = store.register(name, [encoding], client_id=client_id, image_url=image_url)
         service.gallery_changed()
         log.info("registered %s (person %d)", name, person_id)
@@ -216,7 +257,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str
         if body.get("encoding") is not None:
             encoding = np.asarray(check_encoding(body["encoding"]))
         elif image is not None:
-            encoding = _photo_encoding(image, str(service.config()["model"]))
+            encoding = only_photo_face(image)
         else:
             raise fail(400, "send an encoding, an image_base64 or a multipart image")
         total = store.add_faces(pid, [encoding])
@@ -243,17 +284,14 @@ def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str
         if image is None:
             raise fail(400, "send a multipart image or an image_base64")
         config = service.config()
-        try:
-            rgb = load_rgb(image)
-        except FaceImageError as exc:
-            raise fail(400, str(exc)) from None
+        found = _photo_faces(pool, image, str(config["model"]))
         gallery = Gallery(*store.gallery())
         threshold = float(config["threshold"])
         faces = []
-        for box, encoding in locate_and_encode(rgb, model=str(config["model"])):
+        for box, encoding in found.faces:
             name, distance = gallery.identify(encoding, threshold)
             faces.append(result_dict(iso_now(), name, distance, box))
-        return {"faces": faces, "count": len(faces), "width": int(rgb.shape[1]), "height": int(rgb.shape[0])}
+        return {"faces": faces, "count": len(faces), "width": found.width, "height": found.height}
 
     # --- webhooks -----------------------------------------------------------------------------------
     @app.get("/api/webhooks/failed")
@@ -274,6 +312,8 @@ def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str
     def openapi_document() -> dict[str, Any]:
         return openapi.document(service.version)
 
+    for route in app.routes:
+        route.prepare()  # applies the plugins now: a route missing from auth's or audit's tables fails here
     return app
 
 

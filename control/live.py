@@ -15,6 +15,7 @@ from typing import Any
 import bottle
 
 from control import metrics
+from control.masking import keep_camera_password
 from control.service import ServiceError
 from control.validation import check_id, check_name, fail, json_body
 from facegate.settings import SettingError
@@ -53,7 +54,7 @@ def install(app: bottle.Bottle, service: Any) -> None:
 
     @app.put("/api/cameras/<camera_id>")
     def update_camera(camera_id: str) -> dict[str, Any]:
-        body = json_body()
+        body = keep_camera_password(service, camera_id, json_body())
         if "id" in body and body["id"] != camera_id:
             raise fail(400, "a camera's id cannot be changed")
         try:

@@ -13,6 +13,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
+from facegate.redact import configured_secrets, redact_text
 from pipeline.stats import LATENCY_BUCKETS_S, StageFigures
 
 CAMERA_STATES = ("connecting", "live", "reconnecting", "failed", "stopped", "ended")
@@ -96,7 +97,7 @@ class PipelineCollector:
 
 
 def render(service: Any) -> bytes:
-    """The metrics page for one scrape."""
+    """The metrics page for one scrape; no label ever carries a camera password or a secret."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PipelineCollector(service))
-    return generate_latest(registry)
+    return redact_text(generate_latest(registry).decode(), configured_secrets()).encode()

@@ -9,6 +9,7 @@ from typing import Any
 
 import bottle
 
+from control.auth import ROUTE_SCOPES, SIGNABLE, Scope
 from facegate.records import ENCODING_SIZE
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -49,6 +50,15 @@ SCHEMAS: dict[str, Any] = {
     "Register": _obj({"name": STRING, "encoding": ENCODING, "image_base64": STRING, "image_url": STRING,
                       "imageUrl": STRING, "client_id": STRING, "clientId": STRING}, ["name"]),
     "Success": _obj({"success": BOOLEAN, "message": STRING}, ["success"]),
+    "AuditEntry": _obj({"id": INTEGER, "time": STRING, "scope": STRING, "client": NULLABLE_STRING, "action": STRING,
+                        "target": NULLABLE_STRING, "details": {"type": "object"}},
+                       ["id", "time", "scope", "action", "details"]),
+}
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer",
+               "description": "FACEGATE_API_TOKEN (admin) or FACEGATE_READ_TOKEN (read); open when neither is set"},
+    "signedUrl": {"type": "apiKey", "in": "query", "name": "signature",
+                  "description": "picture routes only: the URL from GET /api/signed-url (with its expires)"},
 }
 
 
@@ -61,8 +71,9 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    words = {400: "Bad input", 401: "Token missing or wrong", 404: "Not found", 409: "Conflict",
-             413: "Body too large", 503: "Busy"}
+    words = {400: "Bad input", 401: "Token missing or wrong", 403: "The token's scope does not allow this",
+             404: "Not found", 409: "Conflict", 413: "Body too large",
+             429: "Face detection is busy; see Retry-After", 503: "Busy"}
     return {str(code): _json(ERROR, words[code]) for code in codes}
 
 
@@ -102,17 +113,18 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any]]] = 
                                         {"name": STRING, "image": {"type": "string", "format": "binary"}})}}}},
                                 {"200": _json(_obj({"success": BOOLEAN, "message": STRING, "total_users": INTEGER,
                                                     "person_id": INTEGER}, ["success", "total_users"])),
-                                 **_errors(400, 401, 413)}),
+                                 **_errors(400, 401, 413, 429)}),
     ("GET", "/api/persons"): ("Registered people", {},
                               {"200": _json(_obj({"persons": {"type": "array", "items": _ref("Person")}}))}),
     ("GET", "/api/persons/{person_id}"): ("One person", {}, {"200": _json(_ref("Person")), **_errors(404)}),
     ("POST", "/api/persons/{person_id}/faces"): ("Add a photo or an encoding to a person", {"requestBody": IMAGE_BODY},
-                                                 {"200": _json(_ref("Success")), **_errors(400, 401, 404, 413)}),
+                                                 {"200": _json(_ref("Success")),
+                                                  **_errors(400, 401, 404, 413, 429)}),
     ("DELETE", "/api/persons/{person_id}"): ("Delete a person and all their encodings", {},
                                              {"200": _json(_ref("Success")), **_errors(401, 404)}),
     ("POST", "/api/recognize"): ("Who is in this photo", {"requestBody": IMAGE_BODY},
                                  {"200": _json(_obj({"faces": {"type": "array", "items": _ref("Result")},
-                                                     "count": INTEGER})), **_errors(400, 401, 413)}),
+                                                     "count": INTEGER})), **_errors(400, 401, 413, 429)}),
     ("GET", "/api/webhooks/failed"): ("Webhook deliveries that gave up (dead letters)", {"parameters": [LIMIT]},
                                       {"200": _json(_obj({"failed": {"type": "array"}, "total": INTEGER}))}),
     ("POST", "/api/webhooks/retry"): ("Send the dead letters again", {},
@@ -140,6 +152,17 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any]]] = 
     ("DELETE", "/api/unknown/{unknown_id}"): ("Forget an unknown face", {},
                                               {"200": _json(_ref("Success")), **_errors(401, 404)}),
     ("GET", "/api/openapi.json"): ("This document", {}, {"200": _json({"type": "object"})}),
+    ("GET", "/api/signed-url"): (
+        "A short-lived signed URL for a picture route, for <img src> where no header can be sent",
+        {"parameters": [{"name": "path", "in": "query", "required": True, "schema": STRING,
+                         "example": "/api/cameras/cam0/snapshot.jpg"}]},
+        {"200": _json(_obj({"url": STRING, "expires_at": STRING, "expires_in_s": NUMBER}, ["url", "expires_at"])),
+         **_errors(400)}),
+    ("GET", "/api/audit"): (
+        "The audit trail of changes, newest first",
+        {"parameters": [LIMIT, {"name": "action", "in": "query", "schema": STRING, "example": "person.delete"}]},
+        {"200": _json(_obj({"audit": {"type": "array", "items": _ref("AuditEntry")}, "total": INTEGER},
+                           ["audit", "total"])), **_errors(400)}),
     ("GET", "/metrics"): ("Prometheus metrics", {}, {"200": {"description": "Prometheus text format"}}),
 }
 
@@ -157,17 +180,40 @@ def document(version: str = "0") -> dict[str, Any]:
         parameters = _path_parameters(path) + list(extra.get("parameters", []))
         if parameters:
             operation["parameters"] = parameters
-        if method != "GET":
-            operation["security"] = [{"bearer": []}]
+        _add_security(operation, method, path)
         paths.setdefault(path, {})[method.lower()] = operation
     return {
         "openapi": "3.0.3",
         "info": {"title": "facegate", "version": version,
                  "description": "Face recognition over camera streams: control, results, people, webhooks."},
         "paths": paths,
-        "components": {"schemas": SCHEMAS,
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES},
     }
+
+
+def _add_security(operation: dict[str, Any], method: str, path: str) -> None:
+    """Who may call it (from control.auth), as OpenAPI `security`, `x-facegate-scope` and 401/403 answers."""
+    rules = {(m, openapi_path(rule)): (scope, (m, rule) in SIGNABLE) for (m, rule), scope in ROUTE_SCOPES.items()}
+    scope, signable = rules[(method, path)]
+    operation["x-facegate-scope"] = scope.value
+    if scope is Scope.PUBLIC:
+        operation["security"] = []
+        return
+    if scope is Scope.METRICS:
+        operation["security"] = [{}, {"bearer": []}]  # open unless FACEGATE_METRICS_AUTH=read
+        return
+    operation["security"] = [{"bearer": []}, *([{"signedUrl": []}] if signable else [])]
+    operation["responses"] = {**operation["responses"], **_errors(401, 403)}
+
+
+def openapi_path(rule: str) -> str:
+    """A Bottle rule as an OpenAPI path: `/api/persons/<person_id>` → `/api/persons/{person_id}`."""
+    path = rule
+    while "<" in path:
+        start, end = path.index("<"), path.index(">")
+        name = path[start + 1:end].split(":")[0]
+        path = path[:start] + "{" + name + "}" + path[end + 1:]
+    return path
 
 
 def served_operations(app: bottle.Bottle) -> set[tuple[str, str]]:
@@ -176,10 +222,5 @@ def served_operations(app: bottle.Bottle) -> set[tuple[str, str]]:
     for route in app.routes:
         if route.method == "OPTIONS":
             continue
-        path = route.rule
-        while "<" in path:
-            start, end = path.index("<"), path.index(">")
-            name = path[start + 1:end].split(":")[0]
-            path = path[:start] + "{" + name + "}" + path[end + 1:]
-        served.add((route.method, path))
+        served.add((route.method, openapi_path(route.rule)))
     return served

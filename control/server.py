@@ -50,3 +50,6 @@ class ApiServer:
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=timeout)
         if self._thread is not None:
             self._thread.join(timeout)
+        close = getattr(self.app, "close", None)
+        if close is not None:
+            close()  # the app's resources: its face-detection processes, the audit trail

@@ -20,16 +20,17 @@ class FaceImageError(ValueError):
     """A photo cannot be used; the message says why in words a person understands."""
 
 
-def load_rgb(data: bytes | str | Path) -> np.ndarray:
-    """Decode image bytes or a file into an RGB uint8 array, refusing non-images and decompression bombs."""
+def load_rgb(data: bytes | str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode image bytes or a file into an RGB uint8 array, refusing non-images and more than `max_pixels`."""
     try:
         source = io.BytesIO(data) if isinstance(data, bytes | bytearray) else Path(data)
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(source) as image:
                 width, height = image.size
-                if width * height > MAX_PIXELS:
-                    raise FaceImageError(f"image is {width}x{height}; at most {MAX_PIXELS // 1_000_000} megapixels")
+                if width * height > min(max_pixels, MAX_PIXELS):
+                    raise FaceImageError(f"image is {width}x{height}; at most {min(max_pixels, MAX_PIXELS) / 1e6:g}"
+                                         " megapixels")
                 image.draft("RGB", (4096, 4096))
                 return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
     except FileNotFoundError:
@@ -58,7 +59,11 @@ def locate_and_encode(rgb: np.ndarray, *, model: str = "hog", upsample: int = 1
 
 def encode_single_face(data: bytes | str | Path, *, model: str = "hog") -> np.ndarray:
     """The encoding of the one face in a photo; FaceImageError if there are none or several."""
-    faces = locate_and_encode(load_rgb(data), model=model)
+    return only_face(locate_and_encode(load_rgb(data), model=model))
+
+
+def only_face(faces: list[tuple[tuple[int, int, int, int], np.ndarray]]) -> np.ndarray:
+    """The encoding of the one face found; FaceImageError if there are none or several."""
     if len(faces) != 1:
         found = "no face" if not faces else f"{len(faces)} faces"
         raise FaceImageError(f"expected exactly one face, found {found}")

@@ -7,6 +7,8 @@ import os
 import sys
 import warnings
 
+from facegate.redact import RedactingFormatter, configured_secrets
+
 FORMAT = "%(asctime)s %(levelname)-7s [%(processName)s] %(name)s: %(message)s"
 
 
@@ -21,7 +23,8 @@ def setup_logging(level: str | int | None = None) -> None:
     for handler in list(root.handlers):
         root.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(FORMAT, "%H:%M:%S"))
+    # no line anywhere carries a camera password, a token or the webhook secret
+    handler.setFormatter(RedactingFormatter(FORMAT, "%H:%M:%S", configured_secrets()))
     root.addHandler(handler)
     root.setLevel(chosen.upper() if isinstance(chosen, str) else chosen)
     for noisy in ("waitress.queue", "urllib3"):

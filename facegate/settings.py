@@ -210,6 +210,8 @@ SETTINGS: tuple[Setting, ...] = (
             "faces narrower than this (full-frame pixels) are not encoded"),
     Setting("retention_days", 30, _number("retention_days", 0, 3650, integer=True), True,
             "results older than this are pruned (0 keeps them)"),
+    Setting("audit_retention_days", 365, _number("audit_retention_days", 0, 36500, integer=True), True,
+            "audit rows older than this are pruned (0 keeps them; rows younger than a day never go)"),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -242,6 +244,7 @@ class Settings:
     unknown_events: bool
     min_face_px: int
     retention_days: int
+    audit_retention_days: int
 
     @classmethod
     def of(cls, values: Settings | Mapping[str, Any]) -> Settings:

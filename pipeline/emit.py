@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from facegate.records import box_dict
+from facegate.redact import mask_url
 from facegate.store import Store
 from pipeline.messages import EndOfStream, Event, FrameResult, ReplayDone, Stop, UnknownFace
 from pipeline.stage import EmitOptions, StageContext, receive
@@ -56,7 +57,7 @@ class Emitter:
 
     def record(self, event: Event) -> None:
         body = webhook_body(event.result, event.camera_id, event.stream_url) if self.sender else None
-        self.store.add_event(event.event_id, event.result, event.camera_id, event.stream_url, body)
+        self.store.add_event(event.event_id, event.result, event.camera_id, mask_url(event.stream_url), body)
         self.meter.add("encodings")  # the emitter's "encodings" column counts events written
         log.info("event %s: %s on %s (distance %.3f)", event.event_id, event.result["name"], event.camera_id,
                  event.result["distance"])

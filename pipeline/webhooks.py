@@ -27,6 +27,7 @@ from typing import Any
 import requests
 
 from facegate.records import webhook_payload
+from facegate.redact import mask_url
 from facegate.store import Store
 
 log = logging.getLogger(__name__)
@@ -75,8 +76,11 @@ class WebhookConfig:
 
 
 def webhook_body(result: dict[str, Any], camera_id: str | None, stream_url: str | None) -> str:
-    """The old script's payload, serialised once so that the signature covers the exact bytes sent."""
-    return json.dumps(webhook_payload(result, camera_id, stream_url), separators=(",", ":"))
+    """The old script's payload, serialised once so that the signature covers the exact bytes sent.
+
+    `camera_stream_url` keeps its place but never its password (`rtsp://admin:***@cam/live`).
+    """
+    return json.dumps(webhook_payload(result, camera_id, mask_url(stream_url)), separators=(",", ":"))
 
 
 def _key(secret: str) -> bytes:

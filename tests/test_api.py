@@ -256,9 +256,11 @@ def test_mutations_need_the_token(api: ServiceProcess, method: str, path: str) -
     assert len(_people(api)) >= 2
 
 
-def test_reads_need_no_token(api: ServiceProcess) -> None:
-    for path in ("/api/status", "/api/results", "/api/stats", "/api/persons", "/api/openapi.json"):
-        assert api.get(path, token="").status_code == 200, path
+def test_reads_need_a_token_except_status(api: ServiceProcess) -> None:
+    assert api.get("/api/status", token="").status_code == 200
+    for path in ("/api/results", "/api/stats", "/api/persons", "/api/openapi.json"):
+        assert api.get(path, token="").status_code == 401, path
+        assert api.get(path).status_code == 200, path
 
 
 def test_cors_preflight_and_responses(api: ServiceProcess) -> None:

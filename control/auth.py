@@ -1,0 +1,277 @@
+"""Who may call which route: two scopes of bearer tokens, and short-lived signed URLs for pictures.
+
+`FACEGATE_API_TOKEN` holds the admin tokens (everything), `FACEGATE_READ_TOKEN` the read-only
+ones; each is a comma list, so a token can be rotated without downtime (add the new one, move
+the clients, drop the old one). Tokens are compared in constant time. With any token set, every
+route needs one of the right scope (401 without a valid token, 403 with a token of the wrong
+scope), except `GET /api/status` (liveness, no personal data) and `/metrics` unless
+`FACEGATE_METRICS_AUTH=read`. With no token at all the service is open, as before, and says so
+loudly when it listens on more than the loopback address.
+
+A browser cannot put a header on `<img src=...>`, so the picture routes (snapshot, MJPEG, face
+crops) also accept a signed URL that `GET /api/signed-url?path=...` hands out: an HMAC of the
+path and an expiry time under a key that lives only in this process, valid for
+`FACEGATE_SIGNED_URL_TTL_S` seconds. The token itself never goes into a query string.
+
+Every route must be in `ROUTE_SCOPES`; building the app fails on one that is not, so a new route
+cannot be forgotten.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import ipaddress
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import bottle
+
+from control.validation import fail
+from facegate.store import iso_now
+
+log = logging.getLogger(__name__)
+
+SCOPE_ENVIRON_KEY = "facegate.scope"  # what the request was allowed as, for the audit trail
+SIGNED_URL_ROUTE = "/api/signed-url"
+DEFAULT_SIGNED_URL_TTL_S = 300.0
+
+
+class Scope(enum.Enum):
+    PUBLIC = "public"  # no token ever needed
+    METRICS = "metrics"  # public, or read when FACEGATE_METRICS_AUTH=read
+    READ = "read"
+    ADMIN = "admin"
+
+
+# (method, Bottle rule) → the scope a caller needs. Picture routes a browser loads by <img src> are in SIGNABLE too.
+ROUTE_SCOPES: dict[tuple[str, str], Scope] = {
+    ("GET", "/api/status"): Scope.PUBLIC,
+    ("GET", "/metrics"): Scope.METRICS,
+    ("GET", "/api/openapi.json"): Scope.READ,
+    ("GET", "/api/results"): Scope.READ,
+    ("GET", "/api/results/<name>"): Scope.READ,
+    ("GET", "/api/latest"): Scope.READ,
+    ("GET", "/api/stats"): Scope.READ,
+    ("GET", "/api/config"): Scope.READ,
+    ("GET", "/api/persons"): Scope.READ,
+    ("GET", "/api/persons/<person_id>"): Scope.READ,
+    ("GET", "/api/cameras"): Scope.READ,
+    ("GET", "/api/cameras/<camera_id>/snapshot.jpg"): Scope.READ,
+    ("GET", "/api/cameras/<camera_id>/stream.mjpg"): Scope.READ,
+    ("GET", "/api/unknown"): Scope.READ,
+    ("GET", "/api/unknown/<unknown_id>.jpg"): Scope.READ,
+    ("GET", SIGNED_URL_ROUTE): Scope.READ,
+    ("GET", "/api/webhooks/failed"): Scope.ADMIN,
+    ("GET", "/api/audit"): Scope.ADMIN,
+    ("POST", "/api/start"): Scope.ADMIN,
+    ("POST", "/api/stop"): Scope.ADMIN,
+    ("PUT", "/api/config"): Scope.ADMIN,
+    ("POST", "/api/register"): Scope.ADMIN,
+    ("POST", "/api/persons/<person_id>/faces"): Scope.ADMIN,
+    ("DELETE", "/api/persons/<person_id>"): Scope.ADMIN,
+    ("POST", "/api/recognize"): Scope.ADMIN,
+    ("POST", "/api/webhooks/retry"): Scope.ADMIN,
+    ("POST", "/api/cameras"): Scope.ADMIN,
+    ("PUT", "/api/cameras/<camera_id>"): Scope.ADMIN,
+    ("DELETE", "/api/cameras/<camera_id>"): Scope.ADMIN,
+    ("POST", "/api/unknown/<unknown_id>/register"): Scope.ADMIN,
+    ("DELETE", "/api/unknown/<unknown_id>"): Scope.ADMIN,
+}
+SIGNABLE: frozenset[tuple[str, str]] = frozenset({
+    ("GET", "/api/cameras/<camera_id>/snapshot.jpg"),
+    ("GET", "/api/cameras/<camera_id>/stream.mjpg"),
+    ("GET", "/api/unknown/<unknown_id>.jpg"),
+})
+
+
+class UnclassifiedRoute(RuntimeError):
+    """A route was added without saying which scope may call it (add it to ROUTE_SCOPES)."""
+
+
+def token_list(raw: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(t.strip() for t in raw.split(",") if t.strip()))
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """The tokens of each scope and how long a signed URL lives."""
+
+    admin_tokens: tuple[str, ...] = ()
+    read_tokens: tuple[str, ...] = ()
+    metrics_need_token: bool = False
+    signed_url_ttl_s: float = DEFAULT_SIGNED_URL_TTL_S
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> AuthConfig:
+        env = os.environ if environ is None else environ
+        raw_ttl = env.get("FACEGATE_SIGNED_URL_TTL_S", "")
+        try:
+            ttl = float(raw_ttl) if raw_ttl else DEFAULT_SIGNED_URL_TTL_S
+        except ValueError:
+            log.warning("ignoring FACEGATE_SIGNED_URL_TTL_S=%r: not a number", raw_ttl)
+            ttl = DEFAULT_SIGNED_URL_TTL_S
+        metrics = env.get("FACEGATE_METRICS_AUTH", "open").strip().lower()
+        if metrics not in ("open", "read"):
+            log.warning("ignoring FACEGATE_METRICS_AUTH=%r: use open or read", metrics)
+        return cls(admin_tokens=token_list(env.get("FACEGATE_API_TOKEN", "")),
+                   read_tokens=token_list(env.get("FACEGATE_READ_TOKEN", "")),
+                   metrics_need_token=metrics == "read", signed_url_ttl_s=max(1.0, min(ttl, 86400.0)))
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.admin_tokens or self.read_tokens)
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()
+
+
+class TokenChecker:
+    """Which scope a bearer token grants, compared in constant time against every configured token."""
+
+    def __init__(self, config: AuthConfig) -> None:
+        self._admin = [_digest(t) for t in config.admin_tokens]
+        self._read = [_digest(t) for t in config.read_tokens]
+
+    def scope_of(self, authorization: str) -> Scope | None:
+        """ADMIN, READ, or None for a missing or unknown token (`authorization` is the whole header)."""
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        given = _digest(token.strip())
+        is_admin = is_read = False
+        for known in self._admin:  # no early exit: every token is compared, whichever matches
+            is_admin |= hmac.compare_digest(given, known)
+        for known in self._read:
+            is_read |= hmac.compare_digest(given, known)
+        return Scope.ADMIN if is_admin else Scope.READ if is_read else None
+
+
+class UrlSigner:
+    """HMAC-SHA256 of `path` and an expiry time, under a key made at start (a restart voids old URLs)."""
+
+    def __init__(self, ttl_s: float, key: bytes | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.ttl_s = ttl_s
+        self._key = key or secrets.token_bytes(32)
+        self._clock = clock
+
+    def _mac(self, path: str, expires: int) -> str:
+        return hmac.new(self._key, f"{path}\n{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def sign(self, path: str) -> tuple[str, int]:
+        """(the query string `expires=...&signature=...`, expiry as Unix seconds)."""
+        expires = int(self._clock() + self.ttl_s + 0.999)
+        return urlencode({"expires": expires, "signature": self._mac(path, expires)}), expires
+
+    def verify(self, path: str, expires: str, signature: str) -> bool:
+        if not expires.isdigit() or int(expires) < self._clock():
+            return False
+        return hmac.compare_digest(self._mac(path, int(expires)), signature)
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def warn_if_open(config: AuthConfig, host: str | None) -> None:
+    """Say at start what is protected; shout when no token is set and the port is reachable from elsewhere."""
+    if config.read_tokens and not config.admin_tokens:
+        log.warning("FACEGATE_READ_TOKEN is set without FACEGATE_API_TOKEN: no one can change anything")
+    if config.enabled:
+        log.info("API tokens: %d admin, %d read; /metrics %s", len(config.admin_tokens), len(config.read_tokens),
+                 "needs a token" if config.metrics_need_token else "is open")
+        return
+    if host is not None and not _is_loopback(host):
+        log.warning("!" * 78)
+        log.warning("NO API TOKEN IS SET and the API listens on %s: anyone on the network can read every "
+                    "face, result and camera picture, and change or delete them.", host)
+        log.warning("Set FACEGATE_API_TOKEN (admin) and FACEGATE_READ_TOKEN (read-only), or bind to 127.0.0.1.")
+        log.warning("!" * 78)
+    else:
+        log.warning("FACEGATE_API_TOKEN is not set: every route is open to whoever can reach %s",
+                    host or "this port")
+
+
+class AuthPlugin:
+    """A Bottle plugin: each route checks its caller's scope before it runs."""
+
+    name = "facegate-auth"
+    api = 2
+
+    def __init__(self, config: AuthConfig, signer: UrlSigner) -> None:
+        self.config, self.signer = config, signer
+        self.tokens = TokenChecker(config)
+
+    def apply(self, callback: Callable[..., Any], route: bottle.Route) -> Callable[..., Any]:
+        key = (route.method, route.rule)
+        if key not in ROUTE_SCOPES:
+            raise UnclassifiedRoute(f"{route.method} {route.rule} is not in control.auth.ROUTE_SCOPES")
+        needed = ROUTE_SCOPES[key]
+        signable = key in SIGNABLE
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            bottle.request.environ[SCOPE_ENVIRON_KEY] = self.admit(needed, signable)
+            return callback(*args, **kwargs)
+
+        return guarded
+
+    def admit(self, needed: Scope, signable: bool) -> str:
+        """The scope the request runs as ("open", "public", "signed", "read", "admin"); raises 401 or 403."""
+        if not self.config.enabled:
+            return "open"
+        request = bottle.request
+        if needed is Scope.PUBLIC or (needed is Scope.METRICS and not self.config.metrics_need_token):
+            return "public"
+        header = request.get_header("Authorization", "")
+        if signable and not header and "signature" in request.query:
+            if self.signer.verify(request.path, request.query.get("expires", ""), request.query.get("signature", "")):
+                return "signed"
+            raise _unauthorized("this signed URL is invalid or has expired; ask GET /api/signed-url for a new one")
+        granted = self.tokens.scope_of(header)
+        if granted is None:
+            raise _unauthorized("a valid 'Authorization: Bearer <token>' header is required")
+        if needed is Scope.ADMIN and granted is not Scope.ADMIN:
+            raise fail(403, "this token may only read; this route needs an admin token (FACEGATE_API_TOKEN)")
+        return granted.value
+
+
+def _unauthorized(message: str) -> bottle.HTTPError:
+    return bottle.HTTPError(401, message, **{"WWW-Authenticate": 'Bearer realm="facegate"'})
+
+
+def install(app: bottle.Bottle, config: AuthConfig, host: str | None = None) -> UrlSigner:
+    """Guard every route of `app` (install before adding routes) and add `GET /api/signed-url`."""
+    signer = UrlSigner(config.signed_url_ttl_s)
+    app.install(AuthPlugin(config, signer))
+    warn_if_open(config, host)
+
+    @app.get(SIGNED_URL_ROUTE)
+    def signed_url() -> dict[str, Any]:
+        wanted = bottle.request.query.getunicode("path", "")
+        path, _, query = wanted.partition("?")
+        try:
+            route, _args = app.router.match({"REQUEST_METHOD": "GET", "PATH_INFO": path})
+        except bottle.HTTPError:
+            route = None
+        if not path.startswith("/") or route is None or (route.method, route.rule) not in SIGNABLE:
+            raise fail(400, "path must be a picture route: /api/cameras/<id>/snapshot.jpg, "
+                            "/api/cameras/<id>/stream.mjpg or /api/unknown/<id>.jpg")
+        signature, expires = signer.sign(path)
+        kept = "&".join(p for p in query.split("&") if p and not p.startswith(("expires=", "signature=")))
+        return {"url": f"{path}?{kept + '&' if kept else ''}{signature}", "expires_at": iso_now(expires),
+                "expires_in_s": signer.ttl_s}
+
+    return signer
