@@ -71,12 +71,16 @@ class PipelineCollector:
         fps = GaugeMetricFamily("facegate_camera_fps", "Frames per second read from the camera", labels=["camera"])
         state = GaugeMetricFamily("facegate_camera_state", "1 for the camera's current state",
                                   labels=["camera", "state"])
+        info = GaugeMetricFamily("facegate_camera_info", "Each configured camera, with its stream URL (no password)",
+                                 labels=["camera", "stream_url"])
         for camera in status.get("cameras", []):
             fps.add_metric([camera["id"]], float(camera.get("fps") or 0.0))
+            info.add_metric([camera["id"], str(camera.get("stream_url") or "")], 1.0)
             for name in CAMERA_STATES:
                 state.add_metric([camera["id"], name], 1.0 if camera.get("state") == name else 0.0)
         yield fps
         yield state
+        yield info
         running = GaugeMetricFamily("facegate_running", "1 while recognition is on")
         running.add_metric([], 1.0 if status.get("running") else 0.0)
         yield running
