@@ -41,7 +41,7 @@ def configured_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
     """The tokens (comma lists) and the webhook secret set in the environment, longest first."""
     env = os.environ if environ is None else environ
     found = {part.strip() for name in SECRET_ENV for part in env.get(name, "").split(",")}
-    return sorted((s for s in found if len(s) >= MIN_SECRET_LEN), key=len, reverse=True)
+    return sorted((s for s in found if len(s) >= MIN_SECRET_LEN), key=lambda s: (-len(s), s))
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:

@@ -390,6 +390,7 @@ def test_every_kind_of_change_leaves_an_audit_row(svc: ServiceProcess, faces: Pa
 
 
 def test_the_audit_trail_is_append_only_and_has_its_own_retention(svc: ServiceProcess) -> None:
+    assert svc.put("/api/config", json={"threshold": 0.6}).status_code == 200  # at least one fresh row
     db = sqlite3.connect(svc.data_dir / "facegate.db", timeout=10)
     try:
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
