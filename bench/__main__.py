@@ -3,7 +3,8 @@
 Registers Lin-Manuel Miranda and Alex Lacamoire into a temporary data dir, then runs, one after
 another so they never share the cores: the old loop (bench/loop.py), `supervisor.py replay`
 unpaced (throughput, per-stage figures, memory) and paced at the clip's 30 fps (latency), the
-frame-transport comparison (bench/transport.py) and the nearest-match timing (bench/nearest.py).
+frame-transport comparison (bench/transport.py), the nearest-match timing (bench/nearest.py) and
+the API flood against live recognition (bench/flood.py; `--parts flood` runs just that).
 Prints a markdown table and writes it to bench/results/TABLE.md, all figures to latest.json.
 """
 
@@ -23,7 +24,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from bench import capacity, nearest, ratio, report, time_to_name, transport
+from bench import capacity, flood, nearest, ratio, report, time_to_name, transport
 from bench.fixtures import CLIP, DOWNSCALE, LIN, MODEL, REPO, THRESHOLD, faces_dir, register_people
 from bench.loop import known_faces, run_loop
 from bench.replayrun import run_replay
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip", type=Path, help=f"video to run (default: the test data's {CLIP})")
     parser.add_argument("--workers", type=int, help="detect workers for the replay (default: cores)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where latest.json and TABLE.md go")
-    parser.add_argument("--parts", default="pipeline,time_to_name,capacity,ratio",
+    parser.add_argument("--parts", default="pipeline,time_to_name,capacity,ratio,flood",
                         help="which parts to run (each also runs alone: python -m bench.capacity, ...)")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
@@ -118,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
             _say("replay vs loop, whole process, three runs each")
             results["ratio"] = ratio.measure()
             table += "\n## Replay vs loop\n\n" + ratio.markdown(results["ratio"])
+        if "flood" in parts:
+            _say(f"flood: {flood.CLIENTS} parallel /api/recognize against a live camera")
+            results["flood"] = flood.measure(clip, faces_dir())
+            table += "\n## API flood vs live recognition\n\n" + flood.markdown(results["flood"])
     except (RuntimeError, subprocess.SubprocessError) as exc:  # a replay or register that failed: say so in a line
         print(f"error: {exc}", file=sys.stderr)
         return 1

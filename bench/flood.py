@@ -1,0 +1,212 @@
+"""Flood: does a burst of heavy API requests starve live recognition? (issue 16)
+
+`python -m bench.flood` (or `python -m bench --only flood`) starts `supervisor.py` with an admin
+token and the clip as a live camera (a file in live mode plays at 30 fps and loops), warms it up,
+then measures the frames per second through match for a quiet window, and again while 50 clients
+at once keep POSTing the 1080p photo to `/api/recognize`. All the while `GET /api/status` is timed
+every quarter second. Targets: live recognition keeps >= 90% of its quiet frame rate, and status
+answers within 1 s. It also counts the answers (200, 429 with Retry-After, anything else).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bench.fixtures import CLIP, REPO, faces_dir, register_people, supervisor_env
+
+RESULTS = REPO / "bench" / "results"
+PHOTO = "obama-1080p.jpg"
+CLIENTS = 50
+WARM_UP_S = 15.0
+WINDOW_S = 20.0
+STATUS_EVERY_S = 0.25
+FPS_TARGET = 0.9
+STATUS_TARGET_S = 1.0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Service:
+    """The supervisor under test, on 127.0.0.1 with an admin token."""
+
+    def __init__(self, data_dir: Path, clip: Path) -> None:
+        self.port, self.token = _free_port(), secrets.token_hex(16)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.headers = {"Authorization": f"Bearer {self.token}"}
+        self._log = (data_dir / "supervisor.log").open("w")
+        env = {**supervisor_env(), "FACEGATE_API_TOKEN": self.token}
+        self.proc = subprocess.Popen(
+            [sys.executable, "supervisor.py", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port",
+             str(self.port), "--stream-url", str(clip)], cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"supervisor exited with {self.proc.returncode}")
+            try:
+                if self.match_frames() > 0:
+                    return
+            except (requests.RequestException, KeyError, ValueError):
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"no frame reached match within {timeout:.0f} s")
+
+    def match_frames(self) -> int:
+        stats = requests.get(self.url + "/api/stats", headers=self.headers, timeout=10).json()
+        return int(stats["pipeline"]["stages"]["match"]["frames_out"])
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+        self._log.close()
+
+
+def _fps_over(service: Service, seconds: float) -> float:
+    """Frames through match per second over `seconds`."""
+    start_frames, started = service.match_frames(), time.monotonic()
+    time.sleep(seconds)
+    return (service.match_frames() - start_frames) / (time.monotonic() - started)
+
+
+def _time_status(service: Service, stop: threading.Event, latencies: list[float]) -> None:
+    while not stop.is_set():
+        began = time.monotonic()
+        try:
+            requests.get(service.url + "/api/status", timeout=30).raise_for_status()
+            latencies.append(time.monotonic() - began)
+        except requests.RequestException:
+            latencies.append(float("inf"))
+        stop.wait(STATUS_EVERY_S)
+
+
+def _flood(service: Service, photo: bytes, stop: threading.Event, answers: Counter, retry_after: list[int]) -> None:
+    """One client: POST the photo again and again until `stop`."""
+    while not stop.is_set():
+        try:
+            answer = requests.post(service.url + "/api/recognize", headers=service.headers, timeout=300,
+                                   files={"image": (PHOTO, photo, "image/jpeg")})
+        except requests.RequestException as exc:
+            answers[type(exc).__name__] += 1
+            continue
+        answers[str(answer.status_code)] += 1
+        if answer.status_code == 429:
+            retry_after.append(int(answer.headers.get("Retry-After", "0")))
+            stop.wait(0.05)
+
+
+def measure(clip: Path, faces: Path) -> dict[str, Any]:
+    """Quiet fps, flood fps, status latency and answer counts, as one dict."""
+    photo = (faces / PHOTO).read_bytes()
+    with tempfile.TemporaryDirectory(prefix="facegate-flood-") as tmp:
+        data_dir = Path(tmp)
+        register_people(data_dir, faces)
+        service = Service(data_dir, clip)
+        try:
+            service.wait_ready()
+            warm = requests.post(service.url + "/api/recognize", headers=service.headers, timeout=300,
+                                 files={"image": (PHOTO, photo, "image/jpeg")})  # starts the face pool
+            warm.raise_for_status()
+            time.sleep(WARM_UP_S)
+            quiet_fps = _fps_over(service, WINDOW_S)
+            quiet_status: list[float] = []
+            stop_status = threading.Event()
+            prober = threading.Thread(target=_time_status, args=(service, stop_status, quiet_status))
+            prober.start()
+            time.sleep(5.0)
+            stop_status.set()
+            prober.join()
+
+            answers: Counter = Counter()
+            retry_after: list[int] = []
+            stop, latencies = threading.Event(), []
+            prober = threading.Thread(target=_time_status, args=(service, stop, latencies))
+            with ThreadPoolExecutor(max_workers=CLIENTS) as clients:
+                for _ in range(CLIENTS):
+                    clients.submit(_flood, service, photo, stop, answers, retry_after)
+                prober.start()
+                time.sleep(2.0)  # every client has sent its first photo
+                flood_fps = _fps_over(service, WINDOW_S)
+                stop.set()
+            prober.join()
+            after = requests.get(service.url + "/api/status", timeout=30).status_code
+        finally:
+            service.stop()
+    finite = sorted(v for v in latencies if v != float("inf"))
+    return {
+        "clients": CLIENTS, "window_s": WINDOW_S, "photo": PHOTO,
+        "quiet_fps": round(quiet_fps, 2), "flood_fps": round(flood_fps, 2),
+        "fps_kept": round(flood_fps / quiet_fps, 3) if quiet_fps else 0.0,
+        "status_ms": {"quiet_max": round(max(quiet_status, default=0) * 1000, 1),
+                      "p50": round(statistics.median(finite) * 1000, 1) if finite else None,
+                      "max": round(max(latencies) * 1000, 1) if latencies else None, "samples": len(latencies),
+                      "failed": len(latencies) - len(finite)},
+        "answers": dict(answers), "retry_after_s": sorted(set(retry_after)), "status_after": after,
+    }
+
+
+def target_rows(flood: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows for the bench table (same shape as bench/report.py's)."""
+    status = flood["status_ms"]
+    answers = ", ".join(f"{code}: {n}" for code, n in sorted(flood["answers"].items()))
+    return [
+        {"figure": f"live fps through match, quiet / during {flood['clients']} parallel /api/recognize (1080p)",
+         "value": f"{flood['quiet_fps']:.1f} / {flood['flood_fps']:.1f} ({100 * flood['fps_kept']:.0f}%)",
+         "target": f">= {100 * FPS_TARGET:.0f}%", "met": flood["fps_kept"] >= FPS_TARGET},
+        {"figure": "GET /api/status during the flood, p50 / max",
+         "value": f"{status['p50']} / {status['max']} ms ({status['samples']} calls)",
+         "target": f"max <= {STATUS_TARGET_S * 1000:.0f} ms",
+         "met": status["max"] is not None and status["failed"] == 0 and status["max"] <= STATUS_TARGET_S * 1000},
+        {"figure": "flood answers (HTTP status: count)", "value": f"{answers}; Retry-After {flood['retry_after_s']} s",
+         "target": "429s, no 5xx", "met": "429" in flood["answers"] and
+         not any(code.startswith("5") or not code.isdigit() for code in flood["answers"])},
+    ]
+
+
+def markdown(flood: dict[str, Any]) -> str:
+    """The flood's rows as a markdown table."""
+    lines = ["| figure | value | target | met |", "|---|---|---|---|"]
+    lines += [f"| {r['figure']} | {r['value']} | {r['target']} | {'yes' if r['met'] else 'no'} |"
+              for r in target_rows(flood)]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.flood", description=__doc__.splitlines()[0])
+    parser.add_argument("--clip", type=Path, help=f"video for the live camera (default: the test data's {CLIP})")
+    args = parser.parse_args(argv)
+    faces = faces_dir()
+    flood = measure((args.clip or faces / CLIP).resolve(), faces)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "flood.json").write_text(json.dumps(flood, indent=2) + "\n")
+    print(markdown(flood), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
