@@ -38,11 +38,8 @@ LIN = "Lin-Manuel Miranda"
 # --- fixtures -----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[WebhookReceiver]:
-    hooks = WebhookReceiver().start()
-    try:
+    with WebhookReceiver() as hooks:
         yield hooks
-    finally:
-        hooks.stop()
 
 
 @pytest.fixture(scope="module")
