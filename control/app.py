@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -78,16 +79,24 @@ def _form_or_json() -> dict[str, Any]:
     return json_body()
 
 
-def _photo_faces(pool: FaceWorkPool, data: bytes, model: str) -> PhotoFaces:
-    """Every face in an uploaded photo, found in the bounded pool: 400 for a bad photo, 429 when busy."""
+@contextmanager
+def _face_work(pool: FaceWorkPool) -> Iterator[FaceWorkPool]:
+    """A turn in the bounded face pool: 400 for a bad photo, 429 with Retry-After when busy, 503 if broken."""
     try:
-        return pool.find_faces(data, model=model)
+        with pool.turn():
+            yield pool
     except FaceImageError as exc:
         raise fail(400, str(exc)) from None
     except PoolFull as exc:
         raise bottle.HTTPError(429, str(exc), **{"Retry-After": str(exc.retry_after_s)}) from None
     except PoolUnavailable as exc:
         raise bottle.HTTPError(503, str(exc), **{"Retry-After": "1"}) from None
+
+
+def _photo_faces(pool: FaceWorkPool, data: bytes, model: str) -> PhotoFaces:
+    """Every face in an uploaded photo, found in the bounded pool."""
+    with _face_work(pool):
+        return pool.find_faces(data, model=model)
 
 
 class _ClosesWithApp:
@@ -279,12 +288,13 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
 
     @app.post("/api/recognize")
     def recognize() -> dict[str, Any]:
-        body = {} if is_multipart() else json_body()
-        image = sent_image(body)
-        if image is None:
-            raise fail(400, "send a multipart image or an image_base64")
-        config = service.config()
-        found = _photo_faces(pool, image, str(config["model"]))
+        with _face_work(pool):  # before the upload is parsed: a flood is turned away cheaply
+            body = {} if is_multipart() else json_body()
+            image = sent_image(body)
+            if image is None:
+                raise fail(400, "send a multipart image or an image_base64")
+            config = service.config()
+            found = pool.find_faces(image, model=str(config["model"]))
         gallery = Gallery(*store.gallery())
         threshold = float(config["threshold"])
         faces = []

@@ -19,9 +19,10 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,6 +117,7 @@ class FaceWorkPool:
         self._executor: ProcessPoolExecutor | None = None
         self._closed = False
         self._job_s = FIRST_GUESS_S  # running average of a job's duration
+        self._holding = threading.local()
         self.rejected = 0
 
     def retry_after_s(self) -> int:
@@ -134,15 +136,31 @@ class FaceWorkPool:
                 log.info("started %d face-detection process(es) for API photos", self.config.workers)
             return self._executor
 
-    def find_faces(self, data: bytes, *, model: str = "hog", upsample: int = 1) -> PhotoFaces:
-        """Every face in the photo; raises PoolFull at once when the pool and its queue are full.
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """A place in the pool (working or waiting) for this thread; PoolFull at once when there is none.
 
-        FaceImageError (not an image, too many pixels) comes back from the worker as it was raised.
+        Taken before the upload is even parsed, so a flood is turned away for next to nothing.
         """
+        if getattr(self._holding, "turn", False):
+            yield
+            return
         if not self._admission.acquire(blocking=False):
             self.rejected += 1
             raise PoolFull(self.retry_after_s())
+        self._holding.turn = True
         try:
+            yield
+        finally:
+            self._holding.turn = False
+            self._admission.release()
+
+    def find_faces(self, data: bytes, *, model: str = "hog", upsample: int = 1) -> PhotoFaces:
+        """Every face in the photo (taking a turn unless this thread holds one); PoolFull when full.
+
+        FaceImageError (not an image, too many pixels) comes back from the worker as it was raised.
+        """
+        with self.turn():
             started = time.monotonic()
             future = self._pool().submit(_find_faces, data, model, upsample, self.config.max_pixels)
             try:
@@ -152,8 +170,6 @@ class FaceWorkPool:
                 raise PoolUnavailable("a face-detection process died; try again") from None
             self._job_s = 0.8 * self._job_s + 0.2 * (time.monotonic() - started)
             return found
-        finally:
-            self._admission.release()
 
     def _discard(self) -> None:
         with self._lock:
