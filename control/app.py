@@ -9,16 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import replace
+from collections.abc import Callable
 from typing import Any
 
 import bottle
 import numpy as np
 
-from control import audit_api, auth, live, openapi, security
-from control.facework import FaceWorkConfig, FaceWorkPool, PhotoFaces, PoolFull, PoolUnavailable
+from control import audit_api, auth, facework, live, openapi, security
 from control.masking import RedactPlugin, keep_config_passwords
 from control.service import ServiceApi, ServiceError
 from control.validation import (
@@ -34,7 +31,7 @@ from control.validation import (
     sent_image,
 )
 from facegate.audit import AuditTrail
-from facegate.faces import FaceImageError, only_face
+from facegate.faces import only_face
 from facegate.records import ENCODING_SIZE, result_dict
 from facegate.settings import SettingError
 from facegate.store import iso_now
@@ -79,41 +76,6 @@ def _form_or_json() -> dict[str, Any]:
     return json_body()
 
 
-@contextmanager
-def _face_work(pool: FaceWorkPool) -> Iterator[FaceWorkPool]:
-    """A turn in the bounded face pool: 400 for a bad photo, 429 with Retry-After when busy, 503 if broken."""
-    try:
-        with pool.turn():
-            yield pool
-    except FaceImageError as exc:
-        raise fail(400, str(exc)) from None
-    except PoolFull as exc:
-        raise bottle.HTTPError(429, str(exc), **{"Retry-After": str(exc.retry_after_s)}) from None
-    except PoolUnavailable as exc:
-        raise bottle.HTTPError(503, str(exc), **{"Retry-After": "1"}) from None
-
-
-def _photo_faces(pool: FaceWorkPool, data: bytes, model: str) -> PhotoFaces:
-    """Every face in an uploaded photo, found in the bounded pool."""
-    with _face_work(pool):
-        return pool.find_faces(data, model=model)
-
-
-class _ClosesWithApp:
-    """Bottle's `app.close()` closes every installed plugin: how the face pool ends with the API server."""
-
-    name, api = "facegate-close", 2
-
-    def __init__(self, pool: FaceWorkPool) -> None:
-        self.pool = pool
-
-    def apply(self, callback: Callable[..., Any], _route: bottle.Route) -> Callable[..., Any]:
-        return callback
-
-    def close(self) -> None:
-        self.pool.close()
-
-
 def make_app(service: ServiceApi, *, token: str | None = None, read_token: str | None = None,
              cors_origins: str | None = None, host: str | None = None) -> bottle.Bottle:
     """The whole API over one running service; tokens default to FACEGATE_API_TOKEN / FACEGATE_READ_TOKEN."""
@@ -122,23 +84,15 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
     app.install(_log_crashes)
     _json_errors(app)
     security.install(app, cors_origins=cors_origins)
-    access = auth.AuthConfig.from_env()
-    if token is not None:
-        access = replace(access, admin_tokens=auth.token_list(token))
-    if read_token is not None:
-        access = replace(access, read_tokens=auth.token_list(read_token))
-    auth.install(app, access, host)
+    auth.install(app, auth.AuthConfig.from_env().with_tokens(token, read_token), host)
     store = service.store
     audit_api.install(app, AuditTrail(store.path, lambda: int(service.config().get("audit_retention_days") or 0)))
     app.install(RedactPlugin())
-    pool = FaceWorkPool(FaceWorkConfig.from_env())
-    app.install(_ClosesWithApp(pool))
+    pool = facework.install(app)
 
     def only_photo_face(data: bytes) -> np.ndarray:
-        try:
-            return only_face(_photo_faces(pool, data, str(service.config()["model"])).faces)
-        except FaceImageError as exc:
-            raise fail(400, str(exc)) from None
+        with facework.http_errors(pool):
+            return only_face(pool.find_faces(data, model=str(service.config()["model"])).faces)
 
     def status() -> dict[str, Any]:
         current = service.status()
@@ -288,7 +242,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
 
     @app.post("/api/recognize")
     def recognize() -> dict[str, Any]:
-        with _face_work(pool):  # before the upload is parsed: a flood is turned away cheaply
+        with facework.http_errors(pool):  # a turn before the upload is parsed: a flood is turned away cheaply
             body = {} if is_multipart() else json_body()
             image = sent_image(body)
             if image is None:

@@ -28,7 +28,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -124,6 +124,11 @@ class AuthConfig:
         return cls(admin_tokens=token_list(env.get("FACEGATE_API_TOKEN", "")),
                    read_tokens=token_list(env.get("FACEGATE_READ_TOKEN", "")),
                    metrics_need_token=metrics == "read", signed_url_ttl_s=max(1.0, min(ttl, 86400.0)))
+
+    def with_tokens(self, admin: str | None, read: str | None) -> AuthConfig:
+        """These comma lists instead of the environment's, where given (None keeps the environment's)."""
+        return replace(self, admin_tokens=self.admin_tokens if admin is None else token_list(admin),
+                       read_tokens=self.read_tokens if read is None else token_list(read))
 
     @property
     def enabled(self) -> bool:

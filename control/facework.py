@@ -19,14 +19,18 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import bottle
 import numpy as np
+
+from control.validation import fail
+from facegate.faces import FaceImageError
 
 log = logging.getLogger(__name__)
 
@@ -189,3 +193,39 @@ class FaceWorkPool:
     def stats(self) -> dict[str, Any]:
         return {"workers": self.config.workers, "queue": self.config.queue, "rejected": self.rejected,
                 "job_s": round(self._job_s, 2), "started": self._executor is not None}
+
+
+@contextmanager
+def http_errors(pool: FaceWorkPool) -> Iterator[FaceWorkPool]:
+    """A turn in `pool` for a route: 400 for a bad photo, 429 with Retry-After when busy, 503 if broken."""
+    try:
+        with pool.turn():
+            yield pool
+    except FaceImageError as exc:
+        raise fail(400, str(exc)) from None
+    except PoolFull as exc:
+        raise bottle.HTTPError(429, str(exc), **{"Retry-After": str(exc.retry_after_s)}) from None
+    except PoolUnavailable as exc:
+        raise bottle.HTTPError(503, str(exc), **{"Retry-After": "1"}) from None
+
+
+class _ClosesWithApp:
+    """Bottle's `app.close()` closes every installed plugin: how the pool's processes end with the API server."""
+
+    name, api = "facegate-face-pool", 2
+
+    def __init__(self, pool: FaceWorkPool) -> None:
+        self.pool = pool
+
+    def apply(self, callback: Callable[..., Any], _route: bottle.Route) -> Callable[..., Any]:
+        return callback
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def install(app: bottle.Bottle, config: FaceWorkConfig | None = None) -> FaceWorkPool:
+    """The pool for `app`'s photo routes (configured from the environment by default), closed by `app.close()`."""
+    pool = FaceWorkPool(config or FaceWorkConfig.from_env())
+    app.install(_ClosesWithApp(pool))
+    return pool
