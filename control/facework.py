@@ -3,11 +3,11 @@
 `POST /api/register`, `POST /api/persons/<id>/faces` with a photo and `POST /api/recognize` decode
 a photo and run dlib on it: ~2 s of CPU for a 1080p photo, holding the GIL for most of it. Run in
 the API's own threads, a burst of them would freeze the supervisor's routing threads (and so the
-cameras) and every other request. Here they run in `FACEGATE_API_FACE_WORKERS` processes (1 by
-default, at a lower CPU priority, so the pipeline keeps the cores) with at most
-`FACEGATE_API_FACE_QUEUE` more requests waiting; beyond that the caller gets `PoolFull`, which the
-API answers with 429 and a `Retry-After`. Photos over `FACEGATE_MAX_IMAGE_PIXELS` are refused
-before they are decoded.
+cameras) and every other request. Here they run in `api_face_workers` processes (1 by default, at a
+lower CPU priority, so the pipeline keeps the cores) with at most `api_face_queue` more requests
+waiting; beyond that the caller gets `PoolFull`, which the API answers with 429 and a `Retry-After`.
+Photos over `max_image_pixels` are refused before they are decoded. (Settings, so also
+`FACEGATE_API_FACE_WORKERS`, `FACEGATE_API_FACE_QUEUE`, `FACEGATE_MAX_IMAGE_PIXELS`.)
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -31,6 +31,7 @@ import numpy as np
 
 from control.validation import fail
 from facegate.faces import FaceImageError
+from facegate.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +52,6 @@ class PoolUnavailable(RuntimeError):
     """A worker died (out of memory?) mid-job; the pool is rebuilt for the next request."""
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int, low: int = 1) -> int:
-    raw = env.get(name, "")
-    try:
-        return max(low, int(raw)) if raw else default
-    except ValueError:
-        log.warning("ignoring %s=%r: not a whole number", name, raw)
-        return default
-
-
 @dataclass(frozen=True)
 class FaceWorkConfig:
     workers: int = 1  # processes running face detection for the API
@@ -67,11 +59,10 @@ class FaceWorkConfig:
     max_pixels: int = 16_000_000  # larger photos are refused before decoding
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> FaceWorkConfig:
-        env = os.environ if environ is None else environ
-        return cls(workers=_positive_int(env, "FACEGATE_API_FACE_WORKERS", cls.workers),
-                   queue=_positive_int(env, "FACEGATE_API_FACE_QUEUE", cls.queue, low=0),
-                   max_pixels=_positive_int(env, "FACEGATE_MAX_IMAGE_PIXELS", cls.max_pixels))
+    def of(cls, settings: Settings) -> FaceWorkConfig:
+        """From the `api_face_workers`, `api_face_queue` and `max_image_pixels` settings."""
+        return cls(workers=settings.api_face_workers, queue=settings.api_face_queue,
+                   max_pixels=settings.max_image_pixels)
 
 
 @dataclass(frozen=True)
@@ -224,8 +215,8 @@ class _ClosesWithApp:
         self.pool.close()
 
 
-def install(app: bottle.Bottle, config: FaceWorkConfig | None = None) -> FaceWorkPool:
-    """The pool for `app`'s photo routes (configured from the environment by default), closed by `app.close()`."""
-    pool = FaceWorkPool(config or FaceWorkConfig.from_env())
+def install(app: bottle.Bottle, config: FaceWorkConfig) -> FaceWorkPool:
+    """The pool for `app`'s photo routes, closed by `app.close()`."""
+    pool = FaceWorkPool(config)
     app.install(_ClosesWithApp(pool))
     return pool

@@ -222,7 +222,7 @@ def serve(store: Store, settings: Settings, given: dict[str, Any], *, host: str,
     service = Service(store, settings, str(store.data_dir), log_level)
     server = None
     try:
-        server = ApiServer(make_app(service, host=host), host, port)
+        server = ApiServer(make_app(service, host=host, settings=settings), host, port)
         try:
             server.start()
         except OSError as exc:

@@ -212,6 +212,12 @@ SETTINGS: tuple[Setting, ...] = (
             "results older than this are pruned (0 keeps them)"),
     Setting("audit_retention_days", 365, _number("audit_retention_days", 0, 36500, integer=True), True,
             "audit rows older than this are pruned (0 keeps them; rows younger than a day never go)"),
+    Setting("api_face_workers", 1, _number("api_face_workers", 1, 64, integer=True), False,
+            "processes running face detection for API uploads (at a lower priority than the cameras)"),
+    Setting("api_face_queue", 2, _number("api_face_queue", 0, 1000, integer=True), False,
+            "API uploads that may wait for a face worker; more are answered 429 with Retry-After"),
+    Setting("max_image_pixels", 16_000_000, _number("max_image_pixels", 1, 40_000_000, integer=True), False,
+            "uploaded photos with more pixels are refused (400) before they are decoded"),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -245,6 +251,9 @@ class Settings:
     min_face_px: int
     retention_days: int
     audit_retention_days: int
+    api_face_workers: int
+    api_face_queue: int
+    max_image_pixels: int
 
     @classmethod
     def of(cls, values: Settings | Mapping[str, Any]) -> Settings:

@@ -14,6 +14,7 @@ from control.facework import FaceWorkConfig
 from facegate.audit import AuditEntry, AuditTrail
 from facegate.logsetup import setup_logging
 from facegate.redact import RedactingFormatter, configured_secrets, mask_url, redact_json, restore_password
+from facegate.settings import SettingError, Settings, from_environment
 
 
 @pytest.mark.parametrize(("url", "masked"), [
@@ -153,8 +154,12 @@ def test_the_audit_trail_only_grows(tmp_path: Path) -> None:
 
 
 def test_face_work_settings_from_the_environment() -> None:
-    assert FaceWorkConfig.from_env({}) == FaceWorkConfig(workers=1, queue=2, max_pixels=16_000_000)
-    config = FaceWorkConfig.from_env({"FACEGATE_API_FACE_WORKERS": "2", "FACEGATE_API_FACE_QUEUE": "0",
-                                      "FACEGATE_MAX_IMAGE_PIXELS": "1000000"})
+    assert FaceWorkConfig.of(Settings.of({})) == FaceWorkConfig(workers=1, queue=2, max_pixels=16_000_000)
+    given = from_environment({"FACEGATE_API_FACE_WORKERS": "2", "FACEGATE_API_FACE_QUEUE": "0",
+                              "FACEGATE_MAX_IMAGE_PIXELS": "1000000"})
+    config = FaceWorkConfig.of(Settings.of(given))
     assert (config.workers, config.queue, config.max_pixels) == (2, 0, 1_000_000)
-    assert FaceWorkConfig.from_env({"FACEGATE_API_FACE_WORKERS": "lots"}).workers == 1
+    with pytest.raises(SettingError, match="api_face_workers must be a number"):
+        from_environment({"FACEGATE_API_FACE_WORKERS": "lots"})
+    with pytest.raises(SettingError, match="api_face_workers must be in"):
+        from_environment({"FACEGATE_API_FACE_WORKERS": "0"})
