@@ -34,7 +34,7 @@ from control.validation import (
 from facegate.audit import AuditTrail
 from facegate.faces import only_face
 from facegate.records import ENCODING_SIZE, result_dict
-from facegate.settings import SettingError, Settings
+from facegate.settings import SettingError, Settings, from_environment
 from facegate.store import iso_now
 from pipeline.gallery import Gallery
 
@@ -81,7 +81,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
              cors_origins: str | None = None, host: str | None = None,
              settings: Settings | None = None) -> bottle.Bottle:
     """The whole API over one running service; tokens default to FACEGATE_API_TOKEN / FACEGATE_READ_TOKEN,
-    the start-time settings (the face pool's) to the service's stored config."""
+    the start-time settings (the face pool's) to the defaults and FACEGATE_* variables."""
     app = bottle.Bottle(catchall=True)
     bottle.BaseRequest.MEMFILE_MAX = MAX_BODY_BYTES
     app.install(_log_crashes)
@@ -91,7 +91,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
     store = service.store
     audit_api.install(app, AuditTrail(store.path, lambda: int(service.config().get("audit_retention_days") or 0)))
     app.install(RedactPlugin())
-    pool = facework.install(app, FaceWorkConfig.of(settings or Settings.of(service.config())))
+    pool = facework.install(app, FaceWorkConfig.of(settings or Settings.of(from_environment())))
 
     def only_photo_face(data: bytes) -> np.ndarray:
         with facework.http_errors(pool):
