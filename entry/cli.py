@@ -19,6 +19,7 @@ from typing import Any
 from setproctitle import setproctitle
 
 from facegate import __version__
+from facegate.db.engine import ENV_DATABASE_URL
 from facegate.faces import FaceImageError
 from facegate.logsetup import setup_logging
 from facegate.settings import SettingError, Settings, defaults, from_environment, validate
@@ -35,6 +36,8 @@ def _add_common(parser: argparse.ArgumentParser, *, after_command: bool) -> None
     the same option given before it."""
     default = argparse.SUPPRESS if after_command else None
     parser.add_argument("--data-dir", default=default, help="where the SQLite store lives (default ./data)")
+    parser.add_argument("--database-url", default=default,
+                        help="postgresql://user:password@host/db to keep the store in PostgreSQL (default: SQLite)")
     parser.add_argument("--workers", type=int, default=default, help="detection processes (default: cores)")
     parser.add_argument("--threshold", type=float, default=default, help="max face distance to name (0.6)")
     parser.add_argument("--downscale", type=float, default=default, help="shrink frames before locating (0.5)")
@@ -104,6 +107,7 @@ def open_store(data_dir: str) -> Store:
     if path.exists() and not is_writable(path):
         raise StoreError(f"data dir {path} is not writable")
     store = Store(path)
+    log.info("store: %s", store.describe())
     encodings, labels = path / "encodings.npy", path / "labels.json"
     if encodings.is_file() and labels.is_file() and not store.get_meta("legacy_imported"):
         try:
@@ -163,6 +167,8 @@ def cmd_serve(args: argparse.Namespace, store: Store, settings: Settings, given:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.data_dir = option(args, "data_dir", "FACEGATE_DATA_DIR", "./data")
+    if getattr(args, "database_url", None) is not None:
+        os.environ[ENV_DATABASE_URL] = args.database_url  # every stage process opens the store from it
     args.log_level = option(args, "log_level", "FACEGATE_LOG_LEVEL", "INFO").upper()
     if args.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         print(f"error: --log-level {args.log_level} is not DEBUG, INFO, WARNING or ERROR", file=sys.stderr)
