@@ -93,9 +93,10 @@ class Store:
             upgrade(self._engine)
         except sa.exc.SQLAlchemyError as exc:
             self._engine.dispose()
-            reason = getattr(exc, "orig", None) or exc
-            where = self.path if self.path else dbengine.shown(self.url)
-            raise StoreError(f"database {where} cannot be opened for writing: {reason}") from None
+            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+            if self.path:
+                raise StoreError(f"database {self.path} cannot be opened for writing: {reason}") from None
+            raise StoreError(f"database {dbengine.shown(self.url)} cannot be used: {reason}") from None
 
     def describe(self) -> str:
         """Where the data lives, for logs (no password)."""
