@@ -351,6 +351,7 @@ def test_migrating_again_is_a_no_op(location: tuple[Path, str]) -> None:
     second.close()
 
 
+NODES = 4
 OPEN_AT = """
 import sys, time
 from facegate.store import Store
@@ -361,18 +362,18 @@ print(store.backend, store.count_persons())
 """
 
 
-def test_two_processes_migrating_at_once_both_start(location: tuple[Path, str]) -> None:
+def test_nodes_migrating_at_once_all_start(location: tuple[Path, str]) -> None:
     data_dir, url = location
-    go = time.time() + 3.0  # both processes are imported and waiting by then; they open the store together
+    go = time.time() + 4.0  # every process is imported and waiting by then; they open the store together
     procs = [subprocess.Popen([sys.executable, "-c", OPEN_AT, str(data_dir), url, str(go), str(i)], cwd=REPO,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(NODES)]
     outputs = [p.communicate(timeout=120) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in outputs]
+    assert [p.returncode for p in procs] == [0] * NODES, [err[-2000:] for _, err in outputs]
     backend = "postgresql" if url else "sqlite"
-    assert sorted(out.split()[0] for out, _ in outputs) == [backend, backend]
+    assert [out.split()[0] for out, _ in outputs] == [backend] * NODES
     store = Store(*location)
     assert revision(store) == HEAD
-    assert sorted(p["name"] for p in store.list_persons()) == ["node-0", "node-1"]
+    assert sorted(p["name"] for p in store.list_persons()) == [f"node-{i}" for i in range(NODES)]
     store.close()
 
 
