@@ -107,7 +107,7 @@ def open_store(data_dir: str) -> Store:
     if path.exists() and not is_writable(path):
         raise StoreError(f"data dir {path} is not writable")
     store = Store(path)
-    log.info("store: %s", store.describe())
+    log.log(logging.DEBUG if store.path else logging.INFO, "store: %s", store.describe())  # SQLite: as ever
     encodings, labels = path / "encodings.npy", path / "labels.json"
     if encodings.is_file() and labels.is_file() and not store.get_meta("legacy_imported"):
         try:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from facegate.store import DB_NAME, Store
+from tests.conftest import cli
 from tests.service_proc import ServiceProcess
 from tests.webhook_receiver import WebhookReceiver
 
@@ -73,3 +74,24 @@ def test_the_service_recognizes_and_delivers_with_postgresql(pg_url: str, faces:
         assert store.get_delivery(hooks[0].headers["webhook-id"])["status"] == "delivered"
     finally:
         store.close()
+
+
+def test_register_from_the_command_line_into_postgresql(pg_url: str, faces: Path, tmp_path: Path) -> None:
+    done = cli("--data-dir", str(tmp_path), "--database-url", pg_url, "register", LIN,
+               str(faces / "lin-manuel-miranda.png"))
+    assert done.returncode == 0, done.stderr
+    assert "registered 'Lin-Manuel Miranda' (person 1) from 1 photo(s); 1 people known" in done.stdout
+    assert not (tmp_path / DB_NAME).exists()
+    store = Store(tmp_path / "reader", database_url=pg_url)
+    try:
+        assert [(p["name"], p["encodings"]) for p in store.list_persons()] == [(LIN, 1)]
+    finally:
+        store.close()
+
+
+def test_a_database_url_that_cannot_work_is_one_line_on_stderr(tmp_path: Path) -> None:
+    done = cli("--data-dir", str(tmp_path), "register", "Nobody", "x.png",
+               env={"FACEGATE_DATABASE_URL": "mysql://u@h/db"})
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("error: database URL scheme 'mysql' is not supported"
+                                   " (use postgresql:// or leave it unset)")
