@@ -99,6 +99,11 @@ def is_writable(directory: Path) -> bool:
     return True
 
 
+def use_database(url: str) -> None:
+    """Check the database URL (the SETTINGS row) and hand it on: every stage process opens its store from it."""
+    os.environ[ENV_DATABASE_URL] = validate({"database_url": url})["database_url"] or ""
+
+
 def open_store(data_dir: str) -> Store:
     """The store, after checking the data dir is writable and importing the old script's files once."""
     path = Path(data_dir)
@@ -167,8 +172,6 @@ def cmd_serve(args: argparse.Namespace, store: Store, settings: Settings, given:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.data_dir = option(args, "data_dir", "FACEGATE_DATA_DIR", "./data")
-    if getattr(args, "database_url", None) is not None:
-        os.environ[ENV_DATABASE_URL] = args.database_url  # every stage process opens the store from it
     args.log_level = option(args, "log_level", "FACEGATE_LOG_LEVEL", "INFO").upper()
     if args.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         print(f"error: --log-level {args.log_level} is not DEBUG, INFO, WARNING or ERROR", file=sys.stderr)
@@ -181,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.detectors import ModelFileError, check_model_files
 
     try:
+        use_database(option(args, "database_url", ENV_DATABASE_URL, ""))
         store = open_store(args.data_dir)
         settings, given = resolve_settings(args, store)
         if args.command == "register":

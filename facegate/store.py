@@ -102,6 +102,11 @@ class Store:
         """Where the data lives, for logs (no password)."""
         return f"SQLite {self.path}" if self.path else f"PostgreSQL {dbengine.shown(self.url)}"
 
+    @property
+    def shown_url(self) -> str | None:
+        """The PostgreSQL URL without its password; None for SQLite in the data dir."""
+        return None if self.path else dbengine.shown(self.url)
+
     def close(self) -> None:
         self._engine.dispose()
 

@@ -57,6 +57,8 @@ def test_the_service_recognizes_and_delivers_with_postgresql(pg_url: str, faces:
         assert hooks[0].payload["camera_id"] == "cam0" and hooks[0].payload["camera_stream_url"] == str(clip)
         assert hooks[0].headers["webhook-id"].startswith("evt_")
         assert service.get("/api/status").json()["registered_people"] == 1
+        shown = service.get("/api/config").json()["config"]["database_url"]
+        assert shown == pg_url.replace("postgresql://", "postgresql+psycopg://")  # this node's, not a shared one
         assert service.stop(signal.SIGTERM, timeout=60) == 0, service.log()[-3000:]
     finally:
         if service.proc is not None and service.proc.poll() is None:
@@ -72,6 +74,7 @@ def test_the_service_recognizes_and_delivers_with_postgresql(pg_url: str, faces:
         for event_id in {d.headers["webhook-id"] for d in receiver.accepted()}:
             assert store.get_delivery(event_id) is not None, event_id  # the outbox is in PostgreSQL too
         assert store.get_delivery(hooks[0].headers["webhook-id"])["status"] == "delivered"
+        assert "database_url" not in store.get_config()  # a URL (and its password) is never shared through the store
     finally:
         store.close()
 
