@@ -18,7 +18,8 @@ import pytest
 from PIL import Image
 
 from facegate.faces import encode_single_face
-from tests.conftest import copy_gallery, facegate_segments
+from tests import leaks
+from tests.conftest import copy_gallery
 from tests.service_proc import ServiceProcess
 
 TOKEN = "test-token-123"
@@ -36,7 +37,7 @@ def api(gallery_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> ServiceP
     finally:
         code = service.stop()
         assert code == 0, service.log()[-3000:]
-        assert not [s for s in facegate_segments() if s.startswith(f"facegate-{service.pid}-")]
+        assert not leaks.segments_of(service.pid)
 
 
 @pytest.fixture(scope="module")

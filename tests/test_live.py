@@ -3,6 +3,7 @@ two cameras at once, and the latest-frame view behind snapshots."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +16,8 @@ from facegate.logsetup import setup_logging
 from facegate.settings import defaults
 from pipeline.overlay import KNOWN_COLOUR, UNKNOWN_COLOUR, draw_faces, to_jpeg
 from pipeline.runner import Pipeline
-from tests.conftest import copy_gallery, facegate_segments
+from tests import leaks
+from tests.conftest import copy_gallery
 from tests.mjpeg_server import MjpegCamera, load_jpegs
 from tests.service_proc import poll_until
 
@@ -46,7 +48,7 @@ def pipeline(gallery_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         yield running
     finally:
         running.shutdown()
-    assert [s for s in facegate_segments() if s.startswith(running.prefix)] == []
+    assert leaks.segments_of(os.getpid()) == []
 
 
 def state(pipeline: Pipeline, camera_id: str) -> str | None:

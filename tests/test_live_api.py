@@ -27,7 +27,8 @@ from facegate.settings import Settings
 from facegate.store import Store, iso_now, new_event_id
 from pipeline import emit
 from pipeline.messages import FrameResult, Stop
-from tests.conftest import copy_gallery, facegate_segments
+from tests import leaks
+from tests.conftest import copy_gallery
 from tests.mjpeg_server import MjpegCamera, free_port, load_jpegs
 from tests.service_proc import ServiceProcess, poll_until
 from tests.testdata import CLIP_SIZE
@@ -89,7 +90,7 @@ def svc(planted: tuple[Path, dict[str, str]], receiver: WebhookReceiver) -> Iter
         stages = {pid: cmd for pid, cmd in _children(service.pid).items() if cmd.startswith("facegate:")}
         code = service.stop(timeout=60)
         assert code == 0, service.log()[-3000:]
-        assert not [s for s in facegate_segments() if s.startswith(f"facegate-{service.pid}-")]
+        assert not leaks.segments_of(service.pid)
         assert not [pid for pid, cmd in stages.items() if _cmdline(pid) == cmd], "stages outlived the supervisor"
 
 
