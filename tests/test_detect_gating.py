@@ -14,10 +14,11 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.traces import read_trace
 from pipeline.hints import iou
 from tests import leaks
 from tests.conftest import cli, copy_gallery
-from tests.test_replay import LIN, plain_loop_face_counts, read_trace
+from tests.test_replay import LIN, plain_loop_face_counts
 from tests.testdata import CLIP_FRAMES
 
 NAMES_IN_THE_CLIP = {LIN, "Alex Lacamoire", "Unknown"}

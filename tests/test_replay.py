@@ -18,15 +18,12 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.traces import read_trace
 from tests import leaks
 from tests.conftest import REPO, cli, copy_gallery
 from tests.testdata import CLIP_FRAMES, CLIP_SIZE
 
 LIN = "Lin-Manuel Miranda"
-
-
-def read_trace(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def plain_loop_face_counts(clip: Path, downscale: float = 0.5) -> list[int]:
