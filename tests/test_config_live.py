@@ -13,6 +13,8 @@ A window of one whole loop of the clip (275 frames) always has Lin-Manuel Mirand
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -78,6 +80,28 @@ def change_and_take_up(svc: ServiceProcess, **settings: Any) -> None:
 
 def odd(box: dict[str, int]) -> bool:
     return any(value % 2 for value in box.values())
+
+
+def process_row(svc: ServiceProcess, name: str) -> dict[str, Any]:
+    """The stage's row in /api/stats (pid, alive, restarts)."""
+    return next(row for row in svc.get("/api/stats").json()["pipeline"]["processes"] if row["name"] == name)
+
+
+def test_a_restarted_stage_starts_from_the_stored_config(svc: ServiceProcess) -> None:
+    """First: match was spawned at the default threshold 0.6, and the fixture stored 0.1 since.
+
+    Killed and started again, match must judge at the stored 0.1, not at the 0.6 it was spawned
+    with: at 0.6 Lin-Manuel Miranda would be named within one loop of the clip.
+    """
+    wait(lambda: results(svc, UNKNOWN), "faces judged at threshold 0.1", svc)
+    old = process_row(svc, "match")
+    os.kill(int(old["pid"]), signal.SIGKILL)
+    wait(lambda: (row := process_row(svc, "match"))["alive"] and row["pid"] != old["pid"]
+         and int(row["restarts"]) == int(old["restarts"]) + 1, "match restarted", svc)
+    strangers = len(results(svc, UNKNOWN))
+    pass_frames(svc, LOOP_FRAMES)
+    assert results(svc, LIN) == [], "the restarted match named Lin: it judged at its spawn-time threshold"
+    wait(lambda: len(results(svc, UNKNOWN)) > strangers, "the restarted match judging faces", svc)
 
 
 def test_threshold_change_names_people_the_old_threshold_could_not(svc: ServiceProcess) -> None:
