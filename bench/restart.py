@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from bench.fixtures import REPO, supervisor_env
+from bench.fixtures import REPO, stop, supervisor_env
 from bench.soak import _free_port as free_port
 
 STAGES = ("detect-1", "match", "capture cam0")
@@ -81,12 +81,7 @@ def measure(clip: Path, data_dir: Path) -> list[dict[str, Any]]:
             rows.append({"stage": title, "new_process_s": round(back, 2),
                          "frames_again_s": round(time.monotonic() - killed, 2)})
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop(proc, 60.0)
         log.close()
     return rows
 
