@@ -75,13 +75,24 @@ def our_processes() -> dict[int, str]:
 
 
 def orphans() -> dict[int, str]:
-    """This session's facegate stages that outlived their owner: the parent is not one of ours (a
-    supervisor, or pytest running an in-process pipeline, which are function-scoped fixtures).
+    """This session's facegate processes that outlived their owner.
 
-    The supervisors themselves (`STARTED`) are not counted: module-scoped services outlive a test
-    on purpose, and their fixtures check their exit."""
+    That is: a child of pytest itself that is not a supervisor it started (in-process pipelines are
+    function-scoped fixtures, so their stages are gone after a test), or a process whose parent
+    died and that was handed to a process outside this session (init). A stage under a live
+    supervisor is not counted, nor a supervisor (`STARTED`): module-scoped services outlive a test
+    on purpose and their fixtures check their exit. Another program run from the same shell
+    session (its parent is alive and in the session) is not ours either."""
     ours = our_processes()
-    return {pid: title for pid, title in ours.items() if _parent(pid) not in ours and pid not in STARTED}
+    found = {}
+    for pid, title in ours.items():
+        parent = _parent(pid)
+        if pid in STARTED or parent in ours or parent is None:
+            continue
+        fields = _stat(parent)
+        if parent == os.getpid() or not fields or int(fields[3]) != SESSION:
+            found[pid] = title
+    return found
 
 
 def leaks_since(started_before: int, orphans_before: set[int], wait_s: float = 15.0) -> list[str]:
