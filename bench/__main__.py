@@ -1,9 +1,10 @@
 """`python -m bench` (`make bench`): the old single loop and the pipeline on the same clip, in one run.
 
 Registers Lin-Manuel Miranda and Alex Lacamoire into a temporary data dir, then runs, one after
-another so they never share the cores: the old loop (bench/loop.py), `supervisor.py replay`
-unpaced (throughput, per-stage figures, memory) and paced at the clip's 30 fps (latency), the
-frame-transport comparison (bench/transport.py), the nearest-match timing (bench/nearest.py) and
+another so they never share the cores: the old loop (bench/loop.py) and `supervisor.py replay`
+unpaced (throughput, per-stage figures, memory), three times each, alternated; the replay paced at
+the clip's 30 fps (latency), the frame-transport comparison (bench/transport.py), the
+nearest-match timing (bench/nearest.py), how soon a killed stage is back (bench/restart.py) and
 the API flood against live recognition (bench/flood.py; `--parts flood` runs just that).
 Prints a markdown table and writes it to bench/results/TABLE.md, all figures to latest.json.
 """
@@ -24,13 +25,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from bench import capacity, flood, nearest, ratio, report, time_to_name, transport
+from bench import capacity, flood, nearest, ratio, report, restart, time_to_name, transport
 from bench.fixtures import CLIP, DOWNSCALE, LIN, MODEL, REPO, THRESHOLD, faces_dir, register_people
 from bench.loop import known_faces, run_loop
 from bench.replayrun import run_replay
 from bench.traces import compare, read_trace
 
 RESULTS = REPO / "bench" / "results"
+RUNS = 3  # loop and replay each; the table shows the median and the spread
 
 
 def _say(message: str) -> None:
@@ -64,27 +66,34 @@ def run(clip: Path, workers: int | None) -> dict[str, Any]:
         register_people(work / "data", faces_dir())
         known, names = known_faces(work / "data")
 
-        _say("old single-process loop")
-        loop = run_loop(clip, known, names, threshold=THRESHOLD, downscale=DOWNSCALE, trace=work / "loop.jsonl")
+        loops, replays = [], []
+        for run_no in range(1, RUNS + 1):  # alternated, so that a change of load hits both sides alike
+            _say(f"old single-process loop, run {run_no} of {RUNS}")
+            loops.append(run_loop(clip, known, names, threshold=THRESHOLD, downscale=DOWNSCALE,
+                                  trace=work / f"loop{run_no}.jsonl"))
+            _say(f"supervisor.py replay, run {run_no} of {RUNS}")
+            replays.append(run_replay(clip, work / "data", work / f"replay{run_no}.jsonl", workers=workers))
+        loop, replay = loops[0], replays[0]
         loop["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-        _say("supervisor.py replay")
-        replay = run_replay(clip, work / "data", work / "replay.jsonl", workers=workers)
-        traces = compare(read_trace(work / "loop.jsonl"), read_trace(work / "replay.jsonl"), LIN)
+        traces = compare(read_trace(work / "loop1.jsonl"), read_trace(work / "replay1.jsonl"), LIN)
 
         _say("supervisor.py replay --pace")
         paced = run_replay(clip, work / "data", work / "paced.jsonl", pace=True, workers=workers)
+
+        _say("serving the clip: each stage killed once, time until it is back")
+        restarts = restart.measure(clip, work / "data")
     meta["frames"] = loop["frames"]
 
     _say("frame transport: shared memory vs pickled")
     moved = transport.measure()
-    _say("nearest match: 1k / 10k / 100k known")
-    matched = nearest.measure()
+    _say("nearest match: 1k / 10k / 100k known, galleries from real encodings")
+    matched = nearest.measure(faces_dir())
 
     meta["load_after"] = _load()
     meta["runtime_s"] = round(time.monotonic() - started, 1)
     results = {"meta": meta, "loop": loop, "replay": replay, "replay_paced": paced, "traces": traces,
-               "transport": moved, "nearest": matched}
+               "transport": moved, "nearest": matched, "restarts": restarts,
+               "runs": {"loop_fps": [r["fps"] for r in loops], "replay_fps": [r["fps"] for r in replays]}}
     results["targets"] = report.target_rows(results)
     results["stages"] = report.stage_rows(results)
     return results

@@ -7,6 +7,7 @@ encodings the old loop and the pipeline compare against are the very same rows o
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -44,3 +45,15 @@ def register_people(data_dir: Path, faces: Path) -> None:
                               timeout=REGISTER_TIMEOUT_S)
         if done.returncode != 0:
             raise RuntimeError(f"register {name} failed: {done.stderr.strip()[-500:]}")
+
+
+def stop(proc: subprocess.Popen, timeout_s: float = 30.0) -> None:
+    """SIGTERM a supervisor the bench started (it then unlinks its segments); SIGKILL if it will not go."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)

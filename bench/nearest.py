@@ -1,16 +1,19 @@
 """Nearest known face for one face, against 1,000 / 10,000 / 100,000 known encodings (pipeline.gallery).
 
-The galleries are synthetic (encodings are 128 floats of about face_recognition's scale; the cost
-of a brute-force search does not depend on whose faces they are); each query is a known
-encoding plus noise, so it is a match, as a registered person in front of a camera would be.
-A stranger's face (a fresh draw, near no one) is timed too: it is the slow case of the two-stage
-search in pipeline/gallery.py. Every query's answer is also checked against
-face_recognition.face_distance: the same index and the same distance within 1e-6.
+The two-stage search prunes with the gallery's principal axes, so its cost depends on how the
+encodings are spread: isotropic noise would flatter or wrong it. The galleries are therefore
+shaped like real encodings: every row is a real face_recognition encoding of a test photo
+(mean, spread and principal axes of real faces) moved by a perturbation of the size that tells
+two people apart (about 0.34 in distance). Two kinds of query, both against the same target:
+a registered person (a gallery row moved as far as another photo of that person would be) and a
+stranger (an encoding of a person left out of the gallery, moved likewise). Every query's answer
+is also checked against face_recognition.face_distance: the same index and distance within 1e-6.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,9 +27,30 @@ THRESHOLD = 0.6
 TOLERANCE = 1e-6
 
 
-def synthetic_gallery(size: int, rng: np.random.Generator) -> tuple[np.ndarray, list[str]]:
-    """`size` encodings with a name each; one name per row, so a name tells which row won."""
-    return rng.normal(0.0, 0.09, (size, 128)), [f"person {i}" for i in range(size)]
+PERTURBATION = 0.03  # per coordinate: sqrt(128) * 0.03 = 0.34, a face apart
+STRANGER_PHOTO = "biden.jpg"  # the person left out of every gallery
+LEFT_OUT = {STRANGER_PHOTO, "two_people.jpg"}  # two_people.jpg shows him too
+
+
+def real_encodings(faces: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Encodings of every face in the test photos: (in the galleries, strangers), each (n, 128)."""
+    import face_recognition
+
+    kept, strangers = [], []
+    for photo in sorted(faces.glob("*.jpg")) + sorted(faces.glob("*.png")):
+        if photo.name in LEFT_OUT and photo.name != STRANGER_PHOTO:
+            continue
+        found = face_recognition.face_encodings(face_recognition.load_image_file(photo))
+        (strangers if photo.name == STRANGER_PHOTO else kept).extend(found)
+    if not kept or not strangers:
+        raise RuntimeError(f"no faces found in the photos of {faces}")
+    return np.array(kept), np.array(strangers)
+
+
+def realistic_gallery(size: int, base: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, list[str]]:
+    """`size` encodings, each a real one moved by a perturbation; one name per row, so a name tells which row won."""
+    rows = base[rng.integers(0, len(base), size)] + rng.normal(0.0, PERTURBATION, (size, 128))
+    return rows, [f"person {i}" for i in range(size)]
 
 
 def check_answers(vectors: np.ndarray, names: list[str], gallery: Gallery, queries: np.ndarray) -> float:
@@ -57,12 +81,15 @@ def _time_queries(gallery: Gallery, asked: np.ndarray) -> list[float]:
     return ms
 
 
-def time_size(size: int, queries: int, rng: np.random.Generator) -> dict[str, Any]:
-    """ms per face for a registered person's face (the target) and for a stranger's (no one near)."""
-    vectors, names = synthetic_gallery(size, rng)
+def time_size(size: int, queries: int, rng: np.random.Generator, real: tuple[np.ndarray, np.ndarray]
+              ) -> dict[str, Any]:
+    """ms per face for a registered person's face and for a stranger's (a person the gallery lacks)."""
+    base, outsiders = real
+    vectors, names = realistic_gallery(size, base, rng)
     gallery = Gallery(vectors, names)
-    known = vectors[rng.integers(0, size, queries + WARMUP)] + rng.normal(0.0, 0.02, (queries + WARMUP, 128))
-    strangers = rng.normal(0.0, 0.09, (queries + WARMUP, 128))
+    asked = queries + WARMUP
+    known = vectors[rng.integers(0, size, asked)] + rng.normal(0.0, PERTURBATION, (asked, 128))
+    strangers = outsiders[rng.integers(0, len(outsiders), asked)] + rng.normal(0.0, PERTURBATION, (asked, 128))
     ms, stranger_ms = _time_queries(gallery, known), _time_queries(gallery, strangers)
     worst = max(check_answers(vectors, names, gallery, known[WARMUP:WARMUP + 20]),
                 check_answers(vectors, names, gallery, strangers[WARMUP:WARMUP + 10]))
@@ -70,16 +97,23 @@ def time_size(size: int, queries: int, rng: np.random.Generator) -> dict[str, An
     return {"known": size, "queries": queries, "ms_p50": round(float(p50), 4), "ms_p95": round(float(p95), 4),
             "ms_mean": round(float(np.mean(ms)), 4),
             "stranger_ms_p50": round(float(np.percentile(stranger_ms, 50)), 4),
+            "stranger_ms_p95": round(float(np.percentile(stranger_ms, 95)), 4),
+            "known_named": sum(gallery.identify(q, THRESHOLD)[0] != "Unknown" for q in known[WARMUP:]),
+            "strangers_named": sum(gallery.identify(q, THRESHOLD)[0] != "Unknown" for q in strangers[WARMUP:]),
             "max_distance_error": float(f"{worst:.2e}")}
 
 
-def measure(sizes: tuple[int, ...] = SIZES, queries: int = QUERIES, seed: int = 0) -> list[dict[str, Any]]:
-    """ms per face for each gallery size."""
+def measure(faces: Path, sizes: tuple[int, ...] = SIZES, queries: int = QUERIES, seed: int = 0
+            ) -> list[dict[str, Any]]:
+    """ms per face for each gallery size, galleries built from the real encodings of the photos in `faces`."""
     rng = np.random.default_rng(seed)
-    return [time_size(size, queries, rng) for size in sizes]
+    real = real_encodings(faces)
+    return [time_size(size, queries, rng, real) for size in sizes]
 
 
 if __name__ == "__main__":
     import json
 
-    print(json.dumps(measure(), indent=2))
+    from bench.fixtures import faces_dir
+
+    print(json.dumps(measure(faces_dir()), indent=2))

@@ -8,14 +8,13 @@ of the run at once, so this samples /proc of the replay and all its descendants 
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.fixtures import DOWNSCALE, MODEL, REPO, THRESHOLD, supervisor_env
+from bench.fixtures import DOWNSCALE, MODEL, REPO, THRESHOLD, stop, supervisor_env
 from bench.soak import sample
 
 SAMPLE_EVERY_S = 0.2
@@ -61,13 +60,7 @@ def run_replay(video: Path, data_dir: Path, trace: Path, *, pace: bool = False, 
                 most_processes = max(most_processes, int(point["processes"]))
                 time.sleep(SAMPLE_EVERY_S)
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
+            stop(proc)
         wall = time.monotonic() - started
     if proc.returncode != 0:
         raise RuntimeError(f"replay exited with {proc.returncode}: {stderr_path.read_text()[-1500:]}")

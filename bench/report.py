@@ -2,18 +2,25 @@
 
 Targets (issue 5): replay >= 4x the loop's fps; the replay names Lin-Manuel Miranda in at least as
 many frames as the loop; <= 0.2 encodings per face sighting; paced latency p95 <= 300 ms; nearest
-match at 100k known encodings <= 2 ms per face.
+match at 100k known encodings <= 2 ms per face, for a registered person's face and a stranger's alike.
+The loop and the replay run three times each: the speed-up is the ratio of the medians.
 """
 
 from __future__ import annotations
 
+from statistics import median
 from typing import Any
 
 SPEEDUP_TARGET = 4.0
 ENCODINGS_TARGET = 0.2
 LATENCY_P95_TARGET_MS = 300.0
 NEAREST_TARGET_MS = 2.0
+RESTART_TARGET_S = 5.0  # the README: a stage that dies is restarted within 5 s
 STAGES = ("capture", "detect", "match", "emit")
+
+
+def _spread(values: list[float]) -> str:
+    return f"{min(values):.1f}-{max(values):.1f}"
 
 
 def _row(figure: str, value: str, target: str = "—", met: bool | None = None) -> dict[str, Any]:
@@ -25,16 +32,23 @@ def target_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     loop, replay, paced = results["loop"], results["replay"], results["replay_paced"]
     traces, transport = results["traces"], results["transport"]
     nearest = {row["known"]: row for row in results["nearest"]}
-    ratio = replay["fps"] / loop["fps"] if loop["fps"] else 0.0
+    runs = results.get("runs") or {"loop_fps": [loop["fps"]], "replay_fps": [replay["fps"]]}
+    loop_fps, replay_fps = median(runs["loop_fps"]), median(runs["replay_fps"])
+    ratio = replay_fps / loop_fps if loop_fps else 0.0
+    worst = min(runs["replay_fps"]) / max(runs["loop_fps"]) if max(runs["loop_fps"]) else 0.0
+    sizes = " / ".join(f"{k // 1000}k" for k in sorted(nearest))
+    nearest_target = f"<= {NEAREST_TARGET_MS:g} ms @ {max(nearest) // 1000}k"
     named = traces["named_frames"]
     replay_per_sighting = replay["encodings"] / replay["faces"] if replay["faces"] else 0.0
     latency = paced["latency_ms"]
     biggest = nearest[max(nearest)]
     shm, pickled = transport["shared_memory_ms"], transport["pickled_queue_ms"]
     return [
-        _row("old loop fps (1 process)", f"{loop['fps']:.1f}"),
-        _row("replay fps", f"{replay['fps']:.1f} ({ratio:.2f}x loop)", f">= {SPEEDUP_TARGET:g}x loop",
-             ratio >= SPEEDUP_TARGET),
+        _row(f"old loop fps (1 process), median of {len(runs['loop_fps'])} (min-max)",
+             f"{loop_fps:.1f} ({_spread(runs['loop_fps'])})"),
+        _row(f"replay fps, median of {len(runs['replay_fps'])} (min-max)",
+             f"{replay_fps:.1f} ({_spread(runs['replay_fps'])}); {ratio:.2f}x loop, slowest replay / fastest loop "
+             f"{worst:.2f}x", f">= {SPEEDUP_TARGET:g}x loop (medians)", ratio >= SPEEDUP_TARGET),
         _row("frames naming Lin-Manuel Miranda", f"loop {named['loop']}, replay {named['replay']}", "replay >= loop",
              named["replay"] >= named["loop"]),
         _row("encodings per face sighting", f"loop {loop['encodings_per_sighting']:.2f}, replay "
@@ -45,17 +59,28 @@ def target_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
              "all frames, 0 differ", traces["replay_every_frame_once"] and traces["faces_per_frame_equal"]),
         _row("paced latency capture -> match, p50 / p95", f"{latency['p50']:.0f} / {latency['p95']:.0f} ms",
              f"p95 <= {LATENCY_P95_TARGET_MS:g} ms", 0 < latency["p95"] <= LATENCY_P95_TARGET_MS),
-        _row("nearest match ms/face @ " + " / ".join(f"{k // 1000}k" for k in sorted(nearest)),
-             " / ".join(f"{nearest[k]['ms_p50']:.3f}" for k in sorted(nearest)),
-             f"<= {NEAREST_TARGET_MS:g} ms @ {max(nearest) // 1000}k", biggest["ms_p50"] <= NEAREST_TARGET_MS),
-        _row("nearest match for a stranger's face ms/face @ " + " / ".join(f"{k // 1000}k" for k in sorted(nearest)),
-             " / ".join(f"{nearest[k].get('stranger_ms_p50', 0):.3f}" for k in sorted(nearest))),
+        _row(f"nearest match, a registered person's face, ms/face p50 @ {sizes}",
+             " / ".join(f"{nearest[k]['ms_p50']:.3f}" for k in sorted(nearest)), nearest_target,
+             biggest["ms_p50"] <= NEAREST_TARGET_MS),
+        _row(f"nearest match, a stranger's face, ms/face p50 @ {sizes}",
+             " / ".join(f"{nearest[k].get('stranger_ms_p50', 0):.3f}" for k in sorted(nearest)), nearest_target,
+             biggest.get("stranger_ms_p50", float("inf")) <= NEAREST_TARGET_MS),
+        *_restart_rows(results.get("restarts") or []),
         _row("1080p frame transport, shared memory / pickled queue (p50)",
              f"{shm['p50']:.2f} / {pickled['p50']:.1f} ms ({transport['speedup_p50']:.0f}x)"),
         _row("peak memory, sum of RSS of all replay processes",
              f"{replay['sampled_peak_rss_mb']:.0f} MB ({replay['sampled_processes']} processes); "
              f"old loop {loop.get('peak_rss_mb', 0):.0f} MB"),
     ]
+
+
+def _restart_rows(restarts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not restarts:
+        return []
+    value = ", ".join(f"{r['stage']} {r['new_process_s']:.1f} / {r['frames_again_s']:.1f}" for r in restarts)
+    slowest = max(r["new_process_s"] for r in restarts)
+    return [_row("killed stage, s to a new process / to frames through again", value,
+                 f"new process <= {RESTART_TARGET_S:g} s", slowest <= RESTART_TARGET_S)]
 
 
 def stage_rows(results: dict[str, Any]) -> list[dict[str, Any]]:

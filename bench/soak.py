@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from typing import Any
 
 import requests
 
-from bench.fixtures import CLIP, REPO, faces_dir, register_people, supervisor_env
+from bench.fixtures import CLIP, REPO, faces_dir, register_people, stop, supervisor_env
 
 RESULTS = REPO / "bench" / "results"
 
@@ -95,11 +94,7 @@ def run(minutes: float, every_s: float) -> dict[str, Any]:
                 samples.append(point)
                 print(json.dumps(point), flush=True)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
             log.close()
     return summarize(samples, minutes)
 

@@ -92,6 +92,8 @@ class ConfigFollower:
         self.settings = ctx.settings
         self._store = Store(ctx.data_dir) if ctx.follow_config else None
         self._version = self._store.config_version() if self._store else 0
+        if self._store is not None:  # a stage (re)started after a change starts from the stored config
+            self.settings = self.settings.updated(self._store.get_config())
         self._checked = time.monotonic()
 
     def poll(self) -> bool:

@@ -1,4 +1,10 @@
-"""Fixtures shared by the suite: the real test data, a registered gallery, and leak checks."""
+"""Fixtures shared by the suite: the real test data, a registered gallery, and a leak check after every test.
+
+The leak check (`no_leaks`, autouse) fails a test that leaves behind a process or a shared-memory
+segment of its own: an orphaned `facegate:` process of this session, or a segment of a supervisor
+the test started and that has exited (see tests/leaks.py for how "its own" is told apart from
+other runs on the same machine).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import leaks
 from tests.pgserver import PostgresServer
 from tests.testdata import data_dir
 
@@ -29,11 +36,30 @@ def clip(faces: Path) -> Path:
     return faces / "short_hamilton_clip.mp4"
 
 
+@pytest.fixture(autouse=True)
+def no_leaks() -> Iterator[None]:
+    """After the test (and its own fixtures' teardown): none of its processes or segments is left."""
+    started_before, orphans_before = len(leaks.STARTED), set(leaks.orphans())
+    yield
+    left = leaks.leaks_since(started_before, orphans_before)
+    assert not left, f"left behind by this test: {left}"
+
+
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 240.0) -> subprocess.CompletedProcess:
-    """Run `python supervisor.py ARGS` as a user would, and return what it printed."""
+    """Run `python supervisor.py ARGS` as a user would, and return what it printed (`.pid` is its pid)."""
     full_env = {**os.environ, "PYTHONWARNINGS": "ignore", "FACEGATE_WEBHOOKS": "off", **(env or {})}
-    return subprocess.run([sys.executable, "supervisor.py", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, env=full_env)
+    with subprocess.Popen([sys.executable, "supervisor.py", *args], cwd=REPO, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, env=full_env) as proc:
+        leaks.record(proc.pid)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    done.pid = proc.pid  # type: ignore[attr-defined]
+    return done
 
 
 @pytest.fixture(scope="session")
@@ -54,25 +80,6 @@ def copy_gallery(source: Path, target: Path) -> Path:
     with sqlite3.connect(source / "facegate.db") as src, sqlite3.connect(target / "facegate.db") as dst:
         src.backup(dst)
     return target
-
-
-def facegate_segments() -> list[str]:
-    return sorted(p.name for p in Path("/dev/shm").glob("facegate-*"))
-
-
-def facegate_processes() -> list[str]:
-    """Command lines of running processes titled `facegate: ...`."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if cmdline.startswith("facegate:"):
-            found.append(f"{proc.name} {cmdline.strip()}")
-    return found
 
 
 @pytest.fixture(scope="session")

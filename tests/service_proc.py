@@ -13,6 +13,7 @@ from typing import Any
 
 import requests
 
+from tests import leaks
 from tests.webhook_receiver import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,6 +43,7 @@ class ServiceProcess:
             [sys.executable, "supervisor.py", "--data-dir", str(self.data_dir), "--host", "127.0.0.1",
              "--port", str(self.port), *self.args],
             cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        leaks.record(self.proc.pid)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -62,7 +62,7 @@ def test_loop_encodes_every_face_and_the_replay_far_fewer(runs: dict) -> None:
     loop, replay = runs["loop"], runs["replay"]
     assert loop["encodings"] == loop["faces"] and loop["encodings_per_sighting"] == 1.0
     assert replay["faces"] == loop["faces"]
-    assert 0 < replay["encodings"] < replay["faces"]
+    assert 0 < replay["encodings"] <= 0.2 * replay["faces"]
 
 
 def test_replay_report_has_every_figure_the_bench_reads(runs: dict) -> None:
@@ -106,6 +106,6 @@ def test_transport_delivers_the_right_frames_and_leaves_no_segment() -> None:
     assert not list(Path("/dev/shm").glob(f"fgbench-{os.getpid()}-*"))
 
 
-def test_gallery_nearest_agrees_with_face_recognition_on_a_large_gallery() -> None:
-    [row] = nearest.measure(sizes=(20_000,), queries=20)
+def test_gallery_nearest_agrees_with_face_recognition_on_a_large_gallery(faces: Path) -> None:
+    [row] = nearest.measure(faces, sizes=(20_000,), queries=20)
     assert row["max_distance_error"] <= nearest.TOLERANCE

@@ -7,9 +7,6 @@ Replays decide in stream time (pts), so these are exact: no timings.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -17,9 +14,11 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.traces import read_trace
 from pipeline.hints import iou
-from tests.conftest import REPO, cli, copy_gallery, facegate_segments
-from tests.test_replay import LIN, plain_loop_face_counts, read_trace
+from tests import leaks
+from tests.conftest import cli, copy_gallery
+from tests.test_replay import LIN, plain_loop_face_counts
 from tests.testdata import CLIP_FRAMES
 
 NAMES_IN_THE_CLIP = {LIN, "Alex Lacamoire", "Unknown"}
@@ -179,17 +178,10 @@ def test_a_missing_or_corrupt_model_file_is_one_clear_line_at_start(data: Path, 
     args = ["--data-dir", str(data), "--detector", "blazeface", "--detector-model", str(model),
             "--host", "127.0.0.1", "--port", "1"]  # serve must stop before it binds anything
     args += ["replay", str(clip)] if command == "replay" else ["serve"]
-    proc = subprocess.Popen([sys.executable, "supervisor.py", *args], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONWARNINGS": "ignore", "FACEGATE_WEBHOOKS": "off"})
-    try:
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 2
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and str(model) in lines[0], err[-2000:]
+    done = cli(*args, timeout=60)
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and str(model) in lines[0], done.stderr[-2000:]
     assert ("no such file" if content is None else "not a usable .tflite model") in lines[0]
-    assert "Traceback" not in err
-    assert not [s for s in facegate_segments() if s.startswith(f"facegate-{proc.pid}-")]
+    assert "Traceback" not in done.stderr
+    assert leaks.segments_of(done.pid) == []

@@ -3,8 +3,8 @@ two cameras at once, and the latest-frame view behind snapshots."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,9 +14,10 @@ import pytest
 
 from facegate.logsetup import setup_logging
 from facegate.settings import defaults
-from pipeline.overlay import draw_faces, to_jpeg
+from pipeline.overlay import KNOWN_COLOUR, UNKNOWN_COLOUR, draw_faces, to_jpeg
 from pipeline.runner import Pipeline
-from tests.conftest import copy_gallery, facegate_segments
+from tests import leaks
+from tests.conftest import copy_gallery
 from tests.mjpeg_server import MjpegCamera, load_jpegs
 from tests.service_proc import poll_until
 
@@ -47,7 +48,7 @@ def pipeline(gallery_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         yield running
     finally:
         running.shutdown()
-    assert [s for s in facegate_segments() if s.startswith(running.prefix)] == []
+    assert leaks.segments_of(os.getpid()) == []
 
 
 def state(pipeline: Pipeline, camera_id: str) -> str | None:
@@ -58,10 +59,6 @@ def state(pipeline: Pipeline, camera_id: str) -> str | None:
 def frames_seen(pipeline: Pipeline, camera_id: str) -> int:
     result = pipeline.latest_results.get(camera_id)
     return -1 if result is None else result.seq
-
-
-def capture_fps(pipeline: Pipeline, camera_id: str) -> float:
-    return next(row.fps for row in pipeline.stage_figures() if row.name == f"capture {camera_id}")
 
 
 def event_cameras(pipeline: Pipeline) -> dict[str, set[str]]:
@@ -82,11 +79,11 @@ def test_camera_reconnects_when_its_source_comes_back(pipeline: Pipeline, jpegs:
         camera.stop()
         wait_for(lambda: state(pipeline, "door") == "reconnecting", 20, "state reconnecting")
         assert pipeline.camera_status["door"].error
+        before = frames_seen(pipeline, "door")
         camera.start()
         wait_for(lambda: state(pipeline, "door") == "live", 40, "state live again")
-        before = frames_seen(pipeline, "door")
-        wait_for(lambda: 0 <= frames_seen(pipeline, "door") != before and frames_seen(pipeline, "door") > 30, 30,
-                 "recognition to resume")
+        wait_for(lambda: frames_seen(pipeline, "door") > before and LIN in names_in_latest(pipeline, "door"), 30,
+                 "Lin-Manuel Miranda named again in a frame after the reconnect")
         restarts = sum(row.restarts for row in pipeline.stage_figures())
         assert restarts == 0  # the camera reconnected by itself; no stage was restarted
     finally:
@@ -102,15 +99,15 @@ def test_two_cameras_run_at_once_and_one_dying_leaves_the_other_alone(pipeline: 
         wait_for(lambda: frames_seen(pipeline, "web") > 60 and frames_seen(pipeline, "file") > 60, 60, "both cameras")
         wait_for(lambda: {"web", "file"} <= {c for c, names in event_cameras(pipeline).items() if LIN in names}, 30,
                  "events from both cameras")
-        time.sleep(2.5)  # the fps window is 2 s
-        fps_before = capture_fps(pipeline, "file")
         camera.stop()
         wait_for(lambda: state(pipeline, "web") in ("reconnecting", "failed"), 20, "web camera down")
-        time.sleep(2.5)
-        fps_after = capture_fps(pipeline, "file")
-        assert fps_before > 20  # the clip plays at its own 30 fps
-        assert fps_after >= 0.85 * fps_before
+        file_at = frames_seen(pipeline, "file")
+        # While the web camera is down, the file camera's frames keep going through recognition and
+        # keep naming Lin (its rate is a figure of `make bench`, not an assertion here).
+        wait_for(lambda: frames_seen(pipeline, "file") >= file_at + 90 and LIN in names_in_latest(pipeline, "file"),
+                 60, "three seconds of the file camera, recognized, while the web camera is down")
         assert state(pipeline, "file") == "live"
+        assert state(pipeline, "web") in ("reconnecting", "failed")
     finally:
         camera.stop()
 
@@ -120,8 +117,29 @@ def test_latest_view_is_a_frame_of_the_cameras_size_with_faces_drawn(pipeline: P
     wait_for(lambda: any(f.name == LIN for f in getattr(pipeline.latest_results.get("cam0"), "faces", [])), 60,
              "a named face")
     frame, result = pipeline.latest_view("cam0")
-    assert frame.shape == (360, 640, 3) and result is not None
-    jpeg = to_jpeg(draw_faces(frame.copy(), result))
-    decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-    assert decoded.shape == (360, 640, 3)
-    assert np.abs(decoded.astype(int) - frame.astype(int)).mean() > 0.1  # boxes were drawn on it
+    assert frame.shape == (360, 640, 3) and result is not None and result.faces
+    drawn = decode(to_jpeg(draw_faces(frame.copy(), result)))
+    plain = decode(to_jpeg(frame.copy()))  # the same frame through the same JPEG encoder, nothing drawn
+    assert drawn.shape == (360, 640, 3)
+    difference = np.abs(drawn.astype(int) - plain.astype(int)).max(axis=2)
+    near = np.zeros(difference.shape, bool)
+    for face in result.faces:
+        top, right, bottom, left = face.box
+        outline = np.zeros(difference.shape, bool)
+        outline[top:bottom + 1, left:right + 1] = True
+        outline[top + 2:bottom - 1, left + 2:right - 1] = False  # the 2-pixel frame of the box
+        colour = np.array(KNOWN_COLOUR if face.name != "Unknown" else UNKNOWN_COLOUR)
+        assert np.median(np.abs(drawn[outline].astype(int) - colour).max(axis=1)) < 40, "the box is in its colour"
+        assert (difference[outline] > 40).mean() > 0.8, "the box outline was drawn"
+        # the label sits under the box (shifted left at the right edge); JPEG blocks are 16 px
+        near[max(top - 24, 0):, max(min(left, 640 - 260) - 24, 0):right + 260] = True
+    assert difference[~near].max() == 0, "nothing is drawn away from the faces"
+
+
+def decode(jpeg: bytes) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+
+
+def names_in_latest(pipeline: Pipeline, camera_id: str) -> set[str]:
+    """The names on the camera's newest matched frame."""
+    return {face.name for face in getattr(pipeline.latest_results.get(camera_id), "faces", [])}

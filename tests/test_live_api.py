@@ -27,7 +27,8 @@ from facegate.settings import Settings
 from facegate.store import Store, iso_now, new_event_id
 from pipeline import emit
 from pipeline.messages import FrameResult, Stop
-from tests.conftest import copy_gallery, facegate_segments
+from tests import leaks
+from tests.conftest import copy_gallery
 from tests.mjpeg_server import MjpegCamera, free_port, load_jpegs
 from tests.service_proc import ServiceProcess, poll_until
 from tests.testdata import CLIP_SIZE
@@ -89,7 +90,7 @@ def svc(planted: tuple[Path, dict[str, str]], receiver: WebhookReceiver) -> Iter
         stages = {pid: cmd for pid, cmd in _children(service.pid).items() if cmd.startswith("facegate:")}
         code = service.stop(timeout=60)
         assert code == 0, service.log()[-3000:]
-        assert not [s for s in facegate_segments() if s.startswith(f"facegate-{service.pid}-")]
+        assert not leaks.segments_of(service.pid)
         assert not [pid for pid, cmd in stages.items() if _cmdline(pid) == cmd], "stages outlived the supervisor"
 
 
@@ -328,7 +329,43 @@ def _frame_counter(text: str, stage: str) -> float:
     return samples[0].value
 
 
-def test_snapshot_mjpeg_and_metrics_of_a_live_camera(svc: ServiceProcess, clip: Path) -> None:
+@pytest.fixture(scope="module")
+def clip_frames(clip: Path) -> list[np.ndarray]:
+    """Every frame of the clip at a quarter of its size, to tell which frame a snapshot shows."""
+    frames, cap = [], cv2.VideoCapture(str(clip))
+    for _ in range(400):
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.resize(frame, (0, 0), fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA).astype(np.int16))
+    cap.release()
+    return frames
+
+
+def clip_frame(clip: Path, index: int) -> np.ndarray:
+    cap = cv2.VideoCapture(str(clip))
+    for _ in range(index + 1):
+        ok, frame = cap.read()
+        assert ok
+    cap.release()
+    return frame
+
+
+def drawn_pixels(jpeg: bytes, clip: Path, clip_frames: list[np.ndarray]) -> int:
+    """Pixels of a snapshot that differ strongly from the clip frame it shows: what the overlay drew.
+
+    JPEG compression alone moves a pixel of this clip by a few levels; a box or a label moves it by
+    over a hundred in some channel.
+    """
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    small = cv2.resize(image, (0, 0), fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA).astype(np.int16)
+    index = int(np.argmin([np.abs(small - frame).mean() for frame in clip_frames]))
+    difference = np.abs(image.astype(np.int16) - clip_frame(clip, index).astype(np.int16)).max(axis=2)
+    return int((difference > 100).sum())
+
+
+def test_snapshot_mjpeg_and_metrics_of_a_live_camera(svc: ServiceProcess, clip: Path,
+                                                     clip_frames: list[np.ndarray]) -> None:
     add_camera(svc, "snap", str(clip))
     try:
         go_live(svc, "snap")
@@ -338,13 +375,17 @@ def test_snapshot_mjpeg_and_metrics_of_a_live_camera(svc: ServiceProcess, clip: 
         shot = svc.get("/api/cameras/snap/snapshot.jpg")
         assert shot.status_code == 200 and shot.headers["Content-Type"] == "image/jpeg"
         assert jpeg_shape(shot.content) == (height, width, 3)
+        # boxes and names are drawn on it (once a face is in view and matched: the clip shows Lin often)
+        wait(lambda: drawn_pixels(svc.get("/api/cameras/snap/snapshot.jpg").content, clip, clip_frames) > 300, 60,
+             "a snapshot with a face drawn on it", svc)
 
         with svc.get("/api/cameras/snap/stream.mjpg?fps=10", stream=True, timeout=(10, 20)) as stream:
             assert stream.status_code == 200
             assert stream.headers["Content-Type"] == "multipart/x-mixed-replace; boundary=facegateframe"
-            parts = mjpeg_parts(stream, wanted=4)
-        assert len(parts) >= 3, f"{len(parts)} complete MJPEG parts"
+            parts = mjpeg_parts(stream, wanted=40)  # 4 s: longer than the clip's stretch without a face
+        assert len(parts) >= 30, f"{len(parts)} complete MJPEG parts"
         assert all(jpeg_shape(part) == (height, width, 3) for part in parts)
+        assert any(drawn_pixels(part, clip, clip_frames) > 300 for part in parts), "no face drawn on the stream"
         _error(svc.get("/api/cameras/snap/stream.mjpg?fps=0"), 400)
         _error(svc.get("/api/cameras/snap/stream.mjpg?fps=fast"), 400)
 
@@ -521,8 +562,10 @@ def test_unknown_faces_are_kept_and_can_be_registered(svc: ServiceProcess, clip:
     add_camera(svc, "lobby", str(clip))
     try:
         go_live(svc, "lobby")
-        crops = wait(lambda: [u for u in svc.get("/api/unknown").json()["unknown"] if u["camera_id"] == "lobby"],
-                     90, "unknown faces from lobby", svc)
+        # two crops at least, so that one is left to delete after another is registered
+        crops = wait(lambda: (found := [u for u in svc.get("/api/unknown").json()["unknown"]
+                                        if u["camera_id"] == "lobby"]) and len(found) >= 2 and found,
+                     90, "two unknown faces from lobby", svc)
         listing = svc.get("/api/unknown").json()
         assert listing["total"] == len(listing["unknown"]) >= len(crops)
         face = crops[0]
@@ -553,10 +596,11 @@ def test_unknown_faces_are_kept_and_can_be_registered(svc: ServiceProcess, clip:
         named = wait(lambda: results(svc, "Newcomer", "lobby"), 90, "Newcomer recognized by name", svc)
         assert named[0]["name"] == "Newcomer" and named[0]["distance"] <= 0.6
 
-        others = svc.get("/api/unknown").json()["unknown"]
-        if others:
-            assert svc.delete(f"/api/unknown/{others[0]['id']}").status_code == 200
-            _error(svc.delete(f"/api/unknown/{others[0]['id']}"), 404)
+        others = [u for u in svc.get("/api/unknown").json()["unknown"] if u["id"] != face["id"]]
+        assert crops[1]["id"] in {u["id"] for u in others}, "registering one crop left the others"
+        assert svc.delete(f"/api/unknown/{crops[1]['id']}").status_code == 200
+        assert crops[1]["id"] not in {u["id"] for u in svc.get("/api/unknown").json()["unknown"]}
+        _error(svc.delete(f"/api/unknown/{crops[1]['id']}"), 404)
         _error(svc.delete("/api/unknown/999999999"), 404)
     finally:
         remove_camera(svc, "lobby")

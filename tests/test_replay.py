@@ -18,14 +18,12 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, cli, copy_gallery, facegate_processes, facegate_segments
+from bench.traces import read_trace
+from tests import leaks
+from tests.conftest import REPO, cli, copy_gallery
 from tests.testdata import CLIP_FRAMES, CLIP_SIZE
 
 LIN = "Lin-Manuel Miranda"
-
-
-def read_trace(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def plain_loop_face_counts(clip: Path, downscale: float = 0.5) -> list[int]:
@@ -45,13 +43,20 @@ def plain_loop_face_counts(clip: Path, downscale: float = 0.5) -> list[int]:
 
 
 @pytest.fixture(scope="module")
+def loop_counts(clip: Path) -> list[int]:
+    """Faces per frame of the plain loop on the clip, computed once for the module."""
+    return plain_loop_face_counts(clip)
+
+
+@pytest.fixture(scope="module")
 def replayed(gallery_dir: Path, clip: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     data = copy_gallery(gallery_dir, tmp_path_factory.mktemp("replay"))
     trace = data / "trace.jsonl"
     # --detect-fps 0: every frame is detected, as the plain loop does (tests/test_detect_gating.py covers the default)
     done = cli("--data-dir", str(data), "replay", str(clip), "--json", "--trace", str(trace), "--detect-fps", "0")
     assert done.returncode == 0, done.stderr[-3000:]
-    return {"report": json.loads(done.stdout), "trace": read_trace(trace), "data": data, "stderr": done.stderr}
+    return {"report": json.loads(done.stdout), "trace": read_trace(trace), "data": data, "stderr": done.stderr,
+            "pid": done.pid}
 
 
 def test_replay_processes_every_frame(replayed: dict) -> None:
@@ -81,27 +86,30 @@ def test_every_box_is_inside_the_frame(replayed: dict) -> None:
         assert 0 <= box["left"] < box["right"] <= width
 
 
-def test_faces_per_frame_equal_a_plain_single_process_loop(replayed: dict, clip: Path) -> None:
-    expected = plain_loop_face_counts(clip)
-    assert [len(line["faces"]) for line in replayed["trace"]] == expected
+def test_faces_per_frame_equal_a_plain_single_process_loop(replayed: dict, loop_counts: list[int]) -> None:
+    assert len(loop_counts) == CLIP_FRAMES
+    assert [len(line["faces"]) for line in replayed["trace"]] == loop_counts
 
 
 def test_replay_encodes_far_fewer_faces_than_it_sees(replayed: dict) -> None:
     report = replayed["report"]
     assert report["faces"] == sum(len(line["faces"]) for line in replayed["trace"])
-    assert 0 < report["encodings"] < report["faces"]
+    assert report["faces"] > 100
+    # each person is encoded about once, then re-checked now and then: not once per frame
+    assert 0 < report["encodings"] <= 0.2 * report["faces"], (report["encodings"], report["faces"])
 
 
 def test_replay_writes_events_to_the_store(replayed: dict) -> None:
     with sqlite3.connect(replayed["data"] / "facegate.db") as db:
         names = [row[0] for row in db.execute("SELECT name FROM results")]
-    assert LIN in names
-    assert 1 <= names.count(LIN) <= 5  # events, not one row per frame
+    # a 9.2 s clip with a 10 s cooldown in stream time: Lin appears once
+    assert names.count(LIN) == 1, names
 
 
 def test_replay_leaves_no_segment_and_no_process(replayed: dict) -> None:
-    assert facegate_segments() == []
-    assert facegate_processes() == []
+    assert not leaks.alive(replayed["pid"])
+    assert leaks.segments_of(replayed["pid"]) == []
+    assert leaks.orphans() == {}
 
 
 def test_replay_prints_a_per_stage_table(gallery_dir: Path, clip: Path, tmp_path: Path) -> None:
@@ -119,8 +127,7 @@ def _stage_pid(parent: int, title: str, timeout: float = 60.0) -> int:
     """The pid of the child of `parent` titled `facegate: <title>` (bounded wait)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for line in facegate_processes():
-            pid, cmd = line.split(" ", 1)
+        for pid, cmd in leaks.our_processes().items():
             try:
                 ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
             except (OSError, IndexError, ValueError):
@@ -131,13 +138,17 @@ def _stage_pid(parent: int, title: str, timeout: float = 60.0) -> int:
     raise AssertionError(f"no process 'facegate: {title}' under {parent}")
 
 
-def test_replay_survives_a_killed_detect_worker(gallery_dir: Path, clip: Path, tmp_path: Path) -> None:
+def test_replay_survives_a_killed_detect_worker(gallery_dir: Path, clip: Path, tmp_path: Path,
+                                                 loop_counts: list[int]) -> None:
+    """The dead worker's frames are done again by another: none lost, and every frame's faces as the loop's."""
     data = copy_gallery(gallery_dir, tmp_path / "data")
     trace = tmp_path / "trace.jsonl"
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "FACEGATE_WEBHOOKS": "off"}
+    # --detect-fps 0: every frame is detected, so each frame's faces can be compared with the loop's
     proc = subprocess.Popen([sys.executable, "supervisor.py", "replay", str(clip), "--json", "--pace",
-                             "--trace", str(trace), "--data-dir", str(data)],
+                             "--trace", str(trace), "--data-dir", str(data), "--detect-fps", "0"],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    leaks.record(proc.pid)
     try:
         victim = _stage_pid(proc.pid, "detect-1")
         deadline = time.monotonic() + 60
@@ -152,10 +163,13 @@ def test_replay_survives_a_killed_detect_worker(gallery_dir: Path, clip: Path, t
     assert proc.returncode == 0, err[-3000:]
     report = json.loads(out)
     assert report["frames"] == CLIP_FRAMES
-    assert report["stages"]["detect"]["restarts"] >= 1
-    assert [line["frame"] for line in read_trace(trace)] == list(range(CLIP_FRAMES))
+    assert report["stages"]["detect"]["restarts"] == 1
+    assert report["lost"] == 0 and report["drops"] == 0
+    lines = read_trace(trace)
+    assert [line["frame"] for line in lines] == list(range(CLIP_FRAMES))
+    assert [len(line["faces"]) for line in lines] == loop_counts
     assert "detect-1 exited" in err and "restarting detect-1" in err
-    assert facegate_segments() == [] and facegate_processes() == []
+    assert leaks.segments_of(proc.pid) == [] and leaks.orphans() == {}
 
 
 @pytest.mark.parametrize("make_input, expected", [
@@ -176,12 +190,16 @@ def _write(path: Path, content: bytes) -> str:
 
 @pytest.mark.parametrize("image, expected", [
     ("two_people.jpg", "found 2 faces"),
-    ("NOTICE.md", "not a decodable image"),
+    ("notes.md", "not a decodable image"),
     ("missing.png", "no such file"),
 ])
 def test_register_rejects_photos_without_exactly_one_face(faces: Path, tmp_path: Path, image: str,
                                                           expected: str) -> None:
-    done = cli("register", "Somebody", str(faces / image), "--data-dir", str(tmp_path))
+    photo = faces / image
+    if image == "notes.md":  # a text file with a picture's role: written here, not taken from the test data
+        photo = tmp_path / image
+        photo.write_text("# not a picture\n")
+    done = cli("register", "Somebody", str(photo), "--data-dir", str(tmp_path / "data"))
     assert done.returncode != 0
     assert expected in done.stderr and image in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
@@ -249,6 +267,7 @@ def test_replay_shows_a_progress_bar_on_a_terminal_only(replayed: dict, gallery_
     process = subprocess.Popen([sys.executable, "supervisor.py", "--data-dir", str(data), "replay", str(clip)],
                                cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=terminal,
                                env={**os.environ, "PYTHONWARNINGS": "ignore", "FACEGATE_WEBHOOKS": "off"})
+    leaks.record(process.pid)
     os.close(terminal)
     shown, deadline = b"", time.monotonic() + 180
     try:

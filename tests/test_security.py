@@ -22,7 +22,8 @@ from PIL import Image
 from control.auth import ROUTE_SCOPES, SIGNABLE, Scope
 from control.openapi import openapi_path
 from facegate.store import Store, new_event_id
-from tests.conftest import copy_gallery, facegate_segments
+from tests import leaks
+from tests.conftest import copy_gallery
 from tests.mjpeg_server import MjpegCamera, free_port, load_jpegs
 from tests.service_proc import ServiceProcess, poll_until
 from tests.webhook_receiver import WebhookReceiver
@@ -67,7 +68,7 @@ def svc(gallery_dir: Path, tmp_path_factory: pytest.TempPathFactory, receiver: W
     finally:
         code = service.stop(timeout=60)
         assert code == 0, service.log()[-3000:]
-        assert not [s for s in facegate_segments() if s.startswith(f"facegate-{service.pid}-")]
+        assert not leaks.segments_of(service.pid)
         assert not [p for p in _children(service.pid)], "a process outlived the supervisor"
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+HOLD_MAX_S = 120.0
+
 
 @dataclass
 class Delivery:
@@ -37,6 +39,8 @@ class WebhookReceiver:
         self.status = 200
         self.delay_s = 0.0
         self.refuse_first = 0  # answer 500 to this many requests before `status`
+        self.hold = threading.Event()  # while set, every request waits (at most HOLD_MAX_S) for `release`
+        self.release = threading.Event()
         self.deliveries: list[Delivery] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -59,6 +63,8 @@ class WebhookReceiver:
                     receiver.deliveries.append(Delivery({k.lower(): v for k, v in self.headers.items()}, body, status))
                 if receiver.delay_s:
                     time.sleep(receiver.delay_s)
+                if receiver.hold.is_set():
+                    receiver.release.wait(HOLD_MAX_S)
                 try:
                     self.send_response(status)
                     self.send_header("Content-Length", "2")
