@@ -89,7 +89,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
     security.install(app, cors_origins=cors_origins)
     auth.install(app, auth.AuthConfig.from_env().with_tokens(token, read_token), host)
     store = service.store
-    audit_api.install(app, AuditTrail(store.path, lambda: int(service.config().get("audit_retention_days") or 0)))
+    audit_api.install(app, AuditTrail(store.engine, lambda: int(service.config().get("audit_retention_days") or 0)))
     app.install(RedactPlugin())
     pool = facework.install(app, FaceWorkConfig.of(settings or Settings.of(from_environment())))
 

@@ -95,9 +95,6 @@ class AuditPlugin:
 
         return audited
 
-    def close(self) -> None:
-        self.trail.close()
-
 
 def install(app: bottle.Bottle, trail: AuditTrail) -> None:
     """Record every change made through `app` and serve `GET /api/audit` (admin)."""

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from facegate.db import engine as dbengine
 from facegate.db.migrate import upgrade
@@ -106,6 +106,11 @@ class Store:
     def shown_url(self) -> str | None:
         """The PostgreSQL URL without its password; None for SQLite in the data dir."""
         return None if self.path else dbengine.shown(self.url)
+
+    @property
+    def engine(self) -> Engine:
+        """The store's engine, for a module that keeps its own table in the same database (the audit trail)."""
+        return self._engine
 
     def close(self) -> None:
         self._engine.dispose()

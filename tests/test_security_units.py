@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import bottle
 import pytest
+import sqlalchemy as sa
 
 from control import audit_api, auth
 from control.facework import FaceWorkConfig
@@ -15,6 +16,7 @@ from facegate.audit import AuditEntry, AuditTrail
 from facegate.logsetup import setup_logging
 from facegate.redact import RedactingFormatter, configured_secrets, mask_url, redact_json, restore_password
 from facegate.settings import SettingError, Settings, from_environment
+from facegate.store import Store
 
 
 @pytest.mark.parametrize(("url", "masked"), [
@@ -133,24 +135,39 @@ def test_a_route_without_a_scope_or_an_audit_action_breaks_the_app(tmp_path: Pat
     with pytest.raises(auth.UnclassifiedRoute, match="/api/forgotten"):
         app.routes[0].prepare()
     audited = bottle.Bottle()
-    audited.install(audit_api.AuditPlugin(AuditTrail(tmp_path / "a.db", lambda: 0)))
+    store = Store(tmp_path)
+    audited.install(audit_api.AuditPlugin(AuditTrail(store.engine, lambda: 0)))
     audited.route("/api/forgotten", "POST", lambda: {})
     with pytest.raises(audit_api.UnauditedRoute, match="/api/forgotten"):
         audited.routes[0].prepare()
+    store.close()
 
 
-def test_the_audit_trail_only_grows(tmp_path: Path) -> None:
-    trail = AuditTrail(tmp_path / "a.db", lambda: 1)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The store on each backend: the audit trail keeps its table in the store's database."""
+    url = "" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    opened = Store(tmp_path, url)
+    yield opened
+    opened.close()
+
+
+def test_the_audit_trail_only_grows(store: Store) -> None:
+    trail = AuditTrail(store.engine, lambda: 1)
     row = trail.record(AuditEntry("admin", "127.0.0.1", "camera.add", "door",
                                   {"stream_url": "rtsp://a:pw@cam/"}))
     listed = trail.list()
     assert [r["id"] for r in listed] == [row] and listed[0]["details"] == {"stream_url": "rtsp://a:***@cam/"}
-    with sqlite3.connect(tmp_path / "a.db") as db:
-        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            db.execute("UPDATE audit SET action = 'x'")
-        with pytest.raises(sqlite3.DatabaseError, match="younger than a day"):
-            db.execute("DELETE FROM audit")
-    trail.close()
+    assert trail.count() == 1
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), store.engine.begin() as db:
+        db.execute(sa.text("UPDATE audit SET action = 'x'"))
+    with pytest.raises(sa.exc.DBAPIError, match="younger than a day"), store.engine.begin() as db:
+        db.execute(sa.text("DELETE FROM audit"))
+    with store.engine.begin() as db:  # a row older than a day may go: that is how the retention prunes
+        db.execute(sa.text("INSERT INTO audit(at, time, scope, action, details) "
+                           "VALUES (1000, '1970-01-01T00:16:40Z', 'admin', 'planted.old', '{}')"))
+    trail.record(AuditEntry("admin", None, "config.update", None, {}))
+    assert [r["action"] for r in trail.list()] == ["config.update", "camera.add"]
 
 
 def test_face_work_settings_from_the_environment() -> None:

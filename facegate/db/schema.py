@@ -100,3 +100,19 @@ meta = sa.Table(
     sa.Column("key", sa.Text, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+
+# Append-only: triggers (made by migration 0003, per backend) refuse any UPDATE and any DELETE
+# of a row younger than a day; facegate/audit.py is the only writer.
+audit = sa.Table(
+    "audit", metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("at", Seconds, nullable=False),
+    sa.Column("time", sa.Text, nullable=False),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("client", sa.Text),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("target", sa.Text),
+    sa.Column("details", sa.Text, nullable=False),  # JSON, secrets masked
+    sa.Index("audit_at", "at"),
+    sqlite_autoincrement=True,
+)
