@@ -15,9 +15,10 @@ from typing import Any
 import bottle
 import numpy as np
 
-from control import audit_api, auth, facework, live, openapi, security
+from control import audit_api, auth, facework, live, openapi, operator_page, security
 from control.facework import FaceWorkConfig
 from control.masking import RedactPlugin, keep_config_passwords
+from control.request_schema import RequestSchemaPlugin
 from control.service import ServiceApi, ServiceError
 from control.validation import (
     MAX_BODY_BYTES,
@@ -26,6 +27,7 @@ from control.validation import (
     check_limit,
     check_name,
     fail,
+    form_fields,
     is_multipart,
     json_body,
     optional_text,
@@ -72,9 +74,7 @@ def _log_crashes(callback: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _form_or_json() -> dict[str, Any]:
-    if is_multipart():
-        return {key: bottle.request.forms.getunicode(key) for key in bottle.request.forms}
-    return json_body()
+    return form_fields() if is_multipart() else json_body()
 
 
 def make_app(service: ServiceApi, *, token: str | None = None, read_token: str | None = None,
@@ -88,6 +88,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
     _json_errors(app)
     security.install(app, cors_origins=cors_origins)
     auth.install(app, auth.AuthConfig.from_env().with_tokens(token, read_token), host)
+    app.install(RequestSchemaPlugin())  # after auth: a caller without a token hears 401, not a schema's 400
     store = service.store
     audit_api.install(app, AuditTrail(store.path, lambda: int(service.config().get("audit_retention_days") or 0)))
     app.install(RedactPlugin())
@@ -169,6 +170,9 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
         body = keep_config_passwords(service, {CONFIG_ALIASES.get(k, k): v for k, v in json_body().items()})
         if not body:
             raise fail(400, "send at least one setting, e.g. {\"threshold\": 0.5}")
+        camera_ids = [c.get("id") for c in body.get("cameras") or [] if isinstance(c, dict)]
+        if len(set(camera_ids)) != len(camera_ids):
+            raise fail(409, "two cameras have the same id")
         try:
             config = service.update_config(body)
         except SettingError as exc:
@@ -274,6 +278,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
         return {"success": True, "message": f"{count} failed deliveries queued again", "queued": count}
 
     live.install(app, service)
+    operator_page.install(app)
 
     @app.get("/api/openapi.json")
     def openapi_document() -> dict[str, Any]:
