@@ -54,15 +54,12 @@ def check_encoding(value: Any) -> list[float]:
 
 
 def optional_text(body: dict[str, Any], *keys: str) -> str | None:
-    """The first of `keys` present (e.g. client_id or clientId), as a bounded string or None."""
-    for key in keys:
-        value = body.get(key)
-        if value is None:
-            continue
+    """The first of `keys` present (e.g. client_id or clientId), as a bounded string or None; all are checked."""
+    present = [(key, body[key]) for key in keys if body.get(key) is not None]
+    for key, value in present:
         if not isinstance(value, str) or len(value) > MAX_TEXT:
             raise fail(400, f"{key} must be a string of at most {MAX_TEXT} characters")
-        return value
-    return None
+    return present[0][1] if present else None
 
 
 def check_limit(text: str | None, default: int = 100) -> int:
