@@ -18,9 +18,17 @@ $(STAMP): setup.cfg pyproject.toml
 run: $(STAMP)
 	$(BIN)/python supervisor.py --data-dir ./data
 
-test: $(STAMP)
+TS := clients/typescript
+NODE_STAMP := $(TS)/node_modules/.installed
+
+$(NODE_STAMP): $(TS)/package.json $(TS)/package-lock.json
+	cd $(TS) && npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+	cd $(TS) && FACEGATE_PYTHON=$(CURDIR)/$(BIN)/python npm test
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
