@@ -1,0 +1,152 @@
+// The operator page: a plain client of facegate's public API. The API token, when the service has
+// one, is asked for once and kept in this tab's sessionStorage; every call sends it as a Bearer
+// header. Pictures are loaded from the URLs the API hands out (camera.mjpeg, face.image).
+const TOKEN_KEY = "facegate-token";
+const $ = (id) => document.getElementById(id);
+const streams = new Map(); // camera id -> its <img>, kept across refreshes so the MJPEG is not restarted
+
+function token() {
+  return sessionStorage.getItem(TOKEN_KEY) || "";
+}
+
+async function api(method, path, body) {
+  const headers = {};
+  if (token()) headers.Authorization = `Bearer ${token()}`;
+  let payload = body;
+  if (body !== undefined && !(body instanceof FormData)) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  const response = await fetch(path, { method, headers, body: payload });
+  const data = await response.json().catch(() => null);
+  if (response.status === 401) {
+    $("token-form").hidden = false;
+    throw new Error("this service needs its API token");
+  }
+  if (!response.ok) throw new Error((data && data.error) || response.statusText);
+  return data;
+}
+
+function say(text, isError = false) {
+  const message = $("message");
+  message.textContent = text;
+  message.className = isError ? "error" : "";
+  message.hidden = !text;
+}
+
+function el(tag, props = {}, ...children) {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+async function action(work, done) {
+  try {
+    await work();
+    say(done);
+    await refresh();
+  } catch (error) {
+    say(error.message, true);
+  }
+}
+
+function renderCameras(cameras) {
+  const box = $("cameras");
+  const ids = new Set(cameras.map((c) => c.id));
+  for (const [id, img] of streams) if (!ids.has(id)) { img.src = ""; streams.delete(id); }
+  box.replaceChildren(...cameras.map((camera) => {
+    let img = streams.get(camera.id);
+    if (!img) {
+      img = el("img", { className: "stream", src: camera.mjpeg, alt: `live view of ${camera.name || camera.id}` });
+      streams.set(camera.id, img);
+    }
+    return el("figure", { className: `camera ${camera.state}`, dataset: { camera: camera.id } }, img,
+      el("figcaption", {}, el("strong", { textContent: camera.name || camera.id }), " ",
+        el("span", { className: "state", textContent: camera.state }),
+        camera.fps ? el("span", { className: "muted", textContent: ` ${camera.fps} fps` }) : null,
+        camera.error ? el("div", { className: "error", textContent: camera.error }) : null));
+  }));
+  if (!cameras.length) box.append(el("p", { className: "muted", textContent: "No camera configured." }));
+}
+
+function renderEvents(results) {
+  $("events").replaceChildren(...results.map((r) => el("li", { className: r.name === "Unknown" ? "unknown" : "" },
+    el("strong", { className: "event-name", textContent: r.name }),
+    el("span", { className: "muted", textContent: ` on ${r.camera_id ?? "?"} at ${new Date(r.timestamp).toLocaleTimeString()}` +
+      ` (confidence ${r.confidence})` }))));
+}
+
+function renderUnknown(faces) {
+  $("unknown").replaceChildren(...faces.map((face) => {
+    const name = el("input", { placeholder: "Name", maxLength: 100, className: "register-name" });
+    const register = el("button", { type: "button", textContent: "Register as…", className: "register" });
+    register.onclick = () => action(() => {
+      if (!name.value.trim()) throw new Error("type the name first");
+      return api("POST", `/api/unknown/${face.id}/register`, { name: name.value.trim() });
+    }, `registered ${name.value.trim()}`);
+    const forget = el("button", { type: "button", textContent: "Forget" });
+    forget.onclick = () => action(() => api("DELETE", `/api/unknown/${face.id}`), "forgotten");
+    return el("figure", { className: "face", dataset: { unknown: face.id } },
+      el("img", { src: face.image, alt: "unknown face" }),
+      el("figcaption", {}, el("span", { className: "muted", textContent: face.camera_id ?? "" }), name, register, forget));
+  }));
+  if (!faces.length) $("unknown").append(el("p", { className: "muted", textContent: "No unknown faces." }));
+}
+
+function renderPeople(persons) {
+  $("people").replaceChildren(...persons.map((person) => {
+    const file = el("input", { type: "file", accept: "image/*", className: "add-photo" });
+    file.onchange = () => action(() => {
+      const form = new FormData();
+      form.set("image", file.files[0]);
+      return api("POST", `/api/persons/${person.id}/faces`, form);
+    }, `photo added to ${person.name}`);
+    const remove = el("button", { type: "button", textContent: "Delete", className: "delete" });
+    remove.onclick = () => action(() => api("DELETE", `/api/persons/${person.id}`), `${person.name} deleted`);
+    const picture = person.image_url ? el("img", { src: person.image_url, alt: person.name, className: "avatar" })
+      : el("span", { className: "avatar", textContent: person.name.slice(0, 1).toUpperCase() });
+    return el("li", { dataset: { person: person.id } }, picture,
+      el("strong", { className: "person-name", textContent: person.name }),
+      el("span", { className: "muted", textContent: ` ${person.encodings} photo${person.encodings === 1 ? "" : "s"}` }),
+      el("label", { className: "button" }, "Add photo", file), remove);
+  }));
+}
+
+async function refresh() {
+  try {
+    const [status, cameras, results, unknown, persons] = await Promise.all([
+      api("GET", "/api/status"), api("GET", "/api/cameras"), api("GET", "/api/results?limit=20"),
+      api("GET", "/api/unknown"), api("GET", "/api/persons")]);
+    $("service-state").textContent = `${status.running ? "recognizing" : "stopped"} · ${status.registered_people} people · v${status.version}`;
+    renderCameras(cameras.cameras);
+    renderEvents(results.results);
+    renderUnknown(unknown.unknown);
+    renderPeople(persons.persons);
+  } catch (error) {
+    say(error.message, true);
+  }
+}
+
+$("token-form").onsubmit = (event) => {
+  event.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, $("token-input").value);
+  $("token-input").value = "";
+  $("token-form").hidden = true;
+  $("forget-token").hidden = false;
+  say("token set for this tab");
+  refresh();
+};
+$("forget-token").hidden = !token();
+$("forget-token").onclick = () => {
+  sessionStorage.removeItem(TOKEN_KEY);
+  $("forget-token").hidden = true;
+  say("token forgotten");
+};
+$("new-person").onsubmit = (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  action(() => api("POST", "/api/register", form), `${form.get("name")} registered`).then(() => event.target.reset());
+};
+
+refresh();
+setInterval(refresh, 2000);
