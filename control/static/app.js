@@ -4,6 +4,7 @@
 const TOKEN_KEY = "facegate-token";
 const $ = (id) => document.getElementById(id);
 const streams = new Map(); // camera id -> its <img>, kept across refreshes so the MJPEG is not restarted
+const drafts = new Map(); // unknown face id -> the name being typed, kept across refreshes
 
 function token() {
   return sessionStorage.getItem(TOKEN_KEY) || "";
@@ -34,8 +35,9 @@ function say(text, isError = false) {
   message.hidden = !text;
 }
 
-function el(tag, props = {}, ...children) {
+function el(tag, { dataset = {}, ...props } = {}, ...children) {
   const node = Object.assign(document.createElement(tag), props);
+  Object.assign(node.dataset, dataset);
   node.append(...children.filter((c) => c !== null && c !== undefined));
   return node;
 }
@@ -78,7 +80,9 @@ function renderEvents(results) {
 
 function renderUnknown(faces) {
   $("unknown").replaceChildren(...faces.map((face) => {
-    const name = el("input", { placeholder: "Name", maxLength: 100, className: "register-name" });
+    const name = el("input", { placeholder: "Name", maxLength: 100, className: "register-name",
+      value: drafts.get(face.id) ?? "" });
+    name.oninput = () => drafts.set(face.id, name.value);
     const register = el("button", { type: "button", textContent: "Register as…", className: "register" });
     register.onclick = () => action(() => {
       if (!name.value.trim()) throw new Error("type the name first");

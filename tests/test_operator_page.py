@@ -1,0 +1,82 @@
+"""The operator page in a real browser (Debian's Chromium driven by Playwright) against a running service.
+
+It must show a camera's live MJPEG, list the registered people, and register an unknown face from
+the page (asking for the API token on the way) so that the clip, as it plays again, names them.
+The test saves a screenshot of the page and prints its path.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.conftest import copy_gallery
+from tests.service_proc import ServiceProcess
+
+CHROMIUM = "/usr/bin/chromium"
+TOKEN = "operator-token"
+LIN = "Lin-Manuel Miranda"
+
+
+@pytest.fixture()
+def service(gallery_dir: Path, tmp_path: Path, clip: Path) -> ServiceProcess:
+    proc = ServiceProcess(copy_gallery(gallery_dir, tmp_path / "data"), token=TOKEN)
+    proc.start()
+    try:
+        lin = next(p for p in proc.get("/api/persons").json()["persons"] if p["name"] == LIN)
+        assert proc.delete(f"/api/persons/{lin['id']}").status_code == 200  # Lin is a stranger now
+        assert proc.put("/api/config", json={"stream_url": str(clip), "event_cooldown_s": 2}).status_code == 200
+        assert proc.post("/api/start").status_code == 200
+        yield proc
+    finally:
+        assert proc.stop() == 0, proc.log()[-3000:]
+
+
+def test_operator_page_in_chromium(service: ServiceProcess, tmp_path: Path) -> None:
+    assert shutil.which(CHROMIUM) or Path(CHROMIUM).exists(), "Chromium is missing: apt-get install -y chromium"
+    sent_tokens = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("request", lambda r: sent_tokens.append(r.headers.get("authorization"))
+                    if "/register" in r.url else None)
+            errors = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(service.url + "/")
+
+            expect(page.locator("#people .person-name")).to_have_text(["Alex Lacamoire"])
+            camera = page.locator('#cameras figure[data-camera="cam0"]')
+            expect(camera.locator(".state")).to_have_text("live", timeout=60_000)
+            stream = camera.locator("img.stream")
+            page.wait_for_function("img => img.naturalWidth > 0", arg=stream.element_handle(), timeout=30_000)
+            assert stream.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [640, 360]
+
+            face = page.locator("#unknown figure").first
+            expect(face).to_be_visible(timeout=90_000)
+            face.locator(".register-name").fill(LIN)
+            face.locator(".register").click()
+            expect(page.locator("#token-form")).to_be_visible()  # the service has a token: the page asks once
+            page.fill("#token-input", TOKEN)
+            page.click("#token-form button")
+            expect(page.locator("#message")).to_have_text("token set for this tab")
+            face.locator(".register").click()
+            expect(page.locator("#message")).to_have_text(f"registered {LIN}")
+            assert sent_tokens[-1] == f"Bearer {TOKEN}" and sent_tokens[0] is None
+
+            expect(page.locator("#people .person-name")).to_have_text(["Alex Lacamoire", LIN])
+            expect(page.locator("#events .event-name", has_text=LIN).first).to_be_visible(timeout=90_000)
+            screenshot = tmp_path / "operator-page.png"
+            page.screenshot(path=str(screenshot), full_page=True)
+            print(f"\noperator page screenshot: {screenshot}")
+
+            page.locator("#people li", has_text="Alex Lacamoire").locator(".delete").click()
+            expect(page.locator("#people .person-name")).to_have_text([LIN])
+        finally:
+            browser.close()
+    assert not errors, errors
+    names = {r["name"] for r in service.get("/api/results?limit=1000").json()["results"]}
+    assert LIN in names
