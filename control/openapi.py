@@ -85,10 +85,11 @@ CONFIG_FIELDS: dict[str, Any] = {
 CONFIG_BODY = {**_obj(CONFIG_FIELDS), "additionalProperties": False, "minProperties": 1}
 
 
-def _one_of_required(fields: dict[str, Any], *names: str) -> list[dict[str, Any]]:
-    """anyOf branches: at least one of `names` is present and not null."""
-    return [{"required": [n], "properties": {n: {k: v for k, v in fields[n].items() if k != "nullable"}}}
-            for n in names]
+def _either(fields: dict[str, Any], required: list[str], *names: str) -> dict[str, Any]:
+    """An object of `fields` in which at least one of `names` is present and not null (one whole
+    object per choice, so generated client types are an exact union)."""
+    return {"type": "object", "anyOf": [
+        _obj({**fields, n: {k: v for k, v in fields[n].items() if k != "nullable"}}, [*required, n]) for n in names]}
 
 
 IMAGE_FIELDS = {"encoding": {**ENCODING, "nullable": True}, "image_base64": {**BASE64, "nullable": True}}
@@ -120,8 +121,7 @@ SCHEMAS: dict[str, Any] = {
                          "box": {"$ref": "#/components/schemas/Box"},
                          "image": {"type": "string", "description": "URL of the face's crop"}},
                         ["id", "image"]),
-    "Register": {**_obj(REGISTER_FIELDS, ["name"]), "anyOf": _one_of_required(REGISTER_FIELDS, "encoding",
-                                                                              "image_base64")},
+    "Register": _either(REGISTER_FIELDS, ["name"], "encoding", "image_base64"),
     "Registered": _obj({"success": BOOLEAN, "message": STRING, "total_users": INTEGER, "person_id": INTEGER},
                        ["success", "message", "total_users", "person_id"]),
     "Success": _obj({"success": BOOLEAN, "message": STRING}, ["success"]),
@@ -167,8 +167,7 @@ CAMERA_OPS = ("updateCamera", "deleteCamera", "getCameraSnapshot")
 LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
 RESULTS = _obj({"results": {"type": "array", "items": _ref("Result")}, "total": INTEGER}, ["results", "total"])
 IMAGE_BODY = {"required": True, "content": {
-    "application/json": {"schema": {**_obj(IMAGE_FIELDS), "anyOf": _one_of_required(IMAGE_FIELDS, "encoding",
-                                                                                     "image_base64")}},
+    "application/json": {"schema": _either(IMAGE_FIELDS, [], "encoding", "image_base64")},
     "multipart/form-data": {"schema": _obj({"image": BINARY}, ["image"])},
 }}
 PHOTO_BODY = {"required": True, "content": {
