@@ -18,7 +18,7 @@ import numpy as np
 from control import audit_api, auth, facework, live, openapi, operator_page, security
 from control.facework import FaceWorkConfig
 from control.masking import RedactPlugin, keep_config_passwords
-from control.request_schema import RequestSchemaPlugin
+from control.request_schema import CONFIG_ALIASES, RequestSchemaPlugin
 from control.service import ServiceApi, ServiceError
 from control.validation import (
     MAX_BODY_BYTES,
@@ -44,7 +44,6 @@ from pipeline.gallery import Gallery
 
 log = logging.getLogger(__name__)
 
-CONFIG_ALIASES = {"encoding_model": "model", "detection_model": "model"}
 
 
 def _json_errors(app: bottle.Bottle) -> None:

@@ -17,7 +17,20 @@ import bottle
 import jsonschema_rs
 
 from control import openapi
-from control.validation import fail, is_multipart, json_body
+from control.validation import check_name, fail, is_multipart, json_body
+from facegate.settings import SettingError, check_camera, validate
+
+CONFIG_ALIASES = {"encoding_model": "model", "detection_model": "model"}
+
+# The domain check of an operation's body, whose messages say what was wrong in the service's own
+# words (and which the older clients and tests know); asked first when the schema rejects a body.
+EXPLAIN: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
+    ("PUT", "/api/config"): lambda body: validate({CONFIG_ALIASES.get(k, k): v for k, v in body.items()},
+                                                  runtime_only=True),
+    ("POST", "/api/cameras"): check_camera,
+    ("PUT", "/api/cameras/<camera_id>"): lambda body: check_camera({"id": "x", "stream_url": "x", **body}),
+    ("POST", "/api/unknown/<unknown_id>/register"): lambda body: check_name(body.get("name")),
+}
 
 
 def to_json_schema(schema: Any, components: dict[str, Any]) -> Any:
@@ -72,9 +85,17 @@ class RequestSchemaPlugin:
             return
         if not bottle.request.body.read(1):
             raise fail(400, "this request needs a JSON body")
-        error = next(iter(validator.iter_errors(json_body())), None)
-        if error is not None:
-            raise fail(400, f"{_where(error)}{error.message}")
+        body = json_body()
+        error = next(iter(validator.iter_errors(body)), None)
+        if error is None:
+            return
+        explain = EXPLAIN.get((method, rule))
+        try:
+            if explain is not None:
+                explain(body)
+        except SettingError as exc:
+            raise fail(400, str(exc)) from None
+        raise fail(400, f"{_where(error)}{error.message}")
 
     def apply(self, callback: Callable[..., Any], route: bottle.Route) -> Callable[..., Any]:
         if (route.method, route.rule) not in self.validators:

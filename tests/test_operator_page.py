@@ -55,8 +55,9 @@ def test_operator_page_in_chromium(service: ServiceProcess, tmp_path: Path) -> N
             page.wait_for_function("img => img.naturalWidth > 0", arg=stream.element_handle(), timeout=30_000)
             assert stream.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [640, 360]
 
-            face = page.locator("#unknown figure").first
-            expect(face).to_be_visible(timeout=90_000)
+            expect(page.locator("#unknown figure").first).to_be_visible(timeout=90_000)
+            unknown_id = page.locator("#unknown figure").first.get_attribute("data-unknown")
+            face = page.locator(f'#unknown figure[data-unknown="{unknown_id}"]')  # newer faces come first
             face.locator(".register-name").fill(LIN)
             face.locator(".register").click()
             expect(page.locator("#token-form")).to_be_visible()  # the service has a token: the page asks once
