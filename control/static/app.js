@@ -1,10 +1,12 @@
 // The operator page: a plain client of facegate's public API. The API token, when the service has
 // one, is asked for once and kept in this tab's sessionStorage; every call sends it as a Bearer
-// header. Pictures are loaded from the URLs the API hands out (camera.mjpeg, face.image).
+// header. Pictures are loaded from the URLs the API hands out (camera.mjpeg, face.image); an <img>
+// cannot send a header, so with a token they go through short-lived signed URLs (GET /api/signed-url).
 const TOKEN_KEY = "facegate-token";
 const $ = (id) => document.getElementById(id);
 const streams = new Map(); // camera id -> its <img>, kept across refreshes so the MJPEG is not restarted
 const drafts = new Map(); // unknown face id -> the name being typed, kept across refreshes
+const signed = new Map(); // picture path -> { url, renewAt }: a signed URL is reused for half its life
 
 function token() {
   return sessionStorage.getItem(TOKEN_KEY) || "";
@@ -26,6 +28,21 @@ async function api(method, path, body) {
   }
   if (!response.ok) throw new Error((data && data.error) || response.statusText);
   return data;
+}
+
+/** The URL an <img> loads `path` from: the path itself without a token, else a signed URL for it. */
+async function picture(path) {
+  if (!token()) return path;
+  const kept = signed.get(path);
+  if (kept && kept.renewAt > Date.now()) return kept.url;
+  const answer = await api("GET", `/api/signed-url?path=${encodeURIComponent(path)}`);
+  signed.set(path, { url: answer.url, renewAt: Date.now() + 500 * (answer.expires_in_s ?? 60) });
+  return answer.url;
+}
+
+function closeStreams() {
+  for (const img of streams.values()) img.src = "";
+  streams.clear();
 }
 
 function say(text, isError = false) {
@@ -52,22 +69,25 @@ async function action(work, done) {
   }
 }
 
-function renderCameras(cameras) {
+async function renderCameras(cameras) {
   const box = $("cameras");
   const ids = new Set(cameras.map((c) => c.id));
   for (const [id, img] of streams) if (!ids.has(id)) { img.src = ""; streams.delete(id); }
-  box.replaceChildren(...cameras.map((camera) => {
-    let img = streams.get(camera.id);
-    if (!img) {
-      img = el("img", { className: "stream", src: camera.mjpeg, alt: `live view of ${camera.name || camera.id}` });
-      streams.set(camera.id, img);
+  const figures = await Promise.all(cameras.map(async (camera) => {
+    if (!streams.has(camera.id)) {  // a stream opened with a signed URL keeps playing after the URL expires
+      const src = await picture(camera.mjpeg);
+      if (!streams.has(camera.id)) {  // an overlapping refresh may have opened it meanwhile
+        streams.set(camera.id, el("img", { className: "stream", src, alt: `live view of ${camera.name || camera.id}` }));
+      }
     }
+    const img = streams.get(camera.id);
     return el("figure", { className: `camera ${camera.state}`, dataset: { camera: camera.id } }, img,
       el("figcaption", {}, el("strong", { textContent: camera.name || camera.id }), " ",
         el("span", { className: "state", textContent: camera.state }),
         camera.fps ? el("span", { className: "muted", textContent: ` ${camera.fps} fps` }) : null,
         camera.error ? el("div", { className: "error", textContent: camera.error }) : null));
   }));
+  box.replaceChildren(...figures);
   if (!cameras.length) box.append(el("p", { className: "muted", textContent: "No camera configured." }));
 }
 
@@ -78,8 +98,9 @@ function renderEvents(results) {
       ` (confidence ${r.confidence})` }))));
 }
 
-function renderUnknown(faces) {
-  $("unknown").replaceChildren(...faces.map((face) => {
+async function renderUnknown(faces) {
+  const crops = await Promise.all(faces.map((face) => picture(face.image)));
+  $("unknown").replaceChildren(...faces.map((face, i) => {
     const name = el("input", { placeholder: "Name", maxLength: 100, className: "register-name",
       value: drafts.get(face.id) ?? "" });
     name.oninput = () => drafts.set(face.id, name.value);
@@ -91,7 +112,7 @@ function renderUnknown(faces) {
     const forget = el("button", { type: "button", textContent: "Forget" });
     forget.onclick = () => action(() => api("DELETE", `/api/unknown/${face.id}`), "forgotten");
     return el("figure", { className: "face", dataset: { unknown: face.id } },
-      el("img", { src: face.image, alt: "unknown face" }),
+      el("img", { src: crops[i], alt: "unknown face" }),
       el("figcaption", {}, el("span", { className: "muted", textContent: face.camera_id ?? "" }), name, register, forget));
   }));
   if (!faces.length) $("unknown").append(el("p", { className: "muted", textContent: "No unknown faces." }));
@@ -122,10 +143,9 @@ async function refresh() {
       api("GET", "/api/status"), api("GET", "/api/cameras"), api("GET", "/api/results?limit=20"),
       api("GET", "/api/unknown"), api("GET", "/api/persons")]);
     $("service-state").textContent = `${status.running ? "recognizing" : "stopped"} · ${status.registered_people} people · v${status.version}`;
-    renderCameras(cameras.cameras);
     renderEvents(results.results);
-    renderUnknown(unknown.unknown);
     renderPeople(persons.persons);
+    await Promise.all([renderCameras(cameras.cameras), renderUnknown(unknown.unknown)]);
   } catch (error) {
     say(error.message, true);
   }
@@ -137,12 +157,15 @@ $("token-form").onsubmit = (event) => {
   $("token-input").value = "";
   $("token-form").hidden = true;
   $("forget-token").hidden = false;
+  signed.clear();
+  closeStreams();  // reopened with signed URLs under the new token
   say("token set for this tab");
   refresh();
 };
 $("forget-token").hidden = !token();
 $("forget-token").onclick = () => {
   sessionStorage.removeItem(TOKEN_KEY);
+  signed.clear();
   $("forget-token").hidden = true;
   say("token forgotten");
 };
