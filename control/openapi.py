@@ -180,6 +180,9 @@ def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
+# What GET /api/signed-url signs: a picture route (control.auth.SIGNABLE, matched as Bottle matches it), query kept.
+PICTURE_PATH = {"type": "string",
+                "pattern": r"^/api/(cameras/[^/?]+/(snapshot\.jpg|stream\.mjpg)|unknown/[^/?]+\.jpg)(\?.*)?$"}
 JPEG = {"description": "JPEG image", "content": {"image/jpeg": {"schema": BINARY}}}
 HTML = {"description": "The operator page", "content": {"text/html": {"schema": STRING}}}
 CAMERA_ID_PATH = {"camera_id": CAMERA_ID}
@@ -283,7 +286,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, dict[str, Any], dict[str, Any]
     ("GET", "/api/openapi.json"): ("getOpenApi", "This document", {}, {"200": _json({"type": "object"})}),
     ("GET", "/api/signed-url"): (
         "getSignedUrl", "A short-lived signed URL for a picture route, for <img src> where no header can be sent",
-        {"parameters": [{"name": "path", "in": "query", "required": True, "schema": STRING,
+        {"parameters": [{"name": "path", "in": "query", "required": True, "schema": PICTURE_PATH,
                          "example": "/api/cameras/cam0/snapshot.jpg"}]},
         {"200": _json(_obj({"url": STRING, "expires_at": STRING, "expires_in_s": NUMBER}, ["url", "expires_at"])),
          **_errors(400)}),
