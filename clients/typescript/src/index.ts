@@ -25,6 +25,8 @@ export type Status = Schemas["Status"];
 export type UnknownFace = Schemas["UnknownFace"];
 export type WebhookEvent = Schemas["WebhookEvent"];
 export type Registered = Schemas["Registered"];
+export type AuditEntry = Schemas["AuditEntry"];
+export type SignedUrl = JsonOf<"getSignedUrl", 200>;
 export type Results = JsonOf<"listResults", 200>;
 export type Stats = JsonOf<"getStats", 200>;
 export type ConfigChanges = BodyOf<"updateConfig">;
@@ -55,7 +57,8 @@ export class FacegateError extends Error {
 export interface FacegateOptions {
   /** e.g. http://localhost:5001 (no /api) */
   baseUrl: string;
-  /** FACEGATE_API_TOKEN, sent as `Authorization: Bearer <token>` on every call when set. */
+  /** FACEGATE_API_TOKEN (admin) or FACEGATE_READ_TOKEN (read only), sent as `Authorization: Bearer <token>`
+   * on every call when set. Keep it on the server (a route handler, a server component), never in the browser. */
   token?: string;
   fetch?: typeof fetch;
 }
@@ -71,7 +74,7 @@ export class FacegateClient {
     this.fetcher = options.fetch ?? globalThis.fetch.bind(globalThis);
   }
 
-  /** An absolute URL for a path the API hands out (camera.snapshot, camera.mjpeg, face.image). */
+  /** An absolute URL for a path the API hands out (camera.snapshot, camera.mjpeg, face.image, a signed URL). */
   url(path: string): string {
     return new URL(path, this.baseUrl + "/").toString();
   }
@@ -138,6 +141,23 @@ export class FacegateClient {
   /** Who is in this photo. */
   recognize(image: Blob): Promise<JsonOf<"recognize", 200>> {
     return this.request("POST", "/api/recognize", photoForm(image));
+  }
+
+  /**
+   * A short-lived URL for a picture route (`camera.snapshot`, `camera.mjpeg`, `face.image`) that works
+   * without a header, for an `<img src>` when the service has a token: ask on the server, render `url`
+   * (through `this.url(...)`), ask again before `expires_at`.
+   */
+  signedUrl(path: string): Promise<SignedUrl> {
+    return this.request("GET", `/api/signed-url?path=${encodeURIComponent(path)}`);
+  }
+  /** The audit trail of changes, newest first (admin token). */
+  audit(options: { limit?: number; action?: string } = {}): Promise<JsonOf<"listAudit", 200>> {
+    const params = new URLSearchParams();
+    if (options.limit !== undefined) params.set("limit", String(options.limit));
+    if (options.action !== undefined) params.set("action", options.action);
+    const search = params.toString();
+    return this.request("GET", `/api/audit${search ? `?${search}` : ""}`);
   }
 
   // --- people, cameras, unknown faces, webhooks --------------------------------------------------

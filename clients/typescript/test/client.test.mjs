@@ -1,5 +1,6 @@
 // The typed client against a real facegate: every call the old Flask API had, plus a photo register,
-// people, cameras and recognize; and the committed types must equal what the service serves.
+// people, cameras and recognize, the token scopes, signed picture URLs and the audit trail; and the
+// committed types must equal what the service serves.
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -10,12 +11,13 @@ import { generateTypes, SCHEMA_FILE } from "../scripts/generate.mjs";
 import { photo, pollUntil, startFacegate, testData } from "./facegate.mjs";
 
 const TOKEN = "node-client-token";
+const READ_TOKEN = "node-client-read-token";
 const LIN = "Lin-Manuel Miranda";
 let facegate;
 let client;
 
 before(async () => {
-  facegate = await startFacegate({ env: { FACEGATE_API_TOKEN: TOKEN } });
+  facegate = await startFacegate({ env: { FACEGATE_API_TOKEN: TOKEN, FACEGATE_READ_TOKEN: READ_TOKEN } });
   client = new FacegateClient({ baseUrl: facegate.url, token: TOKEN });
 });
 after(async () => {
@@ -23,7 +25,7 @@ after(async () => {
 });
 
 test("the committed types are what the service serves", async () => {
-  const served = await generateTypes(facegate.url);
+  const served = await generateTypes(facegate.url, TOKEN);
   const committed = await readFile(SCHEMA_FILE, "utf8");
   assert.ok(served === committed, "src/schema.ts is stale: run `npm run generate -- <facegate URL>` and commit it");
 });
@@ -44,10 +46,17 @@ test("status, config, start without a camera", async () => {
   assert.equal((await client.config()).config.threshold, 0.55);
 });
 
-test("mutations need the token", async () => {
+test("without a token only status answers; a read token reads but changes nothing", async () => {
   const anonymous = new FacegateClient({ baseUrl: facegate.url });
+  assert.equal((await anonymous.status()).active, false);
   const refused = await anonymous.register({ name: "X", encoding: new Array(128).fill(0.1) }).catch((e) => e);
   assert.equal(refused.status, 401);
+  assert.equal((await anonymous.persons.list().catch((e) => e)).status, 401);
+  const reader = new FacegateClient({ baseUrl: facegate.url, token: READ_TOKEN });
+  assert.ok(Array.isArray((await reader.persons.list()).persons));
+  const forbidden = await reader.register({ name: "X", encoding: new Array(128).fill(0.1) }).catch((e) => e);
+  assert.equal(forbidden.status, 403);
+  assert.equal((await reader.audit().catch((e) => e)).status, 403);
 });
 
 test("register by encoding (the old way) and by photo; people", async () => {
@@ -92,6 +101,14 @@ test("start on the clip, results, results by name, latest, stats, stop", async (
   const cameras = await client.cameras.list();
   assert.equal(cameras.cameras[0].id, "cam0");
   assert.equal(cameras.cameras[0].mjpeg, "/api/cameras/cam0/stream.mjpg");
+  assert.equal((await fetch(client.url(cameras.cameras[0].snapshot))).status, 401); // an <img> sends no header
+  const reader = new FacegateClient({ baseUrl: facegate.url, token: READ_TOKEN });
+  const signed = await reader.signedUrl(cameras.cameras[0].snapshot);
+  assert.match(signed.url, /^\/api\/cameras\/cam0\/snapshot\.jpg\?.*signature=/);
+  assert.ok(!signed.url.includes(READ_TOKEN));
+  const picture = await fetch(client.url(signed.url)); // no header: the signature is the permission
+  assert.equal(picture.status, 200);
+  assert.equal(picture.headers.get("content-type"), "image/jpeg");
   const stopped = await client.stop();
   assert.equal(stopped.running, false);
   assert.equal((await client.status()).active, false);
@@ -108,4 +125,15 @@ test("cameras, unknown faces and dead letters", async () => {
   const failed = await client.webhooks.failed({ limit: 10 });
   assert.equal(failed.total, 0);
   assert.equal((await client.webhooks.retry()).queued, 0);
+});
+
+test("every change is in the audit trail", async () => {
+  const registered = await client.audit({ action: "person.register" });
+  assert.deepEqual(registered.audit.map((row) => row.action), new Array(registered.audit.length).fill("person.register"));
+  assert.ok(registered.audit.length >= 2 && registered.audit.every((row) => row.scope === "admin"));
+  const actions = new Set((await client.audit({ limit: 1000 })).audit.map((row) => row.action));
+  for (const action of ["config.update", "person.add_face", "person.delete", "camera.add", "camera.update",
+    "camera.delete", "recognition.start", "recognition.stop", "webhooks.retry"]) {
+    assert.ok(actions.has(action), `no ${action} row in ${[...actions]}`);
+  }
 });
