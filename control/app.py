@@ -45,7 +45,6 @@ from pipeline.gallery import Gallery
 log = logging.getLogger(__name__)
 
 
-
 def _json_errors(app: bottle.Bottle) -> None:
     def handler(error: bottle.HTTPError) -> str:
         bottle.response.content_type = "application/json"
