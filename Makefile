@@ -25,9 +25,17 @@ postgres:
 run: $(STAMP)
 	$(BIN)/python supervisor.py --data-dir ./data
 
-test: $(STAMP) postgres
+TS := clients/typescript
+NODE_STAMP := $(TS)/node_modules/.installed
+
+$(NODE_STAMP): $(TS)/package.json $(TS)/package-lock.json
+	cd $(TS) && npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+test: $(STAMP) postgres $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+	cd $(TS) && FACEGATE_PYTHON=$(CURDIR)/$(BIN)/python npm test
 
 bench: $(STAMP) postgres
 	$(BIN)/python -m bench

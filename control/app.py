@@ -15,9 +15,10 @@ from typing import Any
 import bottle
 import numpy as np
 
-from control import audit_api, auth, facework, live, openapi, security
+from control import audit_api, auth, facework, live, openapi, operator_page, security
 from control.facework import FaceWorkConfig
 from control.masking import RedactPlugin, keep_config_passwords
+from control.request_schema import CONFIG_ALIASES, RequestSchemaPlugin
 from control.service import ServiceApi, ServiceError
 from control.validation import (
     MAX_BODY_BYTES,
@@ -25,11 +26,14 @@ from control.validation import (
     check_id,
     check_limit,
     check_name,
+    decode_base64_image,
     fail,
+    form_fields,
     is_multipart,
     json_body,
     optional_text,
     sent_image,
+    uploaded_image,
 )
 from facegate.audit import AuditTrail
 from facegate.faces import only_face
@@ -39,8 +43,6 @@ from facegate.store import iso_now
 from pipeline.gallery import Gallery
 
 log = logging.getLogger(__name__)
-
-CONFIG_ALIASES = {"encoding_model": "model", "detection_model": "model"}
 
 
 def _json_errors(app: bottle.Bottle) -> None:
@@ -72,9 +74,7 @@ def _log_crashes(callback: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _form_or_json() -> dict[str, Any]:
-    if is_multipart():
-        return {key: bottle.request.forms.getunicode(key) for key in bottle.request.forms}
-    return json_body()
+    return form_fields() if is_multipart() else json_body()
 
 
 def make_app(service: ServiceApi, *, token: str | None = None, read_token: str | None = None,
@@ -88,6 +88,8 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
     _json_errors(app)
     security.install(app, cors_origins=cors_origins)
     auth.install(app, auth.AuthConfig.from_env().with_tokens(token, read_token), host)
+    schema = RequestSchemaPlugin()
+    app.install(schema)  # after auth: a caller without a token hears 401, not a schema's 400
     store = service.store
     audit_api.install(app, AuditTrail(store.engine, lambda: int(service.config().get("audit_retention_days") or 0)))
     app.install(RedactPlugin())
@@ -169,18 +171,24 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
         body = keep_config_passwords(service, {CONFIG_ALIASES.get(k, k): v for k, v in json_body().items()})
         if not body:
             raise fail(400, "send at least one setting, e.g. {\"threshold\": 0.5}")
+        camera_ids = [c.get("id") for c in body.get("cameras") or [] if isinstance(c, dict)]
+        if len(set(camera_ids)) != len(camera_ids):
+            raise fail(409, "two cameras have the same id")
         try:
             config = service.update_config(body)
         except SettingError as exc:
             raise fail(400, str(exc)) from None
         return {"success": True, "message": f"updated {', '.join(sorted(body))}", "config": config}
 
-    @app.post("/api/register")
+    @app.post("/api/register", skip=[RequestSchemaPlugin.name])  # its own checks keep the old API's messages
     def register() -> dict[str, Any]:
         body = _form_or_json()
-        image = sent_image(body)
-        if body.get("name") in (None, "") or (body.get("encoding") in (None, []) and image is None):
-            raise fail(400, "name and encoding are required")
+        image = uploaded_image()  # read once: the multipart file is a stream
+        if body.get("name") in (None, "") or (body.get("encoding") in (None, []) and body.get("image_base64") is None
+                                               and image is None):
+            raise fail(400, "name and encoding are required")  # the old API's words
+        if image is None and body.get("image_base64") is not None:
+            image = decode_base64_image(body["image_base64"])
         name = check_name(body["name"])
         client_id = optional_text(body, "client_id", "clientId")
         image_url = optional_text(body, "image_url", "imageUrl")
@@ -243,9 +251,10 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
         return {"success": True, "message": f"{found['name']} and {found['encodings']} encodings deleted",
                 "total_users": store.count_persons()}
 
-    @app.post("/api/recognize")
+    @app.post("/api/recognize", skip=[RequestSchemaPlugin.name])  # checked inside its turn, below
     def recognize() -> dict[str, Any]:
         with facework.http_errors(pool):  # a turn before the upload is parsed: a flood is turned away cheaply
+            schema.check("POST", "/api/recognize")
             body = {} if is_multipart() else json_body()
             image = sent_image(body)
             if image is None:
@@ -274,6 +283,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
         return {"success": True, "message": f"{count} failed deliveries queued again", "queued": count}
 
     live.install(app, service)
+    operator_page.install(app)
 
     @app.get("/api/openapi.json")
     def openapi_document() -> dict[str, Any]:

@@ -54,6 +54,8 @@ class Scope(enum.Enum):
 # (method, Bottle rule) → the scope a caller needs. Picture routes a browser loads by <img src> are in SIGNABLE too.
 ROUTE_SCOPES: dict[tuple[str, str], Scope] = {
     ("GET", "/api/status"): Scope.PUBLIC,
+    ("GET", "/"): Scope.PUBLIC,  # the operator page's static files hold no data; its API calls send the token
+    ("GET", "/ui/<filename>"): Scope.PUBLIC,
     ("GET", "/metrics"): Scope.METRICS,
     ("GET", "/api/openapi.json"): Scope.READ,
     ("GET", "/api/results"): Scope.READ,

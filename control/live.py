@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import bottle
 
@@ -18,7 +19,7 @@ from control import metrics
 from control.masking import keep_camera_password
 from control.service import ServiceError
 from control.validation import check_id, check_name, fail, json_body
-from facegate.settings import SettingError
+from facegate.settings import MAX_CAMERAS, SettingError
 
 MJPEG_BOUNDARY = "facegateframe"
 MJPEG_MAX_FPS = 10.0
@@ -33,16 +34,24 @@ def _camera_or_404(service: Any, camera_id: str) -> dict[str, Any]:
     return found
 
 
+def _with_urls(camera: dict[str, Any]) -> dict[str, Any]:
+    """A camera with the URLs of its pictures, so clients never build them."""
+    quoted = quote(camera["id"], safe="")
+    return {**camera, "snapshot": f"/api/cameras/{quoted}/snapshot.jpg", "mjpeg": f"/api/cameras/{quoted}/stream.mjpg"}
+
+
 def install(app: bottle.Bottle, service: Any) -> None:
     """Add the live-operation routes to the API app."""
     watchers = threading.BoundedSemaphore(MJPEG_MAX_CLIENTS)
 
     @app.get("/api/cameras")
     def list_cameras() -> dict[str, Any]:
-        return {"cameras": service.status()["cameras"]}
+        return {"cameras": [_with_urls(c) for c in service.status()["cameras"]]}
 
     @app.post("/api/cameras")
     def add_camera() -> dict[str, Any]:
+        if len(service.camera_list()) >= MAX_CAMERAS:
+            raise fail(409, f"at most {MAX_CAMERAS} cameras; remove one first")
         try:
             entry = service.add_camera(json_body())
         except SettingError as exc:
@@ -50,7 +59,7 @@ def install(app: bottle.Bottle, service: Any) -> None:
         except ServiceError as exc:
             raise fail(409, str(exc)) from None
         bottle.response.status = 201
-        return {"success": True, "camera": _camera_or_404(service, entry["id"])}
+        return {"success": True, "camera": _with_urls(_camera_or_404(service, entry["id"]))}
 
     @app.put("/api/cameras/<camera_id>")
     def update_camera(camera_id: str) -> dict[str, Any]:
@@ -63,7 +72,7 @@ def install(app: bottle.Bottle, service: Any) -> None:
             raise fail(400, str(exc)) from None
         if entry is None:
             raise fail(404, f"no camera {camera_id!r}")
-        return {"success": True, "camera": _camera_or_404(service, camera_id)}
+        return {"success": True, "camera": _with_urls(_camera_or_404(service, camera_id))}
 
     @app.delete("/api/cameras/<camera_id>")
     def delete_camera(camera_id: str) -> dict[str, Any]:
@@ -75,8 +84,8 @@ def install(app: bottle.Bottle, service: Any) -> None:
     def snapshot(camera_id: str) -> bytes:
         _camera_or_404(service, camera_id)
         jpeg = service.snapshot(camera_id)
-        if jpeg is None:
-            raise fail(404, f"camera {camera_id!r} has no frame yet")
+        if jpeg is None:  # the camera exists, but is stopped or not live yet
+            raise fail(409, f"camera {camera_id!r} has no frame yet")
         bottle.response.content_type = "image/jpeg"
         bottle.response.set_header("Cache-Control", "no-store")
         return jpeg

@@ -11,6 +11,7 @@ import bottle
 
 from control.auth import ROUTE_SCOPES, SIGNABLE, Scope
 from facegate.records import ENCODING_SIZE
+from facegate.settings import DETECT_FPS_MAX, DETECTORS, MAX_CAMERAS
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -28,6 +29,72 @@ STRING = {"type": "string"}
 BOOLEAN = {"type": "boolean"}
 NULLABLE_STRING = {"type": "string", "nullable": True}
 ENCODING = {"type": "array", "items": NUMBER, "minItems": ENCODING_SIZE, "maxItems": ENCODING_SIZE}
+CONTROL_FREE = r"[^\x00-\x1f\x7f]"
+# A name: 1 to 100 characters, no control characters, not only spaces (what check_name enforces).
+NAME = {"type": "string", "minLength": 1, "maxLength": 100,
+        "pattern": f"^{CONTROL_FREE}*[^\\s\\x00-\\x1f\\x7f]{CONTROL_FREE}*$"}
+TEXT = {"type": "string", "maxLength": 2048, "nullable": True}
+# Plain base64 (padded) or a data: URL of it; what decode_base64_image accepts.
+BASE64 = {"type": "string", "minLength": 1,
+          "pattern": "^(data:[^,]*,)?(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"}
+BINARY = {"type": "string", "format": "binary"}
+STREAM_URL = {"anyOf": [
+    {"type": "string", "minLength": 1, "maxLength": 2048,
+     "pattern": f"^{CONTROL_FREE}*[^\\s\\x00-\\x1f\\x7f]{CONTROL_FREE}*$",
+     "description": "a file path, a device index, or an rtsp, rtsps, rtmp, http, https or file URL"},
+    {"type": "integer", "minimum": 0, "description": "a device index"}]}
+CAMERA_ID = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9._-]+$"}
+CAMERA_NAME = {"type": "string", "maxLength": 100, "nullable": True}
+
+
+def _bounded(kind: str, low: float, high: float, *, low_open: bool = False) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": kind, "minimum": low, "maximum": high}
+    if low_open:
+        schema["exclusiveMinimum"] = True
+    return schema
+
+
+# detect_fps: 0 (every frame) or 0.1 to DETECT_FPS_MAX detections per stream second (settings._detect_fps).
+DETECT_FPS = {"anyOf": [{"type": "number", "enum": [0]}, _bounded("number", 0.1, DETECT_FPS_MAX)]}
+CAMERA_FIELDS = {"id": CAMERA_ID, "stream_url": STREAM_URL, "name": CAMERA_NAME, "enabled": BOOLEAN,
+                 "detect_fps": {**DETECT_FPS, "nullable": True}}
+CAMERA_BODY = {**_obj(CAMERA_FIELDS, ["id", "stream_url"]), "additionalProperties": False}
+CAMERA_CHANGE = {**_obj({k: v for k, v in CAMERA_FIELDS.items() if k != "id"}), "additionalProperties": False}
+MODEL = {"type": "string", "enum": ["hog", "cnn"]}
+# Every setting PUT /api/config takes, with the bounds facegate.settings checks.
+CONFIG_FIELDS: dict[str, Any] = {
+    "stream_url": {**STREAM_URL, "nullable": True},
+    "camera_id": CAMERA_ID,
+    "cameras": {"type": "array", "maxItems": MAX_CAMERAS, "items": CAMERA_BODY},
+    "threshold": _bounded("number", 0, 1, low_open=True),
+    "downscale": _bounded("number", 0.05, 1, low_open=True),
+    "model": MODEL, "encoding_model": MODEL, "detection_model": MODEL,
+    "detector": {"type": "string", "enum": list(DETECTORS)},
+    "detect_fps": DETECT_FPS,
+    "motion_threshold": _bounded("integer", 1, 254),
+    "motion_min_area": _bounded("integer", 1, 2000),
+    "upsample": _bounded("integer", 0, 3),
+    "recheck_s": _bounded("number", 0, 3600),
+    "unknown_recheck_s": _bounded("number", 0, 3600),
+    "event_cooldown_s": _bounded("number", 0, 86400),
+    "unknown_events": BOOLEAN,
+    "min_face_px": _bounded("integer", 0, 4096),
+    "retention_days": _bounded("integer", 0, 3650),
+    "audit_retention_days": _bounded("integer", 0, 36500),
+}
+CONFIG_BODY = {**_obj(CONFIG_FIELDS), "additionalProperties": False, "minProperties": 1}
+
+
+def _either(fields: dict[str, Any], required: list[str], *names: str) -> dict[str, Any]:
+    """An object of `fields` in which at least one of `names` is present and not null (one whole
+    object per choice, so generated client types are an exact union)."""
+    return {"type": "object", "anyOf": [
+        _obj({**fields, n: {k: v for k, v in fields[n].items() if k != "nullable"}}, [*required, n]) for n in names]}
+
+
+IMAGE_FIELDS = {"encoding": {**ENCODING, "nullable": True}, "image_base64": {**BASE64, "nullable": True}}
+REGISTER_FIELDS = {"name": NAME, **IMAGE_FIELDS, "image_url": TEXT, "imageUrl": TEXT, "client_id": TEXT,
+                   "clientId": TEXT}
 
 SCHEMAS: dict[str, Any] = {
     "Error": _obj({"error": STRING}, ["error"]),
@@ -39,17 +106,27 @@ SCHEMAS: dict[str, Any] = {
                     "state": {"type": "string", "enum": ["connecting", "live", "reconnecting", "failed", "stopped",
                                                          "ended"]},
                     "error": NULLABLE_STRING, "fps": NUMBER, "width": INTEGER, "height": INTEGER,
-                    "detect_fps": NUMBER}, ["id", "state"]),
+                    "detect_fps": NUMBER,
+                    "snapshot": {"type": "string", "description": "URL of the latest frame with faces drawn"},
+                    "mjpeg": {"type": "string", "description": "URL of the live MJPEG view, for an <img src>"}},
+                   ["id", "state", "enabled", "snapshot", "mjpeg"]),
     "Status": _obj({"active": BOOLEAN, "encodings_loaded": INTEGER, "stream_url": NULLABLE_STRING,
                     "total_results": INTEGER, "running": BOOLEAN, "registered_people": INTEGER,
-                    "cameras": {"type": "array", "items": {"$ref": "#/components/schemas/Camera"}},
+                    "cameras": {"type": "array", "items": _obj({"id": STRING, "state": STRING}, ["id", "state"])},
                     "uptime_s": NUMBER, "version": STRING},
-                   ["active", "encodings_loaded", "stream_url", "total_results"]),
+                   ["active", "encodings_loaded", "stream_url", "total_results", "running", "cameras"]),
     "Person": _obj({"id": INTEGER, "name": STRING, "client_id": NULLABLE_STRING, "image_url": NULLABLE_STRING,
                     "encodings": INTEGER, "created_at": STRING}, ["id", "name", "encodings"]),
-    "Register": _obj({"name": STRING, "encoding": ENCODING, "image_base64": STRING, "image_url": STRING,
-                      "imageUrl": STRING, "client_id": STRING, "clientId": STRING}, ["name"]),
+    "UnknownFace": _obj({"id": INTEGER, "event_id": STRING, "camera_id": NULLABLE_STRING, "seen_at": STRING,
+                         "box": {"$ref": "#/components/schemas/Box"},
+                         "image": {"type": "string", "description": "URL of the face's crop"}},
+                        ["id", "image"]),
+    "Register": _either(REGISTER_FIELDS, ["name"], "encoding", "image_base64"),
+    "Registered": _obj({"success": BOOLEAN, "message": STRING, "total_users": INTEGER, "person_id": INTEGER},
+                       ["success", "message", "total_users", "person_id"]),
     "Success": _obj({"success": BOOLEAN, "message": STRING}, ["success"]),
+    "WebhookEvent": _obj({"result": {"$ref": "#/components/schemas/Result"}, "camera_id": NULLABLE_STRING,
+                          "camera_stream_url": NULLABLE_STRING}, ["result", "camera_id", "camera_stream_url"]),
     "AuditEntry": _obj({"id": INTEGER, "time": STRING, "scope": STRING, "client": NULLABLE_STRING, "action": STRING,
                         "target": NULLABLE_STRING, "details": {"type": "object"}},
                        ["id", "time", "scope", "action", "details"]),
@@ -66,8 +143,11 @@ def _ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _json(schema: dict[str, Any], description: str = "OK", links: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if links:
+        response["links"] = links
+    return response
 
 
 def _errors(*codes: int) -> dict[str, Any]:
@@ -77,106 +157,166 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(code): _json(ERROR, words[code]) for code in codes}
 
 
+def _links(parameter: str, expression: str, *operations: str) -> dict[str, Any]:
+    """OpenAPI links: the id in this response (`expression`) feeds `parameter` of each operation."""
+    return {op: {"operationId": op, "parameters": {parameter: expression}} for op in operations}
+
+
+PERSON_OPS = ("getPerson", "addPersonFace", "deletePerson")
+CAMERA_OPS = ("updateCamera", "deleteCamera", "getCameraSnapshot")
 LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
 RESULTS = _obj({"results": {"type": "array", "items": _ref("Result")}, "total": INTEGER}, ["results", "total"])
-IMAGE_BODY = {"content": {
-    "application/json": {"schema": _obj({"image_base64": STRING, "encoding": ENCODING})},
-    "multipart/form-data": {"schema": _obj({"image": {"type": "string", "format": "binary"}})},
+IMAGE_BODY = {"required": True, "content": {
+    "application/json": {"schema": _either(IMAGE_FIELDS, [], "encoding", "image_base64")},
+    "multipart/form-data": {"schema": _obj({"image": BINARY}, ["image"])},
 }}
-JSON_OBJECT_BODY = {"content": {"application/json": {"schema": {"type": "object"}}}}
-JPEG = {"description": "JPEG image", "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}
+PHOTO_BODY = {"required": True, "content": {
+    "application/json": {"schema": _obj({"image_base64": BASE64}, ["image_base64"])},
+    "multipart/form-data": {"schema": _obj({"image": BINARY}, ["image"])},
+}}
 
-# (method, path) → (summary, extra operation fields, responses)
-OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any]]] = {
-    ("GET", "/api/status"): ("Service and camera status", {}, {"200": _json(_ref("Status"))}),
-    ("POST", "/api/start"): ("Start recognition on the configured cameras", {},
-                             {"200": _json(_ref("Status")), **_errors(400, 401)}),
-    ("POST", "/api/stop"): ("Stop recognition", {}, {"200": _json(_ref("Status")), **_errors(401)}),
-    ("GET", "/api/results"): ("Latest results, newest first", {"parameters": [LIMIT]},
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+# What GET /api/signed-url signs: a picture route (control.auth.SIGNABLE, matched as Bottle matches it), query kept.
+PICTURE_PATH = {"type": "string",
+                "pattern": r"^/api/(cameras/[^/?]+/(snapshot\.jpg|stream\.mjpg)|unknown/[^/?]+\.jpg)(\?.*)?$"}
+JPEG = {"description": "JPEG image", "content": {"image/jpeg": {"schema": BINARY}}}
+HTML = {"description": "The operator page", "content": {"text/html": {"schema": STRING}}}
+CAMERA_ID_PATH = {"camera_id": CAMERA_ID}
+INTEGER_ID = {"type": "integer", "minimum": 0}
+
+# (method, path) → (operationId, summary, extra operation fields, responses)
+OPERATIONS: dict[tuple[str, str], tuple[str, str, dict[str, Any], dict[str, Any]]] = {
+    ("GET", "/api/status"): ("getStatus", "Service and camera status", {}, {"200": _json(_ref("Status"))}),
+    ("POST", "/api/start"): ("start", "Start recognition on the configured cameras", {},
+                             {"200": _json(_ref("Status")), **_errors(401),
+                              "400": _json(ERROR, "No camera is configured yet")}),
+    ("POST", "/api/stop"): ("stop", "Stop recognition", {}, {"200": _json(_ref("Status")), **_errors(401)}),
+    ("GET", "/api/results"): ("listResults", "Latest results, newest first", {"parameters": [LIMIT]},
                               {"200": _json(RESULTS), **_errors(400)}),
-    ("GET", "/api/results/{name}"): ("Latest results for one name", {"parameters": [LIMIT]},
+    ("GET", "/api/results/{name}"): ("listResultsForName", "Latest results for one name", {"parameters": [LIMIT]},
                                      {"200": _json(RESULTS), **_errors(400)}),
-    ("GET", "/api/latest"): ("The newest result, or null", {},
+    ("GET", "/api/latest"): ("getLatest", "The newest result, or null", {},
                              {"200": _json({**_ref("Result"), "nullable": True})}),
-    ("GET", "/api/stats"): ("Detections by name, webhook delivery and pipeline figures", {},
-                            {"200": _json(_obj({"total_detections": INTEGER, "recognized": {"type": "object"},
-                                                "unknown_count": INTEGER, "webhooks": {"type": "object"},
+    ("GET", "/api/stats"): ("getStats", "Detections by name, webhook delivery and pipeline figures", {},
+                            {"200": _json(_obj({"total_detections": INTEGER,
+                                                "recognized": {"type": "object", "additionalProperties": INTEGER},
+                                                "unknown_count": INTEGER,
+                                                "last_detection": {**_ref("Result"), "nullable": True},
+                                                "webhooks": {"type": "object"},
                                                 "pipeline": {"type": "object"}},
                                                ["total_detections", "recognized", "unknown_count"]))}),
-    ("GET", "/api/config"): ("The runtime configuration", {}, {"200": _json(_obj({"config": {"type": "object"}}))}),
-    ("PUT", "/api/config"): ("Change stream_url, threshold, ... without a restart", {"requestBody": JSON_OBJECT_BODY},
-                             {"200": _json(_ref("Success")), **_errors(400, 401, 413)}),
-    ("POST", "/api/register"): ("Register a person from an encoding or a photo",
-                                {"requestBody": {"content": {
+    ("GET", "/api/config"): ("getConfig", "The runtime configuration", {},
+                             {"200": _json(_obj({"config": {"type": "object"}}, ["config"]))}),
+    ("PUT", "/api/config"): ("updateConfig", "Change stream_url, threshold, ... without a restart",
+                             _json_body(CONFIG_BODY),
+                             {"200": _json(_obj({"success": BOOLEAN, "message": STRING, "config": {"type": "object"}},
+                                                ["success", "config"])), **_errors(400, 401, 409, 413)}),
+    ("POST", "/api/register"): ("register", "Register a person from an encoding or a photo",
+                                {"requestBody": {"required": True, "content": {
                                     "application/json": {"schema": _ref("Register")},
                                     "multipart/form-data": {"schema": _obj(
-                                        {"name": STRING, "image": {"type": "string", "format": "binary"}})}}}},
-                                {"200": _json(_obj({"success": BOOLEAN, "message": STRING, "total_users": INTEGER,
-                                                    "person_id": INTEGER}, ["success", "total_users"])),
+                                        {"name": NAME, "image": BINARY, "client_id": TEXT, "image_url": TEXT},
+                                        ["name", "image"])}}}},
+                                {"200": _json(_ref("Registered"),
+                                              links=_links("person_id", "$response.body#/person_id", *PERSON_OPS)),
                                  **_errors(400, 401, 413, 429)}),
-    ("GET", "/api/persons"): ("Registered people", {},
-                              {"200": _json(_obj({"persons": {"type": "array", "items": _ref("Person")}}))}),
-    ("GET", "/api/persons/{person_id}"): ("One person", {}, {"200": _json(_ref("Person")), **_errors(404)}),
-    ("POST", "/api/persons/{person_id}/faces"): ("Add a photo or an encoding to a person", {"requestBody": IMAGE_BODY},
-                                                 {"200": _json(_ref("Success")),
-                                                  **_errors(400, 401, 404, 413, 429)}),
-    ("DELETE", "/api/persons/{person_id}"): ("Delete a person and all their encodings", {},
+    ("GET", "/api/persons"): ("listPersons", "Registered people", {},
+                              {"200": _json(_obj({"persons": {"type": "array", "items": _ref("Person")},
+                                                  "total": INTEGER}, ["persons", "total"]),
+                                            links=_links("person_id", "$response.body#/persons/0/id", *PERSON_OPS))}),
+    ("GET", "/api/persons/{person_id}"): ("getPerson", "One person", {}, {"200": _json(_ref("Person")),
+                                                                          **_errors(404)}),
+    ("POST", "/api/persons/{person_id}/faces"): (
+        "addPersonFace", "Add a photo or an encoding to a person", {"requestBody": IMAGE_BODY},
+        {"200": _json(_obj({"success": BOOLEAN, "message": STRING, "person": _ref("Person")},
+                           ["success", "person"])), **_errors(400, 401, 404, 413, 429)}),
+    ("DELETE", "/api/persons/{person_id}"): ("deletePerson", "Delete a person and all their encodings", {},
                                              {"200": _json(_ref("Success")), **_errors(401, 404)}),
-    ("POST", "/api/recognize"): ("Who is in this photo", {"requestBody": IMAGE_BODY},
+    ("POST", "/api/recognize"): ("recognize", "Who is in this photo", {"requestBody": PHOTO_BODY},
                                  {"200": _json(_obj({"faces": {"type": "array", "items": _ref("Result")},
-                                                     "count": INTEGER})), **_errors(400, 401, 413, 429)}),
-    ("GET", "/api/webhooks/failed"): ("Webhook deliveries that gave up (dead letters)", {"parameters": [LIMIT]},
-                                      {"200": _json(_obj({"failed": {"type": "array"}, "total": INTEGER}))}),
-    ("POST", "/api/webhooks/retry"): ("Send the dead letters again", {},
-                                      {"200": _json(_ref("Success")), **_errors(401)}),
-    ("GET", "/api/cameras"): ("Cameras and their state", {},
-                              {"200": _json(_obj({"cameras": {"type": "array", "items": _ref("Camera")}}))}),
-    ("POST", "/api/cameras"): ("Add a camera", {"requestBody": JSON_OBJECT_BODY},
-                               {"201": _json(_ref("Success")), **_errors(400, 401, 409)}),
-    ("PUT", "/api/cameras/{camera_id}"): ("Change a camera", {"requestBody": JSON_OBJECT_BODY},
-                                          {"200": _json(_ref("Success")), **_errors(400, 401, 404)}),
-    ("DELETE", "/api/cameras/{camera_id}"): ("Remove a camera", {},
+                                                     "count": INTEGER, "width": INTEGER, "height": INTEGER},
+                                                    ["faces", "count", "width", "height"])),
+                                  **_errors(400, 401, 413, 429)}),
+    ("GET", "/api/webhooks/failed"): ("listFailedWebhooks", "Webhook deliveries that gave up (dead letters)",
+                                      {"parameters": [LIMIT]},
+                                      {"200": _json(_obj({"failed": {"type": "array", "items": {"type": "object"}},
+                                                          "total": INTEGER}, ["failed", "total"])),
+                                       **_errors(400)}),
+    ("POST", "/api/webhooks/retry"): ("retryWebhooks", "Send the dead letters again", {},
+                                      {"200": _json(_obj({"success": BOOLEAN, "message": STRING, "queued": INTEGER},
+                                                         ["success", "queued"])), **_errors(401)}),
+    ("GET", "/api/cameras"): ("listCameras", "Cameras and their state", {},
+                              {"200": _json(_obj({"cameras": {"type": "array", "items": _ref("Camera")}},
+                                                 ["cameras"]),
+                                            links=_links("camera_id", "$response.body#/cameras/0/id", *CAMERA_OPS))}),
+    ("POST", "/api/cameras"): ("addCamera", "Add a camera", _json_body(CAMERA_BODY),
+                               {"201": _json(_obj({"success": BOOLEAN, "camera": _ref("Camera")},
+                                                  ["success", "camera"]), "Created",
+                                             links=_links("camera_id", "$response.body#/camera/id", *CAMERA_OPS)),
+                                **_errors(400, 401, 409, 413)}),
+    ("PUT", "/api/cameras/{camera_id}"): ("updateCamera", "Change a camera", _json_body(CAMERA_CHANGE),
+                                          {"200": _json(_obj({"success": BOOLEAN, "camera": _ref("Camera")},
+                                                             ["success", "camera"])),
+                                           **_errors(400, 401, 404, 413)}),
+    ("DELETE", "/api/cameras/{camera_id}"): ("deleteCamera", "Remove a camera", {},
                                              {"200": _json(_ref("Success")), **_errors(401, 404)}),
-    ("GET", "/api/cameras/{camera_id}/snapshot.jpg"): ("Latest frame with faces drawn", {},
-                                                       {"200": JPEG, **_errors(404)}),
+    ("GET", "/api/cameras/{camera_id}/snapshot.jpg"): (
+        "getCameraSnapshot", "Latest frame with faces drawn", {},
+        {"200": JPEG, **_errors(404), "409": _json(ERROR, "The camera has no frame yet (stopped or connecting)")}),
     ("GET", "/api/cameras/{camera_id}/stream.mjpg"): (
-        "Live MJPEG of the camera with faces drawn",
-        {"parameters": [{"name": "fps", "in": "query", "schema": {"type": "number", "maximum": 10}}]},
+        "getCameraStream", "Live MJPEG of the camera with faces drawn",
+        {"parameters": [{"name": "fps", "in": "query",
+                         "schema": {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 10}}]},
         {"200": {"description": "multipart/x-mixed-replace JPEG stream"}, **_errors(400, 404, 503)}),
-    ("GET", "/api/unknown"): ("Recent unknown faces, to register from", {},
-                              {"200": _json(_obj({"unknown": {"type": "array"}, "total": INTEGER}))}),
-    ("GET", "/api/unknown/{unknown_id}.jpg"): ("Crop of an unknown face", {}, {"200": JPEG, **_errors(404)}),
-    ("POST", "/api/unknown/{unknown_id}/register"): ("Register an unknown face under a name",
-                                                     {"requestBody": JSON_OBJECT_BODY},
-                                                     {"200": _json(_ref("Success")), **_errors(400, 401, 404)}),
-    ("DELETE", "/api/unknown/{unknown_id}"): ("Forget an unknown face", {},
+    ("GET", "/api/unknown"): ("listUnknown", "Recent unknown faces, to register from", {},
+                              {"200": _json(_obj({"unknown": {"type": "array", "items": _ref("UnknownFace")},
+                                                  "total": INTEGER}, ["unknown", "total"]))}),
+    ("GET", "/api/unknown/{unknown_id}.jpg"): ("getUnknownImage", "Crop of an unknown face", {},
+                                               {"200": JPEG, **_errors(404)}),
+    ("POST", "/api/unknown/{unknown_id}/register"): (
+        "registerUnknown", "Register an unknown face under a name", _json_body(_obj({"name": NAME}, ["name"])),
+        {"200": _json(_ref("Registered"), links=_links("person_id", "$response.body#/person_id", *PERSON_OPS)),
+         **_errors(400, 401, 404, 413)}),
+    ("DELETE", "/api/unknown/{unknown_id}"): ("deleteUnknown", "Forget an unknown face", {},
                                               {"200": _json(_ref("Success")), **_errors(401, 404)}),
-    ("GET", "/api/openapi.json"): ("This document", {}, {"200": _json({"type": "object"})}),
+    ("GET", "/api/openapi.json"): ("getOpenApi", "This document", {}, {"200": _json({"type": "object"})}),
     ("GET", "/api/signed-url"): (
-        "A short-lived signed URL for a picture route, for <img src> where no header can be sent",
-        {"parameters": [{"name": "path", "in": "query", "required": True, "schema": STRING,
+        "getSignedUrl", "A short-lived signed URL for a picture route, for <img src> where no header can be sent",
+        {"parameters": [{"name": "path", "in": "query", "required": True, "schema": PICTURE_PATH,
                          "example": "/api/cameras/cam0/snapshot.jpg"}]},
         {"200": _json(_obj({"url": STRING, "expires_at": STRING, "expires_in_s": NUMBER}, ["url", "expires_at"])),
          **_errors(400)}),
     ("GET", "/api/audit"): (
-        "The audit trail of changes, newest first",
+        "listAudit", "The audit trail of changes, newest first",
         {"parameters": [LIMIT, {"name": "action", "in": "query", "schema": STRING, "example": "person.delete"}]},
         {"200": _json(_obj({"audit": {"type": "array", "items": _ref("AuditEntry")}, "total": INTEGER},
                            ["audit", "total"])), **_errors(400)}),
-    ("GET", "/metrics"): ("Prometheus metrics", {}, {"200": {"description": "Prometheus text format"}}),
+    ("GET", "/metrics"): ("getMetrics", "Prometheus metrics", {},
+                          {"200": {"description": "Prometheus text format",
+                                   "content": {"text/plain": {"schema": STRING}}}}),
+    ("GET", "/"): ("getOperatorPage", "The operator page (static HTML; it calls only this API)", {},
+                   {"200": HTML}),
+    ("GET", "/ui/{filename}"): ("getOperatorAsset", "Script and styles of the operator page", {},
+                                {"200": {"description": "A static file"}, **_errors(404)}),
 }
+PATH_SCHEMAS = {"camera_id": STRING, "person_id": INTEGER_ID, "unknown_id": INTEGER_ID,
+                "filename": {"type": "string", "enum": ["app.js", "style.css"]}}
 
 
 def _path_parameters(path: str) -> list[dict[str, Any]]:
     names = [piece.split("}")[0] for piece in path.split("{")[1:]]
-    return [{"name": n, "in": "path", "required": True, "schema": STRING} for n in names]
+    return [{"name": n, "in": "path", "required": True, "schema": PATH_SCHEMAS.get(n, STRING)} for n in names]
 
 
 def document(version: str = "0") -> dict[str, Any]:
     """The OpenAPI 3 document of the operations above."""
     paths: dict[str, dict[str, Any]] = {}
-    for (method, path), (summary, extra, responses) in OPERATIONS.items():
-        operation = {"summary": summary, "responses": responses, **extra}
+    for (method, path), (operation_id, summary, extra, responses) in OPERATIONS.items():
+        operation = {"operationId": operation_id, "summary": summary, "responses": responses, **extra}
         parameters = _path_parameters(path) + list(extra.get("parameters", []))
         if parameters:
             operation["parameters"] = parameters

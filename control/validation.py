@@ -26,13 +26,13 @@ def fail(status: int, message: str) -> bottle.HTTPError:
 def check_name(value: Any) -> str:
     if not isinstance(value, str):
         raise fail(400, "name must be a string")
+    if len(value) > MAX_NAME:
+        raise fail(400, f"name must be at most {MAX_NAME} characters")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise fail(400, "name must not contain control characters")
     name = value.strip()
     if not name:
         raise fail(400, "name must not be empty")
-    if len(name) > MAX_NAME:
-        raise fail(400, f"name must be at most {MAX_NAME} characters")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise fail(400, "name must not contain control characters")
     return name
 
 
@@ -44,30 +44,30 @@ def check_encoding(value: Any) -> list[float]:
         raise fail(400, f"encoding must have {ENCODING_SIZE} numbers, not {len(value)}")
     if any(isinstance(v, bool) or not isinstance(v, int | float) for v in value):
         raise fail(400, "encoding must hold only numbers")
-    numbers = [float(v) for v in value]
+    try:
+        numbers = [float(v) for v in value]
+    except OverflowError:
+        raise fail(400, "encoding must not hold NaN or infinity") from None
     if not all(math.isfinite(v) for v in numbers):
         raise fail(400, "encoding must not hold NaN or infinity")
     return numbers
 
 
 def optional_text(body: dict[str, Any], *keys: str) -> str | None:
-    """The first of `keys` present (e.g. client_id or clientId), as a bounded string or None."""
-    for key in keys:
-        value = body.get(key)
-        if value is None:
-            continue
+    """The first of `keys` present (e.g. client_id or clientId), as a bounded string or None; all are checked."""
+    present = [(key, body[key]) for key in keys if body.get(key) is not None]
+    for key, value in present:
         if not isinstance(value, str) or len(value) > MAX_TEXT:
             raise fail(400, f"{key} must be a string of at most {MAX_TEXT} characters")
-        return value
-    return None
+    return present[0][1] if present else None
 
 
 def check_limit(text: str | None, default: int = 100) -> int:
     if text is None or text == "":
         return default
-    if not text.isdigit() or int(text) < 1:
-        raise fail(400, "limit must be a positive integer")
-    return min(int(text), MAX_LIMIT)
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise fail(400, f"limit must be an integer from 1 to {MAX_LIMIT}")
+    return int(text)
 
 
 def check_id(text: str, what: str = "person") -> int:
@@ -96,6 +96,16 @@ def is_multipart() -> bool:
     return bottle.request.content_type.lower().startswith("multipart/form-data")
 
 
+def form_fields() -> dict[str, str]:
+    """The text fields of a multipart body; a body Bottle cannot parse (e.g. a control character in a
+    field's header) is a 400, not a crash."""
+    try:
+        forms = bottle.request.forms
+        return {key: forms.getunicode(key) for key in forms}
+    except ValueError:
+        raise fail(400, "the multipart body is malformed") from None
+
+
 def decode_base64_image(value: Any) -> bytes:
     """`image_base64` as plain base64 or a data: URL."""
     if not isinstance(value, str) or not value:
@@ -118,6 +128,7 @@ def sent_image(body: dict[str, Any]) -> bytes | None:
 def uploaded_image() -> bytes | None:
     """The bytes of a multipart `image` field, or None if none was sent."""
     if is_multipart():
+        form_fields()  # parses the body, or answers 400 if it cannot be parsed
         upload = bottle.request.files.get("image")
         if upload is None:
             return None

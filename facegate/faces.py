@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo is the largest upload worth decoding
+MIN_SIDE = 16  # pixels
 
 
 class FaceImageError(ValueError):
@@ -31,6 +32,8 @@ def load_rgb(data: bytes | str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarr
                 if width * height > min(max_pixels, MAX_PIXELS):
                     raise FaceImageError(f"image is {width}x{height}; at most {min(max_pixels, MAX_PIXELS) / 1e6:g}"
                                          " megapixels")
+                if min(width, height) < MIN_SIDE:  # dlib's CNN detector fails on images this small
+                    raise FaceImageError(f"image is {width}x{height}; a face needs at least {MIN_SIDE}x{MIN_SIDE}")
                 image.draft("RGB", (4096, 4096))
                 return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
     except FileNotFoundError:

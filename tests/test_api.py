@@ -420,7 +420,7 @@ def test_responses_follow_the_documented_schemas(api: ServiceProcess) -> None:
     checked = set()
     for path, ops in document["paths"].items():
         get = ops.get("get")
-        if get is None or "{" in path or path == "/metrics":
+        if get is None or "{" in path or not path.startswith("/api/"):
             continue
         answer = api.get(path)
         assert str(answer.status_code) in get["responses"], path

@@ -462,7 +462,7 @@ def test_camera_crud_starts_changes_disables_and_deletes_captures(svc: ServicePr
         wait(lambda: not capture_pids(svc, "tmp"), 30, "the disabled camera's capture to exit", svc)
         stopped = camera(svc, "tmp")
         assert stopped["state"] == "stopped" and stopped["fps"] == 0.0
-        _error(svc.get("/api/cameras/tmp/snapshot.jpg"), 404)  # a stopped camera has no frame to show
+        _error(svc.get("/api/cameras/tmp/snapshot.jpg"), 409)  # a stopped camera has no frame to show
 
         assert svc.put("/api/cameras/tmp", json={"enabled": True}).status_code == 200
         go_live(svc, "tmp")

@@ -94,7 +94,8 @@ def _error(response: requests.Response, status: int) -> str:
 # --- who may call what ----------------------------------------------------------------------------------
 # A harmless request for every route: ids that do not exist and bodies that are refused, so an allowed call
 # answers 400/404 (or 200 for a read) and changes nothing. Every served route must be here.
-PLACEHOLDERS = {"name": "Nobody", "person_id": "999999", "camera_id": "nocam", "unknown_id": "999999"}
+PLACEHOLDERS = {"name": "Nobody", "person_id": "999999", "camera_id": "nocam", "unknown_id": "999999",
+                "filename": "app.js"}
 BODIES = {("POST", "/api/register"): {}, ("PUT", "/api/config"): {}, ("POST", "/api/cameras"): {},
           ("POST", "/api/recognize"): {}, ("POST", "/api/unknown/<unknown_id>/register"): {},
           ("POST", "/api/persons/<person_id>/faces"): {}, ("PUT", "/api/cameras/<camera_id>"): {}}

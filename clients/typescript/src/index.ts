@@ -1,0 +1,204 @@
+/**
+ * A typed client for the facegate REST API. Its only runtime need is `fetch` (Node 18+, browsers,
+ * Next.js); the types come from src/schema.ts, generated from the server's OpenAPI document.
+ */
+import type { components, operations } from "./schema.js";
+
+export type { components, operations, paths } from "./schema.js";
+
+type Schemas = components["schemas"];
+type JsonOf<Op extends keyof operations, Code extends number> = operations[Op]["responses"] extends {
+  [K in Code]: { content: { "application/json": infer T } };
+}
+  ? T
+  : never;
+type BodyOf<Op extends keyof operations> = operations[Op] extends {
+  requestBody: { content: { "application/json": infer T } };
+}
+  ? T
+  : never;
+
+export type Result = Schemas["Result"];
+export type Person = Schemas["Person"];
+export type Camera = Schemas["Camera"];
+export type Status = Schemas["Status"];
+export type UnknownFace = Schemas["UnknownFace"];
+export type WebhookEvent = Schemas["WebhookEvent"];
+export type Registered = Schemas["Registered"];
+export type AuditEntry = Schemas["AuditEntry"];
+export type SignedUrl = JsonOf<"getSignedUrl", 200>;
+export type Results = JsonOf<"listResults", 200>;
+export type Stats = JsonOf<"getStats", 200>;
+export type ConfigChanges = BodyOf<"updateConfig">;
+export type NewCamera = BodyOf<"addCamera">;
+export type CameraChanges = BodyOf<"updateCamera">;
+/** Register from an encoding or a base64 photo (JSON), as the old API did. */
+export type RegisterInput = Schemas["Register"];
+/** Register from a photo file: the server computes the encoding (exactly one face, else a 400). */
+export interface RegisterPhotoInput {
+  name: string;
+  image: Blob;
+  client_id?: string;
+  image_url?: string;
+}
+export type FaceInput = BodyOf<"addPersonFace"> | { image: Blob };
+
+/** An answer other than 2xx: `status` and the server's `{"error": ...}` message. */
+export class FacegateError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "FacegateError";
+  }
+}
+
+export interface FacegateOptions {
+  /** e.g. http://localhost:5001 (no /api) */
+  baseUrl: string;
+  /** FACEGATE_API_TOKEN (admin) or FACEGATE_READ_TOKEN (read only), sent as `Authorization: Bearer <token>`
+   * on every call when set. Keep it on the server (a route handler, a server component), never in the browser. */
+  token?: string;
+  fetch?: typeof fetch;
+}
+
+export class FacegateClient {
+  readonly baseUrl: string;
+  private readonly token?: string;
+  private readonly fetcher: typeof fetch;
+
+  constructor(options: FacegateOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.token = options.token || undefined;
+    this.fetcher = options.fetch ?? globalThis.fetch.bind(globalThis);
+  }
+
+  /** An absolute URL for a path the API hands out (camera.snapshot, camera.mjpeg, face.image, a signed URL). */
+  url(path: string): string {
+    return new URL(path, this.baseUrl + "/").toString();
+  }
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    let payload: BodyInit | undefined;
+    if (body instanceof FormData) payload = body;
+    else if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      payload = JSON.stringify(body);
+    }
+    const response = await this.fetcher(this.url(path), { method, headers, body: payload });
+    const text = await response.text();
+    const data = text ? JSON.parse(text) : null;
+    if (!response.ok) {
+      const message = data && typeof data.error === "string" ? data.error : response.statusText;
+      throw new FacegateError(response.status, message);
+    }
+    return data as T;
+  }
+
+  // --- the old Flask script's calls -------------------------------------------------------------
+  status(): Promise<Status> {
+    return this.request("GET", "/api/status");
+  }
+  start(): Promise<JsonOf<"start", 200>> {
+    return this.request("POST", "/api/start");
+  }
+  stop(): Promise<JsonOf<"stop", 200>> {
+    return this.request("POST", "/api/stop");
+  }
+  results(options: { limit?: number } = {}): Promise<Results> {
+    return this.request("GET", `/api/results${query(options)}`);
+  }
+  resultsFor(name: string, options: { limit?: number } = {}): Promise<JsonOf<"listResultsForName", 200>> {
+    return this.request("GET", `/api/results/${encodeURIComponent(name)}${query(options)}`);
+  }
+  latest(): Promise<Result | null> {
+    return this.request("GET", "/api/latest");
+  }
+  stats(): Promise<Stats> {
+    return this.request("GET", "/api/stats");
+  }
+  config(): Promise<JsonOf<"getConfig", 200>> {
+    return this.request("GET", "/api/config");
+  }
+  updateConfig(changes: ConfigChanges): Promise<JsonOf<"updateConfig", 200>> {
+    return this.request("PUT", "/api/config", changes);
+  }
+  /** A person from an encoding / base64 photo (JSON), or from a photo file (multipart). */
+  register(input: RegisterInput | RegisterPhotoInput): Promise<Registered> {
+    if ("image" in input && input.image instanceof Blob) {
+      const form = new FormData();
+      form.set("name", input.name);
+      form.set("image", input.image, "photo");
+      if (input.client_id) form.set("client_id", input.client_id);
+      if (input.image_url) form.set("image_url", input.image_url);
+      return this.request("POST", "/api/register", form);
+    }
+    return this.request("POST", "/api/register", input);
+  }
+  /** Who is in this photo. */
+  recognize(image: Blob): Promise<JsonOf<"recognize", 200>> {
+    return this.request("POST", "/api/recognize", photoForm(image));
+  }
+
+  /**
+   * A short-lived URL for a picture route (`camera.snapshot`, `camera.mjpeg`, `face.image`) that works
+   * without a header, for an `<img src>` when the service has a token: ask on the server, render `url`
+   * (through `this.url(...)`), ask again before `expires_at`.
+   */
+  signedUrl(path: string): Promise<SignedUrl> {
+    return this.request("GET", `/api/signed-url?path=${encodeURIComponent(path)}`);
+  }
+  /** The audit trail of changes, newest first (admin token). */
+  audit(options: { limit?: number; action?: string } = {}): Promise<JsonOf<"listAudit", 200>> {
+    const params = new URLSearchParams();
+    if (options.limit !== undefined) params.set("limit", String(options.limit));
+    if (options.action !== undefined) params.set("action", options.action);
+    const search = params.toString();
+    return this.request("GET", `/api/audit${search ? `?${search}` : ""}`);
+  }
+
+  // --- people, cameras, unknown faces, webhooks --------------------------------------------------
+  readonly persons = {
+    list: (): Promise<JsonOf<"listPersons", 200>> => this.request("GET", "/api/persons"),
+    get: (id: number): Promise<Person> => this.request("GET", `/api/persons/${id}`),
+    addFace: (id: number, face: FaceInput): Promise<JsonOf<"addPersonFace", 200>> =>
+      this.request("POST", `/api/persons/${id}/faces`, "image" in face && face.image instanceof Blob
+        ? photoForm(face.image) : face),
+    delete: (id: number): Promise<Schemas["Success"]> => this.request("DELETE", `/api/persons/${id}`),
+  };
+
+  readonly cameras = {
+    list: (): Promise<JsonOf<"listCameras", 200>> => this.request("GET", "/api/cameras"),
+    add: (camera: NewCamera): Promise<JsonOf<"addCamera", 201>> => this.request("POST", "/api/cameras", camera),
+    update: (id: string, changes: CameraChanges): Promise<JsonOf<"updateCamera", 200>> =>
+      this.request("PUT", `/api/cameras/${encodeURIComponent(id)}`, changes),
+    delete: (id: string): Promise<Schemas["Success"]> =>
+      this.request("DELETE", `/api/cameras/${encodeURIComponent(id)}`),
+  };
+
+  readonly unknown = {
+    list: (): Promise<JsonOf<"listUnknown", 200>> => this.request("GET", "/api/unknown"),
+    register: (id: number, name: string): Promise<Registered> =>
+      this.request("POST", `/api/unknown/${id}/register`, { name }),
+    delete: (id: number): Promise<Schemas["Success"]> => this.request("DELETE", `/api/unknown/${id}`),
+  };
+
+  readonly webhooks = {
+    failed: (options: { limit?: number } = {}): Promise<JsonOf<"listFailedWebhooks", 200>> =>
+      this.request("GET", `/api/webhooks/failed${query(options)}`),
+    retry: (): Promise<JsonOf<"retryWebhooks", 200>> => this.request("POST", "/api/webhooks/retry"),
+  };
+}
+
+function query(options: { limit?: number }): string {
+  return options.limit === undefined ? "" : `?limit=${options.limit}`;
+}
+
+function photoForm(image: Blob): FormData {
+  const form = new FormData();
+  form.set("image", image, "photo");
+  return form;
+}

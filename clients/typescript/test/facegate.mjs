@@ -1,0 +1,77 @@
+// A real facegate for the Node tests: `python supervisor.py` on 127.0.0.1 and a free port, with its
+// own data dir, stopped with SIGTERM at the end. The test photos and clip are found exactly as the
+// Python suite finds them (tests/testdata.py: $FACEGATE_TEST_DATA, then ../shared/data/faces, ...).
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const REPO = fileURLToPath(new URL("../../../", import.meta.url));
+export const PYTHON = process.env.FACEGATE_PYTHON ?? join(REPO, ".venv", "bin", "python");
+
+export function testData() {
+  const code = "from tests.testdata import data_dir; print(data_dir())";
+  return execFileSync(PYTHON, ["-c", code], { cwd: REPO, encoding: "utf8" }).trim();
+}
+
+export function photo(name) {
+  return new Blob([readFileSync(join(testData(), name))], { type: "image/png" });
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function pollUntil(predicate, { timeoutMs, intervalMs = 300 }) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const found = await predicate();
+    if (found) return found;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  return null;
+}
+
+/** Start a facegate; `env` adds to the environment (webhooks are off unless NEXTJS_WEBHOOK_URL is given). */
+export async function startFacegate({ env = {} } = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), "facegate-node-"));
+  const port = await freePort();
+  const log = openSync(join(dataDir, "service.log"), "a");
+  const fullEnv = { ...process.env, PYTHONWARNINGS: "ignore", FACEGATE_WORKERS: "1", ...env };
+  if (!("NEXTJS_WEBHOOK_URL" in env)) fullEnv.FACEGATE_WEBHOOKS = "off";
+  const child = spawn(PYTHON, ["supervisor.py", "--data-dir", dataDir, "--host", "127.0.0.1", "--port", String(port)],
+    { cwd: REPO, env: fullEnv, stdio: ["ignore", log, log] });
+  const url = `http://127.0.0.1:${port}`;
+  const readLog = () => readFileSync(join(dataDir, "service.log"), "utf8");
+  const up = await pollUntil(async () => {
+    if (child.exitCode !== null) throw new Error(`facegate exited with ${child.exitCode}:\n${readLog()}`);
+    try {
+      return (await fetch(`${url}/api/status`)).ok;
+    } catch {
+      return false;
+    }
+  }, { timeoutMs: 60_000 });
+  if (!up) throw new Error(`facegate did not answer within 60 s:\n${readLog()}`);
+  return {
+    url,
+    dataDir,
+    log: readLog,
+    async stop() {
+      const exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+      child.kill("SIGTERM");
+      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 30_000))]);
+      if (code === "timeout") child.kill("SIGKILL");
+      rmSync(dataDir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}

@@ -1,0 +1,107 @@
+// verifyWebhook against real deliveries: a facegate watching the clip posts its events to a receiver
+// on loopback; each delivery is verified as a Next.js route handler would; a tampered body and an old
+// (replayed) timestamp are rejected.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+
+import { Webhook } from "standardwebhooks";
+
+import { FacegateClient } from "../dist/index.js";
+import { verifyWebhook, WebhookVerificationError } from "../dist/webhook.js";
+import { freePort, photo, pollUntil, startFacegate, testData } from "./facegate.mjs";
+
+const SECRET = `whsec_${randomBytes(24).toString("base64")}`;
+const PATH = "/api/facial-recognition/webhook";
+const deliveries = []; // {headers, body, verified | error}
+let receiver;
+let facegate;
+let receiverUrl;
+
+function toRequest(headers, body) {
+  return new Request(receiverUrl, { method: "POST", headers, body });
+}
+
+before(async () => {
+  const port = await freePort();
+  receiverUrl = `http://127.0.0.1:${port}${PATH}`;
+  receiver = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (chunk) => chunks.push(chunk));
+    req.on("end", async () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
+      const delivery = { headers, body };
+      try {
+        delivery.verified = await verifyWebhook(toRequest(headers, body), SECRET);
+        res.writeHead(201).end();
+      } catch (error) {
+        delivery.error = error;
+        res.writeHead(400).end();
+      }
+      deliveries.push(delivery);
+    });
+  });
+  await new Promise((resolve) => receiver.listen(port, "127.0.0.1", resolve));
+  facegate = await startFacegate({ env: { NEXTJS_WEBHOOK_URL: receiverUrl, FACIAL_RECOGNITION_WEBHOOK_SECRET: SECRET } });
+  const client = new FacegateClient({ baseUrl: facegate.url });
+  await client.register({ name: "Lin-Manuel Miranda", image: photo("lin-manuel-miranda.png") });
+  await client.updateConfig({ stream_url: join(testData(), "short_hamilton_clip.mp4") });
+  await client.start();
+});
+
+after(async () => {
+  const code = await facegate?.stop();
+  await new Promise((resolve) => receiver?.close(resolve));
+  assert.equal(code, 0);
+});
+
+test("every real delivery verifies and carries the typed event", async () => {
+  const named = await pollUntil(() => deliveries.find((d) => d.verified?.result.name === "Lin-Manuel Miranda"),
+    { timeoutMs: 120_000 });
+  assert.ok(named, `no verified delivery naming Lin:\n${facegate.log().slice(-2000)}`);
+  assert.ok(deliveries.length >= 1);
+  for (const delivery of deliveries) {
+    assert.equal(delivery.error, undefined, String(delivery.error));
+    const event = delivery.verified;
+    assert.equal(event.camera_id, "cam0");
+    assert.ok(event.camera_stream_url.endsWith("short_hamilton_clip.mp4"));
+    assert.deepEqual(Object.keys(event.result.box).sort(), ["bottom", "left", "right", "top"]);
+    assert.match(delivery.headers["webhook-id"], /^evt_/);
+    assert.equal(delivery.headers.authorization, `Bearer ${SECRET}`);
+  }
+});
+
+test("a tampered body is rejected", async () => {
+  const real = await pollUntil(() => deliveries.find((d) => d.verified), { timeoutMs: 60_000 });
+  assert.ok(real);
+  const tampered = real.body.replace(/"name": ?"[^"]*"/, '"name": "Someone Else"');
+  assert.notEqual(tampered, real.body);
+  await assert.rejects(verifyWebhook(toRequest(real.headers, tampered), SECRET), WebhookVerificationError);
+  await assert.rejects(verifyWebhook(toRequest(real.headers, real.body), `whsec_${randomBytes(24).toString("base64")}`),
+    WebhookVerificationError);
+  // the untouched delivery still verifies: the rejections above are the tampering's doing
+  assert.deepEqual((await verifyWebhook(toRequest(real.headers, real.body), SECRET)).result,
+    real.verified.result);
+});
+
+test("a replay with an old timestamp is rejected, even correctly signed", async () => {
+  const real = await pollUntil(() => deliveries.find((d) => d.verified), { timeoutMs: 60_000 });
+  const old = new Date(Date.now() - 10 * 60 * 1000);
+  const id = real.headers["webhook-id"];
+  const headers = { ...real.headers, "webhook-timestamp": String(Math.floor(old.getTime() / 1000)),
+    "webhook-signature": new Webhook(SECRET).sign(id, old, real.body) };
+  await assert.rejects(verifyWebhook(toRequest(headers, real.body), SECRET), /timestamp/i);
+});
+
+test("a secret without whsec_ is used as its bytes, as facegate signs with it", async () => {
+  const raw = "plain-secret";
+  const body = JSON.stringify({ result: { name: "x" }, camera_id: null, camera_stream_url: null });
+  const now = new Date();
+  const headers = { "webhook-id": "evt-1", "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
+    "webhook-signature": new Webhook(raw, { format: "raw" }).sign("evt-1", now, body) };
+  assert.equal((await verifyWebhook(toRequest(headers, body), raw)).result.name, "x");
+  await assert.rejects(verifyWebhook(toRequest(headers, body), "other-secret"), WebhookVerificationError);
+});
