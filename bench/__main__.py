@@ -4,7 +4,8 @@ Registers Lin-Manuel Miranda and Alex Lacamoire into a temporary data dir, then 
 another so they never share the cores: the old loop (bench/loop.py) and `supervisor.py replay`
 unpaced (throughput, per-stage figures, memory), three times each, alternated; the replay paced at
 the clip's 30 fps (latency), the frame-transport comparison (bench/transport.py), the
-nearest-match timing (bench/nearest.py) and how soon a killed stage is back (bench/restart.py).
+nearest-match timing (bench/nearest.py), how soon a killed stage is back (bench/restart.py) and
+what a slow webhook receiver costs (bench/slow_receiver.py).
 Prints a markdown table and writes it to bench/results/TABLE.md, all figures to latest.json.
 """
 
@@ -24,7 +25,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from bench import capacity, nearest, ratio, report, restart, time_to_name, transport
+from bench import capacity, nearest, ratio, report, restart, slow_receiver, time_to_name, transport
 from bench.fixtures import CLIP, DOWNSCALE, LIN, MODEL, REPO, THRESHOLD, faces_dir, register_people
 from bench.loop import known_faces, run_loop
 from bench.replayrun import run_replay
@@ -81,6 +82,9 @@ def run(clip: Path, workers: int | None) -> dict[str, Any]:
 
         _say("serving the clip: each stage killed once, time until it is back")
         restarts = restart.measure(clip, work / "data")
+
+        _say("webhooks: a receiver that answers at once and one that answers late, three runs each")
+        receivers = slow_receiver.measure(clip, work / "data", work)
     meta["frames"] = loop["frames"]
 
     _say("frame transport: shared memory vs pickled")
@@ -92,6 +96,7 @@ def run(clip: Path, workers: int | None) -> dict[str, Any]:
     meta["runtime_s"] = round(time.monotonic() - started, 1)
     results = {"meta": meta, "loop": loop, "replay": replay, "replay_paced": paced, "traces": traces,
                "transport": moved, "nearest": matched, "restarts": restarts,
+               "slow_receiver": receivers,
                "runs": {"loop_fps": [r["fps"] for r in loops], "replay_fps": [r["fps"] for r in replays]}}
     results["targets"] = report.target_rows(results)
     results["stages"] = report.stage_rows(results)

@@ -66,6 +66,7 @@ def target_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
              " / ".join(f"{nearest[k].get('stranger_ms_p50', 0):.3f}" for k in sorted(nearest)), nearest_target,
              biggest.get("stranger_ms_p50", float("inf")) <= NEAREST_TARGET_MS),
         *_restart_rows(results.get("restarts") or []),
+        *_receiver_rows(results.get("slow_receiver")),
         _row("1080p frame transport, shared memory / pickled queue (p50)",
              f"{shm['p50']:.2f} / {pickled['p50']:.1f} ms ({transport['speedup_p50']:.0f}x)"),
         _row("peak memory, sum of RSS of all replay processes",
@@ -81,6 +82,19 @@ def _restart_rows(restarts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     slowest = max(r["new_process_s"] for r in restarts)
     return [_row("killed stage, s to a new process / to frames through again", value,
                  f"new process <= {RESTART_TARGET_S:g} s", slowest <= RESTART_TARGET_S)]
+
+
+def _receiver_rows(result: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not result:
+        return []
+    prompt, slow = result["fps"]["prompt"], result["fps"]["slow"]
+    return [_row(f"replay fps, webhook receiver answering at once / after {result['delay_s']:g} s "
+                 f"(timeout {result['give_up_s']:g} s), median of {len(prompt)} (min-max)",
+                 f"{median(prompt):.1f} ({_spread(prompt)}) / {median(slow):.1f} ({_spread(slow)}); "
+                 f"{result['ratio']:.2f}x; {median(result['events']['slow']):g} events a run; a sender blocking "
+                 f"the frames: {result['blocking_fps']:.1f}",
+                 f"slow >= {result['bar_fps']:.1f} (half a blocking sender's cost)",
+                 median(slow) >= result["bar_fps"])]
 
 
 def stage_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
