@@ -4,8 +4,10 @@ Registers Lin-Manuel Miranda and Alex Lacamoire into a temporary data dir, then 
 another so they never share the cores: the old loop (bench/loop.py) and `supervisor.py replay`
 unpaced (throughput, per-stage figures, memory), three times each, alternated; the replay paced at
 the clip's 30 fps (latency), the frame-transport comparison (bench/transport.py), the
-nearest-match timing (bench/nearest.py), how soon a killed stage is back (bench/restart.py) and
-the API flood against live recognition (bench/flood.py; `--parts flood` runs just that).
+nearest-match timing (bench/nearest.py), how soon a killed stage is back (bench/restart.py), what a
+slow webhook receiver costs (bench/slow_receiver.py), what a camera going down costs the others
+(bench/camera_down.py) and the API flood against live recognition (bench/flood.py; `--parts flood`
+runs just that).
 Prints a markdown table and writes it to bench/results/TABLE.md, all figures to latest.json.
 """
 
@@ -25,7 +27,18 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from bench import capacity, flood, nearest, ratio, report, restart, time_to_name, transport
+from bench import (
+    camera_down,
+    capacity,
+    flood,
+    nearest,
+    ratio,
+    report,
+    restart,
+    slow_receiver,
+    time_to_name,
+    transport,
+)
 from bench.fixtures import CLIP, DOWNSCALE, LIN, MODEL, REPO, THRESHOLD, faces_dir, register_people
 from bench.loop import known_faces, run_loop
 from bench.replayrun import run_replay
@@ -82,6 +95,12 @@ def run(clip: Path, workers: int | None) -> dict[str, Any]:
 
         _say("serving the clip: each stage killed once, time until it is back")
         restarts = restart.measure(clip, work / "data")
+
+        _say("webhooks: a receiver that answers at once and one that answers late, three runs each")
+        receivers = slow_receiver.measure(clip, work / "data", work)
+
+        _say("two cameras: one goes down and comes back")
+        cameras_down = camera_down.measure(clip, work / "data")
     meta["frames"] = loop["frames"]
 
     _say("frame transport: shared memory vs pickled")
@@ -93,6 +112,7 @@ def run(clip: Path, workers: int | None) -> dict[str, Any]:
     meta["runtime_s"] = round(time.monotonic() - started, 1)
     results = {"meta": meta, "loop": loop, "replay": replay, "replay_paced": paced, "traces": traces,
                "transport": moved, "nearest": matched, "restarts": restarts,
+               "slow_receiver": receivers, "camera_down": cameras_down,
                "runs": {"loop_fps": [r["fps"] for r in loops], "replay_fps": [r["fps"] for r in replays]}}
     results["targets"] = report.target_rows(results)
     results["stages"] = report.stage_rows(results)

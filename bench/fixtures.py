@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -57,3 +58,11 @@ def stop(proc: subprocess.Popen, timeout_s: float = 30.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(10)
+
+
+def copy_data_dir(source: Path, target: Path) -> Path:
+    """A private copy of a registered data dir's store (SQLite's backup, safe while it is open)."""
+    target.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(source / "facegate.db") as src, sqlite3.connect(target / "facegate.db") as dst:
+        src.backup(dst)
+    return target

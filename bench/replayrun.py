@@ -41,15 +41,16 @@ def replay_command(video: Path, data_dir: Path, trace: Path, *, pace: bool, work
 
 def run_replay(video: Path, data_dir: Path, trace: Path, *, pace: bool = False, workers: int | None = None,
                timeout_s: float = TIMEOUT_S, detect_fps: float | None = 0.0,
-               detector: str | None = None) -> dict[str, Any]:
-    """The replay's own JSON report, plus `sampled_peak_rss_mb`, `sampled_processes` and `wall_s`."""
+               detector: str | None = None, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """The replay's own JSON report, plus `sampled_peak_rss_mb`, `sampled_processes` and `wall_s`.
+    `env`: more environment (e.g. webhooks on) over the bench's own."""
     stdout_path, stderr_path = trace.with_suffix(".out"), trace.with_suffix(".err")
     with stdout_path.open("w") as out, stderr_path.open("w") as err:
         started = time.monotonic()
         command = replay_command(video, data_dir, trace, pace=pace, workers=workers, detect_fps=detect_fps,
                                  detector=detector)
         proc = subprocess.Popen(command, cwd=REPO,
-                                env=supervisor_env(), stdout=out, stderr=err)
+                                env={**supervisor_env(), **(env or {})}, stdout=out, stderr=err)
         peak_mb, most_processes = 0.0, 0
         try:
             while proc.poll() is None:

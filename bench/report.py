@@ -16,6 +16,7 @@ ENCODINGS_TARGET = 0.2
 LATENCY_P95_TARGET_MS = 300.0
 NEAREST_TARGET_MS = 2.0
 RESTART_TARGET_S = 5.0  # the README: a stage that dies is restarted within 5 s
+OTHER_CAMERA_TARGET = 0.85  # a camera going down leaves the others' rate alone (15% for noise)
 STAGES = ("capture", "detect", "match", "emit")
 
 
@@ -66,6 +67,8 @@ def target_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
              " / ".join(f"{nearest[k].get('stranger_ms_p50', 0):.3f}" for k in sorted(nearest)), nearest_target,
              biggest.get("stranger_ms_p50", float("inf")) <= NEAREST_TARGET_MS),
         *_restart_rows(results.get("restarts") or []),
+        *_receiver_rows(results.get("slow_receiver")),
+        *_camera_down_rows(results.get("camera_down")),
         _row("1080p frame transport, shared memory / pickled queue (p50)",
              f"{shm['p50']:.2f} / {pickled['p50']:.1f} ms ({transport['speedup_p50']:.0f}x)"),
         _row("peak memory, sum of RSS of all replay processes",
@@ -81,6 +84,29 @@ def _restart_rows(restarts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     slowest = max(r["new_process_s"] for r in restarts)
     return [_row("killed stage, s to a new process / to frames through again", value,
                  f"new process <= {RESTART_TARGET_S:g} s", slowest <= RESTART_TARGET_S)]
+
+
+def _receiver_rows(result: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not result:
+        return []
+    prompt, slow = result["fps"]["prompt"], result["fps"]["slow"]
+    return [_row(f"replay fps, webhook receiver answering at once / after {result['delay_s']:g} s "
+                 f"(timeout {result['give_up_s']:g} s), median of {len(prompt)} (min-max)",
+                 f"{median(prompt):.1f} ({_spread(prompt)}) / {median(slow):.1f} ({_spread(slow)}); "
+                 f"{result['ratio']:.2f}x; {median(result['events']['slow']):g} events a run; a sender blocking "
+                 f"the frames: {result['blocking_fps']:.1f}",
+                 f"slow >= {result['bar_fps']:.1f} (half a blocking sender's cost)",
+                 median(slow) >= result["bar_fps"])]
+
+
+def _camera_down_rows(result: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not result:
+        return []
+    return [_row("a file camera's fps with an MJPEG camera live / down",
+                 f"{result['file_fps_both_live']:.1f} / {result['file_fps_web_down']:.1f} ({result['ratio']:.2f}x)",
+                 f"down >= {OTHER_CAMERA_TARGET:g}x live", result["ratio"] >= OTHER_CAMERA_TARGET),
+            _row("the MJPEG camera back: s to live / to Lin named on it",
+                 f"{result['web_live_again_s']:.1f} / {result['web_names_lin_again_s']:.1f}")]
 
 
 def stage_rows(results: dict[str, Any]) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.fixtures import copy_data_dir
 from tests import leaks
 from tests.pgserver import PostgresServer
 from tests.testdata import data_dir
@@ -74,12 +75,7 @@ def gallery_dir(tmp_path_factory: pytest.TempPathFactory, faces: Path) -> Path:
 
 def copy_gallery(source: Path, target: Path) -> Path:
     """A private copy of a registered data dir, so a test may change it."""
-    import sqlite3
-
-    target.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(source / "facegate.db") as src, sqlite3.connect(target / "facegate.db") as dst:
-        src.backup(dst)
-    return target
+    return copy_data_dir(source, target)
 
 
 @pytest.fixture(scope="session")
