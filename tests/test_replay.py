@@ -115,20 +115,24 @@ def test_replay_prints_a_per_stage_table(gallery_dir: Path, clip: Path, tmp_path
     assert "Traceback" not in done.stderr
 
 
-def _stage_pid(parent: int, title: str, timeout: float = 60.0) -> int:
-    """The pid of the child of `parent` titled `facegate: <title>` (bounded wait)."""
+def _parent_of(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _stage_pid(root: int, title: str, timeout: float = 60.0) -> int:
+    """The pid of the process below `root` (its child, or its forkserver's) titled `facegate: <title>`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for line in facegate_processes():
             pid, cmd = line.split(" ", 1)
-            try:
-                ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == parent and cmd.strip() == f"facegate: {title}":
+            parent = _parent_of(int(pid))
+            if cmd.strip() == f"facegate: {title}" and root in (parent, _parent_of(parent)):
                 return int(pid)
         time.sleep(0.1)
-    raise AssertionError(f"no process 'facegate: {title}' under {parent}")
+    raise AssertionError(f"no process 'facegate: {title}' under {root}")
 
 
 def test_replay_survives_a_killed_detect_worker(gallery_dir: Path, clip: Path, tmp_path: Path) -> None:
