@@ -143,7 +143,7 @@ def markdown(result: dict[str, Any]) -> str:
     p = result["pipeline"]
     lines += ["", "| pipeline (emit, match, 2 detect), median of 3 cold starts | s |", "|---|---|",
               f"| start() to ready | {p['ready_s']:.2f} |",
-              f"| CPU of the stages' start-ups, added up | {p['start_cpu_s']:.2f} |",
+              f"| CPU of the stages' start-ups, added up (not a forkserver's one import) | {p['start_cpu_s']:.2f} |",
               f"| a SIGKILLed detect worker back (new pid) | {p['detect_back_s']:.2f} |",
               f"| ... and ready again | {p['detect_ready_s']:.2f} |",
               f"| shutdown() | {p['shutdown_s']:.2f} |",
