@@ -36,6 +36,7 @@ from bench import (
     report,
     restart,
     slow_receiver,
+    startup,
     time_to_name,
     transport,
 )
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip", type=Path, help=f"video to run (default: the test data's {CLIP})")
     parser.add_argument("--workers", type=int, help="detect workers for the replay (default: cores)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where latest.json and TABLE.md go")
-    parser.add_argument("--parts", default="pipeline,time_to_name,capacity,ratio,flood",
+    parser.add_argument("--parts", default="pipeline,time_to_name,capacity,ratio,flood,startup",
                         help="which parts to run (each also runs alone: python -m bench.capacity, ...)")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
@@ -152,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"flood: {flood.CLIENTS} parallel /api/recognize against a live camera")
             results["flood"] = flood.measure(clip, faces_dir())
             table += "\n## API flood vs live recognition\n\n" + flood.markdown(results["flood"])
+        if "startup" in parts:
+            _say("start-up: a stage's steps, the pipeline's start, a killed detect worker back")
+            results["startup"] = startup.measure()
+            table += "\n## Start-up\n\n" + startup.markdown(results["startup"])
     except (RuntimeError, subprocess.SubprocessError) as exc:  # a replay or register that failed: say so in a line
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -10,6 +10,7 @@ import logging
 import multiprocessing
 import os
 import resource
+import select
 import signal
 import threading
 
@@ -22,18 +23,23 @@ log = logging.getLogger(__name__)
 
 
 class StopFlag:
-    """Set by SIGTERM/SIGINT or by the parent's death; stage loops poll it between messages."""
+    """Set by SIGTERM/SIGINT or by the supervisor's death; stage loops poll it between messages.
 
-    def __init__(self, parent_pid: int) -> None:
+    The stage's parent is the supervisor, or the forkserver that forked the stage
+    (pipeline/launcher.py); the death of either stops the stage.
+    """
+
+    def __init__(self, supervisor_pid: int) -> None:
         self._event = threading.Event()
-        self.parent_pid = parent_pid
+        self.supervisor_pid = supervisor_pid
+        self._parent = os.getppid()
 
     def set(self) -> None:
         self._event.set()
 
     def __bool__(self) -> bool:
-        if not self._event.is_set() and os.getppid() != self.parent_pid:
-            log.warning("supervisor %d is gone; exiting", self.parent_pid)
+        if not self._event.is_set() and os.getppid() != self._parent:
+            log.warning("parent %d is gone; exiting", self._parent)
             self._event.set()
         return self._event.is_set()
 
@@ -51,7 +57,7 @@ def rss_mb() -> float:
 
 
 def _die_with_parent() -> None:
-    """Ask Linux to SIGTERM this process when the supervisor dies, even by SIGKILL."""
+    """Ask Linux to SIGTERM this process when its parent (the supervisor or the forkserver) dies, even by SIGKILL."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
@@ -59,7 +65,31 @@ def _die_with_parent() -> None:
         pass
 
 
-def become_stage(title: str, parent_pid: int, log_level: str | None = None) -> StopFlag:
+def watch_supervisor(flag: StopFlag) -> None:
+    """Set `flag` when the supervisor exits, however it exits, even when it is not this process's parent.
+
+    A pidfd becomes readable when its process ends (a zombie included), so one blocked thread
+    does what PR_SET_PDEATHSIG does for a direct parent. Without pidfds (not Linux 5.3+), the
+    parent check of StopFlag remains.
+    """
+    try:
+        pidfd = os.pidfd_open(flag.supervisor_pid)
+    except ProcessLookupError:
+        log.warning("supervisor %d is gone; exiting", flag.supervisor_pid)
+        flag.set()
+        return
+    except (OSError, AttributeError):
+        return
+
+    def wait() -> None:
+        select.select([pidfd], [], [])
+        log.warning("supervisor %d is gone; exiting", flag.supervisor_pid)
+        flag.set()
+
+    threading.Thread(target=wait, name="supervisor-watch", daemon=True).start()
+
+
+def become_stage(title: str, supervisor_pid: int, log_level: str | None = None) -> StopFlag:
     """Name this process `facegate: <title>`, log under that name, and exit cleanly on signals.
 
     The stage leaves the terminal's process group, so a Ctrl-C reaches only the supervisor,
@@ -73,7 +103,7 @@ def become_stage(title: str, parent_pid: int, log_level: str | None = None) -> S
     except OSError:
         pass
     _die_with_parent()
-    flag = StopFlag(parent_pid)
+    flag = StopFlag(supervisor_pid)
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("received %s; finishing", signal.Signals(signum).name)
@@ -81,6 +111,5 @@ def become_stage(title: str, parent_pid: int, log_level: str | None = None) -> S
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    if os.getppid() != parent_pid:
-        flag.set()
+    watch_supervisor(flag)
     return flag

@@ -19,6 +19,7 @@ import numpy as np
 
 from pipeline.frame_gate import FrameGate
 from pipeline.messages import CameraStatus, EndOfStream, FrameRef, RingReady, RingRequest, Stop
+from pipeline.quiet_frames import QuietBatcher
 from pipeline.ring import FrameRing
 from pipeline.stage import CaptureOptions, ConfigFollower, StageContext
 
@@ -100,6 +101,7 @@ class Camera:
         self.link = Link()
         self.config = ConfigFollower(ctx)
         self.gate = FrameGate(self.camera_id, self.config.settings)
+        self.quiet = QuietBatcher(self.camera_id) if self.mode.batches_quiet_frames else None
 
     # --- talking to the supervisor -------------------------------------------------------------
     def report(self, state: str, error: str | None = None, shape: tuple[int, ...] = (0, 0), fps: float = 0.0) -> None:
@@ -171,10 +173,23 @@ class Camera:
         reason = self.gate.decide(self.ring.frame(slot), pts, self.ring.hints)
         if reason is None:
             self.ring.release(slot, self.seq)
-        self.ctx.outbox.put(FrameRef(self.camera_id, self.ring.name, slot, self.seq, pts, captured_at,
-                                     self.ring.shape, reason.value if reason is not None else None))
+        ref = FrameRef(self.camera_id, self.ring.name, slot, self.seq, pts, captured_at, self.ring.shape,
+                       reason.value if reason is not None else None)
+        if self.quiet is not None and self.gate.quiet:
+            batch = self.quiet.add(ref, captured_at)
+            if batch is not None:
+                self.ctx.outbox.put(batch)
+        else:
+            self.flush_quiet()  # the held frames go first: a camera's frames stay in order
+            self.ctx.outbox.put(ref)
         self.seq += 1
         self.next_slot = (slot + 1) % self.ring.slots
+
+    def flush_quiet(self) -> None:
+        """Send the quiet frames held so far, if any (pipeline/quiet_frames.py)."""
+        batch = self.quiet.take() if self.quiet is not None else None
+        if batch is not None:
+            self.ctx.outbox.put(batch)
 
     def stream(self, cap: cv2.VideoCapture) -> str:
         """Read until the source ends or fails; returns why it stopped ("ended", "stopped", or an error)."""
@@ -252,6 +267,7 @@ class Camera:
                 why = "cannot open stream" if not opened else ""
             if opened:
                 why = self.stream(cap)
+                self.flush_quiet()
             if cap is not None:
                 cap.release()
             if why == "stopped" or self.stop:

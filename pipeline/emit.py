@@ -17,7 +17,7 @@ from typing import IO
 from facegate.records import box_dict
 from facegate.redact import mask_url
 from facegate.store import Store
-from pipeline.messages import EndOfStream, Event, FrameResult, ReplayDone, Stop, UnknownFace
+from pipeline.messages import EndOfStream, Event, FrameResult, QuietResults, ReplayDone, Stop, UnknownFace
 from pipeline.stage import EmitOptions, StageContext, receive
 from pipeline.webhooks import WebhookConfig, WebhookSender, webhook_body
 
@@ -64,6 +64,14 @@ class Emitter:
         if self.sender is not None:
             self.sender.wake()
 
+    def frame(self, result: FrameResult) -> None:
+        started = time.perf_counter()
+        self.meter.add("frames_in")
+        self.meter.add("faces", len(result.faces))
+        if self.trace is not None:
+            self.trace.write(trace_line(result) + "\n")
+        self.meter.frame_done((time.perf_counter() - started) * 1000.0)
+
     def prune(self) -> None:
         """Drop results older than retention_days, at most once an hour."""
         now = time.time()
@@ -82,13 +90,11 @@ class Emitter:
             msg = receive(self.ctx.inbox, self.stop, self.meter)
             if msg is None:
                 continue
-            started = time.perf_counter()
             if isinstance(msg, FrameResult):
-                self.meter.add("frames_in")
-                self.meter.add("faces", len(msg.faces))
-                if self.trace is not None:
-                    self.trace.write(trace_line(msg) + "\n")
-                self.meter.frame_done((time.perf_counter() - started) * 1000.0)
+                self.frame(msg)
+            elif isinstance(msg, QuietResults):
+                for result in msg.results:
+                    self.frame(result)
             elif isinstance(msg, Event):
                 self.record(msg)
             elif isinstance(msg, UnknownFace):

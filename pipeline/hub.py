@@ -28,6 +28,8 @@ from pipeline.messages import (
     FaceBatch,
     FrameRef,
     FrameResult,
+    QuietFrames,
+    QuietResults,
     ReplayDone,
     RingRequest,
     UnknownFace,
@@ -57,7 +59,9 @@ class Hub:
             FrameRef: self._frame,              # capture -> the least busy detect worker, oldest frame first;
                                                 #   a frame not for detection -> match, which carries the boxes
             FaceBatch: self._to_match,          # detect -> match; the worker may take another frame
+            QuietFrames: self._quiet_frames,    # capture -> match: frames of an empty scene, held together
             FrameResult: self._frame_result,    # match -> emit; the live view keeps each camera's newest
+            QuietResults: self._quiet_results,  # match -> emit: the results of QuietFrames, in order
             Event: self._event,                 # match -> emit; counted
             UnknownFace: self._to_emit,         # match -> emit
             EndOfStream: self._end_of_stream,   # capture -> match; match (every frame through) -> emit
@@ -92,6 +96,14 @@ class Hub:
     def _frame_result(self, _sender: Stage, result: FrameResult) -> None:
         self.live.on_result(result)
         self.send("emit", result)
+
+    def _quiet_frames(self, _sender: Stage, frames: QuietFrames) -> None:
+        self.send("match", frames)
+
+    def _quiet_results(self, _sender: Stage, batch: QuietResults) -> None:
+        for result in batch.results:
+            self.live.on_result(result)
+        self.send("emit", batch)
 
     def _event(self, _sender: Stage, event: Event) -> None:
         self.progress.events += 1

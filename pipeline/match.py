@@ -24,6 +24,8 @@ from pipeline.messages import (
     FaceResult,
     FrameRef,
     FrameResult,
+    QuietFrames,
+    QuietResults,
     Stop,
     UnknownFace,
 )
@@ -48,6 +50,8 @@ class Matcher:
         self.orders: dict[str, ReorderBuffer] = {}
         self.stream_urls: dict[str, str] = dict(ctx.options.stream_urls)
         self.mode = ctx.options.mode
+        self._collected: list[FrameResult] | None = None  # results held while a QuietFrames goes through
+        self._quiet: set[tuple[str, int]] = set()  # its frames: they waited in capture by design, no latency
         self.refresh_gallery(force=True)
         self.meter.mark_ready()
 
@@ -87,6 +91,17 @@ class Matcher:
         frames = buffer.take_end()
         if frames is not None:
             self.ctx.outbox.put(EndOfStream(camera_id, frames))
+
+    def accept_quiet(self, frames: QuietFrames) -> None:
+        """Frames of an empty scene, each taken as an undetected frame; their results go back as one message."""
+        self._collected, self._quiet = [], {(ref.camera_id, ref.seq) for ref in frames.refs}
+        try:
+            for ref in frames.refs:
+                self.accept(FaceBatch(ref, [], worker=0))
+        finally:
+            collected, self._collected, self._quiet = self._collected, None, set()
+        if collected:
+            self.ctx.outbox.put(QuietResults(collected))
 
     # --- tracking and events -------------------------------------------------------------------
     def handle(self, batch: FaceBatch) -> None:
@@ -131,9 +146,14 @@ class Matcher:
     def finish(self, ref: FrameRef, results: list[FaceResult], started: float, *, lost: bool = False,
                detected: bool = True) -> None:
         now = time.time()
-        self.ctx.outbox.put(FrameResult(ref.camera_id, ref.seq, ref.pts, ref.captured_at, results, lost, detected))
+        result = FrameResult(ref.camera_id, ref.seq, ref.pts, ref.captured_at, results, lost, detected)
+        if self._collected is not None:
+            self._collected.append(result)
+        else:
+            self.ctx.outbox.put(result)
         self.meter.add("faces", len(results))
-        self.meter.latency(now - ref.captured_at)
+        if (ref.camera_id, ref.seq) not in self._quiet:
+            self.meter.latency(now - ref.captured_at)
         self.meter.frame_done((time.perf_counter() - started) * 1000.0)
 
     def maybe_announce(self, camera: CameraTracks, track: Track, captured_at: float, pts: float) -> None:
@@ -168,6 +188,8 @@ class Matcher:
                 self.accept(msg)
             elif isinstance(msg, FrameRef):  # not detected: it takes its place in order with the detected ones
                 self.accept(FaceBatch(msg, [], worker=0))
+            elif isinstance(msg, QuietFrames):
+                self.accept_quiet(msg)
             elif isinstance(msg, EndOfStream):
                 self.order(msg.camera_id).end = msg.frames
                 self.drain(msg.camera_id)

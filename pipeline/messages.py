@@ -29,6 +29,15 @@ class FrameRef:
     detect: str | None = "every"  # why it goes to detection (pipeline/detect_rate.Reason), None: straight to match
 
 
+@dataclass(frozen=True, slots=True)
+class QuietFrames:
+    """Live frames of an empty scene (no detection, no motion, no track), in order, sent as one message
+    (pipeline/quiet_frames.py)."""
+
+    camera_id: str
+    refs: list[FrameRef]
+
+
 @dataclass(slots=True)
 class Face:
     box: Box
@@ -66,6 +75,13 @@ class FrameResult:
     faces: list[FaceResult]
     lost: bool = False
     detected: bool = True  # False: not sent to detection, the faces are the tracks' carried boxes
+
+
+@dataclass(slots=True)
+class QuietResults:
+    """Match's results for the frames of a QuietFrames (and any frame they let through in order), in order."""
+
+    results: list[FrameResult]
 
 
 @dataclass(slots=True)

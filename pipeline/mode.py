@@ -41,6 +41,11 @@ class Mode:
         return self.replay
 
     @property
+    def batches_quiet_frames(self) -> bool:
+        """Frames of an empty scene travel together (live), or each on its own (replay; pipeline/quiet_frames.py)."""
+        return not self.replay
+
+    @property
     def restarts_captures(self) -> bool:
         """A capture process that exits is restarted (live) or done (replay)."""
         return not self.replay

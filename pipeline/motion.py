@@ -57,7 +57,14 @@ class MotionDetector:
         height, width = frame_bgr.shape[:2]
         small_h = min(self.config.height, height)
         small_w = max(1, round(width * small_h / height))
-        small = cv2.resize(frame_bgr, (small_w, small_h), interpolation=cv2.INTER_AREA)
+        small = frame_bgr
+        # Halving first where the blocks nest (640x360 to 160x90: 4x4 blocks, twice 2x2): OpenCV's area
+        # average has a fast path for exactly 2x, and the means are the same but for rounding, at a third
+        # of the cost of one quarter-size resize (bench/motion.py).
+        while small.shape[0] % (2 * small_h) == 0 and small.shape[1] % (2 * small_w) == 0:
+            small = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        if small.shape[:2] != (small_h, small_w):
+            small = cv2.resize(small, (small_w, small_h), interpolation=cv2.INTER_AREA)
         return cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
 
     def reset(self) -> None:

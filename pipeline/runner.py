@@ -11,7 +11,6 @@ camera), with its entry point in ENTRY and its options in pipeline/stage.py.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -20,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from facegate.settings import Settings
-from pipeline import capture, detect, emit, match
+from pipeline import capture, detect, emit, launcher, match
 from pipeline.hub import Hub
 from pipeline.live_view import LiveView
 from pipeline.messages import CameraStatus, CameraUrls, FrameResult
@@ -60,9 +59,10 @@ class Pipeline:
         self._rings = RingAllocator(self.settings.workers)
         self.prefix = self._rings.prefix
         self._stream_urls: dict[str, str] = {}
+        self._launched = False  # counted among the pipelines the stage forkserver serves
         self._table = StageTable()
         self._hub = Hub(self._table, self._rings, self._live, self._progress)
-        self._supervisor = Supervisor(self._table, self._hub, self._board, multiprocessing.get_context("spawn"),
+        self._supervisor = Supervisor(self._table, self._hub, self._board, launcher.stage_context(),
                                       self._context_for, ENTRY, self._capture_done, mode.restarts_captures)
 
     # --- life cycle -----------------------------------------------------------------------------
@@ -72,6 +72,8 @@ class Pipeline:
         if removed:
             log.warning("removed %d shared-memory segments left by a killed run: %s", len(removed),
                         ", ".join(removed[:5]))
+        launcher.pipeline_started()
+        self._launched = True
         self._supervisor.start()
         self._supervisor.call(self._start_core)
 
@@ -104,6 +106,9 @@ class Pipeline:
         """Stop every stage (captures first, emit last so it writes what it holds), then unlink the rings."""
         self._supervisor.shutdown(timeout)
         self._rings.release_all()
+        if self._launched:
+            self._launched = False
+            launcher.pipeline_stopped()
 
     # --- cameras --------------------------------------------------------------------------------
     def add_camera(self, camera_id: str, stream_url: str) -> None:

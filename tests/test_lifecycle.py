@@ -89,9 +89,9 @@ def still_running(procs: list[Proc]) -> list[Proc]:
 
 
 def stage_pid(supervisor: int, name: str) -> int | None:
-    """The pid of the supervisor's child titled `facegate: <name>`, once it has taken that title."""
+    """The pid of the supervisor's stage titled `facegate: <name>` (forked by its forkserver), once titled so."""
     for proc in descendants(supervisor):
-        if proc.ppid == supervisor and proc.cmdline == f"facegate: {name}":
+        if proc.cmdline == f"facegate: {name}":
             return proc.pid
     return None
 
@@ -173,7 +173,7 @@ def test_sigint_stops_a_serving_supervisor_cleanly(gallery_dir: Path, clip: Path
     try:
         wait_frames(service, 0)
         children = descendants(service.pid)
-        assert {f"facegate: {name}" for name in STAGES} <= {p.cmdline for p in children}
+        assert {f"facegate: {name}" for name in (*STAGES, "forkserver")} <= {p.cmdline for p in children}
         assert Path(f"/proc/{service.pid}/cmdline").read_bytes().rstrip(b"\0") == b"facegate: supervisor"
         assert segments(service.pid), "a serving supervisor holds its camera's ring"
         assert_stopped_cleanly(service, signal.SIGINT, children)

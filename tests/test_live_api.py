@@ -130,18 +130,21 @@ def _cmdline(pid: int) -> str | None:
 
 
 def _children(parent: int) -> dict[int, str]:
-    """Direct children of `parent`: pid → command line (stage processes are titled `facegate: <stage>`)."""
-    found = {}
+    """Children of `parent` and their children: pid → command line (stage processes are titled
+    `facegate: <stage>` and are children of the supervisor's `facegate: forkserver`)."""
+    parents: dict[int, int] = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
-        cmdline = _cmdline(int(proc.name)) if ppid == parent else None
+    found = {}
+    for pid, ppid in parents.items():
+        cmdline = _cmdline(pid) if parent in (ppid, parents.get(ppid)) else None
         if cmdline is not None:
-            found[int(proc.name)] = cmdline
+            found[pid] = cmdline
     return found
 
 

@@ -123,19 +123,32 @@ def test_replay_prints_a_per_stage_table(gallery_dir: Path, clip: Path, tmp_path
     assert "Traceback" not in done.stderr
 
 
-def _stage_pid(parent: int, title: str, timeout: float = 60.0) -> int:
-    """The pid of the child of `parent` titled `facegate: <title>` (bounded wait)."""
+def _parent_of(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _below(root: int) -> dict[int, str]:
+    """pid -> title of the `facegate:` processes below `root` (its children, or its forkserver's)."""
+    found = {}
+    for pid, cmd in leaks.our_processes().items():
+        parent = _parent_of(pid)
+        if root in (parent, _parent_of(parent)):
+            found[pid] = cmd.strip()
+    return found
+
+
+def _stage_pid(root: int, title: str, timeout: float = 60.0) -> int:
+    """The pid of the process below `root` titled `facegate: <title>` (bounded wait)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for pid, cmd in leaks.our_processes().items():
-            try:
-                ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == parent and cmd.strip() == f"facegate: {title}":
-                return int(pid)
+        for pid, cmd in _below(root).items():
+            if cmd == f"facegate: {title}":
+                return pid
         time.sleep(0.1)
-    raise AssertionError(f"no process 'facegate: {title}' under {parent}")
+    raise AssertionError(f"no process 'facegate: {title}' under {root}")
 
 
 def test_replay_survives_a_killed_detect_worker(gallery_dir: Path, clip: Path, tmp_path: Path,
@@ -156,6 +169,7 @@ def test_replay_survives_a_killed_detect_worker(gallery_dir: Path, clip: Path, t
             assert time.monotonic() < deadline and proc.poll() is None
             time.sleep(0.1)
         os.kill(victim, signal.SIGKILL)
+        ours = _below(proc.pid)  # the replay's own processes, checked below (other runs share this machine)
         out, err = proc.communicate(timeout=180)
     finally:
         if proc.poll() is None:
@@ -169,7 +183,9 @@ def test_replay_survives_a_killed_detect_worker(gallery_dir: Path, clip: Path, t
     assert [line["frame"] for line in lines] == list(range(CLIP_FRAMES))
     assert [len(line["faces"]) for line in lines] == loop_counts
     assert "detect-1 exited" in err and "restarting detect-1" in err
+    assert "facegate: forkserver" in ours.values() and "facegate: match" in ours.values(), ours
     assert leaks.segments_of(proc.pid) == [] and leaks.orphans() == {}
+    assert not [pid for pid in ours if leaks.alive(pid)], "a stage of the replay outlived it"
 
 
 @pytest.mark.parametrize("make_input, expected", [
