@@ -15,7 +15,7 @@ from typing import Any
 import bottle
 import numpy as np
 
-from control import live, openapi, security
+from control import cluster, live, openapi, security
 from control.service import ServiceApi, ServiceError
 from control.validation import (
     MAX_BODY_BYTES,
@@ -103,6 +103,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str
             "workers": current.get("workers"),
             "uptime_s": round(time.time() - service.started_at, 1),
             "version": service.version,
+            "node": service.node_id,
         }
 
     # --- the old script's endpoints ---------------------------------------------------------------
@@ -151,6 +152,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str
             "last_detection": store.latest(),
             "webhooks": {**outbox, "latency_ms": _percentiles(latencies)},
             "pipeline": service.stats(),
+            "nodes": {node["id"]: node["stages"] for node in service.nodes() if node["alive"]},
         }
 
     @app.get("/api/config")
@@ -269,6 +271,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str
         return {"success": True, "message": f"{count} failed deliveries queued again", "queued": count}
 
     live.install(app, service)
+    cluster.install(app, service)
 
     @app.get("/api/openapi.json")
     def openapi_document() -> dict[str, Any]:

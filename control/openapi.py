@@ -38,16 +38,20 @@ SCHEMAS: dict[str, Any] = {
                     "state": {"type": "string", "enum": ["connecting", "live", "reconnecting", "failed", "stopped",
                                                          "ended"]},
                     "error": NULLABLE_STRING, "fps": NUMBER, "width": INTEGER, "height": INTEGER,
-                    "detect_fps": NUMBER}, ["id", "state"]),
+                    "detect_fps": NUMBER, "node": NULLABLE_STRING}, ["id", "state"]),
     "Status": _obj({"active": BOOLEAN, "encodings_loaded": INTEGER, "stream_url": NULLABLE_STRING,
                     "total_results": INTEGER, "running": BOOLEAN, "registered_people": INTEGER,
                     "cameras": {"type": "array", "items": {"$ref": "#/components/schemas/Camera"}},
-                    "uptime_s": NUMBER, "version": STRING},
+                    "uptime_s": NUMBER, "version": STRING, "node": STRING},
                    ["active", "encodings_loaded", "stream_url", "total_results"]),
     "Person": _obj({"id": INTEGER, "name": STRING, "client_id": NULLABLE_STRING, "image_url": NULLABLE_STRING,
                     "encodings": INTEGER, "created_at": STRING}, ["id", "name", "encodings"]),
     "Register": _obj({"name": STRING, "encoding": ENCODING, "image_base64": STRING, "image_url": STRING,
                       "imageUrl": STRING, "client_id": STRING, "clientId": STRING}, ["name"]),
+    "Node": _obj({"id": STRING, "host": STRING, "pid": INTEGER, "api_url": STRING, "alive": BOOLEAN,
+                  "cameras": {"type": "array", "items": STRING}, "max_cameras": INTEGER, "last_heartbeat": STRING,
+                  "heartbeat_age_s": NUMBER, "started_at": STRING, "this_node": BOOLEAN, "stages": {"type": "object"}},
+                 ["id", "alive", "cameras", "max_cameras", "last_heartbeat"]),
     "Success": _obj({"success": BOOLEAN, "message": STRING}, ["success"]),
 }
 
@@ -73,6 +77,7 @@ IMAGE_BODY = {"content": {
     "multipart/form-data": {"schema": _obj({"image": {"type": "string", "format": "binary"}})},
 }}
 JSON_OBJECT_BODY = {"content": {"application/json": {"schema": {"type": "object"}}}}
+ON_ITS_NODE = {"description": "Another node runs the camera: Location is the same request on that node"}
 JPEG = {"description": "JPEG image", "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}
 
 # (method, path) → (summary, extra operation fields, responses)
@@ -126,11 +131,12 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any]]] = 
     ("DELETE", "/api/cameras/{camera_id}"): ("Remove a camera", {},
                                              {"200": _json(_ref("Success")), **_errors(401, 404)}),
     ("GET", "/api/cameras/{camera_id}/snapshot.jpg"): ("Latest frame with faces drawn", {},
-                                                       {"200": JPEG, **_errors(404)}),
+                                                       {"200": JPEG, "307": ON_ITS_NODE, **_errors(404)}),
     ("GET", "/api/cameras/{camera_id}/stream.mjpg"): (
         "Live MJPEG of the camera with faces drawn",
         {"parameters": [{"name": "fps", "in": "query", "schema": {"type": "number", "maximum": 10}}]},
-        {"200": {"description": "multipart/x-mixed-replace JPEG stream"}, **_errors(400, 404, 503)}),
+        {"200": {"description": "multipart/x-mixed-replace JPEG stream"}, "307": ON_ITS_NODE,
+         **_errors(400, 404, 503)}),
     ("GET", "/api/unknown"): ("Recent unknown faces, to register from", {},
                               {"200": _json(_obj({"unknown": {"type": "array"}, "total": INTEGER}))}),
     ("GET", "/api/unknown/{unknown_id}.jpg"): ("Crop of an unknown face", {}, {"200": JPEG, **_errors(404)}),
@@ -139,6 +145,9 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any]]] = 
                                                      {"200": _json(_ref("Success")), **_errors(400, 401, 404)}),
     ("DELETE", "/api/unknown/{unknown_id}"): ("Forget an unknown face", {},
                                               {"200": _json(_ref("Success")), **_errors(401, 404)}),
+    ("GET", "/api/nodes"): ("The nodes sharing the database: their cameras, capacity and last heartbeat", {},
+                            {"200": _json(_obj({"nodes": {"type": "array", "items": _ref("Node")}, "total": INTEGER,
+                                                "alive": INTEGER, "this_node": STRING}, ["nodes", "this_node"]))}),
     ("GET", "/api/openapi.json"): ("This document", {}, {"200": _json({"type": "object"})}),
     ("GET", "/metrics"): ("Prometheus metrics", {}, {"200": {"description": "Prometheus text format"}}),
 }
