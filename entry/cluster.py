@@ -21,6 +21,7 @@ from typing import Any
 from facegate.cluster import ClusterTables, NodeRow
 from facegate.placement import ClusterView, NodeLoad, plan
 from facegate.store import Store
+from pipeline.shm import pid_alive
 
 log = logging.getLogger("facegate.cluster")
 
@@ -29,16 +30,6 @@ LEASE_S = 8.0  # a camera whose node missed four renewals is free
 NODE_TIMEOUT_S = LEASE_S  # a node silent this long is not counted when spreading cameras
 MIN_HOLD_S = 10.0  # a camera stays at least this long before it is moved to even out load
 FORGET_AFTER_S = 3600.0  # rows of nodes silent this long are dropped from /api/nodes
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class ClusterAgent:

@@ -48,9 +48,11 @@ class Cluster:
         return {camera: n["id"] for n in listed if n["alive"] for camera in n["cameras"]}
 
     def close(self) -> None:
-        for node in self.nodes.values():
-            if node.proc is not None and node.proc.poll() is None:
-                node.stop(signal.SIGTERM, timeout=60)
+        running = [n for n in self.nodes.values() if n.proc is not None and n.proc.poll() is None]
+        for node in running:  # all at once: they stop in parallel
+            node.proc.send_signal(signal.SIGTERM)
+        for node in running:
+            node.stop(signal.SIGTERM, timeout=60)
 
     def logs(self) -> str:
         return "\n".join(f"--- {name}\n{node.log()[-2500:]}" for name, node in self.nodes.items())
