@@ -32,6 +32,7 @@ test: $(STAMP) postgres
 bench: $(STAMP) postgres
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.store
+	$(BIN)/python -m bench.cluster
 
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak
