@@ -15,7 +15,7 @@ from typing import Any
 import bottle
 import numpy as np
 
-from control import audit_api, auth, facework, live, openapi, operator_page, security
+from control import audit_api, auth, cluster, facework, live, openapi, operator_page, security
 from control.facework import FaceWorkConfig
 from control.masking import RedactPlugin, keep_config_passwords
 from control.request_schema import CONFIG_ALIASES, RequestSchemaPlugin
@@ -112,6 +112,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
             "workers": current.get("workers"),
             "uptime_s": round(time.time() - service.started_at, 1),
             "version": service.version,
+            "node": service.node_id,
         }
 
     # --- the old script's endpoints ---------------------------------------------------------------
@@ -160,6 +161,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
             "last_detection": store.latest(),
             "webhooks": {**outbox, "latency_ms": _percentiles(latencies)},
             "pipeline": service.stats(),
+            "nodes": {node["id"]: node["stages"] for node in service.nodes() if node["alive"]},
         }
 
     @app.get("/api/config")
@@ -284,6 +286,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
 
     live.install(app, service)
     operator_page.install(app)
+    cluster.install(app, service)
 
     @app.get("/api/openapi.json")
     def openapi_document() -> dict[str, Any]:

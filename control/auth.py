@@ -62,6 +62,7 @@ ROUTE_SCOPES: dict[tuple[str, str], Scope] = {
     ("GET", "/api/results/<name>"): Scope.READ,
     ("GET", "/api/latest"): Scope.READ,
     ("GET", "/api/stats"): Scope.READ,
+    ("GET", "/api/nodes"): Scope.READ,
     ("GET", "/api/config"): Scope.READ,
     ("GET", "/api/persons"): Scope.READ,
     ("GET", "/api/persons/<person_id>"): Scope.READ,

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import bottle
 
 from control import metrics
+from control.cluster import send_to_home
 from control.masking import keep_camera_password
 from control.service import ServiceError
 from control.validation import check_id, check_name, fail, json_body
@@ -83,6 +84,7 @@ def install(app: bottle.Bottle, service: Any) -> None:
     @app.get("/api/cameras/<camera_id>/snapshot.jpg")
     def snapshot(camera_id: str) -> bytes:
         _camera_or_404(service, camera_id)
+        send_to_home(service, camera_id)
         jpeg = service.snapshot(camera_id)
         if jpeg is None:  # the camera exists, but is stopped or not live yet
             raise fail(409, f"camera {camera_id!r} has no frame yet")
@@ -93,6 +95,7 @@ def install(app: bottle.Bottle, service: Any) -> None:
     @app.get("/api/cameras/<camera_id>/stream.mjpg")
     def stream(camera_id: str) -> Iterator[bytes]:
         _camera_or_404(service, camera_id)
+        send_to_home(service, camera_id)
         try:
             fps = float(bottle.request.query.get("fps", MJPEG_DEFAULT_FPS))
         except ValueError:

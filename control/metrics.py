@@ -81,6 +81,9 @@ class PipelineCollector:
         yield fps
         yield state
         yield info
+        node = GaugeMetricFamily("facegate_node_info", "The node answering this scrape", labels=["node"])
+        node.add_metric([str(status.get("node"))], 1.0)
+        yield node
         running = GaugeMetricFamily("facegate_running", "1 while recognition is on")
         running.add_metric([], 1.0 if status.get("running") else 0.0)
         yield running

@@ -106,14 +106,15 @@ SCHEMAS: dict[str, Any] = {
                     "state": {"type": "string", "enum": ["connecting", "live", "reconnecting", "failed", "stopped",
                                                          "ended"]},
                     "error": NULLABLE_STRING, "fps": NUMBER, "width": INTEGER, "height": INTEGER,
-                    "detect_fps": NUMBER,
+                    "detect_fps": NUMBER, "node": NULLABLE_STRING,
                     "snapshot": {"type": "string", "description": "URL of the latest frame with faces drawn"},
                     "mjpeg": {"type": "string", "description": "URL of the live MJPEG view, for an <img src>"}},
                    ["id", "state", "enabled", "snapshot", "mjpeg"]),
     "Status": _obj({"active": BOOLEAN, "encodings_loaded": INTEGER, "stream_url": NULLABLE_STRING,
                     "total_results": INTEGER, "running": BOOLEAN, "registered_people": INTEGER,
-                    "cameras": {"type": "array", "items": _obj({"id": STRING, "state": STRING}, ["id", "state"])},
-                    "uptime_s": NUMBER, "version": STRING},
+                    "cameras": {"type": "array", "items": _obj({"id": STRING, "state": STRING, "node": NULLABLE_STRING},
+                                                                  ["id", "state"])},
+                    "uptime_s": NUMBER, "version": STRING, "node": STRING},
                    ["active", "encodings_loaded", "stream_url", "total_results", "running", "cameras"]),
     "Person": _obj({"id": INTEGER, "name": STRING, "client_id": NULLABLE_STRING, "image_url": NULLABLE_STRING,
                     "encodings": INTEGER, "created_at": STRING}, ["id", "name", "encodings"]),
@@ -124,6 +125,10 @@ SCHEMAS: dict[str, Any] = {
     "Register": _either(REGISTER_FIELDS, ["name"], "encoding", "image_base64"),
     "Registered": _obj({"success": BOOLEAN, "message": STRING, "total_users": INTEGER, "person_id": INTEGER},
                        ["success", "message", "total_users", "person_id"]),
+    "Node": _obj({"id": STRING, "host": STRING, "pid": INTEGER, "api_url": STRING, "alive": BOOLEAN,
+                  "cameras": {"type": "array", "items": STRING}, "max_cameras": INTEGER, "last_heartbeat": STRING,
+                  "heartbeat_age_s": NUMBER, "started_at": STRING, "this_node": BOOLEAN, "stages": {"type": "object"}},
+                 ["id", "alive", "cameras", "max_cameras", "last_heartbeat"]),
     "Success": _obj({"success": BOOLEAN, "message": STRING}, ["success"]),
     "WebhookEvent": _obj({"result": {"$ref": "#/components/schemas/Result"}, "camera_id": NULLABLE_STRING,
                           "camera_stream_url": NULLABLE_STRING}, ["result", "camera_id", "camera_stream_url"]),
@@ -174,6 +179,7 @@ PHOTO_BODY = {"required": True, "content": {
     "application/json": {"schema": _obj({"image_base64": BASE64}, ["image_base64"])},
     "multipart/form-data": {"schema": _obj({"image": BINARY}, ["image"])},
 }}
+ON_ITS_NODE = {"description": "Another node runs the camera: Location is the same request on that node"}
 
 
 def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
@@ -266,12 +272,14 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, dict[str, Any], dict[str, Any]
                                              {"200": _json(_ref("Success")), **_errors(401, 404)}),
     ("GET", "/api/cameras/{camera_id}/snapshot.jpg"): (
         "getCameraSnapshot", "Latest frame with faces drawn", {},
-        {"200": JPEG, **_errors(404), "409": _json(ERROR, "The camera has no frame yet (stopped or connecting)")}),
+        {"200": JPEG, "307": ON_ITS_NODE, **_errors(404),
+         "409": _json(ERROR, "The camera has no frame yet (stopped or connecting)")}),
     ("GET", "/api/cameras/{camera_id}/stream.mjpg"): (
         "getCameraStream", "Live MJPEG of the camera with faces drawn",
         {"parameters": [{"name": "fps", "in": "query",
                          "schema": {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 10}}]},
-        {"200": {"description": "multipart/x-mixed-replace JPEG stream"}, **_errors(400, 404, 503)}),
+        {"200": {"description": "multipart/x-mixed-replace JPEG stream"}, "307": ON_ITS_NODE,
+         **_errors(400, 404, 503)}),
     ("GET", "/api/unknown"): ("listUnknown", "Recent unknown faces, to register from", {},
                               {"200": _json(_obj({"unknown": {"type": "array", "items": _ref("UnknownFace")},
                                                   "total": INTEGER}, ["unknown", "total"]))}),
@@ -283,6 +291,10 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, dict[str, Any], dict[str, Any]
          **_errors(400, 401, 404, 413)}),
     ("DELETE", "/api/unknown/{unknown_id}"): ("deleteUnknown", "Forget an unknown face", {},
                                               {"200": _json(_ref("Success")), **_errors(401, 404)}),
+    ("GET", "/api/nodes"): ("listNodes", "The nodes sharing the database: their cameras, capacity and last heartbeat",
+                            {}, {"200": _json(_obj({"nodes": {"type": "array", "items": _ref("Node")},
+                                                    "total": INTEGER, "alive": INTEGER, "this_node": STRING},
+                                                   ["nodes", "this_node"]))}),
     ("GET", "/api/openapi.json"): ("getOpenApi", "This document", {}, {"200": _json({"type": "object"})}),
     ("GET", "/api/signed-url"): (
         "getSignedUrl", "A short-lived signed URL for a picture route, for <img src> where no header can be sent",

@@ -11,6 +11,7 @@ import argparse
 import logging
 import multiprocessing
 import os
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -28,7 +29,7 @@ from facegate.store import Store, StoreError
 log = logging.getLogger("facegate")
 
 SETTING_FLAGS = ("workers", "threshold", "downscale", "model", "detector", "detector_model", "detect_fps",
-                 "stream_url", "camera_id")
+                 "stream_url", "camera_id", "node_id", "max_cameras")
 
 
 def _add_common(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
@@ -55,6 +56,9 @@ def _add_serve(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
     parser.add_argument("--port", type=int, default=default, help="API port (default 5001)")
     parser.add_argument("--stream-url", default=default, help="camera: file, rtsp://, http(s)://, device index")
     parser.add_argument("--camera-id", default=default, help="id of that camera (default cam0)")
+    parser.add_argument("--node-id", default=default, help="this node's id when several share a database"
+                        " (default: host name and pid)")
+    parser.add_argument("--max-cameras", type=int, default=default, help="cameras this node takes at most (16)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,7 +134,13 @@ def resolve_settings(args: argparse.Namespace, store: Store) -> tuple[Settings, 
     effective = defaults()
     effective.update(validate(store.get_config()))
     effective.update(given)
+    effective["node_id"] = effective["node_id"] or default_node_id()
     return Settings.of(effective), given
+
+
+def default_node_id() -> str:
+    """Host name and pid: unique among the live nodes, new for each start."""
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 def cmd_register(args: argparse.Namespace, store: Store, settings: Settings) -> int:

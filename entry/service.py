@@ -7,15 +7,19 @@ recognition was running is kept in the store, so a restart of the service resume
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import threading
 import time
 from typing import Any
 
 from control.service import ServiceError
+from entry.cluster import NODE_TIMEOUT_S, ClusterAgent, advertised_url
 from facegate import __version__
+from facegate.cluster import ClusterTables, NodeRow
 from facegate.settings import PROCESS_ONLY, SettingError, Settings, check_camera, check_cameras, defaults, validate
-from facegate.store import Store
+from facegate.store import Store, iso_now
 from pipeline import capture
 from pipeline.overlay import draw_faces, to_jpeg
 from pipeline.runner import Pipeline
@@ -35,15 +39,25 @@ class Service:
         self.workers = settings.workers
         self._pipeline = Pipeline(data_dir, settings, follow_config=True, log_level=log_level)
         self.running = False
+        self.node_id = str(settings.node_id)
+        self.max_cameras = settings.max_cameras
+        self.held: set[str] = set()  # the cameras whose lease this node holds: the ones it runs
+        self.agent: ClusterAgent | None = None
         self._lock = threading.RLock()
         self._closing = threading.Event()
 
     # --- life cycle -----------------------------------------------------------------------------
-    def boot(self, given: dict[str, Any]) -> None:
-        """Save what the command line set, start the stages, and resume recognition if it was on."""
+    def boot(self, given: dict[str, Any], api_url: str) -> None:
+        """Save what the command line set, start the stages, join the cluster, and resume recognition if it was on."""
         runtime = {k: v for k, v in given.items() if k not in PROCESS_ONLY}
         self.store.set_config(runtime)
         self._pipeline.start()
+        node = NodeRow(self.node_id, socket.gethostname(), os.getpid(), api_url, self.max_cameras,
+                       self.started_at, time.time())
+        self.agent = ClusterAgent(self.store, node, wanted=lambda: list(self.cameras()), status=self.node_status,
+                                  apply=self.follow_leases)
+        self.agent.start()
+        log.info("node %s (up to %d cameras)", self.node_id, self.max_cameras)
         resume = self.store.get_meta("running") == "1" or "stream_url" in given
         if resume and self.config().get("stream_url"):
             log.info("resuming recognition")
@@ -52,6 +66,8 @@ class Service:
     def shutdown(self) -> None:
         self._closing.set()
         self._pipeline.shutdown()
+        if self.agent is not None:
+            self.agent.stop()  # after the captures stopped: then another node may take the cameras
 
     def is_closing(self) -> bool:
         """True once shutdown began: long-lived responses (MJPEG) end so the server can stop."""
@@ -80,8 +96,9 @@ class Service:
         return {c["id"]: c["stream_url"] for c in self.camera_list() if c.get("enabled", True)}
 
     def _reconcile(self) -> None:
-        """Make the running captures match the configured cameras: one dead camera never touches the others."""
-        wanted = self.cameras() if self.running else {}
+        """Make the running captures match the configured cameras this node holds: one dead camera never
+        touches the others."""
+        wanted = {c: url for c, url in self.cameras().items() if c in self.held} if self.running else {}
         current = self._pipeline.cameras()
         for camera_id, url in current.items():
             if wanted.get(camera_id) != url:
@@ -98,6 +115,7 @@ class Service:
             self.running = True
             self.store.set_meta("running", "1")
             self._reconcile()
+            self._wake_agent()
             log.info("recognition started on %s", ", ".join(f"{c} ({u})" for c, u in cameras.items()))
 
     def stop(self) -> None:
@@ -105,13 +123,27 @@ class Service:
             self.running = False
             self.store.set_meta("running", "0")
             self._reconcile()
+            self._wake_agent()
             log.info("recognition stopped")
+
+    def follow_leases(self, held: set[str], running: bool) -> None:
+        """The cluster agent's word: run these cameras (whether recognition is on is shared by all nodes)."""
+        with self._lock:
+            if running != self.running:
+                log.info("recognition %s by another node", "started" if running else "stopped")
+            self.held, self.running = set(held), running
+            self._reconcile()
+
+    def _wake_agent(self) -> None:
+        if self.agent is not None:
+            self.agent.wake()
 
     def update_config(self, updates: dict[str, Any]) -> dict[str, Any]:
         cleaned = validate(updates, runtime_only=True)
         with self._lock:
             self.store.set_config(cleaned)
             self._reconcile()
+            self._wake_agent()
         log.info("config updated: %s", ", ".join(f"{k}={v}" for k, v in cleaned.items()))
         return self.config()
 
@@ -120,6 +152,7 @@ class Service:
         with self._lock:
             self.store.set_config({"cameras": check_cameras(cameras)})
             self._reconcile()
+            self._wake_agent()
 
     def add_camera(self, camera: dict[str, Any]) -> dict[str, Any]:
         entry = check_camera(camera)
@@ -155,6 +188,7 @@ class Service:
             if current.get("default"):
                 self.store.set_config({"stream_url": None})
                 self._reconcile()
+                self._wake_agent()
             else:
                 self._save_cameras([c for c in self.config().get("cameras") or [] if c["id"] != camera_id])
         return True
@@ -167,24 +201,75 @@ class Service:
         frame, result = view
         return to_jpeg(draw_faces(frame, result))
 
-    def status(self) -> dict[str, Any]:
+    def _camera_state(self, camera: dict[str, Any], default_fps: float) -> dict[str, Any]:
+        """A camera as this node sees it (stopped unless this node runs it)."""
+        camera_id = camera["id"]
+        state = self._pipeline.camera_status.get(camera_id)
+        active = self.running and camera.get("enabled", True) and camera_id in self.held
+        return {
+            "id": camera_id, "name": camera.get("name"), "stream_url": camera["stream_url"],
+            "enabled": camera.get("enabled", True),
+            "detect_fps": camera.get("detect_fps", default_fps),  # its own, else the global one
+            "state": (state.state if state else "connecting") if active else "stopped",
+            "error": state.error if state and active else None,
+            "fps": round(self._capture_fps(camera_id), 1) if active else 0.0,
+            "width": state.width if state else 0, "height": state.height if state else 0,
+            "node": self.node_id if active else None,
+        }
+
+    def node_status(self) -> dict[str, Any]:
+        """What this node tells the others in its heartbeat: its cameras' states and its stage figures."""
         config = self.config()
+        mine = [self._camera_state(c, config["detect_fps"]) for c in self.camera_list() if c["id"] in self.held]
+        return {"running": self.running, "version": self.version, "workers": self.workers,
+                "cameras": {c["id"]: {k: c[k] for k in ("state", "error", "fps", "width", "height")} for c in mine},
+                "stages": self._pipeline.figures_by_kind()}
+
+    def _holders(self) -> dict[str, NodeRow]:
+        """Camera id -> the live node holding it, other than this one."""
+        tables = ClusterTables(self.store)
+        now = time.time()
+        live = {n.node_id: n for n in tables.nodes() if n.node_id != self.node_id and n.alive(now, NODE_TIMEOUT_S)}
+        return {c: live[lease.node_id] for c, lease in tables.leases().items()
+                if lease.live(now) and lease.node_id in live}
+
+    def status(self) -> dict[str, Any]:
+        """Every camera of the cluster: run here, or as its node said in its last heartbeat."""
+        config = self.config()
+        holders = self._holders()
         cameras = []
         for camera in self.camera_list():
-            camera_id = camera["id"]
-            state = self._pipeline.camera_status.get(camera_id)
-            active = self.running and camera.get("enabled", True)
-            cameras.append({
-                "id": camera_id, "name": camera.get("name"), "stream_url": camera["stream_url"],
-                "enabled": camera.get("enabled", True),
-                "detect_fps": camera.get("detect_fps", config["detect_fps"]),  # its own, else the global one
-                "state": (state.state if state else "connecting") if active else "stopped",
-                "error": state.error if state and active else None,
-                "fps": round(self._capture_fps(camera_id), 1) if active else 0.0,
-                "width": state.width if state else 0, "height": state.height if state else 0,
-            })
+            entry = self._camera_state(camera, config["detect_fps"])
+            holder = holders.get(camera["id"])
+            if holder is not None and camera["id"] not in self.held:
+                entry.update(holder.status.get("cameras", {}).get(camera["id"], {}), node=holder.node_id)
+            cameras.append(entry)
         return {"running": self.running, "stream_url": config.get("stream_url"), "cameras": cameras,
-                "workers": self.workers}
+                "workers": self.workers, "node": self.node_id}
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """Every node that shares the database: its cameras, capacity and last heartbeat."""
+        tables = ClusterTables(self.store)
+        now = time.time()
+        leases = tables.leases()
+        listed = []
+        for node in tables.nodes():
+            held = sorted(c for c, lease in leases.items() if lease.node_id == node.node_id and lease.live(now))
+            listed.append({
+                "id": node.node_id, "host": node.host, "pid": node.pid, "api_url": node.api_url,
+                "alive": node.alive(now, NODE_TIMEOUT_S), "cameras": held, "max_cameras": node.max_cameras,
+                "last_heartbeat": iso_now(node.heartbeat_at), "heartbeat_age_s": round(now - node.heartbeat_at, 1),
+                "started_at": iso_now(node.started_at), "this_node": node.node_id == self.node_id,
+                "stages": node.status.get("stages", {}),
+            })
+        return listed
+
+    def camera_home(self, camera_id: str) -> str | None:
+        """The API URL of the other node that runs this camera; None when it is this one (or none)."""
+        if camera_id in self.held:
+            return None
+        holder = self._holders().get(camera_id)
+        return holder.api_url if holder is not None else None
 
     def _capture_fps(self, camera_id: str) -> float:
         for row in self._pipeline.stage_figures():
@@ -228,7 +313,7 @@ def serve(store: Store, settings: Settings, given: dict[str, Any], *, host: str,
             server.start()
         except OSError as exc:
             raise SettingError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-        service.boot(given)
+        service.boot(given, advertised_url(host, server.port))
         log.info("facegate %s: API on http://%s:%d/api, %d detect workers, data in %s", __version__, host,
                  server.port, service.workers, store.data_dir)
         while not stop.wait(0.5):

@@ -149,6 +149,15 @@ def check_database_url(value: Any) -> str | None:
     return value.strip()
 
 
+def check_node_id(value: Any) -> str | None:
+    """A node's name in the cluster: 1 to 128 letters, digits, '-', '_', '.' or ':'; None picks host-pid."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 128 or not all(ch.isalnum() or ch in "-_.:" for ch in value):
+        raise SettingError("node_id must be 1 to 128 letters, digits, '-', '_', '.' or ':'")
+    return value
+
+
 def check_camera(value: Any) -> dict[str, Any]:
     """One entry of `cameras`: {"id", "stream_url", "name"?, "enabled"?, "detect_fps"?}; a camera's
     `detect_fps` overrides the global one (absent or null: the global one applies)."""
@@ -216,6 +225,10 @@ SETTINGS: tuple[Setting, ...] = (
             "detection worker processes"),
     Setting("database_url", None, check_database_url, False,
             "postgresql://user:password@host/db keeps the store in PostgreSQL (unset: SQLite in the data dir)"),
+    Setting("node_id", None, check_node_id, False,
+            "this node's id among the nodes sharing one database (default: host name and pid)"),
+    Setting("max_cameras", MAX_CAMERAS, _number("max_cameras", 0, 64, integer=True), False,
+            "cameras this node takes at most when several nodes share the cameras"),
     Setting("recheck_s", 1.0, _number("recheck_s", 0.0, 3600.0), True,
             "a named track is encoded again at most this often"),
     Setting("unknown_recheck_s", 0.2, _number("unknown_recheck_s", 0.0, 3600.0), True,
@@ -241,7 +254,7 @@ BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 
 # Start-only settings of one process, never written to the store's shared config: another node has
 # its own, and a database URL carries a password.
-PROCESS_ONLY = ("workers", "database_url")
+PROCESS_ONLY = ("workers", "database_url", "node_id", "max_cameras")
 
 
 def defaults() -> dict[str, Any]:
@@ -266,6 +279,8 @@ class Settings:
     upsample: int
     workers: int
     database_url: str | None
+    node_id: str | None
+    max_cameras: int
     recheck_s: float
     unknown_recheck_s: float
     event_cooldown_s: float

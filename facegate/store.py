@@ -148,9 +148,13 @@ class Store:
             db.execute(self._upsert(meta), {"key": key, "value": value})
 
     def _bump(self, db: Connection, key: str) -> None:
+        """Move a version counter; on PostgreSQL also NOTIFY `facegate_<key>` at commit, so the other nodes'
+        listeners (facegate/db/listen.py) reload at once instead of at their next poll."""
         bumped = sa.cast(sa.cast(meta.c.value, sa.Integer) + 1, sa.Text)
         db.execute(self._insert(meta).values(key=key, value="1")
                    .on_conflict_do_update(index_elements=["key"], set_={"value": bumped}))
+        if self.backend == "postgresql":
+            db.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": f"facegate_{key}"})
 
     def gallery_version(self) -> int:
         return int(self.get_meta("gallery_version", "0") or 0)
@@ -310,6 +314,14 @@ class Store:
         rows = self._rows(sa.select(results.c.name, sa.func.count().label("n")).group_by(results.c.name))
         return {row.name: int(row.n) for row in rows}
 
+    def last_events(self, camera_id: str, since: float) -> dict[str, float]:
+        """Name -> when (epoch s) its newest event on this camera was written, for events since `since`:
+        what a node taking the camera over needs to keep the event cooldown."""
+        rows = self._rows(sa.select(results.c.name, sa.func.max(results.c.created).label("at"))
+                          .where(results.c.camera_id == camera_id, results.c.created >= since)
+                          .group_by(results.c.name))
+        return {row.name: float(row.at) for row in rows}
+
     def prune_results(self, older_than: float) -> int:
         with self._tx() as db:
             return db.execute(sa.delete(results).where(results.c.created < older_than)).rowcount
@@ -354,21 +366,31 @@ class Store:
         return dict(rows[0]._mapping) if rows else None
 
     def next_delivery_at(self) -> float | None:
-        return self._scalar(sa.select(sa.func.min(outbox.c.next_attempt_at)).where(outbox.c.status.in_(OPEN_STATUSES)))
+        """When the next open row is due: its retry time, or the end of another node's claim on it."""
+        claim_end = sa.func.coalesce(outbox.c.claimed_until, outbox.c.next_attempt_at)
+        due_at = sa.case((claim_end > outbox.c.next_attempt_at, claim_end), else_=outbox.c.next_attempt_at)
+        return self._scalar(sa.select(sa.func.min(due_at)).where(outbox.c.status.in_(OPEN_STATUSES)))
 
-    def _settle(self, event_id: str, **values: Any) -> None:
+    def _settle(self, event_id: str, node_id: str | None, **values: Any) -> bool:
+        """Write an attempt's outcome; with `node_id`, only while that node's claim still stands (a
+        claim that ran out and was taken by another node is that node's to settle). True if written."""
+        mine = outbox.c.event_id == event_id
+        if node_id is not None:
+            mine = sa.and_(mine, sa.or_(outbox.c.claimed_by == node_id, outbox.c.claimed_by.is_(None)))
         with self._tx() as db:
-            db.execute(sa.update(outbox).where(outbox.c.event_id == event_id).values(**values, **CLAIM_FREE))
+            return db.execute(sa.update(outbox).where(mine).values(**values, **CLAIM_FREE)).rowcount > 0
 
-    def mark_delivered(self, event_id: str, attempts: int, when: float) -> None:
-        self._settle(event_id, status=OUTBOX_DELIVERED, attempts=attempts, delivered=when, last_error=None)
+    def mark_delivered(self, event_id: str, attempts: int, when: float, *, node_id: str | None = None) -> bool:
+        return self._settle(event_id, node_id, status=OUTBOX_DELIVERED, attempts=attempts, delivered=when,
+                            last_error=None)
 
-    def mark_retry(self, event_id: str, attempts: int, next_attempt_at: float, error: str) -> None:
-        self._settle(event_id, status=OUTBOX_RETRYING, attempts=attempts, next_attempt_at=next_attempt_at,
-                     last_error=error[:500])
+    def mark_retry(self, event_id: str, attempts: int, next_attempt_at: float, error: str, *,
+                   node_id: str | None = None) -> bool:
+        return self._settle(event_id, node_id, status=OUTBOX_RETRYING, attempts=attempts,
+                            next_attempt_at=next_attempt_at, last_error=error[:500])
 
-    def mark_failed(self, event_id: str, attempts: int, error: str) -> None:
-        self._settle(event_id, status=OUTBOX_FAILED, attempts=attempts, last_error=error[:500])
+    def mark_failed(self, event_id: str, attempts: int, error: str, *, node_id: str | None = None) -> bool:
+        return self._settle(event_id, node_id, status=OUTBOX_FAILED, attempts=attempts, last_error=error[:500])
 
     def failed_deliveries(self, limit: int = 100) -> list[dict[str, Any]]:
         rows = self._rows(sa.select(outbox.c.event_id, outbox.c.body, outbox.c.attempts, outbox.c.created,

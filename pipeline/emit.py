@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import IO
 
+from facegate.db.outage import patiently
 from facegate.records import box_dict
 from facegate.redact import mask_url
 from facegate.store import Store
@@ -47,7 +48,7 @@ class Emitter:
         self.webhooks = WebhookConfig.from_env()
         self.sender: WebhookSender | None = None
         if self.webhooks.url and ctx.options.deliver:
-            self.sender = WebhookSender(lambda: Store(ctx.data_dir), self.webhooks)
+            self.sender = WebhookSender(lambda: Store(ctx.data_dir), self.webhooks, ctx.settings.node_id or "local")
             self.sender.start()
             log.info("webhooks go to %s%s", self.webhooks.url, " (signed)" if self.webhooks.secret else "")
         trace = ctx.options.trace
@@ -57,7 +58,9 @@ class Emitter:
 
     def record(self, event: Event) -> None:
         body = webhook_body(event.result, event.camera_id, event.stream_url) if self.sender else None
-        self.store.add_event(event.event_id, event.result, event.camera_id, mask_url(event.stream_url), body)
+        stream_url = mask_url(event.stream_url)
+        patiently(lambda: self.store.add_event(event.event_id, event.result, event.camera_id, stream_url, body),
+                  what=f"writing event {event.event_id}", stopping=lambda: bool(self.stop))
         self.meter.add("encodings")  # the emitter's "encodings" column counts events written
         log.info("event %s: %s on %s (distance %.3f)", event.event_id, event.result["name"], event.camera_id,
                  event.result["distance"])
@@ -98,7 +101,9 @@ class Emitter:
             elif isinstance(msg, Event):
                 self.record(msg)
             elif isinstance(msg, UnknownFace):
-                self.store.add_unknown(msg.event_id, msg.camera_id, msg.captured_at, msg.box, msg.jpeg, msg.encoding)
+                patiently(lambda m=msg: self.store.add_unknown(m.event_id, m.camera_id, m.captured_at, m.box, m.jpeg,
+                                                               m.encoding),
+                          what="keeping an unknown face", stopping=lambda: bool(self.stop))
             elif isinstance(msg, EndOfStream):
                 finished_at = time.monotonic()
                 if self.trace is not None:

@@ -12,7 +12,9 @@ import logging
 import time
 
 import numpy as np
+from sqlalchemy.exc import DBAPIError
 
+from facegate.db.listen import Listener
 from facegate.records import ENCODING_SIZE, result_dict
 from facegate.store import Store, iso_now, new_event_id
 from pipeline.gallery import UNKNOWN, Gallery
@@ -35,6 +37,8 @@ from pipeline.tracker import Attempt, CameraTracks, Track
 
 log = logging.getLogger(__name__)
 
+GALLERY_POLL_S = 0.5  # the fallback check of the gallery's version, NOTIFY or not
+
 
 class Matcher:
     def __init__(self, ctx: StageContext) -> None:
@@ -52,15 +56,28 @@ class Matcher:
         self.mode = ctx.options.mode
         self._collected: list[FrameResult] | None = None  # results held while a QuietFrames goes through
         self._quiet: set[tuple[str, int]] = set()  # its frames: they waited in capture by design, no latency
+        self.listener = Listener(self.store.url, "facegate_gallery_version").start() \
+            if self.store.backend == "postgresql" else None
         self.refresh_gallery(force=True)
         self.meter.mark_ready()
 
     def refresh_gallery(self, force: bool = False) -> None:
-        """Reload the known faces when the store says they changed (checked twice a second)."""
+        """Reload the known faces when the store says they changed: at once on a NOTIFY from any node
+        (PostgreSQL), and by checking the version twice a second as the fallback."""
         now = time.monotonic()
-        if not force and now - self.gallery_checked < 0.5:
+        notified = self.listener is not None and self.listener.changed.is_set()
+        if not force and not notified and now - self.gallery_checked < GALLERY_POLL_S:
             return
         self.gallery_checked = now
+        if notified:
+            self.listener.changed.clear()
+        try:
+            self._reload_gallery()
+        except DBAPIError as exc:
+            log.warning("gallery not checked, the database is unreachable (%s); matching against the last one",
+                        " ".join(str(exc.orig or exc).split())[:200])
+
+    def _reload_gallery(self) -> None:
         version = self.store.gallery_version()
         if version == self.gallery_version:
             return
@@ -111,6 +128,7 @@ class Matcher:
         camera = self.cameras.get(ref.camera_id)
         if camera is None:
             camera = self.cameras[ref.camera_id] = CameraTracks(ref.camera_id)
+            self.carry_cooldown(camera)
         camera.attach(ref.ring)
         if ref.detect is None:
             self.carry(camera, ref, started)
@@ -135,6 +153,23 @@ class Matcher:
             self.maybe_announce(camera, track, ref.captured_at, ref.pts)
         camera.publish_hints(fresh)
         self.finish(ref, results, started, lost=batch.lost)
+
+    def carry_cooldown(self, camera: CameraTracks) -> None:
+        """A camera new to this match (taken over from another node, or match restarted): the people it
+        announced within the cooldown stay announced, so a move makes no duplicate event."""
+        if not self.mode.cooldown_is_wall_time:
+            return
+        since = time.time() - self.config.settings.event_cooldown_s
+        try:
+            recent = self.store.last_events(camera.camera_id, since)
+        except DBAPIError:
+            log.warning("cooldown of %s not carried over: the database is unreachable", camera.camera_id)
+            return
+        for name, written_at in recent.items():
+            if name != UNKNOWN:
+                camera.last_event[name] = written_at
+        if recent:
+            log.info("camera %s: cooldown carried over for %s", camera.camera_id, ", ".join(sorted(recent)))
 
     def carry(self, camera: CameraTracks, ref: FrameRef, started: float) -> None:
         """A frame capture kept off detection: its faces are the tracks' boxes carried from the last detected
@@ -195,11 +230,15 @@ class Matcher:
                 self.drain(msg.camera_id)
             elif isinstance(msg, CameraUrls):
                 self.stream_urls = dict(msg.urls)
+                for gone in set(self.cameras) - set(self.stream_urls):  # back later: its cooldown is read anew
+                    del self.cameras[gone]
             elif isinstance(msg, Stop):
                 break
             elif msg is None:
                 for camera_id in list(self.orders):
                     self.drain(camera_id)
+        if self.listener is not None:
+            self.listener.stop()
         self.meter.publish()
 
 

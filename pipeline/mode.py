@@ -50,6 +50,12 @@ class Mode:
         """A capture process that exits is restarted (live) or done (replay)."""
         return not self.replay
 
+    @property
+    def cooldown_is_wall_time(self) -> bool:
+        """Live media time is the wall clock, so a camera taken over from another node (or a restarted
+        match) carries on the cooldown of the events already written for it; a replay has its own time."""
+        return not self.replay
+
     def pts(self, *, is_file: bool, frame_index: int, fps: float, captured_at: float) -> float:
         """A frame's media time. A replayed file decides in its own time; live, a looping file or a
         restarted capture must not send time backwards (match's cooldown and track ages would stall on it)."""

@@ -128,6 +128,7 @@ class Pipeline:
         if stage is not None:
             self._supervisor.retire(stage)
         self._stream_urls.pop(camera_id, None)
+        self._hub.send("match", CameraUrls(dict(self._stream_urls)))
         self._live.forget(camera_id)
         self._rings.drop(camera_id)
 

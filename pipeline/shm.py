@@ -63,7 +63,8 @@ def run_prefix(pid: int | None = None) -> str:
     return f"{PREFIX}{os.getpid() if pid is None else pid}-"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (a segment's or a node's owner)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -82,7 +83,7 @@ def remove_leftovers() -> list[str]:
         pid_text = path.name[len(PREFIX):].split("-", 1)[0]
         if not pid_text.isdigit() or int(pid_text) == os.getpid():
             continue
-        if _pid_alive(int(pid_text)) and _is_facegate(int(pid_text)):
+        if pid_alive(int(pid_text)) and _is_facegate(int(pid_text)):
             continue
         try:
             path.unlink()

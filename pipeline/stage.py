@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from multiprocessing.queues import Queue
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from facegate.procutil import StopFlag, become_stage
 from facegate.settings import Settings
 from facegate.store import Store
@@ -101,6 +103,15 @@ class ConfigFollower:
         if self._store is None or time.monotonic() - self._checked < 1.0:
             return False
         self._checked = time.monotonic()
+        try:
+            return self._reload()
+        except DBAPIError as exc:
+            log.warning("runtime config not checked, the database is unreachable (%s)",
+                        " ".join(str(exc.orig or exc).split())[:200])
+            return False
+
+    def _reload(self) -> bool:
+        assert self._store is not None
         version = self._store.config_version()
         if version == self._version:
             return False

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import requests
+from sqlalchemy.exc import DBAPIError
 
 from facegate.records import webhook_payload
 from facegate.redact import mask_url
@@ -50,6 +51,7 @@ class WebhookConfig:
     backoff_base_s: float = 1.0
     backoff_cap_s: float = 600.0
     concurrency: int = 4
+    claim_s: float = 30.0  # a node holds a row this long per attempt; if it dies, another node retries after
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WebhookConfig:
@@ -61,7 +63,8 @@ class WebhookConfig:
         config = cls(url=url, secret=env.get("FACIAL_RECOGNITION_WEBHOOK_SECRET") or None)
         numbers: dict[str, Any] = {}
         for field, kind in (("timeout_s", float), ("max_attempts", int), ("max_age_s", float),
-                            ("backoff_base_s", float), ("backoff_cap_s", float), ("concurrency", int)):
+                            ("backoff_base_s", float), ("backoff_cap_s", float), ("concurrency", int),
+                            ("claim_s", float)):
             raw = env.get(f"FACEGATE_WEBHOOK_{field.upper()}")
             if raw is None:
                 continue
@@ -72,7 +75,8 @@ class WebhookConfig:
                 continue
             if value > 0:
                 numbers[field] = value
-        return replace(config, **numbers)
+        config = replace(config, **numbers)
+        return replace(config, claim_s=max(config.claim_s, 2.0 * config.timeout_s))  # never ends mid-attempt
 
 
 def webhook_body(result: dict[str, Any], camera_id: str | None, stream_url: str | None) -> str:
@@ -138,12 +142,18 @@ class Outcome:
 
 
 class WebhookSender:
-    """Delivers due outbox rows from `concurrency` threads; `wake()` after writing a new row."""
+    """Delivers due outbox rows from `concurrency` threads; `wake()` after writing a new row.
 
-    def __init__(self, store_factory: Callable[[], Store], config: WebhookConfig) -> None:
+    Every node of a cluster runs one on the shared outbox: it claims each row before posting it
+    (`Store.claim_deliveries`), so no two nodes post one event at once, and a row whose node died
+    mid-delivery is claimed again by another once `claim_s` is over, with the same `webhook-id`.
+    """
+
+    def __init__(self, store_factory: Callable[[], Store], config: WebhookConfig, node_id: str = "local") -> None:
         if not config.url:
             raise ValueError("webhooks are off: no URL")
         self.config = config
+        self.node_id = node_id
         self.store_factory = store_factory
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -184,31 +194,41 @@ class WebhookSender:
     # --- the dispatcher: the only thread that reads and writes the outbox ------------------------------
     def _dispatch(self) -> None:
         store = self.store_factory()
+        outage = False
         try:
             while not self._stopping.is_set():
-                self._record_outcomes(store)
-                free = self.config.concurrency - len(self._inflight)
-                if free > 0:
-                    for row in store.due_deliveries(time.time(), limit=free + len(self._inflight)):
-                        if row["event_id"] not in self._inflight and free > 0:
-                            self._inflight.add(row["event_id"])
-                            self._jobs.put(row)
-                            free -= 1
-                if not self._inflight and self._done.empty():
-                    following = store.next_delivery_at()
-                    if following is None or following > time.time():
-                        self._idle.set()
-                wait = 1.0
-                following = store.next_delivery_at()
-                if following is not None and free > 0:
-                    wait = min(wait, max(0.0, following - time.time()))
-                self._wake.wait(wait)
-                self._wake.clear()
+                try:
+                    self._dispatch_once(store)
+                except DBAPIError as exc:  # the database restarts or is unreachable: wait for it, lose nothing
+                    if not outage:
+                        log.warning("webhook outbox unreachable (%s); retrying every second", _reason(exc))
+                    outage = True
+                    self._stopping.wait(1.0)
+                    continue
+                if outage:
+                    log.info("webhook outbox reachable again")
+                    outage = False
             self._record_outcomes(store)
         except Exception:
             log.exception("webhook dispatcher failed; pending events stay in the outbox")
         finally:
             store.close()
+
+    def _dispatch_once(self, store: Store) -> None:
+        self._record_outcomes(store)
+        free = self.config.concurrency - len(self._inflight)
+        if free > 0:
+            for row in store.claim_deliveries(self.node_id, time.time(), limit=free, lease_s=self.config.claim_s):
+                self._inflight.add(row["event_id"])
+                self._jobs.put(row)
+        following = store.next_delivery_at()
+        if not self._inflight and self._done.empty() and (following is None or following > time.time()):
+            self._idle.set()
+        wait = 1.0
+        if following is not None and len(self._inflight) < self.config.concurrency:
+            wait = min(wait, max(0.0, following - time.time()))
+        self._wake.wait(wait)
+        self._wake.clear()
 
     def _record_outcomes(self, store: Store) -> None:
         while True:
@@ -216,23 +236,31 @@ class WebhookSender:
                 outcome = self._done.get_nowait()
             except queue.Empty:
                 return
-            now = time.time()
+            try:
+                self._settle(store, outcome)
+            except DBAPIError:
+                self._done.put(outcome)  # settled once the database answers again
+                raise
             self._inflight.discard(outcome.event_id)
-            if outcome.ok:
-                store.mark_delivered(outcome.event_id, outcome.attempts, now)
-                self.counts["delivered"] += 1
-                log.info("webhook %s delivered (attempt %d)", outcome.event_id, outcome.attempts)
-            elif outcome.attempts >= self.config.max_attempts or now - outcome.created >= self.config.max_age_s:
-                store.mark_failed(outcome.event_id, outcome.attempts, outcome.error)
-                self.counts["failed"] += 1
-                log.warning("webhook %s gave up after %d attempts: %s", outcome.event_id, outcome.attempts,
-                            outcome.error)
-            else:
-                delay = backoff_s(outcome.attempts, self.config)
-                store.mark_retry(outcome.event_id, outcome.attempts, now + delay, outcome.error)
-                self.counts["retried"] += 1
-                log.info("webhook %s attempt %d failed (%s); next in %.1f s", outcome.event_id, outcome.attempts,
-                         outcome.error, delay)
+
+    def _settle(self, store: Store, outcome: Outcome) -> None:
+        now = time.time()
+        mine = {"node_id": self.node_id}
+        if outcome.ok:
+            store.mark_delivered(outcome.event_id, outcome.attempts, now, **mine)
+            self.counts["delivered"] += 1
+            log.info("webhook %s delivered (attempt %d)", outcome.event_id, outcome.attempts)
+        elif outcome.attempts >= self.config.max_attempts or now - outcome.created >= self.config.max_age_s:
+            store.mark_failed(outcome.event_id, outcome.attempts, outcome.error, **mine)
+            self.counts["failed"] += 1
+            log.warning("webhook %s gave up after %d attempts: %s", outcome.event_id, outcome.attempts,
+                        outcome.error)
+        else:
+            delay = backoff_s(outcome.attempts, self.config)
+            store.mark_retry(outcome.event_id, outcome.attempts, now + delay, outcome.error, **mine)
+            self.counts["retried"] += 1
+            log.info("webhook %s attempt %d failed (%s); next in %.1f s", outcome.event_id, outcome.attempts,
+                     outcome.error, delay)
 
     # --- the posting threads: HTTP only ----------------------------------------------------------------
     def _post_loop(self) -> None:
@@ -261,3 +289,7 @@ class WebhookSender:
         if 200 <= response.status_code < 300:
             return True, ""
         return False, f"HTTP {response.status_code}"
+
+
+def _reason(exc: BaseException) -> str:
+    return " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]

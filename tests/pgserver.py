@@ -74,17 +74,28 @@ class PostgresServer:
     def start(self) -> PostgresServer:
         self._run(str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres", "--auth=trust",
                   "--encoding=UTF8", "--locale=C", "--no-sync")
+        self.resume()
+        return self
+
+    def _pg_ctl(self, action: str) -> None:
+        subprocess.run([*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast",
+                        "-w", "-t", "60", action], capture_output=True, timeout=90, check=False)
+
+    def pause(self) -> None:
+        """Stop the server but keep its data (a database restart, first half)."""
+        self._pg_ctl("stop")
+
+    def resume(self) -> None:
+        """Start it again on the same port with the same data."""
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c max_connections=200"
         if not self.durable:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.root / "server.log"),
                   "-o", options, "-w", "-t", "60", "start")
-        return self
 
     def stop(self) -> None:
         if (self.datadir / "postmaster.pid").exists():
-            subprocess.run([*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast",
-                            "-w", "-t", "60", "stop"], capture_output=True, timeout=90, check=False)
+            self._pg_ctl("stop")
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> PostgresServer:

@@ -8,7 +8,10 @@ stage processes in `FACEGATE_DATABASE_URL`, which they inherit at spawn.
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
@@ -62,8 +65,9 @@ def _sqlite_engine(url: URL) -> Engine:
     def _on_connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None  # the driver's own BEGIN handling off: ours is below
         cursor = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
+        for pragma in ("busy_timeout=10000", "synchronous=NORMAL", "foreign_keys=ON"):
             cursor.execute(f"PRAGMA {pragma}")
+        _enter_wal(cursor)
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
@@ -72,3 +76,18 @@ def _sqlite_engine(url: URL) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def _enter_wal(cursor: Any, wait_s: float = 10.0) -> None:
+    """Switch to WAL. The switch needs the database to itself and SQLite answers "locked" at once,
+    without its busy timeout, while another process writes (several nodes migrating a new file at
+    once): so wait here, as the busy timeout would."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

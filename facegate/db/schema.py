@@ -116,3 +116,23 @@ audit = sa.Table(
     sa.Index("audit_at", "at"),
     sqlite_autoincrement=True,
 )
+
+nodes = sa.Table(
+    "nodes", metadata,
+    sa.Column("node_id", sa.Text, primary_key=True),
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("api_url", sa.Text, nullable=False),  # where the other nodes send a camera's snapshot viewers
+    sa.Column("max_cameras", sa.Integer, nullable=False),
+    sa.Column("started_at", Seconds, nullable=False),
+    sa.Column("heartbeat_at", Seconds, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="{}"),  # JSON: its cameras' states, stage figures
+)
+
+camera_leases = sa.Table(
+    "camera_leases", metadata,
+    sa.Column("camera_id", sa.Text, primary_key=True),
+    sa.Column("node_id", sa.Text, nullable=False),
+    sa.Column("lease_until", Seconds, nullable=False),  # the camera is free for any node after this
+    sa.Column("acquired_at", Seconds, nullable=False),
+)
