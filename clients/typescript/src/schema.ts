@@ -140,6 +140,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/nodes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The nodes sharing the database: their cameras, capacity and last heartbeat */
+        get: operations["listNodes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/openapi.json": {
         parameters: {
             query?: never;
@@ -527,6 +544,7 @@ export interface components {
             /** @description URL of the live MJPEG view, for an <img src> */
             mjpeg: string;
             name?: string | null;
+            node?: string | null;
             /** @description URL of the latest frame with faces drawn */
             snapshot: string;
             /** @enum {string} */
@@ -536,6 +554,20 @@ export interface components {
         };
         Error: {
             error: string;
+        };
+        Node: {
+            alive: boolean;
+            api_url?: string;
+            cameras: string[];
+            heartbeat_age_s?: number;
+            host?: string;
+            id: string;
+            last_heartbeat: string;
+            max_cameras: number;
+            pid?: number;
+            stages?: Record<string, never>;
+            started_at?: string;
+            this_node?: boolean;
         };
         Person: {
             client_id?: string | null;
@@ -581,9 +613,11 @@ export interface components {
             active: boolean;
             cameras: {
                 id: string;
+                node?: string | null;
                 state: string;
             }[];
             encodings_loaded: number;
+            node?: string;
             registered_people?: number;
             running: boolean;
             stream_url: string | null;
@@ -958,6 +992,13 @@ export interface operations {
                     "image/jpeg": string;
                 };
             };
+            /** @description Another node runs the camera: Location is the same request on that node */
+            307: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -1011,6 +1052,13 @@ export interface operations {
         responses: {
             /** @description multipart/x-mixed-replace JPEG stream */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Another node runs the camera: Location is the same request on that node */
+            307: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1223,6 +1271,49 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Result"];
+                };
+            };
+            /** @description Token missing or wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The token's scope does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listNodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        alive?: number;
+                        nodes: components["schemas"]["Node"][];
+                        this_node: string;
+                        total?: number;
+                    };
                 };
             };
             /** @description Token missing or wrong */
