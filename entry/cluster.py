@@ -21,7 +21,7 @@ from typing import Any
 from facegate.cluster import ClusterTables, NodeRow
 from facegate.placement import ClusterView, NodeLoad, plan
 from facegate.store import Store
-from pipeline.shm import pid_alive
+from pipeline.shm import pid_alive, remove_leftovers
 
 log = logging.getLogger("facegate.cluster")
 
@@ -142,6 +142,10 @@ class ClusterAgent:
             if self.tables.acquire(camera, self.node_id, now, LEASE_S):
                 self.held[camera] = now
                 log.info("took camera %s", camera)
+        if decided.take:  # maybe from a node of this host that was killed: its shared memory is ours to clear
+            removed = remove_leftovers()
+            if removed:
+                log.info("removed %d shared-memory segments of a dead run: %s", len(removed), ", ".join(removed[:5]))
         if now - self._forgot_at > 60.0:
             self._forgot_at = now
             self.tables.forget_dead(now - FORGET_AFTER_S)
