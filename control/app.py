@@ -15,7 +15,7 @@ from typing import Any
 import bottle
 import numpy as np
 
-from control import live, openapi, security
+from control import enroll_api, live, openapi, security
 from control.service import ServiceApi, ServiceError
 from control.validation import (
     MAX_BODY_BYTES,
@@ -29,7 +29,7 @@ from control.validation import (
     optional_text,
     sent_image,
 )
-from facegate.faces import FaceImageError, encode_single_face, load_rgb, locate_and_encode
+from facegate.faces import FaceImageError, load_rgb, locate_and_encode
 from facegate.records import ENCODING_SIZE, result_dict
 from facegate.settings import SettingError
 from facegate.store import iso_now
@@ -72,13 +72,6 @@ def _form_or_json() -> dict[str, Any]:
     if is_multipart():
         return {key: bottle.request.forms.getunicode(key) for key in bottle.request.forms}
     return json_body()
-
-
-def _photo_encoding(data: bytes, model: str) -> np.ndarray:
-    try:
-        return encode_single_face(data, model=model)
-    except FaceImageError as exc:
-        raise fail(400, str(exc)) from None
 
 
 def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str | None = None) -> bottle.Bottle:
@@ -186,7 +179,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str
                     raise fail(400, f"encoding must be a list of {ENCODING_SIZE} numbers") from None
             encoding = np.asarray(check_encoding(raw))
         else:
-            encoding = _photo_encoding(image or b"", str(service.config()["model"]))
+            encoding = enroll_api.enroll_one(service, name, image or b"").encoding
         person_id = store.register(name, [encoding], client_id=client_id, image_url=image_url)
         service.gallery_changed()
         log.info("registered %s (person %d)", name, person_id)
@@ -205,25 +198,6 @@ def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str
         if found is None:
             raise fail(404, f"no person {person_id}")
         return found
-
-    @app.post("/api/persons/<person_id>/faces")
-    def add_face(person_id: str) -> dict[str, Any]:
-        pid = check_id(person_id)
-        if store.get_person(pid) is None:
-            raise fail(404, f"no person {person_id}")
-        body = _form_or_json()
-        image = sent_image(body)
-        if body.get("encoding") is not None:
-            encoding = np.asarray(check_encoding(body["encoding"]))
-        elif image is not None:
-            encoding = _photo_encoding(image, str(service.config()["model"]))
-        else:
-            raise fail(400, "send an encoding, an image_base64 or a multipart image")
-        total = store.add_faces(pid, [encoding])
-        if not total:
-            raise fail(404, f"no person {person_id}")
-        service.gallery_changed()
-        return {"success": True, "message": "face added", "person": store.get_person(pid)}
 
     @app.delete("/api/persons/<person_id>")
     def delete_person(person_id: str) -> dict[str, Any]:
@@ -269,6 +243,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str
         return {"success": True, "message": f"{count} failed deliveries queued again", "queued": count}
 
     live.install(app, service)
+    enroll_api.install(app, service)
 
     @app.get("/api/openapi.json")
     def openapi_document() -> dict[str, Any]:

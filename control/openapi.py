@@ -72,6 +72,15 @@ IMAGE_BODY = {"content": {
     "application/json": {"schema": _obj({"image_base64": STRING, "encoding": ENCODING})},
     "multipart/form-data": {"schema": _obj({"image": {"type": "string", "format": "binary"}})},
 }}
+ENROLL_BODY = {"content": {
+    "application/json": {"schema": _obj({"image_base64": STRING, "images_base64": {"type": "array", "items": STRING},
+                                         "encoding": ENCODING, "encodings": {"type": "array", "items": ENCODING}})},
+    "multipart/form-data": {"schema": _obj({"image": {"type": "array",
+                                                      "items": {"type": "string", "format": "binary"}}})},
+}}
+FILE_VERDICTS = {"type": "array", "items": _obj({"file": STRING, "accepted": BOOLEAN, "reason": STRING,
+                                                 "error": STRING, "sharpness": {"type": "number", "nullable": True}},
+                                                ["file", "accepted"])}
 JSON_OBJECT_BODY = {"content": {"application/json": {"schema": {"type": "object"}}}}
 JPEG = {"description": "JPEG image", "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}
 
@@ -106,8 +115,14 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any]]] = 
     ("GET", "/api/persons"): ("Registered people", {},
                               {"200": _json(_obj({"persons": {"type": "array", "items": _ref("Person")}}))}),
     ("GET", "/api/persons/{person_id}"): ("One person", {}, {"200": _json(_ref("Person")), **_errors(404)}),
-    ("POST", "/api/persons/{person_id}/faces"): ("Add a photo or an encoding to a person", {"requestBody": IMAGE_BODY},
-                                                 {"200": _json(_ref("Success")), **_errors(400, 401, 404, 413)}),
+    ("POST", "/api/persons/{person_id}/faces"): (
+        "Add photos (several files at once) or encodings to a person; all or nothing, with an answer per file",
+        {"requestBody": ENROLL_BODY},
+        {"200": _json(_obj({"success": BOOLEAN, "message": STRING, "files": FILE_VERDICTS,
+                            "person": _ref("Person")}, ["success", "files", "person"])),
+         "400": _json(_obj({"error": STRING, "reason": STRING, "files": FILE_VERDICTS}, ["error"]),
+                      "Refused: reason is not_one_face, not_an_image, too_small, blurry or duplicate; nothing stored"),
+         **_errors(401, 404, 413)}),
     ("DELETE", "/api/persons/{person_id}"): ("Delete a person and all their encodings", {},
                                              {"200": _json(_ref("Success")), **_errors(401, 404)}),
     ("POST", "/api/recognize"): ("Who is in this photo", {"requestBody": IMAGE_BODY},

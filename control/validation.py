@@ -126,3 +126,22 @@ def uploaded_image() -> bytes | None:
             raise fail(413, "image is too large")
         return data
     return None
+
+
+def uploaded_files() -> list[tuple[str, bytes]]:
+    """(file name, bytes) of every file of a multipart body, in the order sent; [] for any other body."""
+    if not is_multipart():
+        return []
+    files = []
+    for field, upload in bottle.request.files.allitems():
+        data = upload.file.read(MAX_BODY_BYTES + 1)
+        if len(data) > MAX_BODY_BYTES:
+            raise fail(413, f"{field} is too large")
+        files.append((upload.raw_filename or field, data))
+    return files
+
+
+def error_with(status: int, message: str, **details: Any) -> bottle.HTTPResponse:
+    """An error that carries more than its message (e.g. an answer per file): `{"error": message, **details}`."""
+    return bottle.HTTPResponse(json.dumps({"error": message, **details}), status,
+                               headers={"Content-Type": "application/json"})
