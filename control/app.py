@@ -15,7 +15,8 @@ from typing import Any
 import bottle
 import numpy as np
 
-from control import enroll_api, live, openapi, security
+from control import enroll_api, gallery_api, live, openapi, security
+from control.gallery_api import candidate, check_top
 from control.service import ServiceApi, ServiceError
 from control.validation import (
     MAX_BODY_BYTES,
@@ -221,12 +222,15 @@ def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str
             rgb = load_rgb(image)
         except FaceImageError as exc:
             raise fail(400, str(exc)) from None
+        top = check_top(bottle.request.query.get("top"))
         gallery = Gallery(*store.gallery())
         threshold = float(config["threshold"])
         faces = []
         for box, encoding in locate_and_encode(rgb, model=str(config["model"])):
             name, distance = gallery.identify(encoding, threshold)
             faces.append(result_dict(iso_now(), name, distance, box))
+            if top:
+                faces[-1]["candidates"] = [candidate(n, d, threshold) for n, d in gallery.nearest_people(encoding, top)]
         return {"faces": faces, "count": len(faces), "width": int(rgb.shape[1]), "height": int(rgb.shape[0])}
 
     # --- webhooks -----------------------------------------------------------------------------------
@@ -244,6 +248,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str
 
     live.install(app, service)
     enroll_api.install(app, service)
+    gallery_api.install(app, service)
 
     @app.get("/api/openapi.json")
     def openapi_document() -> dict[str, Any]:

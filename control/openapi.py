@@ -81,6 +81,17 @@ ENROLL_BODY = {"content": {
 FILE_VERDICTS = {"type": "array", "items": _obj({"file": STRING, "accepted": BOOLEAN, "reason": STRING,
                                                  "error": STRING, "sharpness": {"type": "number", "nullable": True}},
                                                 ["file", "accepted"])}
+CANDIDATE = _obj({"name": STRING, "distance": NUMBER, "confidence": NUMBER, "match": BOOLEAN},
+                 ["name", "distance", "match"])
+RECOGNIZED_FACE = {"allOf": [_ref("Result"), _obj({"candidates": {"type": "array", "items": CANDIDATE}})]}
+VERIFY_BODY = {"content": {
+    "application/json": {"schema": _obj({"image1_base64": STRING, "image2_base64": STRING, "image_base64": STRING,
+                                         "person_id": INTEGER})},
+    "multipart/form-data": {"schema": _obj({"image1": {"type": "string", "format": "binary"},
+                                            "image2": {"type": "string", "format": "binary"},
+                                            "image": {"type": "string", "format": "binary"},
+                                            "person_id": INTEGER})},
+}}
 JSON_OBJECT_BODY = {"content": {"application/json": {"schema": {"type": "object"}}}}
 JPEG = {"description": "JPEG image", "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}
 
@@ -125,9 +136,19 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any]]] = 
          **_errors(401, 404, 413)}),
     ("DELETE", "/api/persons/{person_id}"): ("Delete a person and all their encodings", {},
                                              {"200": _json(_ref("Success")), **_errors(401, 404)}),
-    ("POST", "/api/recognize"): ("Who is in this photo", {"requestBody": IMAGE_BODY},
-                                 {"200": _json(_obj({"faces": {"type": "array", "items": _ref("Result")},
+    ("POST", "/api/recognize"): ("Who is in this photo; with ?top=k each face also gets its k nearest people",
+                                 {"requestBody": IMAGE_BODY, "parameters": [
+                                     {"name": "top", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                                                "maximum": 20}}]},
+                                 {"200": _json(_obj({"faces": {"type": "array", "items": RECOGNIZED_FACE},
                                                      "count": INTEGER})), **_errors(400, 401, 413)}),
+    ("POST", "/api/verify"): ("Same person or not: two photos, or a photo and a person_id",
+                              {"requestBody": VERIFY_BODY},
+                              {"200": _json(_obj({"same_person": BOOLEAN, "distance": NUMBER, "confidence": NUMBER,
+                                                  "threshold": NUMBER,
+                                                  "person": _obj({"id": INTEGER, "name": STRING})},
+                                                 ["same_person", "distance", "threshold"])),
+                               **_errors(400, 401, 404, 409, 413)}),
     ("GET", "/api/webhooks/failed"): ("Webhook deliveries that gave up (dead letters)", {"parameters": [LIMIT]},
                                       {"200": _json(_obj({"failed": {"type": "array"}, "total": INTEGER}))}),
     ("POST", "/api/webhooks/retry"): ("Send the dead letters again", {},

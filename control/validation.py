@@ -96,15 +96,15 @@ def is_multipart() -> bool:
     return bottle.request.content_type.lower().startswith("multipart/form-data")
 
 
-def decode_base64_image(value: Any) -> bytes:
-    """`image_base64` as plain base64 or a data: URL."""
+def decode_base64_image(value: Any, field: str = "image_base64") -> bytes:
+    """A photo sent as plain base64 or a data: URL, in the JSON field `field`."""
     if not isinstance(value, str) or not value:
-        raise fail(400, "image_base64 must be a base64 string")
+        raise fail(400, f"{field} must be a base64 string")
     text = value.split(",", 1)[1] if value.startswith("data:") and "," in value else value
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise fail(400, "image_base64 is not valid base64") from None
+        raise fail(400, f"{field} is not valid base64") from None
 
 
 def sent_image(body: dict[str, Any]) -> bytes | None:

@@ -87,6 +87,21 @@ class Gallery:
         difference = self.vectors[rows].astype(np.float64) - query
         return np.einsum("ij,ij->i", difference, difference)
 
+    def nearest_people(self, encoding: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The `k` nearest people, each at the distance of their nearest encoding, nearest first.
+
+        Exact over every row (float64): this serves `POST /api/recognize?top=k`, not the per-frame path.
+        """
+        if not self.names:
+            return []
+        query = np.asarray(encoding, dtype=np.float64).reshape(ENCODING_SIZE)
+        distances = np.sqrt(self._squared_distances(np.arange(len(self.names)), query))
+        best: dict[str, float] = {}
+        for name, distance in zip(self.names, distances.tolist(), strict=True):
+            if distance < best.get(name, float("inf")):
+                best[name] = distance
+        return sorted(best.items(), key=lambda item: item[1])[:k]
+
     def identify(self, encoding: np.ndarray, threshold: float) -> tuple[str, float]:
         """(name, distance) of the closest known face within the threshold, else ("Unknown", distance).
 

@@ -1,0 +1,87 @@
+"""The gallery API people expect (CompreFace's is the reference): verify two faces, the k nearest people.
+
+`POST /api/verify` answers "same person or not" for two photos, or for a photo and a registered
+person (their nearest encoding counts), with the distance and the threshold it was judged by.
+`POST /api/recognize?top=k` (in control/app.py) adds each face's k nearest people, built here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bottle
+import numpy as np
+
+from control.enroll_api import person_encodings
+from control.validation import decode_base64_image, fail, is_multipart, json_body
+from facegate.enrollment import nearest_distance
+from facegate.faces import FaceImageError, encode_single_face
+
+MAX_TOP = 20
+
+
+def check_top(text: str | None) -> int:
+    """`?top=k`: 0 (absent) or 1..MAX_TOP."""
+    if text is None or text == "":
+        return 0
+    if not text.isdigit() or not 1 <= int(text) <= MAX_TOP:
+        raise fail(400, f"top must be a whole number from 1 to {MAX_TOP}")
+    return int(text)
+
+
+def candidate(name: str, distance: float, threshold: float) -> dict[str, Any]:
+    """One of a face's nearest people: the distance to their nearest encoding, and whether it names them."""
+    return {"name": name, "distance": round(distance, 3), "confidence": round(1.0 - distance, 2),
+            "match": distance <= threshold}
+
+
+def _photo(name: str, body: dict[str, Any]) -> bytes | None:
+    """The photo sent as multipart `name`, else as JSON `<name>_base64`; None if neither."""
+    if is_multipart():
+        upload = bottle.request.files.get(name)
+        return None if upload is None else upload.file.read()
+    value = body.get(f"{name}_base64")
+    return None if value is None else decode_base64_image(value, f"{name}_base64")
+
+
+def _encoding(label: str, photo: bytes, model: str) -> np.ndarray:
+    try:
+        return encode_single_face(photo, model=model)
+    except FaceImageError as exc:
+        raise fail(400, f"{label}: {exc}") from None
+
+
+def install(app: bottle.Bottle, service: Any) -> None:
+    """Add the gallery routes to the API app."""
+    store = service.store
+
+    @app.post("/api/verify")
+    def verify() -> dict[str, Any]:
+        body = {} if is_multipart() else json_body()
+        fields = ({k: bottle.request.forms.getunicode(k) for k in bottle.request.forms} if is_multipart() else body)
+        config = service.config()
+        model, threshold = str(config["model"]), float(config["threshold"])
+        first = _photo("image1", body) or _photo("image", body)
+        if first is None:
+            raise fail(400, "send two photos (image1 and image2), or a photo (image) and a person_id")
+        answer: dict[str, Any] = {}
+        if fields.get("person_id") not in (None, ""):
+            person_id = fields["person_id"]
+            if isinstance(person_id, bool) or not str(person_id).isdigit() or len(str(person_id)) > 12:
+                raise fail(400, "person_id must be a person's id")
+            person = store.get_person(int(person_id))
+            if person is None:
+                raise fail(404, f"no person {person_id}")
+            theirs = person_encodings(store, person["name"])
+            if not len(theirs):
+                raise fail(409, f"{person['name']} has no encodings to compare with")
+            distance = nearest_distance(_encoding("image", first, model), theirs)
+            answer["person"] = {"id": person["id"], "name": person["name"]}
+        else:
+            second = _photo("image2", body)
+            if second is None:
+                raise fail(400, "send image2 too, or a person_id")
+            distance = float(np.linalg.norm(_encoding("image1", first, model) - _encoding("image2", second, model)))
+        return {"same_person": distance <= threshold, "distance": round(distance, 3),
+                "confidence": round(1.0 - distance, 2), "threshold": threshold, **answer}
+
