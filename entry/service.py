@@ -14,7 +14,7 @@ from typing import Any
 
 from control.service import ServiceError
 from facegate import __version__
-from facegate.settings import SettingError, Settings, check_camera, check_cameras, defaults, validate
+from facegate.settings import PROCESS_ONLY, SettingError, Settings, check_camera, check_cameras, defaults, validate
 from facegate.store import Store
 from pipeline import capture
 from pipeline.overlay import draw_faces, to_jpeg
@@ -41,7 +41,7 @@ class Service:
     # --- life cycle -----------------------------------------------------------------------------
     def boot(self, given: dict[str, Any]) -> None:
         """Save what the command line set, start the stages, and resume recognition if it was on."""
-        runtime = {k: v for k, v in given.items() if k != "workers"}
+        runtime = {k: v for k, v in given.items() if k not in PROCESS_ONLY}
         self.store.set_config(runtime)
         self._pipeline.start()
         resume = self.store.get_meta("running") == "1" or "stream_url" in given
@@ -62,6 +62,7 @@ class Service:
         effective = defaults()
         effective.update(self.store.get_config())
         effective["workers"] = self.workers
+        effective["database_url"] = self.store.shown_url
         return effective
 
     def camera_list(self) -> list[dict[str, Any]]:

@@ -134,6 +134,21 @@ def _optional_path(name: str):
     return check
 
 
+def check_database_url(value: Any) -> str | None:
+    """postgresql://... (the store in PostgreSQL) or empty/None (SQLite in the data dir)."""
+    from facegate.db.engine import parse_url  # SQLAlchemy only when a URL is given
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str) or len(value) > 4096:
+        raise SettingError("database_url must be a postgresql:// URL")
+    try:
+        parse_url(value.strip())
+    except ValueError as exc:
+        raise SettingError(str(exc)) from None
+    return value.strip()
+
+
 def check_camera(value: Any) -> dict[str, Any]:
     """One entry of `cameras`: {"id", "stream_url", "name"?, "enabled"?, "detect_fps"?}; a camera's
     `detect_fps` overrides the global one (absent or null: the global one applies)."""
@@ -199,6 +214,8 @@ SETTINGS: tuple[Setting, ...] = (
             "times dlib upsamples the image to find small faces"),
     Setting("workers", max(1, os.cpu_count() or 1), _number("workers", 1, 64, integer=True), False,
             "detection worker processes"),
+    Setting("database_url", None, check_database_url, False,
+            "postgresql://user:password@host/db keeps the store in PostgreSQL (unset: SQLite in the data dir)"),
     Setting("recheck_s", 1.0, _number("recheck_s", 0.0, 3600.0), True,
             "a named track is encoded again at most this often"),
     Setting("unknown_recheck_s", 0.2, _number("unknown_recheck_s", 0.0, 3600.0), True,
@@ -213,6 +230,10 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+# Start-only settings of one process, never written to the store's shared config: another node has
+# its own, and a database URL carries a password.
+PROCESS_ONLY = ("workers", "database_url")
 
 
 def defaults() -> dict[str, Any]:
@@ -236,6 +257,7 @@ class Settings:
     motion_min_area: int
     upsample: int
     workers: int
+    database_url: str | None
     recheck_s: float
     unknown_recheck_s: float
     event_cooldown_s: float

@@ -1,16 +1,15 @@
-"""The system of record: persons, encodings, results, the webhook outbox and runtime config, in SQLite.
+"""The system of record: persons, encodings, results, the webhook outbox and runtime config.
 
-WAL mode lets the emitter write results while the API reads them. Every process opens its own
-`Store`; inside one process a lock serialises use of the single connection, which is plenty for
-the request rates of a control API and keeps concurrent registrations from losing writes.
+SQLite in the data dir (WAL, so the emitter writes while the API reads) for one machine, or
+PostgreSQL (`FACEGATE_DATABASE_URL`) when several machines share one store. The SQL is written
+once with SQLAlchemy Core and runs on both; the schema is brought up to date by the migrations
+in `facegate/db` when a store opens. Every process opens its own `Store`, with its own pool.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -20,74 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 
+from facegate.db import engine as dbengine
+from facegate.db.migrate import upgrade
+from facegate.db.schema import config, meta, outbox, persons, results, unknown_faces
+from facegate.db.schema import encodings as encodings_table
 from facegate.records import ENCODING_SIZE, box_dict, result_dict
 
 log = logging.getLogger(__name__)
 
 DB_NAME = "facegate.db"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS persons (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    name TEXT NOT NULL,
-    client_id TEXT,
-    image_url TEXT,
-    created_at TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS persons_name ON persons(name);
-CREATE TABLE IF NOT EXISTS encodings (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    person_id INTEGER NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
-    vector BLOB NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS encodings_person ON encodings(person_id);
-CREATE TABLE IF NOT EXISTS results (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_id TEXT NOT NULL UNIQUE,
-    timestamp TEXT NOT NULL,
-    name TEXT NOT NULL,
-    confidence REAL NOT NULL,
-    distance REAL NOT NULL,
-    box_top INTEGER NOT NULL, box_right INTEGER NOT NULL,
-    box_bottom INTEGER NOT NULL, box_left INTEGER NOT NULL,
-    camera_id TEXT,
-    stream_url TEXT,
-    created REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS results_name ON results(name, id);
-CREATE INDEX IF NOT EXISTS results_created ON results(created);
-CREATE TABLE IF NOT EXISTS outbox (
-    event_id TEXT PRIMARY KEY,
-    body TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL,
-    created REAL NOT NULL,
-    delivered REAL,
-    last_error TEXT
-);
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt_at);
-CREATE TABLE IF NOT EXISTS unknown_faces (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_id TEXT,
-    camera_id TEXT,
-    seen_at TEXT NOT NULL,
-    created REAL NOT NULL,
-    box_top INTEGER, box_right INTEGER, box_bottom INTEGER, box_left INTEGER,
-    jpeg BLOB NOT NULL,
-    vector BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS config (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-"""
 
 OUTBOX_PENDING = "pending"
 OUTBOX_RETRYING = "retrying"
@@ -116,68 +60,92 @@ def _vector_blob(encoding: Iterable[float]) -> bytes:
     return vector.tobytes()
 
 
-def _row_box(row: sqlite3.Row) -> tuple[int, int, int, int]:
-    return row["box_top"], row["box_right"], row["box_bottom"], row["box_left"]
+OPEN_STATUSES = (OUTBOX_PENDING, OUTBOX_RETRYING)
+CLAIM_FREE = {"claimed_by": None, "claimed_until": None}
+
+
+def _row_box(row: sa.Row) -> tuple[int, int, int, int]:
+    return row.box_top, row.box_right, row.box_bottom, row.box_left
 
 
 class Store:
-    """One SQLite database under the data dir."""
+    """The store of one data dir: SQLite there, or the PostgreSQL database of `database_url`.
 
-    def __init__(self, data_dir: str | Path) -> None:
+    `database_url` None reads `FACEGATE_DATABASE_URL`; "" (or unset) is SQLite in the data dir.
+    """
+
+    def __init__(self, data_dir: str | Path, database_url: str | None = None) -> None:
         self.data_dir = Path(data_dir)
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"data dir {self.data_dir} cannot be created: {exc.strerror or exc}") from None
-        self.path = self.data_dir / DB_NAME
-        self._lock = threading.RLock()
+        given = dbengine.configured_url(database_url)
         try:
-            self._db = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA busy_timeout=10000")
-            self._db.executescript(SCHEMA)
-        except sqlite3.Error as exc:
-            raise StoreError(f"database {self.path} cannot be opened for writing: {exc}") from None
+            self.url = dbengine.parse_url(given) if given else dbengine.sqlite_url(self.data_dir / DB_NAME)
+        except ValueError as exc:
+            raise StoreError(str(exc)) from None
+        self.path = Path(self.url.database) if self.url.get_backend_name() == "sqlite" and self.url.database else None
+        self._engine = dbengine.create_engine(self.url)
+        self._writer = self._engine.execution_options(write=True)
+        self.backend = self._engine.dialect.name
+        try:
+            upgrade(self._engine)
+        except sa.exc.SQLAlchemyError as exc:
+            self._engine.dispose()
+            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+            if self.path:
+                raise StoreError(f"database {self.path} cannot be opened for writing: {reason}") from None
+            raise StoreError(f"database {dbengine.shown(self.url)} cannot be used: {reason}") from None
+
+    def describe(self) -> str:
+        """Where the data lives, for logs (no password)."""
+        return f"SQLite {self.path}" if self.path else f"PostgreSQL {dbengine.shown(self.url)}"
+
+    @property
+    def shown_url(self) -> str | None:
+        """The PostgreSQL URL without its password; None for SQLite in the data dir."""
+        return None if self.path else dbengine.shown(self.url)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._engine.dispose()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction taken up front, so concurrent writers queue instead of failing."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _tx(self) -> Iterator[Connection]:
+        """A write transaction (on SQLite taken up front, so concurrent writers queue instead of failing)."""
+        with self._writer.begin() as connection:
+            yield connection
 
-    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, tuple(params)).fetchall()
+    def _rows(self, statement: sa.Executable) -> list[sa.Row]:
+        with self._engine.connect() as connection:
+            return list(connection.execute(statement).all())
+
+    def _scalar(self, statement: sa.Executable) -> Any:
+        with self._engine.connect() as connection:
+            return connection.execute(statement).scalar()
+
+    def _insert(self, table: sa.Table) -> Any:
+        """An INSERT with ON CONFLICT support in this backend's dialect."""
+        return (postgresql.insert if self.backend == "postgresql" else sqlite.insert)(table)
+
+    def _upsert(self, table: sa.Table) -> Any:
+        """INSERT (key, value) ... ON CONFLICT(key) DO UPDATE SET value = the new value."""
+        statement = self._insert(table)
+        return statement.on_conflict_do_update(index_elements=["key"], set_={"value": statement.excluded.value})
 
     # --- meta -----------------------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
-        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
-        return rows[0]["value"] if rows else default
+        found = self._scalar(sa.select(meta.c.value).where(meta.c.key == key))
+        return default if found is None else found
 
     def set_meta(self, key: str, value: str) -> None:
         with self._tx() as db:
-            db.execute("INSERT INTO meta(key, value) VALUES(?, ?)"
-                       " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+            db.execute(self._upsert(meta), {"key": key, "value": value})
 
-    def _bump(self, db: sqlite3.Connection, key: str) -> None:
-        db.execute(
-            "INSERT INTO meta(key, value) VALUES(?, '1') "
-            "ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
-            (key,),
-        )
+    def _bump(self, db: Connection, key: str) -> None:
+        bumped = sa.cast(sa.cast(meta.c.value, sa.Integer) + 1, sa.Text)
+        db.execute(self._insert(meta).values(key=key, value="1")
+                   .on_conflict_do_update(index_elements=["key"], set_={"value": bumped}))
 
     def gallery_version(self) -> int:
         return int(self.get_meta("gallery_version", "0") or 0)
@@ -191,82 +159,88 @@ class Store:
         """Add encodings to the person of that name, creating the person first if new; returns its id.
 
         Registering an existing name adds a photo of the same person, as the old script's
-        appended (label, encoding) pairs meant.
+        appended (label, encoding) pairs meant. Two nodes registering one new name at once get
+        one person: the insert yields to the other's on the unique name.
         """
         blobs = [_vector_blob(e) for e in encodings]
         if not blobs:
             raise ValueError("at least one encoding is needed")
         now = iso_now()
         with self._tx() as db:
-            row = db.execute("SELECT id FROM persons WHERE name = ?", (name,)).fetchone()
-            if row is None:
-                person_id = db.execute(
-                    "INSERT INTO persons(name, client_id, image_url, created_at) VALUES(?, ?, ?, ?)",
-                    (name, client_id, image_url, now),
-                ).lastrowid
-            else:
-                person_id = row["id"]
+            person_id = db.execute(
+                self._insert(persons).values(name=name, client_id=client_id, image_url=image_url, created_at=now)
+                .on_conflict_do_nothing(index_elements=["name"]).returning(persons.c.id)
+            ).scalar()
+            if person_id is None:
+                person_id = db.execute(sa.select(persons.c.id).where(persons.c.name == name)).scalar_one()
                 if client_id is not None or image_url is not None:
-                    db.execute(
-                        "UPDATE persons SET client_id = COALESCE(?, client_id), image_url = COALESCE(?, image_url)"
-                        " WHERE id = ?",
-                        (client_id, image_url, person_id),
-                    )
-            db.executemany("INSERT INTO encodings(person_id, vector, created_at) VALUES(?, ?, ?)",
-                           [(person_id, blob, now) for blob in blobs])
-            self._bump(db, "gallery_version")
+                    db.execute(sa.update(persons).where(persons.c.id == person_id).values(
+                        client_id=sa.func.coalesce(client_id, persons.c.client_id),
+                        image_url=sa.func.coalesce(image_url, persons.c.image_url)))
+            self._add_vectors(db, person_id, blobs, now)
         return int(person_id)
+
+    def _add_vectors(self, db: Connection, person_id: int, blobs: list[bytes], now: str) -> None:
+        rows = [{"person_id": person_id, "vector": blob, "created_at": now} for blob in blobs]
+        db.execute(sa.insert(encodings_table), rows)
+        self._bump(db, "gallery_version")
 
     def add_faces(self, person_id: int, encodings: Iterable[Iterable[float]]) -> int:
         """Add encodings to an existing person; returns how many they now have (0 if no such person)."""
         blobs = [_vector_blob(e) for e in encodings]
         now = iso_now()
         with self._tx() as db:
-            if db.execute("SELECT 1 FROM persons WHERE id = ?", (person_id,)).fetchone() is None:
+            if db.execute(sa.select(persons.c.id).where(persons.c.id == person_id)).first() is None:
                 return 0
-            db.executemany("INSERT INTO encodings(person_id, vector, created_at) VALUES(?, ?, ?)",
-                           [(person_id, blob, now) for blob in blobs])
-            self._bump(db, "gallery_version")
-            return int(db.execute("SELECT COUNT(*) FROM encodings WHERE person_id = ?", (person_id,)).fetchone()[0])
+            self._add_vectors(db, person_id, blobs, now)
+            mine = encodings_table.c.person_id == person_id
+            return int(db.execute(sa.select(sa.func.count()).select_from(encodings_table).where(mine)).scalar_one())
 
     def delete_person(self, person_id: int) -> bool:
         """Remove a person and every encoding of theirs (biometric data must be deletable)."""
         with self._tx() as db:
-            db.execute("DELETE FROM encodings WHERE person_id = ?", (person_id,))
-            gone = db.execute("DELETE FROM persons WHERE id = ?", (person_id,)).rowcount > 0
+            db.execute(sa.delete(encodings_table).where(encodings_table.c.person_id == person_id))
+            gone = db.execute(sa.delete(persons).where(persons.c.id == person_id)).rowcount > 0
             if gone:
                 self._bump(db, "gallery_version")
         return gone
 
-    def _person_rows(self, where: str = "", params: tuple = ()) -> list[dict[str, Any]]:
-        rows = self._query(
-            "SELECT p.id, p.name, p.client_id, p.image_url, p.created_at, COUNT(e.id) AS encodings "
-            f"FROM persons p LEFT JOIN encodings e ON e.person_id = p.id {where} GROUP BY p.id ORDER BY p.id",
-            params,
+    def _person_rows(self, person_id: int | None = None) -> list[dict[str, Any]]:
+        statement = (
+            sa.select(persons.c.id, persons.c.name, persons.c.client_id, persons.c.image_url, persons.c.created_at,
+                      sa.func.count(encodings_table.c.id).label("encodings"))
+            .select_from(persons.outerjoin(encodings_table, encodings_table.c.person_id == persons.c.id))
+            .group_by(persons.c.id).order_by(persons.c.id)
         )
-        return [dict(row) for row in rows]
+        if person_id is not None:
+            statement = statement.where(persons.c.id == person_id)
+        return [dict(row._mapping) for row in self._rows(statement)]
 
     def list_persons(self) -> list[dict[str, Any]]:
         return self._person_rows()
 
     def get_person(self, person_id: int) -> dict[str, Any] | None:
-        rows = self._person_rows("WHERE p.id = ?", (person_id,))
+        rows = self._person_rows(person_id)
         return rows[0] if rows else None
 
+    def _count(self, table: sa.Table) -> int:
+        return int(self._scalar(sa.select(sa.func.count()).select_from(table)))
+
     def count_persons(self) -> int:
-        return int(self._query("SELECT COUNT(*) FROM persons")[0][0])
+        return self._count(persons)
 
     def count_encodings(self) -> int:
-        return int(self._query("SELECT COUNT(*) FROM encodings")[0][0])
+        return self._count(encodings_table)
 
     def gallery(self) -> tuple[np.ndarray, list[str]]:
         """Every known encoding as an (n, 128) array, with the name each one belongs to."""
-        rows = self._query(
-            "SELECT p.name, e.vector FROM encodings e JOIN persons p ON p.id = e.person_id ORDER BY e.id")
+        rows = self._rows(sa.select(persons.c.name, encodings_table.c.vector)
+                          .select_from(encodings_table.join(persons, persons.c.id == encodings_table.c.person_id))
+                          .order_by(encodings_table.c.id))
         if not rows:
             return np.zeros((0, ENCODING_SIZE), dtype=np.float64), []
-        vectors = np.frombuffer(b"".join(row["vector"] for row in rows), dtype=np.float64)
-        return vectors.reshape(len(rows), ENCODING_SIZE).copy(), [row["name"] for row in rows]
+        vectors = np.frombuffer(b"".join(bytes(row.vector) for row in rows), dtype=np.float64)
+        return vectors.reshape(len(rows), ENCODING_SIZE).copy(), [row.name for row in rows]
 
     def import_legacy(self, encodings_path: Path, labels_path: Path) -> int:
         """Import the old Flask script's `encodings.npy` + `labels.json` once; returns encodings imported."""
@@ -293,103 +267,127 @@ class Store:
         now = time.time() if created is None else created
         box = result["box"]
         with self._tx() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO results(event_id, timestamp, name, confidence, distance, box_top, box_right,"
-                " box_bottom, box_left, camera_id, stream_url, created) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-                (event_id, result["timestamp"], result["name"], result["confidence"], result["distance"],
-                 box["top"], box["right"], box["bottom"], box["left"], camera_id, stream_url, now),
-            )
+            db.execute(self._insert(results).values(
+                event_id=event_id, timestamp=result["timestamp"], name=result["name"],
+                confidence=result["confidence"], distance=result["distance"], box_top=box["top"],
+                box_right=box["right"], box_bottom=box["bottom"], box_left=box["left"], camera_id=camera_id,
+                stream_url=stream_url, created=now,
+            ).on_conflict_do_nothing(index_elements=["event_id"]))
             if webhook_body is not None:
-                db.execute(
-                    "INSERT OR IGNORE INTO outbox(event_id, body, status, attempts, next_attempt_at, created)"
-                    " VALUES(?, ?, ?, 0, ?, ?)",
-                    (event_id, webhook_body, OUTBOX_PENDING, now, now),
-                )
+                db.execute(self._insert(outbox).values(
+                    event_id=event_id, body=webhook_body, status=OUTBOX_PENDING, attempts=0, next_attempt_at=now,
+                    created=now,
+                ).on_conflict_do_nothing(index_elements=["event_id"]))
 
     @staticmethod
-    def _result(row: sqlite3.Row) -> dict[str, Any]:
+    def _result(row: sa.Row) -> dict[str, Any]:
         return {
-            **result_dict(row["timestamp"], row["name"], row["distance"], _row_box(row)),
-            "confidence": row["confidence"],  # as stored (the same rounding, written by the match stage)
-            "camera_id": row["camera_id"],
-            "event_id": row["event_id"],
+            **result_dict(row.timestamp, row.name, row.distance, _row_box(row)),
+            "confidence": row.confidence,  # as stored (the same rounding, written by the match stage)
+            "camera_id": row.camera_id,
+            "event_id": row.event_id,
         }
 
     def results(self, limit: int = 100, name: str | None = None) -> list[dict[str, Any]]:
-        if name is None:
-            rows = self._query("SELECT * FROM results ORDER BY id DESC LIMIT ?", (limit,))
-        else:
-            rows = self._query("SELECT * FROM results WHERE name = ? ORDER BY id DESC LIMIT ?", (name, limit))
-        return [self._result(row) for row in rows]
+        statement = sa.select(results).order_by(results.c.id.desc()).limit(limit)
+        if name is not None:
+            statement = statement.where(results.c.name == name)
+        return [self._result(row) for row in self._rows(statement)]
 
     def latest(self) -> dict[str, Any] | None:
         found = self.results(1)
         return found[0] if found else None
 
     def count_results(self) -> int:
-        return int(self._query("SELECT COUNT(*) FROM results")[0][0])
+        return self._count(results)
 
     def counts_by_name(self) -> dict[str, int]:
-        return {row["name"]: row["n"] for row in self._query("SELECT name, COUNT(*) AS n FROM results GROUP BY name")}
+        rows = self._rows(sa.select(results.c.name, sa.func.count().label("n")).group_by(results.c.name))
+        return {row.name: int(row.n) for row in rows}
 
     def prune_results(self, older_than: float) -> int:
         with self._tx() as db:
-            return db.execute("DELETE FROM results WHERE created < ?", (older_than,)).rowcount
+            return db.execute(sa.delete(results).where(results.c.created < older_than)).rowcount
+
+    @staticmethod
+    def _due(now: float) -> sa.ColumnElement[bool]:
+        """Open, due, and not held by a live claim."""
+        return sa.and_(outbox.c.status.in_(OPEN_STATUSES), outbox.c.next_attempt_at <= now,
+                       sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until <= now))
 
     def due_deliveries(self, now: float, limit: int = 20) -> list[dict[str, Any]]:
-        rows = self._query(
-            "SELECT event_id, body, attempts, created FROM outbox WHERE status IN (?, ?) AND next_attempt_at <= ?"
-            " ORDER BY next_attempt_at LIMIT ?",
-            (OUTBOX_PENDING, OUTBOX_RETRYING, now, limit),
-        )
-        return [dict(row) for row in rows]
+        """Deliveries to attempt now, oldest due first (a single emitter's view; several nodes claim)."""
+        rows = self._rows(sa.select(outbox.c.event_id, outbox.c.body, outbox.c.attempts, outbox.c.created)
+                          .where(self._due(now)).order_by(outbox.c.next_attempt_at).limit(limit))
+        return [dict(row._mapping) for row in rows]
+
+    def claim_deliveries(self, node_id: str, now: float, limit: int = 20,
+                         lease_s: float = 60.0) -> list[dict[str, Any]]:
+        """Take up to `limit` due deliveries for `node_id` until `now + lease_s`; returns them, oldest due first.
+
+        On PostgreSQL the due rows are locked with FOR UPDATE SKIP LOCKED, so claimers on other
+        nodes pass over them instead of waiting, and never take the same row; on SQLite the
+        write transaction itself is exclusive. A claim that is not settled (mark_delivered,
+        mark_retry, mark_failed) before its lease ends is due again for anyone: the node died.
+        """
+        with self._tx() as db:
+            chosen = db.execute(sa.select(outbox.c.event_id).where(self._due(now)).order_by(outbox.c.next_attempt_at)
+                                .limit(limit).with_for_update(skip_locked=True)).scalars().all()
+            if not chosen:
+                return []
+            claimed = db.execute(
+                sa.update(outbox).where(outbox.c.event_id.in_(chosen))
+                .values(claimed_by=node_id, claimed_until=now + lease_s)
+                .returning(outbox.c.event_id, outbox.c.body, outbox.c.attempts, outbox.c.created)
+            ).all()
+        order = {event_id: i for i, event_id in enumerate(chosen)}
+        return sorted((dict(row._mapping) for row in claimed), key=lambda row: order[row["event_id"]])
+
+    def get_delivery(self, event_id: str) -> dict[str, Any] | None:
+        """One outbox row as stored, claim included."""
+        rows = self._rows(sa.select(outbox).where(outbox.c.event_id == event_id))
+        return dict(rows[0]._mapping) if rows else None
 
     def next_delivery_at(self) -> float | None:
-        rows = self._query("SELECT MIN(next_attempt_at) FROM outbox WHERE status IN (?, ?)",
-                           (OUTBOX_PENDING, OUTBOX_RETRYING))
-        return rows[0][0] if rows else None
+        return self._scalar(sa.select(sa.func.min(outbox.c.next_attempt_at)).where(outbox.c.status.in_(OPEN_STATUSES)))
+
+    def _settle(self, event_id: str, **values: Any) -> None:
+        with self._tx() as db:
+            db.execute(sa.update(outbox).where(outbox.c.event_id == event_id).values(**values, **CLAIM_FREE))
 
     def mark_delivered(self, event_id: str, attempts: int, when: float) -> None:
-        with self._tx() as db:
-            db.execute("UPDATE outbox SET status = ?, attempts = ?, delivered = ?, last_error = NULL"
-                       " WHERE event_id = ?", (OUTBOX_DELIVERED, attempts, when, event_id))
+        self._settle(event_id, status=OUTBOX_DELIVERED, attempts=attempts, delivered=when, last_error=None)
 
     def mark_retry(self, event_id: str, attempts: int, next_attempt_at: float, error: str) -> None:
-        with self._tx() as db:
-            db.execute("UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?"
-                       " WHERE event_id = ?", (OUTBOX_RETRYING, attempts, next_attempt_at, error[:500], event_id))
+        self._settle(event_id, status=OUTBOX_RETRYING, attempts=attempts, next_attempt_at=next_attempt_at,
+                     last_error=error[:500])
 
     def mark_failed(self, event_id: str, attempts: int, error: str) -> None:
-        with self._tx() as db:
-            db.execute("UPDATE outbox SET status = ?, attempts = ?, last_error = ? WHERE event_id = ?",
-                       (OUTBOX_FAILED, attempts, error[:500], event_id))
+        self._settle(event_id, status=OUTBOX_FAILED, attempts=attempts, last_error=error[:500])
 
     def failed_deliveries(self, limit: int = 100) -> list[dict[str, Any]]:
-        rows = self._query(
-            "SELECT event_id, body, attempts, created, last_error FROM outbox WHERE status = ? ORDER BY created DESC"
-            " LIMIT ?",
-            (OUTBOX_FAILED, limit),
-        )
-        return [dict(row) for row in rows]
+        rows = self._rows(sa.select(outbox.c.event_id, outbox.c.body, outbox.c.attempts, outbox.c.created,
+                                    outbox.c.last_error)
+                          .where(outbox.c.status == OUTBOX_FAILED).order_by(outbox.c.created.desc()).limit(limit))
+        return [dict(row._mapping) for row in rows]
 
     def retry_failed(self, now: float | None = None) -> int:
         """Put dead letters back in line for delivery, with a fresh attempt budget."""
         with self._tx() as db:
-            return db.execute(
-                "UPDATE outbox SET status = ?, attempts = 0, next_attempt_at = ? WHERE status = ?",
-                (OUTBOX_PENDING, time.time() if now is None else now, OUTBOX_FAILED),
-            ).rowcount
+            return db.execute(sa.update(outbox).where(outbox.c.status == OUTBOX_FAILED).values(
+                status=OUTBOX_PENDING, attempts=0, next_attempt_at=time.time() if now is None else now, **CLAIM_FREE,
+            )).rowcount
 
     def delivery_latencies(self, limit: int = 500) -> list[float]:
         """Seconds from event to successful delivery, for the most recent deliveries."""
-        rows = self._query("SELECT delivered - created FROM outbox WHERE status = ? ORDER BY delivered DESC LIMIT ?",
-                           (OUTBOX_DELIVERED, limit))
+        rows = self._rows(sa.select(outbox.c.delivered - outbox.c.created).where(outbox.c.status == OUTBOX_DELIVERED)
+                          .order_by(outbox.c.delivered.desc()).limit(limit))
         return [float(row[0]) for row in rows]
 
     def outbox_counts(self) -> dict[str, int]:
         counts = {OUTBOX_PENDING: 0, OUTBOX_RETRYING: 0, OUTBOX_DELIVERED: 0, OUTBOX_FAILED: 0}
-        for row in self._query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status"):
-            counts[row["status"]] = row["n"]
+        for row in self._rows(sa.select(outbox.c.status, sa.func.count().label("n")).group_by(outbox.c.status)):
+            counts[row.status] = int(row.n)
         return counts
 
     # --- unknown faces ------------------------------------------------------------------------
@@ -401,44 +399,44 @@ class Store:
         """Keep an unknown face's crop and encoding (a week, 500 at most) so an operator can name them."""
         top, right, bottom, left = (int(v) for v in box)
         with self._tx() as db:
-            row_id = db.execute(
-                "INSERT INTO unknown_faces(event_id, camera_id, seen_at, created, box_top, box_right, box_bottom,"
-                " box_left, jpeg, vector) VALUES(?,?,?,?,?,?,?,?,?,?)",
-                (event_id, camera_id, iso_now(captured_at), captured_at, top, right, bottom, left, jpeg,
-                 _vector_blob(encoding)),
-            ).lastrowid
-            db.execute("DELETE FROM unknown_faces WHERE created < ? OR id <= ?",
-                       (time.time() - self.UNKNOWN_KEEP_S, row_id - self.UNKNOWN_KEEP_ROWS))
-        return int(row_id)
+            row_id = int(db.execute(sa.insert(unknown_faces).values(
+                event_id=event_id, camera_id=camera_id, seen_at=iso_now(captured_at), created=captured_at,
+                box_top=top, box_right=right, box_bottom=bottom, box_left=left, jpeg=jpeg,
+                vector=_vector_blob(encoding),
+            ).returning(unknown_faces.c.id)).scalar_one())
+            db.execute(sa.delete(unknown_faces).where(sa.or_(
+                unknown_faces.c.created < time.time() - self.UNKNOWN_KEEP_S,
+                unknown_faces.c.id <= row_id - self.UNKNOWN_KEEP_ROWS)))
+        return row_id
 
     def list_unknown(self, limit: int = 100) -> list[dict[str, Any]]:
-        rows = self._query("SELECT id, event_id, camera_id, seen_at, box_top, box_right, box_bottom, box_left"
-                           " FROM unknown_faces ORDER BY id DESC LIMIT ?", (limit,))
-        return [{"id": r["id"], "event_id": r["event_id"], "camera_id": r["camera_id"], "seen_at": r["seen_at"],
+        u = unknown_faces.c
+        rows = self._rows(sa.select(u.id, u.event_id, u.camera_id, u.seen_at, u.box_top, u.box_right, u.box_bottom,
+                                    u.box_left).order_by(u.id.desc()).limit(limit))
+        return [{"id": r.id, "event_id": r.event_id, "camera_id": r.camera_id, "seen_at": r.seen_at,
                  "box": box_dict(_row_box(r))} for r in rows]
 
     def get_unknown(self, unknown_id: int) -> dict[str, Any] | None:
-        rows = self._query("SELECT id, camera_id, seen_at, jpeg, vector FROM unknown_faces WHERE id = ?", (unknown_id,))
+        u = unknown_faces.c
+        rows = self._rows(sa.select(u.id, u.camera_id, u.seen_at, u.jpeg, u.vector).where(u.id == unknown_id))
         if not rows:
             return None
         row = rows[0]
-        return {"id": row["id"], "camera_id": row["camera_id"], "seen_at": row["seen_at"], "jpeg": bytes(row["jpeg"]),
-                "encoding": np.frombuffer(row["vector"], dtype=np.float64).copy()}
+        return {"id": row.id, "camera_id": row.camera_id, "seen_at": row.seen_at, "jpeg": bytes(row.jpeg),
+                "encoding": np.frombuffer(bytes(row.vector), dtype=np.float64).copy()}
 
     def delete_unknown(self, unknown_id: int) -> bool:
         with self._tx() as db:
-            return db.execute("DELETE FROM unknown_faces WHERE id = ?", (unknown_id,)).rowcount > 0
+            return db.execute(sa.delete(unknown_faces).where(unknown_faces.c.id == unknown_id)).rowcount > 0
 
     # --- runtime config -----------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
-        return {row["key"]: json.loads(row["value"]) for row in self._query("SELECT key, value FROM config")}
+        return {row.key: json.loads(row.value) for row in self._rows(sa.select(config.c.key, config.c.value))}
 
     def set_config(self, updates: dict[str, Any]) -> None:
         if not updates:
             return
         with self._tx() as db:
-            db.executemany(
-                "INSERT INTO config(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [(key, json.dumps(value)) for key, value in updates.items()],
-            )
+            rows = [{"key": key, "value": json.dumps(value)} for key, value in updates.items()]
+            db.execute(self._upsert(config), rows)
             self._bump(db, "config_version")

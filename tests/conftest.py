@@ -6,10 +6,12 @@ import os
 import subprocess
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.pgserver import PostgresServer
 from tests.testdata import data_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,3 +73,18 @@ def facegate_processes() -> list[str]:
         if cmdline.startswith("facegate:"):
             found.append(f"{proc.name} {cmdline.strip()}")
     return found
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the whole session (missing binaries fail the tests that need it)."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresServer) -> Iterator[str]:
+    """The URL of a fresh, empty database on that server, dropped after the test."""
+    url = postgres.create_database()
+    yield url
+    postgres.drop_database(url)

@@ -148,7 +148,7 @@ def test_a_slow_receiver_times_out_and_is_retried(tmp_path: Path, receiver: Webh
         [event_id] = _add_events(store, 1)
         sender.wake()
         assert receiver.wait_for(lambda: len(receiver.deliveries) >= 2, 10.0)
-        row = store._query("SELECT status, last_error FROM outbox WHERE event_id = ?", (event_id,))[0]
+        row = store.get_delivery(event_id)
         assert row["status"] == "retrying" and "0.5 s" in row["last_error"]
         receiver.delay_s = 0.0
         assert receiver.wait_for(lambda: store.outbox_counts()["delivered"] == 1, 10.0)

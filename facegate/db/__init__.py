@@ -1,0 +1,1 @@
+"""The database under the store: table definitions, engines for SQLite and PostgreSQL, and migrations."""

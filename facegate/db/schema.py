@@ -1,0 +1,102 @@
+"""The tables the store reads and writes, as SQLAlchemy Core objects shared by both backends.
+
+This is the current shape of the schema; how a database gets there is the job of the versioned
+migrations in `facegate/db/migrations` (a test checks that the two agree on both backends).
+Times the code compares are epoch seconds in double precision; the ISO-8601 texts are what the
+API shows.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+# BIGINT keys on PostgreSQL; on SQLite only "INTEGER PRIMARY KEY" is the rowid, and AUTOINCREMENT
+# keeps ids from being reused, which "newest first" and the unknown-face trim rely on.
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Seconds = sa.Double()
+
+metadata = sa.MetaData()
+
+persons = sa.Table(
+    "persons", metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("client_id", sa.Text),
+    sa.Column("image_url", sa.Text),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Index("persons_name", "name", unique=True),
+    sqlite_autoincrement=True,
+)
+
+encodings = sa.Table(
+    "encodings", metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("person_id", Id, sa.ForeignKey("persons.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),  # 128 float64, little-endian
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Index("encodings_person", "person_id"),
+    sqlite_autoincrement=True,
+)
+
+results = sa.Table(
+    "results", metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.Text, nullable=False, unique=True),
+    sa.Column("timestamp", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("confidence", sa.Double, nullable=False),
+    sa.Column("distance", sa.Double, nullable=False),
+    sa.Column("box_top", sa.Integer, nullable=False),
+    sa.Column("box_right", sa.Integer, nullable=False),
+    sa.Column("box_bottom", sa.Integer, nullable=False),
+    sa.Column("box_left", sa.Integer, nullable=False),
+    sa.Column("camera_id", sa.Text),
+    sa.Column("stream_url", sa.Text),
+    sa.Column("created", Seconds, nullable=False),
+    sa.Index("results_name", "name", "id"),
+    sa.Index("results_created", "created"),
+    sqlite_autoincrement=True,
+)
+
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", Seconds, nullable=False),
+    sa.Column("created", Seconds, nullable=False),
+    sa.Column("delivered", Seconds),
+    sa.Column("last_error", sa.Text),
+    sa.Column("claimed_by", sa.Text),  # node id holding the delivery, while claimed_until is ahead
+    sa.Column("claimed_until", Seconds),
+    sa.Index("outbox_due", "status", "next_attempt_at"),
+)
+
+unknown_faces = sa.Table(
+    "unknown_faces", metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.Text),
+    sa.Column("camera_id", sa.Text),
+    sa.Column("seen_at", sa.Text, nullable=False),
+    sa.Column("created", Seconds, nullable=False),
+    sa.Column("box_top", sa.Integer),
+    sa.Column("box_right", sa.Integer),
+    sa.Column("box_bottom", sa.Integer),
+    sa.Column("box_left", sa.Integer),
+    sa.Column("jpeg", sa.LargeBinary, nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+config = sa.Table(
+    "config", metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),  # JSON
+)
+
+meta = sa.Table(
+    "meta", metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
