@@ -15,7 +15,7 @@ from typing import Any
 import bottle
 import numpy as np
 
-from control import enroll_api, gallery_api, live, openapi, security
+from control import enroll_api, gallery_api, live, openapi, security, visitors_api
 from control.gallery_api import candidate, check_top
 from control.service import ServiceApi, ServiceError
 from control.validation import (
@@ -171,6 +171,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str
         name = check_name(body["name"])
         client_id = optional_text(body, "client_id", "clientId")
         image_url = optional_text(body, "image_url", "imageUrl")
+        crops = None
         if body.get("encoding") is not None:
             raw = body["encoding"]
             if isinstance(raw, str):  # a multipart form carries the list as JSON text
@@ -180,8 +181,9 @@ def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str
                     raise fail(400, f"encoding must be a list of {ENCODING_SIZE} numbers") from None
             encoding = np.asarray(check_encoding(raw))
         else:
-            encoding = enroll_api.enroll_one(service, name, image or b"").encoding
-        person_id = store.register(name, [encoding], client_id=client_id, image_url=image_url)
+            enrolled = enroll_api.enroll_one(service, name, image or b"")
+            encoding, crops = enrolled.encoding, [enrolled.crop]
+        person_id = store.register(name, [encoding], client_id=client_id, image_url=image_url, crops=crops)
         service.gallery_changed()
         log.info("registered %s (person %d)", name, person_id)
         return {"success": True, "message": f"{name} registered", "total_users": store.count_persons(),
@@ -249,6 +251,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str
     live.install(app, service)
     enroll_api.install(app, service)
     gallery_api.install(app, service)
+    visitors_api.install(app, service)
 
     @app.get("/api/openapi.json")
     def openapi_document() -> dict[str, Any]:

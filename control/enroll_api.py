@@ -102,14 +102,14 @@ def install(app: bottle.Bottle, service: Any) -> None:
             raise fail(400, "send one or more multipart image files, an image_base64, images_base64 or an encoding")
         if len(submitted) > MAX_FILES:
             raise fail(400, f"at most {MAX_FILES} files in one request")
-        verdicts = judge_all(submitted, rules_of(service), person_encodings(store, person["name"]),
+        verdicts = judge_all(submitted, rules_of(service), store.person_vectors(pid),
                              model=str(service.config()["model"]))
         if not all(v.accepted for v in verdicts):
             log.info("refused %d of %d photos for %s", sum(not v.accepted for v in verdicts), len(verdicts),
                      person["name"])
             raise _refused(verdicts)
         faces = [v.face for v in verdicts if v.face is not None]
-        if not store.add_faces(pid, [f.encoding for f in faces]):
+        if not store.add_faces(pid, [f.encoding for f in faces], crops=[f.crop for f in faces]):
             raise fail(404, f"no person {person_id}")
         service.gallery_changed()
         log.info("added %d faces to %s (person %d)", len(faces), person["name"], pid)

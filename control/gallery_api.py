@@ -1,4 +1,7 @@
-"""The gallery API people expect (CompreFace's is the reference): verify two faces, the k nearest people.
+"""The gallery API people expect (CompreFace's is the reference): rename, encodings and their crops, verify.
+
+`PUT /api/persons/<id>` renames a person (409 when the name is taken; their past results follow).
+A person's encodings are listed with their date and crop link, one may be deleted, its crop downloaded.
 
 `POST /api/verify` answers "same person or not" for two photos, or for a photo and a registered
 person (their nearest encoding counts), with the distance and the threshold it was judged by.
@@ -7,15 +10,18 @@ person (their nearest encoding counts), with the distance and the threshold it w
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import bottle
 import numpy as np
 
-from control.enroll_api import person_encodings
-from control.validation import decode_base64_image, fail, is_multipart, json_body
+from control.validation import check_id, check_name, decode_base64_image, fail, is_multipart, json_body
 from facegate.enrollment import nearest_distance
 from facegate.faces import FaceImageError, encode_single_face
+from facegate.store_gallery import NameInUse
+
+log = logging.getLogger(__name__)
 
 MAX_TOP = 20
 
@@ -55,6 +61,51 @@ def install(app: bottle.Bottle, service: Any) -> None:
     """Add the gallery routes to the API app."""
     store = service.store
 
+    @app.put("/api/persons/<person_id>")
+    def rename_person(person_id: str) -> dict[str, Any]:
+        pid = check_id(person_id)
+        body = json_body()
+        if set(body) != {"name"}:
+            raise fail(400, "send {\"name\": \"the new name\"}")
+        name = check_name(body["name"])
+        try:
+            old = store.rename_person(pid, name)
+        except NameInUse as exc:
+            raise fail(409, str(exc)) from None
+        if old is None:
+            raise fail(404, f"no person {person_id}")
+        service.gallery_changed()
+        log.info("person %d renamed from %s to %s", pid, old, name)
+        return {"success": True, "message": f"{old} is now {name}", "person": store.get_person(pid)}
+
+    @app.get("/api/persons/<person_id>/encodings")
+    def list_encodings(person_id: str) -> dict[str, Any]:
+        pid = check_id(person_id)
+        if store.get_person(pid) is None:
+            raise fail(404, f"no person {person_id}")
+        found = store.person_encodings(pid)
+        for row in found:
+            row["image"] = f"/api/persons/{pid}/encodings/{row['id']}.jpg" if row.pop("has_crop") else None
+        return {"encodings": found, "total": len(found)}
+
+    @app.get("/api/persons/<person_id>/encodings/<encoding_id>.jpg")
+    def encoding_crop(person_id: str, encoding_id: str) -> bytes:
+        exists, jpeg = store.encoding_crop(check_id(person_id), check_id(encoding_id, "encoding"))
+        if not exists:
+            raise fail(404, f"no encoding {encoding_id} of person {person_id}")
+        if jpeg is None:
+            raise fail(404, f"encoding {encoding_id} was sent as numbers and has no crop")
+        bottle.response.content_type = "image/jpeg"
+        return jpeg
+
+    @app.delete("/api/persons/<person_id>/encodings/<encoding_id>")
+    def delete_encoding(person_id: str, encoding_id: str) -> dict[str, Any]:
+        pid = check_id(person_id)
+        if not store.delete_encoding(pid, check_id(encoding_id, "encoding")):
+            raise fail(404, f"no encoding {encoding_id} of person {person_id}")
+        service.gallery_changed()
+        return {"success": True, "message": f"encoding {encoding_id} deleted", "person": store.get_person(pid)}
+
     @app.post("/api/verify")
     def verify() -> dict[str, Any]:
         body = {} if is_multipart() else json_body()
@@ -72,7 +123,7 @@ def install(app: bottle.Bottle, service: Any) -> None:
             person = store.get_person(int(person_id))
             if person is None:
                 raise fail(404, f"no person {person_id}")
-            theirs = person_encodings(store, person["name"])
+            theirs = store.person_vectors(person["id"])
             if not len(theirs):
                 raise fail(409, f"{person['name']} has no encodings to compare with")
             distance = nearest_distance(_encoding("image", first, model), theirs)

@@ -33,7 +33,8 @@ SCHEMAS: dict[str, Any] = {
     "Box": _obj({k: INTEGER for k in ("top", "right", "bottom", "left")}, ["top", "right", "bottom", "left"]),
     "Result": _obj({"timestamp": STRING, "name": STRING, "confidence": NUMBER, "distance": NUMBER,
                     "box": {"$ref": "#/components/schemas/Box"}, "camera_id": NULLABLE_STRING,
-                    "event_id": STRING}, ["timestamp", "name", "confidence", "distance", "box"]),
+                    "event_id": STRING, "visitor_id": INTEGER},
+                   ["timestamp", "name", "confidence", "distance", "box"]),
     "Camera": _obj({"id": STRING, "name": NULLABLE_STRING, "stream_url": STRING, "enabled": BOOLEAN,
                     "state": {"type": "string", "enum": ["connecting", "live", "reconnecting", "failed", "stopped",
                                                          "ended"]},
@@ -49,6 +50,9 @@ SCHEMAS: dict[str, Any] = {
     "Register": _obj({"name": STRING, "encoding": ENCODING, "image_base64": STRING, "image_url": STRING,
                       "imageUrl": STRING, "client_id": STRING, "clientId": STRING}, ["name"]),
     "Success": _obj({"success": BOOLEAN, "message": STRING}, ["success"]),
+    "Visitor": _obj({"id": INTEGER, "first_seen": STRING, "last_seen": STRING, "sightings": INTEGER,
+                     "cameras": {"type": "array", "items": STRING}},
+                    ["id", "first_seen", "last_seen", "sightings", "cameras"]),
 }
 
 
@@ -81,6 +85,9 @@ ENROLL_BODY = {"content": {
 FILE_VERDICTS = {"type": "array", "items": _obj({"file": STRING, "accepted": BOOLEAN, "reason": STRING,
                                                  "error": STRING, "sharpness": {"type": "number", "nullable": True}},
                                                 ["file", "accepted"])}
+VISITOR_DETAIL = {"allOf": [_ref("Visitor"), _obj({
+    "faces": {"type": "array", "items": _obj({"id": INTEGER, "score": NUMBER, "image": STRING})},
+    "results": {"type": "array", "items": {"allOf": [_ref("Result"), _obj({"image": NULLABLE_STRING})]}}})]}
 CANDIDATE = _obj({"name": STRING, "distance": NUMBER, "confidence": NUMBER, "match": BOOLEAN},
                  ["name", "distance", "match"])
 RECOGNIZED_FACE = {"allOf": [_ref("Result"), _obj({"candidates": {"type": "array", "items": CANDIDATE}})]}
@@ -175,6 +182,45 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any]]] = 
                                                      {"200": _json(_ref("Success")), **_errors(400, 401, 404)}),
     ("DELETE", "/api/unknown/{unknown_id}"): ("Forget an unknown face", {},
                                               {"200": _json(_ref("Success")), **_errors(401, 404)}),
+    ("PUT", "/api/persons/{person_id}"): ("Rename a person (their past results follow)",
+                                          {"requestBody": {"content": {"application/json": {
+                                              "schema": _obj({"name": STRING}, ["name"])}}}},
+                                          {"200": _json(_obj({"success": BOOLEAN, "message": STRING,
+                                                              "person": _ref("Person")}, ["success", "person"])),
+                                           **_errors(400, 401, 404, 409)}),
+    ("GET", "/api/persons/{person_id}/encodings"): (
+        "A person's encodings with their date and crop", {},
+        {"200": _json(_obj({"encodings": {"type": "array", "items": _obj(
+            {"id": INTEGER, "created_at": STRING, "image": NULLABLE_STRING}, ["id", "created_at", "image"])},
+            "total": INTEGER}, ["encodings", "total"])), **_errors(404)}),
+    ("GET", "/api/persons/{person_id}/encodings/{encoding_id}.jpg"): ("The crop an encoding was made from", {},
+                                                                      {"200": JPEG, **_errors(404)}),
+    ("DELETE", "/api/persons/{person_id}/encodings/{encoding_id}"): (
+        "Delete one encoding (and its crop) of a person", {},
+        {"200": _json(_obj({"success": BOOLEAN, "person": _ref("Person")}, ["success"])), **_errors(401, 404)}),
+    ("GET", "/api/visitors"): ("Visitors (unknown people seen again and again), newest first, paged",
+                               {"parameters": [LIMIT, {"name": "offset", "in": "query",
+                                                       "schema": {"type": "integer", "minimum": 0}}]},
+                               {"200": _json(_obj({"visitors": {"type": "array", "items": _ref("Visitor")},
+                                                   "total": INTEGER, "limit": INTEGER, "offset": INTEGER},
+                                                  ["visitors", "total"])), **_errors(400)}),
+    ("GET", "/api/visitors/{visitor_id}"): ("A visitor with its kept crops and its sightings", {},
+                                            {"200": _json(VISITOR_DETAIL), **_errors(404)}),
+    ("GET", "/api/visitors/{visitor_id}/faces/{face_id}.jpg"): ("One of a visitor's kept crops", {},
+                                                                {"200": JPEG, **_errors(404)}),
+    ("POST", "/api/visitors/{visitor_id}/register"): (
+        "Make a visitor a person from its best encodings; its past results take the name",
+        {"requestBody": {"content": {"application/json": {"schema": _obj({"name": STRING}, ["name"])}}}},
+        {"200": _json(_obj({"success": BOOLEAN, "person_id": INTEGER, "person": _ref("Person")},
+                           ["success", "person_id"])), **_errors(400, 401, 404)}),
+    ("POST", "/api/visitors/merge"): (
+        "Merge visitors that are one person into the first seen of them",
+        {"requestBody": {"content": {"application/json": {"schema": _obj(
+            {"ids": {"type": "array", "items": INTEGER, "minItems": 2}}, ["ids"])}}}},
+        {"200": _json(_obj({"success": BOOLEAN, "visitor": VISITOR_DETAIL}, ["success", "visitor"])),
+         **_errors(400, 401, 404)}),
+    ("DELETE", "/api/visitors/{visitor_id}"): ("Forget a visitor: every crop, encoding and result of it", {},
+                                               {"200": _json(_ref("Success")), **_errors(401, 404)}),
     ("GET", "/api/openapi.json"): ("This document", {}, {"200": _json({"type": "object"})}),
     ("GET", "/metrics"): ("Prometheus metrics", {}, {"200": {"description": "Prometheus text format"}}),
 }

@@ -169,3 +169,20 @@ def judge_all(submitted: list[Submitted], rules: EnrollmentRules, existing: np.n
         known = np.vstack([known, face.encoding])
         verdicts.append(Verdict(item.label, face=face))
     return verdicts
+
+
+SHARP_ENOUGH = 200.0  # sharpness beyond which a face counts as fully sharp when ranking a visitor's faces
+
+
+def crop_quality(jpeg: bytes | None, face_width: int) -> float:
+    """How good a face crop is to keep for a visitor: its width in pixels, discounted when blurry.
+
+    Larger and sharper is better (the best crops to show, the best encodings to match with later).
+    """
+    if not jpeg:
+        return float(face_width) * 0.1
+    grey = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    if grey is None or grey.size == 0:
+        return float(face_width) * 0.1
+    sharp = sharpness(cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB), (0, grey.shape[1], grey.shape[0], 0))
+    return float(face_width) * min(sharp, SHARP_ENOUGH) / SHARP_ENOUGH

@@ -158,7 +158,7 @@ class Store(GalleryRecords, SightingRecords, VisitorRecords):
 
     # --- persons and encodings --------------------------------------------------------------
     def register(self, name: str, encodings: Iterable[Iterable[float]], *, client_id: str | None = None,
-                 image_url: str | None = None) -> int:
+                 image_url: str | None = None, crops: list[bytes | None] | None = None) -> int:
         """Add encodings to the person of that name, creating the person first if new; returns its id.
 
         Registering an existing name adds a photo of the same person, as the old script's
@@ -180,7 +180,7 @@ class Store(GalleryRecords, SightingRecords, VisitorRecords):
                     db.execute(sa.update(persons).where(persons.c.id == person_id).values(
                         client_id=sa.func.coalesce(client_id, persons.c.client_id),
                         image_url=sa.func.coalesce(image_url, persons.c.image_url)))
-            self._add_vectors(db, person_id, blobs, now)
+            self._add_vectors(db, person_id, blobs, now, crops)
         return int(person_id)
 
     def _add_vectors(self, db: Connection, person_id: int, blobs: list[bytes], now: str,

@@ -66,3 +66,16 @@ class SightingRecords:
         row = rows[0]
         vector = None if row.vector is None else np.frombuffer(row.vector, dtype=np.float64).copy()
         return {**self._result(row), "encoding": vector, "jpeg": None if row.jpeg is None else bytes(row.jpeg)}
+
+    def relabel_result(self, event_id: str, name: str) -> bool:
+        """Give a stored result another name (after "that was not X"); False if there is no such result."""
+        with self._tx() as db:
+            changed = db.execute(sa.update(results).where(results.c.event_id == event_id)
+                                 .values(name=name)).rowcount > 0
+            if changed:
+                self._bump(db, "sightings_version")
+        return changed
+
+    def sighting_jpeg(self, event_id: str) -> bytes | None:
+        rows = self._rows(sa.select(results.c.jpeg).where(results.c.event_id == event_id))
+        return bytes(rows[0].jpeg) if rows and rows[0].jpeg is not None else None

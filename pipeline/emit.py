@@ -14,8 +14,10 @@ import time
 from pathlib import Path
 from typing import IO
 
+from facegate.enrollment import crop_quality
 from facegate.records import box_dict
 from facegate.store import Store
+from facegate.store_sightings import Sighting
 from pipeline.messages import EndOfStream, Event, FrameResult, ReplayDone, Stop, UnknownFace
 from pipeline.stage import EmitOptions, StageContext, receive
 from pipeline.webhooks import WebhookConfig, WebhookSender, webhook_body
@@ -56,7 +58,13 @@ class Emitter:
 
     def record(self, event: Event) -> None:
         body = webhook_body(event.result, event.camera_id, event.stream_url) if self.sender else None
-        self.store.add_event(event.event_id, event.result, event.camera_id, event.stream_url, body)
+        sighting = Sighting(event.encoding, event.crop, event.visitor_id)
+        self.store.add_event(event.event_id, event.result, event.camera_id, event.stream_url, body,
+                             sighting=sighting)
+        if event.visitor_id is not None and event.encoding is not None:
+            box = event.result["box"]
+            self.store.offer_visitor_face(event.visitor_id, event.encoding, event.crop,
+                                          crop_quality(event.crop, box["right"] - box["left"]))
         self.meter.add("encodings")  # the emitter's "encodings" column counts events written
         log.info("event %s: %s on %s (distance %.3f)", event.event_id, event.result["name"], event.camera_id,
                  event.result["distance"])

@@ -7,10 +7,14 @@ and Barack Obama added from obama.jpg by the module.
 from __future__ import annotations
 
 import base64
+import io
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
+from facegate.store import Store
 from tests.conftest import copy_gallery
 from tests.service_proc import ServiceProcess
 
@@ -102,3 +106,48 @@ def test_verify_refuses_bad_input(api: ServiceProcess, faces: Path) -> None:
                  404)
     assert error(api.post("/api/verify", data={"person_id": "abc"}, files={"image": photo(faces, "obama.jpg")}), 400)
     assert "base64" in error(api.post("/api/verify", json={"image1_base64": "%%", "image2_base64": "%%"}), 400)
+
+
+def test_rename_a_person(api: ServiceProcess, faces: Path) -> None:
+    lin = person_id(api, "Lin-Manuel Miranda")
+    taken = api.put(f"/api/persons/{lin}", json={"name": "Alex Lacamoire"})
+    assert taken.status_code == 409 and "in use" in taken.json()["error"]
+    assert api.put(f"/api/persons/{lin}", json={"name": ""}).status_code == 400
+    assert api.put(f"/api/persons/{lin}", json={"nick": "L"}).status_code == 400
+    assert api.put("/api/persons/999999", json={"name": "Nobody"}).status_code == 404
+    renamed = api.put(f"/api/persons/{lin}", json={"name": "Lin"})
+    assert renamed.status_code == 200 and renamed.json()["person"]["name"] == "Lin"
+    named = api.post("/api/recognize", files={"image": photo(faces, "lin-manuel-miranda.png")}).json()
+    assert named["faces"][0]["name"] == "Lin"
+    assert api.put(f"/api/persons/{lin}", json={"name": "Lin-Manuel Miranda"}).status_code == 200
+
+
+def test_encodings_their_crops_and_deleting_one(api: ServiceProcess, faces: Path) -> None:
+    obama = person_id(api, OBAMA)
+    added = api.post(f"/api/persons/{obama}/faces", files=[("image", photo(faces, "obama3.jpg"))])
+    assert added.status_code == 200, added.text
+    far = np.zeros(128)
+    far[0] = 1.0  # as numbers: no crop
+    assert api.post(f"/api/persons/{obama}/faces", json={"encoding": far.tolist()}).status_code == 200
+    listed = api.get(f"/api/persons/{obama}/encodings").json()
+    assert listed["total"] == 3
+    with_crop = [e for e in listed["encodings"] if e["image"]]
+    assert len(with_crop) == 2 and all(e["created_at"].endswith("Z") for e in listed["encodings"])
+    crop = api.get(with_crop[0]["image"])
+    assert crop.status_code == 200 and crop.headers["Content-Type"] == "image/jpeg"
+    width, height = Image.open(io.BytesIO(crop.content)).size
+    assert 0 < max(width, height) <= 160
+    numbers_only = next(e for e in listed["encodings"] if e["image"] is None)
+    assert api.get(f"/api/persons/{obama}/encodings/{numbers_only['id']}.jpg").status_code == 404
+    gone = api.delete(f"/api/persons/{obama}/encodings/{numbers_only['id']}")
+    assert gone.status_code == 200 and gone.json()["person"]["encodings"] == 2
+    assert api.delete(f"/api/persons/{obama}/encodings/{numbers_only['id']}").status_code == 404
+    other = person_id(api, "Alex Lacamoire")
+    assert api.delete(f"/api/persons/{other}/encodings/{with_crop[0]['id']}").status_code == 404
+    assert api.get(f"/api/persons/{other}/encodings/{with_crop[0]['id']}.jpg").status_code == 404
+    store = Store(api.data_dir)
+    try:
+        assert len(store.person_vectors(obama)) == 2
+    finally:
+        store.close()
+    assert api.get("/api/persons/999999/encodings").status_code == 404
