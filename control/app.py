@@ -15,7 +15,7 @@ from typing import Any
 import bottle
 import numpy as np
 
-from control import enroll_api, gallery_api, live, openapi, security, visitors_api
+from control import enroll_api, gallery_api, live, openapi, security, sightings_api, visitors_api
 from control.gallery_api import candidate, check_top
 from control.service import ServiceApi, ServiceError
 from control.validation import (
@@ -225,7 +225,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str
         except FaceImageError as exc:
             raise fail(400, str(exc)) from None
         top = check_top(bottle.request.query.get("top"))
-        gallery = Gallery(*store.gallery())
+        gallery = Gallery(*store.gallery(), store.negatives_by_name())
         threshold = float(config["threshold"])
         faces = []
         for box, encoding in locate_and_encode(rgb, model=str(config["model"])):
@@ -252,6 +252,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, cors_origins: str
     enroll_api.install(app, service)
     gallery_api.install(app, service)
     visitors_api.install(app, service)
+    sightings_api.install(app, service)
 
     @app.get("/api/openapi.json")
     def openapi_document() -> dict[str, Any]:

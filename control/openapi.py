@@ -88,6 +88,11 @@ FILE_VERDICTS = {"type": "array", "items": _obj({"file": STRING, "accepted": BOO
 VISITOR_DETAIL = {"allOf": [_ref("Visitor"), _obj({
     "faces": {"type": "array", "items": _obj({"id": INTEGER, "score": NUMBER, "image": STRING})},
     "results": {"type": "array", "items": {"allOf": [_ref("Result"), _obj({"image": NULLABLE_STRING})]}}})]}
+SEARCH_FILTERS = {"since": STRING, "until": STRING, "camera": STRING, "limit": INTEGER}
+SEARCH_BODY = {"content": {
+    "application/json": {"schema": _obj({"image_base64": STRING, "encoding": ENCODING, **SEARCH_FILTERS})},
+    "multipart/form-data": {"schema": _obj({"image": {"type": "string", "format": "binary"}, **SEARCH_FILTERS})},
+}}
 CANDIDATE = _obj({"name": STRING, "distance": NUMBER, "confidence": NUMBER, "match": BOOLEAN},
                  ["name", "distance", "match"])
 RECOGNIZED_FACE = {"allOf": [_ref("Result"), _obj({"candidates": {"type": "array", "items": CANDIDATE}})]}
@@ -221,6 +226,22 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any]]] = 
          **_errors(400, 401, 404)}),
     ("DELETE", "/api/visitors/{visitor_id}"): ("Forget a visitor: every crop, encoding and result of it", {},
                                                {"200": _json(_ref("Success")), **_errors(401, 404)}),
+    ("GET", "/api/results/{event_id}/crop.jpg"): ("The face crop a result kept", {}, {"200": JPEG, **_errors(404)}),
+    ("POST", "/api/results/{event_id}/reject"): (
+        "That was not X: the sighting's encoding becomes a negative of X; optionally name who it was",
+        {"requestBody": {"content": {"application/json": {"schema": _obj({"name": STRING})}}}},
+        {"200": _json(_obj({"success": BOOLEAN, "rejected": STRING, "event_id": STRING, "person_id": INTEGER,
+                            "message": STRING}, ["success", "rejected", "event_id"])),
+         **_errors(400, 401, 404, 409)}),
+    ("POST", "/api/search"): (
+        "Every stored sighting of the face in a photo (or of an encoding), nearest first",
+        {"requestBody": SEARCH_BODY, "parameters": [
+            {"name": n, "in": "query", "schema": STRING} for n in ("since", "until", "camera")]},
+        {"200": _json(_obj({"sightings": {"type": "array", "items": _obj({
+            "event_id": STRING, "timestamp": STRING, "camera_id": NULLABLE_STRING, "name": STRING,
+            "visitor_id": INTEGER, "distance": NUMBER, "box": _ref("Box"), "image": NULLABLE_STRING},
+            ["event_id", "timestamp", "name", "distance", "image"])}, "total": INTEGER, "threshold": NUMBER},
+            ["sightings", "total"])), **_errors(400, 401, 413)}),
     ("GET", "/api/openapi.json"): ("This document", {}, {"200": _json({"type": "object"})}),
     ("GET", "/metrics"): ("Prometheus metrics", {}, {"200": {"description": "Prometheus text format"}}),
 }

@@ -13,6 +13,7 @@ from typing import Any
 
 import bottle
 
+from control.sightings_api import crop_link
 from control.validation import check_id, check_name, fail, json_body
 
 log = logging.getLogger(__name__)
@@ -37,10 +38,6 @@ def _page(query: bottle.FormsDict) -> tuple[int, int]:
 
 def face_link(visitor_id: int, face_id: int) -> str:
     return f"/api/visitors/{visitor_id}/faces/{face_id}.jpg"
-
-
-def crop_link(event_id: str) -> str:
-    return f"/api/results/{event_id}/crop.jpg"
 
 
 def install(app: bottle.Bottle, service: Any) -> None:
