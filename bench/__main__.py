@@ -23,7 +23,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from bench import capacity, nearest, ratio, report, time_to_name, transport
+from bench import capacity, nearest, ratio, report, search, time_to_name, transport
 from bench.fixtures import CLIP, DOWNSCALE, LIN, MODEL, REPO, THRESHOLD, faces_dir, register_people
 from bench.loop import known_faces, run_loop
 from bench.replayrun import run_replay
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip", type=Path, help=f"video to run (default: the test data's {CLIP})")
     parser.add_argument("--workers", type=int, help="detect workers for the replay (default: cores)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where latest.json and TABLE.md go")
-    parser.add_argument("--parts", default="pipeline,time_to_name,capacity,ratio",
+    parser.add_argument("--parts", default="pipeline,time_to_name,capacity,ratio,search",
                         help="which parts to run (each also runs alone: python -m bench.capacity, ...)")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
@@ -118,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
             _say("replay vs loop, whole process, three runs each")
             results["ratio"] = ratio.measure()
             table += "\n## Replay vs loop\n\n" + ratio.markdown(results["ratio"])
+        if "search" in parts:
+            _say("search by photo over 100,000 stored sightings")
+            results["search"] = search.measure()
+            table += "\n## Search by photo\n\n" + search.markdown(results["search"])
     except (RuntimeError, subprocess.SubprocessError) as exc:  # a replay or register that failed: say so in a line
         print(f"error: {exc}", file=sys.stderr)
         return 1
