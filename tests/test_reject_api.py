@@ -12,24 +12,16 @@ from pathlib import Path
 import pytest
 
 from tests.clips import build_clip
-from tests.conftest import cli
+from tests.scenes import OBAMA, replay_results, service_knowing_obama
 from tests.service_proc import ServiceProcess
 
-OBAMA = "Barack Obama"
 LIN = "Lin-Manuel Miranda"
 
 
 @pytest.fixture(scope="module")
 def api(faces: Path, tmp_path_factory: pytest.TempPathFactory) -> ServiceProcess:
-    data_dir = tmp_path_factory.mktemp("reject")
-    done = cli("--data-dir", str(data_dir), "register", OBAMA, str(faces / "obama.jpg"))
-    assert done.returncode == 0, done.stderr
-    service = ServiceProcess(data_dir)
-    service.start()
-    try:
+    with service_knowing_obama(faces, tmp_path_factory.mktemp("reject")) as service:
         yield service
-    finally:
-        assert service.stop() == 0, service.log()[-3000:]
 
 
 def named(api: ServiceProcess, photo: Path) -> str:
@@ -40,21 +32,13 @@ def named(api: ServiceProcess, photo: Path) -> str:
     return faces[0]["name"]
 
 
-def replay(api: ServiceProcess, clip: Path) -> list[dict]:
-    """Replay the clip into the service's data dir; the results it added, as the API lists them."""
-    before = {r["event_id"] for r in api.get("/api/results?limit=1000").json()["results"]}
-    done = cli("--data-dir", str(api.data_dir), "replay", str(clip), "--no-progress")
-    assert done.returncode == 0, done.stderr[-3000:]
-    return [r for r in api.get("/api/results?limit=1000").json()["results"] if r["event_id"] not in before]
-
-
 def test_biden_is_no_longer_obama_once_rejected(api: ServiceProcess, faces: Path, tmp_path: Path) -> None:
     biden_clip = build_clip(tmp_path / "biden.mp4", [(None, 0.5), (faces / "biden.jpg", 2.0), (None, 0.5)])
     assert named(api, faces / "biden.jpg") == "Unknown"  # at the default threshold 0.6
     assert api.put("/api/config", json={"threshold": 0.85}).status_code == 200
     assert named(api, faces / "biden.jpg") == OBAMA
 
-    first = replay(api, biden_clip)
+    first = replay_results(api, biden_clip)
     assert [r["name"] for r in first] == [OBAMA], first
     rejected = api.post(f"/api/results/{first[0]['event_id']}/reject", json={})
     assert rejected.status_code == 200, rejected.text
@@ -64,7 +48,7 @@ def test_biden_is_no_longer_obama_once_rejected(api: ServiceProcess, faces: Path
     assert named(api, faces / "biden.jpg") == "Unknown"
     for photo in ("obama2.jpg", "obama3.jpg", "obama_partial_face.jpg", "obama-720p.jpg"):
         assert named(api, faces / photo) == OBAMA, photo
-    again = replay(api, biden_clip)
+    again = replay_results(api, biden_clip)
     assert again and all(r["name"] != OBAMA for r in again), again
     relabelled = next(r for r in api.get("/api/results?limit=1000").json()["results"]
                       if r["event_id"] == first[0]["event_id"])
@@ -78,7 +62,7 @@ def test_biden_is_no_longer_obama_once_rejected(api: ServiceProcess, faces: Path
 def test_reject_with_who_it_was(api: ServiceProcess, faces: Path, tmp_path: Path) -> None:
     lin_clip = build_clip(tmp_path / "lin.mp4", [(None, 0.5), (faces / "lin-manuel-miranda.png", 2.0), (None, 0.5)])
     assert api.put("/api/config", json={"threshold": 0.85}).status_code == 200
-    seen = replay(api, lin_clip)
+    seen = replay_results(api, lin_clip)
     assert [r["name"] for r in seen] == [OBAMA], seen  # 0.71 from obama.jpg
     answer = api.post(f"/api/results/{seen[0]['event_id']}/reject", json={"name": LIN})
     assert answer.status_code == 200, answer.text

@@ -14,29 +14,21 @@ import pytest
 
 from facegate.faces import encode_single_face
 from tests.clips import build_clip
-from tests.conftest import cli
+from tests.scenes import OBAMA, replay_into, service_knowing_obama
 from tests.service_proc import ServiceProcess
-
-OBAMA = "Barack Obama"
 
 
 @pytest.fixture(scope="module")
 def api(faces: Path, tmp_path_factory: pytest.TempPathFactory) -> ServiceProcess:
-    data_dir = tmp_path_factory.mktemp("search")
-    done = cli("--data-dir", str(data_dir), "register", OBAMA, str(faces / "obama.jpg"))
-    assert done.returncode == 0, done.stderr
-    clip = build_clip(data_dir / "three.mp4", [(None, 0.5), (faces / "obama2.jpg", 2.0), (None, 1.5),
-                                               (faces / "biden.jpg", 2.0), (None, 1.5),
-                                               (faces / "lin-manuel-miranda.png", 2.0), (None, 0.5)])
-    for camera in ("door", "hall"):
-        done = cli("--data-dir", str(data_dir), "--camera-id", camera, "replay", str(clip), "--no-progress")
-        assert done.returncode == 0, done.stderr[-3000:]
-    service = ServiceProcess(data_dir)
-    service.start()
-    try:
+    def replay_twice(data_dir: Path) -> None:
+        clip = build_clip(data_dir / "three.mp4", [(None, 0.5), (faces / "obama2.jpg", 2.0), (None, 1.5),
+                                                   (faces / "biden.jpg", 2.0), (None, 1.5),
+                                                   (faces / "lin-manuel-miranda.png", 2.0), (None, 0.5)])
+        for camera in ("door", "hall"):
+            replay_into(data_dir, clip, camera=camera)
+
+    with service_knowing_obama(faces, tmp_path_factory.mktemp("search"), replay_twice) as service:
         yield service
-    finally:
-        assert service.stop() == 0, service.log()[-3000:]
 
 
 def search(api: ServiceProcess, photo: Path, **filters: str):

@@ -18,24 +18,15 @@ from PIL import Image
 from facegate.db.schema import results, unknown_faces, visitor_faces, visitors
 from facegate.store import Store
 from tests.clips import build_clip
-from tests.conftest import cli
+from tests.scenes import replay_results, service_knowing_obama
 from tests.service_proc import ServiceProcess
 from tests.webhook_receiver import WebhookReceiver
-
-OBAMA = "Barack Obama"
 
 
 @pytest.fixture(scope="module")
 def api(faces: Path, tmp_path_factory: pytest.TempPathFactory) -> ServiceProcess:
-    data_dir = tmp_path_factory.mktemp("visitors")
-    done = cli("--data-dir", str(data_dir), "register", OBAMA, str(faces / "obama.jpg"))
-    assert done.returncode == 0, done.stderr
-    service = ServiceProcess(data_dir)
-    service.start()
-    try:
+    with service_knowing_obama(faces, tmp_path_factory.mktemp("visitors")) as service:
         yield service
-    finally:
-        assert service.stop() == 0, service.log()[-3000:]
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +52,8 @@ def clips(faces: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pa
 
 
 def replay(api: ServiceProcess, clip: Path, *, camera: str = "cam0", webhook_url: str | None = None) -> list[dict]:
-    """Replay `clip` as camera `camera` into the service's data dir; the results it added, oldest first."""
-    before = {r["event_id"] for r in api.get("/api/results?limit=1000").json()["results"]}
     env = {"FACEGATE_WEBHOOKS": "on", "NEXTJS_WEBHOOK_URL": webhook_url} if webhook_url else None
-    done = cli("--data-dir", str(api.data_dir), "--camera-id", camera, "replay", str(clip), "--no-progress", env=env)
-    assert done.returncode == 0, done.stderr[-3000:]
-    added = [r for r in api.get("/api/results?limit=1000").json()["results"] if r["event_id"] not in before]
-    return added[::-1]
+    return replay_results(api, clip, camera=camera, env=env)
 
 
 def in_database(api: ServiceProcess, statement: sa.Select) -> list:
