@@ -60,6 +60,7 @@ def install(app: bottle.Bottle, service: Any) -> None:
     """Add the sighting routes to the API app."""
     store = service.store
     search_index = SightingSearch(store)
+    search_index.warm_up()
 
     @app.get("/api/results/<event_id>/crop.jpg")
     def result_crop(event_id: str) -> bytes:
