@@ -14,7 +14,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from facegate.store import Store
-from tests.conftest import copy_gallery
+from tests.conftest import cli, copy_gallery
 from tests.service_proc import ServiceProcess
 
 LIN = "Lin-Manuel Miranda"
@@ -138,3 +138,23 @@ def test_nothing_to_enroll_is_a_400(api: ServiceProcess, obama: int) -> None:
     assert api.post(f"/api/persons/{obama}/faces", json={"images_base64": "x"}).status_code == 400
     assert api.post(f"/api/persons/{obama}/faces", json={"encoding": [1, 2]}).status_code == 400
     assert api.post("/api/persons/999999/faces", json={"encoding": [0.0] * 128}).status_code == 404
+
+
+def test_the_command_line_judges_photos_the_same_way(faces: Path, tmp_path: Path) -> None:
+    soft = tmp_path / "soft.jpg"
+    soft.write_bytes(blurred(faces / "obama2.jpg"))
+    data_dir = str(tmp_path / "data")
+    done = cli("--data-dir", data_dir, "register", OBAMA, str(faces / "obama.jpg"), str(soft))
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "soft.jpg: face is blurry" in done.stderr and "nothing was stored" in done.stderr
+    done = cli("--data-dir", data_dir, "register", OBAMA, str(faces / "obama.jpg"), str(faces / "obama-720p.jpg"))
+    assert done.returncode != 0 and "obama-720p.jpg: near-duplicate" in done.stderr
+    done = cli("--data-dir", data_dir, "register", OBAMA, str(faces / "obama.jpg"), str(faces / "obama2.jpg"))
+    assert done.returncode == 0, done.stderr
+    done = cli("--data-dir", data_dir, "register", OBAMA, str(faces / "obama-480p.jpg"))  # obama.jpg again
+    assert done.returncode != 0 and "near-duplicate" in done.stderr
+    store = Store(data_dir)
+    try:
+        assert store.gallery()[1] == [OBAMA, OBAMA]
+    finally:
+        store.close()
