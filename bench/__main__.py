@@ -35,6 +35,7 @@ from bench import (
     ratio,
     report,
     restart,
+    search,
     slow_receiver,
     startup,
     time_to_name,
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip", type=Path, help=f"video to run (default: the test data's {CLIP})")
     parser.add_argument("--workers", type=int, help="detect workers for the replay (default: cores)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where latest.json and TABLE.md go")
-    parser.add_argument("--parts", default="pipeline,time_to_name,capacity,ratio,flood,startup",
+    parser.add_argument("--parts", default="pipeline,time_to_name,capacity,ratio,flood,startup,search",
                         help="which parts to run (each also runs alone: python -m bench.capacity, ...)")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
@@ -157,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
             _say("start-up: a stage's steps, the pipeline's start, a killed detect worker back")
             results["startup"] = startup.measure()
             table += "\n## Start-up\n\n" + startup.markdown(results["startup"])
+        if "search" in parts:
+            _say("search by photo over 100,000 stored sightings")
+            results["search"] = search.measure()
+            table += "\n## Search by photo\n\n" + search.markdown(results["search"])
     except (RuntimeError, subprocess.SubprocessError) as exc:  # a replay or register that failed: say so in a line
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -15,8 +15,22 @@ from typing import Any
 import bottle
 import numpy as np
 
-from control import audit_api, auth, cluster, facework, live, openapi, operator_page, security
+from control import (
+    audit_api,
+    auth,
+    cluster,
+    enroll_api,
+    facework,
+    gallery_api,
+    live,
+    openapi,
+    operator_page,
+    security,
+    sightings_api,
+    visitors_api,
+)
 from control.facework import FaceWorkConfig
+from control.gallery_api import candidate, check_top
 from control.masking import RedactPlugin, keep_config_passwords
 from control.request_schema import CONFIG_ALIASES, RequestSchemaPlugin
 from control.service import ServiceApi, ServiceError
@@ -36,7 +50,6 @@ from control.validation import (
     uploaded_image,
 )
 from facegate.audit import AuditTrail
-from facegate.faces import only_face
 from facegate.records import ENCODING_SIZE, result_dict
 from facegate.settings import SettingError, Settings, from_environment
 from facegate.store import iso_now
@@ -94,10 +107,6 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
     audit_api.install(app, AuditTrail(store.engine, lambda: int(service.config().get("audit_retention_days") or 0)))
     app.install(RedactPlugin())
     pool = facework.install(app, FaceWorkConfig.of(settings or Settings.of(from_environment())))
-
-    def only_photo_face(data: bytes) -> np.ndarray:
-        with facework.http_errors(pool):
-            return only_face(pool.find_faces(data, model=str(service.config()["model"])).faces)
 
     def status() -> dict[str, Any]:
         current = service.status()
@@ -194,6 +203,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
         name = check_name(body["name"])
         client_id = optional_text(body, "client_id", "clientId")
         image_url = optional_text(body, "image_url", "imageUrl")
+        crops = None
         if body.get("encoding") is not None:
             raw = body["encoding"]
             if isinstance(raw, str):  # a multipart form carries the list as JSON text
@@ -203,8 +213,9 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
                     raise fail(400, f"encoding must be a list of {ENCODING_SIZE} numbers") from None
             encoding = np.asarray(check_encoding(raw))
         else:
-            encoding = only_photo_face(image or b"")
-        person_id = store.register(name, [encoding], client_id=client_id, image_url=image_url)
+            enrolled = enroll_api.enroll_one(service, pool, name, image or b"")
+            encoding, crops = enrolled.encoding, [enrolled.crop]
+        person_id = store.register(name, [encoding], client_id=client_id, image_url=image_url, crops=crops)
         service.gallery_changed()
         log.info("registered %s (person %d)", name, person_id)
         return {"success": True, "message": f"{name} registered", "total_users": store.count_persons(),
@@ -222,25 +233,6 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
         if found is None:
             raise fail(404, f"no person {person_id}")
         return found
-
-    @app.post("/api/persons/<person_id>/faces")
-    def add_face(person_id: str) -> dict[str, Any]:
-        pid = check_id(person_id)
-        if store.get_person(pid) is None:
-            raise fail(404, f"no person {person_id}")
-        body = _form_or_json()
-        image = sent_image(body)
-        if body.get("encoding") is not None:
-            encoding = np.asarray(check_encoding(body["encoding"]))
-        elif image is not None:
-            encoding = only_photo_face(image)
-        else:
-            raise fail(400, "send an encoding, an image_base64 or a multipart image")
-        total = store.add_faces(pid, [encoding])
-        if not total:
-            raise fail(404, f"no person {person_id}")
-        service.gallery_changed()
-        return {"success": True, "message": "face added", "person": store.get_person(pid)}
 
     @app.delete("/api/persons/<person_id>")
     def delete_person(person_id: str) -> dict[str, Any]:
@@ -263,12 +255,15 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
                 raise fail(400, "send a multipart image or an image_base64")
             config = service.config()
             found = pool.find_faces(image, model=str(config["model"]))
-        gallery = Gallery(*store.gallery())
+        top = check_top(bottle.request.query.get("top"))
+        gallery = Gallery(*store.gallery(), store.negatives_by_name())
         threshold = float(config["threshold"])
         faces = []
         for box, encoding in found.faces:
             name, distance = gallery.identify(encoding, threshold)
             faces.append(result_dict(iso_now(), name, distance, box))
+            if top:
+                faces[-1]["candidates"] = [candidate(n, d, threshold) for n, d in gallery.nearest_people(encoding, top)]
         return {"faces": faces, "count": len(faces), "width": found.width, "height": found.height}
 
     # --- webhooks -----------------------------------------------------------------------------------
@@ -287,6 +282,10 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
     live.install(app, service)
     operator_page.install(app)
     cluster.install(app, service)
+    enroll_api.install(app, service, pool)
+    gallery_api.install(app, service, pool)
+    visitors_api.install(app, service)
+    sightings_api.install(app, service, pool)
 
     @app.get("/api/openapi.json")
     def openapi_document() -> dict[str, Any]:

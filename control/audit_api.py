@@ -31,10 +31,16 @@ ACTIONS: dict[tuple[str, str], str] = {
     ("DELETE", "/api/cameras/<camera_id>"): "camera.delete",
     ("POST", "/api/unknown/<unknown_id>/register"): "unknown.register",
     ("DELETE", "/api/unknown/<unknown_id>"): "unknown.delete",
+    ("PUT", "/api/persons/<person_id>"): "person.rename",
+    ("DELETE", "/api/persons/<person_id>/encodings/<encoding_id>"): "person.delete_encoding",
+    ("POST", "/api/visitors/<visitor_id>/register"): "visitor.register",
+    ("POST", "/api/visitors/merge"): "visitor.merge",
+    ("DELETE", "/api/visitors/<visitor_id>"): "visitor.delete",
+    ("POST", "/api/results/<event_id>/reject"): "result.reject",
 }
-NOT_CHANGES = frozenset({("POST", "/api/recognize")})
+NOT_CHANGES = frozenset({("POST", "/api/recognize"), ("POST", "/api/verify"), ("POST", "/api/search")})
 ANSWER_FIELDS = ("person_id", "total_users", "queued", "message")
-BULKY_FIELDS = ("encoding", "image_base64")
+BULKY_FIELDS = ("encoding", "encodings", "image_base64", "images_base64", "image1_base64", "image2_base64")
 
 
 class UnauditedRoute(RuntimeError):

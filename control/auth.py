@@ -87,6 +87,21 @@ ROUTE_SCOPES: dict[tuple[str, str], Scope] = {
     ("DELETE", "/api/cameras/<camera_id>"): Scope.ADMIN,
     ("POST", "/api/unknown/<unknown_id>/register"): Scope.ADMIN,
     ("DELETE", "/api/unknown/<unknown_id>"): Scope.ADMIN,
+    # the gallery, visitors and stored sightings: encodings, crops and who-was-where are admin only
+    ("PUT", "/api/persons/<person_id>"): Scope.ADMIN,
+    ("GET", "/api/persons/<person_id>/encodings"): Scope.ADMIN,
+    ("GET", "/api/persons/<person_id>/encodings/<encoding_id>.jpg"): Scope.ADMIN,
+    ("DELETE", "/api/persons/<person_id>/encodings/<encoding_id>"): Scope.ADMIN,
+    ("POST", "/api/verify"): Scope.ADMIN,
+    ("GET", "/api/visitors"): Scope.ADMIN,
+    ("GET", "/api/visitors/<visitor_id>"): Scope.ADMIN,
+    ("GET", "/api/visitors/<visitor_id>/faces/<face_id>.jpg"): Scope.ADMIN,
+    ("POST", "/api/visitors/<visitor_id>/register"): Scope.ADMIN,
+    ("POST", "/api/visitors/merge"): Scope.ADMIN,
+    ("DELETE", "/api/visitors/<visitor_id>"): Scope.ADMIN,
+    ("GET", "/api/results/<event_id>/crop.jpg"): Scope.ADMIN,
+    ("POST", "/api/results/<event_id>/reject"): Scope.ADMIN,
+    ("POST", "/api/search"): Scope.ADMIN,
 }
 SIGNABLE: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/api/cameras/<camera_id>/snapshot.jpg"),

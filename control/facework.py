@@ -24,7 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import bottle
 import numpy as np
@@ -32,6 +32,8 @@ import numpy as np
 from control.validation import fail
 from facegate.faces import FaceImageError
 from facegate.settings import Settings
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -155,16 +157,21 @@ class FaceWorkPool:
 
         FaceImageError (not an image, too many pixels) comes back from the worker as it was raised.
         """
+        return self.run(_find_faces, data, model, upsample, self.config.max_pixels)
+
+    def run(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`work(*args, **kwargs)` in a worker (a module-level function; taking a turn unless this thread
+        holds one): the photo checks of enrollment, verify and search share the pool with recognize."""
         with self.turn():
             started = time.monotonic()
-            future = self._pool().submit(_find_faces, data, model, upsample, self.config.max_pixels)
+            future = self._pool().submit(work, *args, **kwargs)
             try:
-                found = future.result(timeout=JOB_TIMEOUT_S)
+                done = future.result(timeout=JOB_TIMEOUT_S)
             except BrokenProcessPool:
                 self._discard()
                 raise PoolUnavailable("a face-detection process died; try again") from None
             self._job_s = 0.8 * self._job_s + 0.2 * (time.monotonic() - started)
-            return found
+            return done
 
     def _discard(self) -> None:
         with self._lock:

@@ -101,7 +101,8 @@ SCHEMAS: dict[str, Any] = {
     "Box": _obj({k: INTEGER for k in ("top", "right", "bottom", "left")}, ["top", "right", "bottom", "left"]),
     "Result": _obj({"timestamp": STRING, "name": STRING, "confidence": NUMBER, "distance": NUMBER,
                     "box": {"$ref": "#/components/schemas/Box"}, "camera_id": NULLABLE_STRING,
-                    "event_id": STRING}, ["timestamp", "name", "confidence", "distance", "box"]),
+                    "event_id": STRING, "visitor_id": INTEGER},
+                   ["timestamp", "name", "confidence", "distance", "box"]),
     "Camera": _obj({"id": STRING, "name": NULLABLE_STRING, "stream_url": STRING, "enabled": BOOLEAN,
                     "state": {"type": "string", "enum": ["connecting", "live", "reconnecting", "failed", "stopped",
                                                          "ended"]},
@@ -141,6 +142,9 @@ SECURITY_SCHEMES = {
                "description": "FACEGATE_API_TOKEN (admin) or FACEGATE_READ_TOKEN (read); open when neither is set"},
     "signedUrl": {"type": "apiKey", "in": "query", "name": "signature",
                   "description": "picture routes only: the URL from GET /api/signed-url (with its expires)"},
+    "Visitor": _obj({"id": INTEGER, "first_seen": STRING, "last_seen": STRING, "sightings": INTEGER,
+                     "cameras": {"type": "array", "items": STRING}},
+                    ["id", "first_seen", "last_seen", "sightings", "cameras"]),
 }
 
 
@@ -180,6 +184,34 @@ PHOTO_BODY = {"required": True, "content": {
     "multipart/form-data": {"schema": _obj({"image": BINARY}, ["image"])},
 }}
 ON_ITS_NODE = {"description": "Another node runs the camera: Location is the same request on that node"}
+ENROLL_BODY = {"content": {
+    "application/json": {"schema": _obj({"image_base64": STRING, "images_base64": {"type": "array", "items": STRING},
+                                         "encoding": ENCODING, "encodings": {"type": "array", "items": ENCODING}})},
+    "multipart/form-data": {"schema": _obj({"image": {"type": "array",
+                                                      "items": BINARY}})},
+}}
+FILE_VERDICTS = {"type": "array", "items": _obj({"file": STRING, "accepted": BOOLEAN, "reason": STRING,
+                                                 "error": STRING, "sharpness": {"type": "number", "nullable": True}},
+                                                ["file", "accepted"])}
+VISITOR_DETAIL = {"allOf": [_ref("Visitor"), _obj({
+    "faces": {"type": "array", "items": _obj({"id": INTEGER, "score": NUMBER, "image": STRING})},
+    "results": {"type": "array", "items": {"allOf": [_ref("Result"), _obj({"image": NULLABLE_STRING})]}}})]}
+SEARCH_FILTERS = {"since": STRING, "until": STRING, "camera": STRING, "limit": INTEGER}
+SEARCH_BODY = {"content": {
+    "application/json": {"schema": _obj({"image_base64": STRING, "encoding": ENCODING, **SEARCH_FILTERS})},
+    "multipart/form-data": {"schema": _obj({"image": BINARY, **SEARCH_FILTERS})},
+}}
+CANDIDATE = _obj({"name": STRING, "distance": NUMBER, "confidence": NUMBER, "match": BOOLEAN},
+                 ["name", "distance", "match"])
+RECOGNIZED_FACE = {"allOf": [_ref("Result"), _obj({"candidates": {"type": "array", "items": CANDIDATE}})]}
+VERIFY_BODY = {"content": {
+    "application/json": {"schema": _obj({"image1_base64": STRING, "image2_base64": STRING, "image_base64": STRING,
+                                         "person_id": INTEGER})},
+    "multipart/form-data": {"schema": _obj({"image1": BINARY,
+                                            "image2": BINARY,
+                                            "image": BINARY,
+                                            "person_id": INTEGER})},
+}}
 
 
 def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
@@ -237,16 +269,32 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, dict[str, Any], dict[str, Any]
     ("GET", "/api/persons/{person_id}"): ("getPerson", "One person", {}, {"200": _json(_ref("Person")),
                                                                           **_errors(404)}),
     ("POST", "/api/persons/{person_id}/faces"): (
-        "addPersonFace", "Add a photo or an encoding to a person", {"requestBody": IMAGE_BODY},
-        {"200": _json(_obj({"success": BOOLEAN, "message": STRING, "person": _ref("Person")},
-                           ["success", "person"])), **_errors(400, 401, 404, 413, 429)}),
+        "addPersonFace",
+        "Add photos (several files at once) or encodings to a person; all or nothing, with an answer per file",
+        {"requestBody": ENROLL_BODY},
+        {"200": _json(_obj({"success": BOOLEAN, "message": STRING, "files": FILE_VERDICTS,
+                            "person": _ref("Person")}, ["success", "files", "person"])),
+         "400": _json(_obj({"error": STRING, "reason": STRING, "files": FILE_VERDICTS}, ["error"]),
+                      "Refused: reason is not_one_face, not_an_image, too_small, blurry or duplicate; nothing stored"),
+         **_errors(401, 404, 413, 429)}),
     ("DELETE", "/api/persons/{person_id}"): ("deletePerson", "Delete a person and all their encodings", {},
                                              {"200": _json(_ref("Success")), **_errors(401, 404)}),
-    ("POST", "/api/recognize"): ("recognize", "Who is in this photo", {"requestBody": PHOTO_BODY},
-                                 {"200": _json(_obj({"faces": {"type": "array", "items": _ref("Result")},
+    ("POST", "/api/recognize"): (
+        "recognize", "Who is in this photo; with ?top=k each face also gets its k nearest people",
+                                 {"requestBody": PHOTO_BODY, "parameters": [
+                                     {"name": "top", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                                                "maximum": 20}}]},
+                                 {"200": _json(_obj({"faces": {"type": "array", "items": RECOGNIZED_FACE},
                                                      "count": INTEGER, "width": INTEGER, "height": INTEGER},
                                                     ["faces", "count", "width", "height"])),
                                   **_errors(400, 401, 413, 429)}),
+    ("POST", "/api/verify"): ("verify", "Same person or not: two photos, or a photo and a person_id",
+                              {"requestBody": VERIFY_BODY},
+                              {"200": _json(_obj({"same_person": BOOLEAN, "distance": NUMBER, "confidence": NUMBER,
+                                                  "threshold": NUMBER,
+                                                  "person": _obj({"id": INTEGER, "name": STRING})},
+                                                 ["same_person", "distance", "threshold"])),
+                               **_errors(400, 401, 404, 409, 413, 429)}),
     ("GET", "/api/webhooks/failed"): ("listFailedWebhooks", "Webhook deliveries that gave up (dead letters)",
                                       {"parameters": [LIMIT]},
                                       {"200": _json(_obj({"failed": {"type": "array", "items": {"type": "object"}},
@@ -295,6 +343,64 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, dict[str, Any], dict[str, Any]
                             {}, {"200": _json(_obj({"nodes": {"type": "array", "items": _ref("Node")},
                                                     "total": INTEGER, "alive": INTEGER, "this_node": STRING},
                                                    ["nodes", "this_node"]))}),
+    ("PUT", "/api/persons/{person_id}"): ("renamePerson", "Rename a person (their past results follow)",
+                                          {"requestBody": {"content": {"application/json": {
+                                              "schema": _obj({"name": NAME}, ["name"])}}}},
+                                          {"200": _json(_obj({"success": BOOLEAN, "message": STRING,
+                                                              "person": _ref("Person")}, ["success", "person"])),
+                                           **_errors(400, 401, 404, 409)}),
+    ("GET", "/api/persons/{person_id}/encodings"): (
+        "listPersonEncodings", "A person's encodings with their date and crop", {},
+        {"200": _json(_obj({"encodings": {"type": "array", "items": _obj(
+            {"id": INTEGER, "created_at": STRING, "image": NULLABLE_STRING}, ["id", "created_at", "image"])},
+            "total": INTEGER}, ["encodings", "total"])), **_errors(404)}),
+    ("GET", "/api/persons/{person_id}/encodings/{encoding_id}.jpg"): (
+        "getEncodingCrop", "The crop an encoding was made from", {},
+                                                                      {"200": JPEG, **_errors(404)}),
+    ("DELETE", "/api/persons/{person_id}/encodings/{encoding_id}"): (
+        "deleteEncoding", "Delete one encoding (and its crop) of a person", {},
+        {"200": _json(_obj({"success": BOOLEAN, "person": _ref("Person")}, ["success"])), **_errors(401, 404)}),
+    ("GET", "/api/visitors"): ("listVisitors", "Visitors (unknown people seen again and again), newest first, paged",
+                               {"parameters": [LIMIT, {"name": "offset", "in": "query",
+                                                       "schema": {"type": "integer", "minimum": 0}}]},
+                               {"200": _json(_obj({"visitors": {"type": "array", "items": _ref("Visitor")},
+                                                   "total": INTEGER, "limit": INTEGER, "offset": INTEGER},
+                                                  ["visitors", "total"])), **_errors(400)}),
+    ("GET", "/api/visitors/{visitor_id}"): ("getVisitor", "A visitor with its kept crops and its sightings", {},
+                                            {"200": _json(VISITOR_DETAIL), **_errors(404)}),
+    ("GET", "/api/visitors/{visitor_id}/faces/{face_id}.jpg"): ("getVisitorFace", "One of a visitor's kept crops", {},
+                                                                {"200": JPEG, **_errors(404)}),
+    ("POST", "/api/visitors/{visitor_id}/register"): (
+        "registerVisitor", "Make a visitor a person from its best encodings; its past results take the name",
+        {"requestBody": {"content": {"application/json": {"schema": _obj({"name": NAME}, ["name"])}}}},
+        {"200": _json(_obj({"success": BOOLEAN, "person_id": INTEGER, "person": _ref("Person")},
+                           ["success", "person_id"])), **_errors(400, 401, 404)}),
+    ("POST", "/api/visitors/merge"): (
+        "mergeVisitors", "Merge visitors that are one person into the first seen of them",
+        {"requestBody": {"content": {"application/json": {"schema": _obj(
+            {"ids": {"type": "array", "items": INTEGER, "minItems": 2}}, ["ids"])}}}},
+        {"200": _json(_obj({"success": BOOLEAN, "visitor": VISITOR_DETAIL}, ["success", "visitor"])),
+         **_errors(400, 401, 404)}),
+    ("DELETE", "/api/visitors/{visitor_id}"): (
+        "deleteVisitor", "Forget a visitor: every crop, encoding and result of it", {},
+                                               {"200": _json(_ref("Success")), **_errors(401, 404)}),
+    ("GET", "/api/results/{event_id}/crop.jpg"): (
+        "getResultCrop", "The face crop a result kept", {}, {"200": JPEG, **_errors(404)}),
+    ("POST", "/api/results/{event_id}/reject"): (
+        "rejectResult", "That was not X: the sighting's encoding becomes a negative of X; optionally name who it was",
+        {"requestBody": {"content": {"application/json": {"schema": _obj({"name": STRING})}}}},
+        {"200": _json(_obj({"success": BOOLEAN, "rejected": STRING, "event_id": STRING, "person_id": INTEGER,
+                            "message": STRING}, ["success", "rejected", "event_id"])),
+         **_errors(400, 401, 404, 409)}),
+    ("POST", "/api/search"): (
+        "search", "Every stored sighting of the face in a photo (or of an encoding), nearest first",
+        {"requestBody": SEARCH_BODY, "parameters": [
+            {"name": n, "in": "query", "schema": STRING} for n in ("since", "until", "camera")]},
+        {"200": _json(_obj({"sightings": {"type": "array", "items": _obj({
+            "event_id": STRING, "timestamp": STRING, "camera_id": NULLABLE_STRING, "name": STRING,
+            "visitor_id": INTEGER, "distance": NUMBER, "box": _ref("Box"), "image": NULLABLE_STRING},
+            ["event_id", "timestamp", "name", "distance", "image"])}, "total": INTEGER, "threshold": NUMBER},
+            ["sightings", "total"])), **_errors(400, 401, 413)}),
     ("GET", "/api/openapi.json"): ("getOpenApi", "This document", {}, {"200": _json({"type": "object"})}),
     ("GET", "/api/signed-url"): (
         "getSignedUrl", "A short-lived signed URL for a picture route, for <img src> where no header can be sent",
@@ -315,7 +421,8 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, dict[str, Any], dict[str, Any]
     ("GET", "/ui/{filename}"): ("getOperatorAsset", "Script and styles of the operator page", {},
                                 {"200": {"description": "A static file"}, **_errors(404)}),
 }
-PATH_SCHEMAS = {"camera_id": STRING, "person_id": INTEGER_ID, "unknown_id": INTEGER_ID,
+PATH_SCHEMAS = {"camera_id": STRING, "person_id": INTEGER_ID, "unknown_id": INTEGER_ID, "encoding_id": INTEGER_ID,
+                "visitor_id": INTEGER_ID, "face_id": INTEGER_ID, "event_id": STRING,
                 "filename": {"type": "string", "enum": ["app.js", "style.css"]}}
 
 

@@ -106,15 +106,15 @@ def form_fields() -> dict[str, str]:
         raise fail(400, "the multipart body is malformed") from None
 
 
-def decode_base64_image(value: Any) -> bytes:
-    """`image_base64` as plain base64 or a data: URL."""
+def decode_base64_image(value: Any, field: str = "image_base64") -> bytes:
+    """A photo sent as plain base64 or a data: URL, in the JSON field `field`."""
     if not isinstance(value, str) or not value:
-        raise fail(400, "image_base64 must be a base64 string")
+        raise fail(400, f"{field} must be a base64 string")
     text = value.split(",", 1)[1] if value.startswith("data:") and "," in value else value
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise fail(400, "image_base64 is not valid base64") from None
+        raise fail(400, f"{field} is not valid base64") from None
 
 
 def sent_image(body: dict[str, Any]) -> bytes | None:
@@ -137,3 +137,22 @@ def uploaded_image() -> bytes | None:
             raise fail(413, "image is too large")
         return data
     return None
+
+
+def uploaded_files() -> list[tuple[str, bytes]]:
+    """(file name, bytes) of every file of a multipart body, in the order sent; [] for any other body."""
+    if not is_multipart():
+        return []
+    files = []
+    for field, upload in bottle.request.files.allitems():
+        data = upload.file.read(MAX_BODY_BYTES + 1)
+        if len(data) > MAX_BODY_BYTES:
+            raise fail(413, f"{field} is too large")
+        files.append((upload.raw_filename or field, data))
+    return files
+
+
+def error_with(status: int, message: str, **details: Any) -> bottle.HTTPResponse:
+    """An error that carries more than its message (e.g. an answer per file): `{"error": message, **details}`."""
+    return bottle.HTTPResponse(json.dumps({"error": message, **details}), status,
+                               headers={"Content-Type": "application/json"})

@@ -144,19 +144,35 @@ def default_node_id() -> str:
 
 
 def cmd_register(args: argparse.Namespace, store: Store, settings: Settings) -> int:
-    from facegate.faces import encode_single_face
+    """Every photo is judged as the API judges it (facegate/enrollment.py); one refused photo stores none."""
+    import numpy as np
+
+    from facegate.enrollment import EnrollmentRules, Submitted, judge_all
+    from facegate.records import ENCODING_SIZE
 
     name = args.name.strip()
     if not name or len(name) > 100:
         raise SettingError("NAME must be 1 to 100 characters")
-    encodings = []
+    submitted = []
     for image in args.images:
         try:
-            encodings.append(encode_single_face(image, model=settings.model))
-        except FaceImageError as exc:
-            raise FaceImageError(f"{image}: {exc}") from None
-    person_id = store.register(name, encodings)
-    print(f"registered {name!r} (person {person_id}) from {len(encodings)} photo(s); "
+            submitted.append(Submitted(image, photo=Path(image).read_bytes()))
+        except FileNotFoundError:
+            raise FaceImageError(f"{image}: no such file") from None
+        except IsADirectoryError:
+            raise FaceImageError(f"{image}: is a directory, not an image") from None
+        except OSError as exc:
+            raise FaceImageError(f"{image}: cannot be read: {exc.strerror or exc}") from None
+    known = next((p["id"] for p in store.list_persons() if p["name"] == name), None)
+    existing = store.person_vectors(known) if known is not None else np.zeros((0, ENCODING_SIZE))
+    verdicts = judge_all(submitted, EnrollmentRules(min_face_px=settings.min_face_px), existing, model=settings.model)
+    refused = next((v for v in verdicts if not v.accepted), None)
+    if refused is not None:
+        stored = "; nothing was stored" if len(verdicts) > 1 else ""
+        raise FaceImageError(f"{refused.label}: {refused.message}{stored}")
+    faces = [v.face for v in verdicts if v.face is not None]
+    person_id = store.register(name, [f.encoding for f in faces], crops=[f.crop for f in faces])
+    print(f"registered {name!r} (person {person_id}) from {len(faces)} photo(s); "
           f"{store.count_persons()} people known")
     return 0
 

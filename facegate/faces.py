@@ -60,9 +60,9 @@ def locate_and_encode(rgb: np.ndarray, *, model: str = "hog", upsample: int = 1
     return [(tuple(int(v) for v in box), np.asarray(enc)) for box, enc in zip(boxes, encodings, strict=True)]
 
 
-def encode_single_face(data: bytes | str | Path, *, model: str = "hog") -> np.ndarray:
+def encode_single_face(data: bytes | str | Path, *, model: str = "hog", max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """The encoding of the one face in a photo; FaceImageError if there are none or several."""
-    return only_face(locate_and_encode(load_rgb(data), model=model))
+    return only_face(locate_and_encode(load_rgb(data, max_pixels=max_pixels), model=model))
 
 
 def only_face(faces: list[tuple[tuple[int, int, int, int], np.ndarray]]) -> np.ndarray:

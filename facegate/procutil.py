@@ -13,12 +13,14 @@ import resource
 import select
 import signal
 import threading
+import time
 
 from setproctitle import setproctitle
 
 from facegate.logsetup import setup_logging
 
 PR_SET_PDEATHSIG = 1
+SIGNAL_POLL_S = 0.1  # how soon StopFlag.wait notices a signal
 log = logging.getLogger(__name__)
 
 
@@ -31,20 +33,35 @@ class StopFlag:
 
     def __init__(self, supervisor_pid: int) -> None:
         self._event = threading.Event()
+        self._signalled = False
         self.supervisor_pid = supervisor_pid
         self._parent = os.getppid()
 
     def set(self) -> None:
         self._event.set()
 
+    def set_from_signal(self) -> None:
+        """What a signal handler may do: a plain store, no lock. The handler can interrupt the main thread while
+        it holds the event's lock (or interrupt another handler doing `set`), and taking it again deadlocks."""
+        self._signalled = True
+
     def __bool__(self) -> bool:
+        if self._signalled and not self._event.is_set():
+            self._event.set()
         if not self._event.is_set() and os.getppid() != self._parent:
             log.warning("parent %d is gone; exiting", self._parent)
             self._event.set()
         return self._event.is_set()
 
     def wait(self, seconds: float) -> bool:
-        return self._event.wait(seconds) or bool(self)
+        """Sleep up to `seconds`, waking within SIGNAL_POLL_S of a signal (a handler cannot wake the event)."""
+        deadline = time.monotonic() + seconds
+        while not bool(self):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._event.wait(min(left, SIGNAL_POLL_S))
+        return True
 
 
 def rss_mb() -> float:
@@ -106,8 +123,8 @@ def become_stage(title: str, supervisor_pid: int, log_level: str | None = None) 
     flag = StopFlag(supervisor_pid)
 
     def on_signal(signum: int, _frame: object) -> None:
+        flag.set_from_signal()
         log.info("received %s; finishing", signal.Signals(signum).name)
-        flag.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)

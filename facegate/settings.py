@@ -105,6 +105,7 @@ def _camera_id(value: Any) -> str:
 MAX_CAMERAS = 16
 DETECTORS = ("hog", "cnn", "blazeface")  # the names pipeline/detectors builds
 DEFAULT_DETECT_FPS = 5.0  # chosen from bench.time_to_name (see the README, "Carrying more cameras")
+DEFAULT_VISITOR_THRESHOLD = 0.5  # chosen from bench.visitor_threshold (see the README, "Visitors")
 
 
 DETECT_FPS_MAX = 60.0
@@ -236,6 +237,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("event_cooldown_s", 10.0, _number("event_cooldown_s", 0.0, 86400.0), True,
             "a person makes a new event on a camera only after this long"),
     Setting("unknown_events", True, _boolean("unknown_events"), True, "unknown faces make events too"),
+    Setting("visitor_threshold", DEFAULT_VISITOR_THRESHOLD, _number("visitor_threshold", 0.0, 1.0, low_open=True),
+            True, "largest face distance at which an unknown face joins an earlier visitor (stricter than threshold)"),
     Setting("min_face_px", 0, _number("min_face_px", 0, 4096, integer=True), True,
             "faces narrower than this (full-frame pixels) are not encoded"),
     Setting("retention_days", 30, _number("retention_days", 0, 3650, integer=True), True,
@@ -285,6 +288,7 @@ class Settings:
     unknown_recheck_s: float
     event_cooldown_s: float
     unknown_events: bool
+    visitor_threshold: float
     min_face_px: int
     retention_days: int
     audit_retention_days: int

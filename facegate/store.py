@@ -25,9 +25,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from facegate.db import engine as dbengine
 from facegate.db.migrate import upgrade
-from facegate.db.schema import config, meta, outbox, persons, results, unknown_faces
+from facegate.db.schema import config, meta, negatives, outbox, persons, results, unknown_faces
 from facegate.db.schema import encodings as encodings_table
 from facegate.records import ENCODING_SIZE, box_dict, result_dict
+from facegate.store_gallery import GalleryRecords
+from facegate.store_sightings import Sighting, SightingRecords
+from facegate.store_visitors import VisitorRecords
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +71,7 @@ def _row_box(row: sa.Row) -> tuple[int, int, int, int]:
     return row.box_top, row.box_right, row.box_bottom, row.box_left
 
 
-class Store:
+class Store(GalleryRecords, SightingRecords, VisitorRecords):
     """The store of one data dir: SQLite there, or the PostgreSQL database of `database_url`.
 
     `database_url` None reads `FACEGATE_DATABASE_URL`; "" (or unset) is SQLite in the data dir.
@@ -164,7 +167,7 @@ class Store:
 
     # --- persons and encodings --------------------------------------------------------------
     def register(self, name: str, encodings: Iterable[Iterable[float]], *, client_id: str | None = None,
-                 image_url: str | None = None) -> int:
+                 image_url: str | None = None, crops: list[bytes | None] | None = None) -> int:
         """Add encodings to the person of that name, creating the person first if new; returns its id.
 
         Registering an existing name adds a photo of the same person, as the old script's
@@ -186,32 +189,42 @@ class Store:
                     db.execute(sa.update(persons).where(persons.c.id == person_id).values(
                         client_id=sa.func.coalesce(client_id, persons.c.client_id),
                         image_url=sa.func.coalesce(image_url, persons.c.image_url)))
-            self._add_vectors(db, person_id, blobs, now)
+            self._add_vectors(db, person_id, blobs, now, crops)
         return int(person_id)
 
-    def _add_vectors(self, db: Connection, person_id: int, blobs: list[bytes], now: str) -> None:
-        rows = [{"person_id": person_id, "vector": blob, "created_at": now} for blob in blobs]
+    def _add_vectors(self, db: Connection, person_id: int, blobs: list[bytes], now: str,
+                     crops: list[bytes | None] | None = None) -> None:
+        crops = crops or [None] * len(blobs)
+        rows = [{"person_id": person_id, "vector": blob, "jpeg": crop, "created_at": now}
+                for blob, crop in zip(blobs, crops, strict=True)]
         db.execute(sa.insert(encodings_table), rows)
         self._bump(db, "gallery_version")
 
-    def add_faces(self, person_id: int, encodings: Iterable[Iterable[float]]) -> int:
-        """Add encodings to an existing person; returns how many they now have (0 if no such person)."""
+    def add_faces(self, person_id: int, encodings: Iterable[Iterable[float]],
+                  crops: list[bytes | None] | None = None) -> int:
+        """Add encodings (with the face crop of each, when known) to an existing person; returns how many they
+        now have (0 if no such person)."""
         blobs = [_vector_blob(e) for e in encodings]
         now = iso_now()
         with self._tx() as db:
             if db.execute(sa.select(persons.c.id).where(persons.c.id == person_id)).first() is None:
                 return 0
-            self._add_vectors(db, person_id, blobs, now)
+            self._add_vectors(db, person_id, blobs, now, crops)
             mine = encodings_table.c.person_id == person_id
             return int(db.execute(sa.select(sa.func.count()).select_from(encodings_table).where(mine)).scalar_one())
 
     def delete_person(self, person_id: int) -> bool:
-        """Remove a person and every encoding of theirs (biometric data must be deletable)."""
+        """Remove a person with every encoding, crop, negative and result of theirs (biometric data must be
+        deletable)."""
         with self._tx() as db:
+            name = db.execute(sa.select(persons.c.name).where(persons.c.id == person_id)).scalar()
             db.execute(sa.delete(encodings_table).where(encodings_table.c.person_id == person_id))
+            db.execute(sa.delete(negatives).where(negatives.c.person_id == person_id))
             gone = db.execute(sa.delete(persons).where(persons.c.id == person_id)).rowcount > 0
             if gone:
+                db.execute(sa.delete(results).where(results.c.name == name))
                 self._bump(db, "gallery_version")
+                self._bump(db, "sightings_version")
         return gone
 
     def _person_rows(self, person_id: int | None = None) -> list[dict[str, Any]]:
@@ -271,8 +284,10 @@ class Store:
 
     # --- results and the outbox -----------------------------------------------------------
     def add_event(self, event_id: str, result: dict[str, Any], camera_id: str | None, stream_url: str | None,
-                  webhook_body: str | None, *, created: float | None = None) -> None:
-        """Write a result and (when webhooks are on) its outbox row in one transaction."""
+                  webhook_body: str | None, *, created: float | None = None, sighting: Sighting | None = None) -> None:
+        """Write a result (with the sighting's encoding, crop and visitor) and, when webhooks are on, its outbox
+        row in one transaction."""
+        sighting = sighting or Sighting()
         now = time.time() if created is None else created
         box = result["box"]
         with self._tx() as db:
@@ -281,7 +296,11 @@ class Store:
                 confidence=result["confidence"], distance=result["distance"], box_top=box["top"],
                 box_right=box["right"], box_bottom=box["bottom"], box_left=box["left"], camera_id=camera_id,
                 stream_url=stream_url, created=now,
+                vector=None if sighting.encoding is None else _vector_blob(sighting.encoding), jpeg=sighting.jpeg,
+                visitor_id=sighting.visitor_id,
             ).on_conflict_do_nothing(index_elements=["event_id"]))
+            if sighting.visitor_id is not None:
+                self.count_sighting(db, sighting.visitor_id, camera_id, now)
             if webhook_body is not None:
                 db.execute(self._insert(outbox).values(
                     event_id=event_id, body=webhook_body, status=OUTBOX_PENDING, attempts=0, next_attempt_at=now,
@@ -295,6 +314,7 @@ class Store:
             "confidence": row.confidence,  # as stored (the same rounding, written by the match stage)
             "camera_id": row.camera_id,
             "event_id": row.event_id,
+            **({"visitor_id": int(row.visitor_id)} if row.visitor_id is not None else {}),
         }
 
     def results(self, limit: int = 100, name: str | None = None) -> list[dict[str, Any]]:
@@ -324,7 +344,10 @@ class Store:
 
     def prune_results(self, older_than: float) -> int:
         with self._tx() as db:
-            return db.execute(sa.delete(results).where(results.c.created < older_than)).rowcount
+            removed = db.execute(sa.delete(results).where(results.c.created < older_than)).rowcount
+            if removed:
+                self._bump(db, "sightings_version")
+            return removed
 
     @staticmethod
     def _due(now: float) -> sa.ColumnElement[bool]:

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import IO
 
 from facegate.db.outage import patiently
+from facegate.enrollment import crop_quality
 from facegate.records import box_dict
 from facegate.redact import mask_url
 from facegate.store import Store
+from facegate.store_sightings import Sighting
 from pipeline.messages import EndOfStream, Event, FrameResult, QuietResults, ReplayDone, Stop, UnknownFace
 from pipeline.stage import EmitOptions, StageContext, receive
 from pipeline.webhooks import WebhookConfig, WebhookSender, webhook_body
@@ -59,8 +61,15 @@ class Emitter:
     def record(self, event: Event) -> None:
         body = webhook_body(event.result, event.camera_id, event.stream_url) if self.sender else None
         stream_url = mask_url(event.stream_url)
-        patiently(lambda: self.store.add_event(event.event_id, event.result, event.camera_id, stream_url, body),
+        sighting = Sighting(event.encoding, event.crop, event.visitor_id)
+        patiently(lambda: self.store.add_event(event.event_id, event.result, event.camera_id, stream_url, body,
+                                               sighting=sighting),
                   what=f"writing event {event.event_id}", stopping=lambda: bool(self.stop))
+        if event.visitor_id is not None and event.encoding is not None:
+            box = event.result["box"]
+            patiently(lambda: self.store.offer_visitor_face(event.visitor_id, event.encoding, event.crop,
+                                                            crop_quality(event.crop, box["right"] - box["left"])),
+                      what=f"keeping a face of visitor {event.visitor_id}", stopping=lambda: bool(self.stop))
         self.meter.add("encodings")  # the emitter's "encodings" column counts events written
         log.info("event %s: %s on %s (distance %.3f)", event.event_id, event.result["name"], event.camera_id,
                  event.result["distance"])

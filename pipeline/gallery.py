@@ -19,6 +19,8 @@ than the single pass. See bench/nearest.py for the figures.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from facegate.records import ENCODING_SIZE
@@ -30,9 +32,13 @@ MAX_CANDIDATE_SHARE = 1 / 16  # beyond this share of rows, read the rest of ever
 
 
 class Gallery:
-    def __init__(self, vectors: np.ndarray, names: list[str]) -> None:
+    def __init__(self, vectors: np.ndarray, names: list[str],
+                 negatives: Mapping[str, np.ndarray] | None = None) -> None:
+        """`negatives`: name → (m, 128) encodings of faces that were wrongly given that name ("that was not X")."""
         if len(vectors) != len(names):
             raise ValueError("one name per encoding")
+        self.negatives = {name: np.asarray(rows, dtype=np.float64).reshape(-1, ENCODING_SIZE)
+                          for name, rows in (negatives or {}).items() if len(rows)}
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, ENCODING_SIZE)
         self.names = list(names)
         self.half_norms = half_squared_norms(self.vectors)
@@ -87,15 +93,50 @@ class Gallery:
         difference = self.vectors[rows].astype(np.float64) - query
         return np.einsum("ij,ij->i", difference, difference)
 
+    def nearest_people(self, encoding: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The `k` nearest people, each at the distance of their nearest encoding, nearest first.
+
+        Exact over every row (float64): this serves `POST /api/recognize?top=k`, not the per-frame path.
+        """
+        if not self.names:
+            return []
+        query = np.asarray(encoding, dtype=np.float64).reshape(ENCODING_SIZE)
+        distances = np.sqrt(self._squared_distances(np.arange(len(self.names)), query))
+        best: dict[str, float] = {}
+        for name, distance in zip(self.names, distances.tolist(), strict=True):
+            if distance < best.get(name, float("inf")):
+                best[name] = distance
+        return sorted(best.items(), key=lambda item: item[1])[:k]
+
+    def rejected(self, name: str, encoding: np.ndarray, distance: float) -> bool:
+        """True when the face is nearer to one of `name`'s negatives than to `name`'s own nearest encoding."""
+        rows = self.negatives.get(name)
+        if rows is None:
+            return False
+        query = np.asarray(encoding, dtype=np.float64).reshape(ENCODING_SIZE)
+        return float(np.min(np.linalg.norm(rows - query, axis=1))) < distance
+
+    def _nearest_not_rejected(self, encoding: np.ndarray, nearest: float) -> tuple[str | None, float]:
+        """The nearest person the face is not rejected for; (None, nearest distance) when it is for all."""
+        for name, distance in self.nearest_people(encoding, len(self.names)):
+            if not self.rejected(name, encoding, distance):
+                return name, distance
+        return None, nearest
+
     def identify(self, encoding: np.ndarray, threshold: float) -> tuple[str, float]:
         """(name, distance) of the closest known face within the threshold, else ("Unknown", distance).
+
+        A person the face is rejected for (nearer one of their negatives than their own encodings) is passed
+        over for the next nearest.
 
         With nobody registered the distance is 1.0: JSON has no infinity, and nothing is that far.
         """
         name, distance = self.nearest(encoding)
         if name is None:
             return UNKNOWN, 1.0
-        if distance > threshold:
+        if name in self.negatives and self.rejected(name, encoding, distance):
+            name, distance = self._nearest_not_rejected(encoding, distance)
+        if name is None or distance > threshold:
             return UNKNOWN, distance
         return name, distance
 

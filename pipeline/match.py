@@ -34,6 +34,7 @@ from pipeline.messages import (
 from pipeline.reorder import ReorderBuffer
 from pipeline.stage import ConfigFollower, MatchOptions, StageContext, receive
 from pipeline.tracker import Attempt, CameraTracks, Track
+from pipeline.visitors import VisitorIndex
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class Matcher:
         self.listener = Listener(self.store.url, "facegate_gallery_version").start() \
             if self.store.backend == "postgresql" else None
         self.refresh_gallery(force=True)
+        self.visitors = VisitorIndex(self.store)
         self.meter.mark_ready()
 
     def refresh_gallery(self, force: bool = False) -> None:
@@ -82,7 +84,7 @@ class Matcher:
         if version == self.gallery_version:
             return
         vectors, names = self.store.gallery()
-        self.gallery = Gallery(vectors, names)
+        self.gallery = Gallery(vectors, names, self.store.negatives_by_name())
         if self.gallery_version >= 0:
             log.info("gallery changed: %d encodings of %d people", len(names), len(set(names)))
             for camera in self.cameras.values():
@@ -145,6 +147,7 @@ class Matcher:
                 track.encoded_pts, track.enc_box = ref.pts, face.box
                 if name == UNKNOWN and face.crop is not None:
                     track.crop, track.crop_encoding = face.crop, face.encoding
+                track.last_crop, track.last_encoding = face.crop, face.encoding
                 fresh.add(track.id)
                 track.vote(threshold)
                 if name == track.name:
@@ -198,7 +201,14 @@ class Matcher:
         settings = self.config.settings
         if track.name == UNKNOWN and not settings.unknown_events:
             return
-        key = track.name if track.name != UNKNOWN else f"{UNKNOWN}#{track.id}"
+        if track.name == UNKNOWN and track.visitor_id is None and track.crop_encoding is not None:
+            track.visitor_id, _ = self.visitors.assign(track.crop_encoding, settings.visitor_threshold, captured_at)
+        if track.name != UNKNOWN:
+            key = track.name
+        elif track.visitor_id is not None:
+            key = f"visitor#{track.visitor_id}"  # one stranger lingering is one event per camera, not one per track
+        else:
+            key = f"{UNKNOWN}#{track.id}"
         cooldown = settings.event_cooldown_s
         last = camera.last_event.get(key)
         if last is not None and pts - last < cooldown:
@@ -207,9 +217,13 @@ class Matcher:
         if len(camera.last_event) > 1000:
             camera.last_event = {k: v for k, v in camera.last_event.items() if pts - v < cooldown}
         result = result_dict(iso_now(captured_at), track.name, track.distance, track.box)
+        visitor_id = track.visitor_id if track.name == UNKNOWN else None
+        if visitor_id is not None:
+            result["visitor_id"] = visitor_id
         stream_url = self.stream_urls.get(camera.camera_id, "")
         event_id = new_event_id()
-        self.ctx.outbox.put(Event(event_id, camera.camera_id, stream_url, result, captured_at, time.time()))
+        self.ctx.outbox.put(Event(event_id, camera.camera_id, stream_url, result, captured_at, time.time(),
+                                  track.last_encoding, track.last_crop, visitor_id))
         if track.name == UNKNOWN and track.crop is not None and track.crop_encoding is not None:
             self.ctx.outbox.put(UnknownFace(event_id, camera.camera_id, track.crop, track.crop_encoding,
                                             captured_at, track.box))
@@ -219,6 +233,7 @@ class Matcher:
             msg = receive(self.ctx.inbox, self.stop, self.meter, timeout=0.1)
             self.config.poll()
             self.refresh_gallery()
+            self.visitors.refresh()
             if isinstance(msg, FaceBatch):
                 self.accept(msg)
             elif isinstance(msg, FrameRef):  # not detected: it takes its place in order with the detected ones

@@ -94,6 +94,9 @@ class Event:
     result: dict[str, Any]
     captured_at: float
     decided_at: float
+    encoding: np.ndarray | None = None  # the face's latest encoding, kept with the result (search, reject)
+    crop: bytes | None = None  # its JPEG crop
+    visitor_id: int | None = None  # the visitor an unknown face belongs to
 
 
 @dataclass(frozen=True, slots=True)

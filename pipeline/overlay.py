@@ -1,15 +1,21 @@
-"""Drawing what the pipeline sees: boxes and names over a frame, as a JPEG for snapshots and MJPEG."""
+"""Drawing what the pipeline sees: boxes and names over a frame, as a JPEG for snapshots and MJPEG.
+
+The JPEG and crop helpers live in facegate/crops.py (enrollment uses them too); they are re-exported here.
+"""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
+from facegate.crops import face_crop, to_jpeg
 from pipeline.gallery import UNKNOWN
 from pipeline.messages import FrameResult
 
 KNOWN_COLOUR = (80, 200, 60)  # BGR
 UNKNOWN_COLOUR = (40, 60, 230)
+
+__all__ = ["draw_faces", "face_crop", "to_jpeg"]
 
 
 def draw_faces(frame: np.ndarray, result: FrameResult | None) -> np.ndarray:
@@ -29,24 +35,3 @@ def draw_faces(frame: np.ndarray, result: FrameResult | None) -> np.ndarray:
         cv2.putText(frame, label, (x + 2, y - base - 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
                     cv2.LINE_AA)
     return frame
-
-
-def to_jpeg(frame: np.ndarray, quality: int = 80) -> bytes:
-    ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    return data.tobytes()
-
-
-def face_crop(frame: np.ndarray, box: tuple[int, int, int, int], size: int = 160) -> bytes:
-    """A JPEG of the face with a margin around it, at most `size` pixels on its longer side."""
-    top, right, bottom, left = box
-    height, width = frame.shape[:2]
-    pad_y, pad_x = (bottom - top) // 4, (right - left) // 4
-    crop = frame[max(top - pad_y, 0):min(bottom + pad_y, height), max(left - pad_x, 0):min(right + pad_x, width)]
-    if crop.size == 0:
-        raise ValueError("empty crop")
-    scale = size / max(crop.shape[:2])
-    if scale < 1.0:
-        crop = cv2.resize(crop, (0, 0), fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    return to_jpeg(crop, 85)

@@ -45,6 +45,9 @@ class Track:
     distance: float = 1.0
     crop: bytes | None = None  # the latest crop of an attempt that matched no one
     crop_encoding: np.ndarray | None = None
+    last_crop: bytes | None = None  # the latest crop and encoding of any attempt: what a result keeps
+    last_encoding: np.ndarray | None = None
+    visitor_id: int | None = None  # the visitor an unknown track belongs to, once decided
     motion: BoxTrack | None = None  # its detected boxes, to carry it to the frames not detected
 
     def vote(self, threshold: float) -> None:

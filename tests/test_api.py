@@ -53,6 +53,14 @@ def _error(response, status: int) -> str:
     return body["error"]
 
 
+def _error_with_files(response, reason: str) -> str:
+    """An enrollment refusal: a 400 with the reason and an answer per file."""
+    assert response.status_code == 400, (response.status_code, response.text)
+    body = response.json()
+    assert body["reason"] == reason and body["files"][0]["reason"] == reason
+    return body["error"]
+
+
 def _people(api: ServiceProcess) -> list[dict]:
     return api.get("/api/persons").json()["persons"]
 
@@ -212,10 +220,13 @@ def test_people_crud(api: ServiceProcess, faces: Path, lin_encoding: list[float]
     assert all({"id", "name", "client_id", "encodings", "created_at"} <= set(p) for p in listed)
     person_id = api.post("/api/register", json={"name": "Temp", "encoding": lin_encoding}).json()["person_id"]
     added = api.post(f"/api/persons/{person_id}/faces",
-                     files={"image": ("l.png", (faces / "lin-manuel-miranda.png").read_bytes(), "image/png")})
+                     files={"image": ("o.jpg", (faces / "obama2.jpg").read_bytes(), "image/jpeg")})
     assert added.status_code == 200 and added.json()["person"]["encodings"] == 2
-    added = api.post(f"/api/persons/{person_id}/faces", json={"encoding": lin_encoding})
+    farther = [v + 0.3 / math.sqrt(len(lin_encoding)) for v in lin_encoding]  # not a near-duplicate
+    added = api.post(f"/api/persons/{person_id}/faces", json={"encoding": farther})
     assert added.json()["person"]["encodings"] == 3
+    assert _error_with_files(api.post(f"/api/persons/{person_id}/faces", json={"encoding": lin_encoding}),
+                             "duplicate")
     _error(api.post(f"/api/persons/{person_id}/faces", json={"encoding": [1, 2]}), 400)
     _error(api.post(f"/api/persons/{person_id}/faces", json={}), 400)
     assert api.delete(f"/api/persons/{person_id}").json()["success"] is True

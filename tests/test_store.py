@@ -28,7 +28,7 @@ from facegate.store import DB_NAME, Store, StoreError
 
 REPO = Path(__file__).resolve().parents[1]
 BACKENDS = ("sqlite", "postgresql")
-HEAD = "0004"
+HEAD = "0005"
 
 
 @pytest.fixture(params=BACKENDS)

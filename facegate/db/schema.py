@@ -34,6 +34,7 @@ encodings = sa.Table(
     sa.Column("person_id", Id, sa.ForeignKey("persons.id", ondelete="CASCADE"), nullable=False),
     sa.Column("vector", sa.LargeBinary, nullable=False),  # 128 float64, little-endian
     sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("jpeg", sa.LargeBinary),  # the face crop of the photo it came from (0005)
     sa.Index("encodings_person", "person_id"),
     sqlite_autoincrement=True,
 )
@@ -53,8 +54,12 @@ results = sa.Table(
     sa.Column("camera_id", sa.Text),
     sa.Column("stream_url", sa.Text),
     sa.Column("created", Seconds, nullable=False),
+    sa.Column("vector", sa.LargeBinary),  # the sighting's encoding, for search by photo and rejects (0005)
+    sa.Column("jpeg", sa.LargeBinary),  # its face crop (0005)
+    sa.Column("visitor_id", Id),  # the visitor an unknown face belongs to (0005)
     sa.Index("results_name", "name", "id"),
     sa.Index("results_created", "created"),
+    sa.Index("results_visitor", "visitor_id"),
     sqlite_autoincrement=True,
 )
 
@@ -135,4 +140,38 @@ camera_leases = sa.Table(
     sa.Column("node_id", sa.Text, nullable=False),
     sa.Column("lease_until", Seconds, nullable=False),  # the camera is free for any node after this
     sa.Column("acquired_at", Seconds, nullable=False),
+)
+
+negatives = sa.Table(
+    "negatives", metadata,  # "that was not X": encodings of faces wrongly given a person's name (0005)
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("person_id", Id, sa.ForeignKey("persons.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),
+    sa.Column("event_id", sa.Text),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Index("negatives_person", "person_id"),
+    sqlite_autoincrement=True,
+)
+
+visitors = sa.Table(
+    "visitors", metadata,  # unknown people followed across tracks, cameras and days (0005)
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("first_seen", Seconds, nullable=False),
+    sa.Column("last_seen", Seconds, nullable=False),
+    sa.Column("sightings", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("cameras", sa.Text, nullable=False, server_default="[]"),  # JSON list of camera ids
+    sa.Index("visitors_last_seen", "last_seen"),
+    sqlite_autoincrement=True,
+)
+
+visitor_faces = sa.Table(
+    "visitor_faces", metadata,  # a few of a visitor's best encodings and crops (0005)
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("visitor_id", Id, sa.ForeignKey("visitors.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),
+    sa.Column("jpeg", sa.LargeBinary),
+    sa.Column("score", sa.Double, nullable=False),  # larger is better: face width times sharpness
+    sa.Column("created", Seconds, nullable=False),
+    sa.Index("visitor_faces_visitor", "visitor_id"),
+    sqlite_autoincrement=True,
 )

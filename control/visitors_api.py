@@ -1,0 +1,103 @@
+"""Visitors over HTTP: list, show, name, merge and forget the unknown people the cameras keep seeing.
+
+A visitor is made by the match stage (pipeline/visitors.py); here the operator looks at them
+(newest first, paged, with their kept crops and sightings), registers one as a person (their past
+results are relabelled with the name), merges visitors that are one person, or deletes one, which
+forgets every crop, encoding and result of it. `/api/unknown` keeps working beside these routes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import bottle
+
+from control.sightings_api import crop_link
+from control.validation import check_id, check_name, fail, json_body
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE = 200
+MAX_MERGE = 100
+
+
+def _page(query: bottle.FormsDict) -> tuple[int, int]:
+    """(limit, offset) of `?limit=&offset=`; 50 and 0 when absent."""
+    values = []
+    for key, default, low, high in (("limit", 50, 1, MAX_PAGE), ("offset", 0, 0, 10**9)):
+        text = query.get(key)
+        if text in (None, ""):
+            values.append(default)
+            continue
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise fail(400, f"{key} must be a whole number from {low} to {high}")
+        values.append(int(text))
+    return values[0], values[1]
+
+
+def face_link(visitor_id: int, face_id: int) -> str:
+    return f"/api/visitors/{visitor_id}/faces/{face_id}.jpg"
+
+
+def install(app: bottle.Bottle, service: Any) -> None:
+    """Add the visitor routes to the API app."""
+    store = service.store
+
+    @app.get("/api/visitors")
+    def list_visitors() -> dict[str, Any]:
+        limit, offset = _page(bottle.request.query)
+        found, total = store.list_visitors(limit, offset)
+        return {"visitors": found, "total": total, "limit": limit, "offset": offset}
+
+    @app.get("/api/visitors/<visitor_id>")
+    def show_visitor(visitor_id: str) -> dict[str, Any]:
+        found = store.get_visitor(check_id(visitor_id, "visitor"))
+        if found is None:
+            raise fail(404, f"no visitor {visitor_id}")
+        for face in found["faces"]:
+            face["image"] = face_link(found["id"], face["id"])
+        for result in found["results"]:
+            result["image"] = crop_link(result["event_id"]) if result.pop("has_crop") else None
+        return found
+
+    @app.get("/api/visitors/<visitor_id>/faces/<face_id>.jpg")
+    def visitor_face(visitor_id: str, face_id: str) -> bytes:
+        jpeg = store.visitor_face_jpeg(check_id(visitor_id, "visitor"), check_id(face_id, "face"))
+        if jpeg is None:
+            raise fail(404, "no such face of that visitor")
+        bottle.response.content_type = "image/jpeg"
+        return jpeg
+
+    @app.post("/api/visitors/<visitor_id>/register")
+    def register_visitor(visitor_id: str) -> dict[str, Any]:
+        name = check_name(json_body().get("name"))
+        vid = check_id(visitor_id, "visitor")
+        person_id = store.register_visitor(vid, name)
+        if person_id is None:
+            raise fail(404, f"no visitor {visitor_id}")
+        service.gallery_changed()
+        log.info("visitor %d registered as %s (person %d)", vid, name, person_id)
+        return {"success": True, "message": f"visitor {vid} is now {name}", "person_id": person_id,
+                "person": store.get_person(person_id)}
+
+    @app.post("/api/visitors/merge")
+    def merge_visitors() -> dict[str, Any]:
+        ids = json_body().get("ids")
+        if (not isinstance(ids, list) or len(ids) < 2 or len(ids) > MAX_MERGE
+                or any(isinstance(i, bool) or not isinstance(i, int) or i < 1 for i in ids)):
+            raise fail(400, f"ids must be a list of 2 to {MAX_MERGE} visitor ids")
+        merged = store.merge_visitors(ids)
+        if merged is None:
+            raise fail(404, "one of those visitors does not exist")
+        log.info("merged visitors %s into %d", ", ".join(map(str, ids)), merged)
+        return {"success": True, "message": f"{len(set(ids))} visitors merged into {merged}",
+                "visitor": store.get_visitor(merged, sightings=0)}
+
+    @app.delete("/api/visitors/<visitor_id>")
+    def delete_visitor(visitor_id: str) -> dict[str, Any]:
+        vid = check_id(visitor_id, "visitor")
+        if not store.delete_visitor(vid):
+            raise fail(404, f"no visitor {visitor_id}")
+        log.info("visitor %d forgotten with its crops, encodings and results", vid)
+        return {"success": True, "message": f"visitor {vid} and every crop, encoding and result of it deleted"}
