@@ -18,7 +18,15 @@ import numpy as np
 
 from control import facework
 from control.facework import FaceWorkPool
-from control.validation import check_id, check_name, decode_base64_image, fail, is_multipart, json_body
+from control.validation import (
+    check_id,
+    check_name,
+    decode_base64_image,
+    fail,
+    form_fields,
+    is_multipart,
+    json_body,
+)
 from facegate.enrollment import nearest_distance
 from facegate.faces import encode_single_face
 from facegate.store_gallery import NameInUse
@@ -115,7 +123,7 @@ def install(app: bottle.Bottle, service: Any, pool: FaceWorkPool) -> None:
     @app.post("/api/verify")
     def verify() -> dict[str, Any]:
         body = {} if is_multipart() else json_body()
-        fields = ({k: bottle.request.forms.getunicode(k) for k in bottle.request.forms} if is_multipart() else body)
+        fields = form_fields() if is_multipart() else body
         config = service.config()
         model, threshold = str(config["model"]), float(config["threshold"])
         first = _photo("image1", body) or _photo("image", body)

@@ -136,15 +136,15 @@ SCHEMAS: dict[str, Any] = {
     "AuditEntry": _obj({"id": INTEGER, "time": STRING, "scope": STRING, "client": NULLABLE_STRING, "action": STRING,
                         "target": NULLABLE_STRING, "details": {"type": "object"}},
                        ["id", "time", "scope", "action", "details"]),
+    "Visitor": _obj({"id": INTEGER, "first_seen": STRING, "last_seen": STRING, "sightings": INTEGER,
+                     "cameras": {"type": "array", "items": STRING}},
+                    ["id", "first_seen", "last_seen", "sightings", "cameras"]),
 }
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer",
                "description": "FACEGATE_API_TOKEN (admin) or FACEGATE_READ_TOKEN (read); open when neither is set"},
     "signedUrl": {"type": "apiKey", "in": "query", "name": "signature",
                   "description": "picture routes only: the URL from GET /api/signed-url (with its expires)"},
-    "Visitor": _obj({"id": INTEGER, "first_seen": STRING, "last_seen": STRING, "sightings": INTEGER,
-                     "cameras": {"type": "array", "items": STRING}},
-                    ["id", "first_seen", "last_seen", "sightings", "cameras"]),
 }
 
 
@@ -173,6 +173,7 @@ def _links(parameter: str, expression: str, *operations: str) -> dict[str, Any]:
 
 PERSON_OPS = ("getPerson", "addPersonFace", "deletePerson")
 CAMERA_OPS = ("updateCamera", "deleteCamera", "getCameraSnapshot")
+INTEGER_ID = {"type": "integer", "minimum": 0}
 LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
 RESULTS = _obj({"results": {"type": "array", "items": _ref("Result")}, "total": INTEGER}, ["results", "total"])
 IMAGE_BODY = {"required": True, "content": {
@@ -184,11 +185,11 @@ PHOTO_BODY = {"required": True, "content": {
     "multipart/form-data": {"schema": _obj({"image": BINARY}, ["image"])},
 }}
 ON_ITS_NODE = {"description": "Another node runs the camera: Location is the same request on that node"}
-ENROLL_BODY = {"content": {
-    "application/json": {"schema": _obj({"image_base64": STRING, "images_base64": {"type": "array", "items": STRING},
-                                         "encoding": ENCODING, "encodings": {"type": "array", "items": ENCODING}})},
-    "multipart/form-data": {"schema": _obj({"image": {"type": "array",
-                                                      "items": BINARY}})},
+ENROLL_FIELDS = {"image_base64": BASE64, "images_base64": {"type": "array", "items": BASE64, "minItems": 1},
+                 "encoding": ENCODING, "encodings": {"type": "array", "items": ENCODING, "minItems": 1}}
+ENROLL_BODY = {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "anyOf": [_obj(ENROLL_FIELDS, [n]) for n in ENROLL_FIELDS]}},
+    "multipart/form-data": {"schema": _obj({"image": {"type": "array", "items": BINARY, "minItems": 1}}, ["image"])},
 }}
 FILE_VERDICTS = {"type": "array", "items": _obj({"file": STRING, "accepted": BOOLEAN, "reason": STRING,
                                                  "error": STRING, "sharpness": {"type": "number", "nullable": True}},
@@ -196,21 +197,28 @@ FILE_VERDICTS = {"type": "array", "items": _obj({"file": STRING, "accepted": BOO
 VISITOR_DETAIL = {"allOf": [_ref("Visitor"), _obj({
     "faces": {"type": "array", "items": _obj({"id": INTEGER, "score": NUMBER, "image": STRING})},
     "results": {"type": "array", "items": {"allOf": [_ref("Result"), _obj({"image": NULLABLE_STRING})]}}})]}
-SEARCH_FILTERS = {"since": STRING, "until": STRING, "camera": STRING, "limit": INTEGER}
-SEARCH_BODY = {"content": {
-    "application/json": {"schema": _obj({"image_base64": STRING, "encoding": ENCODING, **SEARCH_FILTERS})},
-    "multipart/form-data": {"schema": _obj({"image": BINARY, **SEARCH_FILTERS})},
+SEARCH_CAMERA = {"type": "string", "minLength": 1}
+# since/until: ISO-8601 (a trailing Z is fine), epoch seconds, or "" for no bound
+MOMENT = {"anyOf": [STRING, NUMBER]}
+SEARCH_FILTERS = {"since": MOMENT, "until": MOMENT, "camera": SEARCH_CAMERA,
+                  "limit": {"type": "integer", "minimum": 1, "maximum": 1000}}
+SEARCH_BODY = {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "anyOf": [
+        _obj({"image_base64": BASE64, "encoding": ENCODING, **SEARCH_FILTERS}, [n])
+        for n in ("image_base64", "encoding")]}},
+    "multipart/form-data": {"schema": _obj({"image": BINARY, **SEARCH_FILTERS}, ["image"])},
 }}
 CANDIDATE = _obj({"name": STRING, "distance": NUMBER, "confidence": NUMBER, "match": BOOLEAN},
                  ["name", "distance", "match"])
 RECOGNIZED_FACE = {"allOf": [_ref("Result"), _obj({"candidates": {"type": "array", "items": CANDIDATE}})]}
-VERIFY_BODY = {"content": {
-    "application/json": {"schema": _obj({"image1_base64": STRING, "image2_base64": STRING, "image_base64": STRING,
-                                         "person_id": INTEGER})},
-    "multipart/form-data": {"schema": _obj({"image1": BINARY,
-                                            "image2": BINARY,
-                                            "image": BINARY,
-                                            "person_id": INTEGER})},
+VERIFY_PAIRS = (("image1", "image2"), ("image", "person_id"), ("image1", "person_id"))
+VERIFY_JSON = {"image1_base64": BASE64, "image2_base64": BASE64, "image_base64": BASE64, "person_id": INTEGER_ID}
+VERIFY_FORM = {"image1": BINARY, "image2": BINARY, "image": BINARY, "person_id": INTEGER_ID}
+VERIFY_BODY = {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "anyOf": [
+        _obj(VERIFY_JSON, [n if n == "person_id" else f"{n}_base64" for n in pair]) for pair in VERIFY_PAIRS]}},
+    "multipart/form-data": {"schema": {"type": "object", "anyOf": [
+        _obj(VERIFY_FORM, list(pair)) for pair in VERIFY_PAIRS]}},
 }}
 
 
@@ -224,7 +232,6 @@ PICTURE_PATH = {"type": "string",
 JPEG = {"description": "JPEG image", "content": {"image/jpeg": {"schema": BINARY}}}
 HTML = {"description": "The operator page", "content": {"text/html": {"schema": STRING}}}
 CAMERA_ID_PATH = {"camera_id": CAMERA_ID}
-INTEGER_ID = {"type": "integer", "minimum": 0}
 
 # (method, path) → (operationId, summary, extra operation fields, responses)
 OPERATIONS: dict[tuple[str, str], tuple[str, str, dict[str, Any], dict[str, Any]]] = {
@@ -344,8 +351,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, dict[str, Any], dict[str, Any]
                                                     "total": INTEGER, "alive": INTEGER, "this_node": STRING},
                                                    ["nodes", "this_node"]))}),
     ("PUT", "/api/persons/{person_id}"): ("renamePerson", "Rename a person (their past results follow)",
-                                          {"requestBody": {"content": {"application/json": {
-                                              "schema": _obj({"name": NAME}, ["name"])}}}},
+                                          _json_body({**_obj({"name": NAME}, ["name"]), "additionalProperties": False}),
                                           {"200": _json(_obj({"success": BOOLEAN, "message": STRING,
                                                               "person": _ref("Person")}, ["success", "person"])),
                                            **_errors(400, 401, 404, 409)}),
@@ -361,8 +367,9 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, dict[str, Any], dict[str, Any]
         "deleteEncoding", "Delete one encoding (and its crop) of a person", {},
         {"200": _json(_obj({"success": BOOLEAN, "person": _ref("Person")}, ["success"])), **_errors(401, 404)}),
     ("GET", "/api/visitors"): ("listVisitors", "Visitors (unknown people seen again and again), newest first, paged",
-                               {"parameters": [LIMIT, {"name": "offset", "in": "query",
-                                                       "schema": {"type": "integer", "minimum": 0}}]},
+                               {"parameters": [{**LIMIT, "schema": {**LIMIT["schema"], "maximum": 200}},
+                                               {"name": "offset", "in": "query",
+                                                "schema": {"type": "integer", "minimum": 0, "maximum": 10**9}}]},
                                {"200": _json(_obj({"visitors": {"type": "array", "items": _ref("Visitor")},
                                                    "total": INTEGER, "limit": INTEGER, "offset": INTEGER},
                                                   ["visitors", "total"])), **_errors(400)}),
@@ -372,13 +379,13 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, dict[str, Any], dict[str, Any]
                                                                 {"200": JPEG, **_errors(404)}),
     ("POST", "/api/visitors/{visitor_id}/register"): (
         "registerVisitor", "Make a visitor a person from its best encodings; its past results take the name",
-        {"requestBody": {"content": {"application/json": {"schema": _obj({"name": NAME}, ["name"])}}}},
+        _json_body(_obj({"name": NAME}, ["name"])),
         {"200": _json(_obj({"success": BOOLEAN, "person_id": INTEGER, "person": _ref("Person")},
                            ["success", "person_id"])), **_errors(400, 401, 404)}),
     ("POST", "/api/visitors/merge"): (
         "mergeVisitors", "Merge visitors that are one person into the first seen of them",
-        {"requestBody": {"content": {"application/json": {"schema": _obj(
-            {"ids": {"type": "array", "items": INTEGER, "minItems": 2}}, ["ids"])}}}},
+        _json_body(_obj({"ids": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 10**12 - 1},
+                                 "minItems": 2, "maxItems": 100, "uniqueItems": True}}, ["ids"])),
         {"200": _json(_obj({"success": BOOLEAN, "visitor": VISITOR_DETAIL}, ["success", "visitor"])),
          **_errors(400, 401, 404)}),
     ("DELETE", "/api/visitors/{visitor_id}"): (
@@ -388,14 +395,13 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, dict[str, Any], dict[str, Any]
         "getResultCrop", "The face crop a result kept", {}, {"200": JPEG, **_errors(404)}),
     ("POST", "/api/results/{event_id}/reject"): (
         "rejectResult", "That was not X: the sighting's encoding becomes a negative of X; optionally name who it was",
-        {"requestBody": {"content": {"application/json": {"schema": _obj({"name": STRING})}}}},
+        {"requestBody": {"content": {"application/json": {"schema": _obj({"name": NAME})}}}},
         {"200": _json(_obj({"success": BOOLEAN, "rejected": STRING, "event_id": STRING, "person_id": INTEGER,
                             "message": STRING}, ["success", "rejected", "event_id"])),
          **_errors(400, 401, 404, 409)}),
     ("POST", "/api/search"): (
         "search", "Every stored sighting of the face in a photo (or of an encoding), nearest first",
-        {"requestBody": SEARCH_BODY, "parameters": [
-            {"name": n, "in": "query", "schema": STRING} for n in ("since", "until", "camera")]},
+        {"requestBody": SEARCH_BODY},
         {"200": _json(_obj({"sightings": {"type": "array", "items": _obj({
             "event_id": STRING, "timestamp": STRING, "camera_id": NULLABLE_STRING, "name": STRING,
             "visitor_id": INTEGER, "distance": NUMBER, "box": _ref("Box"), "image": NULLABLE_STRING},

@@ -18,7 +18,7 @@ import numpy as np
 
 from control import facework
 from control.facework import FaceWorkPool
-from control.validation import check_encoding, check_name, fail, is_multipart, json_body, sent_image
+from control.validation import check_encoding, check_name, fail, form_fields, is_multipart, json_body, sent_image
 from facegate.faces import encode_single_face
 from facegate.sighting_search import SightingSearch
 from pipeline.gallery import UNKNOWN
@@ -101,8 +101,7 @@ def install(app: bottle.Bottle, service: Any, pool: FaceWorkPool) -> None:
     @app.post("/api/search")
     def search() -> dict[str, Any]:
         body = {} if is_multipart() else json_body()
-        fields = {k: bottle.request.forms.getunicode(k) for k in bottle.request.forms} if is_multipart() else body
-        fields = {**{k: bottle.request.query.getunicode(k) for k in bottle.request.query}, **fields}
+        fields = form_fields() if is_multipart() else body
         config = service.config()
         image = sent_image(body)
         if body.get("encoding") is not None:

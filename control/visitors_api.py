@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 MAX_PAGE = 200
 MAX_MERGE = 100
+MAX_ID = 10**12 - 1  # the largest id a path takes (12 digits), and what a database integer holds
 
 
 def _page(query: bottle.FormsDict) -> tuple[int, int]:
@@ -40,6 +41,13 @@ def face_link(visitor_id: int, face_id: int) -> str:
     return f"/api/visitors/{visitor_id}/faces/{face_id}.jpg"
 
 
+def _visitor_id(text: str) -> int:
+    """A visitor id from the path; `merge` there is the merge route asked with the wrong method (405)."""
+    if text == "merge":
+        raise bottle.HTTPError(405, "POST /api/visitors/merge merges visitors", Allow="POST")
+    return check_id(text, "visitor")
+
+
 def install(app: bottle.Bottle, service: Any) -> None:
     """Add the visitor routes to the API app."""
     store = service.store
@@ -52,7 +60,7 @@ def install(app: bottle.Bottle, service: Any) -> None:
 
     @app.get("/api/visitors/<visitor_id>")
     def show_visitor(visitor_id: str) -> dict[str, Any]:
-        found = store.get_visitor(check_id(visitor_id, "visitor"))
+        found = store.get_visitor(_visitor_id(visitor_id))
         if found is None:
             raise fail(404, f"no visitor {visitor_id}")
         for face in found["faces"]:
@@ -85,7 +93,7 @@ def install(app: bottle.Bottle, service: Any) -> None:
     def merge_visitors() -> dict[str, Any]:
         ids = json_body().get("ids")
         if (not isinstance(ids, list) or len(ids) < 2 or len(ids) > MAX_MERGE
-                or any(isinstance(i, bool) or not isinstance(i, int) or i < 1 for i in ids)):
+                or any(isinstance(i, bool) or not isinstance(i, int) or not 1 <= i <= MAX_ID for i in ids)):
             raise fail(400, f"ids must be a list of 2 to {MAX_MERGE} visitor ids")
         merged = store.merge_visitors(ids)
         if merged is None:
@@ -96,7 +104,7 @@ def install(app: bottle.Bottle, service: Any) -> None:
 
     @app.delete("/api/visitors/<visitor_id>")
     def delete_visitor(visitor_id: str) -> dict[str, Any]:
-        vid = check_id(visitor_id, "visitor")
+        vid = _visitor_id(visitor_id)
         if not store.delete_visitor(vid):
             raise fail(404, f"no visitor {visitor_id}")
         log.info("visitor %d forgotten with its crops, encodings and results", vid)

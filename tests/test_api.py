@@ -440,7 +440,7 @@ def test_responses_follow_the_documented_schemas(api: ServiceProcess) -> None:
         checked.add(path)
     assert checked == {"/api/audit", "/api/cameras", "/api/config", "/api/latest", "/api/nodes",
                        "/api/openapi.json", "/api/persons", "/api/results", "/api/signed-url", "/api/stats",
-                       "/api/status", "/api/unknown", "/api/webhooks/failed"}
+                       "/api/status", "/api/unknown", "/api/visitors", "/api/webhooks/failed"}
 
 
 def _resolve(document: dict, schema: dict) -> dict:

@@ -353,11 +353,13 @@ def _audit(svc: ServiceProcess, action: str) -> list[dict]:
 def test_every_kind_of_change_leaves_an_audit_row(svc: ServiceProcess, faces: Path, camera: MjpegCamera) -> None:
     _error(svc.get("/api/audit", token=READ), 403)
     _error(svc.get("/api/audit", token=""), 401)
-    photo = (faces / "lin-manuel-miranda.png").read_bytes()
-    person_id = svc.post("/api/register", data={"name": "Audited Person"},
-                         files={"image": ("lin.png", photo, "image/png")}, timeout=120).json()["person_id"]
-    assert svc.post(f"/api/persons/{person_id}/faces", files={"image": ("l.png", photo, "image/png")},
+    person_id = svc.post("/api/register", data={"name": "Audit Person"},
+                         files={"image": ("o.jpg", (faces / "obama.jpg").read_bytes(), "image/jpeg")},
+                         timeout=120).json()["person_id"]
+    assert svc.post(f"/api/persons/{person_id}/faces",
+                    files={"image": ("o2.jpg", (faces / "obama2.jpg").read_bytes(), "image/jpeg")},
                     timeout=120).status_code == 200
+    assert svc.put(f"/api/persons/{person_id}", json={"name": "Audited Person"}).status_code == 200
     assert svc.delete(f"/api/persons/{person_id}", token=ADMIN_OLD).status_code == 200
     assert svc.put("/api/config", json={"threshold": 0.58}).status_code == 200
     url = _camera_url(camera)
@@ -366,7 +368,8 @@ def test_every_kind_of_change_leaves_an_audit_row(svc: ServiceProcess, faces: Pa
     assert svc.delete("/api/cameras/audited").status_code == 200
     assert svc.post("/api/webhooks/retry").status_code == 200
 
-    expected = {"person.register": "Audited Person", "person.add_face": str(person_id),
+    expected = {"person.register": "Audit Person", "person.add_face": str(person_id),
+                "person.rename": str(person_id),
                 "person.delete": str(person_id), "config.update": None, "camera.add": "audited",
                 "camera.update": "audited", "camera.delete": "audited", "webhooks.retry": None}
     for action, target in expected.items():
