@@ -66,7 +66,11 @@ test("register by encoding (the old way) and by photo; people", async () => {
   assert.equal(lin.total_users, 2);
   const person = await client.persons.get(lin.person_id);
   assert.deepEqual([person.name, person.encodings], [LIN, 1]);
-  const added = await client.persons.addFace(lin.person_id, { image: photo("lin-manuel-miranda.png") });
+  // the same photo again is refused with its reason (a near-duplicate), and nothing is stored
+  const again = await client.persons.addFace(lin.person_id, { image: photo("lin-manuel-miranda.png") }).catch((e) => e);
+  assert.equal(again.status, 400);
+  assert.match(again.message, /near-duplicate/);
+  const added = await client.persons.addFace(lin.person_id, { encoding: new Array(128).fill(0.05) });
   assert.equal(added.person.encodings, 2);
   const twoFaces = await client.register({ name: "Two", image: photo("two_people.jpg") }).catch((e) => e);
   assert.equal(twoFaces.status, 400);
