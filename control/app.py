@@ -56,6 +56,7 @@ from facegate.store import iso_now
 from pipeline.gallery import Gallery
 
 log = logging.getLogger(__name__)
+URL_SIGNING_KEY = "url_signing_key"  # meta row: the cluster's key for signed picture URLs
 
 
 def _json_errors(app: bottle.Bottle) -> None:
@@ -100,7 +101,9 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
     app.install(_log_crashes)
     _json_errors(app)
     security.install(app, cors_origins=cors_origins)
-    auth.install(app, auth.AuthConfig.from_env().with_tokens(token, read_token), host)
+    shared = service.store.backend == "postgresql"
+    shared_key = bytes.fromhex(service.store.shared_secret(URL_SIGNING_KEY)) if shared else None
+    auth.install(app, auth.AuthConfig.from_env().with_tokens(token, read_token), host, shared_key)
     schema = RequestSchemaPlugin()
     app.install(schema)  # after auth: a caller without a token hears 401, not a schema's 400
     store = service.store

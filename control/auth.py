@@ -275,9 +275,13 @@ def _unauthorized(message: str) -> bottle.HTTPError:
     return bottle.HTTPError(401, message, **{"WWW-Authenticate": 'Bearer realm="facegate"'})
 
 
-def install(app: bottle.Bottle, config: AuthConfig, host: str | None = None) -> UrlSigner:
-    """Guard every route of `app` (install before adding routes) and add `GET /api/signed-url`."""
-    signer = UrlSigner(config.signed_url_ttl_s)
+def install(app: bottle.Bottle, config: AuthConfig, host: str | None = None,
+            signing_key: bytes | None = None) -> UrlSigner:
+    """Guard every route of `app` (install before adding routes) and add `GET /api/signed-url`.
+
+    `signing_key` None: a key made now (a restart voids the URLs); nodes sharing a database pass
+    the database's key, so a picture URL signed by one node is good on the node a 307 sends it to."""
+    signer = UrlSigner(config.signed_url_ttl_s, signing_key)
     app.install(AuthPlugin(config, signer))
     warn_if_open(config, host)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -149,6 +150,14 @@ class Store(GalleryRecords, SightingRecords, VisitorRecords):
     def set_meta(self, key: str, value: str) -> None:
         with self._tx() as db:
             db.execute(self._upsert(meta), {"key": key, "value": value})
+
+    def shared_secret(self, key: str) -> str:
+        """A random hex secret kept under `key` in the database: made by the first node to ask, the same for
+        every node after (so a URL one node signs is good on another)."""
+        with self._tx() as db:
+            db.execute(self._insert(meta).values(key=key, value=secrets.token_hex(32))
+                       .on_conflict_do_nothing(index_elements=["key"]))
+            return str(db.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar_one())
 
     def _bump(self, db: Connection, key: str) -> None:
         """Move a version counter; on PostgreSQL also NOTIFY `facegate_<key>` at commit, so the other nodes'

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from control.auth import UrlSigner
 from facegate.cluster import ClusterTables, NodeRow
 from facegate.placement import ClusterView, NodeLoad, plan
 from facegate.store import Store
@@ -147,3 +148,21 @@ def test_a_new_node_gets_cameras_from_the_busiest_without_flapping() -> None:
     # the newcomer's side: it takes what was given up, and the giver does not take it back
     assert plan(view({}, wanted, {"old": (2, 4)}, taken={"c1", "c2"}), min_hold_s=10).take == ["c3"]
     assert plan(view({"c1": 10.0, "c2": 20.0}, wanted, {"new": (0, 4)}, taken=set()), min_hold_s=10).take == []
+
+
+def test_nodes_sharing_a_database_sign_picture_urls_with_one_key(store: Store, tmp_path: Path) -> None:
+    """A picture URL one node signs is good on the node its 307 leads to: the key is the database's."""
+    url = "" if store.backend == "sqlite" else store.url.render_as_string(hide_password=False)
+    other = Store(tmp_path, database_url=url)
+    try:
+        key = store.shared_secret("url_signing_key")
+        assert len(bytes.fromhex(key)) == 32
+        assert other.shared_secret("url_signing_key") == key  # made once, by whichever asked first
+        assert store.shared_secret("another_key") != key
+        query, _ = UrlSigner(300, bytes.fromhex(key)).sign("/api/cameras/door/snapshot.jpg")
+        fields = dict(part.split("=", 1) for part in query.split("&"))
+        on_other_node = UrlSigner(300, bytes.fromhex(other.shared_secret("url_signing_key")))
+        assert on_other_node.verify("/api/cameras/door/snapshot.jpg", fields["expires"], fields["signature"])
+        assert not UrlSigner(300).verify("/api/cameras/door/snapshot.jpg", fields["expires"], fields["signature"])
+    finally:
+        other.close()
