@@ -44,6 +44,7 @@ class ClusterAgent:
         self.status = status
         self.apply = apply
         self.held: dict[str, float] = {}  # camera id -> when taken
+        self._ticking = threading.Lock()
         self.running = False
         self._renewed_at = time.time()
         self._last_handover = 0.0
@@ -95,6 +96,12 @@ class ClusterAgent:
                 self.tick()
 
     def tick(self) -> None:
+        """One round: heartbeat, leases, placement. The loop and a request that wants its effect now (a camera
+        added, recognition started) may both call it; they take turns."""
+        with self._ticking:
+            self._tick_once()
+
+    def _tick_once(self) -> None:
         now = time.time()
         try:
             self._tick(now)

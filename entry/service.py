@@ -26,6 +26,7 @@ from pipeline.runner import Pipeline
 from pipeline.stats import StageFigures
 
 log = logging.getLogger("facegate.service")  # the name operators know
+BOOT_WAIT_S = 60.0  # how long a start or add-camera request waits for the stages to be up
 
 PROCESS_FIELDS = ("name", "kind", "pid", "alive", "frames_in", "frames_out", "fps", "ms_p50", "ms_p95", "faces",
                   "encodings", "drops", "lost", "queue_depth", "queue_hwm", "restarts", "cpu_s", "rss_mb")
@@ -45,6 +46,7 @@ class Service:
         self.agent: ClusterAgent | None = None
         self._lock = threading.RLock()
         self._closing = threading.Event()
+        self._booted = threading.Event()  # stages up and the node in the cluster: the API may answer before
 
     # --- life cycle -----------------------------------------------------------------------------
     def boot(self, given: dict[str, Any], api_url: str) -> None:
@@ -58,6 +60,7 @@ class Service:
                                   apply=self.follow_leases)
         self.agent.start()
         log.info("node %s (up to %d cameras)", self.node_id, self.max_cameras)
+        self._booted.set()
         resume = self.store.get_meta("running") == "1" or "stream_url" in given
         if resume and self.config().get("stream_url"):
             log.info("resuming recognition")
@@ -117,6 +120,7 @@ class Service:
             self._reconcile()
             self._wake_agent()
             log.info("recognition started on %s", ", ".join(f"{c} ({u})" for c, u in cameras.items()))
+        self._settle()
 
     def stop(self) -> None:
         with self._lock:
@@ -137,6 +141,15 @@ class Service:
     def _wake_agent(self) -> None:
         if self.agent is not None:
             self.agent.wake()
+
+    def _settle(self) -> None:
+        """Take the leases now, so a request that started recognition or added a camera answers with the camera
+        already connecting. Called without the service's lock: the agent's tick takes it (through apply).
+        A request that came while the service was still starting waits for that first (bounded)."""
+        if not self._booted.wait(BOOT_WAIT_S):
+            return
+        if self.agent is not None:
+            self.agent.tick()
 
     def update_config(self, updates: dict[str, Any]) -> dict[str, Any]:
         cleaned = validate(updates, runtime_only=True)
@@ -161,6 +174,7 @@ class Service:
                 raise ServiceError(f"camera {entry['id']!r} exists already")
             listed = list(self.config().get("cameras") or [])
             self._save_cameras([*listed, entry])
+        self._settle()
         return entry
 
     def update_camera(self, camera_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
