@@ -34,7 +34,7 @@ $(NODE_STAMP): $(TS)/package.json $(TS)/package-lock.json
 
 test: $(STAMP) postgres $(NODE_STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile   # two workers, each test file on one (module-scoped services)
 	cd $(TS) && FACEGATE_PYTHON=$(CURDIR)/$(BIN)/python npm test
 
 bench: $(STAMP) postgres
