@@ -28,7 +28,7 @@ from control.validation import (
     json_body,
 )
 from facegate.enrollment import nearest_distance
-from facegate.faces import encode_single_face
+from facegate.faces import FaceImageError, encode_single_face
 from facegate.store_gallery import NameInUse
 
 log = logging.getLogger(__name__)
@@ -62,13 +62,11 @@ def _photo(name: str, body: dict[str, Any]) -> bytes | None:
 
 def _encoding(pool: FaceWorkPool, label: str, photo: bytes, model: str) -> np.ndarray:
     """The one face's encoding, worked out in the photo pool (a 429 when it is full)."""
-    try:
-        with facework.http_errors(pool):
+    with facework.http_errors(pool):
+        try:
             return pool.run(encode_single_face, photo, model=model, max_pixels=pool.config.max_pixels)
-    except bottle.HTTPError as exc:
-        if exc.status_code == 400:
-            raise fail(400, f"{label}: {exc.body}") from None
-        raise
+        except FaceImageError as exc:  # named by its field; http_errors answers the pool's 429 and 503
+            raise fail(400, f"{label}: {exc}") from None
 
 
 def install(app: bottle.Bottle, service: Any, pool: FaceWorkPool) -> None:

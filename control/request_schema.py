@@ -102,8 +102,8 @@ class RequestSchemaPlugin:
         error = next(iter(validator.iter_errors(body)), None)
         if error is None:
             return
-        begun = set(body) & self.choices.get((method, rule), set()) if isinstance(body, dict) else {"not an object"}
-        if not error.instance_path and not begun:
+        choices = self.choices.get((method, rule), set())
+        if not error.instance_path and isinstance(body, dict) and not body.keys() & choices:
             return  # none of the body's alternatives is even begun (no photo, no encoding): the route says what to send
         explain = EXPLAIN.get((method, rule))
         try:
