@@ -30,6 +30,7 @@ from typing import Any
 from bench import (
     camera_down,
     capacity,
+    encoder,
     flood,
     nearest,
     ratio,
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip", type=Path, help=f"video to run (default: the test data's {CLIP})")
     parser.add_argument("--workers", type=int, help="detect workers for the replay (default: cores)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where latest.json and TABLE.md go")
-    parser.add_argument("--parts", default="pipeline,time_to_name,capacity,ratio,flood,startup,search",
+    parser.add_argument("--parts", default="pipeline,encoder,time_to_name,capacity,ratio,flood,startup,search",
                         help="which parts to run (each also runs alone: python -m bench.capacity, ...)")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
@@ -138,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results = run(clip, args.workers) if "pipeline" in parts else {}
         table = report.markdown(results) if results else ""
+        if "encoder" in parts:
+            _say("encoding a face: dlib-bin against the same network on numpy")
+            results["encoder"] = encoder.measure()
+            table += "\n## Encoding a face\n\n" + encoder.markdown(results["encoder"])
         if "time_to_name" in parts:
             _say("time to name per detect_fps")
             results["time_to_name"] = time_to_name.measure()

@@ -8,7 +8,7 @@ counters: frames offered (read by capture), dropped (no free slot), and through 
 up means at least 97% of the offered frames went through match and at most 2% were dropped. The
 search steps the camera count up until a step fails or the time budget is spent.
 
-`python -m bench.capacity [--detectors hog,blazeface] [--idle-only]`
+`python -m bench.capacity [--detectors hog,blazeface] [--idle-only] [--steps 12,16,20]`
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from bench.fixtures import CLIP, faces_dir, register_people
 from bench.videos import retimed, still
 
 CAMERA_FPS = 15.0
-STEPS = (2, 4, 6, 8, 10, 12, 14, 16)
+STEPS = (2, 4, 8, 12, 16, 20, 24, 28, 32)
 WARMUP_S = 8.0
 WINDOW_S = 20.0
 THROUGH_MIN = 0.97
@@ -88,11 +88,12 @@ def trial(data_dir: Path, video: Path, cameras: int, detector: str, window_s: fl
             "keeps_up": through >= THROUGH_MIN and dropped <= DROPPED_MAX}
 
 
-def capacity(data_dir: Path, video: Path, detector: str, budget_s: float) -> dict[str, Any]:
-    """Step the camera count up until a step falls behind or the budget is spent."""
+def capacity(data_dir: Path, video: Path, detector: str, budget_s: float,
+             counts: tuple[int, ...] = STEPS) -> dict[str, Any]:
+    """Step the camera count up through `counts` until a step falls behind or the budget is spent."""
     deadline = time.monotonic() + budget_s
     steps, best = [], 0
-    for cameras in STEPS:
+    for cameras in counts:
         if time.monotonic() > deadline:
             break
         print(f"[capacity] {detector}: {cameras} cameras", file=sys.stderr, flush=True)
@@ -115,7 +116,8 @@ def idle(data_dir: Path, video: Path, cameras: int = 4) -> dict[str, Any]:
             "detected_fps": result["detected_fps"], "trial": result}
 
 
-def measure(detectors: list[str], budget_s: float, *, idle_cost: bool = True, search: bool = True) -> dict[str, Any]:
+def measure(detectors: list[str], budget_s: float, *, idle_cost: bool = True, search: bool = True,
+            counts: tuple[int, ...] = STEPS) -> dict[str, Any]:
     out: dict[str, Any] = {"cores": os.cpu_count(), "camera_fps": CAMERA_FPS}
     with tempfile.TemporaryDirectory(prefix="facegate-capacity-") as tmp:
         work = Path(tmp)
@@ -125,7 +127,7 @@ def measure(detectors: list[str], budget_s: float, *, idle_cost: bool = True, se
             out["idle"] = idle(work / "data", still(work / "still.mp4", 10.0, CAMERA_FPS))
         if search:
             video = retimed(faces_dir() / CLIP, work / "clip15.mp4", CAMERA_FPS)
-            out["capacity"] = [capacity(work / "data", video, d, budget_s) for d in detectors]
+            out["capacity"] = [capacity(work / "data", video, d, budget_s, counts) for d in detectors]
     return out
 
 
@@ -152,12 +154,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget-s", type=float, default=300.0, help="per detector, for the search")
     parser.add_argument("--idle-only", action="store_true")
     parser.add_argument("--capacity-only", action="store_true")
+    parser.add_argument("--steps", default=",".join(map(str, STEPS)),
+                        help="camera counts to try, in order (e.g. 12,16,20 to start near the limit)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind, so the running pipeline shuts down
     os.environ.setdefault("FACEGATE_WEBHOOKS", "off")
     out = measure(args.detectors.split(","), args.budget_s, idle_cost=not args.capacity_only,
-                  search=not args.idle_only)
+                  search=not args.idle_only, counts=tuple(int(n) for n in args.steps.split(",")))
     print(json.dumps(out, indent=2))
     print(markdown(out), file=sys.stderr)
     return 0

@@ -55,8 +55,10 @@ def locate_and_encode(rgb: np.ndarray, *, model: str = "hog", upsample: int = 1
     """Every face in the picture, as ((top, right, bottom, left), encoding)."""
     import face_recognition
 
+    from facegate.encoder import face_encodings
+
     boxes = face_recognition.face_locations(rgb, number_of_times_to_upsample=upsample, model=model)
-    encodings = face_recognition.face_encodings(rgb, boxes)
+    encodings = face_encodings(rgb, boxes)
     return [(tuple(int(v) for v in box), np.asarray(enc)) for box, enc in zip(boxes, encodings, strict=True)]
 
 

@@ -1,9 +1,9 @@
 """Detect: a pool of workers that locate every face in every frame and encode only what is needed.
 
 Locating runs on each frame with the same calls as the old single loop (same resize, same
-colour conversion, same dlib detector), so the faces found per frame are the same. The 60 ms
-encoding runs only for a face that belongs to no known track, or whose track is due for a
-re-check (see pipeline/hints.py).
+colour conversion, same dlib detector), so the faces found per frame are the same. The encoding
+(dlib's network on numpy, ~13 ms a face: facegate/encoder.py) runs only for a face that belongs to
+no known track, or whose track is due for a re-check (see pipeline/hints.py).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections import OrderedDict
 import cv2
 import numpy as np
 
+from facegate.encoder import face_encodings, network
 from pipeline.detectors import FaceLocator, ModelFileError, make_detector, options_from
 from pipeline.messages import Box, Face, FaceBatch, FrameRef, Stop
 from pipeline.overlay import face_crop
@@ -64,9 +65,7 @@ class Detector:
     def __init__(self, ctx: StageContext) -> None:
         self.ctx = ctx
         self.stop, self.meter = ctx.begin()
-        import face_recognition  # loads dlib's models: a second or so
-
-        self.fr = face_recognition
+        network()  # the encoding network: already in memory when forked from the stage forkserver
         self.config = ConfigFollower(ctx)
         self.rings = RingCache()
         assert isinstance(ctx.options, DetectOptions)
@@ -112,7 +111,7 @@ class Detector:
             if box[1] - box[3] >= min_px
             and ring.hints.should_encode(box, ref.pts, s.recheck_s, s.unknown_recheck_s)
         ]
-        encodings = self.fr.face_encodings(rgb, [found[i] for i in wanted]) if wanted else []
+        encodings = face_encodings(rgb, [found[i] for i in wanted])
         by_index = dict(zip(wanted, encodings, strict=True))
         frame = ring.frame(ref.slot)
         faces = [Face(box, by_index.get(i), self.crop(frame, box) if i in by_index else None)

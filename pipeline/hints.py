@@ -4,7 +4,7 @@ Match owns the tracks (pipeline/tracker.py) and writes one hint row per live tra
 camera's ring segment:
 its latest box, the box and media time of its last encoding, whether it is named, and a claim
 field. A detect worker that finds a face overlapping a track whose re-check is not due yet
-skips the 60 ms encoding; when it is due, the worker claims the row so the other workers do
+skips the encoding; when it is due, the worker claims the row so the other workers do
 not encode the same face again from the next frames in flight.
 """
 

@@ -14,6 +14,9 @@ import pipeline.capture
 import pipeline.detect
 import pipeline.emit
 import pipeline.match  # noqa: F401
+from facegate.encoder import network
+
+network()  # the encoding network's weights, read once and shared by every forked stage
 
 if sys.argv == ["-c"] and "multiprocessing.forkserver" in sys.modules:  # the forkserver, not an importing test
     setproctitle("facegate: forkserver")

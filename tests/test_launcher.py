@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from facegate.procutil import StopFlag, watch_supervisor
+from pipeline.launcher import stage_context
 from pipeline.runner import Pipeline
 from tests.conftest import copy_gallery
 from tests.service_proc import poll_until
@@ -82,3 +83,24 @@ def test_a_stage_started_after_its_supervisor_died_stops_at_once() -> None:
     flag = StopFlag(gone.pid)
     watch_supervisor(flag)
     assert flag
+
+
+def test_stages_run_blas_on_one_thread_unless_the_user_says_otherwise(monkeypatch) -> None:
+    """Two detect workers' encodings (facegate/encoder.py) already fill two cores: a second BLAS thread
+    each would only fight the other worker. The forkserver, and so every stage, inherits this."""
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    stage_context()
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
+    stage_context()
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "4"
+
+
+def test_the_entry_point_sets_one_blas_thread_before_numpy_loads() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    probe = ("import runpy, sys; runpy.run_path('supervisor.py'); import os; "
+             "print(os.environ['OPENBLAS_NUM_THREADS'], 'numpy' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=Path(__file__).resolve().parents[1], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "True"]
