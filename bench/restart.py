@@ -25,17 +25,25 @@ LIMIT_S = 60.0  # bound of every wait
 POLL_S = 0.02
 
 
-def _child(parent: int, title: str) -> int | None:
+def _child(root: int, title: str) -> int | None:
+    """The process titled `facegate: {title}` that descends from `root` (stages are the children of the
+    supervisor's forkserver, pipeline/launcher.py, so grandchildren of the supervisor)."""
+    parents, titles = {}, {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            titles[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                errors="replace").strip()
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == parent and cmdline == f"facegate: {title}":
-            return int(entry.name)
+    for pid, cmdline in titles.items():
+        ancestor, hops = parents.get(pid), 0
+        while cmdline == f"facegate: {title}" and ancestor and hops < 8:
+            if ancestor == root:
+                return pid
+            ancestor, hops = parents.get(ancestor), hops + 1
     return None
 
 

@@ -193,7 +193,7 @@ def _read_network(reader: _Reader) -> Network:
     weights = reader.tensor().reshape(inputs, outputs)
     if inputs != channels:
         raise ModelFormatError("the projection does not match the last block")
-    return Network(means, stem, tuple(blocks), np.ascontiguousarray(weights, dtype=np.float32))
+    return Network(means, stem, tuple(blocks), weights.astype(np.float32))  # a copy: the file's bytes can go
 
 
 def _convolve(x: np.ndarray, conv: _Conv) -> np.ndarray:
