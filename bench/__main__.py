@@ -24,6 +24,8 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -122,12 +124,42 @@ def run(clip: Path, workers: int | None) -> dict[str, Any]:
     return results
 
 
+@dataclass(frozen=True)
+class Part:
+    """A bench part after the pipeline one: its key in --parts and the results, what it says as it starts,
+    its section title, and how it measures (given the clip) and reports."""
+
+    key: str
+    says: str
+    title: str
+    measure: Callable[[Path], Any]
+    markdown: Callable[[Any], str]
+
+
+PARTS = (
+    Part("encoder", "encoding a face: dlib-bin against the same network on numpy", "Encoding a face",
+         lambda clip: encoder.measure(), encoder.markdown),
+    Part("time_to_name", "time to name per detect_fps", "Time to name vs cost",
+         lambda clip: time_to_name.measure(), time_to_name.markdown),
+    Part("capacity", "capacity: cameras kept up with, per detector; idle cost", "Cameras per machine",
+         lambda clip: capacity.measure(["blazeface", "hog"], budget_s=300.0), capacity.markdown),
+    Part("ratio", "replay vs loop, whole process, three runs each", "Replay vs loop",
+         lambda clip: ratio.measure(), ratio.markdown),
+    Part("flood", f"flood: {flood.CLIENTS} parallel /api/recognize against a live camera",
+         "API flood vs live recognition", lambda clip: flood.measure(clip, faces_dir()), flood.markdown),
+    Part("startup", "start-up: a stage's steps, the pipeline's start, a killed detect worker back", "Start-up",
+         lambda clip: startup.measure(), startup.markdown),
+    Part("search", "search by photo over 100,000 stored sightings", "Search by photo",
+         lambda clip: search.measure(), search.markdown),
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--clip", type=Path, help=f"video to run (default: the test data's {CLIP})")
     parser.add_argument("--workers", type=int, help="detect workers for the replay (default: cores)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where latest.json and TABLE.md go")
-    parser.add_argument("--parts", default="pipeline,encoder,time_to_name,capacity,ratio,flood,startup,search",
+    parser.add_argument("--parts", default=",".join(["pipeline", *(part.key for part in PARTS)]),
                         help="which parts to run (each also runs alone: python -m bench.capacity, ...)")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
@@ -139,34 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results = run(clip, args.workers) if "pipeline" in parts else {}
         table = report.markdown(results) if results else ""
-        if "encoder" in parts:
-            _say("encoding a face: dlib-bin against the same network on numpy")
-            results["encoder"] = encoder.measure()
-            table += "\n## Encoding a face\n\n" + encoder.markdown(results["encoder"])
-        if "time_to_name" in parts:
-            _say("time to name per detect_fps")
-            results["time_to_name"] = time_to_name.measure()
-            table += "\n## Time to name vs cost\n\n" + time_to_name.markdown(results["time_to_name"])
-        if "capacity" in parts:
-            _say("capacity: cameras kept up with, per detector; idle cost")
-            results["capacity"] = capacity.measure(["blazeface", "hog"], budget_s=300.0)
-            table += "\n## Cameras per machine\n\n" + capacity.markdown(results["capacity"])
-        if "ratio" in parts:
-            _say("replay vs loop, whole process, three runs each")
-            results["ratio"] = ratio.measure()
-            table += "\n## Replay vs loop\n\n" + ratio.markdown(results["ratio"])
-        if "flood" in parts:
-            _say(f"flood: {flood.CLIENTS} parallel /api/recognize against a live camera")
-            results["flood"] = flood.measure(clip, faces_dir())
-            table += "\n## API flood vs live recognition\n\n" + flood.markdown(results["flood"])
-        if "startup" in parts:
-            _say("start-up: a stage's steps, the pipeline's start, a killed detect worker back")
-            results["startup"] = startup.measure()
-            table += "\n## Start-up\n\n" + startup.markdown(results["startup"])
-        if "search" in parts:
-            _say("search by photo over 100,000 stored sightings")
-            results["search"] = search.measure()
-            table += "\n## Search by photo\n\n" + search.markdown(results["search"])
+        for part in PARTS:
+            if part.key in parts:
+                _say(part.says)
+                results[part.key] = part.measure(clip)
+                table += f"\n## {part.title}\n\n" + part.markdown(results[part.key])
     except (RuntimeError, subprocess.SubprocessError) as exc:  # a replay or register that failed: say so in a line
         print(f"error: {exc}", file=sys.stderr)
         return 1

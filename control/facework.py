@@ -31,6 +31,7 @@ import numpy as np
 
 from control.validation import fail
 from facegate.faces import FaceImageError
+from facegate.procutil import one_blas_thread_for_children
 from facegate.settings import Settings
 
 T = TypeVar("T")
@@ -127,6 +128,7 @@ class FaceWorkPool:
             if self._closed:
                 raise PoolUnavailable("the service is shutting down")
             if self._executor is None:
+                one_blas_thread_for_children()
                 self._executor = ProcessPoolExecutor(
                     max_workers=self.config.workers, mp_context=multiprocessing.get_context("spawn"),
                     initializer=_worker_start, initargs=(os.getpid(), logging.getLogger().level))

@@ -101,17 +101,12 @@ class Network:
     projection: np.ndarray  # (256, 128)
 
 
-def _conv(reader: _Reader) -> tuple[np.ndarray, tuple[int, int, int, int, int, int, int]]:
-    params = reader.tensor().ravel()
-    filters, rows, cols, stride_y, stride_x, pad_y, pad_x = (reader.integer() for _ in range(7))
-    if rows != cols or stride_y != stride_x or pad_y != pad_x:
-        raise ModelFormatError("only square kernels, strides and paddings are expected")
-    return params, (filters, rows, cols, stride_y, stride_x, pad_y, pad_x)
-
-
 def _conv_affine(reader: _Reader, channels_in: int) -> _Conv:
     """A convolution and the affine layer after it, folded into one convolution."""
-    params, (filters, rows, cols, stride, _, padding, _) = _conv(reader)
+    params = reader.tensor().ravel()
+    filters, rows, cols, stride, stride_x, padding, padding_x = (reader.integer() for _ in range(7))
+    if rows != cols or stride != stride_x or padding != padding_x:
+        raise ModelFormatError("only square kernels, strides and paddings are expected")
     weight_count = filters * channels_in * rows * cols
     if params.size != weight_count + filters:
         raise ModelFormatError("a convolution's weights do not match its input")
@@ -196,20 +191,24 @@ def _read_network(reader: _Reader) -> Network:
     return Network(means, stem, tuple(blocks), weights.astype(np.float32))  # a copy: the file's bytes can go
 
 
+def _windows(x: np.ndarray, size: int, stride: int) -> np.ndarray:
+    """Every size x size window of (faces, rows, cols, channels), `stride` apart, without padding, as a
+    read-only view: (faces, rows', cols', size, size, channels)."""
+    faces, rows, cols, channels = x.shape
+    b, r, c, ch = x.strides
+    shape = (faces, (rows - size) // stride + 1, (cols - size) // stride + 1, size, size, channels)
+    return np.lib.stride_tricks.as_strided(x, shape, (b, r * stride, c * stride, r, c, ch), writeable=False)
+
+
 def _convolve(x: np.ndarray, conv: _Conv) -> np.ndarray:
     """(faces, rows, cols, channels) -> (faces, rows', cols', filters), as one matrix product."""
     if conv.padding:
         p = conv.padding
         x = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
-    faces, rows, cols, channels = x.shape
-    k, s = conv.size, conv.stride
-    out_rows, out_cols = (rows - k) // s + 1, (cols - k) // s + 1
-    b, r, c, ch = x.strides
-    patches = np.lib.stride_tricks.as_strided(
-        x, (faces, out_rows, out_cols, k, k, channels), (b, r * s, c * s, r, c, ch), writeable=False)
-    out = patches.reshape(-1, k * k * channels) @ conv.weights
+    patches = _windows(x, conv.size, conv.stride)
+    out = patches.reshape(-1, conv.weights.shape[0]) @ conv.weights
     out += conv.bias
-    return out.reshape(faces, out_rows, out_cols, -1)
+    return out.reshape(*patches.shape[:3], -1)
 
 
 def _add(skip: np.ndarray, block: np.ndarray) -> np.ndarray:
@@ -230,19 +229,10 @@ def _halve(x: np.ndarray) -> np.ndarray:
     return x.reshape(faces, rows // 2, 2, cols // 2, 2, channels).mean(axis=(2, 4), dtype=np.float32)
 
 
-def _max_pool_3x3_2(x: np.ndarray) -> np.ndarray:
-    faces, rows, cols, channels = x.shape
-    out_rows, out_cols = (rows - 3) // 2 + 1, (cols - 3) // 2 + 1
-    b, r, c, ch = x.strides
-    windows = np.lib.stride_tricks.as_strided(
-        x, (faces, out_rows, out_cols, 3, 3, channels), (b, 2 * r, 2 * c, r, c, ch), writeable=False)
-    return windows.max(axis=(3, 4))
-
-
 def forward(network: Network, chips: np.ndarray) -> np.ndarray:
     """Encodings of face chips: (faces, 150, 150, 3) uint8 RGB -> (faces, 128) float32."""
     x = (chips.astype(np.float32) - np.asarray(network.means, dtype=np.float32)) / 256.0
-    x = _max_pool_3x3_2(np.maximum(_convolve(x, network.stem), 0.0))
+    x = _windows(np.maximum(_convolve(x, network.stem), 0.0), 3, 2).max(axis=(3, 4))  # 3x3 max pooling, stride 2
     for block in network.blocks:
         y = np.maximum(_convolve(x, block.first), 0.0)
         y = _convolve(y, block.second)
@@ -258,7 +248,7 @@ def model_path() -> Path:
 
 @lru_cache(maxsize=1)
 def network() -> Network:
-    """The network of the installed model file, read once per process (~0.2 s)."""
+    """The network of the installed model file, read once per process (~0.05 s)."""
     return load_network(model_path())
 
 

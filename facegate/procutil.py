@@ -64,6 +64,14 @@ class StopFlag:
         return True
 
 
+def one_blas_thread_for_children() -> None:
+    """Children started after this run numpy's BLAS on one thread (unless the user set a count): the
+    encoding network (facegate/encoder.py) runs in every detect worker and photo worker at once, and
+    a second thread each would only fight the others for the cores. The variable is read when a
+    process loads numpy, so it is set here, in the parent, before a child starts."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 def rss_mb() -> float:
     """This process's resident memory in MB (from /proc; the peak from getrusage where /proc is missing)."""
     try:

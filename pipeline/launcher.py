@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import threading
 from multiprocessing import forkserver
 from typing import Any
+
+from facegate.procutil import one_blas_thread_for_children
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +33,7 @@ _running = 0  # pipelines of this process between start() and shutdown()
 
 def stage_context() -> Any:
     """The multiprocessing context every stage process is started with."""
-    # One BLAS thread per stage: the encoding network's matrix products (facegate/encoder.py) run in
-    # each detect worker, and a second thread per worker would only fight the other worker for the cores.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    one_blas_thread_for_children()
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     return context

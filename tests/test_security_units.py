@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from control import audit_api, auth
-from control.facework import FaceWorkConfig
+from control.facework import FaceWorkConfig, FaceWorkPool
 from facegate.audit import AuditEntry, AuditTrail
 from facegate.logsetup import setup_logging
 from facegate.redact import RedactingFormatter, configured_secrets, mask_url, redact_json, restore_password
@@ -180,3 +181,13 @@ def test_face_work_settings_from_the_environment() -> None:
         from_environment({"FACEGATE_API_FACE_WORKERS": "lots"})
     with pytest.raises(SettingError, match="api_face_workers must be in"):
         from_environment({"FACEGATE_API_FACE_WORKERS": "0"})
+
+
+def test_photo_workers_run_blas_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real photo worker process: it encodes with numpy's BLAS beside the detect workers, so one thread."""
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    pool = FaceWorkPool(FaceWorkConfig())
+    try:
+        assert pool.run(os.getenv, "OPENBLAS_NUM_THREADS") == "1"
+    finally:
+        pool.close()
