@@ -276,16 +276,15 @@ def test_killed_supervisor_leaves_no_orphans_and_the_next_start_cleans_up_and_re
         assert {f"facegate: {name}" for name in STAGES} <= {p.cmdline for p in children}
         first.kill()
         assert segments(first.pid), "a killed supervisor cannot have unlinked its ring"
-        # Start the next one at once: any supervisor starting on this machine removes a dead run's
-        # segments, and other test runs start theirs all the time; the orphans are checked meanwhile.
-        logged = len(first.log())
+        # Start the next one at once; the orphans are checked meanwhile. Any supervisor starting on this
+        # machine removes a dead run's segments (the sweep itself: test_units.py), and the tests in the
+        # other worker start theirs all the time, so which one gets there first is not knowable here:
+        # what is, is that none are left once the next one is up.
         second.start(BOOT_S)
         assert first.wait_for(lambda: not still_running(children), 30.0), \
             f"orphans of a killed supervisor: {still_running(children)}"
         booted(second)
-        said = second.log()[logged:]
-        assert "shared-memory segments left by a killed run" in said, said[-3000:]
-        assert not segments(first.pid)
+        assert not segments(first.pid), second.log()[-3000:]
         status = second.get("/api/status").json()
         assert status["running"] is True and status["stream_url"] == str(clip)
         wait_frames(second, 0)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -12,6 +15,7 @@ import pytest
 from facegate.settings import SettingError, validate
 from facegate.store import Store
 from pipeline import gallery as gallery_module
+from pipeline import shm
 from pipeline.gallery import UNKNOWN, Gallery
 from pipeline.hints import iou
 from pipeline.ring import FREE, FrameRing
@@ -191,3 +195,23 @@ def test_large_gallery_two_stage_search_finds_the_exact_nearest() -> None:
         name, distance = gallery.nearest(query)
         assert name == names[int(np.argmin(distances))]
         assert distance == pytest.approx(distances.min(), abs=1e-6)
+
+
+def test_a_starting_run_sweeps_the_segments_of_dead_runs_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a folder of its own (the real /dev/shm is swept by every run on the machine at once): dead runs'
+    segments go; this run's, a live facegate run's and other programs' stay."""
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True, timeout=60)
+    dead = int(gone.stdout)
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "facegate"])
+    try:
+        names = [f"facegate-{dead}-cam0-1", f"facegate-{dead}-board", f"facegate-{os.getpid()}-cam0-1",
+                 f"facegate-{live.pid}-cam0-1", "someone-else", "facegate-notapid"]
+        for name in names:
+            (tmp_path / name).write_bytes(b"x")
+        monkeypatch.setattr(shm, "SHM_DIR", tmp_path)
+        assert sorted(shm.remove_leftovers()) == sorted(names[:2])
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[2:])
+    finally:
+        live.kill()
+        live.wait(timeout=30)
