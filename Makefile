@@ -50,7 +50,7 @@ test: $(STAMP) postgres test-packages $(NODE_STAMP)
 bench: $(STAMP) postgres
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.store
-	$(BIN)/python -m bench.cluster
+	$(BIN)/python -m bench.cross_node
 
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.capture import READ_TIMEOUT_MS
-from pipeline.supervision import STALL_S
+from pipeline.supervision.watchdog import STALL_S
 from tests.conftest import copy_gallery
 from tests.rtsp_server import RtspCamera, prepare
 from tests.service_proc import ServiceProcess
