@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from facegate.cluster import ClusterTables, NodeRow
+from facegate.node_leases import ClusterTables, NodeRow
 from facegate.placement import ClusterView, NodeLoad, plan
 from facegate.store import Store
-from pipeline.shm import pid_alive, remove_leftovers
+from pipeline.transport.shm import pid_alive, remove_leftovers
 
 log = logging.getLogger("facegate.cluster")
 
