@@ -61,6 +61,13 @@ def _validators() -> dict[tuple[str, str], jsonschema_rs.Draft4Validator]:
     return found
 
 
+def _optional() -> set[tuple[str, str]]:
+    """(method, Bottle rule) of the operations whose request body the document leaves optional."""
+    return {(method, path.replace("{", "<").replace("}", ">"))
+            for (method, path), (_, _, extra, _) in openapi.OPERATIONS.items()
+            if "requestBody" in extra and not extra["requestBody"].get("required", False)}
+
+
 def _choices() -> dict[tuple[str, str], set[str]]:
     """(method, Bottle rule) → the fields that pick one of a JSON body's `anyOf` alternatives (photo, encoding, ...)."""
     found = {}
@@ -87,6 +94,7 @@ class RequestSchemaPlugin:
     def __init__(self) -> None:
         self.validators = _validators()
         self.choices = _choices()
+        self.optional = _optional()
 
     def check(self, method: str, rule: str) -> None:
         """Validate this request's JSON body against the schema of (method, rule); a 400 if it breaks it.
@@ -97,6 +105,8 @@ class RequestSchemaPlugin:
         if validator is None or is_multipart():
             return
         if not bottle.request.body.read(1):
+            if (method, rule) in self.optional:
+                return
             raise fail(400, "this request needs a JSON body")
         body = json_body()
         error = next(iter(validator.iter_errors(body)), None)

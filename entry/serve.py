@@ -116,8 +116,8 @@ class Service:
 
     def _reconcile(self) -> None:
         """Make the running captures match the configured cameras this node holds: one dead camera never
-        touches the others."""
-        wanted = {c: url for c, url in self.cameras().items() if c in self.held} if self.running else {}
+        touches the others. Holding none needs no database (the node agent stops them so when it lost it)."""
+        wanted = {c: url for c, url in self.cameras().items() if c in self.held} if self.running and self.held else {}
         current = self._pipeline.cameras()
         for camera_id, url in current.items():
             if wanted.get(camera_id) != url:

@@ -17,8 +17,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from bench.traces import read_trace
+from facegate.db.schema import outbox
 from facegate.store import Store, new_event_id
 from pipeline.delivery.webhooks import WebhookConfig, WebhookSender, backoff_s, sign, verify, webhook_body
 from tests import leaks
@@ -96,6 +98,11 @@ def _add_events(store: Store, count: int) -> list[str]:
     return ids
 
 
+def _attempts(store: Store) -> dict[str, int]:
+    """Event id -> delivery attempts so far, from the outbox."""
+    return {row.event_id: row.attempts for row in store._rows(sa.select(outbox.c.event_id, outbox.c.attempts))}
+
+
 @pytest.fixture()
 def receiver() -> WebhookReceiver:
     started = WebhookReceiver().start()
@@ -110,9 +117,11 @@ def test_refused_then_unreachable_then_accepting_loses_nothing(tmp_path: Path, r
         ids = _add_events(store, 5)
         sender.wake()
         assert receiver.wait_for(lambda: len(receiver.deliveries) >= 12, 15.0), "the receiver saw no retries"
-        receiver.stop()  # then unreachable for a while
+        receiver.stop()  # then unreachable for a while: every event tried again against the closed port
         refused = list(receiver.deliveries)
-        time.sleep(1.0)
+        tried = _attempts(store)
+        assert receiver.wait_for(lambda: all(n > tried[i] for i, n in _attempts(store).items()), 30.0), \
+            "no attempt while the receiver was away"
         assert store.outbox_counts()["delivered"] == 0
         assert store.outbox_counts()["retrying"] == 5
         receiver.status = 200
