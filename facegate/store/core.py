@@ -71,12 +71,12 @@ def vectors_of(blobs: list[bytes]) -> np.ndarray:
     return np.frombuffer(b"".join(bytes(b) for b in blobs), dtype=np.float64).reshape(len(blobs), ENCODING_SIZE).copy()
 
 
-def row_box(row: sa.Row) -> Box:
+def row_box(row: sa.Row[Any]) -> Box:
     """The (top, right, bottom, left) columns of a results or unknown_faces row."""
     return row.box_top, row.box_right, row.box_bottom, row.box_left
 
 
-def stored_result(row: sa.Row) -> dict[str, Any]:
+def stored_result(row: sa.Row[Any]) -> dict[str, Any]:
     """A `results` row as the API shows it (with its visitor, when it has one)."""
     return {
         **result_dict(row.timestamp, row.name, row.distance, row_box(row)),
@@ -132,7 +132,7 @@ class StoreCore:
         with self._writer.begin() as connection:
             yield connection
 
-    def rows(self, statement: sa.Executable) -> list[sa.Row]:
+    def rows(self, statement: sa.Executable) -> list[sa.Row[Any]]:
         """Every row a read returns."""
         with self.engine.connect() as connection:
             return list(connection.execute(statement).all())

@@ -87,7 +87,8 @@ class OutboxRecords:
         """When the next open row is due: its retry time, or the end of another node's claim on it."""
         claim_end = sa.func.coalesce(outbox.c.claimed_until, outbox.c.next_attempt_at)
         due_at = sa.case((claim_end > outbox.c.next_attempt_at, claim_end), else_=outbox.c.next_attempt_at)
-        return self.core.scalar(sa.select(sa.func.min(due_at)).where(outbox.c.status.in_(OPEN_STATUSES)))
+        found: float | None = self.core.scalar(sa.select(sa.func.min(due_at)).where(outbox.c.status.in_(OPEN_STATUSES)))
+        return found
 
     def _record_attempt(self, event_id: str, node_id: str | None, **values: Any) -> bool:
         """Write an attempt's outcome and free the row's claim; with `node_id`, only while that node's claim

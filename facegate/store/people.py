@@ -108,7 +108,7 @@ class GalleryRecords:
     def rename_person(self, person_id: int, name: str) -> str | None:
         """Give a person a new name (their past results follow); the old name, or None if no such person."""
         with self.core.transaction() as db:
-            old = db.execute(sa.select(persons.c.name).where(persons.c.id == person_id)).scalar()
+            old: str | None = db.execute(sa.select(persons.c.name).where(persons.c.id == person_id)).scalar()
             if old is None or old == name:
                 return old
             if db.execute(sa.select(persons.c.id).where(persons.c.name == name)).first() is not None:

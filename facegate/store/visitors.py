@@ -32,7 +32,7 @@ from facegate.store.core import (
 VISITOR_FACES_KEPT = 5  # best encodings and crops kept per visitor
 
 
-def _visitor(row: sa.Row) -> dict[str, Any]:
+def _visitor(row: sa.Row[Any]) -> dict[str, Any]:
     return {"id": int(row.id), "first_seen": iso_now(row.first_seen), "last_seen": iso_now(row.last_seen),
             "sightings": int(row.sightings), "cameras": json.loads(row.cameras)}
 
