@@ -53,7 +53,7 @@ from facegate.audit import AuditTrail
 from facegate.records import ENCODING_SIZE, result_dict
 from facegate.settings import SettingError, Settings, from_environment
 from facegate.store import iso_now
-from pipeline.gallery import Gallery
+from pipeline.recognition.known_faces import Gallery
 
 log = logging.getLogger(__name__)
 URL_SIGNING_KEY = "url_signing_key"  # meta row: the cluster's key for signed picture URLs

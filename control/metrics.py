@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from facegate.redact import configured_secrets, redact_text
-from pipeline.stats import LATENCY_BUCKETS_S, StageFigures
+from pipeline.runtime.stats import LATENCY_BUCKETS_S, StageFigures
 
 CAMERA_STATES = ("connecting", "live", "reconnecting", "failed", "stopped", "ended")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

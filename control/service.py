@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from facegate.store import Store
-from pipeline.stats import StageFigures
+from pipeline.runtime.stats import StageFigures
 
 
 class ServiceError(RuntimeError):
@@ -13,7 +13,7 @@ class ServiceError(RuntimeError):
 
 
 class ServiceApi(Protocol):
-    """Implemented by `entry.service.Service`; the Bottle routes call only this."""
+    """Implemented by `entry.serve.Service`; the Bottle routes call only this."""
 
     store: Store
     version: str

@@ -188,7 +188,7 @@ def cmd_replay(args: argparse.Namespace, store: Store, settings: Settings) -> in
 
 
 def cmd_serve(args: argparse.Namespace, store: Store, settings: Settings, given: dict[str, Any]) -> int:
-    from entry.service import serve
+    from entry.serve import serve
 
     host = option(args, "host", "FACEGATE_HOST", "0.0.0.0")
     port = int(option(args, "port", "FACEGATE_PORT", 5001))
@@ -207,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     multiprocessing.current_process().name = "supervisor"
     setup_logging(args.log_level)
     from entry.replay import ReplayError
-    from pipeline.detectors import ModelFileError, check_model_files
+    from pipeline.detectors.factory import check_model_files
+    from pipeline.detectors.locator import ModelFileError
 
     try:
         use_database(option(args, "database_url", ENV_DATABASE_URL, ""))

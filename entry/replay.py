@@ -14,7 +14,7 @@ import cv2
 from facegate.settings import Settings
 
 if TYPE_CHECKING:
-    from pipeline.runner import Pipeline
+    from pipeline.supervision.runner import Pipeline
 
 log = logging.getLogger("facegate.replay")  # the name operators know
 
@@ -67,8 +67,8 @@ def run_replay(video: str, data_dir: str, settings: Settings, *, trace: str | No
                pace: bool = False, progress: bool = True, log_level: str | None = None) -> dict[str, Any]:
     """Replay the file and return the run's figures; raises ReplayError on bad input or a stalled run."""
     total = check_video(video)
-    from pipeline.mode import Mode
-    from pipeline.runner import Pipeline
+    from pipeline.runtime.run_mode import Mode
+    from pipeline.supervision.runner import Pipeline
 
     camera_id = settings.camera_id or "cam0"
     pipeline = Pipeline(data_dir, settings, mode=Mode(replay=True, pace=pace), trace=trace, follow_config=False,

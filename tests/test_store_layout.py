@@ -1,7 +1,8 @@
-"""The store package's shape: its record modules import only downward, and no one outside it reaches inside.
+"""The store package's shape: its record modules never import the package's top, and no one outside reaches inside.
 
-Read from the source with `ast`, so a record module that imports the package's top (the circle
-the one-class store had) or a caller that touches a private name fails here.
+Read from the source with `ast`, so a record module that imports `facegate.store` itself (the
+circle the one-class store had, which tests/test_layers.py's graph cannot see: a module's own
+package runs first anyway) or a caller that touches a private name of the store fails here.
 """
 
 from __future__ import annotations
@@ -13,54 +14,31 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "facegate" / "store"
 CALLERS = ("facegate", "pipeline", "control", "entry", "bench", "tests")
-PRIVATE_REACH = re.compile(r"\b\w*store\w*(?:\.core)?\._[a-z]\w*")  # store._rows, store.core._writer, ...
+PRIVATE_REACH = re.compile(r"\b\w*store\w*(?:\.core)?\._[a-z]\w*")  # a private name of a store or of its core
 
 
-def store_imports(path: Path) -> set[str]:
-    """The `facegate.store...` modules a file imports, inside functions too."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+def imports_the_top(path: Path) -> list[int]:
+    """The lines where a file imports `facegate.store` itself (inside functions too)."""
+    def names(node: ast.AST) -> list[str]:
         if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add(node.module)
-    return {name for name in found if name == "facegate.store" or name.startswith("facegate.store.")}
+            return [alias.name for alias in node.names]
+        return [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+
+    return [node.lineno for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if "facegate.store" in names(node)]
 
 
-def module_graph() -> dict[str, set[str]]:
-    return {path.stem: {name.rsplit(".", 1)[-1] for name in store_imports(path)}
-            for path in sorted(PACKAGE.glob("*.py")) if path.stem != "__init__"}
+def test_no_record_module_imports_the_package_top() -> None:
+    modules = [path for path in sorted(PACKAGE.glob("*.py")) if path.stem != "__init__"]
+    assert len(modules) >= 8
+    assert [f"{path.name}:{line}" for path in modules for line in imports_the_top(path)] == []
 
 
-def cycle(graph: dict[str, set[str]]) -> list[str]:
-    """A circle of imports among the modules, or [] if there is none."""
-    done: set[str] = set()
-
-    def visit(name: str, path: list[str]) -> list[str]:
-        if name in path:
-            return [*path[path.index(name):], name]
-        if name in done or name not in graph:
-            return []
-        for target in sorted(graph[name]):
-            found = visit(target, [*path, name])
-            if found:
-                return found
-        done.add(name)
-        return []
-
-    return next((found for name in sorted(graph) if (found := visit(name, []))), [])
-
-
-def test_no_record_module_imports_the_package_top_and_none_import_in_a_circle() -> None:
-    graph = module_graph()
-    assert "core" in graph and graph["core"] == set()
-    assert [name for name, targets in graph.items() if "store" in targets] == []
-    assert cycle(graph) == []
-
-
-def test_the_cycle_finder_sees_a_circle() -> None:
-    assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
-    assert cycle({"a": {"b"}, "b": set()}) == []
+def test_the_guard_sees_an_import_of_the_top_inside_a_function(tmp_path: Path) -> None:
+    source = tmp_path / "sample.py"
+    source.write_text("from facegate.store.core import iso_now\n\ndef f():\n    from facegate.store import Store\n",
+                      encoding="utf-8")
+    assert imports_the_top(source) == [4]
 
 
 def test_nothing_outside_the_store_reaches_a_private_name_of_it() -> None:

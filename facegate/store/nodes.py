@@ -7,7 +7,7 @@ out (the node stopped renewing: it died, or lost the database for too long) is f
 node. Taking a lease is one conditional upsert, so two nodes racing for a camera cannot both
 win. Times are epoch seconds from the nodes' clocks (keep them in sync with NTP).
 
-Which cameras to take or give up is decided in facegate/placement.py; entry/cluster.py runs it.
+Which cameras to take or give up is decided in facegate/placement.py; entry/node_agent.py runs it.
 """
 
 from __future__ import annotations

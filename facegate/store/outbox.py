@@ -1,7 +1,7 @@
 """The store's webhook outbox: one row per event to deliver, and a work queue the nodes claim rows from.
 
 Reached as `store.outbox`. The row is written in the result's transaction (`enqueue`); the
-webhook sender (pipeline/webhooks.py) claims due rows, posts them and records each attempt's
+webhook sender (pipeline/delivery/webhooks.py) claims due rows, posts them and records each attempt's
 outcome. A row is `pending`, then `retrying` after a failed attempt, and ends `delivered` or
 `failed` (a dead letter, which `retry_failed` puts back in line).
 """

@@ -3,7 +3,7 @@
 A face belongs to the track its box overlaps most (greedy, by intersection over union); a track
 unseen for `TRACK_TTL_S` has left. A track's name is a vote over its recent encodings, weighted
 by face size and by how far inside the threshold each distance is, so one bad angle does not
-rename a person. The tracks are published to detect through the hint table (pipeline/hints.py).
+rename a person. The tracks are published to detect through the hint table (pipeline/transport/track_hints.py).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline.detect_rate import BoxTrack, carry_box, observe
-from pipeline.gallery import UNKNOWN
-from pipeline.hints import HINT_ROWS, MATCH_IOU, iou
-from pipeline.messages import Box
-from pipeline.ring import FrameRing
+from pipeline.gating.rate_gate import BoxTrack, carry_box, observe
+from pipeline.recognition.known_faces import UNKNOWN
+from pipeline.transport.frame_ring import FrameRing
+from pipeline.transport.messages import Box
+from pipeline.transport.track_hints import HINT_ROWS, MATCH_IOU, iou
 
 TRACK_TTL_S = 1.0  # a track unseen for this long has left
 MAX_ATTEMPTS = 12  # encodings remembered per track for the vote

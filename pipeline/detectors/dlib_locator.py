@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.detectors import CssBox
+from pipeline.detectors.locator import CssBox
 
 
 class DlibDetector:

@@ -6,8 +6,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.messages import FrameRef
-from pipeline.stage import StageOptions
+from pipeline.runtime.stage_context import StageOptions
+from pipeline.transport.messages import FrameRef
 
 
 @dataclass

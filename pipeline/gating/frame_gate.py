@@ -5,7 +5,7 @@ all in stream time (the frame's pts, so a replay decides as live would):
 * the camera's `detect_fps` (its own in `cameras`, else the global one): at most that many
   detections per stream second, always on the newest frame (capture asks as it decodes, so
   there is no backlog to choose from);
-* motion (pipeline/motion.py) seen since the last detected frame;
+* motion (pipeline/gating/motion.py) seen since the last detected frame;
 * a track being due: match publishes its tracks in the ring's hint table, and a frame goes to
   detection when a track's re-check is due, or when tracks exist and the camera went
   `TRACK_KEEPALIVE_S` without a detection (a person standing still must not be dropped as gone:
@@ -18,9 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from facegate.settings import Settings
-from pipeline.detect_rate import DetectGate, DetectRateConfig, Reason
-from pipeline.hints import HintTable
-from pipeline.motion import MotionConfig, MotionDetector
+from pipeline.gating.motion import MotionConfig, MotionDetector
+from pipeline.gating.rate_gate import DetectGate, DetectRateConfig, Reason
+from pipeline.transport.track_hints import HintTable
 
 TRACK_KEEPALIVE_S = 0.5  # half of match's track lifetime (pipeline/tracker.TRACK_TTL_S)
 

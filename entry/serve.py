@@ -15,14 +15,14 @@ import time
 from typing import Any
 
 from control.service import ServiceError
-from entry.cluster import NODE_TIMEOUT_S, ClusterAgent, advertised_url
+from entry.node_agent import NODE_TIMEOUT_S, ClusterAgent, advertised_url
 from facegate import __version__
 from facegate.settings import PROCESS_ONLY, SettingError, Settings, check_camera, check_cameras, defaults, validate
 from facegate.store import NodeRow, Store, iso_now
 from pipeline import capture
-from pipeline.overlay import draw_faces, to_jpeg
-from pipeline.runner import Pipeline
-from pipeline.stats import StageFigures
+from pipeline.runtime.stats import StageFigures
+from pipeline.supervision.runner import Pipeline
+from pipeline.view.overlay import draw_faces, to_jpeg
 
 log = logging.getLogger("facegate.service")  # the name operators know
 BOOT_WAIT_S = 60.0  # how long a start or add-camera request waits for the stages to be up

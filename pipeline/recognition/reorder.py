@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from pipeline.messages import FaceBatch
+from pipeline.transport.messages import FaceBatch
 
 log = logging.getLogger(__name__)
 

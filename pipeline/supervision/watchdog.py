@@ -4,7 +4,7 @@ All process starts and stops happen on one supervision thread (`call()` runs wor
 child's parent-death signal is tied to a thread that lives as long as the run. A stage that
 exits is restarted with backoff and the restart is counted; a stage whose heartbeat is older
 than STALL_S is killed first. A dead detect worker's frames are given back to the hub for the
-other workers. In a replay, a capture that exits is done, not restarted (pipeline/mode.py).
+other workers. In a replay, a capture that exits is done, not restarted (pipeline/runtime/run_mode.py).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from collections.abc import Callable
 from typing import Any
 
 from facegate.procutil import rss_mb
-from pipeline.hub import Hub
-from pipeline.messages import Stop
-from pipeline.stage import StageOptions
-from pipeline.stage_table import Stage, StageTable
-from pipeline.stats import StatsBoard
+from pipeline.runtime.stage_context import StageOptions
+from pipeline.runtime.stats import StatsBoard
+from pipeline.supervision.hub import Hub
+from pipeline.supervision.process_table import Stage, StageTable
+from pipeline.transport.messages import Stop
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """FrameRing: N frame slots of one camera in one shared-memory segment, with a header per slot.
 
 Layout: 32 bytes of geometry (slots, height, width, channels), the slot headers, the track
-hint rows (see pipeline/hints.py), then the slots, each 64-byte aligned.
+hint rows (see pipeline/transport/track_hints.py), then the slots, each 64-byte aligned.
 
 The header is the ring's only shared state. Each field has one writer at a time: capture marks
 a free slot FILLED and stamps its seq; the detect worker that processed it marks it FREE. A
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.hints import HINT, HINT_ROWS, HintTable
-from pipeline.shm import Segment
+from pipeline.transport.shm import Segment
+from pipeline.transport.track_hints import HINT, HINT_ROWS, HintTable
 
 FREE = 0
 FILLED = 1

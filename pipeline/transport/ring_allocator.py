@@ -13,9 +13,9 @@ import logging
 import shutil
 import threading
 
-from pipeline.messages import RingReady, RingRequest
-from pipeline.ring import FrameRing
-from pipeline.shm import SHM_DIR, run_prefix
+from pipeline.transport.frame_ring import FrameRing
+from pipeline.transport.messages import RingReady, RingRequest
+from pipeline.transport.shm import SHM_DIR, run_prefix
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""`python -m bench.cluster`: how fast the nodes of one PostgreSQL database react to each other.
+"""`python -m bench.cross_node`: how fast the nodes of one PostgreSQL database react to each other.
 
 * gallery: from a registration committed by one process to another process's LISTEN hearing it
   (the match stage reloads on its next turn, at most 0.1 s later; polling catches a lost one
@@ -91,7 +91,7 @@ def take_over_s(url: str, root: Path, clip: Path) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.cluster", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.cross_node", description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20, help="registrations timed (default 20)")
     parser.add_argument("--kills", type=int, default=2, help="take-overs timed (default 2)")
     args = parser.parse_args(argv)
@@ -101,11 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     clip = data_dir() / "short_hamilton_clip.mp4"
     with tempfile.TemporaryDirectory(prefix="facegate-bench-cluster-") as tmp, PostgresServer() as server:
         root = Path(tmp)
-        print("[bench.cluster] gallery NOTIFY", file=sys.stderr, flush=True)
+        print("[bench.cross_node] gallery NOTIFY", file=sys.stderr, flush=True)
         notify = gallery_notify_ms(server.create_database("bench"), root / "notify", args.rounds)
         kills = []
         for n in range(args.kills):
-            print(f"[bench.cluster] take-over {n + 1}/{args.kills}", file=sys.stderr, flush=True)
+            print(f"[bench.cross_node] take-over {n + 1}/{args.kills}", file=sys.stderr, flush=True)
             kills.append(take_over_s(server.create_database("bench"), root / f"kill{n}", clip))
     report = {"notify_ms": {"p50": round(statistics.median(notify), 1), "max": round(max(notify), 1),
                             "rounds": len(notify)},

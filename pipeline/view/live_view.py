@@ -12,8 +12,8 @@ from types import MappingProxyType
 
 import numpy as np
 
-from pipeline.messages import CameraStatus, FrameResult
-from pipeline.ring import FrameRing
+from pipeline.transport.frame_ring import FrameRing
+from pipeline.transport.messages import CameraStatus, FrameResult
 
 
 class LiveView:

@@ -42,7 +42,8 @@ class Mode:
 
     @property
     def batches_quiet_frames(self) -> bool:
-        """Frames of an empty scene travel together (live), or each on its own (replay; pipeline/quiet_frames.py)."""
+        """Frames of an empty scene travel together (live), or each on its own (replay;
+        pipeline/gating/quiet_frames.py)."""
         return not self.replay
 
     @property

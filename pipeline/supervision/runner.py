@@ -1,11 +1,11 @@
 """`Pipeline`: the one object the service and the replay hold, over the parts that run the stages.
 
-The parts, each in its own module: supervision (pipeline/supervision.py) starts and restarts the
-stage processes; the hub (pipeline/hub.py) routes their messages; ring allocation
-(pipeline/rings.py) owns the shared memory; the live view (pipeline/live_view.py) keeps what
-the API shows; the stats board (pipeline/stats.py) holds every process's counters. Callers use
+The parts, each in its own module: supervision (pipeline/supervision/watchdog.py) starts and restarts the
+stage processes; the hub (pipeline/supervision/hub.py) routes their messages; ring allocation
+(pipeline/transport/ring_allocator.py) owns the shared memory; the live view (pipeline/view/live_view.py) keeps what
+the API shows; the stats board (pipeline/runtime/stats.py) holds every process's counters. Callers use
 the methods here and nothing behind them. A new stage is added in `_start_core` (or like a
-camera), with its entry point in ENTRY and its options in pipeline/stage.py.
+camera), with its entry point in ENTRY and its options in pipeline/runtime/stage_context.py.
 """
 
 from __future__ import annotations
@@ -19,18 +19,19 @@ from typing import Any
 import numpy as np
 
 from facegate.settings import Settings
-from pipeline import capture, detect, emit, launcher, match
-from pipeline.hub import Hub
-from pipeline.live_view import LiveView
-from pipeline.messages import CameraStatus, CameraUrls, FrameResult
-from pipeline.mode import LIVE, Mode
-from pipeline.progress import RunProgress
-from pipeline.rings import RingAllocator
-from pipeline.shm import remove_leftovers
-from pipeline.stage import CaptureOptions, DetectOptions, EmitOptions, MatchOptions, StageContext
-from pipeline.stage_table import Stage, StageTable
-from pipeline.stats import StageFigures, StatsBoard, by_kind
-from pipeline.supervision import Supervisor
+from pipeline import capture, detect, emit, match
+from pipeline.runtime.run_mode import LIVE, Mode
+from pipeline.runtime.stage_context import CaptureOptions, DetectOptions, EmitOptions, MatchOptions, StageContext
+from pipeline.runtime.stats import StageFigures, StatsBoard, by_kind
+from pipeline.supervision import launcher
+from pipeline.supervision.hub import Hub
+from pipeline.supervision.process_table import Stage, StageTable
+from pipeline.supervision.progress import RunProgress
+from pipeline.supervision.watchdog import Supervisor
+from pipeline.transport.messages import CameraStatus, CameraUrls, FrameResult
+from pipeline.transport.ring_allocator import RingAllocator
+from pipeline.transport.shm import remove_leftovers
+from pipeline.view.live_view import LiveView
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """What a stage process is handed at spawn (its context and typed options), and the small loops every stage shares.
 
 A new stage option is declared in the options class of its stage, here, and filled in where
-the supervisor adds the stage (pipeline/runner.py).
+the supervisor adds the stage (pipeline/supervision/runner.py).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from sqlalchemy.exc import DBAPIError
 from facegate.procutil import StopFlag, become_stage
 from facegate.settings import Settings
 from facegate.store import Store
-from pipeline.mode import LIVE, Mode
-from pipeline.stats import StageMeter, StatsBoard
+from pipeline.runtime.run_mode import LIVE, Mode
+from pipeline.runtime.stats import StageMeter, StatsBoard
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ in shared memory), so the extra hop costs well under a millisecond.
 
 Frames wait here, oldest first, for a detect worker; each worker holds at most MAX_INFLIGHT,
 so a dead worker's frames (given back by supervision) go to the others and load stays even.
-A new message type is declared in pipeline/messages.py and given its row in `routes()`.
+A new message type is declared in pipeline/transport/messages.py and given its row in `routes()`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from pipeline.live_view import LiveView
-from pipeline.messages import (
+from pipeline.supervision.process_table import Stage, StageTable
+from pipeline.supervision.progress import RunProgress
+from pipeline.transport.messages import (
     CameraStatus,
     EndOfStream,
     Event,
@@ -34,9 +35,8 @@ from pipeline.messages import (
     RingRequest,
     UnknownFace,
 )
-from pipeline.progress import RunProgress
-from pipeline.rings import RingAllocator
-from pipeline.stage_table import Stage, StageTable
+from pipeline.transport.ring_allocator import RingAllocator
+from pipeline.view.live_view import LiveView
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ frame on its own (its figures are per frame and its end must not wait).
 
 from __future__ import annotations
 
-from pipeline.messages import FrameRef, QuietFrames
+from pipeline.transport.messages import FrameRef, QuietFrames
 
 QUIET_FLUSH_S = 0.5  # the longest an empty-scene frame waits in capture (wall seconds)
 

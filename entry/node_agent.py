@@ -20,7 +20,7 @@ from typing import Any
 
 from facegate.placement import ClusterView, NodeLoad, plan
 from facegate.store import NodeRow, Store
-from pipeline.shm import pid_alive, remove_leftovers
+from pipeline.transport.shm import pid_alive, remove_leftovers
 
 log = logging.getLogger("facegate.cluster")
 

@@ -1,6 +1,6 @@
 """Drawing what the pipeline sees: boxes and names over a frame, as a JPEG for snapshots and MJPEG.
 
-The JPEG and crop helpers live in facegate/crops.py (enrollment uses them too); they are re-exported here.
+The JPEG helper lives in facegate/crops.py (enrollment uses it too); it is re-exported here.
 """
 
 from __future__ import annotations
@@ -8,14 +8,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from facegate.crops import face_crop, to_jpeg
-from pipeline.gallery import UNKNOWN
-from pipeline.messages import FrameResult
+from facegate.crops import to_jpeg
+from pipeline.recognition.known_faces import UNKNOWN
+from pipeline.transport.messages import FrameResult
 
 KNOWN_COLOUR = (80, 200, 60)  # BGR
 UNKNOWN_COLOUR = (40, 60, 230)
 
-__all__ = ["draw_faces", "face_crop", "to_jpeg"]
+__all__ = ["draw_faces", "to_jpeg"]
 
 
 def draw_faces(frame: np.ndarray, result: FrameResult | None) -> np.ndarray:

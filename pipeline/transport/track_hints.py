@@ -1,6 +1,6 @@
 """The hint table that lets detect skip encoding faces of known tracks, and the box overlap both use.
 
-Match owns the tracks (pipeline/tracker.py) and writes one hint row per live track into the
+Match owns the tracks (pipeline/recognition/tracker.py) and writes one hint row per live track into the
 camera's ring segment:
 its latest box, the box and media time of its last encoding, whether it is named, and a claim
 field. A detect worker that finds a face overlapping a track whose re-check is not due yet
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.messages import Box
+from pipeline.transport.messages import Box
 
 HINT_ROWS = 32
 HINT = np.dtype([("active", "<f8"), ("named", "<f8"), ("top", "<f8"), ("right", "<f8"), ("bottom", "<f8"),

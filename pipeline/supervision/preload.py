@@ -1,4 +1,4 @@
-"""What the stage forkserver imports once, before it forks any stage (pipeline/launcher.py).
+"""What the stage forkserver imports once, before it forks any stage (pipeline/supervision/launcher.py).
 
 face_recognition loads dlib's detector, landmark and encoding models as it is imported (~0.9 s);
 the stage modules bring numpy, OpenCV and SQLite. Imported by the forkserver only, this module

@@ -4,7 +4,7 @@ A stage started as a fresh interpreter (multiprocessing's "spawn") spent about 1
 before its first frame, 0.9 s of it face_recognition loading dlib's models (bench/startup.py),
 and every stage and every restart paid it again, all at once on a 2-core machine. Instead the
 first stage start launches multiprocessing's forkserver, which imports all of that once
-(pipeline/preload.py); each stage is then forked from it, with the models already in
+(pipeline/supervision/preload.py); each stage is then forked from it, with the models already in
 (copy-on-write) memory. Queues, the stats board and the shared-memory rings reach a stage as
 they did under spawn (pickled at start, file descriptors passed over a Unix socket).
 
@@ -26,7 +26,7 @@ from facegate.procutil import one_blas_thread_for_children
 
 log = logging.getLogger(__name__)
 
-PRELOAD = ["__main__", "pipeline.preload"]  # the entry script's imports, then dlib's models and every stage
+PRELOAD = ["__main__", "pipeline.supervision.preload"]  # the entry script's imports, then dlib's models and every stage
 _lock = threading.Lock()
 _running = 0  # pipelines of this process between start() and shutdown()
 

@@ -1,6 +1,7 @@
 """What travels on the pipeline's queues: small records, never pixels.
 
-Where each type goes is the hub's routing table (pipeline/hub.py); a new message type is added here and routed there.
+Where each type goes is the hub's routing table (pipeline/supervision/hub.py); a new message type is added
+here and routed there.
 
 Pixels stay in the shared-memory ring; a FrameRef names the slot they are in.
 """
@@ -32,7 +33,7 @@ class FrameRef:
 @dataclass(frozen=True, slots=True)
 class QuietFrames:
     """Live frames of an empty scene (no detection, no motion, no track), in order, sent as one message
-    (pipeline/quiet_frames.py)."""
+    (pipeline/gating/quiet_frames.py)."""
 
     camera_id: str
     refs: list[FrameRef]
