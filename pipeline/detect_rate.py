@@ -13,6 +13,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from facegate.camera import DETECT_FPS_MAX, DETECT_FPS_MIN
+
 Box = tuple[int, int, int, int]  # (top, right, bottom, left) in full-frame pixels
 Velocity = tuple[float, float, float, float]  # pixels per stream second, per edge
 STILL: Velocity = (0.0, 0.0, 0.0, 0.0)
@@ -36,8 +38,8 @@ class DetectRateConfig:
     gate_on_motion: bool = True
 
     def __post_init__(self) -> None:
-        if not 0.1 <= self.detect_fps <= 60.0:
-            raise ValueError(f"detect_fps must be 0.1..60, not {self.detect_fps}")
+        if not DETECT_FPS_MIN <= self.detect_fps <= DETECT_FPS_MAX:
+            raise ValueError(f"detect_fps must be {DETECT_FPS_MIN}..{DETECT_FPS_MAX}, not {self.detect_fps}")
 
     @property
     def interval_s(self) -> float:

@@ -1405,6 +1405,7 @@ export interface operations {
                     unknown_events?: boolean;
                     unknown_recheck_s?: number;
                     upsample?: number;
+                    visitor_threshold?: number;
                 };
             };
         };
