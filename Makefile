@@ -40,7 +40,7 @@ test: $(STAMP) postgres $(NODE_STAMP)
 bench: $(STAMP) postgres
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.store
-	$(BIN)/python -m bench.cluster
+	$(BIN)/python -m bench.cross_node
 
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak

@@ -22,6 +22,7 @@ from control import (
     enroll_api,
     facework,
     gallery_api,
+    health_api,
     live,
     openapi,
     operator_page,
@@ -53,7 +54,7 @@ from facegate.audit import AuditTrail
 from facegate.records import ENCODING_SIZE, result_dict
 from facegate.settings import SettingError, Settings, from_environment
 from facegate.store import iso_now
-from pipeline.gallery import Gallery
+from pipeline.recognition.known_faces import Gallery
 
 log = logging.getLogger(__name__)
 URL_SIGNING_KEY = "url_signing_key"  # meta row: the cluster's key for signed picture URLs
@@ -285,6 +286,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
     live.install(app, service)
     operator_page.install(app)
     cluster.install(app, service)
+    health_api.install(app, service)
     enroll_api.install(app, service, pool)
     gallery_api.install(app, service, pool)
     visitors_api.install(app, service)

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from facegate.camera import Camera
 from facegate.settings import Settings
 from facegate.store import Store
-from pipeline.stats import StageFigures
+from pipeline.runtime.stats import StageFigures
 
 
 class ServiceError(RuntimeError):
@@ -16,7 +16,7 @@ class ServiceError(RuntimeError):
 
 
 class ServiceApi(Protocol):
-    """Implemented by `entry.service.Service`; the Bottle routes call only this."""
+    """Implemented by `entry.serve.Service`; the Bottle routes call only this."""
 
     store: Store
     version: str
@@ -38,6 +38,7 @@ class ServiceApi(Protocol):
     def delete_camera(self, camera_id: str) -> bool: ...
     def snapshot(self, camera_id: str) -> bytes | None: ...
     def gallery_changed(self) -> None: ...
+    def health(self) -> str: ...
     def is_closing(self) -> bool: ...
     def nodes(self) -> list[dict[str, Any]]: ...
     def camera_home(self, camera_id: str) -> str | None: ...

@@ -1,7 +1,7 @@
 """Stored sightings over HTTP: a result's crop, "that was not X", and search by photo.
 
 `POST /api/results/<event_id>/reject` keeps the sighting's encoding as a negative example of the
-person it was named as (pipeline/gallery.py then passes that person over for faces nearer the
+person it was named as (pipeline/recognition/known_faces.py then passes that person over for faces nearer the
 negative than the person), relabels the result, and, given `{"name": "who it was"}`, adds the
 encoding to that person. `POST /api/search` finds every stored sighting of a face
 (facegate/sighting_search.py).
@@ -21,7 +21,7 @@ from control.facework import FaceWorkPool
 from control.validation import check_encoding, check_name, fail, form_fields, is_multipart, json_body, sent_image
 from facegate.faces import encode_single_face
 from facegate.sighting_search import SightingSearch
-from pipeline.gallery import UNKNOWN
+from pipeline.recognition.known_faces import UNKNOWN
 
 log = logging.getLogger(__name__)
 

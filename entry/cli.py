@@ -211,7 +211,7 @@ def cmd_replay(args: argparse.Namespace, store: Store, settings: Settings) -> in
 
 
 def cmd_serve(args: argparse.Namespace, store: Store, settings: Settings, given: dict[str, Any]) -> int:
-    from entry.service import serve
+    from entry.serve import serve
 
     host = option(args, "host")
     try:
@@ -233,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     multiprocessing.current_process().name = "supervisor"
     setup_logging(args.log_level)
     from entry.replay import ReplayError
-    from pipeline.detectors import ModelFileError, check_model_files
+    from pipeline.detectors.factory import check_model_files
+    from pipeline.detectors.locator import ModelFileError
 
     try:
         use_database(getattr(args, "database_url", None) or os.environ.get(ENV_DATABASE_URL, ""))

@@ -2,7 +2,7 @@
 
 Live streams are never allowed to back up: when every slot is busy the new frame is dropped and
 counted, and the camera keeps being read. A replay instead waits for a free slot so every frame
-of the file is processed (see pipeline/mode.py). A stream that fails, stalls or ends is reopened
+of the file is processed (see pipeline/runtime/run_mode.py). A stream that fails, stalls or ends is reopened
 with backoff (`Link` keeps the state and the backoff); a file in live mode plays at its own frame
 rate and loops.
 """
@@ -17,11 +17,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pipeline.frame_gate import FrameGate
-from pipeline.messages import CameraStatus, EndOfStream, FrameRef, RingReady, RingRequest, Stop
-from pipeline.quiet_frames import QuietBatcher
-from pipeline.ring import FrameRing
-from pipeline.stage import CaptureOptions, ConfigFollower, StageContext
+from pipeline.gating.frame_gate import FrameGate
+from pipeline.gating.quiet_frames import QuietBatcher
+from pipeline.runtime.stage_context import CaptureOptions, ConfigFollower, StageContext
+from pipeline.transport.frame_ring import FrameRing
+from pipeline.transport.messages import CameraStatus, EndOfStream, FrameRef, RingReady, RingRequest, Stop
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ class Camera:
         self.next_slot = (slot + 1) % self.ring.slots
 
     def flush_quiet(self) -> None:
-        """Send the quiet frames held so far, if any (pipeline/quiet_frames.py)."""
+        """Send the quiet frames held so far, if any (pipeline/gating/quiet_frames.py)."""
         batch = self.quiet.take() if self.quiet is not None else None
         if batch is not None:
             self.ctx.outbox.put(batch)

@@ -10,17 +10,17 @@ import pytest
 
 from facegate.camera import check_camera
 from facegate.settings import SettingError, Settings, validate
-from pipeline.detect_rate import Reason
-from pipeline.frame_gate import TRACK_KEEPALIVE_S, FrameGate
-from pipeline.hints import HINT, HINT_ROWS, HintTable
-from pipeline.hub import Hub
-from pipeline.live_view import LiveView
-from pipeline.messages import FrameRef
-from pipeline.progress import RunProgress
-from pipeline.rings import RingAllocator
-from pipeline.stage import DetectOptions, MatchOptions
-from pipeline.stage_table import StageTable
-from pipeline.tracker import CameraTracks
+from pipeline.gating.frame_gate import TRACK_KEEPALIVE_S, FrameGate
+from pipeline.gating.rate_gate import Reason
+from pipeline.recognition.tracker import CameraTracks
+from pipeline.runtime.stage_context import DetectOptions, MatchOptions
+from pipeline.supervision.hub import Hub
+from pipeline.supervision.process_table import StageTable
+from pipeline.supervision.progress import RunProgress
+from pipeline.transport.messages import FrameRef
+from pipeline.transport.ring_allocator import RingAllocator
+from pipeline.transport.track_hints import HINT, HINT_ROWS, HintTable
+from pipeline.view.live_view import LiveView
 
 
 @pytest.mark.parametrize(("value", "expected"), [(0, 0.0), ("2.5", 2.5), (60, 60.0), (0.1, 0.1)])

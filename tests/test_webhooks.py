@@ -20,7 +20,7 @@ import pytest
 
 from bench.traces import read_trace
 from facegate.store import Store, new_event_id
-from pipeline.webhooks import WebhookConfig, WebhookSender, backoff_s, sign, verify, webhook_body
+from pipeline.delivery.webhooks import WebhookConfig, WebhookSender, backoff_s, sign, verify, webhook_body
 from tests import leaks
 from tests.conftest import REPO, cli, copy_gallery
 from tests.webhook_receiver import WebhookReceiver
