@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from facegate.redact import configured_secrets, redact_text
+from pipeline.runtime.stage_kind import StageKind
 from pipeline.runtime.stats import LATENCY_BUCKETS_S, StageFigures
 
 CAMERA_STATES = ("connecting", "live", "reconnecting", "failed", "stopped", "ended")
@@ -59,7 +60,7 @@ class PipelineCollector:
         family = HistogramMetricFamily("facegate_latency_seconds",
                                        "From frame capture to the decision leaving match", labels=["stage"])
         for row in rows:
-            if row.kind != "match":
+            if row.kind != StageKind.MATCH:
                 continue
             buckets = [(str(bound), count) for bound, count in zip(LATENCY_BUCKETS_S, row.latency_le, strict=True)]
             buckets.append(("+Inf", row.lat_count))
