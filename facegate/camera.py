@@ -7,6 +7,7 @@ the API) is `{"id", "stream_url", "name", "enabled"}` plus `detect_fps` when the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -72,9 +73,11 @@ def check_camera(value: Any, *, label: str = "a camera's") -> Camera:
     if any(name not in value for name in REQUIRED):
         raise SettingError("a camera needs an id and a stream_url")
     nullable = {f.name for f, _ in declared(Camera) if f.default is None}
-    return Camera(**{name: None if value[name] is None and name in nullable else
-                     known[name].kind.check("camera_id" if name == "id" else f"{label} {name}", value[name])
-                     for name in value})
+    checked: dict[str, Any] = {
+        name: None if value[name] is None and name in nullable else
+        known[name].kind.check("camera_id" if name == "id" else f"{label} {name}", value[name])
+        for name in value}
+    return Camera(**checked)
 
 
 def camera_schema(*, with_id: bool = True) -> Schema:
@@ -106,8 +109,6 @@ class CameraList(Kind):
         return {"type": "array", "maxItems": MAX_CAMERAS, "items": camera_schema()}
 
     def parse_text(self, text: str) -> Any:
-        import json
-
         try:
             return json.loads(text)
         except ValueError:

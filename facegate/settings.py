@@ -25,13 +25,13 @@ from facegate.setting_kinds import (
     Lifetime,
     Number,
     Schema,
-    SettingError,
     Spec,
     Text,
     declare,
     declared,
     field_schema,
 )
+from facegate.setting_kinds import SettingError as SettingError  # raised by validate; importers know it from here
 
 DETECTORS = ("hog", "cnn", "blazeface")  # the names pipeline/detectors builds
 DEFAULT_DETECT_FPS = 5.0  # chosen from bench.time_to_name (see the README, "Carrying more cameras")
