@@ -154,7 +154,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
     @app.get("/api/results/<name>")
     def results_for(name: str) -> dict[str, Any]:
         found = store.results.recent(check_limit(bottle.request.query.get("limit")), name=name)
-        return {"results": found, "total": len(found), "name": name}
+        return {"results": found, "total": store.results.count(name), "name": name}
 
     @app.get("/api/latest")
     def latest() -> str:

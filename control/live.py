@@ -114,7 +114,7 @@ def install(app: bottle.Bottle, service: Any) -> None:
         faces = service.store.unknown.recent(200)
         for face in faces:
             face["image"] = f"/api/unknown/{face['id']}.jpg"
-        return {"unknown": faces, "total": len(faces)}
+        return {"unknown": faces, "total": service.store.unknown.count()}
 
     @app.get("/api/unknown/<unknown_id>.jpg")
     def unknown_image(unknown_id: str) -> bytes:
