@@ -72,6 +72,8 @@ def install(app: bottle.Bottle, service: Any) -> None:
             entry = service.update_camera(camera_id, body)
         except SettingError as exc:
             raise fail(400, str(exc)) from None
+        except ServiceError as exc:  # a valid change this camera cannot take (the default one's detect_fps)
+            raise fail(409, str(exc)) from None
         if entry is None:
             raise fail(404, f"no camera {camera_id!r}")
         return {"success": True, "camera": _with_urls(_camera_or_404(service, camera_id))}

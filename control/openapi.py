@@ -286,7 +286,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, dict[str, Any], dict[str, Any]
     ("PUT", "/api/cameras/{camera_id}"): ("updateCamera", "Change a camera", _json_body(CAMERA_CHANGE),
                                           {"200": _json(_obj({"success": BOOLEAN, "camera": _ref("Camera")},
                                                              ["success", "camera"])),
-                                           **_errors(400, 401, 404, 413)}),
+                                           **_errors(400, 401, 404, 409, 413)}),
     ("DELETE", "/api/cameras/{camera_id}"): ("deleteCamera", "Remove a camera", {},
                                              {"200": _json(_ref("Success")), **_errors(401, 404)}),
     ("GET", "/api/cameras/{camera_id}/snapshot.jpg"): (

@@ -1,4 +1,4 @@
-"""JSON request bodies are checked against the OpenAPI document, so the server accepts exactly what it documents.
+"""Requests are checked against the OpenAPI document, so the server accepts exactly what it documents.
 
 The document (control/openapi.py) is the single statement of what a body may hold: its required
 fields, types and bounds. This Bottle plugin validates each JSON body against it before the route
@@ -61,6 +61,16 @@ def _validators() -> dict[tuple[str, str], jsonschema_rs.Draft4Validator]:
     return found
 
 
+def _query_names() -> dict[tuple[str, str], set[str]]:
+    """(method, Bottle rule) → the query parameters the document gives that operation."""
+    found = {}
+    for (method, path), (_, _, extra, _) in openapi.OPERATIONS.items():
+        names = {p["name"] for p in extra.get("parameters", []) if p.get("in") == "query"}
+        if names:
+            found[(method, path.replace("{", "<").replace("}", ">"))] = names
+    return found
+
+
 def _optional() -> set[tuple[str, str]]:
     """(method, Bottle rule) of the operations whose request body the document leaves optional."""
     return {(method, path.replace("{", "<").replace("}", ">"))
@@ -86,7 +96,8 @@ def _where(error: jsonschema_rs.ValidationError) -> str:
 
 
 class RequestSchemaPlugin:
-    """Bottle plugin: a JSON body that breaks its documented schema gets a 400 before the route sees it."""
+    """Bottle plugin: a JSON body that breaks its documented schema, or a query parameter given twice, gets a
+    400 before the route sees it."""
 
     name = "request_schema"
     api = 2
@@ -95,6 +106,15 @@ class RequestSchemaPlugin:
         self.validators = _validators()
         self.choices = _choices()
         self.optional = _optional()
+        self.query_names = _query_names()
+
+    def check_query(self, method: str, rule: str) -> None:
+        """A 400 when one of the operation's query parameters comes more than once: none of them is a list,
+        so which value was meant is unknown (other names are not the API's and are ignored)."""
+        query = bottle.request.query
+        repeated = sorted(n for n in self.query_names.get((method, rule), ()) if len(query.getall(n)) > 1)
+        if repeated:
+            raise fail(400, f"query parameter {repeated[0]!r} is given more than once")
 
     def check(self, method: str, rule: str) -> None:
         """Validate this request's JSON body against the schema of (method, rule); a 400 if it breaks it.
@@ -124,10 +144,12 @@ class RequestSchemaPlugin:
         raise fail(400, f"{_where(error)}{error.message}")
 
     def apply(self, callback: Callable[..., Any], route: bottle.Route) -> Callable[..., Any]:
-        if (route.method, route.rule) not in self.validators:
+        key = (route.method, route.rule)
+        if key not in self.validators and key not in self.query_names:
             return callback
 
         def checked(*args: Any, **kwargs: Any) -> Any:
+            self.check_query(route.method, route.rule)
             self.check(route.method, route.rule)
             return callback(*args, **kwargs)
 

@@ -195,7 +195,7 @@ class Service:
                 return None
             entry = check_camera({**current.to_dict(), **changes, "id": camera_id})
             if current == _default_camera(config) and changes.get("detect_fps") is not None:
-                raise SettingError("the default camera follows the global detect_fps: "
+                raise ServiceError("the default camera follows the global detect_fps: "
                                    "PUT /api/config {\"detect_fps\": ...} (or add it to cameras)")
             if current == _default_camera(config):
                 self.update_config({"stream_url": entry.stream_url})
