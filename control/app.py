@@ -22,6 +22,7 @@ from control import (
     enroll_api,
     facework,
     gallery_api,
+    health_api,
     live,
     openapi,
     operator_page,
@@ -285,6 +286,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
     live.install(app, service)
     operator_page.install(app)
     cluster.install(app, service)
+    health_api.install(app, service)
     enroll_api.install(app, service, pool)
     gallery_api.install(app, service, pool)
     visitors_api.install(app, service)

@@ -10,6 +10,7 @@ from typing import Any
 import bottle
 
 from control.auth import ROUTE_SCOPES, SIGNABLE, Scope
+from control.health_api import STATES
 from facegate.records import ENCODING_SIZE
 from facegate.settings import DETECT_FPS_MAX, DETECTORS, MAX_CAMERAS
 
@@ -117,6 +118,8 @@ SCHEMAS: dict[str, Any] = {
                                                                   ["id", "state"])},
                     "uptime_s": NUMBER, "version": STRING, "node": STRING},
                    ["active", "encodings_loaded", "stream_url", "total_results", "running", "cameras"]),
+    "Health": _obj({"status": {"type": "string", "enum": list(STATES)}, "version": STRING, "node": STRING},
+                   ["status", "version", "node"]),
     "Person": _obj({"id": INTEGER, "name": STRING, "client_id": NULLABLE_STRING, "image_url": NULLABLE_STRING,
                     "encodings": INTEGER, "created_at": STRING}, ["id", "name", "encodings"]),
     "UnknownFace": _obj({"id": INTEGER, "event_id": STRING, "camera_id": NULLABLE_STRING, "seen_at": STRING,
@@ -236,6 +239,9 @@ CAMERA_ID_PATH = {"camera_id": CAMERA_ID}
 # (method, path) → (operationId, summary, extra operation fields, responses)
 OPERATIONS: dict[tuple[str, str], tuple[str, str, dict[str, Any], dict[str, Any]]] = {
     ("GET", "/api/status"): ("getStatus", "Service and camera status", {}, {"200": _json(_ref("Status"))}),
+    ("GET", "/api/health"): ("getHealth", "Liveness for load balancers and HEALTHCHECK: 503 unless ok; no token",
+                             {}, {"200": _json(_ref("Health")),
+                                  "503": _json(_ref("Health"), "Starting, or degraded (a stage or the store down)")}),
     ("POST", "/api/start"): ("start", "Start recognition on the configured cameras", {},
                              {"200": _json(_ref("Status")), **_errors(401),
                               "400": _json(ERROR, "No camera is configured yet")}),

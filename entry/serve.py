@@ -14,6 +14,8 @@ import threading
 import time
 from typing import Any
 
+import sqlalchemy as sa
+
 from control.service import ServiceError
 from entry.node_agent import NODE_TIMEOUT_S, ClusterAgent, advertised_url
 from facegate import __version__
@@ -71,6 +73,20 @@ class Service:
         self._pipeline.shutdown()
         if self.agent is not None:
             self.agent.stop()  # after the captures stopped: then another node may take the cameras
+
+    def health(self) -> str:
+        """`starting` until the stages are up and the node joined, `degraded` while a stage process is down, the
+        store does not answer or the node shuts down, else `ok` (GET /api/health)."""
+        if not self._booted.is_set():
+            return "starting"
+        if self._closing.is_set() or not all(row.alive for row in self._pipeline.stage_figures()):
+            return "degraded"
+        try:
+            with self.store.engine.connect() as connection:
+                connection.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError:
+            return "degraded"
+        return "ok"
 
     def is_closing(self) -> bool:
         """True once shutdown began: long-lived responses (MJPEG) end so the server can stop."""

@@ -438,7 +438,7 @@ def test_responses_follow_the_documented_schemas(api: ServiceProcess) -> None:
         schema = get["responses"][str(answer.status_code)]["content"]["application/json"]["schema"]
         _conforms(document, schema, answer.json(), path)
         checked.add(path)
-    assert checked == {"/api/audit", "/api/cameras", "/api/config", "/api/latest", "/api/nodes",
+    assert checked == {"/api/audit", "/api/cameras", "/api/config", "/api/health", "/api/latest", "/api/nodes",
                        "/api/openapi.json", "/api/persons", "/api/results", "/api/signed-url", "/api/stats",
                        "/api/status", "/api/unknown", "/api/visitors", "/api/webhooks/failed"}
 

@@ -63,7 +63,9 @@ def svc(gallery_dir: Path, tmp_path_factory: pytest.TempPathFactory, receiver: W
         "NEXTJS_WEBHOOK_URL": receiver.url, "FACIAL_RECOGNITION_WEBHOOK_SECRET": WEBHOOK_SECRET})
     service.token = ADMIN_NEW
     service.start(timeout=120)
+    booted = poll_until(lambda: service.get("/api/health").status_code == 200, 120)  # 503 `starting` before
     try:
+        assert booted, service.log()[-3000:]
         yield service
     finally:
         code = service.stop(timeout=60)
