@@ -19,9 +19,8 @@ import sqlalchemy as sa
 from control.service import ServiceError
 from entry.node_agent import NODE_TIMEOUT_S, ClusterAgent, advertised_url
 from facegate import __version__
-from facegate.node_leases import ClusterTables, NodeRow
 from facegate.settings import PROCESS_ONLY, SettingError, Settings, check_camera, check_cameras, defaults, validate
-from facegate.store import Store, iso_now
+from facegate.store import NodeRow, Store, iso_now
 from pipeline import capture
 from pipeline.runtime.stats import StageFigures
 from pipeline.supervision.runner import Pipeline
@@ -54,7 +53,7 @@ class Service:
     def boot(self, given: dict[str, Any], api_url: str) -> None:
         """Save what the command line set, start the stages, join the cluster, and resume recognition if it was on."""
         runtime = {k: v for k, v in given.items() if k not in PROCESS_ONLY}
-        self.store.set_config(runtime)
+        self.store.config.update(runtime)
         self._pipeline.start()
         node = NodeRow(self.node_id, socket.gethostname(), os.getpid(), api_url, self.max_cameras,
                        self.started_at, time.time())
@@ -63,7 +62,7 @@ class Service:
         self.agent.start()
         log.info("node %s (up to %d cameras)", self.node_id, self.max_cameras)
         self._booted.set()
-        resume = self.store.get_meta("running") == "1" or "stream_url" in given
+        resume = self.store.core.get_meta("running") == "1" or "stream_url" in given
         if resume and self.config().get("stream_url"):
             log.info("resuming recognition")
             self.start()
@@ -95,7 +94,7 @@ class Service:
     # --- the interface the API uses -------------------------------------------------------------
     def config(self) -> dict[str, Any]:
         effective = defaults()
-        effective.update(self.store.get_config())
+        effective.update(self.store.config.read())
         effective["workers"] = self.workers
         effective["database_url"] = self.store.shown_url
         return effective
@@ -132,16 +131,16 @@ class Service:
             if not cameras:
                 raise ServiceError("no stream_url is configured: PUT /api/config {\"stream_url\": ...} first")
             self.running = True
-            self.store.set_meta("running", "1")
+            self.store.core.set_meta("running", "1")
             self._reconcile()
             self._wake_agent()
             log.info("recognition started on %s", ", ".join(f"{c} ({u})" for c, u in cameras.items()))
-        self._settle()
+        self._take_leases_now()
 
     def stop(self) -> None:
         with self._lock:
             self.running = False
-            self.store.set_meta("running", "0")
+            self.store.core.set_meta("running", "0")
             self._reconcile()
             self._wake_agent()
             log.info("recognition stopped")
@@ -158,7 +157,7 @@ class Service:
         if self.agent is not None:
             self.agent.wake()
 
-    def _settle(self) -> None:
+    def _take_leases_now(self) -> None:
         """Take the leases now, so a request that started recognition or added a camera answers with the camera
         already connecting. Called without the service's lock: the agent's tick takes it (through apply).
         A request that came while the service was still starting waits for that first (bounded)."""
@@ -170,7 +169,7 @@ class Service:
     def update_config(self, updates: dict[str, Any]) -> dict[str, Any]:
         cleaned = validate(updates, runtime_only=True)
         with self._lock:
-            self.store.set_config(cleaned)
+            self.store.config.update(cleaned)
             self._reconcile()
             self._wake_agent()
         log.info("config updated: %s", ", ".join(f"{k}={v}" for k, v in cleaned.items()))
@@ -179,7 +178,7 @@ class Service:
     # --- cameras (GET/POST /api/cameras, PUT/DELETE /api/cameras/<id>) ---------------------------
     def _save_cameras(self, cameras: list[dict[str, Any]]) -> None:
         with self._lock:
-            self.store.set_config({"cameras": check_cameras(cameras)})
+            self.store.config.update({"cameras": check_cameras(cameras)})
             self._reconcile()
             self._wake_agent()
 
@@ -190,7 +189,7 @@ class Service:
                 raise ServiceError(f"camera {entry['id']!r} exists already")
             listed = list(self.config().get("cameras") or [])
             self._save_cameras([*listed, entry])
-        self._settle()
+        self._take_leases_now()
         return entry
 
     def update_camera(self, camera_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
@@ -216,7 +215,7 @@ class Service:
             if current is None:
                 return False
             if current.get("default"):
-                self.store.set_config({"stream_url": None})
+                self.store.config.update({"stream_url": None})
                 self._reconcile()
                 self._wake_agent()
             else:
@@ -257,7 +256,7 @@ class Service:
 
     def _holders(self) -> dict[str, NodeRow]:
         """Camera id -> the live node holding it, other than this one."""
-        tables = ClusterTables(self.store)
+        tables = self.store.cluster
         now = time.time()
         live = {n.node_id: n for n in tables.nodes() if n.node_id != self.node_id and n.alive(now, NODE_TIMEOUT_S)}
         return {c: live[lease.node_id] for c, lease in tables.leases().items()
@@ -279,7 +278,7 @@ class Service:
 
     def nodes(self) -> list[dict[str, Any]]:
         """Every node that shares the database: its cameras, capacity and last heartbeat."""
-        tables = ClusterTables(self.store)
+        tables = self.store.cluster
         now = time.time()
         leases = tables.leases()
         listed = []
