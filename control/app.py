@@ -122,6 +122,8 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
             "running": service.running,
             "registered_people": store.gallery.count_people(),
             "cameras": current.get("cameras", []),
+            "cameras_total": current.get("cameras_total", 0),
+            "camera_states": current.get("camera_states", {}),
             "workers": current.get("workers"),
             "uptime_s": round(time.time() - service.started_at, 1),
             "version": service.version,

@@ -19,8 +19,9 @@ from control import metrics
 from control.cluster import send_to_home
 from control.masking import keep_camera_password
 from control.service import ServiceError
-from control.validation import check_id, check_name, fail, json_body
-from facegate.settings import MAX_CAMERAS, SettingError
+from control.validation import check_id, check_limit, check_name, check_offset, fail, json_body
+from facegate.camera_board import PAGE_DEFAULT, STATES, select
+from facegate.settings import SettingError
 
 MJPEG_BOUNDARY = "facegateframe"
 MJPEG_MAX_FPS = 10.0
@@ -29,7 +30,7 @@ MJPEG_MAX_CLIENTS = 4
 
 
 def _camera_or_404(service: Any, camera_id: str) -> dict[str, Any]:
-    found = next((c for c in service.status()["cameras"] if c["id"] == camera_id), None)
+    found = next((c for c in service.camera_board() if c["id"] == camera_id), None)
     if found is None:
         raise fail(404, f"no camera {camera_id!r}")
     return found
@@ -47,12 +48,17 @@ def install(app: bottle.Bottle, service: Any) -> None:
 
     @app.get("/api/cameras")
     def list_cameras() -> dict[str, Any]:
-        return {"cameras": [_with_urls(c) for c in service.status()["cameras"]]}
+        query = bottle.request.query
+        limit, offset = check_limit(query.get("limit"), PAGE_DEFAULT), check_offset(query.get("offset"))
+        state = query.get("state") or None
+        if state is not None and state not in STATES:
+            raise fail(400, f"state must be one of {', '.join(STATES)}")
+        chosen = select(service.camera_board(), node=query.get("node") or None, state=state)
+        return {"cameras": [_with_urls(c) for c in chosen[offset:offset + limit]], "total": len(chosen),
+                "limit": limit, "offset": offset}
 
     @app.post("/api/cameras")
     def add_camera() -> dict[str, Any]:
-        if len(service.camera_list()) >= MAX_CAMERAS:
-            raise fail(409, f"at most {MAX_CAMERAS} cameras; remove one first")
         try:
             entry = service.add_camera(json_body())
         except SettingError as exc:

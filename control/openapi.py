@@ -11,8 +11,11 @@ import bottle
 
 from control.auth import ROUTE_SCOPES, SIGNABLE, Scope
 from control.health_api import STATES
+from control.validation import MAX_OFFSET
+from facegate.camera_board import PAGE_DEFAULT
+from facegate.camera_board import STATES as CAMERA_STATES
 from facegate.records import ENCODING_SIZE
-from facegate.settings import DETECT_FPS_MAX, DETECTORS, MAX_CAMERAS
+from facegate.settings import DETECT_FPS_MAX, DETECTORS
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -66,7 +69,7 @@ MODEL = {"type": "string", "enum": ["hog", "cnn"]}
 CONFIG_FIELDS: dict[str, Any] = {
     "stream_url": {**STREAM_URL, "nullable": True},
     "camera_id": CAMERA_ID,
-    "cameras": {"type": "array", "maxItems": MAX_CAMERAS, "items": CAMERA_BODY},
+    "cameras": {"type": "array", "items": CAMERA_BODY},
     "threshold": _bounded("number", 0, 1, low_open=True),
     "downscale": _bounded("number", 0.05, 1, low_open=True),
     "model": MODEL, "encoding_model": MODEL, "detection_model": MODEL,
@@ -105,10 +108,11 @@ SCHEMAS: dict[str, Any] = {
                     "event_id": STRING, "visitor_id": INTEGER},
                    ["timestamp", "name", "confidence", "distance", "box"]),
     "Camera": _obj({"id": STRING, "name": NULLABLE_STRING, "stream_url": STRING, "enabled": BOOLEAN,
-                    "state": {"type": "string", "enum": ["connecting", "live", "reconnecting", "failed", "stopped",
-                                                         "ended"]},
+                    "state": {"type": "string", "enum": list(CAMERA_STATES)},
                     "error": NULLABLE_STRING, "fps": NUMBER, "width": INTEGER, "height": INTEGER,
-                    "detect_fps": NUMBER, "node": NULLABLE_STRING,
+                    "detect_fps": NUMBER,
+                    "node": {**NULLABLE_STRING, "description": "the node running it; null: none (see reason)"},
+                    "reason": {**NULLABLE_STRING, "description": "why an unassigned camera waits"},
                     "snapshot": {"type": "string", "description": "URL of the latest frame with faces drawn"},
                     "mjpeg": {"type": "string", "description": "URL of the live MJPEG view, for an <img src>"}},
                    ["id", "state", "enabled", "snapshot", "mjpeg"]),
@@ -116,6 +120,9 @@ SCHEMAS: dict[str, Any] = {
                     "total_results": INTEGER, "running": BOOLEAN, "registered_people": INTEGER,
                     "cameras": {"type": "array", "items": _obj({"id": STRING, "state": STRING, "node": NULLABLE_STRING},
                                                                   ["id", "state"])},
+                    "cameras_total": INTEGER,
+                    "camera_states": {"type": "object", "additionalProperties": INTEGER,
+                                      "description": "cameras of the cluster by state (the list shows the first few)"},
                     "uptime_s": NUMBER, "version": STRING, "node": STRING},
                    ["active", "encodings_loaded", "stream_url", "total_results", "running", "cameras"]),
     "Health": _obj({"status": {"type": "string", "enum": list(STATES)}, "version": STRING, "node": STRING},
@@ -178,6 +185,7 @@ PERSON_OPS = ("getPerson", "addPersonFace", "deletePerson")
 CAMERA_OPS = ("updateCamera", "deleteCamera", "getCameraSnapshot")
 INTEGER_ID = {"type": "integer", "minimum": 0}
 LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
+OFFSET = {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}}
 RESULTS = _obj({"results": {"type": "array", "items": _ref("Result")}, "total": INTEGER}, ["results", "total"])
 IMAGE_BODY = {"required": True, "content": {
     "application/json": {"schema": _either(IMAGE_FIELDS, [], "encoding", "image_base64")},
@@ -316,10 +324,17 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, dict[str, Any], dict[str, Any]
     ("POST", "/api/webhooks/retry"): ("retryWebhooks", "Send the dead letters again", {},
                                       {"200": _json(_obj({"success": BOOLEAN, "message": STRING, "queued": INTEGER},
                                                          ["success", "queued"])), **_errors(401)}),
-    ("GET", "/api/cameras"): ("listCameras", "Cameras and their state", {},
-                              {"200": _json(_obj({"cameras": {"type": "array", "items": _ref("Camera")}},
-                                                 ["cameras"]),
-                                            links=_links("camera_id", "$response.body#/cameras/0/id", *CAMERA_OPS))}),
+    ("GET", "/api/cameras"): ("listCameras", "The cluster's cameras and their state, oldest first, paged and filtered",
+                              {"parameters": [{**LIMIT, "schema": {**LIMIT["schema"], "default": PAGE_DEFAULT}}, OFFSET,
+                                              {"name": "node", "in": "query", "schema": STRING,
+                                               "description": "only the cameras this node runs"},
+                                              {"name": "state", "in": "query",
+                                               "schema": {"type": "string", "enum": list(CAMERA_STATES)}}]},
+                              {"200": _json(_obj({"cameras": {"type": "array", "items": _ref("Camera")},
+                                                  "total": INTEGER, "limit": INTEGER, "offset": INTEGER},
+                                                 ["cameras", "total"]),
+                                            links=_links("camera_id", "$response.body#/cameras/0/id", *CAMERA_OPS)),
+                               **_errors(400)}),
     ("POST", "/api/cameras"): ("addCamera", "Add a camera", _json_body(CAMERA_BODY),
                                {"201": _json(_obj({"success": BOOLEAN, "camera": _ref("Camera")},
                                                   ["success", "camera"]), "Created",
@@ -373,9 +388,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, dict[str, Any], dict[str, Any]
         "deleteEncoding", "Delete one encoding (and its crop) of a person", {},
         {"200": _json(_obj({"success": BOOLEAN, "person": _ref("Person")}, ["success"])), **_errors(401, 404)}),
     ("GET", "/api/visitors"): ("listVisitors", "Visitors (unknown people seen again and again), newest first, paged",
-                               {"parameters": [{**LIMIT, "schema": {**LIMIT["schema"], "maximum": 200}},
-                                               {"name": "offset", "in": "query",
-                                                "schema": {"type": "integer", "minimum": 0, "maximum": 10**9}}]},
+                               {"parameters": [{**LIMIT, "schema": {**LIMIT["schema"], "maximum": 200}}, OFFSET]},
                                {"200": _json(_obj({"visitors": {"type": "array", "items": _ref("Visitor")},
                                                    "total": INTEGER, "limit": INTEGER, "offset": INTEGER},
                                                   ["visitors", "total"])), **_errors(400)}),

@@ -6,7 +6,8 @@ runs, and applies facegate/placement.py: take free cameras, give up the ones no 
 or to even out the load. Cameras are placed (their leases held) whether or not recognition runs,
 so `/api/cameras` shows where each would run and which wait; a camera is run only while
 recognition is on and its lease is held. When the database cannot be reached for longer than a
-lease lasts, the node stops its cameras, since another node may hold them by then. A single node on SQLite runs the same code, with itself as the only node.
+lease lasts, the node stops its cameras, since another node may hold them by then. A single node
+on SQLite runs the same code, with itself as the only node.
 """
 
 from __future__ import annotations

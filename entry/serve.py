@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from control.service import ServiceError
 from entry.node_agent import NODE_TIMEOUT_S, ClusterAgent, advertised_url
 from facegate import __version__
-from entry.camera_board import STOPPED, ClusterState, ThisNode, board, by_state
+from facegate.camera_board import STOPPED, ClusterState, ThisNode, board, by_state
 from facegate.camera_settings import camera_json, default_camera_id, stored_settings, write_settings
 from facegate.settings import PROCESS_ONLY, SettingError, Settings, check_camera, defaults, validate
 from facegate.store import CameraExists, NodeRow, Store, iso_now

@@ -18,9 +18,9 @@ from facegate.store import Lease, NodeRow
 from facegate.store.cameras import CameraRow
 
 # what a capture reports (pipeline/capture.py), then the two states of a camera no capture runs
-STATES = ("connecting", "live", "reconnecting", "failed", "stopped", "unassigned")
+STATES = ("connecting", "live", "reconnecting", "failed", "ended", "stopped", "unassigned")
 HEARTBEAT_FIELDS = ("state", "error", "fps", "width", "height")  # what a node tells the others of its cameras
-PAGE_DEFAULT, PAGE_MAX = 100, 1000
+PAGE_DEFAULT = 100  # cameras a page of GET /api/cameras holds unless `limit` says (at most 1000)
 
 
 @dataclass(frozen=True)
