@@ -66,7 +66,7 @@ def install(app: bottle.Bottle, service: Any) -> None:
         except ServiceError as exc:
             raise fail(409, str(exc)) from None
         bottle.response.status = 201
-        return {"success": True, "camera": _with_urls(_camera_or_404(service, entry["id"]))}
+        return {"success": True, "camera": _with_urls(_camera_or_404(service, entry.id))}
 
     @app.put("/api/cameras/<camera_id>")
     def update_camera(camera_id: str) -> dict[str, Any]:

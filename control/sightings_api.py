@@ -108,7 +108,7 @@ def install(app: bottle.Bottle, service: Any, pool: FaceWorkPool) -> None:
             encoding = np.asarray(check_encoding(body["encoding"]))
         elif image is not None:
             with facework.http_errors(pool):  # 400 for a bad photo, 429 when the photo pool is full
-                encoding = pool.run(encode_single_face, image, model=str(config["model"]),
+                encoding = pool.run(encode_single_face, image, model=config.model,
                                     max_pixels=pool.config.max_pixels)
         else:
             raise fail(400, "send a photo (multipart image or image_base64) or an encoding")
@@ -121,7 +121,7 @@ def install(app: bottle.Bottle, service: Any, pool: FaceWorkPool) -> None:
             limit = int(limit)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_SEARCH_RESULTS:
             raise fail(400, f"limit must be a whole number from 1 to {MAX_SEARCH_RESULTS}")
-        threshold = float(config["threshold"])
+        threshold = config.threshold
         hits = search_index.search(encoding, threshold=threshold, since=since, until=until, camera=camera,
                                    limit=limit)
         rows = store.results.by_id([hit_id for hit_id, _ in hits])

@@ -12,6 +12,8 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,9 +21,10 @@ import sqlalchemy as sa
 from control.service import ServiceError
 from entry.node_agent import NODE_TIMEOUT_S, ClusterAgent, advertised_url
 from facegate import __version__
+from facegate.camera import Camera, check_camera
 from facegate.camera_board import STOPPED, ClusterState, ThisNode, board, by_state
-from facegate.camera_settings import camera_json, default_camera_id, stored_settings, write_settings
-from facegate.settings import PROCESS_ONLY, SettingError, Settings, check_camera, defaults, validate
+from facegate.camera_settings import camera_of, default_camera_id, stored_settings, write_settings
+from facegate.settings import PROCESS_ONLY, SettingError, Settings, validate
 from facegate.store import CameraExists, NodeRow, Store, iso_now
 from pipeline import capture
 from pipeline.runtime.stats import StageFigures
@@ -95,20 +98,19 @@ class Service:
         return self._closing.is_set()
 
     # --- the interface the API uses -------------------------------------------------------------
-    def config(self) -> dict[str, Any]:
-        effective = defaults()
-        effective.update(stored_settings(self.store))
-        effective["workers"] = self.workers
-        effective["database_url"] = self.store.shown_url
-        return effective
+    def config(self) -> Settings:
+        """The runtime config of the store over the defaults (the cameras from their rows), with this process's
+        workers and (masked) database."""
+        stored = Settings.of(stored_settings(self.store))
+        return replace(stored, workers=self.workers, database_url=self.store.shown_url)
 
-    def camera_list(self) -> list[dict[str, Any]]:
-        """Every camera as stored (the `cameras` setting's form), oldest first; the default camera among them."""
-        return [camera_json(row) for row in self.store.cameras.all()]
+    def camera_list(self) -> list[Camera]:
+        """Every camera as stored, oldest first; the default camera (`stream_url`) among them."""
+        return [camera_of(row) for row in self.store.cameras.all()]
 
     def cameras(self) -> dict[str, str]:
         """Camera id → stream URL of every enabled camera."""
-        return {row.id: row.fields["stream_url"] for row in self.store.cameras.all() if row.enabled}
+        return {c.id: c.stream_url for c in self.camera_list() if c.enabled}
 
     def _reconcile(self) -> None:
         """Make the running captures match the configured cameras this node holds: one dead camera never
@@ -163,7 +165,7 @@ class Service:
         if self.agent is not None:
             self.agent.tick()
 
-    def update_config(self, updates: dict[str, Any]) -> dict[str, Any]:
+    def update_config(self, updates: Mapping[str, Any]) -> Settings:
         cleaned = validate(updates, runtime_only=True)
         with self._lock:
             write_settings(self.store, cleaned)
@@ -178,27 +180,31 @@ class Service:
             self._reconcile()
             self._wake_agent()
 
-    def add_camera(self, camera: dict[str, Any]) -> dict[str, Any]:
+    def add_camera(self, camera: Mapping[str, Any]) -> Camera:
         """Store a new camera (ServiceError when its id is taken); it is placed on a node with room, or waits."""
         entry = check_camera(camera)
         try:
-            self.store.cameras.add(entry)
+            self.store.cameras.add(entry.to_dict())
         except CameraExists as exc:
             raise ServiceError(str(exc)) from None
         self._cameras_changed()
         self._take_leases_now()
         return entry
 
-    def update_camera(self, camera_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+    def update_camera(self, camera_id: str, changes: Mapping[str, Any]) -> Camera | None:
         """Merge `changes` into the stored camera, checked, in one transaction; None when there is no such camera."""
         if changes.get("detect_fps") is not None and camera_id == default_camera_id(self.store.config.read()):
             raise SettingError("the default camera follows the global detect_fps: "
                                "PUT /api/config {\"detect_fps\": ...} (or add it to cameras)")
-        row = self.store.cameras.update(camera_id, lambda stored: check_camera({**stored, **changes, "id": camera_id}))
+
+        def changed(stored: dict[str, Any]) -> dict[str, Any]:
+            return check_camera({**stored, **changes, "id": camera_id}).to_dict()
+
+        row = self.store.cameras.update(camera_id, changed)
         if row is None:
             return None
         self._cameras_changed()
-        return camera_json(row)
+        return camera_of(row)
 
     def delete_camera(self, camera_id: str) -> bool:
         if not self.store.cameras.delete(camera_id):
@@ -233,14 +239,12 @@ class Service:
         cluster = ClusterState(self.store.cameras.all(), self.store.cluster.leases(), self.store.cluster.nodes(),
                                time.time(), NODE_TIMEOUT_S)
         here = ThisNode(self.node_id, set(self.held), self.running, self._seen)
-        config = self.store.config.read()
-        return board(cluster, here, float(config.get("detect_fps", defaults()["detect_fps"])))
+        return board(cluster, here, Settings.of(self.store.config.read()).detect_fps)
 
     def status(self) -> dict[str, Any]:
         """Recognition on or off, the default camera, and the cameras counted by state (the first few listed)."""
         cameras = self.camera_board()
-        config = stored_settings(self.store)
-        return {"running": self.running, "stream_url": config.get("stream_url"), "cameras": cameras[:STATUS_LISTED],
+        return {"running": self.running, "stream_url": self.config().stream_url, "cameras": cameras[:STATUS_LISTED],
                 "cameras_total": len(cameras), "camera_states": by_state(cameras),
                 "workers": self.workers, "node": self.node_id}
 

@@ -13,21 +13,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from facegate.settings import BY_NAME
+from facegate.camera import Camera
+from facegate.settings import as_json, defaults
 from facegate.store import Store
 from facegate.store.cameras import CameraExists, CameraRow
 
-CAMERA_KEYS = ("stream_url", "camera_id", "cameras")
 
-
-def camera_json(row: CameraRow) -> dict[str, Any]:
-    """A camera as the `cameras` setting holds it: `detect_fps` only when the camera has its own."""
-    return {k: v for k, v in row.fields.items() if k != "detect_fps" or v is not None}
+def camera_of(row: CameraRow) -> Camera:
+    """A stored camera as the settings' `Camera`."""
+    return Camera.from_dict(row.fields)
 
 
 def default_camera_id(config: Mapping[str, Any]) -> str:
     """The id of the default camera, from the stored runtime config."""
-    return str(config.get("camera_id") or BY_NAME["camera_id"].default)
+    return str(config.get("camera_id") or defaults()["camera_id"])
 
 
 def stored_settings(store: Store) -> dict[str, Any]:
@@ -37,12 +36,13 @@ def stored_settings(store: Store) -> dict[str, Any]:
     rows = store.cameras.all()
     default = next((r for r in rows if r.id == default_id), None)
     return {**config, "stream_url": default.fields["stream_url"] if default is not None else None,
-            "cameras": [camera_json(r) for r in rows if r is not default]}
+            "cameras": [camera_of(r).to_dict() for r in rows if r is not default]}
 
 
-def write_settings(store: Store, cleaned: Mapping[str, Any]) -> None:
-    """Store checked settings: the camera ones as rows (a new `camera_id` takes the default camera's row
-    along), the others in the runtime config."""
+def write_settings(store: Store, checked: Mapping[str, Any]) -> None:
+    """Store checked settings (from `validate`): the camera ones as rows (a new `camera_id` takes the default
+    camera's row along), the others in the runtime config."""
+    cleaned = as_json(checked)
     config = {k: v for k, v in cleaned.items() if k not in ("stream_url", "cameras")}
     before = default_camera_id(store.config.read())
     default_id = str(cleaned.get("camera_id") or before)

@@ -189,7 +189,7 @@ class Camera:
         if reason is None:
             self.ring.release(slot, self.seq)
         ref = FrameRef(self.camera_id, self.ring.name, slot, self.seq, pts, captured_at, self.ring.shape,
-                       reason.value if reason is not None else None)
+                       reason)
         if self.quiet is not None and self.gate.quiet:
             batch = self.quiet.add(ref, captured_at)
             if batch is not None:

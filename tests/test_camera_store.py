@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from facegate.camera_settings import stored_settings, write_settings
 from facegate.db import engine as dbengine
 from facegate.db.migrate import alembic_config
+from facegate.settings import validate
 from facegate.store import DB_NAME, CameraExists, Store
 from tests.test_store import BACKENDS
 
@@ -71,20 +72,20 @@ def test_partial_updates_from_many_threads_all_land(store: Store) -> None:
 
 
 def test_the_config_view_of_cameras_replaces_the_set_and_keeps_the_default_camera(store: Store) -> None:
-    write_settings(store, {"stream_url": "rtsp://u:p@door/live", "threshold": 0.5})
-    write_settings(store, {"cameras": [camera("hall"), camera("yard", enabled=False, detect_fps=1.0)]})
+    write_settings(store, validate({"stream_url": "rtsp://u:p@door/live", "threshold": 0.5}))
+    write_settings(store, validate({"cameras": [camera("hall"), camera("yard", enabled=False, detect_fps=1.0)]}))
     seen = stored_settings(store)
     assert seen["stream_url"] == "rtsp://u:p@door/live" and seen["threshold"] == 0.5
     assert [c["id"] for c in seen["cameras"]] == ["hall", "yard"] and seen["cameras"][1]["detect_fps"] == 1.0
     assert "detect_fps" not in seen["cameras"][0]
     assert [r.id for r in store.cameras.all()] == ["cam0", "hall", "yard"]
 
-    write_settings(store, {"cameras": [camera("yard"), camera("gate")]})  # hall goes, yard changes, gate comes
+    write_settings(store, validate({"cameras": [camera("yard"), camera("gate")]}))  # hall goes, gate is new
     assert [(r.id, r.enabled) for r in store.cameras.all()] == [("cam0", True), ("yard", True), ("gate", True)]
-    write_settings(store, {"camera_id": "front"})  # the default camera keeps its stream under its new id
+    write_settings(store, validate({"camera_id": "front"}))  # the default camera keeps its stream under its new id
     assert [r.id for r in store.cameras.all()] == ["front", "yard", "gate"]
     assert stored_settings(store)["stream_url"] == "rtsp://u:p@door/live"
-    write_settings(store, {"stream_url": None})
+    write_settings(store, validate({"stream_url": None}))
     assert stored_settings(store)["stream_url"] is None and store.cameras.count() == 2
 
 

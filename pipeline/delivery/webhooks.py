@@ -27,7 +27,7 @@ from typing import Any
 import requests
 from sqlalchemy.exc import DBAPIError
 
-from facegate.records import webhook_payload
+from facegate.records import Result, webhook_payload
 from facegate.redact import mask_url
 from facegate.store import OutboxStatus, Store
 
@@ -79,7 +79,7 @@ class WebhookConfig:
         return replace(config, claim_s=max(config.claim_s, 2.0 * config.timeout_s))  # never ends mid-attempt
 
 
-def webhook_body(result: dict[str, Any], camera_id: str | None, stream_url: str | None) -> str:
+def webhook_body(result: Result, camera_id: str | None, stream_url: str | None) -> str:
     """The old script's payload, serialised once so that the signature covers the exact bytes sent.
 
     `camera_stream_url` keeps its place but never its password (`rtsp://admin:***@cam/live`).

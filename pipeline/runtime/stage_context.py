@@ -20,6 +20,7 @@ from facegate.procutil import StopFlag, become_stage
 from facegate.settings import Settings
 from facegate.store import Store
 from pipeline.runtime.run_mode import LIVE, Mode
+from pipeline.runtime.stage_kind import StageKind
 from pipeline.runtime.stats import StageMeter, StatsBoard
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class StageContext:
     """Picklable at spawn: queues and the stats board travel to the child with it."""
 
     name: str  # e.g. "detect-1"; the process title is "facegate: <name>"
-    kind: str  # capture, detect, match, emit
+    kind: StageKind
     inbox: Queue
     outbox: Queue
     board: StatsBoard

@@ -1454,6 +1454,7 @@ export interface operations {
                     unknown_events?: boolean;
                     unknown_recheck_s?: number;
                     upsample?: number;
+                    visitor_threshold?: number;
                 };
             };
         };
