@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,20 +14,9 @@ from facegate.db import engine as dbengine
 from facegate.db.migrate import alembic_config
 from facegate.settings import validate
 from facegate.store import DB_NAME, CameraExists, Store
-from tests.test_store import BACKENDS
+from tests import test_store
 
-
-@pytest.fixture(params=BACKENDS)
-def location(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, str]:
-    url = "" if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    return tmp_path, url
-
-
-@pytest.fixture
-def store(location: tuple[Path, str]) -> Iterator[Store]:
-    opened = Store(*location)
-    yield opened
-    opened.close()
+location, store = test_store.location, test_store.store  # the fixtures: SQLite, and a fresh PostgreSQL database
 
 
 def camera(camera_id: str, **fields: object) -> dict[str, object]:
