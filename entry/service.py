@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any
 
-from control.service import ServiceError
+from control.service_api import Conflict, ServiceError
 from entry.cluster import NODE_TIMEOUT_S, ClusterAgent, advertised_url
 from facegate import __version__
 from facegate.cluster import ClusterTables, NodeRow
@@ -171,7 +171,7 @@ class Service:
         entry = check_camera(camera)
         with self._lock:
             if any(c["id"] == entry["id"] for c in self.camera_list()):
-                raise ServiceError(f"camera {entry['id']!r} exists already")
+                raise Conflict(f"camera {entry['id']!r} exists already")
             listed = list(self.config().get("cameras") or [])
             self._save_cameras([*listed, entry])
         self._settle()

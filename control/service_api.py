@@ -9,7 +9,11 @@ from pipeline.stats import StageFigures
 
 
 class ServiceError(RuntimeError):
-    """The service cannot do that in its current state; the message says why (HTTP 409 or 400)."""
+    """The service cannot do that in its current state; the message says why (HTTP 400)."""
+
+
+class Conflict(ServiceError):
+    """It clashes with what exists, e.g. a camera id already taken (HTTP 409)."""
 
 
 class ServiceApi(Protocol):
