@@ -39,6 +39,7 @@ class Doc:
     responses: Mapping[str, Any]
     body: Mapping[str, Any] | None = None  # the OpenAPI requestBody
     parameters: tuple[Mapping[str, Any], ...] = field(default=())  # query parameters (path ones are derived)
+    path_schemas: Mapping[str, Any] = field(default_factory=dict)  # a path parameter's schema, if not the usual
 
 
 class Undeclared(RuntimeError):

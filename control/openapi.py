@@ -7,11 +7,13 @@ The Result schema describes facegate/records.py's `result_dict`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import bottle
 
 from control.declaration import Doc, Scope, doc_of, is_signable, scope_of
+from control.validation import MAX_LIMIT, MAX_NAME, MAX_TEXT
 from facegate.records import ENCODING_SIZE
 from facegate.settings import DETECT_FPS_MAX, DETECTORS, MAX_CAMERAS
 
@@ -33,9 +35,9 @@ NULLABLE_STRING = {"type": "string", "nullable": True}
 ENCODING = {"type": "array", "items": NUMBER, "minItems": ENCODING_SIZE, "maxItems": ENCODING_SIZE}
 CONTROL_FREE = r"[^\x00-\x1f\x7f]"
 # A name: 1 to 100 characters, no control characters, not only spaces (what check_name enforces).
-NAME = {"type": "string", "minLength": 1, "maxLength": 100,
+NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME,
         "pattern": f"^{CONTROL_FREE}*[^\\s\\x00-\\x1f\\x7f]{CONTROL_FREE}*$"}
-TEXT = {"type": "string", "maxLength": 2048, "nullable": True}
+TEXT = {"type": "string", "maxLength": MAX_TEXT, "nullable": True}
 # Plain base64 (padded) or a data: URL of it; what decode_base64_image accepts.
 BASE64 = {"type": "string", "minLength": 1,
           "pattern": "^(data:[^,]*,)?(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"}
@@ -176,7 +178,8 @@ def links_to(parameter: str, expression: str, *operations: str) -> dict[str, Any
 
 
 INTEGER_ID = {"type": "integer", "minimum": 0}
-LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
+LIMIT: dict[str, Any] = {"name": "limit", "in": "query",
+                         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}}
 JPEG = {"description": "JPEG image", "content": {"image/jpeg": {"schema": BINARY}}}
 PERSON_OPS = ("getPerson", "addPersonFace", "deletePerson")  # what a new person's id links to
 
@@ -186,14 +189,15 @@ def json_request(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
+# the usual schema of a path parameter, by name (a route's Doc.path_schemas may say otherwise)
 PATH_SCHEMAS = {"camera_id": STRING, "person_id": INTEGER_ID, "unknown_id": INTEGER_ID, "encoding_id": INTEGER_ID,
-                "visitor_id": INTEGER_ID, "face_id": INTEGER_ID, "event_id": STRING,
-                "filename": {"type": "string", "enum": ["app.js", "style.css"]}}
+                "visitor_id": INTEGER_ID, "face_id": INTEGER_ID, "event_id": STRING}
 
 
-def _path_parameters(path: str) -> list[dict[str, Any]]:
+def _path_parameters(path: str, schemas: Mapping[str, Any]) -> list[dict[str, Any]]:
     names = [piece.split("}")[0] for piece in path.split("{")[1:]]
-    return [{"name": n, "in": "path", "required": True, "schema": PATH_SCHEMAS.get(n, STRING)} for n in names]
+    schemas = {**PATH_SCHEMAS, **schemas}
+    return [{"name": n, "in": "path", "required": True, "schema": schemas.get(n, STRING)} for n in names]
 
 
 def operation(route: bottle.Route) -> dict[str, Any]:
@@ -203,7 +207,7 @@ def operation(route: bottle.Route) -> dict[str, Any]:
                              "responses": dict(doc.responses)}
     if doc.body is not None:
         found["requestBody"] = doc.body
-    parameters = _path_parameters(openapi_path(route.rule)) + list(doc.parameters)
+    parameters = _path_parameters(openapi_path(route.rule), doc.path_schemas) + list(doc.parameters)
     if parameters:
         found["parameters"] = parameters
     _add_security(found, scope_of(route), is_signable(route))

@@ -30,7 +30,8 @@ def install(app: bottle.Bottle) -> None:
 
     @app.get("/ui/<filename>", scope=Scope.PUBLIC,
              doc=Doc("getOperatorAsset", "Script and styles of the operator page",
-                     {"200": {"description": "A static file"}, **error_answers(404)}))
+                     {"200": {"description": "A static file"}, **error_answers(404)},
+                     path_schemas={"filename": {"type": "string", "enum": sorted(ASSETS)}}))
     def asset(filename: str) -> bottle.HTTPResponse:
         if filename not in ASSETS:
             raise fail(404, f"no file {filename!r}")

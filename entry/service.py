@@ -1,6 +1,6 @@
 """`supervisor.py` serving: the pipeline, the REST API, and the state that must survive a restart.
 
-`Service` is what the Bottle app drives (see control/service.py for the interface). Whether
+`Service` is what the Bottle app drives (see control/service_api.py for the interface). Whether
 recognition was running is kept in the store, so a restart of the service resumes it.
 """
 
