@@ -13,6 +13,7 @@ import bottle
 
 from control import admin, auth, cameras, facework, openapi, operator_page, people, results, security
 from control.audit_plugin import AuditPlugin
+from control.declaration import check_declared
 from control.errors import ErrorPlugin, install_error_handler
 from control.facework import FaceWorkConfig
 from control.masking import RedactPlugin
@@ -51,6 +52,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
     results.install(app, service, pool)
     operator_page.install(app)
     openapi.install(app, service.version)
+    check_declared(app)  # a route without its scope, action or doc fails here
     for route in app.routes:
-        route.prepare()  # applies the plugins now: a route without its scope, action or doc fails here
+        route.prepare()  # applies the plugins now, not at the first request
     return app
