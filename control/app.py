@@ -37,7 +37,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
     install_error_handler(app)
     security.install(app, cors_origins=cors_origins)
     store = service.store
-    shared_key = bytes.fromhex(store.shared_secret(URL_SIGNING_KEY)) if store.backend == "postgresql" else None
+    shared_key = bytes.fromhex(store.core.shared_secret(URL_SIGNING_KEY)) if store.backend == "postgresql" else None
     auth.install(app, auth.AuthConfig.from_env().with_tokens(token, read_token), host, shared_key)
     schema = RequestSchemaPlugin()
     app.install(schema)  # after auth: a caller without a token hears 401, not a schema's 400

@@ -20,7 +20,7 @@ from control.service_api import Conflict, ServiceError
 from control.validation import fail
 from facegate.faces import FaceImageError
 from facegate.settings import SettingError
-from facegate.store_gallery import NameInUse
+from facegate.store import NameInUse
 
 log = logging.getLogger(__name__)
 

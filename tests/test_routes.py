@@ -19,8 +19,7 @@ from control.server import ApiServer
 from control.service_api import Conflict, ServiceError
 from facegate.faces import FaceImageError
 from facegate.settings import SettingError
-from facegate.store import Store
-from facegate.store_gallery import NameInUse
+from facegate.store import NameInUse, Store
 
 
 class _Offline:

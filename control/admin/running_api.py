@@ -22,11 +22,11 @@ def status(service: ServiceApi) -> dict[str, Any]:
     store, current = service.store, service.status()
     return {
         "active": service.running,
-        "encodings_loaded": store.count_encodings(),
+        "encodings_loaded": store.gallery.count_encodings(),
         "stream_url": current.get("stream_url"),
-        "total_results": store.count_results(),
+        "total_results": store.results.count(),
         "running": service.running,
-        "registered_people": store.count_persons(),
+        "registered_people": store.gallery.count_people(),
         "cameras": current.get("cameras", []),
         "workers": current.get("workers"),
         "uptime_s": round(time.time() - service.started_at, 1),

@@ -23,15 +23,15 @@ def install(app: bottle.Bottle, service: ServiceApi) -> None:
                                               "total": INTEGER}, ["failed", "total"])), **error_answers(400)},
                      parameters=(LIMIT,)))
     def failed_webhooks() -> dict[str, Any]:
-        rows = store.failed_deliveries(check_limit(bottle.request.query.get("limit")))
+        rows = store.outbox.failed(check_limit(bottle.request.query.get("limit")))
         for row in rows:
             row["body"] = json.loads(row["body"])
-        return {"failed": rows, "total": store.outbox_counts()["failed"]}
+        return {"failed": rows, "total": store.outbox.counts()["failed"]}
 
     @app.post("/api/webhooks/retry", scope=Scope.ADMIN, action="webhooks.retry",
               doc=Doc("retryWebhooks", "Send the dead letters again",
                       {"200": json_answer(obj({"success": BOOLEAN, "message": STRING, "queued": INTEGER},
                                               ["success", "queued"])), **error_answers(401)}))
     def retry_webhooks() -> dict[str, Any]:
-        count = store.retry_failed()
+        count = store.outbox.retry_failed()
         return {"success": True, "message": f"{count} failed deliveries queued again", "queued": count}

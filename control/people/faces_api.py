@@ -83,7 +83,7 @@ def _judged(pool: FaceWorkPool, service: ServiceApi, submitted: list[Submitted],
 
 def person_encodings(store: Store, name: str | None) -> np.ndarray:
     """The (n, 128) encodings the person of that name already has (none for a new name)."""
-    vectors, names = store.gallery()
+    vectors, names = store.gallery.all_vectors()
     if name is None or not names:
         return np.zeros((0, ENCODING_SIZE))
     return vectors[np.asarray(names) == name]
@@ -137,7 +137,7 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
     @app.post("/api/persons/<person_id>/faces", scope=Scope.ADMIN, action="person.add_face", doc=ADD_FACES_DOC)
     def add_faces(person_id: str) -> dict[str, Any]:
         pid = check_id(person_id)
-        person = store.get_person(pid)
+        person = store.gallery.person(pid)
         if person is None:
             raise fail(404, f"no person {person_id}")
         submitted = _submitted()
@@ -145,18 +145,18 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
             raise fail(400, "send one or more multipart image files, an image_base64, images_base64 or an encoding")
         if len(submitted) > MAX_FILES:
             raise fail(400, f"at most {MAX_FILES} files in one request")
-        verdicts = _judged(pool, service, submitted, store.person_vectors(pid))
+        verdicts = _judged(pool, service, submitted, store.gallery.person_vectors(pid))
         if not all(v.accepted for v in verdicts):
             log.info("refused %d of %d photos for %s", sum(not v.accepted for v in verdicts), len(verdicts),
                      person["name"])
             raise _refused(verdicts)
         faces = [v.face for v in verdicts if v.face is not None]
-        if not store.add_faces(pid, [f.encoding for f in faces], crops=[f.crop for f in faces]):
+        if not store.gallery.add_encodings(pid, [f.encoding for f in faces], crops=[f.crop for f in faces]):
             raise fail(404, f"no person {person_id}")
         service.gallery_changed()
         log.info("added %d faces to %s (person %d)", len(faces), person["name"], pid)
         return {"success": True, "message": f"{len(faces)} face{'s' if len(faces) != 1 else ''} added",
-                "files": [v.as_json() for v in verdicts], "person": store.get_person(pid)}
+                "files": [v.as_json() for v in verdicts], "person": store.gallery.person(pid)}
 
     @app.get("/api/persons/<person_id>/encodings", scope=Scope.ADMIN,
              doc=Doc("listPersonEncodings", "A person's encodings with their date and crop",
@@ -164,9 +164,9 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
                                              ["encodings", "total"])), **error_answers(404)}))
     def list_encodings(person_id: str) -> dict[str, Any]:
         pid = check_id(person_id)
-        if store.get_person(pid) is None:
+        if store.gallery.person(pid) is None:
             raise fail(404, f"no person {person_id}")
-        found = store.person_encodings(pid)
+        found = store.gallery.encodings(pid)
         for row in found:
             row["image"] = f"/api/persons/{pid}/encodings/{row['id']}.jpg" if row.pop("has_crop") else None
         return {"encodings": found, "total": len(found)}
@@ -174,7 +174,7 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
     @app.get("/api/persons/<person_id>/encodings/<encoding_id>.jpg", scope=Scope.ADMIN,
              doc=Doc("getEncodingCrop", "The crop an encoding was made from", {"200": JPEG, **error_answers(404)}))
     def encoding_crop(person_id: str, encoding_id: str) -> bytes:
-        exists, jpeg = store.encoding_crop(check_id(person_id), check_id(encoding_id, "encoding"))
+        exists, jpeg = store.gallery.encoding_crop(check_id(person_id), check_id(encoding_id, "encoding"))
         if not exists:
             raise fail(404, f"no encoding {encoding_id} of person {person_id}")
         if jpeg is None:
@@ -189,7 +189,7 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
                          **error_answers(401, 404)}))
     def delete_encoding(person_id: str, encoding_id: str) -> dict[str, Any]:
         pid = check_id(person_id)
-        if not store.delete_encoding(pid, check_id(encoding_id, "encoding")):
+        if not store.gallery.delete_encoding(pid, check_id(encoding_id, "encoding")):
             raise fail(404, f"no encoding {encoding_id} of person {person_id}")
         service.gallery_changed()
-        return {"success": True, "message": f"encoding {encoding_id} deleted", "person": store.get_person(pid)}
+        return {"success": True, "message": f"encoding {encoding_id} deleted", "person": store.gallery.person(pid)}

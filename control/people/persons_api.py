@@ -97,10 +97,10 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
         else:
             enrolled = enroll_one(service, pool, name, image or b"")
             encoding, crops = enrolled.encoding, [enrolled.crop]
-        person_id = store.register(name, [encoding], client_id=client_id, image_url=image_url, crops=crops)
+        person_id = store.gallery.register(name, [encoding], client_id=client_id, image_url=image_url, crops=crops)
         service.gallery_changed()
         log.info("registered %s (person %d)", name, person_id)
-        return {"success": True, "message": f"{name} registered", "total_users": store.count_persons(),
+        return {"success": True, "message": f"{name} registered", "total_users": store.gallery.count_people(),
                 "person_id": person_id}
 
     @app.get("/api/persons", scope=Scope.READ,
@@ -108,13 +108,13 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
                  obj({"persons": {"type": "array", "items": ref("Person")}, "total": INTEGER}, ["persons", "total"]),
                  links=links_to("person_id", "$response.body#/persons/0/id", *PERSON_OPS))}))
     def persons() -> dict[str, Any]:
-        people = store.list_persons()
+        people = store.gallery.people()
         return {"persons": people, "total": len(people)}
 
     @app.get("/api/persons/<person_id>", scope=Scope.READ,
              doc=Doc("getPerson", "One person", {"200": json_answer(ref("Person")), **error_answers(404)}))
     def person(person_id: str) -> dict[str, Any]:
-        found = store.get_person(check_id(person_id))
+        found = store.gallery.person(check_id(person_id))
         if found is None:
             raise fail(404, f"no person {person_id}")
         return found
@@ -130,22 +130,22 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
         if set(body) != {"name"}:
             raise fail(400, "send {\"name\": \"the new name\"}")
         name = check_name(body["name"])
-        old = store.rename_person(pid, name)  # NameInUse: 409 (control/errors.py)
+        old = store.gallery.rename_person(pid, name)  # NameInUse: 409 (control/errors.py)
         if old is None:
             raise fail(404, f"no person {person_id}")
         service.gallery_changed()
         log.info("person %d renamed from %s to %s", pid, old, name)
-        return {"success": True, "message": f"{old} is now {name}", "person": store.get_person(pid)}
+        return {"success": True, "message": f"{old} is now {name}", "person": store.gallery.person(pid)}
 
     @app.delete("/api/persons/<person_id>", scope=Scope.ADMIN, action="person.delete",
                 doc=Doc("deletePerson", "Delete a person and all their encodings",
                         {"200": json_answer(ref("Success")), **error_answers(401, 404)}))
     def delete_person(person_id: str) -> dict[str, Any]:
         pid = check_id(person_id)
-        found = store.get_person(pid)
-        if found is None or not store.delete_person(pid):
+        found = store.gallery.person(pid)
+        if found is None or not store.gallery.delete_person(pid):
             raise fail(404, f"no person {person_id}")
         service.gallery_changed()
         log.info("deleted %s (person %d) and %d encodings", found["name"], pid, found["encodings"])
         return {"success": True, "message": f"{found['name']} and {found['encodings']} encodings deleted",
-                "total_users": store.count_persons()}
+                "total_users": store.gallery.count_people()}

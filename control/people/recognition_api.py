@@ -117,7 +117,7 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool, schema:
             config = service.config()
             found = pool.find_faces(image, model=str(config["model"]))
         top = check_top(bottle.request.query.get("top"))
-        gallery = Gallery(*store.gallery(), store.negatives_by_name())
+        gallery = Gallery(*store.gallery.all_vectors(), store.gallery.negatives_by_name())
         threshold = float(config["threshold"])
         faces = []
         for box, encoding in found.faces:
@@ -141,10 +141,10 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool, schema:
             person_id = fields["person_id"]
             if isinstance(person_id, bool) or not str(person_id).isdigit() or len(str(person_id)) > 12:
                 raise fail(400, "person_id must be a person's id")
-            person = store.get_person(int(person_id))
+            person = store.gallery.person(int(person_id))
             if person is None:
                 raise fail(404, f"no person {person_id}")
-            theirs = store.person_vectors(person["id"])
+            theirs = store.gallery.person_vectors(person["id"])
             if not len(theirs):
                 raise fail(409, f"{person['name']} has no encodings to compare with")
             distance = nearest_distance(_encoding(pool, "image", first, model), theirs)

@@ -39,14 +39,14 @@ def install(app: bottle.Bottle, service: ServiceApi) -> None:
              doc=Doc("listResults", "Latest results, newest first",
                      {"200": json_answer(RESULTS), **error_answers(400)}, parameters=(LIMIT,)))
     def results() -> dict[str, Any]:
-        found = store.results(check_limit(bottle.request.query.get("limit")))
-        return {"results": found, "total": store.count_results()}
+        found = store.results.recent(check_limit(bottle.request.query.get("limit")))
+        return {"results": found, "total": store.results.count()}
 
     @app.get("/api/results/<name>", scope=Scope.READ,
              doc=Doc("listResultsForName", "Latest results for one name",
                      {"200": json_answer(RESULTS), **error_answers(400)}, parameters=(LIMIT,)))
     def results_for(name: str) -> dict[str, Any]:
-        found = store.results(check_limit(bottle.request.query.get("limit")), name=name)
+        found = store.results.recent(check_limit(bottle.request.query.get("limit")), name=name)
         return {"results": found, "total": len(found), "name": name}
 
     @app.get("/api/latest", scope=Scope.READ,
@@ -54,21 +54,21 @@ def install(app: bottle.Bottle, service: ServiceApi) -> None:
                      {"200": json_answer({**ref("Result"), "nullable": True})}))
     def latest() -> str:
         bottle.response.content_type = "application/json"
-        return json.dumps(store.latest())
+        return json.dumps(store.results.latest())
 
     @app.get("/api/stats", scope=Scope.READ,
              doc=Doc("getStats", "Detections by name, webhook delivery and pipeline figures",
                      {"200": json_answer(STATS)}))
     def stats() -> dict[str, Any]:
-        counts = store.counts_by_name()
+        counts = store.results.counts_by_name()
         unknown = counts.pop("Unknown", 0)
-        outbox = store.outbox_counts()
-        latencies = sorted(store.delivery_latencies())
+        outbox = store.outbox.counts()
+        latencies = sorted(store.outbox.latencies())
         return {
             "total_detections": sum(counts.values()) + unknown,
             "recognized": counts,
             "unknown_count": unknown,
-            "last_detection": store.latest(),
+            "last_detection": store.results.latest(),
             "webhooks": {**outbox, "latency_ms": percentiles(latencies)},
             "pipeline": service.stats(),
             "nodes": {node["id"]: node["stages"] for node in service.nodes() if node["alive"]},

@@ -43,7 +43,7 @@ def install(app: bottle.Bottle, service: ServiceApi) -> None:
                  obj({"unknown": {"type": "array", "items": ref("UnknownFace")}, "total": INTEGER},
                      ["unknown", "total"]))}))
     def unknown_faces() -> dict[str, Any]:
-        faces = store.list_unknown(MAX_LISTED)
+        faces = store.unknown.recent(MAX_LISTED)
         for face in faces:
             face["image"] = f"/api/unknown/{face['id']}.jpg"
         return {"unknown": faces, "total": len(faces)}
@@ -51,7 +51,7 @@ def install(app: bottle.Bottle, service: ServiceApi) -> None:
     @app.get("/api/unknown/<unknown_id>.jpg", scope=Scope.READ, signable=True,
              doc=Doc("getUnknownImage", "Crop of an unknown face", {"200": JPEG, **error_answers(404)}))
     def unknown_image(unknown_id: str) -> bytes:
-        face = store.get_unknown(check_id(unknown_id, "unknown face"))
+        face = store.unknown.get(check_id(unknown_id, "unknown face"))
         if face is None:
             raise fail(404, "no such unknown face")
         bottle.response.content_type = "image/jpeg"
@@ -66,19 +66,19 @@ def install(app: bottle.Bottle, service: ServiceApi) -> None:
                       body=json_request(obj({"name": NAME}, ["name"]))))
     def register_unknown(unknown_id: str) -> dict[str, Any]:
         name = check_name(json_body().get("name"))
-        face = store.get_unknown(check_id(unknown_id, "unknown face"))
+        face = store.unknown.get(check_id(unknown_id, "unknown face"))
         if face is None:
             raise fail(404, "no such unknown face")
-        person_id = store.register(name, [face["encoding"]])
-        store.delete_unknown(face["id"])
+        person_id = store.gallery.register(name, [face["encoding"]])
+        store.unknown.delete(face["id"])
         service.gallery_changed()
         return {"success": True, "message": f"{name} registered from unknown face {face['id']}",
-                "person_id": person_id, "total_users": store.count_persons()}
+                "person_id": person_id, "total_users": store.gallery.count_people()}
 
     @app.delete("/api/unknown/<unknown_id>", scope=Scope.ADMIN, action="unknown.delete",
                 doc=Doc("deleteUnknown", "Forget an unknown face",
                         {"200": json_answer(ref("Success")), **error_answers(401, 404)}))
     def delete_unknown(unknown_id: str) -> dict[str, Any]:
-        if not store.delete_unknown(check_id(unknown_id, "unknown face")):
+        if not store.unknown.delete(check_id(unknown_id, "unknown face")):
             raise fail(404, "no such unknown face")
         return {"success": True}
