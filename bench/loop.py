@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from pipeline.emit import trace_line
-from pipeline.messages import FaceResult, FrameResult
+from pipeline.transport.messages import FaceResult, FrameResult
 
 UNKNOWN = "Unknown"
 LOOP_TRACK = 0  # the loop follows no tracks; the pipeline's track ids start at 1
@@ -31,7 +31,7 @@ def known_faces(data_dir: str | Path) -> tuple[np.ndarray, list[str]]:
 
     store = Store(data_dir)
     try:
-        return store.gallery()
+        return store.gallery.all_vectors()
     finally:
         store.close()
 

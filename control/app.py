@@ -41,7 +41,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
     auth.install(app, auth.AuthConfig.from_env().with_tokens(token, read_token), host, shared_key)
     schema = RequestSchemaPlugin()
     app.install(schema)  # after auth: a caller without a token hears 401, not a schema's 400
-    trail = AuditTrail(store.engine, lambda: int(service.config().get("audit_retention_days") or 0))
+    trail = AuditTrail(store.engine, lambda: service.config().audit_retention_days)
     app.install(AuditPlugin(trail))
     app.install(RedactPlugin())
     pool = facework.install(app, FaceWorkConfig.of(settings or Settings.of(from_environment())))

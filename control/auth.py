@@ -4,7 +4,7 @@
 ones; each is a comma list, so a token can be rotated without downtime (add the new one, move
 the clients, drop the old one). Tokens are compared in constant time. With any token set, every
 route needs one of the right scope (401 without a valid token, 403 with a token of the wrong
-scope), except `GET /api/status` (liveness, no personal data) and `/metrics` unless
+scope), except `GET /api/health` and `GET /api/status` (liveness, no personal data) and `/metrics` unless
 `FACEGATE_METRICS_AUTH=read`. With no token at all the service is open, as before, and says so
 loudly when it listens on more than the loopback address.
 

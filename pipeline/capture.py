@@ -2,7 +2,7 @@
 
 Live streams are never allowed to back up: when every slot is busy the new frame is dropped and
 counted, and the camera keeps being read. A replay instead waits for a free slot so every frame
-of the file is processed (see pipeline/mode.py). A stream that fails, stalls or ends is reopened
+of the file is processed (see pipeline/runtime/run_mode.py). A stream that fails, stalls or ends is reopened
 with backoff (`Link` keeps the state and the backoff); a file in live mode plays at its own frame
 rate and loops.
 """
@@ -10,6 +10,7 @@ rate and loops.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import time
 from pathlib import Path
@@ -17,11 +18,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pipeline.frame_gate import FrameGate
-from pipeline.messages import CameraStatus, EndOfStream, FrameRef, RingReady, RingRequest, Stop
-from pipeline.quiet_frames import QuietBatcher
-from pipeline.ring import FrameRing
-from pipeline.stage import CaptureOptions, ConfigFollower, StageContext
+from pipeline.gating.frame_gate import FrameGate
+from pipeline.gating.quiet_frames import QuietBatcher
+from pipeline.runtime.stage_context import CaptureOptions, ConfigFollower, StageContext
+from pipeline.transport.frame_ring import FrameRing
+from pipeline.transport.messages import CameraStatus, EndOfStream, FrameRef, RingReady, RingRequest, Stop
+from pipeline.transport.rtsp_probe import open_failure
 
 log = logging.getLogger(__name__)
 
@@ -29,19 +31,32 @@ BACKOFF_START_S = 1.0
 BACKOFF_MAX_S = 30.0
 OPEN_TIMEOUT_MS = 10_000
 READ_TIMEOUT_MS = 5_000
+FFMPEG_OPTIONS_ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+OPERATOR_FFMPEG_OPTIONS = os.environ.get(FFMPEG_OPTIONS_ENV) or None  # as the service was started
 
 
 def is_file_source(url: str) -> bool:
     return ("://" not in url and not url.isdigit()) or url.startswith("file://")
 
 
-def open_source(url: str) -> cv2.VideoCapture:
+def ffmpeg_options(url: str, rtsp_transport: str) -> str | None:
+    """FFmpeg's options for `url` as OpenCV reads them (OPENCV_FFMPEG_CAPTURE_OPTIONS): an RTSP camera's
+    transport (OpenCV's own TCP default is gone as soon as any option is given), then the operator's."""
+    if not url.lower().startswith("rtsp://"):
+        return OPERATOR_FFMPEG_OPTIONS
+    return "|".join(filter(None, [f"rtsp_transport;{rtsp_transport}", OPERATOR_FFMPEG_OPTIONS]))
+
+
+def open_source(url: str, rtsp_transport: str = "tcp") -> cv2.VideoCapture:
     """OpenCV capture for a file, a device index or a network URL, with timeouts so stalls surface."""
     if url.isdigit():
         return cv2.VideoCapture(int(url))
     if url.startswith("file://"):
         url = url[len("file://"):]
     if "://" in url:
+        options = ffmpeg_options(url, rtsp_transport)
+        if options is not None:  # read by OpenCV at each open; one camera per capture process
+            os.environ[FFMPEG_OPTIONS_ENV] = options
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS]
         return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
     if not Path(url).is_file():
@@ -174,7 +189,7 @@ class Camera:
         if reason is None:
             self.ring.release(slot, self.seq)
         ref = FrameRef(self.camera_id, self.ring.name, slot, self.seq, pts, captured_at, self.ring.shape,
-                       reason.value if reason is not None else None)
+                       reason)
         if self.quiet is not None and self.gate.quiet:
             batch = self.quiet.add(ref, captured_at)
             if batch is not None:
@@ -186,7 +201,7 @@ class Camera:
         self.next_slot = (slot + 1) % self.ring.slots
 
     def flush_quiet(self) -> None:
-        """Send the quiet frames held so far, if any (pipeline/quiet_frames.py)."""
+        """Send the quiet frames held so far, if any (pipeline/gating/quiet_frames.py)."""
         batch = self.quiet.take() if self.quiet is not None else None
         if batch is not None:
             self.ctx.outbox.put(batch)
@@ -264,7 +279,7 @@ class Camera:
             except (FileNotFoundError, cv2.error) as exc:
                 cap, opened, why = None, False, str(exc)
             else:
-                why = "cannot open stream" if not opened else ""
+                why = open_failure(self.url) if not opened else ""
             if opened:
                 why = self.stream(cap)
                 self.flush_quiet()

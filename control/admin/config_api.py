@@ -15,15 +15,14 @@ from control.masking import keep_config_passwords
 from control.openapi import BOOLEAN, CONFIG_BODY, STRING, error_answers, json_answer, json_request, obj
 from control.service_api import ServiceApi
 from control.validation import fail, json_body
-from facegate.settings import validate
+from facegate.settings import ALIASES, validate
 
-CONFIG_ALIASES = {"encoding_model": "model", "detection_model": "model"}  # the v1 API's names for `model`
 CONFIG = {"type": "object"}
 
 
 def _settings(body: dict[str, Any]) -> dict[str, Any]:
     """The body's settings under their own names (an alias becomes `model`)."""
-    return {CONFIG_ALIASES.get(k, k): v for k, v in body.items()}
+    return {ALIASES.get(k, k): v for k, v in body.items()}
 
 
 def _explain(body: dict[str, Any]) -> Any:
@@ -37,7 +36,7 @@ def install(app: bottle.Bottle, service: ServiceApi) -> None:
              doc=Doc("getConfig", "The runtime configuration",
                      {"200": json_answer(obj({"config": CONFIG}, ["config"]))}))
     def get_config() -> dict[str, Any]:
-        return {"config": service.config()}
+        return {"config": service.config().as_dict()}
 
     @app.put("/api/config", scope=Scope.ADMIN, action="config.update", explain=_explain,
              doc=Doc("updateConfig", "Change stream_url, threshold, ... without a restart",
@@ -52,4 +51,4 @@ def install(app: bottle.Bottle, service: ServiceApi) -> None:
         if len(set(camera_ids)) != len(camera_ids):
             raise fail(409, "two cameras have the same id")
         config = service.update_config(body)  # SettingError: 400
-        return {"success": True, "message": f"updated {', '.join(sorted(body))}", "config": config}
+        return {"success": True, "message": f"updated {', '.join(sorted(body))}", "config": config.as_dict()}

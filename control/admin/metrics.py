@@ -17,7 +17,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from control.declaration import Doc, Scope
 from control.openapi import STRING
 from facegate.redact import configured_secrets, redact_text
-from pipeline.stats import LATENCY_BUCKETS_S, StageFigures
+from pipeline.runtime.stage_kind import StageKind
+from pipeline.runtime.stats import LATENCY_BUCKETS_S, StageFigures
 
 CAMERA_STATES = ("connecting", "live", "reconnecting", "failed", "stopped", "ended")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -62,7 +63,7 @@ class PipelineCollector:
         family = HistogramMetricFamily("facegate_latency_seconds",
                                        "From frame capture to the decision leaving match", labels=["stage"])
         for row in rows:
-            if row.kind != "match":
+            if row.kind != StageKind.MATCH:
                 continue
             buckets = [(str(bound), count) for bound, count in zip(LATENCY_BUCKETS_S, row.latency_le, strict=True)]
             buckets.append(("+Inf", row.lat_count))

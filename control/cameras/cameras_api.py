@@ -27,7 +27,7 @@ from control.openapi import (
 )
 from control.service_api import ServiceApi
 from control.validation import fail, json_body
-from facegate.settings import MAX_CAMERAS, check_camera
+from facegate.camera import MAX_CAMERAS, check_camera
 
 CAMERA_OPS = ("updateCamera", "deleteCamera", "getCameraSnapshot")  # what a camera's id links to
 CAMERA_ANSWER = obj({"success": BOOLEAN, "camera": ref("Camera")}, ["success", "camera"])
@@ -72,7 +72,7 @@ def install(app: bottle.Bottle, service: ServiceApi) -> None:
             raise fail(409, f"at most {MAX_CAMERAS} cameras; remove one first")
         entry = service.add_camera(json_body())  # SettingError: 400, Conflict (id taken): 409
         bottle.response.status = 201
-        return {"success": True, "camera": _with_urls(camera_or_404(service, entry["id"]))}
+        return {"success": True, "camera": _with_urls(camera_or_404(service, entry.id))}
 
     @app.put("/api/cameras/<camera_id>", scope=Scope.ADMIN, action="camera.update", explain=_explain_change,
              doc=Doc("updateCamera", "Change a camera",

@@ -72,13 +72,13 @@ ADD_FACES_DOC = Doc(
 
 def rules_of(service: ServiceApi, pool: FaceWorkPool) -> EnrollmentRules:
     """The enrollment rules now: the `min_face_px` setting and the pool's pixel limit."""
-    return EnrollmentRules(min_face_px=int(service.config()["min_face_px"]), max_pixels=pool.config.max_pixels)
+    return EnrollmentRules(min_face_px=service.config().min_face_px, max_pixels=pool.config.max_pixels)
 
 
 def _judged(pool: FaceWorkPool, service: ServiceApi, submitted: list[Submitted], existing: np.ndarray
             ) -> list[Verdict]:
     """judge_all in the photo pool: decoding and encoding photos wait their turn with recognize (429 when full)."""
-    return pool.run(judge_all, submitted, rules_of(service, pool), existing, model=str(service.config()["model"]))
+    return pool.run(judge_all, submitted, rules_of(service, pool), existing, model=service.config().model)
 
 
 def person_encodings(store: Store, name: str | None) -> np.ndarray:

@@ -36,7 +36,7 @@ from facegate.enrollment import nearest_distance
 from facegate.faces import FaceImageError, encode_single_face
 from facegate.records import result_dict
 from facegate.store import iso_now
-from pipeline.gallery import Gallery
+from pipeline.recognition.known_faces import Gallery
 
 MAX_TOP = 20
 PHOTO_BODY = {"required": True, "content": {
@@ -115,10 +115,10 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool, schema:
             if image is None:
                 raise fail(400, "send a multipart image or an image_base64")
             config = service.config()
-            found = pool.find_faces(image, model=str(config["model"]))
+            found = pool.find_faces(image, model=config.model)
         top = check_top(bottle.request.query.get("top"))
         gallery = Gallery(*store.gallery.all_vectors(), store.gallery.negatives_by_name())
-        threshold = float(config["threshold"])
+        threshold = config.threshold
         faces = []
         for box, encoding in found.faces:
             name, distance = gallery.identify(encoding, threshold)
@@ -132,7 +132,7 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool, schema:
         body = {} if is_multipart() else json_body()
         fields = form_fields() if is_multipart() else body
         config = service.config()
-        model, threshold = str(config["model"]), float(config["threshold"])
+        model, threshold = config.model, config.threshold
         first = _photo("image1", body) or _photo("image", body)
         if first is None:
             raise fail(400, "send two photos (image1 and image2), or a photo (image) and a person_id")

@@ -1,7 +1,7 @@
 """Stored sightings over HTTP: a result's crop, "that was not X", and search by photo.
 
 `POST /api/results/<event_id>/reject` keeps the sighting's encoding as a negative example of the
-person it was named as (pipeline/gallery.py then passes that person over for faces nearer the
+person it was named as (pipeline/recognition/known_faces.py then passes that person over for faces nearer the
 negative than the person), relabels the result, and, given `{"name": "who it was"}`, adds the
 encoding to that person. `POST /api/search` finds every stored sighting of a face
 (facegate/sighting_search.py).
@@ -38,7 +38,7 @@ from control.service_api import ServiceApi
 from control.validation import check_encoding, check_name, fail, form_fields, is_multipart, json_body, sent_image
 from facegate.faces import encode_single_face
 from facegate.sighting_search import SightingSearch
-from pipeline.gallery import UNKNOWN
+from pipeline.recognition.known_faces import UNKNOWN
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +151,7 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
             encoding = np.asarray(check_encoding(body["encoding"]))
         elif image is not None:
             # a bad photo: 400, the photo pool full: 429 (control/errors.py)
-            encoding = pool.run(encode_single_face, image, model=str(config["model"]),
-                                max_pixels=pool.config.max_pixels)
+            encoding = pool.run(encode_single_face, image, model=config.model, max_pixels=pool.config.max_pixels)
         else:
             raise fail(400, "send a photo (multipart image or image_base64) or an encoding")
         camera = fields.get("camera")
@@ -164,7 +163,7 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
             limit = int(limit)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_SEARCH_RESULTS:
             raise fail(400, f"limit must be a whole number from 1 to {MAX_SEARCH_RESULTS}")
-        threshold = float(config["threshold"])
+        threshold = config.threshold
         hits = search_index.search(encoding, threshold=threshold, since=since, until=until, camera=camera,
                                    limit=limit)
         rows = store.results.by_id([hit_id for hit_id, _ in hits])
