@@ -1,9 +1,9 @@
 """`GET /api/openapi.json`: the document made of what each route declares (its `doc=`, `scope=`), and its vocabulary.
 
 Each route describes itself where it is written (control/declaration.py); this module holds the
-schemas those descriptions share (the components, the bounds of settings and cameras, the answer
-helpers) and assembles the document from the app's routes, so no route is served undocumented.
-The Result schema describes facegate/records.py's `result_dict`."""
+schemas those descriptions share (the components, the camera and config bodies the settings'
+declarations give, the answer helpers) and assembles the document from the app's routes, so no
+route is served undocumented. The Result schema describes facegate/records.py's `result_dict`."""
 
 from __future__ import annotations
 

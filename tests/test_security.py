@@ -104,7 +104,7 @@ BODIES = {("POST", "/api/register"): {}, ("PUT", "/api/config"): {}, ("POST", "/
 QUERIES = {("GET", "/api/signed-url"): "?path=/api/unknown/1.jpg"}
 # the only routes without a token (besides /metrics unless FACEGATE_METRICS_AUTH=read), and the only pictures a
 # signed URL opens: a route that joins either by a slip of its scope= or signable= fails here
-OPEN = {("GET", "/api/status"), ("GET", "/"), ("GET", "/ui/<filename>"), ("GET", "/metrics")}
+OPEN = {("GET", "/api/status"), ("GET", "/api/health"), ("GET", "/"), ("GET", "/ui/<filename>"), ("GET", "/metrics")}
 SIGNABLE = {("GET", "/api/cameras/<camera_id>/snapshot.jpg"), ("GET", "/api/cameras/<camera_id>/stream.mjpg"),
             ("GET", "/api/unknown/<unknown_id>.jpg")}
 # start/stop really act; the table calls them with an admin token only after the other checks

@@ -122,9 +122,10 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool, schema:
         faces = []
         for box, encoding in found.faces:
             name, distance = gallery.identify(encoding, threshold)
-            faces.append(result_dict(iso_now(), name, distance, box))
+            face: dict[str, Any] = {**result_dict(iso_now(), name, distance, box)}
             if top:
-                faces[-1]["candidates"] = [candidate(n, d, threshold) for n, d in gallery.nearest_people(encoding, top)]
+                face["candidates"] = [candidate(n, d, threshold) for n, d in gallery.nearest_people(encoding, top)]
+            faces.append(face)
         return {"faces": faces, "count": len(faces), "width": found.width, "height": found.height}
 
     @app.post("/api/verify", scope=Scope.ADMIN, action=None, doc=VERIFY_DOC)
