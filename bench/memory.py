@@ -126,10 +126,14 @@ def trial(data_dir: Path, video: Path, cameras: int, settle_s: float) -> dict[st
     }
 
 
-def measure(sizes: list[tuple[int, int]], cameras: int, settle_s: float) -> dict[str, Any]:
+def measure(sizes: tuple[tuple[int, int], ...] = SIZES, cameras: int = 4, settle_s: float = 15.0) -> dict[str, Any]:
+    """Memory of 1 and of `cameras` cameras at each frame size; what one more camera costs."""
     from bench.fixtures import register_people
     from pipeline.transport.ring_allocator import ring_slots
 
+    # this process is the supervisor: its title tells a supervisor starting meanwhile that its segments are live
+    # (a start unlinks the segments of pids that are not facegate's)
+    setproctitle("facegate: bench.memory")
     workers = os.cpu_count() or 1
     out: dict[str, Any] = {"detect_workers": workers, "cameras": cameras, "sizes": []}
     with tempfile.TemporaryDirectory(prefix="facegate-memory-") as tmp:
@@ -168,12 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.cameras < 2:
         parser.error("--cameras must be at least 2")
     logging.basicConfig(level=logging.WARNING)
-    # the title says whose segments these are: a supervisor starting meanwhile unlinks those of non-facegate pids
-    setproctitle("facegate: bench.memory")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind, so the running pipeline shuts down
     os.environ.setdefault("FACEGATE_WEBHOOKS", "off")
-    sizes = [tuple(int(n) for n in s.split("x")) for s in args.sizes.split(",")]
-    out = measure(sizes, args.cameras, args.settle_s)  # type: ignore[arg-type]
+    sizes = tuple((int(w), int(h)) for w, h in (s.split("x") for s in args.sizes.split(",")))
+    out = measure(sizes, args.cameras, args.settle_s)
     print(json.dumps(out, indent=2))
     print(markdown(out), file=sys.stderr)
     return 0

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import requests
 
+from bench.memory import descendants
 from tests import leaks
 from tests.service_proc import REPO, poll_until
 from tests.webhook_receiver import free_port
@@ -117,23 +118,12 @@ class Served:
 
 def _descendant(root: int, title: str) -> int | None:
     """The pid of a process under `root` whose command line starts with `title`."""
-    children: dict[int, list[int]] = {}
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(proc.name))
-    todo = list(children.get(root, []))
-    while todo:
-        pid = todo.pop()
+    for pid in descendants(root):
         try:
-            if (Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")).startswith(title):
+            if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace").startswith(title):
                 return pid
         except OSError:
             continue
-        todo.extend(children.get(pid, []))
     return None
 
 
@@ -209,6 +199,7 @@ def test_register_replay_serve_stop_and_serve_again(container: Container, tmp_pa
     assert live, ("the live camera named Lin", first.text())
     assert leaks.segments_of(first.pid), "a live camera has its ring in /dev/shm"
     took = first.stop()
+    print(f"SIGTERM to exit with a live camera: {took:.1f} s")
     assert took < DOCKER_STOP_GRACE_S, f"stopping took {took:.1f} s: docker stop would have killed it"
     assert not leaks.segments_of(first.pid), "a /dev/shm segment was left behind"
 
