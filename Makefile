@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUNTIME_STAMP := $(VENV)/.runtime
 
-.PHONY: install runtime postgres run test bench soak lint clean container-tools image image-test
+.PHONY: install runtime postgres test-packages run test bench soak lint clean container-tools image image-test
 
 install: $(STAMP)
 
@@ -23,12 +23,23 @@ $(STAMP): $(RUNTIME_STAMP)
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
-# The PostgreSQL server binaries the tests and bench.store start a throwaway cluster from (tests/pgserver.py):
-# Debian's package, installed when missing (as root, as CI runs; otherwise say what to install).
+# $(call debian,CHECK,PACKAGES): when CHECK fails, install Debian's PACKAGES (as root, as CI runs; otherwise
+# say what to install).
+debian = @$(1) >/dev/null 2>&1 || { \
+  [ "$$(id -u)" = 0 ] || { echo "error: missing Debian packages: sudo apt-get install $(2)" >&2; exit 1; }; \
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(2); }
+
+# The PostgreSQL server binaries the tests and bench.store start a throwaway cluster from (tests/pgserver.py).
 postgres:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
-	  [ "$$(id -u)" = 0 ] || { echo "error: no PostgreSQL server: sudo apt-get install postgresql" >&2; exit 1; }; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql; }
+	$(call debian,ls /usr/lib/postgresql/*/bin/initdb,postgresql)
+
+# What else the tests drive: the browser of the operator-page test, GStreamer's RTSP server with its
+# Python bindings and the H.264/H.265 encoders (tests/rtsp_server.py, run with Debian's /usr/bin/python3),
+# and systemd-analyze for the unit's check (tests/test_deploy_files.py).
+TEST_DEBS := chromium python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly \
+	gstreamer1.0-plugins-bad gstreamer1.0-libav systemd
+test-packages:
+	$(call debian,dpkg -s $(TEST_DEBS),$(TEST_DEBS))
 
 run: $(STAMP)
 	$(BIN)/python supervisor.py --data-dir ./data
@@ -40,7 +51,7 @@ $(NODE_STAMP): $(TS)/package.json $(TS)/package-lock.json
 	cd $(TS) && npm ci --no-audit --no-fund
 	touch $(NODE_STAMP)
 
-test: $(STAMP) postgres $(NODE_STAMP)
+test: $(STAMP) postgres test-packages $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile   # two workers, each test file on one (module-scoped services)
 	cd $(TS) && FACEGATE_PYTHON=$(CURDIR)/$(BIN)/python npm test
@@ -62,9 +73,7 @@ CA_BUNDLE ?= $(wildcard /etc/ssl/certs/ca-certificates.crt)
 comma := ,
 
 container-tools:
-	@command -v buildah >/dev/null && command -v mmdebstrap >/dev/null || { \
-	  [ "$$(id -u)" = 0 ] || { echo "error: no buildah/mmdebstrap: sudo apt-get install buildah mmdebstrap" >&2; exit 1; }; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q buildah mmdebstrap; }
+	$(call debian,which buildah mmdebstrap,buildah mmdebstrap)
 
 image: container-tools
 	deploy/base-image.sh $(BASE_IMAGE)

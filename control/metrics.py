@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from facegate.redact import configured_secrets, redact_text
+from pipeline.runtime.stage_kind import StageKind
 from pipeline.runtime.stats import LATENCY_BUCKETS_S, StageFigures
 
 CAMERA_STATES = ("connecting", "live", "reconnecting", "failed", "stopped", "ended")
@@ -59,7 +60,7 @@ class PipelineCollector:
         family = HistogramMetricFamily("facegate_latency_seconds",
                                        "From frame capture to the decision leaving match", labels=["stage"])
         for row in rows:
-            if row.kind != "match":
+            if row.kind != StageKind.MATCH:
                 continue
             buckets = [(str(bound), count) for bound, count in zip(LATENCY_BUCKETS_S, row.latency_le, strict=True)]
             buckets.append(("+Inf", row.lat_count))
@@ -89,7 +90,7 @@ class PipelineCollector:
         yield running
 
     def _webhooks(self) -> Iterator[Metric]:
-        counts = self.service.store.outbox_counts()
+        counts = self.service.store.outbox.counts()
         family = GaugeMetricFamily("facegate_webhook_events", "Webhook outbox rows by delivery status",
                                    labels=["status"])
         for status, count in counts.items():
@@ -99,7 +100,7 @@ class PipelineCollector:
         delivered.add_metric([], float(counts.get("delivered", 0)))
         yield delivered
         people = GaugeMetricFamily("facegate_registered_people", "People in the gallery")
-        people.add_metric([], float(self.service.store.count_persons()))
+        people.add_metric([], float(self.service.store.gallery.count_people()))
         yield people
 
 

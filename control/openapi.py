@@ -11,8 +11,10 @@ import bottle
 
 from control.auth import ROUTE_SCOPES, SIGNABLE, Scope
 from control.health_api import STATES
+from facegate.camera import camera_schema
 from facegate.records import ENCODING_SIZE
-from facegate.settings import DETECT_FPS_MAX, DETECTORS, MAX_CAMERAS
+from facegate.setting_kinds import SOME_TEXT
+from facegate.settings import config_schema
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -30,60 +32,17 @@ STRING = {"type": "string"}
 BOOLEAN = {"type": "boolean"}
 NULLABLE_STRING = {"type": "string", "nullable": True}
 ENCODING = {"type": "array", "items": NUMBER, "minItems": ENCODING_SIZE, "maxItems": ENCODING_SIZE}
-CONTROL_FREE = r"[^\x00-\x1f\x7f]"
 # A name: 1 to 100 characters, no control characters, not only spaces (what check_name enforces).
-NAME = {"type": "string", "minLength": 1, "maxLength": 100,
-        "pattern": f"^{CONTROL_FREE}*[^\\s\\x00-\\x1f\\x7f]{CONTROL_FREE}*$"}
+NAME = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": SOME_TEXT}
 TEXT = {"type": "string", "maxLength": 2048, "nullable": True}
 # Plain base64 (padded) or a data: URL of it; what decode_base64_image accepts.
 BASE64 = {"type": "string", "minLength": 1,
           "pattern": "^(data:[^,]*,)?(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"}
 BINARY = {"type": "string", "format": "binary"}
-STREAM_URL = {"anyOf": [
-    {"type": "string", "minLength": 1, "maxLength": 2048,
-     "pattern": f"^{CONTROL_FREE}*[^\\s\\x00-\\x1f\\x7f]{CONTROL_FREE}*$",
-     "description": "a file path, a device index, or an rtsp, rtsps, rtmp, http, https or file URL"},
-    {"type": "integer", "minimum": 0, "description": "a device index"}]}
-CAMERA_ID = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9._-]+$"}
-CAMERA_NAME = {"type": "string", "maxLength": 100, "nullable": True}
-
-
-def _bounded(kind: str, low: float, high: float, *, low_open: bool = False) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": kind, "minimum": low, "maximum": high}
-    if low_open:
-        schema["exclusiveMinimum"] = True
-    return schema
-
-
-# detect_fps: 0 (every frame) or 0.1 to DETECT_FPS_MAX detections per stream second (settings._detect_fps).
-DETECT_FPS = {"anyOf": [{"type": "number", "enum": [0]}, _bounded("number", 0.1, DETECT_FPS_MAX)]}
-CAMERA_FIELDS = {"id": CAMERA_ID, "stream_url": STREAM_URL, "name": CAMERA_NAME, "enabled": BOOLEAN,
-                 "detect_fps": {**DETECT_FPS, "nullable": True}}
-CAMERA_BODY = {**_obj(CAMERA_FIELDS, ["id", "stream_url"]), "additionalProperties": False}
-CAMERA_CHANGE = {**_obj({k: v for k, v in CAMERA_FIELDS.items() if k != "id"}), "additionalProperties": False}
-MODEL = {"type": "string", "enum": ["hog", "cnn"]}
-# Every setting PUT /api/config takes, with the bounds facegate.settings checks.
-CONFIG_FIELDS: dict[str, Any] = {
-    "stream_url": {**STREAM_URL, "nullable": True},
-    "camera_id": CAMERA_ID,
-    "cameras": {"type": "array", "maxItems": MAX_CAMERAS, "items": CAMERA_BODY},
-    "threshold": _bounded("number", 0, 1, low_open=True),
-    "downscale": _bounded("number", 0.05, 1, low_open=True),
-    "model": MODEL, "encoding_model": MODEL, "detection_model": MODEL,
-    "detector": {"type": "string", "enum": list(DETECTORS)},
-    "detect_fps": DETECT_FPS,
-    "motion_threshold": _bounded("integer", 1, 254),
-    "motion_min_area": _bounded("integer", 1, 2000),
-    "upsample": _bounded("integer", 0, 3),
-    "recheck_s": _bounded("number", 0, 3600),
-    "unknown_recheck_s": _bounded("number", 0, 3600),
-    "event_cooldown_s": _bounded("number", 0, 86400),
-    "unknown_events": BOOLEAN,
-    "min_face_px": _bounded("integer", 0, 4096),
-    "retention_days": _bounded("integer", 0, 3650),
-    "audit_retention_days": _bounded("integer", 0, 36500),
-}
-CONFIG_BODY = {**_obj(CONFIG_FIELDS), "additionalProperties": False, "minProperties": 1}
+# The camera and config bodies come from the settings' declarations (facegate/settings.py, facegate/camera.py).
+CAMERA_BODY = camera_schema()
+CAMERA_CHANGE = camera_schema(with_id=False)
+CONFIG_BODY = config_schema()
 
 
 def _either(fields: dict[str, Any], required: list[str], *names: str) -> dict[str, Any]:
@@ -234,7 +193,6 @@ PICTURE_PATH = {"type": "string",
                 "pattern": r"^/api/(cameras/[^/?]+/(snapshot\.jpg|stream\.mjpg)|unknown/[^/?]+\.jpg)(\?.*)?$"}
 JPEG = {"description": "JPEG image", "content": {"image/jpeg": {"schema": BINARY}}}
 HTML = {"description": "The operator page", "content": {"text/html": {"schema": STRING}}}
-CAMERA_ID_PATH = {"camera_id": CAMERA_ID}
 
 # (method, path) → (operationId, summary, extra operation fields, responses)
 OPERATIONS: dict[tuple[str, str], tuple[str, str, dict[str, Any], dict[str, Any]]] = {

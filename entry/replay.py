@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 
 from facegate.settings import Settings
+from pipeline.runtime.stage_kind import StageKind
 
 if TYPE_CHECKING:
     from pipeline.supervision.runner import Pipeline
@@ -129,7 +130,7 @@ COLUMNS = ("frames_in", "frames_out", "fps", "ms_p50", "ms_p95", "faces", "encod
 def format_table(report: dict[str, Any]) -> str:
     """The per-stage table `replay` prints for people."""
     lines = [f"{'stage':<8}" + "".join(f"{c:>11}" for c in COLUMNS)]
-    for kind in ("capture", "detect", "match", "emit"):
+    for kind in StageKind:
         row = report["stages"].get(kind)
         if row:
             lines.append(f"{kind:<8}" + "".join(f"{row.get(c, 0):>11}" for c in COLUMNS))

@@ -12,6 +12,8 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,9 +21,9 @@ import sqlalchemy as sa
 from control.service import ServiceError
 from entry.node_agent import NODE_TIMEOUT_S, ClusterAgent, advertised_url
 from facegate import __version__
-from facegate.node_leases import ClusterTables, NodeRow
-from facegate.settings import PROCESS_ONLY, SettingError, Settings, check_camera, check_cameras, defaults, validate
-from facegate.store import Store, iso_now
+from facegate.camera import Camera, check_camera
+from facegate.settings import PROCESS_ONLY, SettingError, Settings, as_json, validate
+from facegate.store import NodeRow, Store, iso_now
 from pipeline import capture
 from pipeline.runtime.stats import StageFigures
 from pipeline.supervision.runner import Pipeline
@@ -54,7 +56,7 @@ class Service:
     def boot(self, given: dict[str, Any], api_url: str) -> None:
         """Save what the command line set, start the stages, join the cluster, and resume recognition if it was on."""
         runtime = {k: v for k, v in given.items() if k not in PROCESS_ONLY}
-        self.store.set_config(runtime)
+        self.store.config.update(as_json(runtime))
         self._pipeline.start()
         node = NodeRow(self.node_id, socket.gethostname(), os.getpid(), api_url, self.max_cameras,
                        self.started_at, time.time())
@@ -63,8 +65,8 @@ class Service:
         self.agent.start()
         log.info("node %s (up to %d cameras)", self.node_id, self.max_cameras)
         self._booted.set()
-        resume = self.store.get_meta("running") == "1" or "stream_url" in given
-        if resume and self.config().get("stream_url"):
+        resume = self.store.core.get_meta("running") == "1" or "stream_url" in given
+        if resume and self.config().stream_url:
             log.info("resuming recognition")
             self.start()
 
@@ -93,26 +95,19 @@ class Service:
         return self._closing.is_set()
 
     # --- the interface the API uses -------------------------------------------------------------
-    def config(self) -> dict[str, Any]:
-        effective = defaults()
-        effective.update(self.store.get_config())
-        effective["workers"] = self.workers
-        effective["database_url"] = self.store.shown_url
-        return effective
+    def config(self) -> Settings:
+        """The runtime config of the store over the defaults, with this process's workers and (masked) database."""
+        return replace(Settings.of(self.store.config.read()), workers=self.workers, database_url=self.store.shown_url)
 
-    def camera_list(self) -> list[dict[str, Any]]:
+    def camera_list(self) -> list[Camera]:
         """Every configured camera: the default one (from `stream_url`) first, then the `cameras` list."""
         config = self.config()
-        listed = [dict(c) for c in config.get("cameras") or []]
-        default_id = str(config["camera_id"])
-        if config.get("stream_url") and all(c["id"] != default_id for c in listed):
-            listed.insert(0, {"id": default_id, "stream_url": str(config["stream_url"]), "name": None,
-                              "enabled": True, "default": True})
-        return listed
+        default = _default_camera(config)
+        return [*([default] if default is not None else []), *config.cameras]
 
     def cameras(self) -> dict[str, str]:
         """Camera id → stream URL of every enabled camera."""
-        return {c["id"]: c["stream_url"] for c in self.camera_list() if c.get("enabled", True)}
+        return {c.id: c.stream_url for c in self.camera_list() if c.enabled}
 
     def _reconcile(self) -> None:
         """Make the running captures match the configured cameras this node holds: one dead camera never
@@ -132,16 +127,16 @@ class Service:
             if not cameras:
                 raise ServiceError("no stream_url is configured: PUT /api/config {\"stream_url\": ...} first")
             self.running = True
-            self.store.set_meta("running", "1")
+            self.store.core.set_meta("running", "1")
             self._reconcile()
             self._wake_agent()
             log.info("recognition started on %s", ", ".join(f"{c} ({u})" for c, u in cameras.items()))
-        self._settle()
+        self._take_leases_now()
 
     def stop(self) -> None:
         with self._lock:
             self.running = False
-            self.store.set_meta("running", "0")
+            self.store.core.set_meta("running", "0")
             self._reconcile()
             self._wake_agent()
             log.info("recognition stopped")
@@ -158,7 +153,7 @@ class Service:
         if self.agent is not None:
             self.agent.wake()
 
-    def _settle(self) -> None:
+    def _take_leases_now(self) -> None:
         """Take the leases now, so a request that started recognition or added a camera answers with the camera
         already connecting. Called without the service's lock: the agent's tick takes it (through apply).
         A request that came while the service was still starting waits for that first (bounded)."""
@@ -167,60 +162,59 @@ class Service:
         if self.agent is not None:
             self.agent.tick()
 
-    def update_config(self, updates: dict[str, Any]) -> dict[str, Any]:
+    def update_config(self, updates: Mapping[str, Any]) -> Settings:
         cleaned = validate(updates, runtime_only=True)
         with self._lock:
-            self.store.set_config(cleaned)
+            self.store.config.update(as_json(cleaned))
             self._reconcile()
             self._wake_agent()
         log.info("config updated: %s", ", ".join(f"{k}={v}" for k, v in cleaned.items()))
         return self.config()
 
     # --- cameras (GET/POST /api/cameras, PUT/DELETE /api/cameras/<id>) ---------------------------
-    def _save_cameras(self, cameras: list[dict[str, Any]]) -> None:
+    def _save_cameras(self, cameras: Sequence[Camera]) -> None:
         with self._lock:
-            self.store.set_config({"cameras": check_cameras(cameras)})
+            self.store.config.update(as_json(validate({"cameras": list(cameras)})))
             self._reconcile()
             self._wake_agent()
 
-    def add_camera(self, camera: dict[str, Any]) -> dict[str, Any]:
+    def add_camera(self, camera: Mapping[str, Any]) -> Camera:
         entry = check_camera(camera)
         with self._lock:
-            if any(c["id"] == entry["id"] for c in self.camera_list()):
-                raise ServiceError(f"camera {entry['id']!r} exists already")
-            listed = list(self.config().get("cameras") or [])
-            self._save_cameras([*listed, entry])
-        self._settle()
+            if any(c.id == entry.id for c in self.camera_list()):
+                raise ServiceError(f"camera {entry.id!r} exists already")
+            self._save_cameras([*self.config().cameras, entry])
+        self._take_leases_now()
         return entry
 
-    def update_camera(self, camera_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+    def update_camera(self, camera_id: str, changes: Mapping[str, Any]) -> Camera | None:
         with self._lock:
-            current = next((c for c in self.camera_list() if c["id"] == camera_id), None)
+            config = self.config()
+            current = next((c for c in self.camera_list() if c.id == camera_id), None)
             if current is None:
                 return None
-            entry = check_camera({**{k: v for k, v in current.items() if k != "default"}, **changes,
-                                  "id": camera_id})
-            if current.get("default") and changes.get("detect_fps") is not None:
+            entry = check_camera({**current.to_dict(), **changes, "id": camera_id})
+            if current == _default_camera(config) and changes.get("detect_fps") is not None:
                 raise SettingError("the default camera follows the global detect_fps: "
                                    "PUT /api/config {\"detect_fps\": ...} (or add it to cameras)")
-            if current.get("default"):
-                self.update_config({"stream_url": entry["stream_url"]})
+            if current == _default_camera(config):
+                self.update_config({"stream_url": entry.stream_url})
                 return entry
-            listed = [entry if c["id"] == camera_id else c for c in self.config().get("cameras") or []]
-            self._save_cameras(listed)
+            self._save_cameras([entry if c.id == camera_id else c for c in config.cameras])
         return entry
 
     def delete_camera(self, camera_id: str) -> bool:
         with self._lock:
-            current = next((c for c in self.camera_list() if c["id"] == camera_id), None)
+            config = self.config()
+            current = next((c for c in self.camera_list() if c.id == camera_id), None)
             if current is None:
                 return False
-            if current.get("default"):
-                self.store.set_config({"stream_url": None})
+            if current == _default_camera(config):
+                self.store.config.update({"stream_url": None})
                 self._reconcile()
                 self._wake_agent()
             else:
-                self._save_cameras([c for c in self.config().get("cameras") or [] if c["id"] != camera_id])
+                self._save_cameras([c for c in config.cameras if c.id != camera_id])
         return True
 
     def snapshot(self, camera_id: str) -> bytes | None:
@@ -231,15 +225,14 @@ class Service:
         frame, result = view
         return to_jpeg(draw_faces(frame, result))
 
-    def _camera_state(self, camera: dict[str, Any], default_fps: float) -> dict[str, Any]:
+    def _camera_state(self, camera: Camera, default_fps: float) -> dict[str, Any]:
         """A camera as this node sees it (stopped unless this node runs it)."""
-        camera_id = camera["id"]
+        camera_id = camera.id
         state = self._pipeline.camera_status.get(camera_id)
-        active = self.running and camera.get("enabled", True) and camera_id in self.held
+        active = self.running and camera.enabled and camera_id in self.held
         return {
-            "id": camera_id, "name": camera.get("name"), "stream_url": camera["stream_url"],
-            "enabled": camera.get("enabled", True),
-            "detect_fps": camera.get("detect_fps", default_fps),  # its own, else the global one
+            "id": camera_id, "name": camera.name, "stream_url": camera.stream_url, "enabled": camera.enabled,
+            "detect_fps": default_fps if camera.detect_fps is None else camera.detect_fps,  # its own, else the global
             "state": (state.state if state else "connecting") if active else "stopped",
             "error": state.error if state and active else None,
             "fps": round(self._capture_fps(camera_id), 1) if active else 0.0,
@@ -250,14 +243,14 @@ class Service:
     def node_status(self) -> dict[str, Any]:
         """What this node tells the others in its heartbeat: its cameras' states and its stage figures."""
         config = self.config()
-        mine = [self._camera_state(c, config["detect_fps"]) for c in self.camera_list() if c["id"] in self.held]
+        mine = [self._camera_state(c, config.detect_fps) for c in self.camera_list() if c.id in self.held]
         return {"running": self.running, "version": self.version, "workers": self.workers,
                 "cameras": {c["id"]: {k: c[k] for k in ("state", "error", "fps", "width", "height")} for c in mine},
                 "stages": self._pipeline.figures_by_kind()}
 
     def _holders(self) -> dict[str, NodeRow]:
         """Camera id -> the live node holding it, other than this one."""
-        tables = ClusterTables(self.store)
+        tables = self.store.cluster
         now = time.time()
         live = {n.node_id: n for n in tables.nodes() if n.node_id != self.node_id and n.alive(now, NODE_TIMEOUT_S)}
         return {c: live[lease.node_id] for c, lease in tables.leases().items()
@@ -269,17 +262,17 @@ class Service:
         holders = self._holders()
         cameras = []
         for camera in self.camera_list():
-            entry = self._camera_state(camera, config["detect_fps"])
-            holder = holders.get(camera["id"])
-            if holder is not None and camera["id"] not in self.held:
-                entry.update(holder.status.get("cameras", {}).get(camera["id"], {}), node=holder.node_id)
+            entry = self._camera_state(camera, config.detect_fps)
+            holder = holders.get(camera.id)
+            if holder is not None and camera.id not in self.held:
+                entry.update(holder.status.get("cameras", {}).get(camera.id, {}), node=holder.node_id)
             cameras.append(entry)
-        return {"running": self.running, "stream_url": config.get("stream_url"), "cameras": cameras,
+        return {"running": self.running, "stream_url": config.stream_url, "cameras": cameras,
                 "workers": self.workers, "node": self.node_id}
 
     def nodes(self) -> list[dict[str, Any]]:
         """Every node that shares the database: its cameras, capacity and last heartbeat."""
-        tables = ClusterTables(self.store)
+        tables = self.store.cluster
         now = time.time()
         leases = tables.leases()
         listed = []
@@ -319,6 +312,13 @@ class Service:
 
     def gallery_changed(self) -> None:
         """Nothing to push: match re-reads the gallery within half a second of its version moving."""
+
+
+def _default_camera(config: Settings) -> Camera | None:
+    """The camera `stream_url` names (as `camera_id`), unless `cameras` holds one of that id."""
+    if not config.stream_url or config.camera(config.camera_id) is not None:
+        return None
+    return Camera(config.camera_id, config.stream_url)
 
 
 def serve(store: Store, settings: Settings, given: dict[str, Any], *, host: str, port: int,

@@ -10,6 +10,7 @@ rate and loops.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from pipeline.gating.quiet_frames import QuietBatcher
 from pipeline.runtime.stage_context import CaptureOptions, ConfigFollower, StageContext
 from pipeline.transport.frame_ring import FrameRing
 from pipeline.transport.messages import CameraStatus, EndOfStream, FrameRef, RingReady, RingRequest, Stop
+from pipeline.transport.rtsp_probe import open_failure
 
 log = logging.getLogger(__name__)
 
@@ -29,19 +31,32 @@ BACKOFF_START_S = 1.0
 BACKOFF_MAX_S = 30.0
 OPEN_TIMEOUT_MS = 10_000
 READ_TIMEOUT_MS = 5_000
+FFMPEG_OPTIONS_ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+OPERATOR_FFMPEG_OPTIONS = os.environ.get(FFMPEG_OPTIONS_ENV) or None  # as the service was started
 
 
 def is_file_source(url: str) -> bool:
     return ("://" not in url and not url.isdigit()) or url.startswith("file://")
 
 
-def open_source(url: str) -> cv2.VideoCapture:
+def ffmpeg_options(url: str, rtsp_transport: str) -> str | None:
+    """FFmpeg's options for `url` as OpenCV reads them (OPENCV_FFMPEG_CAPTURE_OPTIONS): an RTSP camera's
+    transport (OpenCV's own TCP default is gone as soon as any option is given), then the operator's."""
+    if not url.lower().startswith("rtsp://"):
+        return OPERATOR_FFMPEG_OPTIONS
+    return "|".join(filter(None, [f"rtsp_transport;{rtsp_transport}", OPERATOR_FFMPEG_OPTIONS]))
+
+
+def open_source(url: str, rtsp_transport: str = "tcp") -> cv2.VideoCapture:
     """OpenCV capture for a file, a device index or a network URL, with timeouts so stalls surface."""
     if url.isdigit():
         return cv2.VideoCapture(int(url))
     if url.startswith("file://"):
         url = url[len("file://"):]
     if "://" in url:
+        options = ffmpeg_options(url, rtsp_transport)
+        if options is not None:  # read by OpenCV at each open; one camera per capture process
+            os.environ[FFMPEG_OPTIONS_ENV] = options
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS]
         return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
     if not Path(url).is_file():
@@ -174,7 +189,7 @@ class Camera:
         if reason is None:
             self.ring.release(slot, self.seq)
         ref = FrameRef(self.camera_id, self.ring.name, slot, self.seq, pts, captured_at, self.ring.shape,
-                       reason.value if reason is not None else None)
+                       reason)
         if self.quiet is not None and self.gate.quiet:
             batch = self.quiet.add(ref, captured_at)
             if batch is not None:
@@ -264,7 +279,7 @@ class Camera:
             except (FileNotFoundError, cv2.error) as exc:
                 cap, opened, why = None, False, str(exc)
             else:
-                why = "cannot open stream" if not opened else ""
+                why = open_failure(self.url) if not opened else ""
             if opened:
                 why = self.stream(cap)
                 self.flush_quiet()

@@ -8,7 +8,8 @@ import queue
 import numpy as np
 import pytest
 
-from facegate.settings import SettingError, Settings, check_camera, validate
+from facegate.camera import check_camera
+from facegate.settings import SettingError, Settings, validate
 from pipeline.gating.frame_gate import TRACK_KEEPALIVE_S, FrameGate
 from pipeline.gating.rate_gate import Reason
 from pipeline.recognition.tracker import CameraTracks
@@ -43,7 +44,7 @@ def test_detector_and_motion_settings_are_bounded(key: str, value: object) -> No
 def test_a_cameras_detect_fps_overrides_the_global_one() -> None:
     door = check_camera({"id": "door", "stream_url": "rtsp://door.local/live", "detect_fps": 2})
     hall = check_camera({"id": "hall", "stream_url": "rtsp://hall.local/live"})
-    assert door["detect_fps"] == 2.0 and "detect_fps" not in hall
+    assert door.detect_fps == 2.0 and hall.detect_fps is None and "detect_fps" not in hall.to_dict()
     with pytest.raises(SettingError, match="detect_fps"):
         check_camera({"id": "x", "stream_url": "rtsp://x.local/live", "detect_fps": 99})
     settings = Settings.of({"detect_fps": 7, "cameras": [door, hall]})
@@ -116,7 +117,7 @@ def test_frames_kept_off_detection_go_straight_to_match() -> None:
     try:
         hub = Hub(table, rings, LiveView(), RunProgress())
         carried = FrameRef("cam0", "ring-a", 1, 1, 1 / 30, 1000.0, (360, 640, 3), None)
-        detected = FrameRef("cam0", "ring-a", 2, 2, 2 / 30, 1000.0, (360, 640, 3), "motion")
+        detected = FrameRef("cam0", "ring-a", 2, 2, 2 / 30, 1000.0, (360, 640, 3), Reason.MOTION)
         hub.route(table.get("detect-1"), carried)
         hub.route(table.get("detect-1"), detected)
         assert table.get("match").inbox.get_nowait() == carried and table.get("match").inbox.empty()

@@ -19,7 +19,8 @@ import numpy as np
 
 from facegate.settings import Settings
 from pipeline.gating.motion import MotionConfig, MotionDetector
-from pipeline.gating.rate_gate import DetectGate, DetectRateConfig, Reason
+from pipeline.gating.rate_gate import DetectGate, DetectRateConfig
+from pipeline.transport.messages import Reason
 from pipeline.transport.track_hints import HintTable
 
 TRACK_KEEPALIVE_S = 0.5  # half of match's track lifetime (pipeline/tracker.TRACK_TTL_S)

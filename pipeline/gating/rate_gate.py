@@ -10,22 +10,15 @@ track's last velocity for a short while, then held, or held at once (`carry_box`
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
+
+from facegate.camera import DETECT_FPS_MAX, DETECT_FPS_MIN
+from pipeline.transport.messages import Reason
 
 Box = tuple[int, int, int, int]  # (top, right, bottom, left) in full-frame pixels
 Velocity = tuple[float, float, float, float]  # pixels per stream second, per edge
 STILL: Velocity = (0.0, 0.0, 0.0, 0.0)
 EPSILON_S = 1e-6  # pts rounding: a frame exactly one interval later is due
-
-
-class Reason(enum.Enum):
-    """Why a frame was sent to detection (the trace records it)."""
-
-    EVERY = "every"  # detect_fps 0: every frame, no gate
-    FIRST = "first"
-    MOTION = "motion"
-    TRACK_DUE = "track"
 
 
 @dataclass(frozen=True)
@@ -36,8 +29,8 @@ class DetectRateConfig:
     gate_on_motion: bool = True
 
     def __post_init__(self) -> None:
-        if not 0.1 <= self.detect_fps <= 60.0:
-            raise ValueError(f"detect_fps must be 0.1..60, not {self.detect_fps}")
+        if not DETECT_FPS_MIN <= self.detect_fps <= DETECT_FPS_MAX:
+            raise ValueError(f"detect_fps must be {DETECT_FPS_MIN}..{DETECT_FPS_MAX}, not {self.detect_fps}")
 
     @property
     def interval_s(self) -> float:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from facegate.procutil import rss_mb
+from pipeline.runtime.stage_kind import StageKind
 
 LATENCY_BUCKETS_S = (0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0)  # Prometheus histogram bounds
 
@@ -61,7 +62,7 @@ class StageFigures(BoardRow):
     """A stage process's row plus what only the supervisor knows of it."""
 
     name: str
-    kind: str
+    kind: StageKind
     restarts: int
     queue_hwm: int
     queue_depth: int
@@ -189,7 +190,7 @@ def by_kind(rows: list[StageFigures], elapsed: float | None = None) -> dict[str,
         agg["ms_p95"] = max(agg["ms_p95"], row.ms_p95)
         agg["queue_hwm"] = max(agg["queue_hwm"], row.queue_hwm)
         agg["processes"] = n + 1
-        if row.kind == "match":
+        if row.kind == StageKind.MATCH:
             agg["latency_ms"] = {"p50": round(row.lat_p50, 1), "p95": round(row.lat_p95, 1)}
     if elapsed:
         for agg in out.values():

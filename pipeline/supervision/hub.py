@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from pipeline.runtime.stage_kind import StageKind
 from pipeline.supervision.process_table import Stage, StageTable
 from pipeline.supervision.progress import RunProgress
 from pipeline.transport.messages import (
@@ -113,13 +114,13 @@ class Hub:
         self.send("emit", msg)
 
     def _end_of_stream(self, sender: Stage, msg: EndOfStream) -> None:
-        self.send("match" if sender.kind == "capture" else "emit", msg)
+        self.send("match" if sender.kind == StageKind.CAPTURE else "emit", msg)
 
     def _replay_done(self, _sender: Stage, msg: ReplayDone) -> None:
         self.progress.replay_done(msg.camera_id, msg.frames, msg.finished_at)
 
     def _ring_request(self, sender: Stage, request: RingRequest) -> None:
-        cameras = max(1, len(self.table.of_kind("capture")))
+        cameras = max(1, len(self.table.of_kind(StageKind.CAPTURE)))
         sender.inbox.put(self.rings.make(request, cameras))
 
     def _camera_status(self, _sender: Stage, status: CameraStatus) -> None:
@@ -141,7 +142,7 @@ class Hub:
     def feed_workers(self) -> None:
         """Hand waiting frames, oldest first, to the least busy live detect worker."""
         with self.table.lock:
-            workers = [s for s in self.table.of_kind("detect") if s.restart_at is None and s.alive]
+            workers = [s for s in self.table.of_kind(StageKind.DETECT) if s.restart_at is None and s.alive]
             while self.pending and workers:
                 best = min(workers, key=lambda w: len(w.inflight))
                 if len(best.inflight) >= MAX_INFLIGHT:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.runtime.stage_context import StageOptions
+from pipeline.runtime.stage_kind import StageKind
 from pipeline.transport.messages import FrameRef
 
 
@@ -15,7 +16,7 @@ class Stage:
     """One stage process slot: its current process and queues, and what supervision knows of it."""
 
     name: str
-    kind: str
+    kind: StageKind
     row: int  # its row of the stats board, kept across restarts
     options: StageOptions
     process: Any = None
@@ -52,18 +53,18 @@ class StageTable:
         with self.lock:
             return list(self._stages.values())
 
-    def of_kind(self, kind: str) -> list[Stage]:
+    def of_kind(self, kind: StageKind) -> list[Stage]:
         """The stages of a kind that are not being removed."""
         with self.lock:
             return [s for s in self._stages.values() if s.kind == kind and not s.retired]
 
-    def claim(self, name: str, kind: str, options: StageOptions) -> Stage:
+    def claim(self, name: str, kind: StageKind, options: StageOptions) -> Stage:
         """The stage of that name with new options; a new one (reusing a retired one's stats row) if needed."""
         with self.lock:
             stage = self._stages.get(name)
             if stage is None or stage.retired:
                 row = stage.row if stage is not None else self._next_row()
-                stage = Stage(name, kind, row, options)
+                stage = Stage(name, StageKind(kind), row, options)
                 self._stages[name] = stage
             stage.options = options
             return stage

@@ -22,6 +22,7 @@ from facegate.settings import Settings
 from pipeline import capture, detect, emit, match
 from pipeline.runtime.run_mode import LIVE, Mode
 from pipeline.runtime.stage_context import CaptureOptions, DetectOptions, EmitOptions, MatchOptions, StageContext
+from pipeline.runtime.stage_kind import StageKind
 from pipeline.runtime.stats import StageFigures, StatsBoard, by_kind
 from pipeline.supervision import launcher
 from pipeline.supervision.hub import Hub
@@ -35,8 +36,8 @@ from pipeline.view.live_view import LiveView
 
 log = logging.getLogger(__name__)
 
-ENTRY: dict[str, Callable[[StageContext], None]] = {
-    "capture": capture.run, "detect": detect.run, "match": match.run, "emit": emit.run,
+ENTRY: dict[StageKind, Callable[[StageContext], None]] = {
+    StageKind.CAPTURE: capture.run, StageKind.DETECT: detect.run, StageKind.MATCH: match.run, StageKind.EMIT: emit.run,
 }
 BOARD_ROWS = 128  # stats rows: every stage process a run may ever start, cameras coming and going included
 
@@ -79,10 +80,11 @@ class Pipeline:
         self._supervisor.call(self._start_core)
 
     def _start_core(self) -> None:
-        self._supervisor.add("emit", "emit", EmitOptions(trace=self.trace, deliver=self.deliver_webhooks))
-        self._supervisor.add("match", "match", MatchOptions(mode=self.mode, stream_urls=dict(self._stream_urls)))
+        self._supervisor.add("emit", StageKind.EMIT, EmitOptions(trace=self.trace, deliver=self.deliver_webhooks))
+        self._supervisor.add("match", StageKind.MATCH,
+                             MatchOptions(mode=self.mode, stream_urls=dict(self._stream_urls)))
         for index in range(1, self.settings.workers + 1):
-            self._supervisor.add(f"detect-{index}", "detect", DetectOptions(index=index))
+            self._supervisor.add(f"detect-{index}", StageKind.DETECT, DetectOptions(index=index))
 
     def _context_for(self, stage: Stage) -> StageContext:
         return StageContext(
@@ -95,7 +97,7 @@ class Pipeline:
         """True once every stage has loaded what it needs (dlib models take a second or two)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            rows = [s.row for s in self._table.all() if s.kind != "capture"]
+            rows = [s.row for s in self._table.all() if s.kind != StageKind.CAPTURE]
             if rows and all(self._board.row(r).ready > 0 for r in rows):
                 return True
             if self._progress.failed:
@@ -119,7 +121,7 @@ class Pipeline:
         self._stream_urls[camera_id] = stream_url
         self._hub.send("match", CameraUrls(dict(self._stream_urls)))
         options = CaptureOptions(camera_id=camera_id, stream_url=stream_url, mode=self.mode)
-        self._supervisor.add(capture.stage_name(camera_id), "capture", options)
+        self._supervisor.add(capture.stage_name(camera_id), StageKind.CAPTURE, options)
 
     def remove_camera(self, camera_id: str) -> None:
         self._supervisor.call(lambda: self._remove_camera(camera_id))
@@ -184,16 +186,16 @@ class Pipeline:
         return [
             StageFigures.of(self._board.row(stage.row), name=stage.name, kind=stage.kind, restarts=stage.restarts,
                             queue_hwm=stage.queue_hwm, alive=stage.alive,
-                            queue_depth=len(stage.inflight) if stage.kind == "detect" else _qsize(stage.inbox))
+                            queue_depth=len(stage.inflight) if stage.kind == StageKind.DETECT else _qsize(stage.inbox))
             for stage in self._table.all()
         ]
 
     def figures_by_kind(self, elapsed: float | None = None) -> dict[str, dict[str, Any]]:
         """The stage rows added up per kind; frames waiting in the hub count as detect's queue."""
         out = by_kind(self.stage_figures(), elapsed)
-        if "detect" in out:
-            out["detect"]["queue_hwm"] = max(out["detect"]["queue_hwm"], self._hub.pending_hwm)
-            out["detect"]["queue_depth"] += len(self._hub.pending)
+        if StageKind.DETECT in out:
+            out[StageKind.DETECT]["queue_hwm"] = max(out[StageKind.DETECT]["queue_hwm"], self._hub.pending_hwm)
+            out[StageKind.DETECT]["queue_depth"] += len(self._hub.pending)
         return out
 
 

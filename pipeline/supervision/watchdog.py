@@ -18,6 +18,7 @@ from typing import Any
 
 from facegate.procutil import rss_mb
 from pipeline.runtime.stage_context import StageOptions
+from pipeline.runtime.stage_kind import STOP_ORDER, StageKind
 from pipeline.runtime.stats import StatsBoard
 from pipeline.supervision.hub import Hub
 from pipeline.supervision.process_table import Stage, StageTable
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 RESTART_BACKOFF_S = (0.5, 1.0, 2.0, 4.0)  # never more than 5 s before a dead stage is back
 STALL_S = 30.0  # a stage with no heartbeat for this long is killed and restarted
 TICK_S = 0.2
-STOP_ORDER = ("capture", "detect", "match", "emit")  # emit last, so it writes what it holds
 
 
 class Supervisor:
@@ -98,7 +98,7 @@ class Supervisor:
             self._stop_all(timeout)
 
     # --- processes -------------------------------------------------------------------------------
-    def add(self, name: str, kind: str, options: StageOptions) -> Stage:
+    def add(self, name: str, kind: StageKind, options: StageOptions) -> Stage:
         stage = self.table.claim(name, kind, options)
         self.spawn(stage)
         return stage
@@ -144,7 +144,7 @@ class Supervisor:
             group = [s for s in stages if s.kind == kind]
             for stage in group:
                 stage.retired = True
-                if kind == "emit" and stage.alive:
+                if kind == StageKind.EMIT and stage.alive:
                     stage.inbox.put(Stop())  # after everything already routed to it
                 elif stage.alive:
                     stage.process.terminate()
@@ -180,7 +180,7 @@ class Supervisor:
         stage.generation += 1
         if stage.reader is not None:
             stage.reader.join(3.0)  # routes what the dead stage had already sent
-        if stage.kind == "capture" and not self.restarts_captures:
+        if stage.kind == StageKind.CAPTURE and not self.restarts_captures:
             stage.finished = True
             self.on_capture_done(stage, code)
             return

@@ -8,13 +8,21 @@ Pixels stay in the shared-memory ring; a FrameRef names the slot they are in.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from facegate.records import Box
+from facegate.records import Box, Result
 
+
+class Reason(enum.Enum):
+    """Why a frame was sent to detection (pipeline/gating/rate_gate.py decides; the trace records it)."""
+
+    EVERY = "every"  # detect_fps 0: every frame, no gate
+    FIRST = "first"
+    MOTION = "motion"
+    TRACK_DUE = "track"
 
 @dataclass(frozen=True, slots=True)
 class FrameRef:
@@ -27,7 +35,7 @@ class FrameRef:
     pts: float  # seconds of media time: frame index / fps for a replay, wall clock for live streams
     captured_at: float  # wall clock when the frame was read
     shape: tuple[int, int, int]
-    detect: str | None = "every"  # why it goes to detection (pipeline/detect_rate.Reason), None: straight to match
+    detect: Reason | None = Reason.EVERY  # why it goes to detection; None: straight to match, faces carried
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +100,7 @@ class Event:
     event_id: str
     camera_id: str
     stream_url: str
-    result: dict[str, Any]
+    result: Result
     captured_at: float
     decided_at: float
     encoding: np.ndarray | None = None  # the face's latest encoding, kept with the result (search, reject)

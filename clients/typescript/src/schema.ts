@@ -1428,6 +1428,7 @@ export interface operations {
                     unknown_events?: boolean;
                     unknown_recheck_s?: number;
                     upsample?: number;
+                    visitor_threshold?: number;
                 };
             };
         };
