@@ -1,6 +1,6 @@
 """`supervisor.py` serving: the pipeline, the REST API, and the state that must survive a restart.
 
-`Service` is what the Bottle app drives (see control/service.py for the interface). Whether
+`Service` is what the Bottle app drives (see control/service_api.py for the interface). Whether
 recognition was running is kept in the store, so a restart of the service resumes it.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from control.service import ServiceError
+from control.service_api import Conflict, ServiceError
 from entry.node_agent import NODE_TIMEOUT_S, ClusterAgent, advertised_url
 from facegate import __version__
 from facegate.camera import Camera, check_camera
@@ -181,12 +181,12 @@ class Service:
             self._wake_agent()
 
     def add_camera(self, camera: Mapping[str, Any]) -> Camera:
-        """Store a new camera (ServiceError when its id is taken); it is placed on a node with room, or waits."""
+        """Store a new camera (Conflict when its id is taken); it is placed on a node with room, or waits."""
         entry = check_camera(camera)
         try:
             self.store.cameras.add(entry.to_dict())
         except CameraExists as exc:
-            raise ServiceError(str(exc)) from None
+            raise Conflict(str(exc)) from None
         self._cameras_changed()
         self._take_leases_now()
         return entry
