@@ -1,0 +1,1 @@
+"""Fast tests: one module or a few together, in this process, with no service or PostgreSQL running."""
