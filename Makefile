@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUNTIME_STAMP := $(VENV)/.runtime
 
-.PHONY: install runtime postgres test-packages run test bench soak lint clean container-tools image image-test
+.PHONY: install runtime postgres test-packages run test test-unit bench soak lint clean container-tools image image-test
 
 install: $(STAMP)
 
@@ -55,6 +55,10 @@ test: $(STAMP) postgres test-packages $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile   # two workers, each test file on one (module-scoped services)
 	cd $(TS) && FACEGATE_PYTHON=$(CURDIR)/$(BIN)/python npm test
+
+# The fast tests alone (tests/unit): no service, no PostgreSQL.
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -p no:xdist tests/unit
 
 bench: $(STAMP) postgres
 	$(BIN)/python -m bench

@@ -1,1 +1,1 @@
-"""Fast tests: one module or a few together, in this process, with no service or PostgreSQL running."""
+"""Fast tests: a module or a few together, with no service, pipeline or PostgreSQL running."""
