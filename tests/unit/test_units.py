@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -205,6 +206,11 @@ def test_a_starting_run_sweeps_the_segments_of_dead_runs_only(tmp_path: Path, mo
     dead = int(gone.stdout)
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "facegate"])
     try:
+        cmdline = Path(f"/proc/{live.pid}/cmdline")
+        for _ in range(600):  # until the child has exec'd (before that it still has pytest's command line)
+            if b"facegate" in cmdline.read_bytes():
+                break
+            time.sleep(0.01)
         names = [f"facegate-{dead}-cam0-1", f"facegate-{dead}-board", f"facegate-{os.getpid()}-cam0-1",
                  f"facegate-{live.pid}-cam0-1", "someone-else", "facegate-notapid"]
         for name in names:
