@@ -18,8 +18,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.camera_race import listed_ids, race
-from tests.service_proc import ServiceProcess, poll_until
-from tests.test_cluster import Cluster
+from tests.service.test_cluster import Cluster
+from tests.support.service_proc import ServiceProcess, poll_until
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from facegate.db import engine as dbengine
 from facegate.db.migrate import alembic_config
 from facegate.settings import validate
 from facegate.store import DB_NAME, CameraExists, Store
-from tests import test_store
+from tests.service import test_store
 
 location, store = test_store.location, test_store.store  # the fixtures: SQLite, and a fresh PostgreSQL database
 
