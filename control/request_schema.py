@@ -1,36 +1,28 @@
 """Requests are checked against the OpenAPI document, so the server accepts exactly what it documents.
 
-The document (control/openapi.py) is the single statement of what a body may hold: its required
-fields, types and bounds. This Bottle plugin validates each JSON body against it before the route
-runs, with the same validator Schemathesis uses (jsonschema-rs, draft 4 as OpenAPI 3.0 is), and
-answers a 400 naming the first fault. The routes keep their own checks for what a schema cannot say
-(a photo must hold exactly one face, an id must exist).
+The route's own `doc=` (control/declaration.py), the one the OpenAPI document shows, is the single
+statement of what a body may hold: its required fields, types and bounds. This Bottle plugin
+validates each JSON body against it before the route runs, with the same validator Schemathesis
+uses (jsonschema-rs, draft 4 as OpenAPI 3.0 is), and answers a 400 naming the first fault, or,
+where the route declares an `explain=` check, that check's own message. The routes keep their own
+checks for what a schema cannot say (a photo must hold exactly one face, an id must exist). A body
+the document leaves optional may be left out; a query parameter of the route given twice is a 400
+(none is a list, so which value was meant is unknown; names the route does not take are ignored).
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import bottle
 import jsonschema_rs
 
 from control import openapi
-from control.validation import check_name, fail, is_multipart, json_body
-from facegate.camera import check_camera
-from facegate.settings import ALIASES as CONFIG_ALIASES
-from facegate.settings import SettingError, validate
-
-# The domain check of an operation's body, whose messages say what was wrong in the service's own
-# words (and which the older clients and tests know); asked first when the schema rejects a body.
-EXPLAIN: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
-    ("PUT", "/api/config"): lambda body: validate({CONFIG_ALIASES.get(k, k): v for k, v in body.items()},
-                                                  runtime_only=True),
-    ("POST", "/api/cameras"): check_camera,
-    ("PUT", "/api/cameras/<camera_id>"): lambda body: check_camera({"id": "x", "stream_url": "x", **body}),
-    ("POST", "/api/unknown/<unknown_id>/register"): lambda body: check_name(body.get("name")),
-}
+from control.declaration import doc_of, explain_of
+from control.validation import fail, is_multipart, json_body
 
 
 def to_json_schema(schema: Any, components: dict[str, Any]) -> Any:
@@ -48,46 +40,33 @@ def to_json_schema(schema: Any, components: dict[str, Any]) -> Any:
     return converted
 
 
-def _validators() -> dict[tuple[str, str], jsonschema_rs.Draft4Validator]:
-    """(method, Bottle rule) → the validator of that operation's JSON body."""
-    components = openapi.SCHEMAS
-    found = {}
-    for (method, path), (_, _, extra, _) in openapi.OPERATIONS.items():
-        body = extra.get("requestBody", {}).get("content", {}).get("application/json")
-        if body is None:
-            continue
-        schema = to_json_schema(copy.deepcopy(body["schema"]), components)
-        found[(method, path.replace("{", "<").replace("}", ">"))] = jsonschema_rs.Draft4Validator(schema)
-    return found
+@dataclass(frozen=True)
+class BodyCheck:
+    """What a route's JSON body must be: its validator, the fields that pick an `anyOf` alternative
+    (photo, encoding, ...), and the domain check whose words come first (`explain=`)."""
+
+    validator: jsonschema_rs.Draft4Validator
+    choices: frozenset[str]
+    explain: Callable[[dict[str, Any]], Any] | None
+    optional: bool  # the document does not require a body
 
 
-def _query_names() -> dict[tuple[str, str], set[str]]:
-    """(method, Bottle rule) → the query parameters the document gives that operation."""
-    found = {}
-    for (method, path), (_, _, extra, _) in openapi.OPERATIONS.items():
-        names = {p["name"] for p in extra.get("parameters", []) if p.get("in") == "query"}
-        if names:
-            found[(method, path.replace("{", "<").replace("}", ">"))] = names
-    return found
+def body_check(route: bottle.Route) -> BodyCheck | None:
+    """The check of `route`'s JSON body from its `doc=`; None when it documents no JSON body."""
+    request_body = doc_of(route).body or {}
+    body = request_body.get("content", {}).get("application/json")
+    if body is None:
+        return None
+    schema = to_json_schema(copy.deepcopy(body["schema"]), openapi.SCHEMAS)
+    choices = frozenset(name for alternative in body["schema"].get("anyOf", [])
+                        for name in alternative.get("required", []))
+    return BodyCheck(jsonschema_rs.Draft4Validator(schema), choices, explain_of(route),
+                     not request_body.get("required", False))
 
 
-def _optional() -> set[tuple[str, str]]:
-    """(method, Bottle rule) of the operations whose request body the document leaves optional."""
-    return {(method, path.replace("{", "<").replace("}", ">"))
-            for (method, path), (_, _, extra, _) in openapi.OPERATIONS.items()
-            if "requestBody" in extra and not extra["requestBody"].get("required", False)}
-
-
-def _choices() -> dict[tuple[str, str], set[str]]:
-    """(method, Bottle rule) → the fields that pick one of a JSON body's `anyOf` alternatives (photo, encoding, ...)."""
-    found = {}
-    for (method, path), (_, _, extra, _) in openapi.OPERATIONS.items():
-        body = extra.get("requestBody", {}).get("content", {}).get("application/json")
-        alternatives = (body or {}).get("schema", {}).get("anyOf", [])
-        if alternatives:
-            found[(method, path.replace("{", "<").replace("}", ">"))] = {
-                name for alternative in alternatives for name in alternative.get("required", [])}
-    return found
+def query_names(route: bottle.Route) -> frozenset[str]:
+    """The query parameters `route` documents."""
+    return frozenset(p["name"] for p in doc_of(route).parameters if p.get("in") == "query")
 
 
 def _where(error: jsonschema_rs.ValidationError) -> str:
@@ -103,54 +82,51 @@ class RequestSchemaPlugin:
     api = 2
 
     def __init__(self) -> None:
-        self.validators = _validators()
-        self.choices = _choices()
-        self.optional = _optional()
-        self.query_names = _query_names()
+        self._checks: dict[bottle.Route, BodyCheck | None] = {}
 
-    def check_query(self, method: str, rule: str) -> None:
-        """A 400 when one of the operation's query parameters comes more than once: none of them is a list,
-        so which value was meant is unknown (other names are not the API's and are ignored)."""
-        query = bottle.request.query
-        repeated = sorted(n for n in self.query_names.get((method, rule), ()) if len(query.getall(n)) > 1)
-        if repeated:
-            raise fail(400, f"query parameter {repeated[0]!r} is given more than once")
+    def _check_of(self, route: bottle.Route) -> BodyCheck | None:
+        if route not in self._checks:
+            self._checks[route] = body_check(route)
+        return self._checks[route]
 
-    def check(self, method: str, rule: str) -> None:
-        """Validate this request's JSON body against the schema of (method, rule); a 400 if it breaks it.
+    def check(self) -> None:
+        """Validate this request's JSON body against its route's schema; a 400 if it breaks it.
 
-        A route that must answer some faults in its own words first (the old API's messages) skips
+        A route that must answer some faults in its own words first (the v1 API's messages) skips
         the plugin and calls this itself."""
-        validator = self.validators.get((method, rule))
-        if validator is None or is_multipart():
+        checked = self._check_of(bottle.request.route)
+        if checked is None or is_multipart():
             return
         if not bottle.request.body.read(1):
-            if (method, rule) in self.optional:
+            if checked.optional:
                 return
             raise fail(400, "this request needs a JSON body")
         body = json_body()
-        error = next(iter(validator.iter_errors(body)), None)
+        error = next(iter(checked.validator.iter_errors(body)), None)
         if error is None:
             return
-        choices = self.choices.get((method, rule), set())
-        if not error.instance_path and isinstance(body, dict) and not body.keys() & choices:
+        if not error.instance_path and isinstance(body, dict) and not body.keys() & checked.choices:
             return  # none of the body's alternatives is even begun (no photo, no encoding): the route says what to send
-        explain = EXPLAIN.get((method, rule))
-        try:
-            if explain is not None:
-                explain(body)
-        except SettingError as exc:
-            raise fail(400, str(exc)) from None
+        if checked.explain is not None:
+            checked.explain(body)  # a SettingError is answered in its own words (control/errors.py)
         raise fail(400, f"{_where(error)}{error.message}")
 
+    @staticmethod
+    def check_query(names: frozenset[str]) -> None:
+        """A 400 when one of the route's query parameters `names` comes more than once."""
+        query = bottle.request.query
+        repeated = sorted(name for name in names if len(query.getall(name)) > 1)
+        if repeated:
+            raise fail(400, f"query parameter {repeated[0]!r} is given more than once")
+
     def apply(self, callback: Callable[..., Any], route: bottle.Route) -> Callable[..., Any]:
-        key = (route.method, route.rule)
-        if key not in self.validators and key not in self.query_names:
+        names = query_names(route)
+        if self._check_of(route) is None and not names:
             return callback
 
         def checked(*args: Any, **kwargs: Any) -> Any:
-            self.check_query(route.method, route.rule)
-            self.check(route.method, route.rule)
+            self.check_query(names)
+            self.check()
             return callback(*args, **kwargs)
 
         return checked
