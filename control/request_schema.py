@@ -90,10 +90,12 @@ class RequestSchemaPlugin:
         return self._checks[route]
 
     def check(self) -> None:
-        """Validate this request's JSON body against its route's schema; a 400 if it breaks it.
+        """Validate this request's query parameters and JSON body against its route's document; a 400 if
+        they break it.
 
         A route that must answer some faults in its own words first (the v1 API's messages) skips
         the plugin and calls this itself."""
+        self.check_query(bottle.request.route)
         checked = self._check_of(bottle.request.route)
         if checked is None or is_multipart():
             return
@@ -112,20 +114,18 @@ class RequestSchemaPlugin:
         raise fail(400, f"{_where(error)}{error.message}")
 
     @staticmethod
-    def check_query(names: frozenset[str]) -> None:
-        """A 400 when one of the route's query parameters `names` comes more than once."""
+    def check_query(route: bottle.Route) -> None:
+        """A 400 when one of the route's query parameters comes more than once."""
         query = bottle.request.query
-        repeated = sorted(name for name in names if len(query.getall(name)) > 1)
+        repeated = sorted(name for name in query_names(route) if len(query.getall(name)) > 1)
         if repeated:
             raise fail(400, f"query parameter {repeated[0]!r} is given more than once")
 
     def apply(self, callback: Callable[..., Any], route: bottle.Route) -> Callable[..., Any]:
-        names = query_names(route)
-        if self._check_of(route) is None and not names:
+        if self._check_of(route) is None and not query_names(route):
             return callback
 
         def checked(*args: Any, **kwargs: Any) -> Any:
-            self.check_query(names)
             self.check()
             return callback(*args, **kwargs)
 
