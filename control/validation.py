@@ -167,8 +167,8 @@ def error_with(status: int, message: str, **details: Any) -> bottle.HTTPResponse
 
 
 def check_offset(text: str | None) -> int:
-    """`?offset=`: rows of a list to skip, 0 when absent."""
-    if text is None or text == "":
+    """`?offset=`: rows of a list to skip, 0 when absent (an empty one is a 400, as the document has it)."""
+    if text is None:
         return 0
     if not text.isascii() or not text.isdigit() or int(text) > MAX_OFFSET:
         raise fail(400, f"offset must be a whole number from 0 to {MAX_OFFSET}")
