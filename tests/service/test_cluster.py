@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+import requests
 import sqlalchemy as sa
 
 from facegate.db.schema import outbox
@@ -21,6 +22,7 @@ from facegate.store import Store
 from tests.support.dedup_receiver import DedupReceiver
 from tests.support.pgserver import PostgresServer
 from tests.support.service_proc import ServiceProcess, children, poll_until
+from tests.support.webhook_receiver import free_port
 
 LIN = "Lin-Manuel Miranda"
 CLIP_FRAMES = 275
@@ -37,9 +39,11 @@ class Cluster:
         self.root, self.url, self.env = root, url, env or {}
         self.nodes: dict[str, ServiceProcess] = {}
 
-    def start(self, name: str, max_cameras: int = 4) -> ServiceProcess:
+    def start(self, name: str, max_cameras: int = 4, *, env: dict[str, str] | None = None, port: int | None = None,
+              token: str | None = None) -> ServiceProcess:
         node = ServiceProcess(self.root / name, "--database-url", self.url, "--node-id", name, "--workers", "1",
-                              "--max-cameras", str(max_cameras), env=self.env)
+                              "--max-cameras", str(max_cameras), env={**self.env, **(env or {})}, port=port,
+                              token=token)
         self.nodes[name] = node
         return node.start(timeout=120)
 
@@ -366,3 +370,72 @@ def test_200_events_are_delivered_by_three_nodes_each_once_at_a_time(cluster: Cl
         assert len(senders) >= 2, senders
     finally:
         receiver.stop()
+
+
+READ_TOKEN, ADMIN_TOKEN = "cluster-read-token", "cluster-admin-token"
+MJPEG_MAX_CLIENTS = 4  # viewers of one node's MJPEG streams at once (README)
+
+
+def _stream(node: ServiceProcess, camera_id: str, **kwargs: object) -> requests.Response:
+    return requests.get(f"{node.url}/api/cameras/{camera_id}/stream.mjpg?fps=2", stream=True, timeout=(10, 20),
+                        headers={"Authorization": f"Bearer {READ_TOKEN}"}, **kwargs)  # type: ignore[arg-type]
+
+
+def _ends(response: requests.Response, within_s: float) -> bool:
+    """True once the server ends the stream, read for at most `within_s` seconds."""
+    deadline = time.monotonic() + within_s
+    return all(time.monotonic() <= deadline for _ in response.iter_content(16384))
+
+
+def test_pictures_go_to_the_advertised_node_metrics_need_a_token_and_viewers_are_bounded(cluster: Cluster,
+                                                                                          clip: Path) -> None:
+    ports = {name: free_port() for name in ("node-a", "node-b")}
+    for name, port in ports.items():
+        cluster.start(name, max_cameras=1, port=port, token=ADMIN_TOKEN, env={
+            "FACEGATE_READ_TOKEN": READ_TOKEN, "FACEGATE_METRICS_AUTH": "read",
+            "FACEGATE_ADVERTISE_URL": f"http://localhost:{port}/"})  # not the host name a node would pick
+    a = cluster.nodes["node-a"]
+    assert a.put("/api/config", json={"cameras": [{"id": "door", "stream_url": str(clip)}]}).status_code == 200
+    assert a.post("/api/start").status_code == 200
+    holder = poll_until(lambda: cluster.leases("node-a").get("door"), 60.0)
+    assert holder, cluster.logs()
+    home, other = cluster.nodes[holder], cluster.nodes["node-b" if holder == "node-a" else "node-a"]
+    assert poll_until(lambda: any(c["id"] == "door" and c["state"] == "live"
+                                  for c in home.get("/api/status").json()["cameras"]), 90.0), cluster.logs()
+
+    # the node without the camera sends picture requests to the one with it, at its advertised URL
+    moved = _stream(other, "door", allow_redirects=False)
+    assert moved.status_code == 307, moved.text
+    assert moved.headers["Location"] == f"http://localhost:{ports[holder]}/api/cameras/door/stream.mjpg?fps=2"
+    snapshot = other.get("/api/cameras/door/snapshot.jpg", token=READ_TOKEN, allow_redirects=False)
+    assert snapshot.headers["Location"] == f"http://localhost:{ports[holder]}/api/cameras/door/snapshot.jpg"
+
+    # FACEGATE_METRICS_AUTH=read: /metrics wants the read token (or an admin one)
+    assert home.get("/metrics", token="").status_code == 401
+    metrics = home.get("/metrics", token=READ_TOKEN)
+    assert metrics.status_code == 200 and 'facegate_camera_state{camera="door",state="live"} 1.0' in metrics.text
+
+    # at most four viewers at once; a fifth is a 503 until one leaves
+    viewers = [_stream(home, "door") for _ in range(MJPEG_MAX_CLIENTS)]
+    try:
+        assert [v.status_code for v in viewers] == [200] * MJPEG_MAX_CLIENTS
+        fifth = _stream(home, "door")
+        assert fifth.status_code == 503 and fifth.json()["error"]  # a 5xx names no cause (control/errors.py)
+        viewers.pop().close()
+
+        def admitted() -> requests.Response | None:
+            again = _stream(home, "door")
+            if again.status_code == 200:
+                return again
+            again.close()
+            return None
+
+        replacement = poll_until(admitted, 30.0)
+        assert replacement is not None, "a viewer left, and still no room for another"
+        viewers.append(replacement)
+        # the camera removed: every open stream ends
+        assert a.delete("/api/cameras/door").status_code == 200
+        assert all(_ends(viewer, 30.0) for viewer in viewers), "a stream outlived its camera"
+    finally:
+        for viewer in viewers:
+            viewer.close()
