@@ -13,7 +13,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, overload
 
 MASK = "***"
 SECRET_ENV = ("FACEGATE_API_TOKEN", "FACEGATE_READ_TOKEN", "FACIAL_RECOGNITION_WEBHOOK_SECRET")
@@ -30,7 +30,11 @@ def _mask_match(match: re.Match[str]) -> str:
     return match.group("head") + (MASK if match.group("secret") else "")
 
 
-def mask_url(url: Any) -> Any:
+@overload
+def mask_url(url: str) -> str: ...
+@overload
+def mask_url(url: None) -> None: ...
+def mask_url(url: str | None) -> str | None:
     """`url` with any password (userinfo or a password-like query parameter) replaced by `***`; non-strings as given."""
     if not isinstance(url, str):
         return url

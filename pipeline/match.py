@@ -71,8 +71,8 @@ class Matcher:
         if not force and not notified and now - self.gallery_checked < GALLERY_POLL_S:
             return
         self.gallery_checked = now
-        if notified:
-            self.listener.changed.clear()
+        if self.listener is not None:
+            self.listener.changed.clear()  # before the reload: a NOTIFY during it asks for another
         try:
             self._reload_gallery()
         except DBAPIError as exc:
