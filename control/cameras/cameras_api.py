@@ -35,7 +35,7 @@ CAMERA_ANSWER = obj({"success": BOOLEAN, "camera": ref("Camera")}, ["success", "
 
 def camera_or_404(service: ServiceApi, camera_id: str) -> dict[str, Any]:
     """The camera's status row; a 404 when there is no such camera."""
-    found = next((c for c in service.status()["cameras"] if c["id"] == camera_id), None)
+    found: dict[str, Any] | None = next((c for c in service.status()["cameras"] if c["id"] == camera_id), None)
     if found is None:
         raise fail(404, f"no camera {camera_id!r}")
     return found
