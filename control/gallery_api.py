@@ -22,6 +22,7 @@ from control.validation import (
     check_id,
     check_name,
     decode_base64_image,
+    digits,
     fail,
     form_fields,
     is_multipart,
@@ -40,7 +41,7 @@ def check_top(text: str | None) -> int:
     """`?top=k`: 0 (absent) or 1..MAX_TOP."""
     if text is None or text == "":
         return 0
-    if not text.isdigit() or not 1 <= int(text) <= MAX_TOP:
+    if not digits(text) or not 1 <= int(text) <= MAX_TOP:
         raise fail(400, f"top must be a whole number from 1 to {MAX_TOP}")
     return int(text)
 
@@ -130,7 +131,7 @@ def install(app: bottle.Bottle, service: Any, pool: FaceWorkPool) -> None:
         answer: dict[str, Any] = {}
         if fields.get("person_id") not in (None, ""):
             person_id = fields["person_id"]
-            if isinstance(person_id, bool) or not str(person_id).isdigit() or len(str(person_id)) > 12:
+            if isinstance(person_id, bool) or not digits(str(person_id)) or len(str(person_id)) > 12:
                 raise fail(400, "person_id must be a person's id")
             person = store.get_person(int(person_id))
             if person is None:

@@ -13,7 +13,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from facegate.redact import configured_secrets, redact_text
+from facegate.redact import redact
 from pipeline.stats import LATENCY_BUCKETS_S, StageFigures
 
 CAMERA_STATES = ("connecting", "live", "reconnecting", "failed", "stopped", "ended")
@@ -67,7 +67,7 @@ class PipelineCollector:
         yield family
 
     def _cameras(self) -> Iterator[Metric]:
-        status = self.service.status()
+        status = redact(self.service.status())  # masked before its URLs become labels
         fps = GaugeMetricFamily("facegate_camera_fps", "Frames per second read from the camera", labels=["camera"])
         state = GaugeMetricFamily("facegate_camera_state", "1 for the camera's current state",
                                   labels=["camera", "state"])
@@ -107,4 +107,4 @@ def render(service: Any) -> bytes:
     """The metrics page for one scrape; no label ever carries a camera password or a secret."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PipelineCollector(service))
-    return redact_text(generate_latest(registry).decode(), configured_secrets()).encode()
+    return redact(generate_latest(registry).decode()).encode()

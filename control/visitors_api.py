@@ -14,7 +14,7 @@ from typing import Any
 import bottle
 
 from control.sightings_api import crop_link
-from control.validation import check_id, check_name, fail, json_body
+from control.validation import check_id, check_name, digits, fail, json_body
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def _page(query: bottle.FormsDict) -> tuple[int, int]:
         if text in (None, ""):
             values.append(default)
             continue
-        if not text.isdigit() or not low <= int(text) <= high:
+        if not digits(text) or not low <= int(text) <= high:
             raise fail(400, f"{key} must be a whole number from {low} to {high}")
         values.append(int(text))
     return values[0], values[1]

@@ -16,7 +16,7 @@ from typing import Any
 
 from control.service import ServiceError
 from entry.cluster import NODE_TIMEOUT_S, ClusterAgent, advertised_url
-from facegate import __version__
+from facegate import __version__, camera_source
 from facegate.cluster import ClusterTables, NodeRow
 from facegate.settings import PROCESS_ONLY, SettingError, Settings, check_camera, check_cameras, defaults, validate
 from facegate.store import Store, iso_now
@@ -153,12 +153,21 @@ class Service:
 
     def update_config(self, updates: dict[str, Any]) -> dict[str, Any]:
         cleaned = validate(updates, runtime_only=True)
+        self._check_sent_sources([cleaned.get("stream_url"), *(c["stream_url"] for c in cleaned.get("cameras") or [])])
         with self._lock:
             self.store.set_config(cleaned)
             self._reconcile()
             self._wake_agent()
         log.info("config updated: %s", ", ".join(f"{k}={v}" for k, v in cleaned.items()))
         return self.config()
+
+    def _check_sent_sources(self, sources: list[Any]) -> None:
+        """Sources sent through the API: files only inside the media dir (facegate/camera_source.py)."""
+        configured = {c["stream_url"] for c in self.camera_list()}
+        try:
+            camera_source.check_api_sources(sources, self.store.data_dir, configured)
+        except camera_source.SourceError as exc:
+            raise SettingError(str(exc)) from None
 
     # --- cameras (GET/POST /api/cameras, PUT/DELETE /api/cameras/<id>) ---------------------------
     def _save_cameras(self, cameras: list[dict[str, Any]]) -> None:
@@ -169,6 +178,7 @@ class Service:
 
     def add_camera(self, camera: dict[str, Any]) -> dict[str, Any]:
         entry = check_camera(camera)
+        self._check_sent_sources([entry["stream_url"]])
         with self._lock:
             if any(c["id"] == entry["id"] for c in self.camera_list()):
                 raise ServiceError(f"camera {entry['id']!r} exists already")
@@ -184,6 +194,7 @@ class Service:
                 return None
             entry = check_camera({**{k: v for k, v in current.items() if k != "default"}, **changes,
                                   "id": camera_id})
+            self._check_sent_sources([entry["stream_url"]])
             if current.get("default") and changes.get("detect_fps") is not None:
                 raise SettingError("the default camera follows the global detect_fps: "
                                    "PUT /api/config {\"detect_fps\": ...} (or add it to cameras)")

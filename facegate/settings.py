@@ -15,38 +15,20 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
-from urllib.parse import urlparse
+
+from facegate import camera_source
 
 
 class SettingError(ValueError):
     """A setting's value is not acceptable; the message says why, for a 400 or a CLI error."""
 
 
-STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "file")
-
-
 def check_stream_url(value: Any) -> str:
-    """Accept a file path, a device index, or an rtsp/rtmp/http(s)/file URL."""
-    if not isinstance(value, str | int) or isinstance(value, bool):
-        raise SettingError("stream_url must be a string")
-    text = str(value).strip()
-    if not text:
-        raise SettingError("stream_url must not be empty")
-    if len(text) > 2048:
-        raise SettingError("stream_url is too long")
-    if text.isdigit():
-        return text
-    if "://" in text:
-        scheme = urlparse(text).scheme.lower()
-        if scheme not in STREAM_SCHEMES:
-            raise SettingError(
-                f"stream_url scheme {scheme!r} is not supported (use {', '.join(STREAM_SCHEMES)},"
-                " a file path or a device index)"
-            )
-        return text
-    if any(ch in text for ch in "\n\r\0"):
-        raise SettingError("stream_url contains control characters")
-    return text
+    """A device index, a file, or an rtsp/rtsps/rtmp/http(s) URL, as facegate/camera_source.py reads it."""
+    try:
+        return camera_source.checked(value)
+    except camera_source.SourceError as exc:
+        raise SettingError(str(exc)) from None
 
 
 def _number(name: str, low: float, high: float, *, low_open: bool = False, integer: bool = False):

@@ -10,6 +10,7 @@ rate and loops.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facegate import camera_source
 from pipeline.frame_gate import FrameGate
 from pipeline.messages import CameraStatus, EndOfStream, FrameRef, RingReady, RingRequest, Stop
 from pipeline.quiet_frames import QuietBatcher
@@ -32,21 +34,24 @@ READ_TIMEOUT_MS = 5_000
 
 
 def is_file_source(url: str) -> bool:
-    return ("://" not in url and not url.isdigit()) or url.startswith("file://")
+    try:
+        return camera_source.parse(url).kind == "file"
+    except ValueError:
+        return False  # refused: opening it fails and says why
 
 
 def open_source(url: str) -> cv2.VideoCapture:
-    """OpenCV capture for a file, a device index or a network URL, with timeouts so stalls surface."""
-    if url.isdigit():
-        return cv2.VideoCapture(int(url))
-    if url.startswith("file://"):
-        url = url[len("file://"):]
-    if "://" in url:
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS]
-        return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
-    if not Path(url).is_file():
-        raise FileNotFoundError(f"{url}: no such file")
-    return cv2.VideoCapture(url)
+    """OpenCV capture for a device index, a file or a network URL (facegate/camera_source.py), with timeouts
+    so stalls surface, and FFmpeg held to the protocols the source's scheme needs."""
+    source = camera_source.parse(url)
+    if source.kind == "device":
+        return cv2.VideoCapture(int(source.target))
+    if source.kind == "file" and not Path(source.target).is_file():
+        raise FileNotFoundError(f"{source.target}: no such file")
+    target = str(Path(source.target).absolute()) if source.kind == "file" else source.target
+    os.environ[camera_source.FFMPEG_OPTIONS_ENV] = source.ffmpeg_options()  # read by OpenCV at each open
+    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS]
+    return cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
 
 
 class Link:
@@ -261,7 +266,7 @@ class Camera:
             try:
                 cap = open_source(self.url)
                 opened = cap.isOpened()
-            except (FileNotFoundError, cv2.error) as exc:
+            except (OSError, ValueError, cv2.error) as exc:  # a missing file, a refused source
                 cap, opened, why = None, False, str(exc)
             else:
                 why = "cannot open stream" if not opened else ""

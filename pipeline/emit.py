@@ -17,12 +17,12 @@ from typing import IO
 from facegate.db.outage import patiently
 from facegate.enrollment import crop_quality
 from facegate.records import box_dict
-from facegate.redact import mask_url
+from facegate.redact import redact
 from facegate.store import Store
 from facegate.store_sightings import Sighting
 from pipeline.messages import EndOfStream, Event, FrameResult, QuietResults, ReplayDone, Stop, UnknownFace
 from pipeline.stage import EmitOptions, StageContext, receive
-from pipeline.webhooks import WebhookConfig, WebhookSender, webhook_body
+from pipeline.webhooks import WebhookConfig, WebhookSender, warn_if_forgeable, webhook_body
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,8 @@ class Emitter:
         if self.webhooks.url and ctx.options.deliver:
             self.sender = WebhookSender(lambda: Store(ctx.data_dir), self.webhooks, ctx.settings.node_id or "local")
             self.sender.start()
-            log.info("webhooks go to %s%s", self.webhooks.url, " (signed)" if self.webhooks.secret else "")
+            log.info("webhooks go to %s%s", self.webhooks.url, " (signed)" if self.webhooks.signing_key else "")
+            warn_if_forgeable(self.webhooks)
         trace = ctx.options.trace
         self.trace: IO[str] | None = Path(trace).open("w", encoding="utf-8") if trace else None
         self.pruned = 0.0
@@ -60,7 +61,7 @@ class Emitter:
 
     def record(self, event: Event) -> None:
         body = webhook_body(event.result, event.camera_id, event.stream_url) if self.sender else None
-        stream_url = mask_url(event.stream_url)
+        stream_url = redact(event.stream_url)
         sighting = Sighting(event.encoding, event.crop, event.visitor_id)
         patiently(lambda: self.store.add_event(event.event_id, event.result, event.camera_id, stream_url, body,
                                                sighting=sighting),

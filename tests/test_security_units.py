@@ -15,7 +15,7 @@ from control import audit_api, auth
 from control.facework import FaceWorkConfig, FaceWorkPool
 from facegate.audit import AuditEntry, AuditTrail
 from facegate.logsetup import setup_logging
-from facegate.redact import RedactingFormatter, configured_secrets, mask_url, redact_json, restore_password
+from facegate.redact import RedactingFormatter, configured_secrets, mask_url, redact, restore_password
 from facegate.settings import SettingError, Settings, from_environment
 from facegate.store import Store
 
@@ -35,9 +35,9 @@ def test_mask_url(url: str, masked: str) -> None:
     assert mask_url(url) == masked
 
 
-def test_redact_json_masks_every_string_and_copies() -> None:
+def test_redact_masks_every_string_and_copies() -> None:
     value = {"cameras": [{"stream_url": "rtsp://a:b@c/d", "fps": 1.5}], "stream_url": None, "n": 3}
-    assert redact_json(value) == {"cameras": [{"stream_url": "rtsp://a:***@c/d", "fps": 1.5}], "stream_url": None,
+    assert redact(value) == {"cameras": [{"stream_url": "rtsp://a:***@c/d", "fps": 1.5}], "stream_url": None,
                                   "n": 3}
     assert value["cameras"][0]["stream_url"] == "rtsp://a:b@c/d"
 

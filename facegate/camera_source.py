@@ -1,0 +1,143 @@
+"""Camera sources the operator meant: a device index, a video file, or an rtsp/rtsps/rtmp/http(s) stream.
+
+A `stream_url` reaches FFmpeg, which knows dozens of protocols (gopher, tcp, file, concat...), so a
+string that merely *looks* like a camera could make the service talk to anything on its network.
+`parse` is the one reading of a source: the scheme is checked after any `file://` prefix, no URL
+may hold a control character, and a network source names one of `NETWORK_SCHEMES` and a host.
+`Source.ffmpeg_options` is the capture's FFmpeg whitelist: only the protocols that scheme needs, so
+no nested protocol (an HLS playlist pointing at `file:`, say) can be reached either.
+
+Files are for the operator's own command line (`replay`, `--stream-url`); through the API a file
+must lie inside the media dir (`FACEGATE_MEDIA_DIR`, default `<data dir>/media`), resolved, so
+neither `..` nor a symlink leads out of it (`check_api_source`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from facegate import redact
+
+FILE_PREFIX = "file://"
+MAX_LENGTH = 2048
+MEDIA_DIR_ENV = "FACEGATE_MEDIA_DIR"
+# OpenCV hands this variable's `key;value|key;value` pairs to FFmpeg at every open of a capture
+FFMPEG_OPTIONS_ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+# scheme -> the FFmpeg protocols a stream of that scheme opens (its own and the ones under it)
+NETWORK_SCHEMES: dict[str, tuple[str, ...]] = {
+    "rtsp": ("rtsp", "rtp", "udp", "tcp"),
+    "rtsps": ("rtsps", "rtsp", "rtp", "udp", "tcp", "tls"),
+    "rtmp": ("rtmp", "tcp"),
+    "http": ("http", "tcp"),
+    "https": ("https", "http", "tls", "tcp"),
+}
+FILE_PROTOCOLS = ("file",)
+RTSP_TRANSPORT = "tcp"  # interleaved in the RTSP connection: no UDP ports to open, no lost packets
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class SourceError(ValueError):
+    """A camera source that is not acceptable; the message says why (never echoing the source)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One parsed camera source: `kind` is device, file or network; `target` what the capture opens."""
+
+    kind: str
+    target: str
+    scheme: str = ""
+
+    @property
+    def protocols(self) -> tuple[str, ...]:
+        return NETWORK_SCHEMES.get(self.scheme, ()) if self.kind == "network" else FILE_PROTOCOLS
+
+    def ffmpeg_options(self) -> str:
+        """The value of OPENCV_FFMPEG_CAPTURE_OPTIONS for this source: its protocol whitelist (and RTSP over TCP)."""
+        options = [("protocol_whitelist", ",".join(self.protocols))]
+        if self.scheme in ("rtsp", "rtsps"):
+            options.append(("rtsp_transport", RTSP_TRANSPORT))
+        return "|".join(f"{key};{value}" for key, value in options)
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise SourceError("stream_url must be a string")
+    text = str(value).strip()
+    if not text:
+        raise SourceError("stream_url must not be empty")
+    if len(text) > MAX_LENGTH:
+        raise SourceError("stream_url is too long")
+    if _CONTROL.search(text):
+        raise SourceError("stream_url contains control characters")
+    return text
+
+
+def parse(value: object) -> Source:
+    """The source `value` names, or SourceError saying why it is refused."""
+    text = _text(value)
+    if text.isascii() and text.isdigit():
+        return Source("device", text)
+    if text.startswith(FILE_PREFIX):
+        path = text[len(FILE_PREFIX):]
+        if _SCHEME.match(path) or not path.startswith("/"):
+            raise SourceError("a file:// stream_url must be followed by an absolute path (file:///videos/door.mp4)")
+        return Source("file", path)
+    scheme = _SCHEME.match(text)
+    if scheme is None:
+        return Source("file", text)
+    name = scheme.group(1).lower()
+    if name not in NETWORK_SCHEMES:
+        raise SourceError(f"stream_url scheme {name!r} is not supported (use {', '.join(NETWORK_SCHEMES)}, "
+                          "file://, a file path or a device index)")
+    if any(ch.isspace() for ch in text):
+        raise SourceError("a stream URL must not contain spaces (write them as %20)")
+    try:
+        host, _ = urlsplit(text).hostname, urlsplit(text).port
+    except ValueError:
+        raise SourceError("stream_url is not a valid URL (its host or port cannot be read)") from None
+    if not text[scheme.end():].startswith("//") or not host:
+        raise SourceError(f"a {name}:// stream_url must name a host")
+    redact.learn(text)  # its password is masked wherever it turns up in this process from now on
+    return Source("network", text, name)
+
+
+def checked(value: object) -> str:
+    """`value` as stored in the settings (stripped), once `parse` accepts it."""
+    parse(value)
+    return _text(value)
+
+
+def media_dir(data_dir: str | Path, environ: dict[str, str] | None = None) -> Path:
+    """Where API-added file cameras may read from: FACEGATE_MEDIA_DIR, else `<data dir>/media`; resolved."""
+    env = os.environ if environ is None else environ
+    given = env.get(MEDIA_DIR_ENV, "").strip()
+    return (Path(given) if given else Path(data_dir) / "media").expanduser().resolve()
+
+
+def check_api_source(value: object, data_dir: str | Path) -> None:
+    """Refuse (SourceError) a source sent through the API that is a file outside the media dir."""
+    source = parse(value)
+    if source.kind != "file":
+        return
+    allowed = media_dir(data_dir)
+    if not Path(source.target).is_absolute():
+        raise SourceError(f"a file camera added through the API needs an absolute path inside the media dir "
+                          f"({MEDIA_DIR_ENV}, here {allowed})")
+    resolved = Path(os.path.realpath(source.target))
+    if not resolved.is_relative_to(allowed):
+        raise SourceError(f"a file camera added through the API must lie inside the media dir "
+                          f"({MEDIA_DIR_ENV}, here {allowed})")
+
+
+def check_api_sources(sources: list[object], data_dir: str | Path, configured: set[str]) -> None:
+    """`check_api_source` for each of `sources` sent through the API, but one already configured (by the
+    operator's command line or environment, say) may stay where it is."""
+    for value in sources:
+        if value is not None and value not in configured:
+            check_api_source(value, data_dir)
