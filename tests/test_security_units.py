@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import bottle
 import pytest
@@ -15,7 +17,7 @@ from control import audit_api, auth
 from control.facework import FaceWorkConfig, FaceWorkPool
 from facegate.audit import AuditEntry, AuditTrail
 from facegate.logsetup import setup_logging
-from facegate.redact import RedactingFormatter, configured_secrets, mask_url, redact, restore_password
+from facegate.redact import RedactingFormatter, configured_secrets, learn, mask_url, redact, restore_password
 from facegate.settings import SettingError, Settings, from_environment
 from facegate.store import Store
 
@@ -40,6 +42,45 @@ def test_redact_masks_every_string_and_copies() -> None:
     assert redact(value) == {"cameras": [{"stream_url": "rtsp://a:***@c/d", "fps": 1.5}], "stream_url": None,
                                   "n": 3}
     assert value["cameras"][0]["stream_url"] == "rtsp://a:b@c/d"
+
+
+QUOTED = "rtsp://admin:Se'cr\"et1@cam.local/live"
+QUERY = "http://cam.local/snap.cgi?user=admin&loginPas=Zq9'x\"&y&res=1#access_token=tok-98765"
+
+
+@pytest.mark.parametrize(("url", "masked"), [
+    (QUOTED, "rtsp://admin:***@cam.local/live"),
+    (QUERY, "http://cam.local/snap.cgi?user=admin&loginPas=***&res=1#access_token=***"),
+    ("rtsp://admin:pa/ss?#@cam/live", "rtsp://admin:***@cam/live"),
+    ("http://cam/a?KEY=k1&Signature=s1&sig=s2&passwd=p&page=2", "http://cam/a?KEY=***&Signature=***&sig=***&passwd=***&page=2"),
+    ("rtsp://cam:554/x?email=a@b.com", "rtsp://cam:554/x?email=a@b.com"),
+])
+def test_mask_url_parses_whatever_the_secret_holds(url: str, masked: str) -> None:
+    assert mask_url(url) == masked
+
+
+def test_a_secret_found_in_one_place_is_masked_everywhere_in_the_answer() -> None:
+    answer = {"cameras": [{"stream_url": QUOTED, "error": "401 for admin:Se'cr\"et1 at cam.local"},
+                          {"stream_url": QUERY, "error": "refused Zq9'x\"&y"}],
+              "log": json.dumps({"url": QUOTED}), "repr": repr(QUERY)}
+    text = json.dumps(redact(answer))
+    for secret in ("Se'cr", "cr\\\"et1", "Zq9'x", "tok-98765"):
+        assert secret not in text, secret
+    assert "rtsp://admin:***@cam.local/live" in text and "loginPas=***" in text
+
+
+def test_a_learned_url_is_masked_in_free_text_in_any_form() -> None:
+    url = "rtsp://admin:Qu'o\"te-77@door.local/live"
+    line = f"config updated: stream_url={url}, cameras=[{{'stream_url': {url!r}}}] {json.dumps(url)} {quote(url)}"
+    learn(url)
+    masked = redact(line)
+    assert "Qu'o" not in masked and "te-77" not in masked and "Qu%27o" not in masked, masked
+    assert masked.startswith("config updated: stream_url=rtsp://admin:***@door.local/live, ")
+
+
+def test_a_metrics_line_keeps_its_syntax() -> None:
+    line = 'facegate_camera_info{camera="d",stream_url="http://cam/s?pwd=abcd1234"} 1.0'
+    assert redact(line) == 'facegate_camera_info{camera="d",stream_url="http://cam/s?pwd=***"} 1.0'
 
 
 @pytest.mark.parametrize(("sent", "kept"), [
