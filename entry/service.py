@@ -153,7 +153,10 @@ class Service:
 
     def update_config(self, updates: dict[str, Any]) -> dict[str, Any]:
         cleaned = validate(updates, runtime_only=True)
-        self._check_sent_sources([cleaned.get("stream_url"), *(c["stream_url"] for c in cleaned.get("cameras") or [])])
+        sent = {c["id"]: c["stream_url"] for c in cleaned.get("cameras") or []}
+        if "stream_url" in cleaned:
+            sent[str(cleaned.get("camera_id") or self.config()["camera_id"])] = cleaned["stream_url"]
+        self._check_sent_sources(sent)
         with self._lock:
             self.store.set_config(cleaned)
             self._reconcile()
@@ -161,11 +164,14 @@ class Service:
         log.info("config updated: %s", ", ".join(f"{k}={v}" for k, v in cleaned.items()))
         return self.config()
 
-    def _check_sent_sources(self, sources: list[Any]) -> None:
-        """Sources sent through the API: files only inside the media dir (facegate/camera_source.py)."""
-        configured = {c["stream_url"] for c in self.camera_list()}
+    def _check_sent_sources(self, sent: dict[str, Any]) -> None:
+        """Sources sent through the API (camera id -> URL): files only inside the media dir, except that a
+        camera keeps the source it has (the operator's command line may name any file)."""
+        stored = {c["id"]: c["stream_url"] for c in self.camera_list()}
         try:
-            camera_source.check_api_sources(sources, self.store.data_dir, configured)
+            for camera_id, url in sent.items():
+                if url is not None and url != stored.get(camera_id):
+                    camera_source.check_api_source(url, self.store.data_dir)
         except camera_source.SourceError as exc:
             raise SettingError(str(exc)) from None
 
@@ -178,7 +184,7 @@ class Service:
 
     def add_camera(self, camera: dict[str, Any]) -> dict[str, Any]:
         entry = check_camera(camera)
-        self._check_sent_sources([entry["stream_url"]])
+        self._check_sent_sources({entry["id"]: entry["stream_url"]})
         with self._lock:
             if any(c["id"] == entry["id"] for c in self.camera_list()):
                 raise ServiceError(f"camera {entry['id']!r} exists already")
@@ -194,7 +200,7 @@ class Service:
                 return None
             entry = check_camera({**{k: v for k, v in current.items() if k != "default"}, **changes,
                                   "id": camera_id})
-            self._check_sent_sources([entry["stream_url"]])
+            self._check_sent_sources({camera_id: entry["stream_url"]})
             if current.get("default") and changes.get("detect_fps") is not None:
                 raise SettingError("the default camera follows the global detect_fps: "
                                    "PUT /api/config {\"detect_fps\": ...} (or add it to cameras)")

@@ -134,10 +134,3 @@ def check_api_source(value: object, data_dir: str | Path) -> None:
         raise SourceError(f"a file camera added through the API must lie inside the media dir "
                           f"({MEDIA_DIR_ENV}, here {allowed})")
 
-
-def check_api_sources(sources: list[object], data_dir: str | Path, configured: set[str]) -> None:
-    """`check_api_source` for each of `sources` sent through the API, but one already configured (by the
-    operator's command line or environment, say) may stay where it is."""
-    for value in sources:
-        if value is not None and value not in configured:
-            check_api_source(value, data_dir)

@@ -161,13 +161,15 @@ def _walk(value: Any, change: Callable[[str], str]) -> Any:
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
     """`value` (a string, or a JSON-like dict/list, copied) with every secret masked.
 
-    Each string that is a URL, and each URL inside free text, is parsed and its password and secret
-    parameters masked; then every secret found anywhere in `value`, every one `learn`ed, the configured
-    tokens and `secrets` are replaced wherever they appear in it.
+    The secrets known beforehand (each one `learn`ed, the configured tokens, `secrets`) are replaced
+    first, whole, before any parsing could cut one short; then each string that is a URL, and each URL
+    inside free text, is parsed and its password and secret parameters masked; then every secret found
+    that way is replaced wherever else it appears in `value`.
     """
+    known = _replacer([*_learned, *configured_secrets(), *secrets])
     found: list[str] = []
-    masked = _walk(value, lambda text: _mask_string(text, found))
-    return _walk(masked, _replacer([*found, *_learned, *configured_secrets(), *secrets]))
+    masked = _walk(value, lambda text: _mask_string(known(text), found))
+    return _walk(masked, _replacer(found))
 
 
 def mask_url(url: Any) -> Any:

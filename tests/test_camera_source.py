@@ -18,7 +18,7 @@ import cv2
 import pytest
 
 from facegate import camera_source
-from facegate.camera_source import SourceError, check_api_source, check_api_sources, parse
+from facegate.camera_source import SourceError, check_api_source, parse
 from facegate.settings import SettingError, validate
 from pipeline.capture import is_file_source, open_source
 
@@ -105,12 +105,6 @@ def test_the_api_takes_files_only_inside_the_media_dir(tmp_path: Path, monkeypat
     check_api_source(str(outside), data_dir)
     with pytest.raises(SourceError, match="media dir"):
         check_api_source("/etc/hostname", data_dir)
-
-
-def test_a_configured_file_may_stay_where_the_operator_put_it(tmp_path: Path) -> None:
-    check_api_sources(["/srv/door.mp4", None], tmp_path, configured={"/srv/door.mp4"})
-    with pytest.raises(SourceError):
-        check_api_sources(["/srv/door.mp4", "/srv/hall.mp4"], tmp_path, configured={"/srv/door.mp4"})
 
 
 # --- the whitelist on this OpenCV build ----------------------------------------------------------------------

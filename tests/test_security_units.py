@@ -76,6 +76,10 @@ def test_a_learned_url_is_masked_in_free_text_in_any_form() -> None:
     masked = redact(line)
     assert "Qu'o" not in masked and "te-77" not in masked and "Qu%27o" not in masked, masked
     assert masked.startswith("config updated: stream_url=rtsp://admin:***@door.local/live, ")
+    query = "http://cam.local/s.cgi?loginpas=Ab'c\"d-99&x=1"
+    learn(query)
+    masked = redact(f"started on query ({query}), {[query]}")
+    assert "Ab'c" not in masked and "d-99" not in masked and "loginpas=***&x=1" in masked, masked
 
 
 def test_a_metrics_line_keeps_its_syntax() -> None:
