@@ -30,18 +30,25 @@ BOOLEAN = {"type": "boolean"}
 NULLABLE_STRING = {"type": "string", "nullable": True}
 ENCODING = {"type": "array", "items": NUMBER, "minItems": ENCODING_SIZE, "maxItems": ENCODING_SIZE}
 CONTROL_FREE = r"[^\x00-\x1f\x7f]"
-# A name: 1 to 100 characters, no control characters, not only spaces (what check_name enforces).
+# A name: 1 to 100 characters, no control characters, not only spaces, not "Unknown" in any case
+# (what check_name enforces).
 NAME = {"type": "string", "minLength": 1, "maxLength": 100,
-        "pattern": f"^{CONTROL_FREE}*[^\\s\\x00-\\x1f\\x7f]{CONTROL_FREE}*$"}
+        "pattern": f"^{CONTROL_FREE}*[^\\s\\x00-\\x1f\\x7f]{CONTROL_FREE}*$",
+        "not": {"pattern": "^\\s*[Uu][Nn][Kk][Nn][Oo][Ww][Nn]\\s*$"}}
 TEXT = {"type": "string", "maxLength": 2048, "nullable": True}
 # Plain base64 (padded) or a data: URL of it; what decode_base64_image accepts.
 BASE64 = {"type": "string", "minLength": 1,
           "pattern": "^(data:[^,]*,)?(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"}
 BINARY = {"type": "string", "format": "binary"}
+# A camera source as facegate/camera_source.py reads it: digits, a URL of a network scheme naming a host,
+# or an absolute path (after file:// or not); the API takes files only inside FACEGATE_MEDIA_DIR.
 STREAM_URL = {"anyOf": [
     {"type": "string", "minLength": 1, "maxLength": 2048,
-     "pattern": f"^{CONTROL_FREE}*[^\\s\\x00-\\x1f\\x7f]{CONTROL_FREE}*$",
-     "description": "a file path, a device index, or an rtsp, rtsps, rtmp, http, https or file URL"},
+     "pattern": "^ *(?:[0-9]+|(?:[Rr][Tt][Ss][Pp][Ss]?|[Rr][Tt][Mm][Pp]|[Hh][Tt][Tt][Pp][Ss]?)://"
+                "[^\\s/\\x00-\\x1f\\x7f-\\x9f][^\\s\\x00-\\x1f\\x7f-\\x9f]*"
+                "|(?:file://)?/[^\\x00-\\x1f\\x7f-\\x9f]*) *$",
+     "description": "a device index, an rtsp, rtsps, rtmp, http or https URL, or an absolute file path "
+                    "(file:// optional; through the API only inside the media dir, FACEGATE_MEDIA_DIR)"},
     {"type": "integer", "minimum": 0, "description": "a device index"}]}
 CAMERA_ID = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9._-]+$"}
 CAMERA_NAME = {"type": "string", "maxLength": 100, "nullable": True}

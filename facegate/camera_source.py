@@ -68,13 +68,13 @@ class Source:
 def _text(value: object) -> str:
     if not isinstance(value, str | int) or isinstance(value, bool):
         raise SourceError("stream_url must be a string")
+    if _CONTROL.search(str(value)):
+        raise SourceError("stream_url contains control characters")
     text = str(value).strip()
     if not text:
         raise SourceError("stream_url must not be empty")
     if len(text) > MAX_LENGTH:
         raise SourceError("stream_url is too long")
-    if _CONTROL.search(text):
-        raise SourceError("stream_url contains control characters")
     return text
 
 

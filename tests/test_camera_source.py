@@ -36,6 +36,8 @@ REFUSED = [
     "rtsp://cam.local/live\r\nX-Injected: 1",
     "rtsp://cam.local/li\x00ve",
     "/videos/door\x1b.mp4",
+    "/videos/door.mp4\n",
+    "\trtsp://cam.local/live",
     "rtsp://cam.local/live now",
     "",
     True,
