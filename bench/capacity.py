@@ -60,7 +60,7 @@ def trial(data_dir: Path, video: Path, cameras: int, detector: str, window_s: fl
     """Run `cameras` copies of `video` live for a warm-up and a measured window; the window's figures.
     `more`: other settings than the defaults (e.g. min_face_px)."""
     from facegate.settings import Settings
-    from pipeline.runner import Pipeline
+    from pipeline.supervision.runner import Pipeline
 
     settings = Settings.of({**(more or {}), "detector": detector})
     pipeline = Pipeline(str(data_dir), settings, follow_config=False, deliver_webhooks=False, log_level="WARNING")

@@ -74,7 +74,8 @@ def read_frames(clip: Path, downscale: float) -> list[np.ndarray]:
 
 
 def detectors() -> dict[str, object]:
-    from pipeline.detectors import DetectorOptions, make_detector
+    from pipeline.detectors.factory import make_detector
+    from pipeline.detectors.locator import DetectorOptions
 
     return {
         "hog": make_detector("hog"),

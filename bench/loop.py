@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from pipeline.emit import trace_line
-from pipeline.messages import FaceResult, FrameResult
+from pipeline.transport.messages import FaceResult, FrameResult
 
 UNKNOWN = "Unknown"
 LOOP_TRACK = 0  # the loop follows no tracks; the pipeline's track ids start at 1

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 
 from bench.fixtures import CLIP, faces_dir
-from pipeline.motion import MotionDetector
+from pipeline.gating.motion import MotionDetector
 
 FPS = 15
 

@@ -1,4 +1,4 @@
-"""Nearest known face for one face, against 1,000 / 10,000 / 100,000 known encodings (pipeline.gallery).
+"""Nearest known face for one face, against 1,000 / 10,000 / 100,000 known encodings (pipeline.recognition.known_faces).
 
 The two-stage search prunes with the gallery's principal axes, so its cost depends on how the
 encodings are spread: isotropic noise would flatter or wrong it. The galleries are therefore
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.gallery import Gallery
+from pipeline.recognition.known_faces import Gallery
 
 SIZES = (1_000, 10_000, 100_000)
 QUERIES = 200

@@ -27,7 +27,7 @@ POLL_S = 0.02
 
 def _child(root: int, title: str) -> int | None:
     """The process titled `facegate: {title}` that descends from `root` (stages are the children of the
-    supervisor's forkserver, pipeline/launcher.py, so grandchildren of the supervisor)."""
+    supervisor's forkserver, pipeline/supervision/launcher.py, so grandchildren of the supervisor)."""
     parents, titles = {}, {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():

@@ -34,7 +34,7 @@ STEPS = (
     ("dlib", "import dlib"),
     ("face_recognition (dlib models)", "import face_recognition"),
     ("pipeline modules", "import pipeline.detect, pipeline.match, pipeline.capture, pipeline.emit"),
-    ("blazeface interpreter", "from pipeline.detectors import make_detector; make_detector('blazeface')"),
+    ("blazeface interpreter", "from pipeline.detectors.factory import make_detector; make_detector('blazeface')"),
 )
 PROBE = """
 import time, json, warnings
@@ -69,7 +69,7 @@ def _wait(condition: Any, timeout: float) -> float:
 
 def pipeline_trial(data_dir: str) -> dict[str, float]:
     """One cold pipeline in this process: start to ready, a killed detect worker back, shutdown (seconds)."""
-    from pipeline.runner import Pipeline
+    from pipeline.supervision.runner import Pipeline
 
     pipeline = Pipeline(data_dir, {"workers": 2}, follow_config=False, deliver_webhooks=False, log_level="WARNING")
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.ring import FrameRing
+from pipeline.transport.frame_ring import FrameRing
 
 SHAPE = (1080, 1920, 3)
 FRAMES = 60

@@ -22,6 +22,7 @@ from control import (
     enroll_api,
     facework,
     gallery_api,
+    health_api,
     live,
     openapi,
     operator_page,
@@ -53,7 +54,7 @@ from facegate.audit import AuditTrail
 from facegate.records import ENCODING_SIZE, result_dict
 from facegate.settings import SettingError, Settings, from_environment
 from facegate.store import iso_now
-from pipeline.gallery import Gallery
+from pipeline.recognition.known_faces import Gallery
 
 log = logging.getLogger(__name__)
 URL_SIGNING_KEY = "url_signing_key"  # meta row: the cluster's key for signed picture URLs
@@ -107,7 +108,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
     schema = RequestSchemaPlugin()
     app.install(schema)  # after auth: a caller without a token hears 401, not a schema's 400
     store = service.store
-    audit_api.install(app, AuditTrail(store.engine, lambda: int(service.config().get("audit_retention_days") or 0)))
+    audit_api.install(app, AuditTrail(store.engine, lambda: service.config().audit_retention_days))
     app.install(RedactPlugin())
     pool = facework.install(app, FaceWorkConfig.of(settings or Settings.of(from_environment())))
 
@@ -178,7 +179,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
 
     @app.get("/api/config")
     def get_config() -> dict[str, Any]:
-        return {"config": service.config()}
+        return {"config": service.config().as_dict()}
 
     @app.put("/api/config")
     def put_config() -> dict[str, Any]:
@@ -192,7 +193,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
             config = service.update_config(body)
         except SettingError as exc:
             raise fail(400, str(exc)) from None
-        return {"success": True, "message": f"updated {', '.join(sorted(body))}", "config": config}
+        return {"success": True, "message": f"updated {', '.join(sorted(body))}", "config": config.as_dict()}
 
     @app.post("/api/register", skip=[RequestSchemaPlugin.name])  # its own checks keep the old API's messages
     def register() -> dict[str, Any]:
@@ -257,10 +258,10 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
             if image is None:
                 raise fail(400, "send a multipart image or an image_base64")
             config = service.config()
-            found = pool.find_faces(image, model=str(config["model"]))
+            found = pool.find_faces(image, model=config.model)
         top = check_top(bottle.request.query.get("top"))
         gallery = Gallery(*store.gallery(), store.negatives_by_name())
-        threshold = float(config["threshold"])
+        threshold = config.threshold
         faces = []
         for box, encoding in found.faces:
             name, distance = gallery.identify(encoding, threshold)
@@ -285,6 +286,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
     live.install(app, service)
     operator_page.install(app)
     cluster.install(app, service)
+    health_api.install(app, service)
     enroll_api.install(app, service, pool)
     gallery_api.install(app, service, pool)
     visitors_api.install(app, service)

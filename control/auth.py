@@ -4,7 +4,7 @@
 ones; each is a comma list, so a token can be rotated without downtime (add the new one, move
 the clients, drop the old one). Tokens are compared in constant time. With any token set, every
 route needs one of the right scope (401 without a valid token, 403 with a token of the wrong
-scope), except `GET /api/status` (liveness, no personal data) and `/metrics` unless
+scope), except `GET /api/health` and `GET /api/status` (liveness, no personal data) and `/metrics` unless
 `FACEGATE_METRICS_AUTH=read`. With no token at all the service is open, as before, and says so
 loudly when it listens on more than the loopback address.
 
@@ -54,6 +54,7 @@ class Scope(enum.Enum):
 # (method, Bottle rule) → the scope a caller needs. Picture routes a browser loads by <img src> are in SIGNABLE too.
 ROUTE_SCOPES: dict[tuple[str, str], Scope] = {
     ("GET", "/api/status"): Scope.PUBLIC,
+    ("GET", "/api/health"): Scope.PUBLIC,  # liveness for load balancers: status, version and node only
     ("GET", "/"): Scope.PUBLIC,  # the operator page's static files hold no data; its API calls send the token
     ("GET", "/ui/<filename>"): Scope.PUBLIC,
     ("GET", "/metrics"): Scope.METRICS,

@@ -36,13 +36,13 @@ MAX_FILES = 20  # photos in one request; each costs a face location and an encod
 
 
 def rules_of(service: Any, pool: FaceWorkPool) -> EnrollmentRules:
-    return EnrollmentRules(min_face_px=int(service.config()["min_face_px"]), max_pixels=pool.config.max_pixels)
+    return EnrollmentRules(min_face_px=service.config().min_face_px, max_pixels=pool.config.max_pixels)
 
 
 def _judged(pool: FaceWorkPool, service: Any, submitted: list[Submitted], existing: np.ndarray) -> list[Verdict]:
     """judge_all in the photo pool: decoding and encoding photos wait their turn with recognize (429 when full)."""
     with facework.http_errors(pool):
-        return pool.run(judge_all, submitted, rules_of(service, pool), existing, model=str(service.config()["model"]))
+        return pool.run(judge_all, submitted, rules_of(service, pool), existing, model=service.config().model)
 
 
 def person_encodings(store: Store, name: str | None) -> np.ndarray:

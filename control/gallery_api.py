@@ -124,7 +124,7 @@ def install(app: bottle.Bottle, service: Any, pool: FaceWorkPool) -> None:
         body = {} if is_multipart() else json_body()
         fields = form_fields() if is_multipart() else body
         config = service.config()
-        model, threshold = str(config["model"]), float(config["threshold"])
+        model, threshold = config.model, config.threshold
         first = _photo("image1", body) or _photo("image", body)
         if first is None:
             raise fail(400, "send two photos (image1 and image2), or a photo (image) and a person_id")

@@ -20,7 +20,8 @@ from control.cluster import send_to_home
 from control.masking import keep_camera_password
 from control.service import ServiceError
 from control.validation import check_id, check_name, fail, json_body
-from facegate.settings import MAX_CAMERAS, SettingError
+from facegate.camera import MAX_CAMERAS
+from facegate.settings import SettingError
 
 MJPEG_BOUNDARY = "facegateframe"
 MJPEG_MAX_FPS = 10.0
@@ -60,7 +61,7 @@ def install(app: bottle.Bottle, service: Any) -> None:
         except ServiceError as exc:
             raise fail(409, str(exc)) from None
         bottle.response.status = 201
-        return {"success": True, "camera": _with_urls(_camera_or_404(service, entry["id"]))}
+        return {"success": True, "camera": _with_urls(_camera_or_404(service, entry.id))}
 
     @app.put("/api/cameras/<camera_id>")
     def update_camera(camera_id: str) -> dict[str, Any]:

@@ -32,7 +32,7 @@ class RedactPlugin:
 
 
 def _stored_camera_urls(service: ServiceApi) -> dict[str, str]:
-    return {c["id"]: c["stream_url"] for c in service.camera_list()}
+    return {c.id: c.stream_url for c in service.camera_list()}
 
 
 def keep_camera_password(service: ServiceApi, camera_id: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def keep_config_passwords(service: ServiceApi, updates: dict[str, Any]) -> dict[
     """`updates` for PUT /api/config, with stored passwords back in `stream_url` and in each of `cameras`."""
     kept = dict(updates)
     if "stream_url" in kept:
-        kept["stream_url"] = restore_password(kept["stream_url"], service.config().get("stream_url"))
+        kept["stream_url"] = restore_password(kept["stream_url"], service.config().stream_url)
     if isinstance(kept.get("cameras"), list):
         stored = _stored_camera_urls(service)
         kept["cameras"] = [

@@ -14,7 +14,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from facegate.redact import redact
-from pipeline.stats import LATENCY_BUCKETS_S, StageFigures
+from pipeline.runtime.stage_kind import StageKind
+from pipeline.runtime.stats import LATENCY_BUCKETS_S, StageFigures
 
 CAMERA_STATES = ("connecting", "live", "reconnecting", "failed", "stopped", "ended")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -59,7 +60,7 @@ class PipelineCollector:
         family = HistogramMetricFamily("facegate_latency_seconds",
                                        "From frame capture to the decision leaving match", labels=["stage"])
         for row in rows:
-            if row.kind != "match":
+            if row.kind != StageKind.MATCH:
                 continue
             buckets = [(str(bound), count) for bound, count in zip(LATENCY_BUCKETS_S, row.latency_le, strict=True)]
             buckets.append(("+Inf", row.lat_count))

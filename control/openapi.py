@@ -10,8 +10,11 @@ from typing import Any
 import bottle
 
 from control.auth import ROUTE_SCOPES, SIGNABLE, Scope
+from control.health_api import STATES
+from facegate.camera import camera_schema
 from facegate.records import ENCODING_SIZE
-from facegate.settings import DETECT_FPS_MAX, DETECTORS, MAX_CAMERAS
+from facegate.setting_kinds import SOME_TEXT
+from facegate.settings import config_schema
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -29,67 +32,18 @@ STRING = {"type": "string"}
 BOOLEAN = {"type": "boolean"}
 NULLABLE_STRING = {"type": "string", "nullable": True}
 ENCODING = {"type": "array", "items": NUMBER, "minItems": ENCODING_SIZE, "maxItems": ENCODING_SIZE}
-CONTROL_FREE = r"[^\x00-\x1f\x7f]"
-# A name: 1 to 100 characters, no control characters, not only spaces, not "Unknown" in any case
-# (what check_name enforces).
-NAME = {"type": "string", "minLength": 1, "maxLength": 100,
-        "pattern": f"^{CONTROL_FREE}*[^\\s\\x00-\\x1f\\x7f]{CONTROL_FREE}*$",
-        "not": {"pattern": "^\\s*[Uu][Nn][Kk][Nn][Oo][Ww][Nn]\\s*$"}}
+# A name: 1 to 100 characters, no control characters, not only spaces (what check_name enforces).
+NAME = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": SOME_TEXT,
+        "not": {"pattern": "^\\s*[Uu][Nn][Kk][Nn][Oo][Ww][Nn]\\s*$"}}  # reserved (facegate/records.py)
 TEXT = {"type": "string", "maxLength": 2048, "nullable": True}
 # Plain base64 (padded) or a data: URL of it; what decode_base64_image accepts.
 BASE64 = {"type": "string", "minLength": 1,
           "pattern": "^(data:[^,]*,)?(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"}
 BINARY = {"type": "string", "format": "binary"}
-# A camera source as facegate/camera_source.py reads it: digits, a URL of a network scheme naming a host,
-# or an absolute path (after file:// or not); the API takes files only inside FACEGATE_MEDIA_DIR.
-STREAM_URL = {"anyOf": [
-    {"type": "string", "minLength": 1, "maxLength": 2048,
-     "pattern": "^ *(?:[0-9]+|(?:[Rr][Tt][Ss][Pp][Ss]?|[Rr][Tt][Mm][Pp]|[Hh][Tt][Tt][Pp][Ss]?)://"
-                "[^\\s/\\x00-\\x1f\\x7f-\\x9f][^\\s\\x00-\\x1f\\x7f-\\x9f]*"
-                "|(?:file://)?/[^\\x00-\\x1f\\x7f-\\x9f]*) *$",
-     "description": "a device index, an rtsp, rtsps, rtmp, http or https URL, or an absolute file path "
-                    "(file:// optional; through the API only inside the media dir, FACEGATE_MEDIA_DIR)"},
-    {"type": "integer", "minimum": 0, "description": "a device index"}]}
-CAMERA_ID = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9._-]+$"}
-CAMERA_NAME = {"type": "string", "maxLength": 100, "nullable": True}
-
-
-def _bounded(kind: str, low: float, high: float, *, low_open: bool = False) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": kind, "minimum": low, "maximum": high}
-    if low_open:
-        schema["exclusiveMinimum"] = True
-    return schema
-
-
-# detect_fps: 0 (every frame) or 0.1 to DETECT_FPS_MAX detections per stream second (settings._detect_fps).
-DETECT_FPS = {"anyOf": [{"type": "number", "enum": [0]}, _bounded("number", 0.1, DETECT_FPS_MAX)]}
-CAMERA_FIELDS = {"id": CAMERA_ID, "stream_url": STREAM_URL, "name": CAMERA_NAME, "enabled": BOOLEAN,
-                 "detect_fps": {**DETECT_FPS, "nullable": True}}
-CAMERA_BODY = {**_obj(CAMERA_FIELDS, ["id", "stream_url"]), "additionalProperties": False}
-CAMERA_CHANGE = {**_obj({k: v for k, v in CAMERA_FIELDS.items() if k != "id"}), "additionalProperties": False}
-MODEL = {"type": "string", "enum": ["hog", "cnn"]}
-# Every setting PUT /api/config takes, with the bounds facegate.settings checks.
-CONFIG_FIELDS: dict[str, Any] = {
-    "stream_url": {**STREAM_URL, "nullable": True},
-    "camera_id": CAMERA_ID,
-    "cameras": {"type": "array", "maxItems": MAX_CAMERAS, "items": CAMERA_BODY},
-    "threshold": _bounded("number", 0, 1, low_open=True),
-    "downscale": _bounded("number", 0.05, 1, low_open=True),
-    "model": MODEL, "encoding_model": MODEL, "detection_model": MODEL,
-    "detector": {"type": "string", "enum": list(DETECTORS)},
-    "detect_fps": DETECT_FPS,
-    "motion_threshold": _bounded("integer", 1, 254),
-    "motion_min_area": _bounded("integer", 1, 2000),
-    "upsample": _bounded("integer", 0, 3),
-    "recheck_s": _bounded("number", 0, 3600),
-    "unknown_recheck_s": _bounded("number", 0, 3600),
-    "event_cooldown_s": _bounded("number", 0, 86400),
-    "unknown_events": BOOLEAN,
-    "min_face_px": _bounded("integer", 0, 4096),
-    "retention_days": _bounded("integer", 0, 3650),
-    "audit_retention_days": _bounded("integer", 0, 36500),
-}
-CONFIG_BODY = {**_obj(CONFIG_FIELDS), "additionalProperties": False, "minProperties": 1}
+# The camera and config bodies come from the settings' declarations (facegate/settings.py, facegate/camera.py).
+CAMERA_BODY = camera_schema()
+CAMERA_CHANGE = camera_schema(with_id=False)
+CONFIG_BODY = config_schema()
 
 
 def _either(fields: dict[str, Any], required: list[str], *names: str) -> dict[str, Any]:
@@ -124,6 +78,8 @@ SCHEMAS: dict[str, Any] = {
                                                                   ["id", "state"])},
                     "uptime_s": NUMBER, "version": STRING, "node": STRING},
                    ["active", "encodings_loaded", "stream_url", "total_results", "running", "cameras"]),
+    "Health": _obj({"status": {"type": "string", "enum": list(STATES)}, "version": STRING, "node": STRING},
+                   ["status", "version", "node"]),
     "Person": _obj({"id": INTEGER, "name": STRING, "client_id": NULLABLE_STRING, "image_url": NULLABLE_STRING,
                     "encodings": INTEGER, "created_at": STRING}, ["id", "name", "encodings"]),
     "UnknownFace": _obj({"id": INTEGER, "event_id": STRING, "camera_id": NULLABLE_STRING, "seen_at": STRING,
@@ -238,11 +194,13 @@ PICTURE_PATH = {"type": "string",
                 "pattern": r"^/api/(cameras/[^/?]+/(snapshot\.jpg|stream\.mjpg)|unknown/[^/?]+\.jpg)(\?.*)?$"}
 JPEG = {"description": "JPEG image", "content": {"image/jpeg": {"schema": BINARY}}}
 HTML = {"description": "The operator page", "content": {"text/html": {"schema": STRING}}}
-CAMERA_ID_PATH = {"camera_id": CAMERA_ID}
 
 # (method, path) → (operationId, summary, extra operation fields, responses)
 OPERATIONS: dict[tuple[str, str], tuple[str, str, dict[str, Any], dict[str, Any]]] = {
     ("GET", "/api/status"): ("getStatus", "Service and camera status", {}, {"200": _json(_ref("Status"))}),
+    ("GET", "/api/health"): ("getHealth", "Liveness for load balancers and HEALTHCHECK: 503 unless ok; no token",
+                             {}, {"200": _json(_ref("Health")),
+                                  "503": _json(_ref("Health"), "Starting, or degraded (a stage or the store down)")}),
     ("POST", "/api/start"): ("start", "Start recognition on the configured cameras", {},
                              {"200": _json(_ref("Status")), **_errors(401),
                               "400": _json(ERROR, "No camera is configured yet")}),

@@ -18,9 +18,9 @@ import jsonschema_rs
 
 from control import openapi
 from control.validation import check_name, fail, is_multipart, json_body
-from facegate.settings import SettingError, check_camera, validate
-
-CONFIG_ALIASES = {"encoding_model": "model", "detection_model": "model"}
+from facegate.camera import check_camera
+from facegate.settings import ALIASES as CONFIG_ALIASES
+from facegate.settings import SettingError, validate
 
 # The domain check of an operation's body, whose messages say what was wrong in the service's own
 # words (and which the older clients and tests know); asked first when the schema rejects a body.

@@ -1,7 +1,7 @@
 """Stored sightings over HTTP: a result's crop, "that was not X", and search by photo.
 
 `POST /api/results/<event_id>/reject` keeps the sighting's encoding as a negative example of the
-person it was named as (pipeline/gallery.py then passes that person over for faces nearer the
+person it was named as (pipeline/recognition/known_faces.py then passes that person over for faces nearer the
 negative than the person), relabels the result, and, given `{"name": "who it was"}`, adds the
 encoding to that person. `POST /api/search` finds every stored sighting of a face
 (facegate/sighting_search.py).
@@ -30,7 +30,7 @@ from control.validation import (
 )
 from facegate.faces import encode_single_face
 from facegate.sighting_search import SightingSearch
-from pipeline.gallery import UNKNOWN
+from pipeline.recognition.known_faces import UNKNOWN
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def install(app: bottle.Bottle, service: Any, pool: FaceWorkPool) -> None:
             encoding = np.asarray(check_encoding(body["encoding"]))
         elif image is not None:
             with facework.http_errors(pool):  # 400 for a bad photo, 429 when the photo pool is full
-                encoding = pool.run(encode_single_face, image, model=str(config["model"]),
+                encoding = pool.run(encode_single_face, image, model=config.model,
                                     max_pixels=pool.config.max_pixels)
         else:
             raise fail(400, "send a photo (multipart image or image_base64) or an encoding")
@@ -130,7 +130,7 @@ def install(app: bottle.Bottle, service: Any, pool: FaceWorkPool) -> None:
             limit = int(limit)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_SEARCH_RESULTS:
             raise fail(400, f"limit must be a whole number from 1 to {MAX_SEARCH_RESULTS}")
-        threshold = float(config["threshold"])
+        threshold = config.threshold
         hits = search_index.search(encoding, threshold=threshold, since=since, until=until, camera=camera,
                                    limit=limit)
         rows = store.sightings_by_id([hit_id for hit_id, _ in hits])

@@ -1,6 +1,6 @@
 """Visitors over HTTP: list, show, name, merge and forget the unknown people the cameras keep seeing.
 
-A visitor is made by the match stage (pipeline/visitors.py); here the operator looks at them
+A visitor is made by the match stage (pipeline/recognition/visitor_index.py); here the operator looks at them
 (newest first, paged, with their kept crops and sightings), registers one as a person (their past
 results are relabelled with the name), merges visitors that are one person, or deletes one, which
 forgets every crop, encoding and result of it. `/api/unknown` keeps working beside these routes.

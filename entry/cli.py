@@ -14,6 +14,7 @@ import os
 import socket
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,59 +24,80 @@ from facegate import __version__
 from facegate.db.engine import ENV_DATABASE_URL
 from facegate.faces import FaceImageError
 from facegate.logsetup import setup_logging
-from facegate.settings import SettingError, Settings, defaults, from_environment, validate
+from facegate.setting_kinds import Cli
+from facegate.settings import (
+    SETTINGS,
+    SettingError,
+    Settings,
+    defaults,
+    env_name,
+    from_environment,
+    from_text,
+    shown_default,
+    validate,
+)
 from facegate.store import Store, StoreError
 
 log = logging.getLogger("facegate")
 
-SETTING_FLAGS = ("workers", "threshold", "downscale", "model", "detector", "detector_model", "detect_fps",
-                 "stream_url", "camera_id", "node_id", "max_cameras")
+@dataclass(frozen=True)
+class PlainOption:
+    """A command-line option that is not a setting (where the store is, where the API listens, how much to log)."""
+
+    name: str
+    default: str
+    help: str
+    cli: Cli
+
+    @property
+    def env(self) -> str:
+        return env_name(self.name)
 
 
-def _add_common(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
-    """Options every command takes; after the command they default to 'not given' so they never undo
-    the same option given before it."""
+PLAIN_OPTIONS = (
+    PlainOption("data_dir", "./data", "SQLite store (WAL): people, encodings, results, webhook outbox, runtime config",
+                Cli.EVERY),
+    PlainOption("host", "0.0.0.0", "the API's address", Cli.SERVE),
+    PlainOption("port", "5001", "the API's port", Cli.SERVE),
+    PlainOption("log_level", "INFO", "DEBUG, INFO, WARNING or ERROR", Cli.EVERY),
+)
+PLAIN = {o.name: o for o in PLAIN_OPTIONS}
+# The settings the command line takes (Spec.cli), by their name.
+SETTING_FLAGS = tuple(f.name for f, spec in SETTINGS if spec.cli is not Cli.NONE)
+
+
+def flag(name: str) -> str:
+    """A setting's or an option's command-line flag: --stream-url for stream_url."""
+    return "--" + name.replace("_", "-")
+
+
+def _add_options(parser: argparse.ArgumentParser, *, after_command: bool, serve: bool) -> None:
+    """The options of a command, made from the settings' declarations and PLAIN_OPTIONS. After the command
+    they default to 'not given' so they never undo the same option given before it."""
     default = argparse.SUPPRESS if after_command else None
-    parser.add_argument("--data-dir", default=default, help="where the SQLite store lives (default ./data)")
-    parser.add_argument("--database-url", default=default,
-                        help="postgresql://user:password@host/db to keep the store in PostgreSQL (default: SQLite)")
-    parser.add_argument("--workers", type=int, default=default, help="detection processes (default: cores)")
-    parser.add_argument("--threshold", type=float, default=default, help="max face distance to name (0.6)")
-    parser.add_argument("--downscale", type=float, default=default, help="shrink frames before locating (0.5)")
-    parser.add_argument("--model", default=default, help="dlib face locator: hog or cnn")
-    parser.add_argument("--detector", default=default, help="the pipeline's face locator: hog, cnn or blazeface")
-    parser.add_argument("--detector-model", default=default, help="a BlazeFace .tflite instead of the bundled one")
-    parser.add_argument("--detect-fps", type=float, default=default,
-                        help="detections per stream second per camera at most, 0 = every frame (5)")
-    parser.add_argument("--log-level", default=default, help="DEBUG, INFO, WARNING (default INFO)")
-
-
-def _add_serve(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
-    default = argparse.SUPPRESS if after_command else None
-    parser.add_argument("--host", default=default, help="API address (default 0.0.0.0)")
-    parser.add_argument("--port", type=int, default=default, help="API port (default 5001)")
-    parser.add_argument("--stream-url", default=default, help="camera: file, rtsp://, http(s)://, device index")
-    parser.add_argument("--camera-id", default=default, help="id of that camera (default cam0)")
-    parser.add_argument("--node-id", default=default, help="this node's id when several share a database"
-                        " (default: host name and pid)")
-    parser.add_argument("--max-cameras", type=int, default=default, help="cameras this node takes at most (16)")
+    places = (Cli.EVERY, Cli.SERVE) if serve else (Cli.EVERY,)
+    for option in PLAIN_OPTIONS:
+        if option.cli in places:
+            parser.add_argument(flag(option.name), default=default, help=f"{option.help} (default {option.default})")
+    for item, spec in SETTINGS:
+        if spec.cli in places:
+            parser.add_argument(flag(item.name), default=default,
+                                help=f"{spec.help.replace('%', '%%')} (default {shown_default(item, spec)})")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="supervisor.py", description="facegate: real-time face recognition")
     parser.add_argument("--version", action="version", version=f"facegate {__version__}")
-    _add_common(parser, after_command=False)
-    _add_serve(parser, after_command=False)
+    _add_options(parser, after_command=False, serve=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="serve the API and run recognition (the default)")
-    _add_common(serve, after_command=True)
-    _add_serve(serve, after_command=True)
+    _add_options(serve, after_command=True, serve=True)
 
     register = commands.add_parser("register", help="add a person from photos (one face each)")
     register.add_argument("name")
     register.add_argument("images", nargs="+", metavar="IMAGE")
-    _add_common(register, after_command=True)
+    _add_options(register, after_command=True, serve=False)
 
     replay = commands.add_parser("replay", help="run every frame of a video through the pipeline")
     replay.add_argument("video")
@@ -83,15 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--trace", metavar="FILE", help="write one JSON line per frame: boxes, names, distances")
     replay.add_argument("--pace", action="store_true", help="play at the file's own frame rate, like a camera")
     replay.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
-    _add_common(replay, after_command=True)
+    _add_options(replay, after_command=True, serve=False)
     return parser
 
 
-def option(args: argparse.Namespace, name: str, env: str, fallback: Any) -> Any:
+def option(args: argparse.Namespace, name: str) -> str:
+    """A plain option: from the command line, else its FACEGATE_<NAME> variable, else its default."""
     value = getattr(args, name, None)
     if value is None:
-        value = os.environ.get(env)
-    return fallback if value is None else value
+        value = os.environ.get(PLAIN[name].env)
+    return PLAIN[name].default if value is None else str(value)
 
 
 def is_writable(directory: Path) -> bool:
@@ -130,7 +153,7 @@ def open_store(data_dir: str) -> Store:
 def resolve_settings(args: argparse.Namespace, store: Store) -> tuple[Settings, dict[str, Any]]:
     """(effective settings, the part given now on the command line or in the environment)."""
     given = from_environment()
-    given.update(validate({k: getattr(args, k) for k in SETTING_FLAGS if getattr(args, k, None) is not None}))
+    given.update({k: from_text(k, getattr(args, k)) for k in SETTING_FLAGS if getattr(args, k, None) is not None})
     effective = defaults()
     effective.update(validate(store.get_config()))
     effective.update(given)
@@ -189,17 +212,20 @@ def cmd_replay(args: argparse.Namespace, store: Store, settings: Settings) -> in
 
 
 def cmd_serve(args: argparse.Namespace, store: Store, settings: Settings, given: dict[str, Any]) -> int:
-    from entry.service import serve
+    from entry.serve import serve
 
-    host = option(args, "host", "FACEGATE_HOST", "0.0.0.0")
-    port = int(option(args, "port", "FACEGATE_PORT", 5001))
+    host = option(args, "host")
+    try:
+        port = int(option(args, "port"))
+    except ValueError:
+        raise SettingError(f"--port {option(args, 'port')} is not a port number") from None
     return serve(store, settings, given, host=host, port=port, log_level=args.log_level)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    args.data_dir = option(args, "data_dir", "FACEGATE_DATA_DIR", "./data")
-    args.log_level = option(args, "log_level", "FACEGATE_LOG_LEVEL", "INFO").upper()
+    args.data_dir = option(args, "data_dir")
+    args.log_level = option(args, "log_level").upper()
     if args.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         print(f"error: --log-level {args.log_level} is not DEBUG, INFO, WARNING or ERROR", file=sys.stderr)
         return 2
@@ -208,10 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     multiprocessing.current_process().name = "supervisor"
     setup_logging(args.log_level)
     from entry.replay import ReplayError
-    from pipeline.detectors import ModelFileError, check_model_files
+    from pipeline.detectors.factory import check_model_files
+    from pipeline.detectors.locator import ModelFileError
 
     try:
-        use_database(option(args, "database_url", ENV_DATABASE_URL, ""))
+        use_database(getattr(args, "database_url", None) or os.environ.get(ENV_DATABASE_URL, ""))
         store = open_store(args.data_dir)
         settings, given = resolve_settings(args, store)
         if args.command == "register":

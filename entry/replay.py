@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 import cv2
 
 from facegate.settings import Settings
+from pipeline.runtime.stage_kind import StageKind
 
 if TYPE_CHECKING:
-    from pipeline.runner import Pipeline
+    from pipeline.supervision.runner import Pipeline
 
 log = logging.getLogger("facegate.replay")  # the name operators know
 
@@ -67,8 +68,8 @@ def run_replay(video: str, data_dir: str, settings: Settings, *, trace: str | No
                pace: bool = False, progress: bool = True, log_level: str | None = None) -> dict[str, Any]:
     """Replay the file and return the run's figures; raises ReplayError on bad input or a stalled run."""
     total = check_video(video)
-    from pipeline.mode import Mode
-    from pipeline.runner import Pipeline
+    from pipeline.runtime.run_mode import Mode
+    from pipeline.supervision.runner import Pipeline
 
     camera_id = settings.camera_id or "cam0"
     pipeline = Pipeline(data_dir, settings, mode=Mode(replay=True, pace=pace), trace=trace, follow_config=False,
@@ -129,7 +130,7 @@ COLUMNS = ("frames_in", "frames_out", "fps", "ms_p50", "ms_p95", "faces", "encod
 def format_table(report: dict[str, Any]) -> str:
     """The per-stage table `replay` prints for people."""
     lines = [f"{'stage':<8}" + "".join(f"{c:>11}" for c in COLUMNS)]
-    for kind in ("capture", "detect", "match", "emit"):
+    for kind in StageKind:
         row = report["stages"].get(kind)
         if row:
             lines.append(f"{kind:<8}" + "".join(f"{row.get(c, 0):>11}" for c in COLUMNS))

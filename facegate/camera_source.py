@@ -65,52 +65,71 @@ class Source:
         return "|".join(f"{key};{value}" for key, value in options)
 
 
-def _text(value: object) -> str:
+def _text(value: object, name: str) -> str:
     if not isinstance(value, str | int) or isinstance(value, bool):
-        raise SourceError("stream_url must be a string")
+        raise SourceError(f"{name} must be a string")
     if _CONTROL.search(str(value)):
-        raise SourceError("stream_url contains control characters")
+        raise SourceError(f"{name} contains control characters")
     text = str(value).strip()
     if not text:
-        raise SourceError("stream_url must not be empty")
+        raise SourceError(f"{name} must not be empty")
     if len(text) > MAX_LENGTH:
-        raise SourceError("stream_url is too long")
+        raise SourceError(f"{name} is too long")
     return text
 
 
-def parse(value: object) -> Source:
-    """The source `value` names, or SourceError saying why it is refused."""
-    text = _text(value)
+def parse(value: object, name: str = "stream_url") -> Source:
+    """The source `value` names, or SourceError saying why it is refused (`name`: the field, for the message)."""
+    text = _text(value, name)
     if text.isascii() and text.isdigit():
         return Source("device", text)
     if text.startswith(FILE_PREFIX):
         path = text[len(FILE_PREFIX):]
         if _SCHEME.match(path) or not path.startswith("/"):
-            raise SourceError("a file:// stream_url must be followed by an absolute path (file:///videos/door.mp4)")
+            raise SourceError(f"a file:// {name} must be followed by an absolute path (file:///videos/door.mp4)")
         return Source("file", path)
     scheme = _SCHEME.match(text)
     if scheme is None:
         return Source("file", text)
-    name = scheme.group(1).lower()
-    if name not in NETWORK_SCHEMES:
-        raise SourceError(f"stream_url scheme {name!r} is not supported (use {', '.join(NETWORK_SCHEMES)}, "
+    kind = scheme.group(1).lower()
+    if kind not in NETWORK_SCHEMES:
+        raise SourceError(f"{name} scheme {kind!r} is not supported (use {', '.join(NETWORK_SCHEMES)}, "
                           "file://, a file path or a device index)")
     if any(ch.isspace() for ch in text):
-        raise SourceError("a stream URL must not contain spaces (write them as %20)")
+        raise SourceError(f"{name} must not contain spaces in a URL (write them as %20)")
     try:
         host, _ = urlsplit(text).hostname, urlsplit(text).port
     except ValueError:
-        raise SourceError("stream_url is not a valid URL (its host or port cannot be read)") from None
+        raise SourceError(f"{name} is not a valid URL (its host or port cannot be read)") from None
     if not text[scheme.end():].startswith("//") or not host:
-        raise SourceError(f"a {name}:// stream_url must name a host")
+        raise SourceError(f"a {kind}:// {name} must name a host")
     redact.learn(text)  # its password is masked wherever it turns up in this process from now on
-    return Source("network", text, name)
+    return Source("network", text, kind)
 
 
-def checked(value: object) -> str:
+def checked(value: object, name: str = "stream_url") -> str:
     """`value` as stored in the settings (stripped), once `parse` accepts it."""
-    parse(value)
-    return _text(value)
+    parse(value, name)
+    return _text(value, name)
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{ch.upper()}{ch.lower()}]" if ch.isalpha() else re.escape(ch) for ch in word)
+
+
+def schema() -> dict[str, object]:
+    """The OpenAPI schema of a source, what `parse` takes: a network URL naming a host, `file://` and an
+    absolute path, or a path that does not start like a scheme (a device index is one); or an integer index.
+    What it cannot say: a valid port, and that the API takes files only inside the media dir."""
+    bad = "\\x00-\\x1f\\x7f-\\x9f"
+    schemes = "|".join(_any_case(s) for s in sorted(NETWORK_SCHEMES, key=len, reverse=True))
+    network = f"(?:{schemes})://[^\\s/{bad}][^\\s{bad}]*"
+    path = f"(?:file:///|[^A-Za-z\\s{bad}]|[A-Za-z][A-Za-z0-9+.\\-]*(?:[^A-Za-z0-9+.\\-:{bad}]|$))[^{bad}]*"
+    return {"anyOf": [
+        {"type": "string", "minLength": 1, "maxLength": MAX_LENGTH, "pattern": f"^ *(?:{network}|{path}) *$",
+         "description": f"a device index, an {', '.join(NETWORK_SCHEMES)} URL, or a file path (through the "
+                        f"API only inside the media dir, {MEDIA_DIR_ENV})"},
+        {"type": "integer", "minimum": 0, "description": "a device index"}]}
 
 
 def media_dir(data_dir: str | Path, environ: dict[str, str] | None = None) -> Path:

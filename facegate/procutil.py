@@ -28,7 +28,7 @@ class StopFlag:
     """Set by SIGTERM/SIGINT or by the supervisor's death; stage loops poll it between messages.
 
     The stage's parent is the supervisor, or the forkserver that forked the stage
-    (pipeline/launcher.py); the death of either stops the stage.
+    (pipeline/supervision/launcher.py); the death of either stops the stage.
     """
 
     def __init__(self, supervisor_pid: int) -> None:

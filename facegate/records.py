@@ -7,7 +7,7 @@ OpenAPI description (control/openapi.py) documents the same fields.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 ENCODING_SIZE = 128  # numbers in one face encoding (dlib's face descriptor)
 UNKNOWN = "Unknown"  # the name a result carries for a face no one in the gallery matches; no person may take it
@@ -32,18 +32,40 @@ def person_name(value: Any) -> str:
     return name
 
 
-def box_dict(box: Box) -> dict[str, int]:
+class BoxDict(TypedDict):
+    """A box as JSON, in full-frame pixels."""
+
+    top: int
+    right: int
+    bottom: int
+    left: int
+
+
+class Result(TypedDict):
+    """A result as JSON: `result_dict`'s fields, plus where it was seen once it is an event."""
+
+    timestamp: str
+    name: str
+    confidence: float
+    distance: float
+    box: BoxDict
+    camera_id: NotRequired[str | None]
+    event_id: NotRequired[str]
+    visitor_id: NotRequired[int]
+
+
+def box_dict(box: Box) -> BoxDict:
     top, right, bottom, left = box
     return {"top": top, "right": right, "bottom": bottom, "left": left}
 
 
-def result_dict(timestamp: str, name: str, distance: float, box: Box) -> dict[str, Any]:
+def result_dict(timestamp: str, name: str, distance: float, box: Box) -> Result:
     """`{"timestamp", "name", "confidence": round(1 - distance, 2), "distance": round(distance, 3), "box"}`."""
     distance = float(distance)
     return {"timestamp": timestamp, "name": name, "confidence": round(1.0 - distance, 2),
             "distance": round(distance, 3), "box": box_dict(box)}
 
 
-def webhook_payload(result: dict[str, Any], camera_id: str | None, stream_url: str | None) -> dict[str, Any]:
+def webhook_payload(result: Result, camera_id: str | None, stream_url: str | None) -> dict[str, Any]:
     """What `NEXTJS_WEBHOOK_URL` receives for one event."""
     return {"result": result, "camera_id": camera_id, "camera_stream_url": stream_url}

@@ -2,7 +2,7 @@
 
 Live streams are never allowed to back up: when every slot is busy the new frame is dropped and
 counted, and the camera keeps being read. A replay instead waits for a free slot so every frame
-of the file is processed (see pipeline/mode.py). A stream that fails, stalls or ends is reopened
+of the file is processed (see pipeline/runtime/run_mode.py). A stream that fails, stalls or ends is reopened
 with backoff (`Link` keeps the state and the backoff); a file in live mode plays at its own frame
 rate and loops.
 """
@@ -19,11 +19,12 @@ import cv2
 import numpy as np
 
 from facegate import camera_source
-from pipeline.frame_gate import FrameGate
-from pipeline.messages import CameraStatus, EndOfStream, FrameRef, RingReady, RingRequest, Stop
-from pipeline.quiet_frames import QuietBatcher
-from pipeline.ring import FrameRing
-from pipeline.stage import CaptureOptions, ConfigFollower, StageContext
+from pipeline.gating.frame_gate import FrameGate
+from pipeline.gating.quiet_frames import QuietBatcher
+from pipeline.runtime.stage_context import CaptureOptions, ConfigFollower, StageContext
+from pipeline.transport.frame_ring import FrameRing
+from pipeline.transport.messages import CameraStatus, EndOfStream, FrameRef, RingReady, RingRequest, Stop
+from pipeline.transport.rtsp_probe import open_failure
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ BACKOFF_START_S = 1.0
 BACKOFF_MAX_S = 30.0
 OPEN_TIMEOUT_MS = 10_000
 READ_TIMEOUT_MS = 5_000
+OPERATOR_FFMPEG_OPTIONS = os.environ.get(camera_source.FFMPEG_OPTIONS_ENV) or None  # as the service was started
 
 
 def is_file_source(url: str) -> bool:
@@ -40,7 +42,14 @@ def is_file_source(url: str) -> bool:
         return False  # refused: opening it fails and says why
 
 
-def open_source(url: str) -> cv2.VideoCapture:
+def ffmpeg_options(url: str, rtsp_transport: str) -> str:
+    """FFmpeg's options for `url` as OpenCV reads them (OPENCV_FFMPEG_CAPTURE_OPTIONS): an RTSP camera's
+    transport (OpenCV's own TCP default is gone as soon as any option is given), the operator's, and last
+    the protocol whitelist of the source's scheme (facegate/camera_source.py), which nothing widens."""
+    return camera_source.parse(url).ffmpeg_options(rtsp_transport, OPERATOR_FFMPEG_OPTIONS)
+
+
+def open_source(url: str, rtsp_transport: str = "tcp") -> cv2.VideoCapture:
     """OpenCV capture for a device index, a file or a network URL (facegate/camera_source.py), with timeouts
     so stalls surface, and FFmpeg held to the protocols the source's scheme needs."""
     source = camera_source.parse(url)
@@ -49,7 +58,8 @@ def open_source(url: str) -> cv2.VideoCapture:
     if source.kind == "file" and not Path(source.target).is_file():
         raise FileNotFoundError(f"{source.target}: no such file")
     target = str(Path(source.target).absolute()) if source.kind == "file" else source.target
-    os.environ[camera_source.FFMPEG_OPTIONS_ENV] = source.ffmpeg_options()  # read by OpenCV at each open
+    # read by OpenCV at each open; one camera per capture process
+    os.environ[camera_source.FFMPEG_OPTIONS_ENV] = ffmpeg_options(url, rtsp_transport)
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS]
     return cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
 
@@ -179,7 +189,7 @@ class Camera:
         if reason is None:
             self.ring.release(slot, self.seq)
         ref = FrameRef(self.camera_id, self.ring.name, slot, self.seq, pts, captured_at, self.ring.shape,
-                       reason.value if reason is not None else None)
+                       reason)
         if self.quiet is not None and self.gate.quiet:
             batch = self.quiet.add(ref, captured_at)
             if batch is not None:
@@ -191,7 +201,7 @@ class Camera:
         self.next_slot = (slot + 1) % self.ring.slots
 
     def flush_quiet(self) -> None:
-        """Send the quiet frames held so far, if any (pipeline/quiet_frames.py)."""
+        """Send the quiet frames held so far, if any (pipeline/gating/quiet_frames.py)."""
         batch = self.quiet.take() if self.quiet is not None else None
         if batch is not None:
             self.ctx.outbox.put(batch)
@@ -269,7 +279,7 @@ class Camera:
             except (OSError, ValueError, cv2.error) as exc:  # a missing file, a refused source
                 cap, opened, why = None, False, str(exc)
             else:
-                why = "cannot open stream" if not opened else ""
+                why = open_failure(self.url) if not opened else ""
             if opened:
                 why = self.stream(cap)
                 self.flush_quiet()

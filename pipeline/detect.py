@@ -3,7 +3,7 @@
 Locating runs on each frame with the same calls as the old single loop (same resize, same
 colour conversion, same dlib detector), so the faces found per frame are the same. The encoding
 (dlib's network on numpy, ~13 ms a face: facegate/encoder.py) runs only for a face that belongs to
-no known track, or whose track is due for a re-check (see pipeline/hints.py).
+no known track, or whose track is due for a re-check (see pipeline/transport/track_hints.py).
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from collections import OrderedDict
 import cv2
 import numpy as np
 
+from facegate.crops import face_crop
 from facegate.encoder import face_encodings, network
-from pipeline.detectors import FaceLocator, ModelFileError, make_detector, options_from
-from pipeline.messages import Box, Face, FaceBatch, FrameRef, Stop
-from pipeline.overlay import face_crop
-from pipeline.ring import FrameRing
-from pipeline.stage import ConfigFollower, DetectOptions, StageContext, receive
+from pipeline.detectors.factory import make_detector, options_from
+from pipeline.detectors.locator import FaceLocator, ModelFileError
+from pipeline.runtime.stage_context import ConfigFollower, DetectOptions, StageContext, receive
+from pipeline.transport.frame_ring import FrameRing
+from pipeline.transport.messages import Box, Face, FaceBatch, FrameRef, Stop
 
 log = logging.getLogger(__name__)
 

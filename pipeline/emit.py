@@ -20,9 +20,9 @@ from facegate.records import box_dict
 from facegate.redact import redact
 from facegate.store import Store
 from facegate.store_sightings import Sighting
-from pipeline.messages import EndOfStream, Event, FrameResult, QuietResults, ReplayDone, Stop, UnknownFace
-from pipeline.stage import EmitOptions, StageContext, receive
-from pipeline.webhooks import WebhookConfig, WebhookSender, warn_if_forgeable, webhook_body
+from pipeline.delivery.webhooks import WebhookConfig, WebhookSender, warn_if_forgeable, webhook_body
+from pipeline.runtime.stage_context import EmitOptions, StageContext, receive
+from pipeline.transport.messages import EndOfStream, Event, FrameResult, QuietResults, ReplayDone, Stop, UnknownFace
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """Match: put each camera's frames back in order, follow faces as tracks, name them, decide events.
 
 Frames arrive from several detect workers out of order; a reorder buffer per camera
-(pipeline/reorder.py) releases them by sequence number. Tracks and their naming vote live in
-pipeline/tracker.py. An event is a person appearing on a camera: one per person per camera per
+(pipeline/recognition/reorder.py) releases them by sequence number. Tracks and their naming vote live in
+pipeline/recognition/tracker.py. An event is a person appearing on a camera: one per person per camera per
 `event_cooldown_s`, measured in the stream's own time so a replay decides as live would.
 """
 
@@ -17,8 +17,12 @@ from sqlalchemy.exc import DBAPIError
 from facegate.db.listen import Listener
 from facegate.records import ENCODING_SIZE, result_dict
 from facegate.store import Store, iso_now, new_event_id
-from pipeline.gallery import UNKNOWN, Gallery
-from pipeline.messages import (
+from pipeline.recognition.known_faces import UNKNOWN, Gallery
+from pipeline.recognition.reorder import ReorderBuffer
+from pipeline.recognition.tracker import Attempt, CameraTracks, Track
+from pipeline.recognition.visitor_index import VisitorIndex
+from pipeline.runtime.stage_context import ConfigFollower, MatchOptions, StageContext, receive
+from pipeline.transport.messages import (
     CameraUrls,
     EndOfStream,
     Event,
@@ -31,10 +35,6 @@ from pipeline.messages import (
     Stop,
     UnknownFace,
 )
-from pipeline.reorder import ReorderBuffer
-from pipeline.stage import ConfigFollower, MatchOptions, StageContext, receive
-from pipeline.tracker import Attempt, CameraTracks, Track
-from pipeline.visitors import VisitorIndex
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import os
 import time
 from pathlib import Path
 
-from pipeline.shm import run_prefix
+from pipeline.transport.shm import run_prefix
 
 STARTED: list[int] = []  # pids of the supervisors this session started, in order
 

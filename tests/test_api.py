@@ -116,6 +116,23 @@ def test_config_is_validated_persisted_and_applied(api: ServiceProcess, clip: Pa
     assert _state(api) == before
 
 
+def test_a_camera_id_outside_ascii_is_refused(api: ServiceProcess) -> None:
+    """The one camera-id rule (ASCII letters, digits, '.', '_', '-') holds for the API as for the command line."""
+    before = _state(api)
+    assert "camera_id" in _error(api.put("/api/config", json={"camera_id": "cámara"}), 400)
+    assert "camera_id" in _error(api.post("/api/cameras", json={"id": "cámara", "stream_url": "0"}), 400)
+    assert "camera_id" in _error(api.put("/api/config", json={"cameras": [{"id": "cámara", "stream_url": "0"}]}),
+                                 400)
+    assert _state(api) == before
+
+
+def test_visitor_threshold_is_a_live_setting(api: ServiceProcess) -> None:
+    done = api.put("/api/config", json={"visitor_threshold": 0.45})
+    assert done.status_code == 200, done.text
+    assert api.get("/api/config").json()["config"]["visitor_threshold"] == 0.45
+    api.put("/api/config", json={"visitor_threshold": 0.5})
+
+
 def test_register_an_encoding_the_old_way(api: ServiceProcess, lin_encoding: list[float]) -> None:
     before = len(_people(api))
     done = api.post("/api/register", json={"name": "Old Client", "encoding": lin_encoding,
@@ -438,7 +455,7 @@ def test_responses_follow_the_documented_schemas(api: ServiceProcess) -> None:
         schema = get["responses"][str(answer.status_code)]["content"]["application/json"]["schema"]
         _conforms(document, schema, answer.json(), path)
         checked.add(path)
-    assert checked == {"/api/audit", "/api/cameras", "/api/config", "/api/latest", "/api/nodes",
+    assert checked == {"/api/audit", "/api/cameras", "/api/config", "/api/health", "/api/latest", "/api/nodes",
                        "/api/openapi.json", "/api/persons", "/api/results", "/api/signed-url", "/api/stats",
                        "/api/status", "/api/unknown", "/api/visitors", "/api/webhooks/failed"}
 

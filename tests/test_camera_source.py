@@ -73,8 +73,10 @@ def test_what_a_source_is_and_the_protocols_it_may_use(value: object, kind: str,
     assert validate({"stream_url": value})["stream_url"] == str(value)
 
 
-def test_the_ffmpeg_options_name_the_whitelist_and_rtsp_over_tcp() -> None:
-    assert parse("rtsp://cam/live").ffmpeg_options() == "protocol_whitelist;rtsp,rtp,udp,tcp|rtsp_transport;tcp"
+def test_the_ffmpeg_options_name_the_transport_and_last_the_whitelist() -> None:
+    assert parse("rtsp://cam/live").ffmpeg_options() == "rtsp_transport;tcp|protocol_whitelist;rtsp,rtp,udp,tcp"
+    assert parse("rtsps://cam/live").ffmpeg_options("udp", "max_delay;5") == \
+        "rtsp_transport;udp|max_delay;5|protocol_whitelist;rtsps,rtsp,rtp,udp,tcp,tls"
     assert parse("http://cam/v.mjpg").ffmpeg_options() == "protocol_whitelist;http,tcp"
     assert parse("/v/door.mp4").ffmpeg_options() == "protocol_whitelist;file"
     assert parse("file:///v/door.mp4").target == "/v/door.mp4"

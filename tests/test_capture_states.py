@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.capture import BACKOFF_MAX_S, Link
-from pipeline.mode import LIVE, Mode
+from pipeline.runtime.run_mode import LIVE, Mode
 
 
 def attempt(link: Link, *, goes_live: bool, lasts_s: float = 1.0) -> tuple[str, str, float]:

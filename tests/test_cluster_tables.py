@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from control.auth import UrlSigner
-from facegate.cluster import ClusterTables, NodeRow
+from facegate.node_leases import ClusterTables, NodeRow
 from facegate.placement import ClusterView, NodeLoad, plan
 from facegate.store import Store
 from tests.test_store import BACKENDS, add_events, result

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from bench.traces import read_trace
-from pipeline.hints import iou
+from pipeline.transport.track_hints import iou
 from tests import leaks
 from tests.conftest import cli, copy_gallery
 from tests.test_replay import LIN, plain_loop_face_counts

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from facegate.faces import encode_single_face, load_rgb
-from pipeline.detectors import DetectorOptions, ModelFileError, make_detector
 from pipeline.detectors.blazeface import bundled_model_path
+from pipeline.detectors.factory import make_detector
+from pipeline.detectors.locator import DetectorOptions, ModelFileError
 
 LIN, ALEX, UNKNOWN = "Lin-Manuel Miranda", "Alex Lacamoire", "Unknown"
 EXPECTED = {

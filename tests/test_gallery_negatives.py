@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.gallery import UNKNOWN, Gallery
+from pipeline.recognition.known_faces import UNKNOWN, Gallery
 
 
 def point(*head: float) -> np.ndarray:

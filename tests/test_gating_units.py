@@ -8,18 +8,19 @@ import queue
 import numpy as np
 import pytest
 
-from facegate.settings import SettingError, Settings, check_camera, validate
-from pipeline.detect_rate import Reason
-from pipeline.frame_gate import TRACK_KEEPALIVE_S, FrameGate
-from pipeline.hints import HINT, HINT_ROWS, HintTable
-from pipeline.hub import Hub
-from pipeline.live_view import LiveView
-from pipeline.messages import FrameRef
-from pipeline.progress import RunProgress
-from pipeline.rings import RingAllocator
-from pipeline.stage import DetectOptions, MatchOptions
-from pipeline.stage_table import StageTable
-from pipeline.tracker import CameraTracks
+from facegate.camera import check_camera
+from facegate.settings import SettingError, Settings, validate
+from pipeline.gating.frame_gate import TRACK_KEEPALIVE_S, FrameGate
+from pipeline.gating.rate_gate import Reason
+from pipeline.recognition.tracker import CameraTracks
+from pipeline.runtime.stage_context import DetectOptions, MatchOptions
+from pipeline.supervision.hub import Hub
+from pipeline.supervision.process_table import StageTable
+from pipeline.supervision.progress import RunProgress
+from pipeline.transport.messages import FrameRef
+from pipeline.transport.ring_allocator import RingAllocator
+from pipeline.transport.track_hints import HINT, HINT_ROWS, HintTable
+from pipeline.view.live_view import LiveView
 
 
 @pytest.mark.parametrize(("value", "expected"), [(0, 0.0), ("2.5", 2.5), (60, 60.0), (0.1, 0.1)])
@@ -43,7 +44,7 @@ def test_detector_and_motion_settings_are_bounded(key: str, value: object) -> No
 def test_a_cameras_detect_fps_overrides_the_global_one() -> None:
     door = check_camera({"id": "door", "stream_url": "rtsp://door.local/live", "detect_fps": 2})
     hall = check_camera({"id": "hall", "stream_url": "rtsp://hall.local/live"})
-    assert door["detect_fps"] == 2.0 and "detect_fps" not in hall
+    assert door.detect_fps == 2.0 and hall.detect_fps is None and "detect_fps" not in hall.to_dict()
     with pytest.raises(SettingError, match="detect_fps"):
         check_camera({"id": "x", "stream_url": "rtsp://x.local/live", "detect_fps": 99})
     settings = Settings.of({"detect_fps": 7, "cameras": [door, hall]})
@@ -116,7 +117,7 @@ def test_frames_kept_off_detection_go_straight_to_match() -> None:
     try:
         hub = Hub(table, rings, LiveView(), RunProgress())
         carried = FrameRef("cam0", "ring-a", 1, 1, 1 / 30, 1000.0, (360, 640, 3), None)
-        detected = FrameRef("cam0", "ring-a", 2, 2, 2 / 30, 1000.0, (360, 640, 3), "motion")
+        detected = FrameRef("cam0", "ring-a", 2, 2, 2 / 30, 1000.0, (360, 640, 3), Reason.MOTION)
         hub.route(table.get("detect-1"), carried)
         hub.route(table.get("detect-1"), detected)
         assert table.get("match").inbox.get_nowait() == carried and table.get("match").inbox.empty()

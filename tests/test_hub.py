@@ -9,14 +9,14 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from pipeline import messages
-from pipeline.hub import MAX_INFLIGHT, Hub
-from pipeline.live_view import LiveView
-from pipeline.messages import FaceBatch, FrameRef, FrameResult
-from pipeline.progress import RunProgress
-from pipeline.rings import RingAllocator
-from pipeline.stage import CaptureOptions, DetectOptions, EmitOptions, MatchOptions
-from pipeline.stage_table import Stage, StageTable
+from pipeline.runtime.stage_context import CaptureOptions, DetectOptions, EmitOptions, MatchOptions
+from pipeline.supervision.hub import MAX_INFLIGHT, Hub
+from pipeline.supervision.process_table import Stage, StageTable
+from pipeline.supervision.progress import RunProgress
+from pipeline.transport import messages
+from pipeline.transport.messages import FaceBatch, FrameRef, FrameResult
+from pipeline.transport.ring_allocator import RingAllocator
+from pipeline.view.live_view import LiveView
 
 
 class Running:

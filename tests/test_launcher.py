@@ -1,4 +1,5 @@
-"""Stages forked from a forkserver that loaded dlib's models once (pipeline/launcher.py), and what must not change.
+"""Stages forked from a forkserver that loaded dlib's models once (pipeline/supervision/launcher.py),
+and what must not change.
 
 Real processes throughout: a real pipeline started in this process, and a real process standing
 in for the supervisor a stage watches. The killed-stage restart, signal and killed-supervisor
@@ -13,8 +14,8 @@ import sys
 from pathlib import Path
 
 from facegate.procutil import StopFlag, watch_supervisor
-from pipeline.launcher import stage_context
-from pipeline.runner import Pipeline
+from pipeline.supervision.launcher import stage_context
+from pipeline.supervision.runner import Pipeline
 from tests.conftest import copy_gallery
 from tests.service_proc import poll_until
 

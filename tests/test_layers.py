@@ -1,5 +1,7 @@
 """The packages import one way: foundations <- pipeline <- control <- entry (README, "Layout").
 
+Inside pipeline/ too: transport, detectors, delivery <- gating, recognition, view <- runtime <- the four
+stages <- supervision. And no two modules import each other, even through others or inside functions.
 Read from the source with `ast`, so an upward import fails here before it turns into a cycle.
 """
 
@@ -10,6 +12,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 LAYERS = ("facegate", "pipeline", "control", "entry", "bench")  # lowest first; bench drives everything
+PIPELINE_LAYERS = (  # lowest first; a module may import its own level and those below
+    ("transport", "detectors", "delivery"),
+    ("gating", "recognition", "view"),
+    ("runtime",),
+    ("capture", "detect", "match", "emit"),
+    ("supervision",),
+)
+ACYCLIC = ("pipeline", "entry")  # packages whose modules form no import circle (tests: the others are on the way)
 
 
 def imported_packages(path: Path) -> set[tuple[str, int]]:
@@ -37,16 +47,106 @@ def test_every_package_imports_only_the_layers_below_it() -> None:
     assert upward_imports() == []
 
 
+def pipeline_level(module: str) -> int | None:
+    """The PIPELINE_LAYERS index of a `pipeline.x...` module, None for anything else."""
+    parts = module.split(".")
+    if parts[0] != "pipeline" or len(parts) < 2:
+        return None
+    return next((i for i, group in enumerate(PIPELINE_LAYERS) if parts[1] in group), None)
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def project_modules() -> dict[str, Path]:
+    """Every module of the project packages (and supervisor.py) by dotted name."""
+    paths = [path for package in LAYERS for path in sorted((REPO / package).rglob("*.py"))]
+    return {**{module_name(path): path for path in paths}, "supervisor": REPO / "supervisor.py"}
+
+
+def imported_modules(path: Path, this: str, known: dict[str, Path]) -> set[str]:
+    """The project modules a file imports, at module level or inside functions: `from a import b` counts
+    module `a.b` when there is one, and importing `a.b` runs the package `a` first."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    with_parents = {".".join(name.split(".")[:n]) for name in found for n in range(1, name.count(".") + 2)}
+    return {name for name in with_parents if name in known and not f"{this}.".startswith(f"{name}.")}
+
+
+def import_graph() -> dict[str, set[str]]:
+    known = project_modules()
+    return {name: imported_modules(path, name, known) for name, path in known.items()}
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan), each sorted, largest first."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(node: str) -> None:  # depth is bounded by the module count (~200), under the recursion limit
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in graph.get(node, ()):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(groups, key=len, reverse=True)
+
+
+def test_pipeline_subpackages_import_only_their_level_and_below() -> None:
+    faults = []
+    for name, targets in import_graph().items():
+        level = pipeline_level(name)
+        if level is None:
+            continue
+        faults += [f"{name} imports {target}" for target in sorted(targets)
+                   if (pipeline_level(target) or 0) > level]
+    assert faults == []
+
+
+def test_no_import_circle_among_pipeline_and_entry_modules() -> None:
+    cycles = import_cycles(import_graph())
+    assert [group for group in cycles if any(name.split(".")[0] in ACYCLIC for name in group)] == []
+
+
+def test_the_cycle_finder_sees_a_circle_through_a_function_level_import(tmp_path: Path) -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert import_cycles(graph) == [["a", "b", "c"]]
+    source = tmp_path / "sample.py"
+    source.write_text("def f():\n    from pipeline.transport import shm\n", encoding="utf-8")
+    assert imported_modules(source, "sample", project_modules()) >= {"pipeline.transport.shm", "pipeline.transport"}
+
+
 def test_the_guard_sees_an_upward_import(tmp_path: Path) -> None:
     """The parser finds imports at module level and inside functions alike."""
     source = tmp_path / "sample.py"
-    source.write_text("import pipeline.hub\n\ndef f():\n    from control.app import make_app\n", encoding="utf-8")
+    source.write_text("import pipeline.supervision.hub\n\ndef f():\n    from control.app import make_app\n",
+                      encoding="utf-8")
     assert imported_packages(source) == {("pipeline", 1), ("control", 4)}
-
-
-def test_each_setting_has_its_typed_field() -> None:
-    """A setting added to the SETTINGS table needs its field in `Settings` (and the other way round)."""
-    from facegate.settings import setting_names
-
-    rows, typed = setting_names()
-    assert rows == typed

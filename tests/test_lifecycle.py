@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.webhooks import verify
+from pipeline.delivery.webhooks import verify
 from tests.conftest import copy_gallery
 from tests.service_proc import ServiceProcess
 from tests.webhook_receiver import WebhookReceiver

@@ -14,8 +14,8 @@ import pytest
 
 from facegate.logsetup import setup_logging
 from facegate.settings import defaults
-from pipeline.overlay import KNOWN_COLOUR, UNKNOWN_COLOUR, draw_faces, to_jpeg
-from pipeline.runner import Pipeline
+from pipeline.supervision.runner import Pipeline
+from pipeline.view.overlay import KNOWN_COLOUR, UNKNOWN_COLOUR, draw_faces, to_jpeg
 from tests import leaks
 from tests.conftest import copy_gallery
 from tests.mjpeg_server import MjpegCamera, load_jpegs

@@ -26,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from facegate.settings import Settings
 from facegate.store import Store, iso_now, new_event_id
 from pipeline import emit
-from pipeline.messages import FrameResult, Stop
+from pipeline.transport.messages import FrameResult, Stop
 from tests import leaks
 from tests.conftest import copy_gallery
 from tests.mjpeg_server import MjpegCamera, free_port, load_jpegs

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.detect_rate import BoxTrack, DetectGate, DetectRateConfig, Reason, carry_box, observe
-from pipeline.motion import MotionConfig, MotionDetector
+from pipeline.gating.motion import MotionConfig, MotionDetector
+from pipeline.gating.rate_gate import BoxTrack, DetectGate, DetectRateConfig, Reason, carry_box, observe
 
 FPS = 29.97  # the clip's frame rate: pts = index / FPS
 

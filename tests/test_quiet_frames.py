@@ -1,4 +1,4 @@
-"""Frames of an empty scene travel together (pipeline/quiet_frames.py) and none is lost or reordered on the way.
+"""Frames of an empty scene travel together (pipeline/gating/quiet_frames.py) and none is lost or reordered on the way.
 
 Small units for the batcher and for which frames count as quiet, then the real pipeline with a
 live camera on a still scene: every frame capture published reaches match and emit, in order.
@@ -14,11 +14,11 @@ import numpy as np
 
 from bench.videos import still
 from facegate.settings import Settings
-from pipeline.frame_gate import FrameGate
-from pipeline.hints import HINT, HINT_ROWS, HintTable
-from pipeline.messages import FrameRef
-from pipeline.quiet_frames import QuietBatcher
-from pipeline.runner import Pipeline
+from pipeline.gating.frame_gate import FrameGate
+from pipeline.gating.quiet_frames import QuietBatcher
+from pipeline.supervision.runner import Pipeline
+from pipeline.transport.messages import FrameRef
+from pipeline.transport.track_hints import HINT, HINT_ROWS, HintTable
 from tests.conftest import copy_gallery
 from tests.service_proc import poll_until
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pipeline.messages import FaceBatch, FrameRef
-from pipeline.mode import LIVE, Mode
-from pipeline.reorder import ReorderBuffer
+from pipeline.recognition.reorder import ReorderBuffer
+from pipeline.runtime.run_mode import LIVE, Mode
+from pipeline.transport.messages import FaceBatch, FrameRef
 
 
 class Clock:

@@ -63,7 +63,9 @@ def svc(gallery_dir: Path, tmp_path_factory: pytest.TempPathFactory, receiver: W
         "NEXTJS_WEBHOOK_URL": receiver.url, "FACIAL_RECOGNITION_WEBHOOK_SECRET": WEBHOOK_SECRET})
     service.token = ADMIN_NEW
     service.start(timeout=120)
+    booted = poll_until(lambda: service.get("/api/health").status_code == 200, 120)  # 503 `starting` before
     try:
+        assert booted, service.log()[-3000:]
         yield service
     finally:
         code = service.stop(timeout=60)
@@ -259,7 +261,7 @@ def test_a_password_in_a_stream_url_leaves_through_no_door(svc: ServiceProcess, 
     event_id = new_event_id()
     result = {"timestamp": "2026-11-25T10:00:00Z", "name": "Dead Letter", "confidence": 0.5, "distance": 0.5,
               "box": {"top": 1, "right": 2, "bottom": 3, "left": 0}}
-    from pipeline.webhooks import webhook_body
+    from pipeline.delivery.webhooks import webhook_body
 
     stored_url = _camera_url_from(svc, door)
     store.add_event(event_id, result, door, stored_url, webhook_body(result, door, stored_url))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from pipeline.stats import INDEX, LATENCY_BUCKETS_S, StageFigures, StageMeter, StatsBoard, by_kind
+from pipeline.runtime.stats import INDEX, LATENCY_BUCKETS_S, StageFigures, StageMeter, StatsBoard, by_kind
 
 
 def figures(board: StatsBoard, row: int, name: str, kind: str, **supervisor: object) -> StageFigures:

@@ -14,13 +14,13 @@ import pytest
 
 from facegate.settings import SettingError, validate
 from facegate.store import Store
-from pipeline import gallery as gallery_module
-from pipeline import shm
-from pipeline.gallery import UNKNOWN, Gallery
-from pipeline.hints import iou
-from pipeline.ring import FREE, FrameRing
-from pipeline.shm import run_prefix
-from pipeline.tracker import Attempt, CameraTracks, Track
+from pipeline.recognition import known_faces as gallery_module
+from pipeline.recognition.known_faces import UNKNOWN, Gallery
+from pipeline.recognition.tracker import Attempt, CameraTracks, Track
+from pipeline.transport import shm
+from pipeline.transport.frame_ring import FREE, FrameRing
+from pipeline.transport.shm import run_prefix
+from pipeline.transport.track_hints import iou
 
 
 @pytest.mark.parametrize("updates, message", [

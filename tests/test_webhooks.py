@@ -20,7 +20,7 @@ import pytest
 
 from bench.traces import read_trace
 from facegate.store import Store, new_event_id
-from pipeline.webhooks import (
+from pipeline.delivery.webhooks import (
     WebhookConfig,
     WebhookSender,
     backoff_s,

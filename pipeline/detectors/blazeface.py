@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pipeline.detectors import CssBox, ModelFileError
+from pipeline.detectors.locator import CssBox, ModelFileError
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Liveness for load balancers and HEALTHCHECK: 503 unless ok; no token */
+        get: operations["getHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/latest": {
         parameters: {
             query?: never;
@@ -760,6 +777,12 @@ export interface components {
         };
         Error: {
             error: string;
+        };
+        Health: {
+            node: string;
+            /** @enum {string} */
+            status: "ok" | "starting" | "degraded";
+            version: string;
         };
         Node: {
             alive: boolean;
@@ -1405,6 +1428,7 @@ export interface operations {
                     unknown_events?: boolean;
                     unknown_recheck_s?: number;
                     upsample?: number;
+                    visitor_threshold?: number;
                 };
             };
         };
@@ -1465,6 +1489,35 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description Starting, or degraded (a stage or the store down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
                 };
             };
         };

@@ -1,0 +1,1 @@
+"""What leaves the pipeline for the outside world: webhooks from the durable outbox."""

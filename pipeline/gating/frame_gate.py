@@ -1,0 +1,78 @@
+"""Which of a camera's frames go to detection: the capture side of "detect only when it helps".
+
+Capture asks `FrameGate.decide` for every frame it decoded. The answer combines three things,
+all in stream time (the frame's pts, so a replay decides as live would):
+* the camera's `detect_fps` (its own in `cameras`, else the global one): at most that many
+  detections per stream second, always on the newest frame (capture asks as it decodes, so
+  there is no backlog to choose from);
+* motion (pipeline/gating/motion.py) seen since the last detected frame;
+* a track being due: match publishes its tracks in the ring's hint table, and a frame goes to
+  detection when a track's re-check is due, or when tracks exist and the camera went
+  `TRACK_KEEPALIVE_S` without a detection (a person standing still must not be dropped as gone:
+  match forgets a track unseen for a second).
+`detect_fps` 0 sends every frame (no motion check at all): the old behaviour, for comparisons.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facegate.settings import Settings
+from pipeline.gating.motion import MotionConfig, MotionDetector
+from pipeline.gating.rate_gate import DetectGate, DetectRateConfig
+from pipeline.transport.messages import Reason
+from pipeline.transport.track_hints import HintTable
+
+TRACK_KEEPALIVE_S = 0.5  # half of match's track lifetime (pipeline/tracker.TRACK_TTL_S)
+
+
+class FrameGate:
+    """One per camera, in its capture process; `configure` again after a config change."""
+
+    def __init__(self, camera_id: str, settings: Settings) -> None:
+        self.camera_id = camera_id
+        self.detect_fps = -1.0
+        self.motion_config: MotionConfig | None = None
+        self.gate: DetectGate | None = None
+        self.motion: MotionDetector | None = None
+        self.recheck = (1.0, 0.2)
+        self.quiet = False  # the last frame decided: not for detection, nothing moved, no track on the camera
+        self.configure(settings)
+
+    def configure(self, settings: Settings) -> None:
+        """Take the settings that concern this camera; the gate and motion history survive unchanged values."""
+        self.recheck = (settings.recheck_s, settings.unknown_recheck_s)
+        detect_fps = settings.detect_fps_for(self.camera_id)
+        motion_config = MotionConfig(threshold=settings.motion_threshold, min_area=settings.motion_min_area)
+        if detect_fps != self.detect_fps:
+            self.detect_fps = detect_fps
+            self.gate = DetectGate(DetectRateConfig(detect_fps)) if detect_fps > 0 else None
+        if motion_config != self.motion_config:
+            self.motion_config = motion_config
+            self.motion = MotionDetector(motion_config)
+
+    def decide(self, frame_bgr: np.ndarray, pts: float, hints: HintTable | None) -> Reason | None:
+        """The reason the frame at `pts` goes to detection, or None: its faces are carried by match."""
+        self.quiet = False
+        if self.gate is None:
+            return Reason.EVERY
+        assert self.motion is not None
+        moved = self.motion.changed(frame_bgr)
+        reason = self.gate.decide(pts, motion=moved, track_due=self.track_due(pts, hints))
+        self.quiet = reason is None and not moved and (hints is None or not hints.any_active())
+        return reason
+
+    def track_due(self, pts: float, hints: HintTable | None) -> bool:
+        if hints is None or not hints.any_active():
+            return False
+        last = self.gate.last_detected_pts if self.gate is not None else None
+        if last is None or pts - last >= TRACK_KEEPALIVE_S:
+            return True
+        return hints.any_due(pts, *self.recheck)
+
+    def restart(self) -> None:
+        """A new stream (reopened, a looping file): the next frame is detected and the scene learned anew."""
+        if self.gate is not None:
+            self.gate.last_detected_pts = None
+        if self.motion is not None:
+            self.motion.reset()

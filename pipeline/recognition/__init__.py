@@ -1,0 +1,1 @@
+"""From located faces to named tracks: frames back in order, tracking, the known faces, the visitors' index."""
