@@ -36,7 +36,6 @@ NETWORK_SCHEMES: dict[str, tuple[str, ...]] = {
     "https": ("https", "http", "tls", "tcp"),
 }
 FILE_PROTOCOLS = ("file",)
-RTSP_TRANSPORT = "tcp"  # interleaved in the RTSP connection: no UDP ports to open, no lost packets
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -57,12 +56,12 @@ class Source:
     def protocols(self) -> tuple[str, ...]:
         return NETWORK_SCHEMES.get(self.scheme, ()) if self.kind == "network" else FILE_PROTOCOLS
 
-    def ffmpeg_options(self) -> str:
-        """The value of OPENCV_FFMPEG_CAPTURE_OPTIONS for this source: its protocol whitelist (and RTSP over TCP)."""
-        options = [("protocol_whitelist", ",".join(self.protocols))]
-        if self.scheme in ("rtsp", "rtsps"):
-            options.append(("rtsp_transport", RTSP_TRANSPORT))
-        return "|".join(f"{key};{value}" for key, value in options)
+    def ffmpeg_options(self, rtsp_transport: str = "tcp", extra: str | None = None) -> str:
+        """The value of OPENCV_FFMPEG_CAPTURE_OPTIONS for this source (`key;value|key;value`): an RTSP
+        stream's transport, then `extra` (the operator's own options), then the protocol whitelist, last
+        so that nothing before it widens it."""
+        options = [f"rtsp_transport;{rtsp_transport}"] if self.scheme in ("rtsp", "rtsps") else []
+        return "|".join([*options, *([extra] if extra else []), f"protocol_whitelist;{','.join(self.protocols)}"])
 
 
 def _text(value: object, name: str) -> str:

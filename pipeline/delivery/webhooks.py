@@ -135,7 +135,7 @@ def verify(secret: str, headers: Mapping[str, str], body: str, *, now: float | N
     lowered = {k.lower(): v for k, v in headers.items()}
     event_id, stamp, signatures = (lowered.get(h, "") for h in ("webhook-id", "webhook-timestamp",
                                                                  "webhook-signature"))
-    if not (event_id and stamp.isdigit() and signatures):
+    if not (event_id and stamp.isascii() and stamp.isdigit() and signatures):
         return False
     if abs((time.time() if now is None else now) - int(stamp)) > tolerance_s:
         return False
