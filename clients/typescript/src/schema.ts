@@ -813,6 +813,7 @@ export interface components {
             image_base64?: string | null;
             image_url?: string | null;
             imageUrl?: string | null;
+            /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
             name: string;
         } | {
             client_id?: string | null;
@@ -821,6 +822,7 @@ export interface components {
             image_base64: string;
             image_url?: string | null;
             imageUrl?: string | null;
+            /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
             name: string;
         };
         Registered: {
@@ -1743,6 +1745,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name: string;
                 };
             };
@@ -2244,6 +2247,7 @@ export interface operations {
                     /** Format: binary */
                     image: string;
                     image_url?: string | null;
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name: string;
                 };
             };
@@ -2418,6 +2422,7 @@ export interface operations {
         requestBody?: {
             content: {
                 "application/json": {
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name?: string;
                 };
             };
@@ -2991,6 +2996,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name: string;
                 };
             };
@@ -3412,6 +3418,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name: string;
                 };
             };
