@@ -116,3 +116,17 @@ test("a secret without whsec_ is used as its bytes, as facegate signs with it", 
   assert.equal((await verifyWebhook(toRequest(headers, body), raw)).result.name, "x");
   await assert.rejects(verifyWebhook(toRequest(headers, body), "other-secret"), WebhookVerificationError);
 });
+
+test("a delivery keyed with the Bearer secret it carries verifies, with one warning that it could be forged", async (t) => {
+  const bearer = "legacy-bearer-secret";
+  const body = JSON.stringify({ result: { name: "x" }, camera_id: null, camera_stream_url: null });
+  const now = new Date();
+  const headers = { "webhook-id": "evt-2", "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
+    "webhook-signature": new Webhook(bearer, { format: "raw" }).sign("evt-2", now, body),
+    authorization: `Bearer ${bearer}` };
+  const warn = t.mock.method(console, "warn", () => {});
+  assert.equal((await verifyWebhook(toRequest(headers, body), bearer)).result.name, "x");
+  assert.equal((await verifyWebhook(toRequest(headers, body), bearer)).result.name, "x");
+  assert.equal(warn.mock.callCount(), 1);
+  assert.match(warn.mock.calls[0].arguments[0], /forge.*FACEGATE_WEBHOOK_SIGNING_SECRET/);
+});
