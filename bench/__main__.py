@@ -34,6 +34,7 @@ from bench import (
     capacity,
     encoder,
     flood,
+    memory,
     nearest,
     ratio,
     report,
@@ -151,6 +152,8 @@ PARTS = (
          lambda clip: startup.measure(), startup.markdown),
     Part("search", "search by photo over 100,000 stored sightings", "Search by photo",
          lambda clip: search.measure(), search.markdown),
+    Part("memory", "memory per camera: RAM and /dev/shm at 640x360 and 1920x1080", "Memory per camera",
+         lambda clip: memory.measure(), memory.markdown),
 )
 
 

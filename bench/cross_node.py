@@ -41,7 +41,7 @@ def gallery_notify_ms(url: str, root: Path, rounds: int) -> list[float]:
         for i in range(rounds):
             listener.changed.clear()
             started = time.perf_counter()
-            writer.register(f"Person {i}", [np.random.default_rng(i).normal(0, 0.1, 128)])
+            writer.gallery.register(f"Person {i}", [np.random.default_rng(i).normal(0, 0.1, 128)])
             if not listener.changed.wait(5.0):
                 raise RuntimeError("no NOTIFY within 5 s")
             figures.append((time.perf_counter() - started) * 1000.0)

@@ -31,7 +31,7 @@ def known_faces(data_dir: str | Path) -> tuple[np.ndarray, list[str]]:
 
     store = Store(data_dir)
     try:
-        return store.gallery()
+        return store.gallery.all_vectors()
     finally:
         store.close()
 

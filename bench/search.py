@@ -5,7 +5,7 @@ each with an encoding: PEOPLE synthetic people (a centre plus noise of about the
 person's sightings) and the rest strangers, random encodings of face_recognition's scale. It
 then times what `POST /api/search` does after the face is encoded:
 `SightingSearch.search` (catch up with the store, one matrix-vector product, the filters) and
-reading the matching rows back (`Store.sightings_by_id`). The first search loads every encoding
+reading the matching rows back (`Store.results.by_id`). The first search loads every encoding
 (cold); the next QUERIES are warm. Target: at most 200 ms per search at 100,000 sightings.
 """
 
@@ -47,7 +47,7 @@ def fill(store: Store, count: int, rng: np.random.Generator) -> np.ndarray:
                   "box_left": 0, "camera_id": f"cam{i % 4}", "stream_url": None, "created": started + i,
                   "vector": vectors[i].astype(np.float64).tobytes(), "jpeg": None, "visitor_id": None}
                  for i in range(first, min(first + CHUNK, count))]
-        with store._tx() as db:
+        with store.core.transaction() as db:
             db.execute(sa.insert(results), batch)
     return centres
 
@@ -55,7 +55,7 @@ def fill(store: Store, count: int, rng: np.random.Generator) -> np.ndarray:
 def one_search(store: Store, index: SightingSearch, query: np.ndarray) -> tuple[float, int]:
     started = time.perf_counter()
     hits = index.search(query, threshold=THRESHOLD, limit=100)
-    store.sightings_by_id([hit for hit, _ in hits])
+    store.results.by_id([hit for hit, _ in hits])
     return (time.perf_counter() - started) * 1000.0, len(hits)
 
 

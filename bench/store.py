@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.fixtures import REPO
-from facegate.store import Store, iso_now
+from facegate.store import OutboxStatus, Store, iso_now
 
 RESULTS = REPO / "bench" / "results"
 
@@ -47,7 +47,7 @@ def write_events(store: Store, count: int) -> float:
     body = json.dumps({"result": _result(0), "camera_id": "cam0", "camera_stream_url": "rtsp://cam"})
     started = time.perf_counter()
     for i in range(count):
-        store.add_event(f"evt_bench_{i:07d}", _result(i), "cam0", "rtsp://cam", body)
+        store.results.add(f"evt_bench_{i:07d}", _result(i), "cam0", "rtsp://cam", body)
     return count / (time.perf_counter() - started)
 
 
@@ -61,11 +61,11 @@ def claim_all(stores: list[Store], count: int, batch: int = 20) -> float:
         settled = 0
         start.wait()
         for _ in range(count):  # bounded: each round settles at least one row or ends
-            claimed = store.claim_deliveries(node, time.time(), limit=batch, lease_s=60.0)
+            claimed = store.outbox.claim(node, time.time(), limit=batch, lease_s=60.0)
             if not claimed:
                 break
             for row in claimed:
-                store.mark_delivered(row["event_id"], 1, time.time())
+                store.outbox.mark_delivered(row["event_id"], 1, time.time())
             settled += len(claimed)
         with lock:
             done.append(settled)
@@ -92,7 +92,7 @@ def measure(backend: str, data_dir: Path, url: str, *, events: int, claimers: in
         finally:
             for s in stores:
                 s.close()
-        if writer.outbox_counts()["delivered"] != events:
+        if writer.outbox.counts()[OutboxStatus.DELIVERED] != events:
             raise RuntimeError(f"{backend}: not every event was settled")
     finally:
         writer.close()

@@ -103,7 +103,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
     _json_errors(app)
     security.install(app, cors_origins=cors_origins)
     shared = service.store.backend == "postgresql"
-    shared_key = bytes.fromhex(service.store.shared_secret(URL_SIGNING_KEY)) if shared else None
+    shared_key = bytes.fromhex(service.store.core.shared_secret(URL_SIGNING_KEY)) if shared else None
     auth.install(app, auth.AuthConfig.from_env().with_tokens(token, read_token), host, shared_key)
     schema = RequestSchemaPlugin()
     app.install(schema)  # after auth: a caller without a token hears 401, not a schema's 400
@@ -116,11 +116,11 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
         current = service.status()
         return {
             "active": service.running,
-            "encodings_loaded": store.count_encodings(),
+            "encodings_loaded": store.gallery.count_encodings(),
             "stream_url": current.get("stream_url"),
-            "total_results": store.count_results(),
+            "total_results": store.results.count(),
             "running": service.running,
-            "registered_people": store.count_persons(),
+            "registered_people": store.gallery.count_people(),
             "cameras": current.get("cameras", []),
             "workers": current.get("workers"),
             "uptime_s": round(time.time() - service.started_at, 1),
@@ -148,30 +148,30 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
 
     @app.get("/api/results")
     def results() -> dict[str, Any]:
-        found = store.results(check_limit(bottle.request.query.get("limit")))
-        return {"results": found, "total": store.count_results()}
+        found = store.results.recent(check_limit(bottle.request.query.get("limit")))
+        return {"results": found, "total": store.results.count()}
 
     @app.get("/api/results/<name>")
     def results_for(name: str) -> dict[str, Any]:
-        found = store.results(check_limit(bottle.request.query.get("limit")), name=name)
+        found = store.results.recent(check_limit(bottle.request.query.get("limit")), name=name)
         return {"results": found, "total": len(found), "name": name}
 
     @app.get("/api/latest")
     def latest() -> str:
         bottle.response.content_type = "application/json"
-        return json.dumps(store.latest())
+        return json.dumps(store.results.latest())
 
     @app.get("/api/stats")
     def stats() -> dict[str, Any]:
-        counts = store.counts_by_name()
+        counts = store.results.counts_by_name()
         unknown = counts.pop("Unknown", 0)
-        outbox = store.outbox_counts()
-        latencies = sorted(store.delivery_latencies())
+        outbox = store.outbox.counts()
+        latencies = sorted(store.outbox.latencies())
         return {
             "total_detections": sum(counts.values()) + unknown,
             "recognized": counts,
             "unknown_count": unknown,
-            "last_detection": store.latest(),
+            "last_detection": store.results.latest(),
             "webhooks": {**outbox, "latency_ms": _percentiles(latencies)},
             "pipeline": service.stats(),
             "nodes": {node["id"]: node["stages"] for node in service.nodes() if node["alive"]},
@@ -219,21 +219,21 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
         else:
             enrolled = enroll_api.enroll_one(service, pool, name, image or b"")
             encoding, crops = enrolled.encoding, [enrolled.crop]
-        person_id = store.register(name, [encoding], client_id=client_id, image_url=image_url, crops=crops)
+        person_id = store.gallery.register(name, [encoding], client_id=client_id, image_url=image_url, crops=crops)
         service.gallery_changed()
         log.info("registered %s (person %d)", name, person_id)
-        return {"success": True, "message": f"{name} registered", "total_users": store.count_persons(),
+        return {"success": True, "message": f"{name} registered", "total_users": store.gallery.count_people(),
                 "person_id": person_id}
 
     # --- people ------------------------------------------------------------------------------------
     @app.get("/api/persons")
     def persons() -> dict[str, Any]:
-        people = store.list_persons()
+        people = store.gallery.people()
         return {"persons": people, "total": len(people)}
 
     @app.get("/api/persons/<person_id>")
     def person(person_id: str) -> dict[str, Any]:
-        found = store.get_person(check_id(person_id))
+        found = store.gallery.person(check_id(person_id))
         if found is None:
             raise fail(404, f"no person {person_id}")
         return found
@@ -241,13 +241,13 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
     @app.delete("/api/persons/<person_id>")
     def delete_person(person_id: str) -> dict[str, Any]:
         pid = check_id(person_id)
-        found = store.get_person(pid)
-        if found is None or not store.delete_person(pid):
+        found = store.gallery.person(pid)
+        if found is None or not store.gallery.delete_person(pid):
             raise fail(404, f"no person {person_id}")
         service.gallery_changed()
         log.info("deleted %s (person %d) and %d encodings", found["name"], pid, found["encodings"])
         return {"success": True, "message": f"{found['name']} and {found['encodings']} encodings deleted",
-                "total_users": store.count_persons()}
+                "total_users": store.gallery.count_people()}
 
     @app.post("/api/recognize", skip=[RequestSchemaPlugin.name])  # checked inside its turn, below
     def recognize() -> dict[str, Any]:
@@ -260,7 +260,7 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
             config = service.config()
             found = pool.find_faces(image, model=config.model)
         top = check_top(bottle.request.query.get("top"))
-        gallery = Gallery(*store.gallery(), store.negatives_by_name())
+        gallery = Gallery(*store.gallery.all_vectors(), store.gallery.negatives_by_name())
         threshold = config.threshold
         faces = []
         for box, encoding in found.faces:
@@ -273,14 +273,14 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
     # --- webhooks -----------------------------------------------------------------------------------
     @app.get("/api/webhooks/failed")
     def failed_webhooks() -> dict[str, Any]:
-        rows = store.failed_deliveries(check_limit(bottle.request.query.get("limit")))
+        rows = store.outbox.failed(check_limit(bottle.request.query.get("limit")))
         for row in rows:
             row["body"] = json.loads(row["body"])
-        return {"failed": rows, "total": store.outbox_counts()["failed"]}
+        return {"failed": rows, "total": store.outbox.counts()["failed"]}
 
     @app.post("/api/webhooks/retry")
     def retry_webhooks() -> dict[str, Any]:
-        count = store.retry_failed()
+        count = store.outbox.retry_failed()
         return {"success": True, "message": f"{count} failed deliveries queued again", "queued": count}
 
     live.install(app, service)

@@ -47,7 +47,7 @@ def _judged(pool: FaceWorkPool, service: Any, submitted: list[Submitted], existi
 
 def person_encodings(store: Store, name: str | None) -> np.ndarray:
     """The (n, 128) encodings the person of that name already has (none for a new name)."""
-    vectors, names = store.gallery()
+    vectors, names = store.gallery.all_vectors()
     if name is None or not names:
         return np.zeros((0, ENCODING_SIZE))
     return vectors[np.asarray(names) == name]
@@ -101,7 +101,7 @@ def install(app: bottle.Bottle, service: Any, pool: FaceWorkPool) -> None:
     @app.post("/api/persons/<person_id>/faces")
     def add_faces(person_id: str) -> dict[str, Any]:
         pid = check_id(person_id)
-        person = store.get_person(pid)
+        person = store.gallery.person(pid)
         if person is None:
             raise fail(404, f"no person {person_id}")
         submitted = _submitted()
@@ -109,15 +109,15 @@ def install(app: bottle.Bottle, service: Any, pool: FaceWorkPool) -> None:
             raise fail(400, "send one or more multipart image files, an image_base64, images_base64 or an encoding")
         if len(submitted) > MAX_FILES:
             raise fail(400, f"at most {MAX_FILES} files in one request")
-        verdicts = _judged(pool, service, submitted, store.person_vectors(pid))
+        verdicts = _judged(pool, service, submitted, store.gallery.person_vectors(pid))
         if not all(v.accepted for v in verdicts):
             log.info("refused %d of %d photos for %s", sum(not v.accepted for v in verdicts), len(verdicts),
                      person["name"])
             raise _refused(verdicts)
         faces = [v.face for v in verdicts if v.face is not None]
-        if not store.add_faces(pid, [f.encoding for f in faces], crops=[f.crop for f in faces]):
+        if not store.gallery.add_encodings(pid, [f.encoding for f in faces], crops=[f.crop for f in faces]):
             raise fail(404, f"no person {person_id}")
         service.gallery_changed()
         log.info("added %d faces to %s (person %d)", len(faces), person["name"], pid)
         return {"success": True, "message": f"{len(faces)} face{'s' if len(faces) != 1 else ''} added",
-                "files": [v.as_json() for v in verdicts], "person": store.get_person(pid)}
+                "files": [v.as_json() for v in verdicts], "person": store.gallery.person(pid)}

@@ -30,7 +30,7 @@ from control.validation import (
 )
 from facegate.enrollment import nearest_distance
 from facegate.faces import FaceImageError, encode_single_face
-from facegate.store_gallery import NameInUse
+from facegate.store import NameInUse
 
 log = logging.getLogger(__name__)
 
@@ -82,28 +82,28 @@ def install(app: bottle.Bottle, service: Any, pool: FaceWorkPool) -> None:
             raise fail(400, "send {\"name\": \"the new name\"}")
         name = check_name(body["name"])
         try:
-            old = store.rename_person(pid, name)
+            old = store.gallery.rename_person(pid, name)
         except NameInUse as exc:
             raise fail(409, str(exc)) from None
         if old is None:
             raise fail(404, f"no person {person_id}")
         service.gallery_changed()
         log.info("person %d renamed from %s to %s", pid, old, name)
-        return {"success": True, "message": f"{old} is now {name}", "person": store.get_person(pid)}
+        return {"success": True, "message": f"{old} is now {name}", "person": store.gallery.person(pid)}
 
     @app.get("/api/persons/<person_id>/encodings")
     def list_encodings(person_id: str) -> dict[str, Any]:
         pid = check_id(person_id)
-        if store.get_person(pid) is None:
+        if store.gallery.person(pid) is None:
             raise fail(404, f"no person {person_id}")
-        found = store.person_encodings(pid)
+        found = store.gallery.encodings(pid)
         for row in found:
             row["image"] = f"/api/persons/{pid}/encodings/{row['id']}.jpg" if row.pop("has_crop") else None
         return {"encodings": found, "total": len(found)}
 
     @app.get("/api/persons/<person_id>/encodings/<encoding_id>.jpg")
     def encoding_crop(person_id: str, encoding_id: str) -> bytes:
-        exists, jpeg = store.encoding_crop(check_id(person_id), check_id(encoding_id, "encoding"))
+        exists, jpeg = store.gallery.encoding_crop(check_id(person_id), check_id(encoding_id, "encoding"))
         if not exists:
             raise fail(404, f"no encoding {encoding_id} of person {person_id}")
         if jpeg is None:
@@ -114,10 +114,10 @@ def install(app: bottle.Bottle, service: Any, pool: FaceWorkPool) -> None:
     @app.delete("/api/persons/<person_id>/encodings/<encoding_id>")
     def delete_encoding(person_id: str, encoding_id: str) -> dict[str, Any]:
         pid = check_id(person_id)
-        if not store.delete_encoding(pid, check_id(encoding_id, "encoding")):
+        if not store.gallery.delete_encoding(pid, check_id(encoding_id, "encoding")):
             raise fail(404, f"no encoding {encoding_id} of person {person_id}")
         service.gallery_changed()
-        return {"success": True, "message": f"encoding {encoding_id} deleted", "person": store.get_person(pid)}
+        return {"success": True, "message": f"encoding {encoding_id} deleted", "person": store.gallery.person(pid)}
 
     @app.post("/api/verify")
     def verify() -> dict[str, Any]:
@@ -133,10 +133,10 @@ def install(app: bottle.Bottle, service: Any, pool: FaceWorkPool) -> None:
             person_id = fields["person_id"]
             if isinstance(person_id, bool) or not digits(str(person_id)) or len(str(person_id)) > 12:
                 raise fail(400, "person_id must be a person's id")
-            person = store.get_person(int(person_id))
+            person = store.gallery.person(int(person_id))
             if person is None:
                 raise fail(404, f"no person {person_id}")
-            theirs = store.person_vectors(person["id"])
+            theirs = store.gallery.person_vectors(person["id"])
             if not len(theirs):
                 raise fail(409, f"{person['name']} has no encodings to compare with")
             distance = nearest_distance(_encoding(pool, "image", first, model), theirs)

@@ -111,14 +111,14 @@ def install(app: bottle.Bottle, service: Any) -> None:
 
     @app.get("/api/unknown")
     def unknown_faces() -> dict[str, Any]:
-        faces = service.store.list_unknown(200)
+        faces = service.store.unknown.recent(200)
         for face in faces:
             face["image"] = f"/api/unknown/{face['id']}.jpg"
         return {"unknown": faces, "total": len(faces)}
 
     @app.get("/api/unknown/<unknown_id>.jpg")
     def unknown_image(unknown_id: str) -> bytes:
-        face = service.store.get_unknown(check_id(unknown_id, "unknown face"))
+        face = service.store.unknown.get(check_id(unknown_id, "unknown face"))
         if face is None:
             raise fail(404, "no such unknown face")
         bottle.response.content_type = "image/jpeg"
@@ -127,18 +127,18 @@ def install(app: bottle.Bottle, service: Any) -> None:
     @app.post("/api/unknown/<unknown_id>/register")
     def register_unknown(unknown_id: str) -> dict[str, Any]:
         name = check_name(json_body().get("name"))
-        face = service.store.get_unknown(check_id(unknown_id, "unknown face"))
+        face = service.store.unknown.get(check_id(unknown_id, "unknown face"))
         if face is None:
             raise fail(404, "no such unknown face")
-        person_id = service.store.register(name, [face["encoding"]])
-        service.store.delete_unknown(face["id"])
+        person_id = service.store.gallery.register(name, [face["encoding"]])
+        service.store.unknown.delete(face["id"])
         service.gallery_changed()
         return {"success": True, "message": f"{name} registered from unknown face {face['id']}",
-                "person_id": person_id, "total_users": service.store.count_persons()}
+                "person_id": person_id, "total_users": service.store.gallery.count_people()}
 
     @app.delete("/api/unknown/<unknown_id>")
     def delete_unknown(unknown_id: str) -> dict[str, Any]:
-        if not service.store.delete_unknown(check_id(unknown_id, "unknown face")):
+        if not service.store.unknown.delete(check_id(unknown_id, "unknown face")):
             raise fail(404, "no such unknown face")
         return {"success": True}
 

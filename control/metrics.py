@@ -90,7 +90,7 @@ class PipelineCollector:
         yield running
 
     def _webhooks(self) -> Iterator[Metric]:
-        counts = self.service.store.outbox_counts()
+        counts = self.service.store.outbox.counts()
         family = GaugeMetricFamily("facegate_webhook_events", "Webhook outbox rows by delivery status",
                                    labels=["status"])
         for status, count in counts.items():
@@ -100,7 +100,7 @@ class PipelineCollector:
         delivered.add_metric([], float(counts.get("delivered", 0)))
         yield delivered
         people = GaugeMetricFamily("facegate_registered_people", "People in the gallery")
-        people.add_metric([], float(self.service.store.count_persons()))
+        people.add_metric([], float(self.service.store.gallery.count_people()))
         yield people
 
 

@@ -64,7 +64,7 @@ def _moment(fields: dict[str, Any], key: str) -> float | None:
 
 
 def _person_named(store: Any, name: str) -> dict[str, Any] | None:
-    return next((p for p in store.list_persons() if p["name"] == name), None)
+    return next((p for p in store.gallery.people() if p["name"] == name), None)
 
 
 def install(app: bottle.Bottle, service: Any, pool: FaceWorkPool) -> None:
@@ -75,7 +75,7 @@ def install(app: bottle.Bottle, service: Any, pool: FaceWorkPool) -> None:
 
     @app.get("/api/results/<event_id>/crop.jpg")
     def result_crop(event_id: str) -> bytes:
-        jpeg = store.sighting_jpeg(event_id)
+        jpeg = store.results.crop(event_id)
         if jpeg is None:
             raise fail(404, f"no crop for result {event_id}")
         bottle.response.content_type = "image/jpeg"
@@ -85,7 +85,7 @@ def install(app: bottle.Bottle, service: Any, pool: FaceWorkPool) -> None:
     def reject(event_id: str) -> dict[str, Any]:
         body = json_body()
         who = check_name(body["name"]) if body.get("name") is not None else None
-        sighting = store.sighting_of_event(event_id)
+        sighting = store.results.of_event(event_id)
         if sighting is None:
             raise fail(404, f"no result {event_id}")
         if sighting["name"] == UNKNOWN:
@@ -97,11 +97,11 @@ def install(app: bottle.Bottle, service: Any, pool: FaceWorkPool) -> None:
         person = _person_named(store, sighting["name"])
         if person is None:
             raise fail(409, f"{sighting['name']} is no longer registered")
-        store.add_negative(person["id"], sighting["encoding"], event_id)
+        store.gallery.add_negative(person["id"], sighting["encoding"], event_id)
         answer: dict[str, Any] = {"success": True, "rejected": sighting["name"], "event_id": event_id}
         if who is not None:
-            answer["person_id"] = store.register(who, [sighting["encoding"]], crops=[sighting["jpeg"]])
-        store.relabel_result(event_id, who or UNKNOWN)
+            answer["person_id"] = store.gallery.register(who, [sighting["encoding"]], crops=[sighting["jpeg"]])
+        store.results.relabel(event_id, who or UNKNOWN)
         service.gallery_changed()
         log.info("result %s was not %s%s", event_id, sighting["name"], f" but {who}" if who else "")
         answer["message"] = f"{event_id} was not {sighting['name']}" + (f"; it was {who}" if who else "")
@@ -133,7 +133,7 @@ def install(app: bottle.Bottle, service: Any, pool: FaceWorkPool) -> None:
         threshold = config.threshold
         hits = search_index.search(encoding, threshold=threshold, since=since, until=until, camera=camera,
                                    limit=limit)
-        rows = store.sightings_by_id([hit_id for hit_id, _ in hits])
+        rows = store.results.by_id([hit_id for hit_id, _ in hits])
         found = []
         for hit_id, distance in hits:
             row = rows.get(hit_id)

@@ -55,12 +55,12 @@ def install(app: bottle.Bottle, service: Any) -> None:
     @app.get("/api/visitors")
     def list_visitors() -> dict[str, Any]:
         limit, offset = _page(bottle.request.query)
-        found, total = store.list_visitors(limit, offset)
+        found, total = store.visitors.page(limit, offset)
         return {"visitors": found, "total": total, "limit": limit, "offset": offset}
 
     @app.get("/api/visitors/<visitor_id>")
     def show_visitor(visitor_id: str) -> dict[str, Any]:
-        found = store.get_visitor(_visitor_id(visitor_id))
+        found = store.visitors.get(_visitor_id(visitor_id))
         if found is None:
             raise fail(404, f"no visitor {visitor_id}")
         for face in found["faces"]:
@@ -71,7 +71,7 @@ def install(app: bottle.Bottle, service: Any) -> None:
 
     @app.get("/api/visitors/<visitor_id>/faces/<face_id>.jpg")
     def visitor_face(visitor_id: str, face_id: str) -> bytes:
-        jpeg = store.visitor_face_jpeg(check_id(visitor_id, "visitor"), check_id(face_id, "face"))
+        jpeg = store.visitors.face_jpeg(check_id(visitor_id, "visitor"), check_id(face_id, "face"))
         if jpeg is None:
             raise fail(404, "no such face of that visitor")
         bottle.response.content_type = "image/jpeg"
@@ -81,13 +81,13 @@ def install(app: bottle.Bottle, service: Any) -> None:
     def register_visitor(visitor_id: str) -> dict[str, Any]:
         name = check_name(json_body().get("name"))
         vid = check_id(visitor_id, "visitor")
-        person_id = store.register_visitor(vid, name)
+        person_id = store.visitors.register(vid, name)
         if person_id is None:
             raise fail(404, f"no visitor {visitor_id}")
         service.gallery_changed()
         log.info("visitor %d registered as %s (person %d)", vid, name, person_id)
         return {"success": True, "message": f"visitor {vid} is now {name}", "person_id": person_id,
-                "person": store.get_person(person_id)}
+                "person": store.gallery.person(person_id)}
 
     @app.post("/api/visitors/merge")
     def merge_visitors() -> dict[str, Any]:
@@ -95,17 +95,17 @@ def install(app: bottle.Bottle, service: Any) -> None:
         if (not isinstance(ids, list) or len(ids) < 2 or len(ids) > MAX_MERGE
                 or any(isinstance(i, bool) or not isinstance(i, int) or not 1 <= i <= MAX_ID for i in ids)):
             raise fail(400, f"ids must be a list of 2 to {MAX_MERGE} visitor ids")
-        merged = store.merge_visitors(ids)
+        merged = store.visitors.merge(ids)
         if merged is None:
             raise fail(404, "one of those visitors does not exist")
         log.info("merged visitors %s into %d", ", ".join(map(str, ids)), merged)
         return {"success": True, "message": f"{len(set(ids))} visitors merged into {merged}",
-                "visitor": store.get_visitor(merged, sightings=0)}
+                "visitor": store.visitors.get(merged, sightings=0)}
 
     @app.delete("/api/visitors/<visitor_id>")
     def delete_visitor(visitor_id: str) -> dict[str, Any]:
         vid = _visitor_id(visitor_id)
-        if not store.delete_visitor(vid):
+        if not store.visitors.delete(vid):
             raise fail(404, f"no visitor {visitor_id}")
         log.info("visitor %d forgotten with its crops, encodings and results", vid)
         return {"success": True, "message": f"visitor {vid} and every crop, encoding and result of it deleted"}

@@ -141,9 +141,9 @@ def open_store(data_dir: str) -> Store:
     store = Store(path)
     log.log(logging.DEBUG if store.path else logging.INFO, "store: %s", store.describe())  # SQLite: as ever
     encodings, labels = path / "encodings.npy", path / "labels.json"
-    if encodings.is_file() and labels.is_file() and not store.get_meta("legacy_imported"):
+    if encodings.is_file() and labels.is_file() and not store.core.get_meta("legacy_imported"):
         try:
-            count = store.import_legacy(encodings, labels)
+            count = store.gallery.import_legacy(encodings, labels)
         except (ValueError, OSError) as exc:
             raise StoreError(f"cannot import {encodings.name} + {labels.name}: {exc}") from None
         log.info("imported %d encodings from the old %s + %s", count, encodings.name, labels.name)
@@ -155,7 +155,7 @@ def resolve_settings(args: argparse.Namespace, store: Store) -> tuple[Settings, 
     given = from_environment()
     given.update({k: from_text(k, getattr(args, k)) for k in SETTING_FLAGS if getattr(args, k, None) is not None})
     effective = defaults()
-    effective.update(validate(store.get_config()))
+    effective.update(validate(store.config.read()))
     effective.update(given)
     effective["node_id"] = effective["node_id"] or default_node_id()
     return Settings.of(effective), given
@@ -187,17 +187,17 @@ def cmd_register(args: argparse.Namespace, store: Store, settings: Settings) -> 
             raise FaceImageError(f"{image}: is a directory, not an image") from None
         except OSError as exc:
             raise FaceImageError(f"{image}: cannot be read: {exc.strerror or exc}") from None
-    known = next((p["id"] for p in store.list_persons() if p["name"] == name), None)
-    existing = store.person_vectors(known) if known is not None else np.zeros((0, ENCODING_SIZE))
+    known = next((p["id"] for p in store.gallery.people() if p["name"] == name), None)
+    existing = store.gallery.person_vectors(known) if known is not None else np.zeros((0, ENCODING_SIZE))
     verdicts = judge_all(submitted, EnrollmentRules(min_face_px=settings.min_face_px), existing, model=settings.model)
     refused = next((v for v in verdicts if not v.accepted), None)
     if refused is not None:
         stored = "; nothing was stored" if len(verdicts) > 1 else ""
         raise FaceImageError(f"{refused.label}: {refused.message}{stored}")
     faces = [v.face for v in verdicts if v.face is not None]
-    person_id = store.register(name, [f.encoding for f in faces], crops=[f.crop for f in faces])
+    person_id = store.gallery.register(name, [f.encoding for f in faces], crops=[f.crop for f in faces])
     print(f"registered {name!r} (person {person_id}) from {len(faces)} photo(s); "
-          f"{store.count_persons()} people known")
+          f"{store.gallery.count_people()} people known")
     return 0
 
 

@@ -18,9 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from facegate.node_leases import ClusterTables, NodeRow
 from facegate.placement import ClusterView, NodeLoad, plan
-from facegate.store import Store
+from facegate.store import NodeRow, Store
 from pipeline.transport.shm import pid_alive, remove_leftovers
 
 log = logging.getLogger("facegate.cluster")
@@ -37,7 +36,7 @@ class ClusterAgent:
 
     def __init__(self, store: Store, node: NodeRow, *, wanted: Callable[[], list[str]],
                  status: Callable[[], dict[str, Any]], apply: Callable[[set[str], bool], None]) -> None:
-        self.tables = ClusterTables(store)
+        self.tables = store.cluster
         self.store = store
         self.node = node
         self.wanted = wanted
@@ -128,7 +127,7 @@ class ClusterAgent:
         for lost in sorted(set(self.held) - kept):
             log.warning("lease on camera %s was lost (taken by another node)", lost)
             del self.held[lost]
-        running = self.store.get_meta("running") == "1"
+        running = self.store.core.get_meta("running") == "1"
         leases = self.tables.leases()
         live_nodes = [n for n in self.tables.nodes() if n.node_id != self.node_id and n.alive(now, NODE_TIMEOUT_S)]
         others = {n.node_id: NodeLoad(sum(1 for lease in leases.values() if lease.node_id == n.node_id

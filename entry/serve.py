@@ -22,9 +22,8 @@ from control.service import ServiceError
 from entry.node_agent import NODE_TIMEOUT_S, ClusterAgent, advertised_url
 from facegate import __version__, camera_source
 from facegate.camera import Camera, check_camera
-from facegate.node_leases import ClusterTables, NodeRow
 from facegate.settings import PROCESS_ONLY, SettingError, Settings, as_json, validate
-from facegate.store import Store, iso_now
+from facegate.store import NodeRow, Store, iso_now
 from pipeline import capture
 from pipeline.runtime.stats import StageFigures
 from pipeline.supervision.runner import Pipeline
@@ -57,7 +56,7 @@ class Service:
     def boot(self, given: dict[str, Any], api_url: str) -> None:
         """Save what the command line set, start the stages, join the cluster, and resume recognition if it was on."""
         runtime = {k: v for k, v in given.items() if k not in PROCESS_ONLY}
-        self.store.set_config(as_json(runtime))
+        self.store.config.update(as_json(runtime))
         self._pipeline.start()
         node = NodeRow(self.node_id, socket.gethostname(), os.getpid(), api_url, self.max_cameras,
                        self.started_at, time.time())
@@ -66,7 +65,7 @@ class Service:
         self.agent.start()
         log.info("node %s (up to %d cameras)", self.node_id, self.max_cameras)
         self._booted.set()
-        resume = self.store.get_meta("running") == "1" or "stream_url" in given
+        resume = self.store.core.get_meta("running") == "1" or "stream_url" in given
         if resume and self.config().stream_url:
             log.info("resuming recognition")
             self.start()
@@ -98,7 +97,7 @@ class Service:
     # --- the interface the API uses -------------------------------------------------------------
     def config(self) -> Settings:
         """The runtime config of the store over the defaults, with this process's workers and (masked) database."""
-        return replace(Settings.of(self.store.get_config()), workers=self.workers, database_url=self.store.shown_url)
+        return replace(Settings.of(self.store.config.read()), workers=self.workers, database_url=self.store.shown_url)
 
     def camera_list(self) -> list[Camera]:
         """Every configured camera: the default one (from `stream_url`) first, then the `cameras` list."""
@@ -128,16 +127,16 @@ class Service:
             if not cameras:
                 raise ServiceError("no stream_url is configured: PUT /api/config {\"stream_url\": ...} first")
             self.running = True
-            self.store.set_meta("running", "1")
+            self.store.core.set_meta("running", "1")
             self._reconcile()
             self._wake_agent()
             log.info("recognition started on %s", ", ".join(f"{c} ({u})" for c, u in cameras.items()))
-        self._settle()
+        self._take_leases_now()
 
     def stop(self) -> None:
         with self._lock:
             self.running = False
-            self.store.set_meta("running", "0")
+            self.store.core.set_meta("running", "0")
             self._reconcile()
             self._wake_agent()
             log.info("recognition stopped")
@@ -154,7 +153,7 @@ class Service:
         if self.agent is not None:
             self.agent.wake()
 
-    def _settle(self) -> None:
+    def _take_leases_now(self) -> None:
         """Take the leases now, so a request that started recognition or added a camera answers with the camera
         already connecting. Called without the service's lock: the agent's tick takes it (through apply).
         A request that came while the service was still starting waits for that first (bounded)."""
@@ -170,7 +169,7 @@ class Service:
             sent[str(cleaned.get("camera_id") or self.config().camera_id)] = cleaned["stream_url"]
         self._check_sent_sources(sent)
         with self._lock:
-            self.store.set_config(as_json(cleaned))
+            self.store.config.update(as_json(cleaned))
             self._reconcile()
             self._wake_agent()
         log.info("config updated: %s", ", ".join(f"{k}={v}" for k, v in cleaned.items()))
@@ -190,7 +189,7 @@ class Service:
     # --- cameras (GET/POST /api/cameras, PUT/DELETE /api/cameras/<id>) ---------------------------
     def _save_cameras(self, cameras: Sequence[Camera]) -> None:
         with self._lock:
-            self.store.set_config(as_json(validate({"cameras": list(cameras)})))
+            self.store.config.update(as_json(validate({"cameras": list(cameras)})))
             self._reconcile()
             self._wake_agent()
 
@@ -201,7 +200,7 @@ class Service:
             if any(c.id == entry.id for c in self.camera_list()):
                 raise ServiceError(f"camera {entry.id!r} exists already")
             self._save_cameras([*self.config().cameras, entry])
-        self._settle()
+        self._take_leases_now()
         return entry
 
     def update_camera(self, camera_id: str, changes: Mapping[str, Any]) -> Camera | None:
@@ -228,7 +227,7 @@ class Service:
             if current is None:
                 return False
             if current == _default_camera(config):
-                self.store.set_config({"stream_url": None})
+                self.store.config.update({"stream_url": None})
                 self._reconcile()
                 self._wake_agent()
             else:
@@ -268,7 +267,7 @@ class Service:
 
     def _holders(self) -> dict[str, NodeRow]:
         """Camera id -> the live node holding it, other than this one."""
-        tables = ClusterTables(self.store)
+        tables = self.store.cluster
         now = time.time()
         live = {n.node_id: n for n in tables.nodes() if n.node_id != self.node_id and n.alive(now, NODE_TIMEOUT_S)}
         return {c: live[lease.node_id] for c, lease in tables.leases().items()
@@ -290,7 +289,7 @@ class Service:
 
     def nodes(self) -> list[dict[str, Any]]:
         """Every node that shares the database: its cameras, capacity and last heartbeat."""
-        tables = ClusterTables(self.store)
+        tables = self.store.cluster
         now = time.time()
         leases = tables.leases()
         listed = []

@@ -44,13 +44,13 @@ class SightingSearch:
 
     def sync(self) -> None:
         """Catch up with the store: new sightings appended, everything reloaded after a deletion."""
-        version = self.store.sightings_version()
+        version = self.store.results.version()
         if version != self.version:
             self._clear()
             self.version = version
         while True:
             last = int(self.ids[-1]) if len(self.ids) else 0
-            rows = self.store.sightings_after(last)
+            rows = self.store.results.sightings_after(last)
             if not len(rows.ids):
                 return
             self.ids = np.concatenate([self.ids, rows.ids])

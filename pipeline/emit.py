@@ -18,8 +18,7 @@ from facegate.db.outage import patiently
 from facegate.enrollment import crop_quality
 from facegate.records import box_dict
 from facegate.redact import redact
-from facegate.store import Store
-from facegate.store_sightings import Sighting
+from facegate.store import Sighting, Store
 from pipeline.delivery.webhooks import WebhookConfig, WebhookSender, warn_if_forgeable, webhook_body
 from pipeline.runtime.stage_context import EmitOptions, StageContext, receive
 from pipeline.transport.messages import EndOfStream, Event, FrameResult, QuietResults, ReplayDone, Stop, UnknownFace
@@ -63,12 +62,12 @@ class Emitter:
         body = webhook_body(event.result, event.camera_id, event.stream_url) if self.sender else None
         stream_url = redact(event.stream_url)
         sighting = Sighting(event.encoding, event.crop, event.visitor_id)
-        patiently(lambda: self.store.add_event(event.event_id, event.result, event.camera_id, stream_url, body,
+        patiently(lambda: self.store.results.add(event.event_id, event.result, event.camera_id, stream_url, body,
                                                sighting=sighting),
                   what=f"writing event {event.event_id}", stopping=lambda: bool(self.stop))
         if event.visitor_id is not None and event.encoding is not None:
             box = event.result["box"]
-            patiently(lambda: self.store.offer_visitor_face(event.visitor_id, event.encoding, event.crop,
+            patiently(lambda: self.store.visitors.offer_face(event.visitor_id, event.encoding, event.crop,
                                                             crop_quality(event.crop, box["right"] - box["left"])),
                       what=f"keeping a face of visitor {event.visitor_id}", stopping=lambda: bool(self.stop))
         self.meter.add("encodings")  # the emitter's "encodings" column counts events written
@@ -91,9 +90,9 @@ class Emitter:
         if now - self.pruned < PRUNE_EVERY_S:
             return
         self.pruned = now
-        days = int(self.store.get_config().get("retention_days", self.ctx.settings.retention_days) or 0)
+        days = int(self.store.config.read().get("retention_days", self.ctx.settings.retention_days) or 0)
         if days > 0:
-            removed = self.store.prune_results(now - days * 86400.0)
+            removed = self.store.results.prune(now - days * 86400.0)
             if removed:
                 log.info("pruned %d results older than %d days", removed, days)
 
@@ -111,7 +110,7 @@ class Emitter:
             elif isinstance(msg, Event):
                 self.record(msg)
             elif isinstance(msg, UnknownFace):
-                patiently(lambda m=msg: self.store.add_unknown(m.event_id, m.camera_id, m.captured_at, m.box, m.jpeg,
+                patiently(lambda m=msg: self.store.unknown.add(m.event_id, m.camera_id, m.captured_at, m.box, m.jpeg,
                                                                m.encoding),
                           what="keeping an unknown face", stopping=lambda: bool(self.stop))
             elif isinstance(msg, EndOfStream):

@@ -80,11 +80,11 @@ class Matcher:
                         " ".join(str(exc.orig or exc).split())[:200])
 
     def _reload_gallery(self) -> None:
-        version = self.store.gallery_version()
+        version = self.store.gallery.version()
         if version == self.gallery_version:
             return
-        vectors, names = self.store.gallery()
-        self.gallery = Gallery(vectors, names, self.store.negatives_by_name())
+        vectors, names = self.store.gallery.all_vectors()
+        self.gallery = Gallery(vectors, names, self.store.gallery.negatives_by_name())
         if self.gallery_version >= 0:
             log.info("gallery changed: %d encodings of %d people", len(names), len(set(names)))
             for camera in self.cameras.values():
@@ -164,7 +164,7 @@ class Matcher:
             return
         since = time.time() - self.config.settings.event_cooldown_s
         try:
-            recent = self.store.last_events(camera.camera_id, since)
+            recent = self.store.results.last_events(camera.camera_id, since)
         except DBAPIError:
             log.warning("cooldown of %s not carried over: the database is unreachable", camera.camera_id)
             return

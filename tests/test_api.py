@@ -111,7 +111,7 @@ def test_config_is_validated_persisted_and_applied(api: ServiceProcess, clip: Pa
     assert done["success"] is True and done["config"]["threshold"] == 0.55 and done["config"]["model"] == "hog"
     from facegate.store import Store
 
-    assert Store(api.data_dir).get_config()["threshold"] == 0.55, "persisted in the store"
+    assert Store(api.data_dir).config.read()["threshold"] == 0.55, "persisted in the store"
     api.put("/api/config", json={"threshold": 0.6})
     assert _state(api) == before
 
@@ -253,7 +253,7 @@ def test_people_crud(api: ServiceProcess, faces: Path, lin_encoding: list[float]
     _error(api.get("/api/persons/abc"), 404)
     from facegate.store import Store
 
-    vectors, names = Store(api.data_dir).gallery()
+    vectors, names = Store(api.data_dir).gallery.all_vectors()
     assert "Temp" not in names and len(vectors) == len(names), "the encodings are gone with the person"
 
 
@@ -409,8 +409,8 @@ def test_failed_webhooks_are_listed_and_retried(api: ServiceProcess) -> None:
     event_id = new_event_id()
     result = {"timestamp": "2026-11-25T10:00:00Z", "name": "Dead Letter", "confidence": 0.5, "distance": 0.5,
               "box": {"top": 1, "right": 2, "bottom": 3, "left": 0}}
-    store.add_event(event_id, result, "cam0", "x", json.dumps({"result": result}))
-    store.mark_failed(event_id, 20, "HTTP 500")
+    store.results.add(event_id, result, "cam0", "x", json.dumps({"result": result}))
+    store.outbox.mark_failed(event_id, 20, "HTTP 500")
     failed = api.get("/api/webhooks/failed").json()
     # webhooks are off in this module: the planted row is the only dead letter
     assert failed["total"] == 1 and [f["event_id"] for f in failed["failed"]] == [event_id]

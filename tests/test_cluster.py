@@ -73,7 +73,7 @@ def _register_lin(node: ServiceProcess, faces: Path) -> None:
 
 def _open_webhooks(store: Store) -> set[str]:
     """Events whose webhook is not through yet (pending, retrying, or held by a node's claim)."""
-    rows = store._rows(sa.select(outbox.c.event_id).where(outbox.c.status.in_(("pending", "retrying"))))
+    rows = store.core.rows(sa.select(outbox.c.event_id).where(outbox.c.status.in_(("pending", "retrying"))))
     return {row.event_id for row in rows}
 
 
@@ -137,16 +137,16 @@ def test_cameras_split_and_a_killed_nodes_cameras_and_webhooks_move(cluster: Clu
             assert b.post("/api/stop").json()["running"] is False
 
             def drained() -> bool:
-                counts = reader.outbox_counts()
+                counts = reader.outbox.counts()
                 return counts["pending"] == counts["retrying"] == 0
 
-            assert poll_until(drained, 120.0), (reader.outbox_counts(), cluster.logs())
-            ids = {r["event_id"] for r in reader.results(1000)}
+            assert poll_until(drained, 120.0), (reader.outbox.counts(), cluster.logs())
+            ids = {r["event_id"] for r in reader.results.recent(1000)}
             assert ids and receiver.taken_ids() == ids and stranded <= ids
             assert receiver.overlaps == []
-            assert reader.outbox_counts()["failed"] == 0
+            assert reader.outbox.counts()["failed"] == 0
             # the cooldown held across the move: Lin at most once per camera in 120 s
-            lin = reader.results(1000, name=LIN)
+            lin = reader.results.recent(1000, name=LIN)
             assert sorted(r["camera_id"] for r in lin) == ["door", "hall"], lin
         finally:
             reader.close()
@@ -213,10 +213,10 @@ def test_a_person_registered_on_one_node_is_used_by_the_other_and_deleted_everyw
     try:
         def unknown_on_a_after() -> bool:
             return any(r["camera_id"] == on_a and r["name"] == "Unknown" and _seconds(r["timestamp"]) > deleted_at + 1
-                       for r in reader.results(500))
+                       for r in reader.results.recent(500))
 
         assert poll_until(unknown_on_a_after, 120.0), cluster.logs()
-        late = [r for r in reader.results(1000, name=LIN) if _seconds(r["timestamp"]) > deleted_at + 1.0]
+        late = [r for r in reader.results.recent(1000, name=LIN) if _seconds(r["timestamp"]) > deleted_at + 1.0]
         assert late == []  # nobody is named Lin from one second after the delete on
     finally:
         reader.close()
@@ -251,9 +251,9 @@ def test_a_database_restart_loses_nothing(cluster: Cluster, postgres: PostgresSe
         decided = sum(node.get("/api/stats").json()["pipeline"]["events"] for node in (a, b))
         reader = Store(cluster.root / "reader", database_url=pg_url)
         try:
-            assert reader.count_results() == decided  # every event decided is stored, outage or not
-            assert poll_until(lambda: reader.outbox_counts()["delivered"] == decided, 60.0), reader.outbox_counts()
-            assert receiver.taken_ids() == {r["event_id"] for r in reader.results(1000)}
+            assert reader.results.count() == decided  # every event decided is stored, outage or not
+            assert poll_until(lambda: reader.outbox.counts()["delivered"] == decided, 60.0), reader.outbox.counts()
+            assert receiver.taken_ids() == {r["event_id"] for r in reader.results.recent(1000)}
         finally:
             reader.close()
         assert "database unreachable" in a.log() + b.log()
@@ -289,9 +289,9 @@ def test_200_events_are_delivered_by_three_nodes_each_once_at_a_time(cluster: Cl
                       "box": {"top": 1, "right": 2, "bottom": 3, "left": 0}}
             ids = {f"evt_load_{i:03d}" for i in range(200)}
             for event_id in sorted(ids):
-                writer.add_event(event_id, result, "door", "rtsp://door", f'{{"result":{{"id":"{event_id}"}}}}')
-            assert poll_until(lambda: writer.outbox_counts()["delivered"] == 200, 120.0), writer.outbox_counts()
-            assert writer.outbox_counts() == {"pending": 0, "retrying": 0, "delivered": 200, "failed": 0}
+                writer.results.add(event_id, result, "door", "rtsp://door", f'{{"result":{{"id":"{event_id}"}}}}')
+            assert poll_until(lambda: writer.outbox.counts()["delivered"] == 200, 120.0), writer.outbox.counts()
+            assert writer.outbox.counts() == {"pending": 0, "retrying": 0, "delivered": 200, "failed": 0}
         finally:
             writer.close()
         assert receiver.taken_ids() == ids  # all arrived

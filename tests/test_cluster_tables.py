@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from control.auth import UrlSigner
-from facegate.node_leases import ClusterTables, NodeRow
 from facegate.placement import ClusterView, NodeLoad, plan
-from facegate.store import Store
+from facegate.store import NodeRow, Store
 from tests.test_store import BACKENDS, add_events, result
 
 
@@ -29,7 +28,7 @@ def node(node_id: str, heartbeat_at: float, **status: object) -> NodeRow:
 
 
 def test_heartbeats_refresh_one_row_per_node(store: Store) -> None:
-    tables = ClusterTables(store)
+    tables = store.cluster
     tables.heartbeat(node("a", 1000.0))
     tables.heartbeat(node("b", 1001.0))
     tables.heartbeat(node("a", 1004.0, cameras={"cam0": {"state": "live"}}))
@@ -43,7 +42,7 @@ def test_heartbeats_refresh_one_row_per_node(store: Store) -> None:
 
 
 def test_a_lease_is_held_by_one_node_until_it_runs_out(store: Store) -> None:
-    tables = ClusterTables(store)
+    tables = store.cluster
     assert tables.acquire("cam0", "a", 1000.0, 8.0) is True
     assert tables.acquire("cam0", "b", 1005.0, 8.0) is False  # a's lease runs to 1008
     assert tables.acquire("cam0", "a", 1005.0, 8.0) is True  # taking one's own again is a renewal
@@ -69,7 +68,7 @@ def test_racing_nodes_never_both_take_a_camera(store: Store, tmp_path: Path) -> 
     def take(name: str, own: Store) -> None:
         start.wait(30)
         for camera in range(20):
-            if ClusterTables(own).acquire(f"cam{camera}", name, 1000.0, 8.0):
+            if own.cluster.acquire(f"cam{camera}", name, 1000.0, 8.0):
                 won.append(f"cam{camera}")
 
     threads = [threading.Thread(target=take, args=(f"n{i}", s)) for i, s in enumerate(stores)]
@@ -83,7 +82,7 @@ def test_racing_nodes_never_both_take_a_camera(store: Store, tmp_path: Path) -> 
 
 
 def test_forgetting_a_node_frees_its_cameras(store: Store) -> None:
-    tables = ClusterTables(store)
+    tables = store.cluster
     tables.heartbeat(node("a", 1000.0))
     tables.acquire("cam0", "a", 1000.0, 8.0)
     tables.acquire("cam1", "b", 1000.0, 8.0)
@@ -91,23 +90,23 @@ def test_forgetting_a_node_frees_its_cameras(store: Store) -> None:
     assert list(tables.leases()) == ["cam1"] and tables.nodes() == []
 
 
-def test_a_settle_from_a_node_whose_claim_was_taken_over_is_ignored(store: Store) -> None:
+def test_an_outcome_from_a_node_whose_claim_was_taken_over_is_ignored(store: Store) -> None:
     add_events(store, 1, created=1000.0)
-    assert [d["event_id"] for d in store.claim_deliveries("a", 1001.0, lease_s=10.0)] == ["evt_0000"]
-    assert store.next_delivery_at() == 1011.0  # the claim's end, not the past retry time
-    assert [d["event_id"] for d in store.claim_deliveries("b", 1012.0, lease_s=10.0)] == ["evt_0000"]
-    assert store.mark_retry("evt_0000", 1, 1020.0, "late", node_id="a") is False
-    assert store.mark_delivered("evt_0000", 1, 1013.0, node_id="b") is True
-    row = store.get_delivery("evt_0000")
+    assert [d["event_id"] for d in store.outbox.claim("a", 1001.0, lease_s=10.0)] == ["evt_0000"]
+    assert store.outbox.next_due_at() == 1011.0  # the claim's end, not the past retry time
+    assert [d["event_id"] for d in store.outbox.claim("b", 1012.0, lease_s=10.0)] == ["evt_0000"]
+    assert store.outbox.mark_retry("evt_0000", 1, 1020.0, "late", node_id="a") is False
+    assert store.outbox.mark_delivered("evt_0000", 1, 1013.0, node_id="b") is True
+    row = store.outbox.get("evt_0000")
     assert (row["status"], row["claimed_by"], row["last_error"]) == ("delivered", None, None)
 
 
 def test_last_events_give_the_cooldown_to_the_next_node(store: Store) -> None:
-    store.add_event("e1", result("Ada"), "door", None, None, created=1000.0)
-    store.add_event("e2", result("Ada"), "door", None, None, created=1004.0)
-    store.add_event("e3", result("Bob"), "door", None, None, created=990.0)
-    store.add_event("e4", result("Cy"), "hall", None, None, created=1005.0)
-    assert store.last_events("door", since=995.0) == {"Ada": 1004.0}
+    store.results.add("e1", result("Ada"), "door", None, None, created=1000.0)
+    store.results.add("e2", result("Ada"), "door", None, None, created=1004.0)
+    store.results.add("e3", result("Bob"), "door", None, None, created=990.0)
+    store.results.add("e4", result("Cy"), "hall", None, None, created=1005.0)
+    assert store.results.last_events("door", since=995.0) == {"Ada": 1004.0}
 
 
 # --- the placement rule -------------------------------------------------------------------------------------
@@ -155,13 +154,13 @@ def test_nodes_sharing_a_database_sign_picture_urls_with_one_key(store: Store, t
     url = "" if store.backend == "sqlite" else store.url.render_as_string(hide_password=False)
     other = Store(tmp_path, database_url=url)
     try:
-        key = store.shared_secret("url_signing_key")
+        key = store.core.shared_secret("url_signing_key")
         assert len(bytes.fromhex(key)) == 32
-        assert other.shared_secret("url_signing_key") == key  # made once, by whichever asked first
-        assert store.shared_secret("another_key") != key
+        assert other.core.shared_secret("url_signing_key") == key  # made once, by whichever asked first
+        assert store.core.shared_secret("another_key") != key
         query, _ = UrlSigner(300, bytes.fromhex(key)).sign("/api/cameras/door/snapshot.jpg")
         fields = dict(part.split("=", 1) for part in query.split("&"))
-        on_other_node = UrlSigner(300, bytes.fromhex(other.shared_secret("url_signing_key")))
+        on_other_node = UrlSigner(300, bytes.fromhex(other.core.shared_secret("url_signing_key")))
         assert on_other_node.verify("/api/cameras/door/snapshot.jpg", fields["expires"], fields["signature"])
         assert not UrlSigner(300).verify("/api/cameras/door/snapshot.jpg", fields["expires"], fields["signature"])
     finally:

@@ -42,7 +42,7 @@ def stored_encodings(api: ServiceProcess, name: str) -> int:
     """How many encodings the database holds for `name` (read from the store, not the API)."""
     store = Store(api.data_dir)
     try:
-        return store.gallery()[1].count(name)
+        return store.gallery.all_vectors()[1].count(name)
     finally:
         store.close()
 
@@ -91,7 +91,7 @@ def test_each_refusal_reason(api: ServiceProcess, faces: Path, obama: int) -> No
 
 def test_an_encoding_sent_as_numbers_is_checked_for_duplicates(api: ServiceProcess, faces: Path) -> None:
     lin = person_id(api, LIN)
-    vectors, names = Store(api.data_dir).gallery()
+    vectors, names = Store(api.data_dir).gallery.all_vectors()
     own = vectors[names.index(LIN)]
     answer = api.post(f"/api/persons/{lin}/faces", json={"encoding": [float(v) for v in own + 0.001]})
     assert refusal(answer, "duplicate")
@@ -155,6 +155,6 @@ def test_the_command_line_judges_photos_the_same_way(faces: Path, tmp_path: Path
     assert done.returncode != 0 and "near-duplicate" in done.stderr
     store = Store(data_dir)
     try:
-        assert store.gallery()[1] == [OBAMA, OBAMA]
+        assert store.gallery.all_vectors()[1] == [OBAMA, OBAMA]
     finally:
         store.close()

@@ -147,7 +147,7 @@ def test_encodings_their_crops_and_deleting_one(api: ServiceProcess, faces: Path
     assert api.get(f"/api/persons/{other}/encodings/{with_crop[0]['id']}.jpg").status_code == 404
     store = Store(api.data_dir)
     try:
-        assert len(store.person_vectors(obama)) == 2
+        assert len(store.gallery.person_vectors(obama)) == 2
     finally:
         store.close()
     assert api.get("/api/persons/999999/encodings").status_code == 404

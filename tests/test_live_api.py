@@ -66,9 +66,9 @@ def _plant_results(data_dir: Path) -> dict[str, str]:
         event_id = new_event_id()
         result = {"timestamp": iso_now(created), "name": name, "confidence": 0.6, "distance": 0.4,
                   "box": {"top": 1, "right": 2, "bottom": 3, "left": 0}}
-        store.add_event(event_id, result, "attic", "file:///nowhere.mp4", None, created=created)
+        store.results.add(event_id, result, "attic", "file:///nowhere.mp4", None, created=created)
         planted[name] = event_id
-    store.set_config({"retention_days": RETENTION_DAYS, "event_cooldown_s": 2.0})
+    store.config.update({"retention_days": RETENTION_DAYS, "event_cooldown_s": 2.0})
     store.close()
     return planted
 
@@ -486,10 +486,10 @@ def test_store_prunes_only_results_older_than_the_cutoff(tmp_path: Path) -> None
     for age_days in (40, 31, 29, 1, 0):
         result = {"timestamp": iso_now(now - age_days * DAY), "name": f"aged {age_days}", "confidence": 0.5,
                   "distance": 0.5, "box": {"top": 0, "right": 1, "bottom": 1, "left": 0}}
-        store.add_event(new_event_id(), result, "cam0", None, None, created=now - age_days * DAY)
-    assert store.prune_results(now - 30 * DAY) == 2
-    assert sorted(r["name"] for r in store.results()) == ["aged 0", "aged 1", "aged 29"]
-    assert store.prune_results(now - 30 * DAY) == 0
+        store.results.add(new_event_id(), result, "cam0", None, None, created=now - age_days * DAY)
+    assert store.results.prune(now - 30 * DAY) == 2
+    assert sorted(r["name"] for r in store.results.recent()) == ["aged 0", "aged 1", "aged 29"]
+    assert store.results.prune(now - 30 * DAY) == 0
     store.close()
 
 
@@ -517,13 +517,13 @@ def test_emitter_prunes_even_when_frames_never_stop_coming(tmp_path: Path) -> No
     for age_days in (45, 1):
         result = {"timestamp": iso_now(now - age_days * DAY), "name": f"aged {age_days}", "confidence": 0.5,
                   "distance": 0.5, "box": {"top": 0, "right": 1, "bottom": 1, "left": 0}}
-        store.add_event(new_event_id(), result, "cam0", None, None, created=now - age_days * DAY)
+        store.results.add(new_event_id(), result, "cam0", None, None, created=now - age_days * DAY)
     store.close()
     busy = [FrameResult("cam0", seq, seq / 30.0, now, [], False) for seq in range(200)]
     emitter = _bare_emitter(tmp_path, [*busy, Stop()])
     emitter.run()  # every message is there at once: receive() never times out
     check = Store(tmp_path)
-    assert [r["name"] for r in check.results()] == ["aged 1"]
+    assert [r["name"] for r in check.results.recent()] == ["aged 1"]
     check.close()
 
 

@@ -69,12 +69,12 @@ def test_the_service_recognizes_and_delivers_with_postgresql(pg_url: str, faces:
     assert "store: PostgreSQL postgresql+psycopg://postgres@127.0.0.1" in service.log()
     store = Store(tmp_path / "reader", database_url=pg_url)
     try:
-        assert [p["name"] for p in store.list_persons()] == [LIN]
-        assert store.counts_by_name()[LIN] >= 1
+        assert [p["name"] for p in store.gallery.people()] == [LIN]
+        assert store.results.counts_by_name()[LIN] >= 1
         for event_id in {d.headers["webhook-id"] for d in receiver.accepted()}:
-            assert store.get_delivery(event_id) is not None, event_id  # the outbox is in PostgreSQL too
-        assert store.get_delivery(hooks[0].headers["webhook-id"])["status"] == "delivered"
-        assert "database_url" not in store.get_config()  # a URL (and its password) is never shared through the store
+            assert store.outbox.get(event_id) is not None, event_id  # the outbox is in PostgreSQL too
+        assert store.outbox.get(hooks[0].headers["webhook-id"])["status"] == "delivered"
+        assert "database_url" not in store.config.read()  # a URL (and its password) is never shared through the store
     finally:
         store.close()
 
@@ -87,7 +87,7 @@ def test_register_from_the_command_line_into_postgresql(pg_url: str, faces: Path
     assert not (tmp_path / DB_NAME).exists()
     store = Store(tmp_path / "reader", database_url=pg_url)
     try:
-        assert [(p["name"], p["encodings"]) for p in store.list_persons()] == [(LIN, 1)]
+        assert [(p["name"], p["encodings"]) for p in store.gallery.people()] == [(LIN, 1)]
     finally:
         store.close()
 

@@ -56,7 +56,7 @@ def camera(clip: Path) -> Iterator[MjpegCamera]:
 def svc(gallery_dir: Path, tmp_path_factory: pytest.TempPathFactory, receiver: WebhookReceiver
         ) -> Iterator[ServiceProcess]:
     data_dir = copy_gallery(gallery_dir, tmp_path_factory.mktemp("security"))
-    Store(data_dir).set_config({"event_cooldown_s": 1.0})
+    Store(data_dir).config.update({"event_cooldown_s": 1.0})
     service = ServiceProcess(data_dir, token=f"{ADMIN_OLD}, {ADMIN_NEW}", env={
         "FACEGATE_READ_TOKEN": READ, "FACEGATE_SIGNED_URL_TTL_S": str(SIGNED_URL_TTL_S),
         "FACEGATE_MAX_IMAGE_PIXELS": str(MAX_PIXELS), "FACEGATE_WEBHOOKS": "on",
@@ -264,8 +264,8 @@ def test_a_password_in_a_stream_url_leaves_through_no_door(svc: ServiceProcess, 
     from pipeline.delivery.webhooks import webhook_body
 
     stored_url = _camera_url_from(svc, door)
-    store.add_event(event_id, result, door, stored_url, webhook_body(result, door, stored_url))
-    store.mark_failed(event_id, 20, "HTTP 500")
+    store.results.add(event_id, result, door, stored_url, webhook_body(result, door, stored_url))
+    store.outbox.mark_failed(event_id, 20, "HTTP 500")
 
     said = _everything_the_api_says(svc)
     for where, text in said.items():
@@ -289,7 +289,7 @@ def test_a_password_in_a_stream_url_leaves_through_no_door(svc: ServiceProcess, 
 
 def _camera_url_from(svc: ServiceProcess, camera_id: str) -> str:
     """The URL as stored (with its password), read from the store as the pipeline reads it."""
-    cameras = Store(svc.data_dir).get_config()["cameras"]
+    cameras = Store(svc.data_dir).config.read()["cameras"]
     return next(c["stream_url"] for c in cameras if c["id"] == camera_id)
 
 

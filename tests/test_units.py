@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -51,20 +52,20 @@ def test_good_settings_are_cleaned() -> None:
 def test_store_registers_deletes_and_counts(tmp_path: Path) -> None:
     store = Store(tmp_path)
     a, b = np.random.rand(128), np.random.rand(128)
-    first = store.register("Ada", [a], client_id="c1")
-    assert store.register("Ada", [b]) == first  # the same person, a second photo
-    second = store.register("Bob", [b])
-    vectors, names = store.gallery()
+    first = store.gallery.register("Ada", [a], client_id="c1")
+    assert store.gallery.register("Ada", [b]) == first  # the same person, a second photo
+    second = store.gallery.register("Bob", [b])
+    vectors, names = store.gallery.all_vectors()
     assert names == ["Ada", "Ada", "Bob"] and np.allclose(vectors[0], a)
-    assert store.get_person(first)["encodings"] == 2 and store.get_person(first)["client_id"] == "c1"
-    version = store.gallery_version()
-    assert store.delete_person(first) and not store.delete_person(first)
-    assert store.gallery()[1] == ["Bob"] and store.gallery_version() == version + 1
-    assert [p["id"] for p in store.list_persons()] == [second]
+    assert store.gallery.person(first)["encodings"] == 2 and store.gallery.person(first)["client_id"] == "c1"
+    version = store.gallery.version()
+    assert store.gallery.delete_person(first) and not store.gallery.delete_person(first)
+    assert store.gallery.all_vectors()[1] == ["Bob"] and store.gallery.version() == version + 1
+    assert [p["id"] for p in store.gallery.people()] == [second]
     with pytest.raises(ValueError):
-        store.register("Bad", [np.full(128, np.nan)])
+        store.gallery.register("Bad", [np.full(128, np.nan)])
     with pytest.raises(ValueError):
-        store.register("Bad", [np.zeros(127)])
+        store.gallery.register("Bad", [np.zeros(127)])
 
 
 def test_store_keeps_results_newest_first_and_the_outbox(tmp_path: Path) -> None:
@@ -72,17 +73,17 @@ def test_store_keeps_results_newest_first_and_the_outbox(tmp_path: Path) -> None
     for i, name in enumerate(["Ada", "Bob", "Ada"]):
         result = {"timestamp": f"t{i}", "name": name, "confidence": 0.6, "distance": 0.4,
                   "box": {"top": 1, "right": 2, "bottom": 3, "left": 0}}
-        store.add_event(f"evt_{i}", result, "cam0", "file.mp4", '{"x": 1}', created=100.0 + i)
-    assert [r["timestamp"] for r in store.results(10)] == ["t2", "t1", "t0"]
-    assert [r["timestamp"] for r in store.results(10, "Ada")] == ["t2", "t0"]
-    assert store.counts_by_name() == {"Ada": 2, "Bob": 1}
-    assert store.latest()["event_id"] == "evt_2"
-    assert [d["event_id"] for d in store.due_deliveries(now=101.5)] == ["evt_0", "evt_1"]
-    store.mark_delivered("evt_0", 1, 105.0)
-    store.mark_failed("evt_1", 20, "HTTP 500")
-    assert store.outbox_counts() == {"pending": 1, "retrying": 0, "delivered": 1, "failed": 1}
-    assert store.retry_failed() == 1 and store.outbox_counts()["pending"] == 2
-    assert store.prune_results(101.5) == 2 and store.count_results() == 1
+        store.results.add(f"evt_{i}", result, "cam0", "file.mp4", '{"x": 1}', created=100.0 + i)
+    assert [r["timestamp"] for r in store.results.recent(10)] == ["t2", "t1", "t0"]
+    assert [r["timestamp"] for r in store.results.recent(10, "Ada")] == ["t2", "t0"]
+    assert store.results.counts_by_name() == {"Ada": 2, "Bob": 1}
+    assert store.results.latest()["event_id"] == "evt_2"
+    assert [d["event_id"] for d in store.outbox.due(now=101.5)] == ["evt_0", "evt_1"]
+    store.outbox.mark_delivered("evt_0", 1, 105.0)
+    store.outbox.mark_failed("evt_1", 20, "HTTP 500")
+    assert store.outbox.counts() == {"pending": 1, "retrying": 0, "delivered": 1, "failed": 1}
+    assert store.outbox.retry_failed() == 1 and store.outbox.counts()["pending"] == 2
+    assert store.results.prune(101.5) == 2 and store.results.count() == 1
 
 
 def test_store_survives_concurrent_writers(tmp_path: Path) -> None:
@@ -91,7 +92,7 @@ def test_store_survives_concurrent_writers(tmp_path: Path) -> None:
 
     def register(index: int) -> None:
         try:
-            stores[index % 4].register(f"person {index}", [np.random.rand(128)])
+            stores[index % 4].gallery.register(f"person {index}", [np.random.rand(128)])
         except Exception as exc:  # pragma: no cover - the assertion below reports it
             errors.append(exc)
 
@@ -100,7 +101,7 @@ def test_store_survives_concurrent_writers(tmp_path: Path) -> None:
         t.start()
     for t in threads:
         t.join(30)
-    assert errors == [] and stores[0].count_persons() == 40
+    assert errors == [] and stores[0].gallery.count_people() == 40
 
 
 def test_ring_slots_are_shared_between_creator_and_attacher() -> None:
@@ -205,6 +206,11 @@ def test_a_starting_run_sweeps_the_segments_of_dead_runs_only(tmp_path: Path, mo
     dead = int(gone.stdout)
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "facegate"])
     try:
+        cmdline = Path(f"/proc/{live.pid}/cmdline")
+        for _ in range(600):  # until the child has exec'd (before that it still has pytest's command line)
+            if b"facegate" in cmdline.read_bytes():
+                break
+            time.sleep(0.01)
         names = [f"facegate-{dead}-cam0-1", f"facegate-{dead}-board", f"facegate-{os.getpid()}-cam0-1",
                  f"facegate-{live.pid}-cam0-1", "someone-else", "facegate-notapid"]
         for name in names:

@@ -59,7 +59,7 @@ def replay(api: ServiceProcess, clip: Path, *, camera: str = "cam0", webhook_url
 def in_database(api: ServiceProcess, statement: sa.Select) -> list:
     store = Store(api.data_dir)
     try:
-        return store._rows(statement)
+        return store.core.rows(statement)
     finally:
         store.close()
 

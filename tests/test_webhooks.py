@@ -124,7 +124,7 @@ def _add_events(store: Store, count: int) -> list[str]:
     for n in range(count):
         event_id = new_event_id()
         result = {**RESULT, "name": f"person {n}"}
-        store.add_event(event_id, result, "cam0", "rtsp://cam", webhook_body(result, "cam0", "rtsp://cam"))
+        store.results.add(event_id, result, "cam0", "rtsp://cam", webhook_body(result, "cam0", "rtsp://cam"))
         ids.append(event_id)
     return ids
 
@@ -146,19 +146,19 @@ def test_refused_then_unreachable_then_accepting_loses_nothing(tmp_path: Path, r
         receiver.stop()  # then unreachable for a while
         refused = list(receiver.deliveries)
         time.sleep(1.0)
-        assert store.outbox_counts()["delivered"] == 0
-        assert store.outbox_counts()["retrying"] == 5
+        assert store.outbox.counts()["delivered"] == 0
+        assert store.outbox.counts()["retrying"] == 5
         receiver.status = 200
         receiver.start()
         assert receiver.wait_for(lambda: receiver.accepted_ids() >= set(ids), 20.0)
-        assert receiver.wait_for(lambda: store.outbox_counts()["delivered"] == 5, 5.0)
+        assert receiver.wait_for(lambda: store.outbox.counts()["delivered"] == 5, 5.0)
     assert all(d.answered == 500 for d in refused)
     assert {d.headers["webhook-id"] for d in refused} <= set(ids), "retries reuse the event id"
     assert len(receiver.accepted()) == 5
     for delivery in receiver.accepted():
         assert delivery.headers["authorization"] == f"Bearer {SECRET}"
         assert verify(SECRET, delivery.headers, delivery.body)
-    assert store.outbox_counts() == {"pending": 0, "retrying": 0, "delivered": 5, "failed": 0}
+    assert store.outbox.counts() == {"pending": 0, "retrying": 0, "delivered": 5, "failed": 0}
 
 
 def test_gives_up_into_dead_letters_and_retries_them_on_request(tmp_path: Path, receiver: WebhookReceiver) -> None:
@@ -167,15 +167,15 @@ def test_gives_up_into_dead_letters_and_retries_them_on_request(tmp_path: Path, 
     with running_sender(tmp_path, _config(receiver, max_attempts=3)) as sender:
         ids = _add_events(store, 2)
         sender.wake()
-        assert receiver.wait_for(lambda: store.outbox_counts()["failed"] == 2, 15.0)
+        assert receiver.wait_for(lambda: store.outbox.counts()["failed"] == 2, 15.0)
         assert len(receiver.deliveries) == 6
-        failed = store.failed_deliveries()
+        failed = store.outbox.failed()
         assert {f["event_id"] for f in failed} == set(ids)
         assert all(f["attempts"] == 3 and f["last_error"] == "HTTP 503" for f in failed)
         receiver.status = 204
-        assert store.retry_failed() == 2
+        assert store.outbox.retry_failed() == 2
         sender.wake()
-        assert receiver.wait_for(lambda: store.outbox_counts()["delivered"] == 2, 10.0)
+        assert receiver.wait_for(lambda: store.outbox.counts()["delivered"] == 2, 10.0)
     assert receiver.accepted_ids() == set(ids)
 
 
@@ -186,10 +186,10 @@ def test_a_slow_receiver_times_out_and_is_retried(tmp_path: Path, receiver: Webh
         [event_id] = _add_events(store, 1)
         sender.wake()
         assert receiver.wait_for(lambda: len(receiver.deliveries) >= 2, 10.0)
-        row = store.get_delivery(event_id)
+        row = store.outbox.get(event_id)
         assert row["status"] == "retrying" and "0.5 s" in row["last_error"]
         receiver.delay_s = 0.0
-        assert receiver.wait_for(lambda: store.outbox_counts()["delivered"] == 1, 10.0)
+        assert receiver.wait_for(lambda: store.outbox.counts()["delivered"] == 1, 10.0)
     assert {d.headers["webhook-id"] for d in receiver.deliveries} == {event_id}
 
 
@@ -212,7 +212,7 @@ def test_replay_posts_a_handful_of_signed_events(gallery_dir: Path, clip: Path, 
     # the 9.2 s clip, a 10 s cooldown in stream time: one event for Lin, whoever else is seen
     assert len(lin) == 1, f"{len(lin)} events for one person in a 9-second clip"
     assert len(deliveries) == report["events"]
-    stored = {r["event_id"]: r for r in Store(data_dir).results(limit=100)}
+    stored = {r["event_id"]: r for r in Store(data_dir).results.recent(limit=100)}
     for delivery in deliveries:
         body = delivery.payload
         assert set(body) == {"result", "camera_id", "camera_stream_url"}
@@ -230,7 +230,7 @@ def test_replay_posts_a_handful_of_signed_events(gallery_dir: Path, clip: Path, 
         assert verify(SECRET, delivery.headers, delivery.body)
         event_id = delivery.headers["webhook-id"]
         assert stored[event_id]["name"] == result["name"], "each webhook is an event in the store"
-    assert Store(data_dir).outbox_counts()["delivered"] == len(deliveries)
+    assert Store(data_dir).outbox.counts()["delivered"] == len(deliveries)
 
 
 def test_a_replay_signs_with_the_signing_secret_and_warns_only_without_one(
@@ -298,7 +298,7 @@ def test_a_receiver_that_hangs_does_not_hold_up_the_pipeline(gallery_dir: Path, 
     assert proc.returncode == 0, err[-2000:]
     report = json.loads(out)
     assert report["frames"] == 275 and report["drops"] == 0 and report["lost"] == 0
-    counts = Store(data_dir).outbox_counts()
+    counts = Store(data_dir).outbox.counts()
     assert counts["failed"] == 0
     assert counts["delivered"] + counts["retrying"] + counts["pending"] == report["events"]
 

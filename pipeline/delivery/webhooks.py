@@ -33,7 +33,7 @@ from sqlalchemy.exc import DBAPIError
 
 from facegate.records import Result, webhook_payload
 from facegate.redact import redact
-from facegate.store import Store
+from facegate.store import OutboxStatus, Store
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ class WebhookSender:
     """Delivers due outbox rows from `concurrency` threads; `wake()` after writing a new row.
 
     Every node of a cluster runs one on the shared outbox: it claims each row before posting it
-    (`Store.claim_deliveries`), so no two nodes post one event at once, and a row whose node died
+    (`store.outbox.claim`), so no two nodes post one event at once, and a row whose node died
     mid-delivery is claimed again by another once `claim_s` is over, with the same `webhook-id`.
     """
 
@@ -189,7 +189,8 @@ class WebhookSender:
         self._inflight: set[str] = set()
         self._threads: list[threading.Thread] = []
         self._idle = threading.Event()
-        self.counts = {"delivered": 0, "retried": 0, "failed": 0}
+        # attempts made, by the status each left its row in
+        self.counts = dict.fromkeys((OutboxStatus.DELIVERED, OutboxStatus.RETRYING, OutboxStatus.FAILED), 0)
 
     # --- life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -245,10 +246,10 @@ class WebhookSender:
         self._record_outcomes(store)
         free = self.config.concurrency - len(self._inflight)
         if free > 0:
-            for row in store.claim_deliveries(self.node_id, time.time(), limit=free, lease_s=self.config.claim_s):
+            for row in store.outbox.claim(self.node_id, time.time(), limit=free, lease_s=self.config.claim_s):
                 self._inflight.add(row["event_id"])
                 self._jobs.put(row)
-        following = store.next_delivery_at()
+        following = store.outbox.next_due_at()
         if not self._inflight and self._done.empty() and (following is None or following > time.time()):
             self._idle.set()
         wait = 1.0
@@ -264,30 +265,32 @@ class WebhookSender:
             except queue.Empty:
                 return
             try:
-                self._settle(store, outcome)
+                self._record_outcome(store, outcome)
             except DBAPIError:
                 self._done.put(outcome)  # settled once the database answers again
                 raise
             self._inflight.discard(outcome.event_id)
 
-    def _settle(self, store: Store, outcome: Outcome) -> None:
+    def _record_outcome(self, store: Store, outcome: Outcome) -> None:
+        """Write an attempt's outcome to its outbox row (only while this node's claim stands) and count it."""
         now = time.time()
         mine = {"node_id": self.node_id}
         if outcome.ok:
-            store.mark_delivered(outcome.event_id, outcome.attempts, now, **mine)
-            self.counts["delivered"] += 1
+            status = OutboxStatus.DELIVERED
+            store.outbox.mark_delivered(outcome.event_id, outcome.attempts, now, **mine)
             log.info("webhook %s delivered (attempt %d)", outcome.event_id, outcome.attempts)
         elif outcome.attempts >= self.config.max_attempts or now - outcome.created >= self.config.max_age_s:
-            store.mark_failed(outcome.event_id, outcome.attempts, outcome.error, **mine)
-            self.counts["failed"] += 1
+            status = OutboxStatus.FAILED
+            store.outbox.mark_failed(outcome.event_id, outcome.attempts, outcome.error, **mine)
             log.warning("webhook %s gave up after %d attempts: %s", outcome.event_id, outcome.attempts,
                         outcome.error)
         else:
+            status = OutboxStatus.RETRYING
             delay = backoff_s(outcome.attempts, self.config)
-            store.mark_retry(outcome.event_id, outcome.attempts, now + delay, outcome.error, **mine)
-            self.counts["retried"] += 1
+            store.outbox.mark_retry(outcome.event_id, outcome.attempts, now + delay, outcome.error, **mine)
             log.info("webhook %s attempt %d failed (%s); next in %.1f s", outcome.event_id, outcome.attempts,
                      outcome.error, delay)
+        self.counts[status] += 1
 
     # --- the posting threads: HTTP only ----------------------------------------------------------------
     def _post_loop(self) -> None:

@@ -37,10 +37,10 @@ class VisitorIndex:
         if not force and now - self.checked < CHECK_EVERY_S:
             return
         self.checked = now
-        version = self.store.visitors_version()
+        version = self.store.visitors.version()
         if version == self.version:
             return
-        self.vectors, self.ids = self.store.visitor_index()
+        self.vectors, self.ids = self.store.visitors.index()
         self.version = version
 
     def nearest(self, encoding: np.ndarray) -> tuple[int | None, float]:
@@ -57,7 +57,7 @@ class VisitorIndex:
         if visitor_id is not None and distance <= threshold:
             self.remember(visitor_id, encoding)
             return visitor_id, False
-        visitor_id = self.store.create_visitor(seen_at)
+        visitor_id = self.store.visitors.create(seen_at)
         self.remember(visitor_id, encoding)
         log.info("new visitor %d (nearest earlier one at %.3f)", visitor_id, distance)
         return visitor_id, True

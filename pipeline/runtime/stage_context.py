@@ -94,9 +94,9 @@ class ConfigFollower:
     def __init__(self, ctx: StageContext) -> None:
         self.settings = ctx.settings
         self._store = Store(ctx.data_dir) if ctx.follow_config else None
-        self._version = self._store.config_version() if self._store else 0
+        self._version = self._store.config.version() if self._store else 0
         if self._store is not None:  # a stage (re)started after a change starts from the stored config
-            self.settings = self.settings.updated(self._store.get_config())
+            self.settings = self.settings.updated(self._store.config.read())
         self._checked = time.monotonic()
 
     def poll(self) -> bool:
@@ -113,10 +113,10 @@ class ConfigFollower:
 
     def _reload(self) -> bool:
         assert self._store is not None
-        version = self._store.config_version()
+        version = self._store.config.version()
         if version == self._version:
             return False
         self._version = version
-        self.settings = self.settings.updated(self._store.get_config())
+        self.settings = self.settings.updated(self._store.config.read())
         log.info("runtime config changed (version %d)", version)
         return True

@@ -1,10 +1,10 @@
 """The store's visitors: unknown people followed across tracks, cameras and days.
 
-A mixin of `facegate.store.Store`. The match stage creates a visitor when an unknown track joins
-none (`create_visitor`); the emitter counts each sighting (`count_sighting`, inside the result's
-transaction) and keeps the visitor's best few faces (`offer_visitor_face`). The API lists, merges,
-registers and deletes them. Changes the match stage must see (a merge, a delete, a registration)
-bump `visitors_version`; deletions bump `sightings_version` too, for search.
+Reached as `store.visitors`. The match stage creates a visitor when an unknown track joins none
+(`create`); the emitter counts each sighting (`count_sighting`, inside the result's transaction)
+and keeps the visitor's best few faces (`offer_face`). The API lists, merges, registers and
+deletes them. Changes the match stage must see (a merge, a delete, a registration) bump
+`visitors_version`; deletions bump `sightings_version` too, for search.
 """
 
 from __future__ import annotations
@@ -18,25 +18,45 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from facegate.db.schema import encodings, outbox, persons, results, unknown_faces, visitor_faces, visitors
-from facegate.store_gallery import vectors_of
+from facegate.store.core import (
+    GALLERY_VERSION,
+    SIGHTINGS_VERSION,
+    VISITORS_VERSION,
+    StoreCore,
+    iso_now,
+    stored_result,
+    vector_blob,
+    vectors_of,
+)
 
 VISITOR_FACES_KEPT = 5  # best encodings and crops kept per visitor
 
 
-def _visitor(row: sa.Row) -> dict[str, Any]:
-    from facegate.store import iso_now
-
+def _visitor(row: sa.Row[Any]) -> dict[str, Any]:
     return {"id": int(row.id), "first_seen": iso_now(row.first_seen), "last_seen": iso_now(row.last_seen),
             "sightings": int(row.sightings), "cameras": json.loads(row.cameras)}
 
 
-class VisitorRecords:
-    def visitors_version(self) -> int:
-        return int(self.get_meta("visitors_version", "0") or 0)
+def _trim_faces(db: Connection, visitor_id: int) -> None:
+    keep = (sa.select(visitor_faces.c.id).where(visitor_faces.c.visitor_id == visitor_id)
+            .order_by(visitor_faces.c.score.desc(), visitor_faces.c.id).limit(VISITOR_FACES_KEPT))
+    db.execute(sa.delete(visitor_faces).where(visitor_faces.c.visitor_id == visitor_id,
+                                              visitor_faces.c.id.not_in(keep.scalar_subquery())))
 
-    def create_visitor(self, seen_at: float) -> int:
+
+class VisitorRecords:
+    """Visitors with their sightings count, cameras and best faces."""
+
+    def __init__(self, core: StoreCore) -> None:
+        self.core = core
+
+    def version(self) -> int:
+        """Moves when a visitor the match stage holds is merged, deleted or registered."""
+        return self.core.version(VISITORS_VERSION)
+
+    def create(self, seen_at: float) -> int:
         """A new visitor, first seen at `seen_at` (epoch s); its sightings are counted as they are stored."""
-        with self._tx() as db:
+        with self.core.transaction() as db:
             return int(db.execute(sa.insert(visitors).values(first_seen=seen_at, last_seen=seen_at, sightings=0,
                                                              cameras="[]").returning(visitors.c.id)).scalar_one())
 
@@ -53,58 +73,52 @@ class VisitorRecords:
             sightings=visitors.c.sightings + 1, cameras=json.dumps(cameras),
             first_seen=min(row.first_seen, seen_at), last_seen=max(row.last_seen, seen_at)))
 
-    def offer_visitor_face(self, visitor_id: int, vector: np.ndarray, jpeg: bytes | None, score: float) -> bool:
+    def offer_face(self, visitor_id: int, vector: np.ndarray, jpeg: bytes | None, score: float) -> bool:
         """Keep this face among the visitor's VISITOR_FACES_KEPT best (by score); True if it was kept."""
-        from facegate.store import _vector_blob
-
-        with self._tx() as db:
+        with self.core.transaction() as db:
             if db.execute(sa.select(visitors.c.id).where(visitors.c.id == visitor_id)).first() is None:
                 return False
             face_id = db.execute(sa.insert(visitor_faces).values(
-                visitor_id=visitor_id, vector=_vector_blob(vector), jpeg=jpeg, score=score, created=time.time(),
+                visitor_id=visitor_id, vector=vector_blob(vector), jpeg=jpeg, score=score, created=time.time(),
             ).returning(visitor_faces.c.id)).scalar_one()
-            self._trim_faces(db, visitor_id)
+            _trim_faces(db, visitor_id)
             return db.execute(sa.select(visitor_faces.c.id).where(visitor_faces.c.id == face_id)).first() is not None
 
-    @staticmethod
-    def _trim_faces(db: Connection, visitor_id: int) -> None:
-        keep = (sa.select(visitor_faces.c.id).where(visitor_faces.c.visitor_id == visitor_id)
-                .order_by(visitor_faces.c.score.desc(), visitor_faces.c.id).limit(VISITOR_FACES_KEPT))
-        db.execute(sa.delete(visitor_faces).where(visitor_faces.c.visitor_id == visitor_id,
-                                                  visitor_faces.c.id.not_in(keep.scalar_subquery())))
-
-    def visitor_index(self) -> tuple[np.ndarray, list[int]]:
+    def index(self) -> tuple[np.ndarray, list[int]]:
         """Every kept visitor face as an (n, 128) array, with the visitor each belongs to."""
-        rows = self._rows(sa.select(visitor_faces.c.visitor_id, visitor_faces.c.vector).order_by(visitor_faces.c.id))
+        rows = self.core.rows(sa.select(visitor_faces.c.visitor_id, visitor_faces.c.vector)
+                              .order_by(visitor_faces.c.id))
         return vectors_of([row.vector for row in rows]), [int(row.visitor_id) for row in rows]
 
-    def list_visitors(self, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    def page(self, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         """Visitors newest first (by last sighting), one page, and how many there are."""
-        rows = self._rows(sa.select(visitors).order_by(visitors.c.last_seen.desc(), visitors.c.id.desc())
-                          .limit(limit).offset(offset))
-        return [_visitor(row) for row in rows], self._count(visitors)
+        rows = self.core.rows(sa.select(visitors).order_by(visitors.c.last_seen.desc(), visitors.c.id.desc())
+                              .limit(limit).offset(offset))
+        return [_visitor(row) for row in rows], self.core.count(visitors)
 
-    def get_visitor(self, visitor_id: int, sightings: int = 100) -> dict[str, Any] | None:
+    def get(self, visitor_id: int, sightings: int = 100) -> dict[str, Any] | None:
         """A visitor with its kept faces and its sightings (newest first)."""
-        rows = self._rows(sa.select(visitors).where(visitors.c.id == visitor_id))
+        rows = self.core.rows(sa.select(visitors).where(visitors.c.id == visitor_id))
         if not rows:
             return None
-        faces = self._rows(sa.select(visitor_faces.c.id, visitor_faces.c.score, visitor_faces.c.created)
-                           .where(visitor_faces.c.visitor_id == visitor_id).order_by(visitor_faces.c.score.desc()))
-        seen = self._rows(sa.select(results).where(results.c.visitor_id == visitor_id)
-                          .order_by(results.c.id.desc()).limit(sightings))
+        faces = self.core.rows(sa.select(visitor_faces.c.id, visitor_faces.c.score, visitor_faces.c.created)
+                               .where(visitor_faces.c.visitor_id == visitor_id)
+                               .order_by(visitor_faces.c.score.desc()))
+        seen = self.core.rows(sa.select(results).where(results.c.visitor_id == visitor_id)
+                              .order_by(results.c.id.desc()).limit(sightings))
         return {**_visitor(rows[0]),
                 "faces": [{"id": int(f.id), "score": round(float(f.score), 1)} for f in faces],
-                "results": [{**self._result(r), "has_crop": r.jpeg is not None} for r in seen]}
+                "results": [{**stored_result(r), "has_crop": r.jpeg is not None} for r in seen]}
 
-    def visitor_face_jpeg(self, visitor_id: int, face_id: int) -> bytes | None:
-        rows = self._rows(sa.select(visitor_faces.c.jpeg).where(visitor_faces.c.id == face_id,
-                                                                visitor_faces.c.visitor_id == visitor_id))
+    def face_jpeg(self, visitor_id: int, face_id: int) -> bytes | None:
+        """The crop of one kept face of the visitor, or None."""
+        rows = self.core.rows(sa.select(visitor_faces.c.jpeg).where(visitor_faces.c.id == face_id,
+                                                                    visitor_faces.c.visitor_id == visitor_id))
         return bytes(rows[0].jpeg) if rows and rows[0].jpeg is not None else None
 
-    def merge_visitors(self, ids: list[int]) -> int | None:
+    def merge(self, ids: list[int]) -> int | None:
         """Fold the visitors into the first-seen of them; its id, or None if any id is unknown."""
-        with self._tx() as db:
+        with self.core.transaction() as db:
             found = db.execute(sa.select(visitors).where(visitors.c.id.in_(ids)).order_by(visitors.c.first_seen,
                                                                                           visitors.c.id)).all()
             if len(found) != len(set(ids)):
@@ -120,13 +134,13 @@ class VisitorRecords:
                 sightings=sum(int(r.sightings) for r in found), cameras=json.dumps(cameras),
                 first_seen=min(r.first_seen for r in found), last_seen=max(r.last_seen for r in found)))
             db.execute(sa.delete(visitors).where(visitors.c.id.in_(others)))
-            self._trim_faces(db, int(target.id))
-            self._bump(db, "visitors_version")
+            _trim_faces(db, int(target.id))
+            self.core.bump(db, VISITORS_VERSION)
         return int(target.id)
 
-    def delete_visitor(self, visitor_id: int) -> bool:
+    def delete(self, visitor_id: int) -> bool:
         """Forget a visitor: its faces, and every result of it with its encoding, crop and unsent webhook."""
-        with self._tx() as db:
+        with self.core.transaction() as db:
             events = [r.event_id for r in db.execute(sa.select(results.c.event_id)
                                                      .where(results.c.visitor_id == visitor_id)).all()]
             db.execute(sa.delete(results).where(results.c.visitor_id == visitor_id))
@@ -135,16 +149,13 @@ class VisitorRecords:
                 db.execute(sa.delete(outbox).where(outbox.c.event_id.in_(events)))
             db.execute(sa.delete(visitor_faces).where(visitor_faces.c.visitor_id == visitor_id))
             gone = db.execute(sa.delete(visitors).where(visitors.c.id == visitor_id)).rowcount > 0
-            self._bump(db, "visitors_version")
-            self._bump(db, "sightings_version")
+            self.core.bump(db, VISITORS_VERSION, SIGHTINGS_VERSION)
         return gone
 
-    def register_visitor(self, visitor_id: int, name: str) -> int | None:
+    def register(self, visitor_id: int, name: str) -> int | None:
         """Make the visitor a person (new or existing name) from its kept faces, relabel its past results with
         the name, and forget the visitor; the person's id, or None if there is no such visitor."""
-        from facegate.store import iso_now
-
-        with self._tx() as db:
+        with self.core.transaction() as db:
             if db.execute(sa.select(visitors.c.id).where(visitors.c.id == visitor_id)).first() is None:
                 return None
             faces = db.execute(sa.select(visitor_faces.c.vector, visitor_faces.c.jpeg)
@@ -161,7 +172,5 @@ class VisitorRecords:
                        .values(name=name, visitor_id=None))
             db.execute(sa.delete(visitor_faces).where(visitor_faces.c.visitor_id == visitor_id))
             db.execute(sa.delete(visitors).where(visitors.c.id == visitor_id))
-            for key in ("gallery_version", "visitors_version", "sightings_version"):
-                self._bump(db, key)
+            self.core.bump(db, GALLERY_VERSION, VISITORS_VERSION, SIGHTINGS_VERSION)
         return int(person_id)
-
