@@ -84,7 +84,7 @@ def test_the_signing_secret_signs_and_the_bearer_secret_travels(caplog: pytest.L
     only_signing = WebhookConfig.from_env({"FACEGATE_WEBHOOK_SIGNING_SECRET": SIGNING})
     unsent = delivery_headers(only_signing, "evt_1", body, time.time())
     assert "Authorization" not in unsent and verify(SIGNING, unsent, body)
-    with caplog.at_level("WARNING", logger="pipeline.webhooks"):
+    with caplog.at_level("WARNING", logger="pipeline.delivery.webhooks"):
         for config in (both, only_signing, WebhookConfig(url=None, secret=SECRET), WebhookConfig(url="http://x/")):
             warn_if_forgeable(config)
         assert not caplog.records
