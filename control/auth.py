@@ -13,13 +13,12 @@ crops) also accept a signed URL that `GET /api/signed-url?path=...` hands out: a
 path and an expiry time under a key that lives only in this process, valid for
 `FACEGATE_SIGNED_URL_TTL_S` seconds. The token itself never goes into a query string.
 
-Every route must be in `ROUTE_SCOPES`; building the app fails on one that is not, so a new route
-cannot be forgotten.
+Each route declares its scope (`scope=Scope.READ`, control/declaration.py), and a picture route
+`signable=True`; building the app fails on a route without a scope, so a new one cannot be forgotten.
 """
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import hmac
 import ipaddress
@@ -34,6 +33,8 @@ from urllib.parse import urlencode
 
 import bottle
 
+from control.declaration import Doc, Scope, is_signable, scope_of
+from control.openapi import NUMBER, STRING, error_answers, json_answer, obj
 from control.validation import digits, fail
 from facegate.store import iso_now
 
@@ -44,75 +45,15 @@ SIGNED_URL_ROUTE = "/api/signed-url"
 DEFAULT_SIGNED_URL_TTL_S = 300.0
 
 
-class Scope(enum.Enum):
-    PUBLIC = "public"  # no token ever needed
-    METRICS = "metrics"  # public, or read when FACEGATE_METRICS_AUTH=read
-    READ = "read"
-    ADMIN = "admin"
-
-
-# (method, Bottle rule) → the scope a caller needs. Picture routes a browser loads by <img src> are in SIGNABLE too.
-ROUTE_SCOPES: dict[tuple[str, str], Scope] = {
-    ("GET", "/api/status"): Scope.PUBLIC,
-    ("GET", "/api/health"): Scope.PUBLIC,  # liveness for load balancers: status, version and node only
-    ("GET", "/"): Scope.PUBLIC,  # the operator page's static files hold no data; its API calls send the token
-    ("GET", "/ui/<filename>"): Scope.PUBLIC,
-    ("GET", "/metrics"): Scope.METRICS,
-    ("GET", "/api/openapi.json"): Scope.READ,
-    ("GET", "/api/results"): Scope.READ,
-    ("GET", "/api/results/<name>"): Scope.READ,
-    ("GET", "/api/latest"): Scope.READ,
-    ("GET", "/api/stats"): Scope.READ,
-    ("GET", "/api/nodes"): Scope.READ,
-    ("GET", "/api/config"): Scope.READ,
-    ("GET", "/api/persons"): Scope.READ,
-    ("GET", "/api/persons/<person_id>"): Scope.READ,
-    ("GET", "/api/cameras"): Scope.READ,
-    ("GET", "/api/cameras/<camera_id>/snapshot.jpg"): Scope.READ,
-    ("GET", "/api/cameras/<camera_id>/stream.mjpg"): Scope.READ,
-    ("GET", "/api/unknown"): Scope.READ,
-    ("GET", "/api/unknown/<unknown_id>.jpg"): Scope.READ,
-    ("GET", SIGNED_URL_ROUTE): Scope.READ,
-    ("GET", "/api/webhooks/failed"): Scope.ADMIN,
-    ("GET", "/api/audit"): Scope.ADMIN,
-    ("POST", "/api/start"): Scope.ADMIN,
-    ("POST", "/api/stop"): Scope.ADMIN,
-    ("PUT", "/api/config"): Scope.ADMIN,
-    ("POST", "/api/register"): Scope.ADMIN,
-    ("POST", "/api/persons/<person_id>/faces"): Scope.ADMIN,
-    ("DELETE", "/api/persons/<person_id>"): Scope.ADMIN,
-    ("POST", "/api/recognize"): Scope.ADMIN,
-    ("POST", "/api/webhooks/retry"): Scope.ADMIN,
-    ("POST", "/api/cameras"): Scope.ADMIN,
-    ("PUT", "/api/cameras/<camera_id>"): Scope.ADMIN,
-    ("DELETE", "/api/cameras/<camera_id>"): Scope.ADMIN,
-    ("POST", "/api/unknown/<unknown_id>/register"): Scope.ADMIN,
-    ("DELETE", "/api/unknown/<unknown_id>"): Scope.ADMIN,
-    # the gallery, visitors and stored sightings: encodings, crops and who-was-where are admin only
-    ("PUT", "/api/persons/<person_id>"): Scope.ADMIN,
-    ("GET", "/api/persons/<person_id>/encodings"): Scope.ADMIN,
-    ("GET", "/api/persons/<person_id>/encodings/<encoding_id>.jpg"): Scope.ADMIN,
-    ("DELETE", "/api/persons/<person_id>/encodings/<encoding_id>"): Scope.ADMIN,
-    ("POST", "/api/verify"): Scope.ADMIN,
-    ("GET", "/api/visitors"): Scope.ADMIN,
-    ("GET", "/api/visitors/<visitor_id>"): Scope.ADMIN,
-    ("GET", "/api/visitors/<visitor_id>/faces/<face_id>.jpg"): Scope.ADMIN,
-    ("POST", "/api/visitors/<visitor_id>/register"): Scope.ADMIN,
-    ("POST", "/api/visitors/merge"): Scope.ADMIN,
-    ("DELETE", "/api/visitors/<visitor_id>"): Scope.ADMIN,
-    ("GET", "/api/results/<event_id>/crop.jpg"): Scope.ADMIN,
-    ("POST", "/api/results/<event_id>/reject"): Scope.ADMIN,
-    ("POST", "/api/search"): Scope.ADMIN,
-}
-SIGNABLE: frozenset[tuple[str, str]] = frozenset({
-    ("GET", "/api/cameras/<camera_id>/snapshot.jpg"),
-    ("GET", "/api/cameras/<camera_id>/stream.mjpg"),
-    ("GET", "/api/unknown/<unknown_id>.jpg"),
-})
-
-
-class UnclassifiedRoute(RuntimeError):
-    """A route was added without saying which scope may call it (add it to ROUTE_SCOPES)."""
+# What GET /api/signed-url signs: a picture route (`signable=True`, matched as Bottle matches it), query kept.
+PICTURE_PATH = {"type": "string",
+                "pattern": r"^/api/(cameras/[^/?]+/(snapshot\.jpg|stream\.mjpg)|unknown/[^/?]+\.jpg)(\?.*)?$"}
+SIGNED_URL_DOC = Doc(
+    "getSignedUrl", "A short-lived signed URL for a picture route, for <img src> where no header can be sent",
+    {"200": json_answer(obj({"url": STRING, "expires_at": STRING, "expires_in_s": NUMBER}, ["url", "expires_at"])),
+     **error_answers(400)},
+    parameters=({"name": "path", "in": "query", "required": True, "schema": PICTURE_PATH,
+                 "example": "/api/cameras/cam0/snapshot.jpg"},))
 
 
 def token_list(raw: str) -> tuple[str, ...]:
@@ -240,11 +181,7 @@ class AuthPlugin:
         self.tokens = TokenChecker(config)
 
     def apply(self, callback: Callable[..., Any], route: bottle.Route) -> Callable[..., Any]:
-        key = (route.method, route.rule)
-        if key not in ROUTE_SCOPES:
-            raise UnclassifiedRoute(f"{route.method} {route.rule} is not in control.auth.ROUTE_SCOPES")
-        needed = ROUTE_SCOPES[key]
-        signable = key in SIGNABLE
+        needed, signable = scope_of(route), is_signable(route)
 
         def guarded(*args: Any, **kwargs: Any) -> Any:
             bottle.request.environ[SCOPE_ENVIRON_KEY] = self.admit(needed, signable)
@@ -286,7 +223,7 @@ def install(app: bottle.Bottle, config: AuthConfig, host: str | None = None,
     app.install(AuthPlugin(config, signer))
     warn_if_open(config, host)
 
-    @app.get(SIGNED_URL_ROUTE)
+    @app.get(SIGNED_URL_ROUTE, scope=Scope.READ, doc=SIGNED_URL_DOC)
     def signed_url() -> dict[str, Any]:
         wanted = bottle.request.query.getunicode("path", "")
         path, _, query = wanted.partition("?")
@@ -294,7 +231,7 @@ def install(app: bottle.Bottle, config: AuthConfig, host: str | None = None,
             route, _args = app.router.match({"REQUEST_METHOD": "GET", "PATH_INFO": path})
         except bottle.HTTPError:
             route = None
-        if not path.startswith("/") or route is None or (route.method, route.rule) not in SIGNABLE:
+        if not path.startswith("/") or route is None or not is_signable(route):
             raise fail(400, "path must be a picture route: /api/cameras/<id>/snapshot.jpg, "
                             "/api/cameras/<id>/stream.mjpg or /api/unknown/<id>.jpg")
         signature, expires = signer.sign(path)

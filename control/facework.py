@@ -5,7 +5,7 @@ a photo and run dlib on it: ~2 s of CPU for a 1080p photo, holding the GIL for m
 the API's own threads, a burst of them would freeze the supervisor's routing threads (and so the
 cameras) and every other request. Here they run in `api_face_workers` processes (1 by default, at a
 lower CPU priority, so the pipeline keeps the cores) with at most `api_face_queue` more requests
-waiting; beyond that the caller gets `PoolFull`, which the API answers with 429 and a `Retry-After`.
+waiting; beyond that the caller gets `PoolFull`, which control/errors.py answers with 429 and a `Retry-After`.
 Photos over `max_image_pixels` are refused before they are decoded. (Settings, so also
 `FACEGATE_API_FACE_WORKERS`, `FACEGATE_API_FACE_QUEUE`, `FACEGATE_MAX_IMAGE_PIXELS`.)
 """
@@ -29,8 +29,6 @@ from typing import Any, TypeVar
 import bottle
 import numpy as np
 
-from control.validation import fail
-from facegate.faces import FaceImageError
 from facegate.procutil import one_blas_thread_for_children
 from facegate.settings import Settings
 
@@ -49,10 +47,13 @@ class PoolFull(RuntimeError):
     def __init__(self, retry_after_s: int) -> None:
         super().__init__(f"face detection is busy; retry in {retry_after_s} s")
         self.retry_after_s = retry_after_s
+        self.headers = {"Retry-After": str(retry_after_s)}  # on its 429 (control/errors.py)
 
 
 class PoolUnavailable(RuntimeError):
     """A worker died (out of memory?) mid-job; the pool is rebuilt for the next request."""
+
+    headers = {"Retry-After": "1"}  # on its 503 (control/errors.py)
 
 
 @dataclass(frozen=True)
@@ -193,20 +194,6 @@ class FaceWorkPool:
     def stats(self) -> dict[str, Any]:
         return {"workers": self.config.workers, "queue": self.config.queue, "rejected": self.rejected,
                 "job_s": round(self._job_s, 2), "started": self._executor is not None}
-
-
-@contextmanager
-def http_errors(pool: FaceWorkPool) -> Iterator[FaceWorkPool]:
-    """A turn in `pool` for a route: 400 for a bad photo, 429 with Retry-After when busy, 503 if broken."""
-    try:
-        with pool.turn():
-            yield pool
-    except FaceImageError as exc:
-        raise fail(400, str(exc)) from None
-    except PoolFull as exc:
-        raise bottle.HTTPError(429, str(exc), **{"Retry-After": str(exc.retry_after_s)}) from None
-    except PoolUnavailable as exc:
-        raise bottle.HTTPError(503, str(exc), **{"Retry-After": "1"}) from None
 
 
 class _ClosesWithApp:

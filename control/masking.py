@@ -13,7 +13,7 @@ from typing import Any
 
 import bottle
 
-from control.service import ServiceApi
+from control.service_api import ServiceApi
 from facegate.redact import redact, restore_password
 
 

@@ -1,36 +1,26 @@
 """JSON request bodies are checked against the OpenAPI document, so the server accepts exactly what it documents.
 
-The document (control/openapi.py) is the single statement of what a body may hold: its required
-fields, types and bounds. This Bottle plugin validates each JSON body against it before the route
-runs, with the same validator Schemathesis uses (jsonschema-rs, draft 4 as OpenAPI 3.0 is), and
-answers a 400 naming the first fault. The routes keep their own checks for what a schema cannot say
-(a photo must hold exactly one face, an id must exist).
+The route's own `doc=` (control/declaration.py), the one the OpenAPI document shows, is the single
+statement of what a body may hold: its required fields, types and bounds. This Bottle plugin
+validates each JSON body against it before the route runs, with the same validator Schemathesis
+uses (jsonschema-rs, draft 4 as OpenAPI 3.0 is), and answers a 400 naming the first fault, or,
+where the route declares an `explain=` check, that check's own message. The routes keep their own
+checks for what a schema cannot say (a photo must hold exactly one face, an id must exist).
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import bottle
 import jsonschema_rs
 
 from control import openapi
-from control.validation import check_name, fail, is_multipart, json_body
-from facegate.camera import check_camera
-from facegate.settings import ALIASES as CONFIG_ALIASES
-from facegate.settings import SettingError, validate
-
-# The domain check of an operation's body, whose messages say what was wrong in the service's own
-# words (and which the older clients and tests know); asked first when the schema rejects a body.
-EXPLAIN: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
-    ("PUT", "/api/config"): lambda body: validate({CONFIG_ALIASES.get(k, k): v for k, v in body.items()},
-                                                  runtime_only=True),
-    ("POST", "/api/cameras"): check_camera,
-    ("PUT", "/api/cameras/<camera_id>"): lambda body: check_camera({"id": "x", "stream_url": "x", **body}),
-    ("POST", "/api/unknown/<unknown_id>/register"): lambda body: check_name(body.get("name")),
-}
+from control.declaration import doc_of, explain_of
+from control.validation import fail, is_multipart, json_body
 
 
 def to_json_schema(schema: Any, components: dict[str, Any]) -> Any:
@@ -48,29 +38,25 @@ def to_json_schema(schema: Any, components: dict[str, Any]) -> Any:
     return converted
 
 
-def _validators() -> dict[tuple[str, str], jsonschema_rs.Draft4Validator]:
-    """(method, Bottle rule) → the validator of that operation's JSON body."""
-    components = openapi.SCHEMAS
-    found = {}
-    for (method, path), (_, _, extra, _) in openapi.OPERATIONS.items():
-        body = extra.get("requestBody", {}).get("content", {}).get("application/json")
-        if body is None:
-            continue
-        schema = to_json_schema(copy.deepcopy(body["schema"]), components)
-        found[(method, path.replace("{", "<").replace("}", ">"))] = jsonschema_rs.Draft4Validator(schema)
-    return found
+@dataclass(frozen=True)
+class BodyCheck:
+    """What a route's JSON body must be: its validator, the fields that pick an `anyOf` alternative
+    (photo, encoding, ...), and the domain check whose words come first (`explain=`)."""
+
+    validator: jsonschema_rs.Draft4Validator
+    choices: frozenset[str]
+    explain: Callable[[dict[str, Any]], Any] | None
 
 
-def _choices() -> dict[tuple[str, str], set[str]]:
-    """(method, Bottle rule) → the fields that pick one of a JSON body's `anyOf` alternatives (photo, encoding, ...)."""
-    found = {}
-    for (method, path), (_, _, extra, _) in openapi.OPERATIONS.items():
-        body = extra.get("requestBody", {}).get("content", {}).get("application/json")
-        alternatives = (body or {}).get("schema", {}).get("anyOf", [])
-        if alternatives:
-            found[(method, path.replace("{", "<").replace("}", ">"))] = {
-                name for alternative in alternatives for name in alternative.get("required", [])}
-    return found
+def body_check(route: bottle.Route) -> BodyCheck | None:
+    """The check of `route`'s JSON body from its `doc=`; None when it documents no JSON body."""
+    body = (doc_of(route).body or {}).get("content", {}).get("application/json")
+    if body is None:
+        return None
+    schema = to_json_schema(copy.deepcopy(body["schema"]), openapi.SCHEMAS)
+    choices = frozenset(name for alternative in body["schema"].get("anyOf", [])
+                        for name in alternative.get("required", []))
+    return BodyCheck(jsonschema_rs.Draft4Validator(schema), choices, explain_of(route))
 
 
 def _where(error: jsonschema_rs.ValidationError) -> str:
@@ -85,40 +71,39 @@ class RequestSchemaPlugin:
     api = 2
 
     def __init__(self) -> None:
-        self.validators = _validators()
-        self.choices = _choices()
+        self._checks: dict[bottle.Route, BodyCheck | None] = {}
 
-    def check(self, method: str, rule: str) -> None:
-        """Validate this request's JSON body against the schema of (method, rule); a 400 if it breaks it.
+    def _check_of(self, route: bottle.Route) -> BodyCheck | None:
+        if route not in self._checks:
+            self._checks[route] = body_check(route)
+        return self._checks[route]
 
-        A route that must answer some faults in its own words first (the old API's messages) skips
+    def check(self) -> None:
+        """Validate this request's JSON body against its route's schema; a 400 if it breaks it.
+
+        A route that must answer some faults in its own words first (the v1 API's messages) skips
         the plugin and calls this itself."""
-        validator = self.validators.get((method, rule))
-        if validator is None or is_multipart():
+        checked = self._check_of(bottle.request.route)
+        if checked is None or is_multipart():
             return
         if not bottle.request.body.read(1):
             raise fail(400, "this request needs a JSON body")
         body = json_body()
-        error = next(iter(validator.iter_errors(body)), None)
+        error = next(iter(checked.validator.iter_errors(body)), None)
         if error is None:
             return
-        choices = self.choices.get((method, rule), set())
-        if not error.instance_path and isinstance(body, dict) and not body.keys() & choices:
+        if not error.instance_path and isinstance(body, dict) and not body.keys() & checked.choices:
             return  # none of the body's alternatives is even begun (no photo, no encoding): the route says what to send
-        explain = EXPLAIN.get((method, rule))
-        try:
-            if explain is not None:
-                explain(body)
-        except SettingError as exc:
-            raise fail(400, str(exc)) from None
+        if checked.explain is not None:
+            checked.explain(body)  # a SettingError is answered in its own words (control/errors.py)
         raise fail(400, f"{_where(error)}{error.message}")
 
     def apply(self, callback: Callable[..., Any], route: bottle.Route) -> Callable[..., Any]:
-        if (route.method, route.rule) not in self.validators:
+        if self._check_of(route) is None:
             return callback
 
         def checked(*args: Any, **kwargs: Any) -> Any:
-            self.check(route.method, route.rule)
+            self.check()
             return callback(*args, **kwargs)
 
         return checked

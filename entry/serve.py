@@ -1,6 +1,6 @@
 """`supervisor.py` serving: the pipeline, the REST API, and the state that must survive a restart.
 
-`Service` is what the Bottle app drives (see control/service.py for the interface). Whether
+`Service` is what the Bottle app drives (see control/service_api.py for the interface). Whether
 recognition was running is kept in the store, so a restart of the service resumes it.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from control.service import ServiceError
+from control.service_api import Conflict, ServiceError
 from entry.node_agent import NODE_TIMEOUT_S, ClusterAgent, advertised_url
 from facegate import __version__, camera_source
 from facegate.camera import Camera, check_camera
@@ -198,7 +198,7 @@ class Service:
         self._check_sent_sources({entry.id: entry.stream_url})
         with self._lock:
             if any(c.id == entry.id for c in self.camera_list()):
-                raise ServiceError(f"camera {entry.id!r} exists already")
+                raise Conflict(f"camera {entry.id!r} exists already")
             self._save_cameras([*self.config().cameras, entry])
         self._take_leases_now()
         return entry

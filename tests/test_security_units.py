@@ -13,7 +13,9 @@ import bottle
 import pytest
 import sqlalchemy as sa
 
-from control import audit_api, auth
+from control import auth
+from control.audit_plugin import AuditPlugin
+from control.declaration import Scope, Undeclared
 from control.facework import FaceWorkConfig, FaceWorkPool
 from facegate.audit import AuditEntry, AuditTrail
 from facegate.logsetup import setup_logging
@@ -132,8 +134,8 @@ def test_token_scopes_and_rotation() -> None:
     config = auth.AuthConfig.from_env({"FACEGATE_API_TOKEN": "a1, a2,,", "FACEGATE_READ_TOKEN": "r1"})
     assert config.admin_tokens == ("a1", "a2") and config.read_tokens == ("r1",) and config.enabled
     tokens = auth.TokenChecker(config)
-    assert tokens.scope_of("Bearer a1") is auth.Scope.ADMIN and tokens.scope_of("bearer a2") is auth.Scope.ADMIN
-    assert tokens.scope_of("Bearer r1") is auth.Scope.READ
+    assert tokens.scope_of("Bearer a1") is Scope.ADMIN and tokens.scope_of("bearer a2") is Scope.ADMIN
+    assert tokens.scope_of("Bearer r1") is Scope.READ
     for header in ("", "Bearer", "Bearer ", "Basic a1", "Bearer a1x", "Bearer r", "a1"):
         assert tokens.scope_of(header) is None, header
     assert not auth.AuthConfig.from_env({}).enabled
@@ -174,14 +176,16 @@ def test_a_route_without_a_scope_or_an_audit_action_breaks_the_app(tmp_path: Pat
     app = bottle.Bottle()
     app.install(auth.AuthPlugin(auth.AuthConfig(), auth.UrlSigner(60)))
     app.route("/api/forgotten", "GET", lambda: {})
-    with pytest.raises(auth.UnclassifiedRoute, match="/api/forgotten"):
+    with pytest.raises(Undeclared, match="GET /api/forgotten declares no scope"):
         app.routes[0].prepare()
     audited = bottle.Bottle()
     store = Store(tmp_path)
-    audited.install(audit_api.AuditPlugin(AuditTrail(store.engine, lambda: 0)))
-    audited.route("/api/forgotten", "POST", lambda: {})
-    with pytest.raises(audit_api.UnauditedRoute, match="/api/forgotten"):
+    audited.install(AuditPlugin(AuditTrail(store.engine, lambda: 0)))
+    audited.route("/api/forgotten", "POST", lambda: {}, scope=Scope.ADMIN)
+    audited.route("/api/harmless", "POST", lambda: {}, scope=Scope.ADMIN, action=None)  # declared: changes nothing
+    with pytest.raises(Undeclared, match="POST /api/forgotten declares no action"):
         audited.routes[0].prepare()
+    audited.routes[1].prepare()
     store.close()
 
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import bottle
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
+from control.declaration import Doc, Scope
+from control.openapi import STRING
 from facegate.redact import redact
 from pipeline.runtime.stage_kind import StageKind
 from pipeline.runtime.stats import LATENCY_BUCKETS_S, StageFigures
@@ -109,3 +112,14 @@ def render(service: Any) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PipelineCollector(service))
     return redact(generate_latest(registry).decode()).encode()
+
+
+def install(app: bottle.Bottle, service: Any) -> None:
+    """Add `GET /metrics`: open, or read scope when FACEGATE_METRICS_AUTH=read (control/auth.py)."""
+
+    @app.get("/metrics", scope=Scope.METRICS,
+             doc=Doc("getMetrics", "Prometheus metrics", {"200": {
+                 "description": "Prometheus text format", "content": {"text/plain": {"schema": STRING}}}}))
+    def prometheus() -> bytes:
+        bottle.response.content_type = CONTENT_TYPE
+        return render(service)

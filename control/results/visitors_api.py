@@ -13,7 +13,24 @@ from typing import Any
 
 import bottle
 
-from control.sightings_api import crop_link
+from control.declaration import Doc, Scope
+from control.openapi import (
+    BOOLEAN,
+    INTEGER,
+    JPEG,
+    LIMIT,
+    NAME,
+    NULLABLE_STRING,
+    NUMBER,
+    STRING,
+    error_answers,
+    json_answer,
+    json_request,
+    obj,
+    ref,
+)
+from control.results.sightings_api import crop_link
+from control.service_api import ServiceApi
 from control.validation import check_id, check_name, digits, fail, json_body
 
 log = logging.getLogger(__name__)
@@ -21,12 +38,24 @@ log = logging.getLogger(__name__)
 MAX_PAGE = 200
 MAX_MERGE = 100
 MAX_ID = 10**12 - 1  # the largest id a path takes (12 digits), and what a database integer holds
+MAX_OFFSET = 10**9
+VISITOR_DETAIL = {"allOf": [ref("Visitor"), obj({
+    "faces": {"type": "array", "items": obj({"id": INTEGER, "score": NUMBER, "image": STRING})},
+    "results": {"type": "array", "items": {"allOf": [ref("Result"), obj({"image": NULLABLE_STRING})]}}})]}
+LIST_DOC = Doc(
+    "listVisitors", "Visitors (unknown people seen again and again), newest first, paged",
+    {"200": json_answer(obj({"visitors": {"type": "array", "items": ref("Visitor")}, "total": INTEGER,
+                             "limit": INTEGER, "offset": INTEGER}, ["visitors", "total"])), **error_answers(400)},
+    parameters=({**LIMIT, "schema": {**LIMIT["schema"], "maximum": MAX_PAGE}},
+                {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}}))
+MERGE_BODY = obj({"ids": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                          "minItems": 2, "maxItems": MAX_MERGE, "uniqueItems": True}}, ["ids"])
 
 
 def _page(query: bottle.FormsDict) -> tuple[int, int]:
     """(limit, offset) of `?limit=&offset=`; 50 and 0 when absent."""
     values = []
-    for key, default, low, high in (("limit", 50, 1, MAX_PAGE), ("offset", 0, 0, 10**9)):
+    for key, default, low, high in (("limit", 50, 1, MAX_PAGE), ("offset", 0, 0, MAX_OFFSET)):
         text = query.get(key)
         if text in (None, ""):
             values.append(default)
@@ -38,6 +67,7 @@ def _page(query: bottle.FormsDict) -> tuple[int, int]:
 
 
 def face_link(visitor_id: int, face_id: int) -> str:
+    """The URL of one of a visitor's kept crops."""
     return f"/api/visitors/{visitor_id}/faces/{face_id}.jpg"
 
 
@@ -48,17 +78,19 @@ def _visitor_id(text: str) -> int:
     return check_id(text, "visitor")
 
 
-def install(app: bottle.Bottle, service: Any) -> None:
+def install(app: bottle.Bottle, service: ServiceApi) -> None:
     """Add the visitor routes to the API app."""
     store = service.store
 
-    @app.get("/api/visitors")
+    @app.get("/api/visitors", scope=Scope.ADMIN, doc=LIST_DOC)
     def list_visitors() -> dict[str, Any]:
         limit, offset = _page(bottle.request.query)
         found, total = store.visitors.page(limit, offset)
         return {"visitors": found, "total": total, "limit": limit, "offset": offset}
 
-    @app.get("/api/visitors/<visitor_id>")
+    @app.get("/api/visitors/<visitor_id>", scope=Scope.ADMIN,
+             doc=Doc("getVisitor", "A visitor with its kept crops and its sightings",
+                     {"200": json_answer(VISITOR_DETAIL), **error_answers(404)}))
     def show_visitor(visitor_id: str) -> dict[str, Any]:
         found = store.visitors.get(_visitor_id(visitor_id))
         if found is None:
@@ -69,7 +101,8 @@ def install(app: bottle.Bottle, service: Any) -> None:
             result["image"] = crop_link(result["event_id"]) if result.pop("has_crop") else None
         return found
 
-    @app.get("/api/visitors/<visitor_id>/faces/<face_id>.jpg")
+    @app.get("/api/visitors/<visitor_id>/faces/<face_id>.jpg", scope=Scope.ADMIN,
+             doc=Doc("getVisitorFace", "One of a visitor's kept crops", {"200": JPEG, **error_answers(404)}))
     def visitor_face(visitor_id: str, face_id: str) -> bytes:
         jpeg = store.visitors.face_jpeg(check_id(visitor_id, "visitor"), check_id(face_id, "face"))
         if jpeg is None:
@@ -77,7 +110,12 @@ def install(app: bottle.Bottle, service: Any) -> None:
         bottle.response.content_type = "image/jpeg"
         return jpeg
 
-    @app.post("/api/visitors/<visitor_id>/register")
+    @app.post("/api/visitors/<visitor_id>/register", scope=Scope.ADMIN, action="visitor.register",
+              doc=Doc("registerVisitor",
+                      "Make a visitor a person from its best encodings; its past results take the name",
+                      {"200": json_answer(obj({"success": BOOLEAN, "person_id": INTEGER, "person": ref("Person")},
+                                              ["success", "person_id"])), **error_answers(400, 401, 404)},
+                      body=json_request(obj({"name": NAME}, ["name"]))))
     def register_visitor(visitor_id: str) -> dict[str, Any]:
         name = check_name(json_body().get("name"))
         vid = check_id(visitor_id, "visitor")
@@ -89,7 +127,10 @@ def install(app: bottle.Bottle, service: Any) -> None:
         return {"success": True, "message": f"visitor {vid} is now {name}", "person_id": person_id,
                 "person": store.gallery.person(person_id)}
 
-    @app.post("/api/visitors/merge")
+    @app.post("/api/visitors/merge", scope=Scope.ADMIN, action="visitor.merge",
+              doc=Doc("mergeVisitors", "Merge visitors that are one person into the first seen of them",
+                      {"200": json_answer(obj({"success": BOOLEAN, "visitor": VISITOR_DETAIL}, ["success", "visitor"])),
+                       **error_answers(400, 401, 404)}, body=json_request(MERGE_BODY)))
     def merge_visitors() -> dict[str, Any]:
         ids = json_body().get("ids")
         if (not isinstance(ids, list) or len(ids) < 2 or len(ids) > MAX_MERGE
@@ -102,7 +143,9 @@ def install(app: bottle.Bottle, service: Any) -> None:
         return {"success": True, "message": f"{len(set(ids))} visitors merged into {merged}",
                 "visitor": store.visitors.get(merged, sightings=0)}
 
-    @app.delete("/api/visitors/<visitor_id>")
+    @app.delete("/api/visitors/<visitor_id>", scope=Scope.ADMIN, action="visitor.delete",
+                doc=Doc("deleteVisitor", "Forget a visitor: every crop, encoding and result of it",
+                        {"200": json_answer(ref("Success")), **error_answers(401, 404)}))
     def delete_visitor(visitor_id: str) -> dict[str, Any]:
         vid = _visitor_id(visitor_id)
         if not store.visitors.delete(vid):

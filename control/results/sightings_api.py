@@ -16,8 +16,25 @@ from typing import Any
 import bottle
 import numpy as np
 
-from control import facework
+from control.declaration import Doc, Scope
 from control.facework import FaceWorkPool
+from control.openapi import (
+    BASE64,
+    BINARY,
+    BOOLEAN,
+    ENCODING,
+    INTEGER,
+    JPEG,
+    NAME,
+    NULLABLE_STRING,
+    NUMBER,
+    STRING,
+    error_answers,
+    json_answer,
+    obj,
+    ref,
+)
+from control.service_api import ServiceApi
 from control.validation import (
     check_encoding,
     check_name,
@@ -35,9 +52,34 @@ from pipeline.recognition.known_faces import UNKNOWN
 log = logging.getLogger(__name__)
 
 MAX_SEARCH_RESULTS = 1000
+# since/until: ISO-8601 (a trailing Z is fine), epoch seconds, or "" for no bound
+MOMENT = {"anyOf": [STRING, NUMBER]}
+SEARCH_FILTERS = {"since": MOMENT, "until": MOMENT, "camera": {"type": "string", "minLength": 1},
+                  "limit": {"type": "integer", "minimum": 1, "maximum": MAX_SEARCH_RESULTS}}
+SEARCH_BODY = {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "anyOf": [
+        obj({"image_base64": BASE64, "encoding": ENCODING, **SEARCH_FILTERS}, [n])
+        for n in ("image_base64", "encoding")]}},
+    "multipart/form-data": {"schema": obj({"image": BINARY, **SEARCH_FILTERS}, ["image"])},
+}}
+SIGHTING = obj({"event_id": STRING, "timestamp": STRING, "camera_id": NULLABLE_STRING, "name": STRING,
+                "visitor_id": INTEGER, "distance": NUMBER, "box": ref("Box"), "image": NULLABLE_STRING},
+               ["event_id", "timestamp", "name", "distance", "image"])
+SEARCH_DOC = Doc(
+    "search", "Every stored sighting of the face in a photo (or of an encoding), nearest first",
+    {"200": json_answer(obj({"sightings": {"type": "array", "items": SIGHTING}, "total": INTEGER,
+                             "threshold": NUMBER}, ["sightings", "total"])), **error_answers(400, 401, 413)},
+    body=SEARCH_BODY)
+REJECT_DOC = Doc(
+    "rejectResult", "That was not X: the sighting's encoding becomes a negative of X; optionally name who it was",
+    {"200": json_answer(obj({"success": BOOLEAN, "rejected": STRING, "event_id": STRING, "person_id": INTEGER,
+                             "message": STRING}, ["success", "rejected", "event_id"])),
+     **error_answers(400, 401, 404, 409)},
+    body={"content": {"application/json": {"schema": obj({"name": NAME})}}})
 
 
 def crop_link(event_id: str) -> str:
+    """The URL of the face crop a result kept."""
     return f"/api/results/{event_id}/crop.jpg"
 
 
@@ -67,13 +109,14 @@ def _person_named(store: Any, name: str) -> dict[str, Any] | None:
     return next((p for p in store.gallery.people() if p["name"] == name), None)
 
 
-def install(app: bottle.Bottle, service: Any, pool: FaceWorkPool) -> None:
+def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None:
     """Add the sighting routes to the API app."""
     store = service.store
     search_index = SightingSearch(store)
     search_index.warm_up()
 
-    @app.get("/api/results/<event_id>/crop.jpg")
+    @app.get("/api/results/<event_id>/crop.jpg", scope=Scope.ADMIN,
+             doc=Doc("getResultCrop", "The face crop a result kept", {"200": JPEG, **error_answers(404)}))
     def result_crop(event_id: str) -> bytes:
         jpeg = store.results.crop(event_id)
         if jpeg is None:
@@ -81,7 +124,7 @@ def install(app: bottle.Bottle, service: Any, pool: FaceWorkPool) -> None:
         bottle.response.content_type = "image/jpeg"
         return jpeg
 
-    @app.post("/api/results/<event_id>/reject")
+    @app.post("/api/results/<event_id>/reject", scope=Scope.ADMIN, action="result.reject", doc=REJECT_DOC)
     def reject(event_id: str) -> dict[str, Any]:
         body = json_body()
         who = check_name(body["name"]) if body.get("name") is not None else None
@@ -107,7 +150,7 @@ def install(app: bottle.Bottle, service: Any, pool: FaceWorkPool) -> None:
         answer["message"] = f"{event_id} was not {sighting['name']}" + (f"; it was {who}" if who else "")
         return answer
 
-    @app.post("/api/search")
+    @app.post("/api/search", scope=Scope.ADMIN, action=None, doc=SEARCH_DOC)
     def search() -> dict[str, Any]:
         body = {} if is_multipart() else json_body()
         fields = form_fields() if is_multipart() else body
@@ -116,9 +159,8 @@ def install(app: bottle.Bottle, service: Any, pool: FaceWorkPool) -> None:
         if body.get("encoding") is not None:
             encoding = np.asarray(check_encoding(body["encoding"]))
         elif image is not None:
-            with facework.http_errors(pool):  # 400 for a bad photo, 429 when the photo pool is full
-                encoding = pool.run(encode_single_face, image, model=config.model,
-                                    max_pixels=pool.config.max_pixels)
+            # a bad photo: 400, the photo pool full: 429 (control/errors.py)
+            encoding = pool.run(encode_single_face, image, model=config.model, max_pixels=pool.config.max_pixels)
         else:
             raise fail(400, "send a photo (multipart image or image_base64) or an encoding")
         camera = fields.get("camera")

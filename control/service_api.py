@@ -10,9 +10,15 @@ from facegate.settings import Settings
 from facegate.store import Store
 from pipeline.runtime.stats import StageFigures
 
+HEALTH_STATES = ("ok", "starting", "degraded")  # what `ServiceApi.health()` answers
+
 
 class ServiceError(RuntimeError):
-    """The service cannot do that in its current state; the message says why (HTTP 409 or 400)."""
+    """The service cannot do that in its current state; the message says why (HTTP 400)."""
+
+
+class Conflict(ServiceError):
+    """It clashes with what exists, e.g. a camera id already taken (HTTP 409)."""
 
 
 class ServiceApi(Protocol):
@@ -38,7 +44,7 @@ class ServiceApi(Protocol):
     def delete_camera(self, camera_id: str) -> bool: ...
     def snapshot(self, camera_id: str) -> bytes | None: ...
     def gallery_changed(self) -> None: ...
-    def health(self) -> str: ...
+    def health(self) -> str: ...  # one of HEALTH_STATES
     def is_closing(self) -> bool: ...
     def nodes(self) -> list[dict[str, Any]]: ...
     def camera_home(self, camera_id: str) -> str | None: ...
