@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from facegate.records import Box
+from facegate.records import UNKNOWN, Box
 from pipeline.gating.rate_gate import BoxTrack, carry_box, observe
-from pipeline.recognition.known_faces import UNKNOWN
 from pipeline.transport.frame_ring import FrameRing
 from pipeline.transport.track_hints import HINT_ROWS, MATCH_IOU, iou
 

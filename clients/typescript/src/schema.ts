@@ -816,6 +816,7 @@ export interface components {
             image_base64?: string | null;
             image_url?: string | null;
             imageUrl?: string | null;
+            /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
             name: string;
         } | {
             client_id?: string | null;
@@ -824,6 +825,7 @@ export interface components {
             image_base64: string;
             image_url?: string | null;
             imageUrl?: string | null;
+            /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
             name: string;
         };
         Registered: {
@@ -1769,6 +1771,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name: string;
                 };
             };
@@ -2270,6 +2273,7 @@ export interface operations {
                     /** Format: binary */
                     image: string;
                     image_url?: string | null;
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name: string;
                 };
             };
@@ -2444,6 +2448,7 @@ export interface operations {
         requestBody?: {
             content: {
                 "application/json": {
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name?: string;
                 };
             };
@@ -3017,6 +3022,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name: string;
                 };
             };
@@ -3438,6 +3444,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name: string;
                 };
             };
