@@ -816,6 +816,7 @@ export interface components {
             image_base64?: string | null;
             image_url?: string | null;
             imageUrl?: string | null;
+            /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
             name: string;
         } | {
             client_id?: string | null;
@@ -824,6 +825,7 @@ export interface components {
             image_base64: string;
             image_url?: string | null;
             imageUrl?: string | null;
+            /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
             name: string;
         };
         Registered: {
@@ -1778,6 +1780,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name: string;
                 };
             };
@@ -2279,6 +2282,7 @@ export interface operations {
                     /** Format: binary */
                     image: string;
                     image_url?: string | null;
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name: string;
                 };
             };
@@ -2453,6 +2457,7 @@ export interface operations {
         requestBody?: {
             content: {
                 "application/json": {
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name?: string;
                 };
             };
@@ -3026,6 +3031,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name: string;
                 };
             };
@@ -3447,6 +3453,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name: string;
                 };
             };
