@@ -25,11 +25,8 @@ WORKER = "facegate: api-faces"
 def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     service = ServiceProcess(tmp_path_factory.mktemp("photo_pool"),
                              env={"FACEGATE_API_FACE_WORKERS": "1", "FACEGATE_API_FACE_QUEUE": "0"})
-    service.start(timeout=120)
-    try:
+    with service.serving():
         yield service
-    finally:
-        assert service.stop(timeout=60) == 0, service.log()[-3000:]
 
 
 @pytest.fixture(scope="module")

@@ -39,11 +39,8 @@ def _plant(data_dir: Path) -> None:
 def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     data_dir = tmp_path_factory.mktemp("totals")
     _plant(data_dir)
-    service = ServiceProcess(data_dir).start(timeout=120)
-    try:
+    with ServiceProcess(data_dir).serving() as service:
         yield service
-    finally:
-        assert service.stop(timeout=60) == 0, service.log()[-3000:]
 
 
 def test_results_total_counts_every_result_and_every_result_of_a_name(svc: ServiceProcess) -> None:

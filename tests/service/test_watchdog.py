@@ -22,11 +22,8 @@ STALL_S = 8.0
 def svc(gallery_dir: Path, clip: Path, tmp_path: Path) -> Iterator[ServiceProcess]:
     service = ServiceProcess(copy_gallery(gallery_dir, tmp_path / "data"), "--stream-url", str(clip),
                              env={"FACEGATE_STAGE_STALL_S": str(STALL_S)})
-    service.start(timeout=120)
-    try:
+    with service.serving():
         yield service
-    finally:
-        assert service.stop(timeout=60) == 0, service.log()[-3000:]
 
 
 def stage_pid(svc: ServiceProcess, title: str) -> int | None:

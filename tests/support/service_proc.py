@@ -7,7 +7,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,15 @@ class ServiceProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @contextmanager
+    def serving(self, timeout: float = 120.0) -> Iterator[ServiceProcess]:
+        """Started for the `with` block, then stopped; it must exit cleanly (code 0)."""
+        self.start(timeout=timeout)
+        try:
+            yield self
+        finally:
+            assert self.stop(timeout=60) == 0, self.log()[-3000:]
 
     def start(self, timeout: float = 60.0) -> ServiceProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
