@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUNTIME_STAMP := $(VENV)/.runtime
 
-.PHONY: install runtime postgres test-packages run test bench soak lint clean container-tools image image-test
+.PHONY: install runtime postgres test-packages run test test-unit bench soak lint clean container-tools image image-test
 
 install: $(STAMP)
 
@@ -29,13 +29,13 @@ debian = @$(1) >/dev/null 2>&1 || { \
   [ "$$(id -u)" = 0 ] || { echo "error: missing Debian packages: sudo apt-get install $(2)" >&2; exit 1; }; \
   apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(2); }
 
-# The PostgreSQL server binaries the tests and bench.store start a throwaway cluster from (tests/pgserver.py).
+# The PostgreSQL server binaries the tests and bench.store start a throwaway cluster from (tests/support/pgserver.py).
 postgres:
 	$(call debian,ls /usr/lib/postgresql/*/bin/initdb,postgresql)
 
 # What else the tests drive: the browser of the operator-page test, GStreamer's RTSP server with its
-# Python bindings and the H.264/H.265 encoders (tests/rtsp_server.py, run with Debian's /usr/bin/python3),
-# and systemd-analyze for the unit's check (tests/test_deploy_files.py).
+# Python bindings and the H.264/H.265 encoders (tests/support/rtsp_server.py, run with Debian's /usr/bin/python3),
+# and systemd-analyze for the unit's check (tests/unit/test_deploy_files.py).
 TEST_DEBS := chromium python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly \
 	gstreamer1.0-plugins-bad gstreamer1.0-libav systemd
 test-packages:
@@ -55,6 +55,10 @@ test: $(STAMP) postgres test-packages $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile   # two workers, each test file on one (module-scoped services)
 	cd $(TS) && FACEGATE_PYTHON=$(CURDIR)/$(BIN)/python npm test
+
+# The fast tests alone (tests/unit): no service, no PostgreSQL.
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -p no:xdist tests/unit
 
 bench: $(STAMP) postgres
 	$(BIN)/python -m bench
@@ -82,7 +86,7 @@ image: container-tools
 
 # Builds the image (make image) and runs it for real: not part of `make test`, which stays fast.
 image-test: $(STAMP) container-tools
-	FACEGATE_IMAGE_TEST=1 $(BIN)/python -m pytest -p no:xdist -rP tests/test_image.py
+	FACEGATE_IMAGE_TEST=1 $(BIN)/python -m pytest -p no:xdist -rP tests/service/test_image.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -143,7 +143,7 @@ def use_database(url: str) -> None:
 
 
 def open_store(data_dir: str) -> Store:
-    """The store, after checking the data dir is writable and importing the old script's files once."""
+    """The store, after checking the data dir is writable and importing a v1 `encodings.npy` + `labels.json` once."""
     path = Path(data_dir)
     if path.exists() and not path.is_dir():
         raise StoreError(f"data dir {path} is not a directory")
@@ -157,7 +157,7 @@ def open_store(data_dir: str) -> Store:
             count = store.gallery.import_legacy(encodings, labels)
         except (ValueError, OSError) as exc:
             raise StoreError(f"cannot import {encodings.name} + {labels.name}: {exc}") from None
-        log.info("imported %d encodings from the old %s + %s", count, encodings.name, labels.name)
+        log.info("imported %d encodings from the v1 files %s + %s", count, encodings.name, labels.name)
     return store
 
 

@@ -5,7 +5,7 @@ cores; the same network as matrix products on numpy's OpenBLAS takes ~13 ms (ben
 This module reads the weights from dlib's own model file (`dlib_face_recognition_resnet_model_v1.dat`, shipped in
 `face_recognition_models`), runs the forward pass in float32 and returns the same 128-number
 encodings `face_recognition.face_encodings` returns (within 1e-5), so encodings from either path,
-registered or live, compare as before. The 5-point landmarks and the 150x150 face chip are still
+registered or live, are interchangeable. The 5-point landmarks and the 150x150 face chip are still
 dlib's own calls, unchanged.
 
 `face_encodings(rgb, locations)` is the whole surface; the network is loaded once per process.

@@ -1,6 +1,6 @@
 """The shapes facegate shows the outside world, each built in one place.
 
-A result is what the Next.js side already parses (the old Flask script's shape): REST answers,
+A result is the v1 API's result, the shape the Next.js side parses (DESIGN.md, "REST API"): REST answers,
 the store's rows and the webhook all carry it; the webhook wraps it with the camera. The API's
 OpenAPI description (control/openapi.py) documents the same fields.
 """

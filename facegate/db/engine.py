@@ -1,6 +1,6 @@
 """Which database a store opens, and an engine tuned for it.
 
-Unset (or empty), the store is SQLite in the data dir, as it always was. `postgresql://...`
+Unset (or empty), the store is SQLite in the data dir (the embedded default). `postgresql://...`
 selects PostgreSQL through psycopg 3 with SQLAlchemy's connection pool. The URL travels to the
 stage processes in `FACEGATE_DATABASE_URL`, which they inherit at spawn.
 """

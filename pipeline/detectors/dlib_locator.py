@@ -1,4 +1,4 @@
-"""dlib's detectors (HOG, or the CNN), called exactly as the old single loop called them."""
+"""dlib's detectors (HOG, or the CNN), called exactly as the reference loop (`bench/loop.py`) calls them."""
 
 from __future__ import annotations
 
