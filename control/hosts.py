@@ -7,7 +7,8 @@ name of this service is refused (400) before any route runs.
 
 `FACEGATE_ALLOWED_HOSTS` (a comma list; `*` turns the check off) replaces the default list:
 localhost, 127.0.0.1, ::1, the bind address, the machine's host name and its addresses, and the
-host of `FACEGATE_ADVERTISE_URL`.
+host of `FACEGATE_ADVERTISE_URL`. The loopback names stay allowed whatever the list says (the
+container's health check asks 127.0.0.1): no rebound name can arrive as one of them.
 """
 
 from __future__ import annotations
@@ -91,8 +92,10 @@ def default_hosts(bind: str | None, advertised: str | None = None) -> frozenset[
 
 
 def parse_hosts(raw: str) -> frozenset[str]:
-    """A comma list as FACEGATE_ALLOWED_HOSTS gives it; `*` stays `*` (any host)."""
-    return frozenset(ANY_HOST if n.strip() == ANY_HOST else normal(n) for n in raw.split(",") if n.strip())
+    """A comma list as FACEGATE_ALLOWED_HOSTS gives it, with the loopback names; `*` stays `*` (any host);
+    empty when the list is."""
+    given = frozenset(ANY_HOST if n.strip() == ANY_HOST else normal(n) for n in raw.split(",") if n.strip())
+    return given | {normal(n) for n in LOOPBACK} if given else given
 
 
 def allows(allowed: Iterable[str], header: str) -> bool:
