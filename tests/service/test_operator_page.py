@@ -48,7 +48,10 @@ def test_operator_page_in_chromium(service: ServiceProcess, tmp_path: Path) -> N
             page.on("request", lambda r: urls.append(r.url))
             errors = []
             page.on("pageerror", lambda error: errors.append(str(error)))
-            assert page.goto(service.url + "/").status == 200  # the page itself is open; its data is not
+            page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+            opened = page.goto(service.url + "/")
+            assert opened.status == 200  # the page itself is open; its data is not
+            assert "frame-ancestors 'none'" in opened.headers["content-security-policy"]
             expect(page.locator("#token-form")).to_be_visible()  # the first call got a 401: the page asks once
             expect(page.locator("#people .person-name")).to_have_count(0)
             page.fill("#token-input", TOKEN)
