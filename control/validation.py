@@ -16,6 +16,7 @@ MAX_NAME = 100
 MAX_TEXT = 2048
 MAX_BODY_BYTES = 10 * 1024 * 1024  # a 7 MB photo, base64-encoded, still fits
 MAX_LIMIT = 1000
+MAX_OFFSET = 10**9
 
 
 def fail(status: int, message: str) -> bottle.HTTPError:
@@ -156,3 +157,12 @@ def error_with(status: int, message: str, **details: Any) -> bottle.HTTPResponse
     """An error that carries more than its message (e.g. an answer per file): `{"error": message, **details}`."""
     return bottle.HTTPResponse(json.dumps({"error": message, **details}), status,
                                headers={"Content-Type": "application/json"})
+
+
+def check_offset(text: str | None) -> int:
+    """`?offset=`: rows of a list to skip, 0 when absent."""
+    if text is None or text == "":
+        return 0
+    if not text.isascii() or not text.isdigit() or int(text) > MAX_OFFSET:
+        raise fail(400, f"offset must be a whole number from 0 to {MAX_OFFSET}")
+    return int(text)

@@ -21,6 +21,7 @@ from typing import Any
 from setproctitle import setproctitle
 
 from facegate import __version__
+from facegate.camera_settings import stored_settings
 from facegate.db.engine import ENV_DATABASE_URL
 from facegate.faces import FaceImageError
 from facegate.logsetup import setup_logging
@@ -166,7 +167,7 @@ def resolve_settings(args: argparse.Namespace, store: Store) -> tuple[Settings, 
     given = from_environment()
     given.update({k: from_text(k, getattr(args, k)) for k in SETTING_FLAGS if getattr(args, k, None) is not None})
     effective = defaults()
-    effective.update(validate(store.config.read()))
+    effective.update(validate(stored_settings(store)))
     effective.update(given)
     effective["node_id"] = effective["node_id"] or default_node_id()
     return Settings.of(effective), given

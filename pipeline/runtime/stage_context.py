@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
+from facegate.camera_settings import stored_settings
 from facegate.procutil import StopFlag, become_stage
 from facegate.settings import Settings
 from facegate.store import Store
@@ -96,7 +97,7 @@ class ConfigFollower:
         self._store = Store(ctx.data_dir) if ctx.follow_config else None
         self._version = self._store.config.version() if self._store else 0
         if self._store is not None:  # a stage (re)started after a change starts from the stored config
-            self.settings = self.settings.updated(self._store.config.read())
+            self.settings = self.settings.updated(stored_settings(self._store))
         self._checked = time.monotonic()
 
     def poll(self) -> bool:
@@ -117,6 +118,6 @@ class ConfigFollower:
         if version == self._version:
             return False
         self._version = version
-        self.settings = self.settings.updated(self._store.config.read())
+        self.settings = self.settings.updated(stored_settings(self._store))
         log.info("runtime config changed (version %d)", version)
         return True

@@ -28,7 +28,7 @@ from facegate.store import DB_NAME, Store, StoreError
 
 REPO = Path(__file__).resolve().parents[2]
 BACKENDS = ("sqlite", "postgresql")
-HEAD = "0005"
+HEAD = "0006"
 
 
 @pytest.fixture(params=BACKENDS)
