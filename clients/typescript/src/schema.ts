@@ -915,6 +915,15 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listAudit: {
@@ -942,7 +951,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1000,7 +1009,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1060,7 +1069,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1105,6 +1114,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     updateCamera: {
@@ -1139,7 +1157,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1184,6 +1202,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteCamera: {
@@ -1206,6 +1233,15 @@ export interface operations {
                     "application/json": components["schemas"]["Success"];
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -1226,6 +1262,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1261,6 +1306,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Token missing or wrong */
             401: {
@@ -1327,7 +1381,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1392,6 +1446,15 @@ export interface operations {
                     "application/json": {
                         config: Record<string, never>;
                     };
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -1472,7 +1535,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1517,6 +1580,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getHealth: {
@@ -1535,6 +1607,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Starting, or degraded (a stage or the store down) */
@@ -1564,6 +1645,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Result"];
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -1609,6 +1699,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -1645,6 +1744,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": Record<string, never>;
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -1688,6 +1796,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -1726,6 +1843,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Person"];
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -1787,7 +1913,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1832,6 +1958,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deletePerson: {
@@ -1854,6 +1989,15 @@ export interface operations {
                     "application/json": components["schemas"]["Success"];
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -1874,6 +2018,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1908,6 +2061,15 @@ export interface operations {
                         }[];
                         total: number;
                     };
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -1963,6 +2125,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -1983,6 +2154,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2011,6 +2191,15 @@ export interface operations {
                 };
                 content: {
                     "image/jpeg": string;
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -2155,6 +2344,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Face detection is busy; see Retry-After */
             429: {
                 headers: {
@@ -2208,7 +2406,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2237,6 +2435,15 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2284,7 +2491,7 @@ export interface operations {
                     "application/json": components["schemas"]["Registered"];
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2313,6 +2520,15 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2354,7 +2570,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2401,6 +2617,15 @@ export interface operations {
                 };
                 content: {
                     "image/jpeg": string;
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -2464,7 +2689,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2509,6 +2734,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listResultsForName: {
@@ -2536,7 +2770,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2622,7 +2856,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2658,6 +2892,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getSignedUrl: {
@@ -2685,7 +2928,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2759,6 +3002,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getStats: {
@@ -2786,6 +3038,15 @@ export interface operations {
                         unknown_count: number;
                         webhooks?: Record<string, never>;
                     };
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -2826,6 +3087,33 @@ export interface operations {
                     "application/json": components["schemas"]["Status"];
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Token missing or wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The token's scope does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     stop: {
@@ -2846,6 +3134,15 @@ export interface operations {
                     "application/json": components["schemas"]["Status"];
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -2857,6 +3154,15 @@ export interface operations {
             };
             /** @description The token's scope does not allow this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2885,6 +3191,15 @@ export interface operations {
                         total: number;
                         unknown: components["schemas"]["UnknownFace"][];
                     };
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -2927,6 +3242,15 @@ export interface operations {
                     "application/json": components["schemas"]["Success"];
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -2954,6 +3278,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getUnknownImage: {
@@ -2974,6 +3307,15 @@ export interface operations {
                 };
                 content: {
                     "image/jpeg": string;
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -3031,7 +3373,7 @@ export interface operations {
                     "application/json": components["schemas"]["Registered"];
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3069,6 +3411,15 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3149,7 +3500,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3203,6 +3554,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Face detection is busy; see Retry-After */
             429: {
                 headers: {
@@ -3240,7 +3600,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3298,6 +3658,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -3347,6 +3716,15 @@ export interface operations {
                     "application/json": components["schemas"]["Success"];
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -3367,6 +3745,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3395,6 +3782,15 @@ export interface operations {
                 };
                 content: {
                     "image/jpeg": string;
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -3456,7 +3852,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3485,6 +3881,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3530,7 +3935,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3566,6 +3971,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listFailedWebhooks: {
@@ -3591,7 +4005,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3642,6 +4056,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -3653,6 +4076,15 @@ export interface operations {
             };
             /** @description The token's scope does not allow this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3680,6 +4112,24 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Token missing or wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getOperatorAsset: {
@@ -3699,6 +4149,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Not found */
             404: {
