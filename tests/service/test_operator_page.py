@@ -107,6 +107,8 @@ def test_operator_page_says_how_many_cameras_wait(tmp_path: Path) -> None:
             try:
                 page = browser.new_page()
                 assert page.goto(node.url + "/").status == 200
+                page.fill("#token-input", node.token)  # closed by default: the page asks for the token
+                page.click("#token-form button")
                 expect(page.locator("#cameras-waiting")).to_be_visible()
                 expect(page.locator("#cameras-waiting")).to_have_text(
                     "2 of 2 cameras waiting for a node with room (every node is full: 1 node x 0)")
