@@ -10,9 +10,8 @@ from typing import Any
 
 import bottle
 
-from facegate.records import ENCODING_SIZE
+from facegate.records import ENCODING_SIZE, person_name
 
-MAX_NAME = 100
 MAX_TEXT = 2048
 MAX_BODY_BYTES = 10 * 1024 * 1024  # a 7 MB photo, base64-encoded, still fits
 MAX_LIMIT = 1000
@@ -25,16 +24,11 @@ def fail(status: int, message: str) -> bottle.HTTPError:
 
 
 def check_name(value: Any) -> str:
-    if not isinstance(value, str):
-        raise fail(400, "name must be a string")
-    if len(value) > MAX_NAME:
-        raise fail(400, f"name must be at most {MAX_NAME} characters")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise fail(400, "name must not contain control characters")
-    name = value.strip()
-    if not name:
-        raise fail(400, "name must not be empty")
-    return name
+    """A person's name (facegate/records.py says what one may be), else a 400 saying why not."""
+    try:
+        return person_name(value)
+    except ValueError as exc:
+        raise fail(400, str(exc)) from None
 
 
 def check_encoding(value: Any) -> list[float]:
@@ -63,16 +57,23 @@ def optional_text(body: dict[str, Any], *keys: str) -> str | None:
     return present[0][1] if present else None
 
 
+def digits(text: str) -> bool:
+    """True for a non-empty run of 0-9 only (`str.isdigit` also takes '²' and '٣', which `int` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def check_limit(text: str | None, default: int = 100) -> int:
     if text is None or text == "":
         return default
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+    if not digits(text) or not 1 <= int(text) <= MAX_LIMIT:
         raise fail(400, f"limit must be an integer from 1 to {MAX_LIMIT}")
     return int(text)
 
 
 def check_id(text: str, what: str = "person") -> int:
-    if not text.isdigit() or len(text) > 12:
+    if text.isdigit() and not text.isascii():
+        raise fail(400, f"a {what} id is written with the digits 0-9")
+    if not digits(text) or len(text) > 12:
         raise fail(404, f"no {what} {text!r}")
     return int(text)
 

@@ -183,11 +183,12 @@ def cmd_register(args: argparse.Namespace, store: Store, settings: Settings) -> 
     import numpy as np
 
     from facegate.enrollment import EnrollmentRules, Submitted, judge_all
-    from facegate.records import ENCODING_SIZE
+    from facegate.records import ENCODING_SIZE, person_name
 
-    name = args.name.strip()
-    if not name or len(name) > 100:
-        raise SettingError("NAME must be 1 to 100 characters")
+    try:
+        name = person_name(args.name)
+    except ValueError as exc:
+        raise SettingError(f"NAME: {exc}") from None
     submitted = []
     for image in args.images:
         try:

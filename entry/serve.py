@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from control.service_api import Conflict, ServiceError
 from entry.node_agent import NODE_TIMEOUT_S, ClusterAgent, advertised_url
-from facegate import __version__
+from facegate import __version__, camera_source
 from facegate.camera import Camera, check_camera
 from facegate.camera_board import STOPPED, ClusterState, ThisNode, board, by_state
 from facegate.camera_settings import camera_of, default_camera_id, stored_settings, write_settings
@@ -168,12 +168,29 @@ class Service:
 
     def update_config(self, updates: Mapping[str, Any]) -> Settings:
         cleaned = validate(updates, runtime_only=True)
+        sent = {c.id: c.stream_url for c in cleaned.get("cameras") or ()}
+        if cleaned.get("stream_url") is not None:
+            sent[str(cleaned.get("camera_id") or self.config().camera_id)] = cleaned["stream_url"]
+        self._check_sent_sources(sent)
         with self._lock:
             write_settings(self.store, cleaned)
             self._reconcile()
             self._wake_agent()
         log.info("config updated: %s", ", ".join(f"{k}={v}" for k, v in cleaned.items()))
         return self.config()
+
+    def _check_sent_sources(self, sent: Mapping[str, str], stored: Mapping[str, Any] | None = None) -> None:
+        """Sources sent through the API (camera id -> URL): files only inside the media dir, except that a
+        camera keeps the source it has (`stored`, camera id -> URL, by default read now), since the
+        operator's command line may name any file."""
+        if stored is None:
+            stored = {c.id: c.stream_url for c in self.camera_list()}
+        try:
+            for camera_id, url in sent.items():
+                if url != stored.get(camera_id):
+                    camera_source.check_api_source(url, self.store.data_dir)
+        except camera_source.SourceError as exc:
+            raise SettingError(str(exc)) from None
 
     # --- cameras (GET/POST /api/cameras, PUT/DELETE /api/cameras/<id>): rows, one write each ---------
     def _cameras_changed(self) -> None:
@@ -184,6 +201,7 @@ class Service:
     def add_camera(self, camera: Mapping[str, Any]) -> Camera:
         """Store a new camera (Conflict when its id is taken); it is placed on a node with room, or waits."""
         entry = check_camera(camera)
+        self._check_sent_sources({entry.id: entry.stream_url})
         try:
             self.store.cameras.add(entry.to_dict())
         except CameraExists as exc:
@@ -199,7 +217,9 @@ class Service:
                                "PUT /api/config {\"detect_fps\": ...} (or add it to cameras)")
 
         def changed(stored: dict[str, Any]) -> dict[str, Any]:
-            return check_camera({**stored, **changes, "id": camera_id}).to_dict()
+            entry = check_camera({**stored, **changes, "id": camera_id})
+            self._check_sent_sources({camera_id: entry.stream_url}, {camera_id: stored.get("stream_url")})
+            return entry.to_dict()
 
         row = self.store.cameras.update(camera_id, changed)
         if row is None:

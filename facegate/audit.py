@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from facegate.db.schema import audit
-from facegate.redact import redact_json
+from facegate.redact import redact
 from facegate.store import iso_now
 
 DAY_S = 86400.0
@@ -49,7 +49,7 @@ class AuditTrail:
     def record(self, entry: AuditEntry) -> int:
         """Append one row (details masked of URL passwords) and drop rows past the retention; returns its id."""
         now = time.time()
-        details = json.dumps(redact_json(entry.details), default=str, sort_keys=True)
+        details = json.dumps(redact(entry.details), default=str, sort_keys=True)
         days = int(self._retention_days() or 0)
         with self._writer.begin() as connection:
             row_id = connection.execute(audit.insert().values(

@@ -41,7 +41,7 @@ class Camera:
     """One camera: its id, its stream, and its own detect_fps when it has one (None: the global one)."""
 
     id: str = declare_required(CAMERA_ID, "the camera's id, carried by its events")
-    stream_url: str = declare_required(STREAM_URL, "file path, rtsp://, http(s)://, device index")
+    stream_url: str = declare_required(STREAM_URL, "file path, rtsp(s)://, rtmp://, http(s)://, device index")
     name: str | None = declare(None, Text(100, printable=False), "a name for people")
     enabled: bool = declare(True, Flag(), "a disabled camera is kept but not run")
     detect_fps: float | None = declare(None, DETECT_FPS, "its own detections per stream second (null: the global)")

@@ -17,9 +17,9 @@ from typing import IO
 from facegate.db.outage import patiently
 from facegate.enrollment import crop_quality
 from facegate.records import box_dict
-from facegate.redact import mask_url
+from facegate.redact import redact
 from facegate.store import Sighting, Store
-from pipeline.delivery.webhooks import WebhookConfig, WebhookSender, webhook_body
+from pipeline.delivery.webhooks import WebhookConfig, WebhookSender, warn_if_forgeable, webhook_body
 from pipeline.runtime.stage_context import EmitOptions, StageContext, receive
 from pipeline.transport.messages import EndOfStream, Event, FrameResult, QuietResults, ReplayDone, Stop, UnknownFace
 
@@ -51,7 +51,8 @@ class Emitter:
         if self.webhooks.url and ctx.options.deliver:
             self.sender = WebhookSender(lambda: Store(ctx.data_dir), self.webhooks, ctx.settings.node_id or "local")
             self.sender.start()
-            log.info("webhooks go to %s%s", self.webhooks.url, " (signed)" if self.webhooks.secret else "")
+            log.info("webhooks go to %s%s", self.webhooks.url, " (signed)" if self.webhooks.signing_key else "")
+            warn_if_forgeable(self.webhooks)
         trace = ctx.options.trace
         self.trace: IO[str] | None = Path(trace).open("w", encoding="utf-8") if trace else None
         self.pruned = 0.0
@@ -59,7 +60,7 @@ class Emitter:
 
     def record(self, event: Event) -> None:
         body = webhook_body(event.result, event.camera_id, event.stream_url) if self.sender else None
-        stream_url = mask_url(event.stream_url)
+        stream_url = redact(event.stream_url)
         sighting = Sighting(event.encoding, event.crop, event.visitor_id)
         patiently(lambda: self.store.results.add(event.event_id, event.result, event.camera_id, stream_url, body,
                                                sighting=sighting),

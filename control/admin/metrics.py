@@ -17,7 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from control.declaration import Doc, Scope
 from control.openapi import STRING
 from facegate.camera_board import STATES, by_state
-from facegate.redact import configured_secrets, redact_text
+from facegate.redact import redact
 from pipeline.runtime.stage_kind import StageKind
 from pipeline.runtime.stats import LATENCY_BUCKETS_S, StageFigures
 
@@ -72,7 +72,7 @@ class PipelineCollector:
 
     def _cameras(self) -> Iterator[Metric]:
         status = self.service.status()
-        cameras = self.service.camera_board()
+        cameras = redact(self.service.camera_board())  # masked before their URLs become labels
         counted = GaugeMetricFamily("facegate_cameras", "Cameras of the cluster by state (unassigned: waiting for a"
                                     " node with room)", labels=["state"])
         counts = by_state(cameras)
@@ -118,7 +118,7 @@ def render(service: Any) -> bytes:
     """The metrics page for one scrape; no label ever carries a camera password or a secret."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PipelineCollector(service))
-    return redact_text(generate_latest(registry).decode(), configured_secrets()).encode()
+    return redact(generate_latest(registry).decode()).encode()
 
 
 def install(app: bottle.Bottle, service: Any) -> None:

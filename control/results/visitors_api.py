@@ -32,7 +32,7 @@ from control.openapi import (
 )
 from control.results.sightings_api import crop_link
 from control.service_api import ServiceApi
-from control.validation import MAX_OFFSET, check_id, check_name, fail, json_body
+from control.validation import MAX_OFFSET, check_id, check_name, digits, fail, json_body
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def _page(query: bottle.FormsDict) -> tuple[int, int]:
         if text in (None, ""):
             values.append(default)
             continue
-        if not text.isdigit() or not low <= int(text) <= high:
+        if not digits(text) or not low <= int(text) <= high:
             raise fail(400, f"{key} must be a whole number from {low} to {high}")
         values.append(int(text))
     return values[0], values[1]

@@ -23,9 +23,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from facegate.records import ENCODING_SIZE
+from facegate.records import ENCODING_SIZE, UNKNOWN
 
-UNKNOWN = "Unknown"
 TWO_STAGE_FROM = 20_000  # rows; below this one pass fits in cache and is as fast
 PREFIX_DIMS = 32
 MAX_CANDIDATE_SHARE = 1 / 16  # beyond this share of rows, read the rest of every row instead

@@ -816,6 +816,7 @@ export interface components {
             image_base64?: string | null;
             image_url?: string | null;
             imageUrl?: string | null;
+            /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
             name: string;
         } | {
             client_id?: string | null;
@@ -824,6 +825,7 @@ export interface components {
             image_base64: string;
             image_url?: string | null;
             imageUrl?: string | null;
+            /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
             name: string;
         };
         Registered: {
@@ -1895,6 +1897,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name: string;
                 };
             };
@@ -2477,6 +2480,7 @@ export interface operations {
                     /** Format: binary */
                     image: string;
                     image_url?: string | null;
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name: string;
                 };
             };
@@ -2669,6 +2673,7 @@ export interface operations {
         requestBody?: {
             content: {
                 "application/json": {
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name?: string;
                 };
             };
@@ -3359,6 +3364,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name: string;
                 };
             };
@@ -3834,6 +3840,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name: string;
                 };
             };
