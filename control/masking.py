@@ -51,7 +51,7 @@ def keep_config_passwords(service: ServiceApi, updates: dict[str, Any]) -> dict[
     if isinstance(kept.get("cameras"), list):
         stored = _stored_camera_urls(service)
         kept["cameras"] = [
-            {**c, "stream_url": restore_password(c.get("stream_url"), stored.get(c.get("id")))}
+            {**c, "stream_url": restore_password(c.get("stream_url"), stored.get(c.get("id", "")))}
             if isinstance(c, dict) and "stream_url" in c else c
             for c in kept["cameras"]
         ]

@@ -95,7 +95,8 @@ def json_body() -> dict[str, Any]:
 
 
 def is_multipart() -> bool:
-    return bottle.request.content_type.lower().startswith("multipart/form-data")
+    content_type: str = bottle.request.content_type
+    return content_type.lower().startswith("multipart/form-data")
 
 
 def form_fields() -> dict[str, str]:
@@ -134,11 +135,16 @@ def uploaded_image() -> bytes | None:
         upload = bottle.request.files.get("image")
         if upload is None:
             return None
-        data = upload.file.read(MAX_BODY_BYTES + 1)
-        if len(data) > MAX_BODY_BYTES:
-            raise fail(413, "image is too large")
-        return data
+        return upload_bytes(upload, "image")
     return None
+
+
+def upload_bytes(upload: bottle.FileUpload, field: str) -> bytes:
+    """The bytes of one uploaded file; 413 when it is larger than a body may be."""
+    data: bytes = upload.file.read(MAX_BODY_BYTES + 1)
+    if len(data) > MAX_BODY_BYTES:
+        raise fail(413, f"{field} is too large")
+    return data
 
 
 def uploaded_files() -> list[tuple[str, bytes]]:
@@ -147,10 +153,7 @@ def uploaded_files() -> list[tuple[str, bytes]]:
         return []
     files = []
     for field, upload in bottle.request.files.allitems():
-        data = upload.file.read(MAX_BODY_BYTES + 1)
-        if len(data) > MAX_BODY_BYTES:
-            raise fail(413, f"{field} is too large")
-        files.append((upload.raw_filename or field, data))
+        files.append((upload.raw_filename or field, upload_bytes(upload, field)))
     return files
 
 

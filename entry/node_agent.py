@@ -145,7 +145,7 @@ class ClusterAgent:
             if any(c in view.wanted for c in decided.give_up):
                 self._last_handover = now
             log.info("gave up cameras %s", ", ".join(decided.give_up))
-        took = []
+        took: list[str] = []
         for camera in decided.take:
             if len(took) >= decided.share:
                 break

@@ -21,7 +21,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, overload
 from urllib.parse import quote, unquote
 
 MASK = "***"
@@ -158,6 +158,10 @@ def _walk(value: Any, change: Callable[[str], str]) -> Any:
     return value
 
 
+@overload
+def redact(value: str, secrets: Iterable[str] = ()) -> str: ...
+@overload
+def redact(value: Any, secrets: Iterable[str] = ()) -> Any: ...
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
     """`value` (a string, or a JSON-like dict/list, copied) with every secret masked.
 

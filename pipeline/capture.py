@@ -213,9 +213,9 @@ class Camera:
         ok, first = cap.read()
         if not ok or first is None:
             return "no frame could be read"
-        shape = tuple(int(v) for v in first.shape) if first.ndim == 3 else (*first.shape, 3)
+        shape = (int(first.shape[0]), int(first.shape[1]), int(first.shape[2]) if first.ndim == 3 else 3)
         if self.ring is None or self.ring.shape != shape:
-            self.ring = self.request_ring(shape)  # type: ignore[arg-type]
+            self.ring = self.request_ring(shape)
             if self.ring is None:
                 return "stopped" if self.stop else "no ring from the supervisor"
         self.report("live", None, shape, fps)
@@ -240,7 +240,7 @@ class Camera:
                 pending, ok = None, True
             else:
                 ok, image = cap.read(image=target)
-                if ok and image is not None and image.ctypes.data != target.ctypes.data:
+                if ok and image.ctypes.data != target.ctypes.data:  # ok: OpenCV returned a frame
                     if image.shape != target.shape:
                         if slot is not None:
                             self.ring.abandon_write(slot)
@@ -280,7 +280,7 @@ class Camera:
                 cap, opened, why = None, False, str(exc)
             else:
                 why = open_failure(self.url) if not opened else ""
-            if opened:
+            if cap is not None and opened:
                 why = self.stream(cap)
                 self.flush_quiet()
             if cap is not None:

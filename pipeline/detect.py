@@ -17,11 +17,12 @@ import numpy as np
 
 from facegate.crops import face_crop
 from facegate.encoder import face_encodings, network
+from facegate.records import Box
 from pipeline.detectors.factory import make_detector, options_from
-from pipeline.detectors.locator import FaceLocator, ModelFileError
+from pipeline.detectors.locator import DetectorOptions, FaceLocator, ModelFileError
 from pipeline.runtime.stage_context import ConfigFollower, DetectOptions, StageContext, receive
 from pipeline.transport.frame_ring import FrameRing
-from pipeline.transport.messages import Box, Face, FaceBatch, FrameRef, Stop
+from pipeline.transport.messages import Face, FaceBatch, FrameRef, Stop
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class Detector:
         self.meter.mark_ready()
         log.info("ready (%s, downscale %.2f)", self.locator.name, self.config.settings.downscale)
 
-    def locator_wanted(self) -> tuple:
+    def locator_wanted(self) -> tuple[str, DetectorOptions]:
         s = self.config.settings
         return s.face_detector, options_from(s)
 

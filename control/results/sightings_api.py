@@ -46,8 +46,8 @@ from control.validation import (
     sent_image,
 )
 from facegate.faces import encode_single_face
+from facegate.records import UNKNOWN
 from facegate.sighting_search import SightingSearch
-from pipeline.recognition.known_faces import UNKNOWN
 
 log = logging.getLogger(__name__)
 

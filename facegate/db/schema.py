@@ -13,7 +13,7 @@ import sqlalchemy as sa
 # BIGINT keys on PostgreSQL; on SQLite only "INTEGER PRIMARY KEY" is the rowid, and AUTOINCREMENT
 # keeps ids from being reused, which "newest first" and the unknown-face trim rely on.
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-Seconds = sa.Double()
+Seconds: sa.Double[float] = sa.Double()
 
 metadata = sa.MetaData()
 

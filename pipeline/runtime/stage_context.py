@@ -11,7 +11,6 @@ import queue
 import time
 from dataclasses import dataclass, field
 from multiprocessing.queues import Queue
-from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
@@ -22,6 +21,7 @@ from facegate.store import Store
 from pipeline.runtime.run_mode import LIVE, Mode
 from pipeline.runtime.stage_kind import StageKind
 from pipeline.runtime.stats import StageMeter, StatsBoard
+from pipeline.transport.messages import Message
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,8 @@ class StageContext:
 
     name: str  # e.g. "detect-1"; the process title is "facegate: <name>"
     kind: StageKind
-    inbox: Queue
-    outbox: Queue
+    inbox: Queue[Message]
+    outbox: Queue[Message]
     board: StatsBoard
     row: int
     parent_pid: int
@@ -77,7 +77,7 @@ class StageContext:
         return stop, StageMeter(self.board, self.row, os.getpid())
 
 
-def receive(inbox: Queue, stop: StopFlag, meter: StageMeter, timeout: float = 0.25) -> Any:
+def receive(inbox: Queue[Message], stop: StopFlag, meter: StageMeter, timeout: float = 0.25) -> Message | None:
     """The next message, or None after `timeout` (the stage then checks its stop flag and beats)."""
     try:
         return inbox.get(timeout=timeout)

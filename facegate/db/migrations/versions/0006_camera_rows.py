@@ -12,6 +12,7 @@ Revises: 0005
 
 import json
 import time
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -27,12 +28,13 @@ ORDER_STEP_S = 1e-3  # created_at of the moved cameras: one millisecond apart, i
 config = sa.table("config", sa.column("key", sa.Text), sa.column("value", sa.Text))
 
 
-def _stored(connection: sa.Connection, key: str, default: object) -> object:
+def _stored(connection: sa.Connection, key: str, default: Any) -> Any:
+    """A config key's JSON value, or `default`."""
     found = connection.execute(sa.select(config.c.value).where(config.c.key == key)).scalar()
     return default if found is None else json.loads(found)
 
 
-def _moved_rows(connection: sa.Connection) -> list[dict]:
+def _moved_rows(connection: sa.Connection) -> list[dict[str, Any]]:
     """The cameras the config held: the default camera (from stream_url), then the list, in order."""
     default_id = str(_stored(connection, "camera_id", DEFAULT_CAMERA_ID) or DEFAULT_CAMERA_ID)
     stream_url = _stored(connection, "stream_url", None)
@@ -42,7 +44,9 @@ def _moved_rows(connection: sa.Connection) -> list[dict]:
     if stream_url and all(c["id"] != default_id for c in listed):
         entries.append({"id": default_id, "stream_url": str(stream_url)})
     entries += listed
-    now, seen, rows = time.time(), set(), []
+    now = time.time()
+    seen: set[str] = set()
+    rows: list[dict[str, Any]] = []
     for entry in entries:
         if entry["id"] in seen:
             continue
