@@ -185,7 +185,11 @@ def test_register_replay_serve_stop_and_serve_again(container: Container, tmp_pa
     check = subprocess.run(container.argv(container.healthcheck[1:], first.env), capture_output=True, text=True,
                            timeout=60)
     assert check.returncode == 0 and check.stdout.strip().endswith(": ok"), (check.stdout, check.stderr)
+    made = data / "admin_token"  # closed by default: the first start made the admin token, for its owner only
+    assert made.stat().st_mode & 0o777 == 0o600 and made.stat().st_uid == USER_ID
     api = requests.Session()
+    assert api.get(first.url + "/api/persons").status_code == 401
+    api.headers["Authorization"] = f"Bearer {made.read_text().strip()}"
     assert [p["name"] for p in api.get(first.url + "/api/persons").json()["persons"]] == [LIN]
     named = api.get(f"{first.url}/api/results/{LIN}").json()["total"]
     assert named > 0, "the replay's events named Lin"

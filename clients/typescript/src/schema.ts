@@ -917,6 +917,15 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listAudit: {
@@ -944,7 +953,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1002,7 +1011,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1062,7 +1071,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1107,6 +1116,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     updateCamera: {
@@ -1141,7 +1159,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1186,6 +1204,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteCamera: {
@@ -1208,6 +1235,15 @@ export interface operations {
                     "application/json": components["schemas"]["Success"];
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -1228,6 +1264,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1263,6 +1308,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Token missing or wrong */
             401: {
@@ -1329,7 +1383,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1394,6 +1448,15 @@ export interface operations {
                     "application/json": {
                         config: Record<string, never>;
                     };
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -1474,7 +1537,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1519,6 +1582,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getHealth: {
@@ -1537,6 +1609,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Starting, or degraded (a stage or the store down) */
@@ -1566,6 +1647,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Result"];
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -1611,6 +1701,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -1647,6 +1746,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": Record<string, never>;
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -1690,6 +1798,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -1728,6 +1845,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Person"];
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -1790,7 +1916,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1835,6 +1961,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deletePerson: {
@@ -1857,6 +1992,15 @@ export interface operations {
                     "application/json": components["schemas"]["Success"];
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -1877,6 +2021,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1911,6 +2064,15 @@ export interface operations {
                         }[];
                         total: number;
                     };
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -1966,6 +2128,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -1986,6 +2157,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2014,6 +2194,15 @@ export interface operations {
                 };
                 content: {
                     "image/jpeg": string;
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -2158,6 +2347,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Face detection is busy; see Retry-After */
             429: {
                 headers: {
@@ -2211,7 +2409,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2240,6 +2438,15 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2288,7 +2495,7 @@ export interface operations {
                     "application/json": components["schemas"]["Registered"];
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2317,6 +2524,15 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2358,7 +2574,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2405,6 +2621,15 @@ export interface operations {
                 };
                 content: {
                     "image/jpeg": string;
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -2469,7 +2694,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2514,6 +2739,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listResultsForName: {
@@ -2541,7 +2775,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2627,7 +2861,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2663,6 +2897,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getSignedUrl: {
@@ -2690,7 +2933,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2764,6 +3007,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getStats: {
@@ -2791,6 +3043,15 @@ export interface operations {
                         unknown_count: number;
                         webhooks?: Record<string, never>;
                     };
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -2831,6 +3092,33 @@ export interface operations {
                     "application/json": components["schemas"]["Status"];
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Token missing or wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The token's scope does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     stop: {
@@ -2851,6 +3139,15 @@ export interface operations {
                     "application/json": components["schemas"]["Status"];
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -2862,6 +3159,15 @@ export interface operations {
             };
             /** @description The token's scope does not allow this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2890,6 +3196,15 @@ export interface operations {
                         total: number;
                         unknown: components["schemas"]["UnknownFace"][];
                     };
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -2932,6 +3247,15 @@ export interface operations {
                     "application/json": components["schemas"]["Success"];
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -2959,6 +3283,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getUnknownImage: {
@@ -2979,6 +3312,15 @@ export interface operations {
                 };
                 content: {
                     "image/jpeg": string;
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -3037,7 +3379,7 @@ export interface operations {
                     "application/json": components["schemas"]["Registered"];
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3075,6 +3417,15 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3155,7 +3506,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3209,6 +3560,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Face detection is busy; see Retry-After */
             429: {
                 headers: {
@@ -3246,7 +3606,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3304,6 +3664,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -3353,6 +3722,15 @@ export interface operations {
                     "application/json": components["schemas"]["Success"];
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -3373,6 +3751,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3401,6 +3788,15 @@ export interface operations {
                 };
                 content: {
                     "image/jpeg": string;
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -3463,7 +3859,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3492,6 +3888,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3537,7 +3942,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3573,6 +3978,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listFailedWebhooks: {
@@ -3598,7 +4012,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3649,6 +4063,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -3660,6 +4083,15 @@ export interface operations {
             };
             /** @description The token's scope does not allow this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3687,6 +4119,24 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Token missing or wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getOperatorAsset: {
@@ -3706,6 +4156,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Not found */
             404: {
