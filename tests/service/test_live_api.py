@@ -397,8 +397,8 @@ def test_camera_crud_refuses_bad_requests_with_json_errors(svc: ServiceProcess, 
     ]
     for body, word in bad_bodies:
         assert word in _error(svc.post("/api/cameras", json=body), 400), body
-    _error(svc.post("/api/cameras", data="{not json"), 400)
-    _error(svc.post("/api/cameras", data="[1, 2]"), 400)
+    _error(svc.post("/api/cameras", data="{not json", headers={"Content-Type": "application/json"}), 400)
+    _error(svc.post("/api/cameras", data="[1, 2]", headers={"Content-Type": "application/json"}), 400)
     for method in ("put", "delete"):
         assert "nope" in _error(getattr(svc, method)("/api/cameras/nope", json={"enabled": False}), 404)
     _error(svc.get("/api/cameras/nope/snapshot.jpg"), 404)
@@ -411,7 +411,7 @@ def test_camera_crud_refuses_bad_requests_with_json_errors(svc: ServiceProcess, 
         _error(svc.put("/api/cameras/hall", json={"id": "other"}), 400)
         _error(svc.put("/api/cameras/hall", json={"stream_url": "gopher://x"}), 400)
         _error(svc.put("/api/cameras/hall", json={"enabled": "sometimes"}), 400)
-        _error(svc.put("/api/cameras/hall", data="[]"), 400)
+        _error(svc.put("/api/cameras/hall", data="[]", headers={"Content-Type": "application/json"}), 400)
         assert camera(svc, "hall")["stream_url"] == str(clip)
     finally:
         assert svc.delete("/api/cameras/hall").status_code == 200

@@ -18,13 +18,20 @@ from tests.support import leaks, testdata
 from tests.support.webhook_receiver import free_port
 
 REPO = Path(__file__).resolve().parents[2]
+# The admin token every service of the tests runs with unless the test names its own: the service is
+# closed by default, and a test not about access should not depend on a token file.
+TEST_TOKEN = "facegate-test-admin-token"
 
 
 class ServiceProcess:
-    """Start, stop, kill and talk to one supervisor; its log goes to `data_dir/service.log`."""
+    """Start, stop, kill and talk to one supervisor; its log goes to `data_dir/service.log`.
 
-    def __init__(self, data_dir: Path, *args: str, token: str | None = None, env: dict[str, str] | None = None,
-                 port: int | None = None) -> None:
+    It runs with `token` as its FACEGATE_API_TOKEN (TEST_TOKEN unless given) and sends it on every
+    request; `token=None` starts it as a user would, with no token set, and then talks with the
+    token it made in its data dir (`admin_token`), if it made one."""
+
+    def __init__(self, data_dir: Path, *args: str, token: str | None = TEST_TOKEN,
+                 env: dict[str, str] | None = None, port: int | None = None) -> None:
         self.data_dir, self.args, self.token = Path(data_dir), list(args), token
         self.port = port or free_port()
         # the test data (photos, the clip) is the media dir: the API adds file cameras only from there
@@ -62,12 +69,18 @@ class ServiceProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"supervisor exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
             try:
-                if requests.get(self.url + "/api/status", timeout=2).status_code == 200:
-                    return self
+                if requests.get(self.url + "/api/health", timeout=2).status_code in (200, 503):  # listening
+                    return self._with_made_token()
             except requests.ConnectionError:
                 pass
             time.sleep(0.2)
         raise TimeoutError(f"supervisor did not answer within {timeout:.0f} s:\n{self.log()[-3000:]}")
+
+    def _with_made_token(self) -> ServiceProcess:
+        made = self.data_dir / "admin_token"
+        if self.token is None and made.exists():
+            self.token = made.read_text().strip()
+        return self
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -917,6 +917,15 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listAudit: {
@@ -944,7 +953,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1002,7 +1011,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1062,7 +1071,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1100,6 +1109,15 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1141,7 +1159,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1195,6 +1213,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteCamera: {
@@ -1217,6 +1244,15 @@ export interface operations {
                     "application/json": components["schemas"]["Success"];
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -1237,6 +1273,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1272,6 +1317,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Token missing or wrong */
             401: {
@@ -1338,7 +1392,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1403,6 +1457,15 @@ export interface operations {
                     "application/json": {
                         config: Record<string, never>;
                     };
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -1483,7 +1546,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1528,6 +1591,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getHealth: {
@@ -1546,6 +1618,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Starting, or degraded (a stage or the store down) */
@@ -1575,6 +1656,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Result"];
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -1620,6 +1710,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -1656,6 +1755,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": Record<string, never>;
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -1699,6 +1807,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -1737,6 +1854,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Person"];
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -1799,7 +1925,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1844,6 +1970,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deletePerson: {
@@ -1866,6 +2001,15 @@ export interface operations {
                     "application/json": components["schemas"]["Success"];
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -1886,6 +2030,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1920,6 +2073,15 @@ export interface operations {
                         }[];
                         total: number;
                     };
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -1975,6 +2137,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -1995,6 +2166,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2023,6 +2203,15 @@ export interface operations {
                 };
                 content: {
                     "image/jpeg": string;
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -2167,6 +2356,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Face detection is busy; see Retry-After */
             429: {
                 headers: {
@@ -2220,7 +2418,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2249,6 +2447,15 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2297,7 +2504,7 @@ export interface operations {
                     "application/json": components["schemas"]["Registered"];
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2326,6 +2533,15 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2367,7 +2583,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2414,6 +2630,15 @@ export interface operations {
                 };
                 content: {
                     "image/jpeg": string;
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -2478,7 +2703,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2523,6 +2748,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listResultsForName: {
@@ -2550,7 +2784,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2636,7 +2870,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2672,6 +2906,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getSignedUrl: {
@@ -2699,7 +2942,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2773,6 +3016,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getStats: {
@@ -2800,6 +3052,15 @@ export interface operations {
                         unknown_count: number;
                         webhooks?: Record<string, never>;
                     };
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -2840,6 +3101,33 @@ export interface operations {
                     "application/json": components["schemas"]["Status"];
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Token missing or wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The token's scope does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     stop: {
@@ -2860,6 +3148,15 @@ export interface operations {
                     "application/json": components["schemas"]["Status"];
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -2871,6 +3168,15 @@ export interface operations {
             };
             /** @description The token's scope does not allow this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2899,6 +3205,15 @@ export interface operations {
                         total: number;
                         unknown: components["schemas"]["UnknownFace"][];
                     };
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -2941,6 +3256,15 @@ export interface operations {
                     "application/json": components["schemas"]["Success"];
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -2968,6 +3292,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getUnknownImage: {
@@ -2988,6 +3321,15 @@ export interface operations {
                 };
                 content: {
                     "image/jpeg": string;
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -3046,7 +3388,7 @@ export interface operations {
                     "application/json": components["schemas"]["Registered"];
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3084,6 +3426,15 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3164,7 +3515,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3218,6 +3569,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Face detection is busy; see Retry-After */
             429: {
                 headers: {
@@ -3255,7 +3615,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3313,6 +3673,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -3362,6 +3731,15 @@ export interface operations {
                     "application/json": components["schemas"]["Success"];
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -3382,6 +3760,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3410,6 +3797,15 @@ export interface operations {
                 };
                 content: {
                     "image/jpeg": string;
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -3472,7 +3868,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3501,6 +3897,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3546,7 +3951,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3582,6 +3987,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listFailedWebhooks: {
@@ -3607,7 +4021,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3658,6 +4072,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -3669,6 +4092,15 @@ export interface operations {
             };
             /** @description The token's scope does not allow this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3696,6 +4128,24 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Token missing or wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getOperatorAsset: {
@@ -3715,6 +4165,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Not found */
             404: {
