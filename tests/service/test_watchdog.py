@@ -15,7 +15,7 @@ from tests.service.test_live_api import LIN, results, seconds
 from tests.support.service_proc import ServiceProcess, children, poll_until
 from tests.support.supervisor_cli import copy_gallery
 
-STALL_S = 8.0
+STALL_S = 10.0
 
 
 @pytest.fixture
