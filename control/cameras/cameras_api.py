@@ -72,7 +72,7 @@ def install(app: bottle.Bottle, service: ServiceApi) -> None:
     def list_cameras() -> dict[str, Any]:
         query = bottle.request.query
         limit, offset = check_limit(query.get("limit"), PAGE_DEFAULT), check_offset(query.get("offset"))
-        state = query.get("state") or None
+        state = query.get("state")  # an empty one is no state either: a 400, as the document has it
         if state is not None and state not in STATES:
             raise fail(400, f"state must be one of {', '.join(STATES)}")
         chosen = select(service.camera_board(), node=query.get("node") or None, state=state)
