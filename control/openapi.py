@@ -12,7 +12,7 @@ from typing import Any
 
 import bottle
 
-from control.declaration import Doc, Scope, doc_of, is_signable, scope_of
+from control.declaration import Doc, Scope, action_of, doc_of, is_signable, scope_of
 from control.service_api import HEALTH_STATES
 from control.validation import MAX_LIMIT, MAX_NAME, MAX_TEXT
 from facegate.camera import camera_schema
@@ -134,6 +134,10 @@ def error_answers(*codes: int) -> dict[str, Any]:
     return {str(code): json_answer(ERROR, words[code]) for code in codes}
 
 
+AUDITED_ANSWERS = {"400": json_answer(ERROR, "Bad input (a body that cannot be parsed, too)"),
+                   "503": json_answer(ERROR, "The audit trail cannot be written, so nothing was changed")}
+
+
 def links_to(parameter: str, expression: str, *operations: str) -> dict[str, Any]:
     """OpenAPI links: the id in this response (`expression`) feeds `parameter` of each operation."""
     return {op: {"operationId": op, "parameters": {parameter: expression}} for op in operations}
@@ -172,6 +176,8 @@ def operation(route: bottle.Route) -> dict[str, Any]:
     parameters = _path_parameters(openapi_path(route.rule), doc.path_schemas) + list(doc.parameters)
     if parameters:
         found["parameters"] = parameters
+    if action_of(route) is not None:  # audited (control/audit_plugin.py): its body is parsed, its row written
+        found["responses"] = {**AUDITED_ANSWERS, **found["responses"]}
     _add_security(found, scope_of(route), is_signable(route))
     return found
 

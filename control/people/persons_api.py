@@ -36,6 +36,7 @@ from control.people.faces_api import enroll_one
 from control.request_schema import RequestSchemaPlugin
 from control.service_api import ServiceApi
 from control.validation import (
+    JSON_ERRORS,
     check_encoding,
     check_id,
     check_name,
@@ -67,7 +68,7 @@ def _sent_encoding(raw: Any) -> np.ndarray:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
-        except ValueError:
+        except JSON_ERRORS:
             raise fail(400, f"encoding must be a list of {ENCODING_SIZE} numbers") from None
     return np.asarray(check_encoding(raw))
 

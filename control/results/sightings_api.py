@@ -141,7 +141,7 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
         answer["message"] = f"{event_id} was not {sighting['name']}" + (f"; it was {who}" if who else "")
         return answer
 
-    @app.post("/api/search", scope=Scope.ADMIN, action=None, doc=SEARCH_DOC)
+    @app.post("/api/search", scope=Scope.ADMIN, action="face.search", doc=SEARCH_DOC)
     def search() -> dict[str, Any]:
         body = {} if is_multipart() else json_body()
         fields = form_fields() if is_multipart() else body
