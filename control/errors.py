@@ -79,7 +79,7 @@ def install_error_handler(app: bottle.Bottle) -> None:
         message = error.body if isinstance(error.body, str) and error.body else error.status_line
         if error.status_code == 404 and message.startswith("Not found: "):
             message = f"no route {bottle.request.path}"
-        if error.status_code == 500:  # a 503 says what is unavailable, in its own words
+        if error.status_code >= 500:
             message = "internal error; the server log has the details"
         return json.dumps({"error": message})
 
