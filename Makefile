@@ -29,13 +29,13 @@ debian = @$(1) >/dev/null 2>&1 || { \
   [ "$$(id -u)" = 0 ] || { echo "error: missing Debian packages: sudo apt-get install $(2)" >&2; exit 1; }; \
   apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(2); }
 
-# The PostgreSQL server binaries the tests and bench.store start a throwaway cluster from (tests/pgserver.py).
+# The PostgreSQL server binaries the tests and bench.store start a throwaway cluster from (tests/support/pgserver.py).
 postgres:
 	$(call debian,ls /usr/lib/postgresql/*/bin/initdb,postgresql)
 
 # What else the tests drive: the browser of the operator-page test, GStreamer's RTSP server with its
-# Python bindings and the H.264/H.265 encoders (tests/rtsp_server.py, run with Debian's /usr/bin/python3),
-# and systemd-analyze for the unit's check (tests/test_deploy_files.py).
+# Python bindings and the H.264/H.265 encoders (tests/support/rtsp_server.py, run with Debian's /usr/bin/python3),
+# and systemd-analyze for the unit's check (tests/unit/test_deploy_files.py).
 TEST_DEBS := chromium python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly \
 	gstreamer1.0-plugins-bad gstreamer1.0-libav systemd
 test-packages:
@@ -82,7 +82,7 @@ image: container-tools
 
 # Builds the image (make image) and runs it for real: not part of `make test`, which stays fast.
 image-test: $(STAMP) container-tools
-	FACEGATE_IMAGE_TEST=1 $(BIN)/python -m pytest -p no:xdist -rP tests/test_image.py
+	FACEGATE_IMAGE_TEST=1 $(BIN)/python -m pytest -p no:xdist -rP tests/service/test_image.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

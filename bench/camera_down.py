@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.fixtures import CLIP, LIN, faces_dir, register_people
-from tests.mjpeg_server import MjpegCamera, load_jpegs
+from tests.support.mjpeg_server import MjpegCamera, load_jpegs
 
 WINDOW_S = 10.0  # each counted window
 SETTLE_S = 3.0  # after a change, before a window starts

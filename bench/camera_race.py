@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cameras", type=int, default=48, help="cameras added at once (default 48)")
     parser.add_argument("--max-cameras", type=int, default=16, help="cameras each node runs (default 16)")
     args = parser.parse_args(argv)
-    from tests.pgserver import PostgresServer
-    from tests.service_proc import ServiceProcess
+    from tests.support.pgserver import PostgresServer
+    from tests.support.service_proc import ServiceProcess
 
     with tempfile.TemporaryDirectory(prefix="facegate-bench-race-") as tmp, PostgresServer() as server:
         url = server.create_database("race")

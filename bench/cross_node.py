@@ -54,7 +54,7 @@ def gallery_notify_ms(url: str, root: Path, rounds: int) -> list[float]:
 
 def take_over_s(url: str, root: Path, clip: Path) -> tuple[float, float]:
     """(seconds from SIGKILL to the survivor holding the camera, to the camera being live there)."""
-    from tests.service_proc import ServiceProcess, poll_until
+    from tests.support.service_proc import ServiceProcess, poll_until
 
     nodes = {name: ServiceProcess(root / name, "--database-url", url, "--node-id", name, "--workers", "1",
                                   "--max-cameras", "2") for name in ("node-a", "node-b")}
@@ -95,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=20, help="registrations timed (default 20)")
     parser.add_argument("--kills", type=int, default=2, help="take-overs timed (default 2)")
     args = parser.parse_args(argv)
-    from tests.pgserver import PostgresServer
-    from tests.testdata import data_dir
+    from tests.support.pgserver import PostgresServer
+    from tests.support.testdata import data_dir
 
     clip = data_dir() / "short_hamilton_clip.mp4"
     with tempfile.TemporaryDirectory(prefix="facegate-bench-cluster-") as tmp, PostgresServer() as server:

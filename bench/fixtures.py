@@ -25,10 +25,10 @@ REGISTER_TIMEOUT_S = 120.0
 
 
 def faces_dir() -> Path:
-    """The verified folder of test images and the clip (see tests/testdata.py)."""
+    """The verified folder of test images and the clip (see tests/support/testdata.py)."""
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    from tests.testdata import data_dir
+    from tests.support.testdata import data_dir
 
     return data_dir()
 

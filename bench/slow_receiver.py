@@ -24,7 +24,7 @@ from typing import Any
 
 from bench.fixtures import CLIP, copy_data_dir, faces_dir, register_people
 from bench.replayrun import run_replay
-from tests.webhook_receiver import WebhookReceiver
+from tests.support.webhook_receiver import WebhookReceiver
 
 SLOW_DELAY_S = 5.0  # the slow receiver answers each request after this
 GIVE_UP_S = 2.0  # facegate's webhook timeout in these runs

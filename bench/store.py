@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=2000, help="events written, then claimed (default 2000)")
     parser.add_argument("--claimers", type=int, default=2, help="claimers working the outbox at once (default 2)")
     args = parser.parse_args(argv)
-    from tests.pgserver import PostgresServer
+    from tests.support.pgserver import PostgresServer
 
     figures = []
     with tempfile.TemporaryDirectory(prefix="facegate-bench-store-") as tmp:

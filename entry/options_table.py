@@ -1,7 +1,7 @@
 """The README's table of options and settings, made from their declarations.
 
 `python -m entry.options_table` prints the table; `--write README.md` puts it in place, between
-the table's opening comment and the next blank line. tests/test_settings_declared.py checks the
+the table's opening comment and the next blank line. tests/unit/test_settings_declared.py checks the
 README holds exactly this table, so the README follows the declarations.
 """
 

@@ -4,7 +4,7 @@ The same declaration serves the command line (entry/cli.py makes the options), t
 (`FACEGATE_<NAME>`), the store (persisted runtime config), `PUT /api/config` and its OpenAPI
 schema (control/openapi.py), and the README's table (entry/options_table.py), so a value is
 checked the same way whichever door it came through. A new setting is one more field below;
-tests/test_settings_declared.py holds the check, the type, the schema and the option together.
+tests/unit/test_settings_declared.py holds the check, the type, the schema and the option together.
 """
 
 from __future__ import annotations

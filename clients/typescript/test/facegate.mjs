@@ -1,6 +1,6 @@
 // A real facegate for the Node tests: `python supervisor.py` on 127.0.0.1 and a free port, with its
 // own data dir, stopped with SIGTERM at the end. The test photos and clip are found exactly as the
-// Python suite finds them (tests/testdata.py: $FACEGATE_TEST_DATA, then ../shared/data/faces, ...).
+// Python suite finds them (tests/support/testdata.py: $FACEGATE_TEST_DATA, then ../shared/data/faces, ...).
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -12,7 +12,7 @@ export const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 export const PYTHON = process.env.FACEGATE_PYTHON ?? join(REPO, ".venv", "bin", "python");
 
 export function testData() {
-  const code = "from tests.testdata import data_dir; print(data_dir())";
+  const code = "from tests.support.testdata import data_dir; print(data_dir())";
   return execFileSync(PYTHON, ["-c", code], { cwd: REPO, encoding: "utf8" }).trim();
 }
 

@@ -1,0 +1,92 @@
+"""The operator page in a real browser (Debian's Chromium driven by Playwright) against a running service.
+
+The page itself is open; its data is not: it asks for the API token on its first 401, then shows a
+camera's live MJPEG and the unknown faces' crops through signed URLs (no token in any URL), lists
+the registered people, and registers an unknown face so that the clip, as it plays again, names them.
+The test saves a screenshot of the page and prints its path.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.support.service_proc import ServiceProcess
+from tests.support.supervisor_cli import copy_gallery
+
+CHROMIUM = "/usr/bin/chromium"
+TOKEN = "operator-token"
+LIN = "Lin-Manuel Miranda"
+
+
+@pytest.fixture()
+def service(gallery_dir: Path, tmp_path: Path, clip: Path) -> ServiceProcess:
+    proc = ServiceProcess(copy_gallery(gallery_dir, tmp_path / "data"), token=TOKEN)
+    proc.start()
+    try:
+        lin = next(p for p in proc.get("/api/persons").json()["persons"] if p["name"] == LIN)
+        assert proc.delete(f"/api/persons/{lin['id']}").status_code == 200  # Lin is a stranger now
+        assert proc.put("/api/config", json={"stream_url": str(clip), "event_cooldown_s": 2}).status_code == 200
+        assert proc.post("/api/start").status_code == 200
+        yield proc
+    finally:
+        assert proc.stop() == 0, proc.log()[-3000:]
+
+
+def test_operator_page_in_chromium(service: ServiceProcess, tmp_path: Path) -> None:
+    assert shutil.which(CHROMIUM) or Path(CHROMIUM).exists(), "Chromium is missing: apt-get install -y chromium"
+    sent_tokens, urls = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("request", lambda r: sent_tokens.append(r.headers.get("authorization"))
+                    if "/register" in r.url else None)
+            page.on("request", lambda r: urls.append(r.url))
+            errors = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            assert page.goto(service.url + "/").status == 200  # the page itself is open; its data is not
+            expect(page.locator("#token-form")).to_be_visible()  # the first call got a 401: the page asks once
+            expect(page.locator("#people .person-name")).to_have_count(0)
+            page.fill("#token-input", TOKEN)
+            page.click("#token-form button")
+            expect(page.locator("#message")).to_have_text("token set for this tab")
+
+            expect(page.locator("#people .person-name")).to_have_text(["Alex Lacamoire"])
+            camera = page.locator('#cameras figure[data-camera="cam0"]')
+            expect(camera.locator(".state")).to_have_text("live", timeout=60_000)
+            stream = camera.locator("img.stream")
+            page.wait_for_function("img => img.naturalWidth > 0", arg=stream.element_handle(), timeout=30_000)
+            assert stream.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [640, 360]
+            assert "/api/cameras/cam0/stream.mjpg?" in stream.get_attribute("src")  # through a signed URL
+            assert "signature=" in stream.get_attribute("src")
+
+            expect(page.locator("#unknown figure").first).to_be_visible(timeout=90_000)
+            unknown_id = page.locator("#unknown figure").first.get_attribute("data-unknown")
+            face = page.locator(f'#unknown figure[data-unknown="{unknown_id}"]')  # newer faces come first
+            crop = face.locator("img")
+            page.wait_for_function("img => img.naturalWidth > 0", arg=crop.element_handle(), timeout=30_000)
+            assert "signature=" in crop.get_attribute("src")
+            face.locator(".register-name").fill(LIN)
+            face.locator(".register").click()
+            expect(page.locator("#message")).to_have_text(f"registered {LIN}")
+            assert sent_tokens == [f"Bearer {TOKEN}"]
+            expect(page.locator("#token-form")).to_be_hidden()
+
+            expect(page.locator("#people .person-name")).to_have_text(["Alex Lacamoire", LIN])
+            expect(page.locator("#events .event-name", has_text=LIN).first).to_be_visible(timeout=90_000)
+            screenshot = tmp_path / "operator-page.png"
+            page.screenshot(path=str(screenshot), full_page=True)
+            print(f"\noperator page screenshot: {screenshot}")
+
+            page.locator("#people li", has_text="Alex Lacamoire").locator(".delete").click()
+            expect(page.locator("#people .person-name")).to_have_text([LIN])
+        finally:
+            browser.close()
+    assert not errors, errors
+    assert urls and not [u for u in urls if TOKEN in u], "the token went into a URL"
+    names = {r["name"] for r in service.get("/api/results?limit=1000").json()["results"]}
+    assert LIN in names

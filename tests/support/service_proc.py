@@ -1,0 +1,120 @@
+"""`python supervisor.py` as a real process on 127.0.0.1 and a free port, for the end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.support import leaks
+from tests.support.webhook_receiver import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class ServiceProcess:
+    """Start, stop, kill and talk to one supervisor; its log goes to `data_dir/service.log`."""
+
+    def __init__(self, data_dir: Path, *args: str, token: str | None = None, env: dict[str, str] | None = None,
+                 port: int | None = None) -> None:
+        self.data_dir, self.args, self.token = Path(data_dir), list(args), token
+        self.port = port or free_port()
+        self.env = {**os.environ, "PYTHONWARNINGS": "ignore", "FACEGATE_WEBHOOKS": "off", **(env or {})}
+        if token:
+            self.env["FACEGATE_API_TOKEN"] = token
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.data_dir / "service.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> ServiceProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "supervisor.py", "--data-dir", str(self.data_dir), "--host", "127.0.0.1",
+             "--port", str(self.port), *self.args],
+            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        leaks.record(self.proc.pid)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"supervisor exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
+            try:
+                if requests.get(self.url + "/api/status", timeout=2).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"supervisor did not answer within {timeout:.0f} s:\n{self.log()[-3000:]}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def headers(self, token: str | None = None) -> dict[str, str]:
+        chosen = self.token if token is None else token
+        return {"Authorization": f"Bearer {chosen}"} if chosen else {}
+
+    def request(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> requests.Response:
+        headers = {**self.headers(token), **kwargs.pop("headers", {})}
+        return requests.request(method, self.url + path, headers=headers, timeout=kwargs.pop("timeout", 30),
+                                **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def wait_for(self, predicate: Any, timeout: float, interval: float = 0.25) -> Any:
+        """Poll `predicate()` until it returns something truthy (returned) or time runs out (None)."""
+        return poll_until(predicate, timeout, interval)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """Send `sig` and wait for the exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+            raise
+
+    def kill(self) -> None:
+        """SIGKILL the supervisor itself (its stages notice and exit on their own)."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+
+def poll_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.25) -> Any:
+    """What `predicate()` first returns that is truthy, polled for at most `timeout` seconds; else None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(interval)
+    return None

@@ -1,0 +1,37 @@
+"""A stage's stop flag under signals: a SIGTERM that lands while the flag's lock is held must not deadlock.
+
+Seen in a test run: the parent died (PDEATHSIG's SIGTERM) and more SIGTERMs arrived while the first
+handler was inside `Event.set()`; the nested handler waited for the lock its own thread held, and the
+emit stage never exited. The scene is replayed here in a real process, bounded by a timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+SCRIPT = """
+import os, signal, time
+from facegate.procutil import become_stage
+flag = become_stage("stop-flag-test", os.getppid())
+with flag._event._cond:  # the lock a handler calling Event.set() would need
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(0.2)  # the handler runs here, on this thread
+print("stopped" if flag else "running", flush=True)
+started = time.monotonic()
+woke = flag.wait(5.0)
+print("waited %.1f" % (time.monotonic() - started), woke, flush=True)
+"""
+
+
+def test_a_signal_while_the_flags_lock_is_held_stops_the_stage_without_deadlock() -> None:
+    done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=REPO, capture_output=True, text=True, timeout=30,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.split("\n")
+    assert lines[0] == "stopped" and lines[1] == "waited 0.0 True"
+    assert "received SIGTERM; finishing" in done.stderr
