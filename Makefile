@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUNTIME_STAMP := $(VENV)/.runtime
 
-.PHONY: install runtime postgres test-packages run test bench soak lint clean container-tools image image-test
+.PHONY: install runtime postgres test-packages run test test-unit bench soak lint clean container-tools image image-test
 
 install: $(STAMP)
 
@@ -53,8 +53,13 @@ $(NODE_STAMP): $(TS)/package.json $(TS)/package-lock.json
 
 test: $(STAMP) postgres test-packages $(NODE_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadfile   # two workers, each test file on one (module-scoped services)
 	cd $(TS) && FACEGATE_PYTHON=$(CURDIR)/$(BIN)/python npm test
+
+# The fast tests alone (tests/unit): no service, no PostgreSQL.
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -p no:xdist tests/unit
 
 bench: $(STAMP) postgres
 	$(BIN)/python -m bench
@@ -86,6 +91,7 @@ image-test: $(STAMP) container-tools
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache

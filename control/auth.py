@@ -35,7 +35,7 @@ import bottle
 
 from control.declaration import Doc, Scope, is_signable, scope_of
 from control.openapi import NUMBER, STRING, error_answers, json_answer, obj
-from control.validation import fail
+from control.validation import digits, fail
 from facegate.store import iso_now
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class UrlSigner:
         return urlencode({"expires": expires, "signature": self._mac(path, expires)}), expires
 
     def verify(self, path: str, expires: str, signature: str) -> bool:
-        if not expires.isdigit() or int(expires) < self._clock():
+        if not digits(expires) or int(expires) < self._clock():
             return False
         return hmac.compare_digest(self._mac(path, int(expires)), signature)
 

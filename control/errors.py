@@ -83,4 +83,4 @@ def install_error_handler(app: bottle.Bottle) -> None:
             message = "internal error; the server log has the details"
         return json.dumps({"error": message})
 
-    app.default_error_handler = handler  # type: ignore[method-assign]
+    app.default_error_handler = handler

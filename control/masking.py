@@ -14,7 +14,7 @@ from typing import Any
 import bottle
 
 from control.service_api import ServiceApi
-from facegate.redact import redact_json, restore_password
+from facegate.redact import redact, restore_password
 
 
 class RedactPlugin:
@@ -26,7 +26,7 @@ class RedactPlugin:
     def apply(self, callback: Callable[..., Any], _route: bottle.Route) -> Callable[..., Any]:
         def masked(*args: Any, **kwargs: Any) -> Any:
             answer = callback(*args, **kwargs)
-            return redact_json(answer) if isinstance(answer, dict | list) else answer
+            return redact(answer) if isinstance(answer, dict | list) else answer
 
         return masked
 
@@ -51,7 +51,7 @@ def keep_config_passwords(service: ServiceApi, updates: dict[str, Any]) -> dict[
     if isinstance(kept.get("cameras"), list):
         stored = _stored_camera_urls(service)
         kept["cameras"] = [
-            {**c, "stream_url": restore_password(c.get("stream_url"), stored.get(c.get("id")))}
+            {**c, "stream_url": restore_password(c.get("stream_url"), stored.get(c.get("id", "")))}
             if isinstance(c, dict) and "stream_url" in c else c
             for c in kept["cameras"]
         ]

@@ -92,7 +92,7 @@ class RequestSchemaPlugin:
         error = next(iter(checked.validator.iter_errors(body)), None)
         if error is None:
             return
-        if not error.instance_path and isinstance(body, dict) and not body.keys() & checked.choices:
+        if not error.instance_path and not body.keys() & checked.choices:
             return  # none of the body's alternatives is even begun (no photo, no encoding): the route says what to send
         if checked.explain is not None:
             checked.explain(body)  # a SettingError is answered in its own words (control/errors.py)

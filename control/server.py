@@ -6,7 +6,7 @@ import logging
 import threading
 from typing import Any
 
-import waitress
+from waitress.server import create_server
 
 from control.validation import MAX_BODY_BYTES
 
@@ -18,7 +18,7 @@ class ApiServer:
 
     def __init__(self, app: Any, host: str, port: int, threads: int = 8) -> None:
         self.app, self.host, self.requested_port, self.threads = app, host, port, threads
-        self._server: Any = None
+        self._server: Any = None  # waitress's stubs leave out its effective_port and socket map, used below
         self._thread: threading.Thread | None = None
 
     @property
@@ -26,7 +26,7 @@ class ApiServer:
         return int(self._server.effective_port) if self._server is not None else self.requested_port
 
     def start(self) -> None:
-        self._server = waitress.create_server(
+        self._server = create_server(
             self.app, host=self.host, port=self.requested_port, threads=self.threads, ident="facegate",
             max_request_body_size=4 * MAX_BODY_BYTES, channel_timeout=60, clear_untrusted_proxy_headers=True,
         )

@@ -10,14 +10,14 @@ from typing import Any
 
 import bottle
 
-from facegate.records import ENCODING_SIZE
+from facegate.records import ENCODING_SIZE, person_name
 
-MAX_NAME = 100
 MAX_TEXT = 2048
 MAX_BODY_BYTES = 10 * 1024 * 1024  # a 7 MB photo, base64-encoded, still fits
 MAX_LIMIT = 1000
 # what parsing a client's JSON may raise: not JSON, not UTF-8, or nested deeper than the parser recurses
 JSON_ERRORS = (ValueError, UnicodeDecodeError, RecursionError)
+MAX_OFFSET = 10**9
 
 
 def fail(status: int, message: str) -> bottle.HTTPError:
@@ -26,16 +26,11 @@ def fail(status: int, message: str) -> bottle.HTTPError:
 
 
 def check_name(value: Any) -> str:
-    if not isinstance(value, str):
-        raise fail(400, "name must be a string")
-    if len(value) > MAX_NAME:
-        raise fail(400, f"name must be at most {MAX_NAME} characters")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise fail(400, "name must not contain control characters")
-    name = value.strip()
-    if not name:
-        raise fail(400, "name must not be empty")
-    return name
+    """A person's name (facegate/records.py says what one may be), else a 400 saying why not."""
+    try:
+        return person_name(value)
+    except ValueError as exc:
+        raise fail(400, str(exc)) from None
 
 
 def check_encoding(value: Any) -> list[float]:
@@ -64,16 +59,23 @@ def optional_text(body: dict[str, Any], *keys: str) -> str | None:
     return present[0][1] if present else None
 
 
+def digits(text: str) -> bool:
+    """True for a non-empty run of 0-9 only (`str.isdigit` also takes '²' and '٣', which `int` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def check_limit(text: str | None, default: int = 100) -> int:
     if text is None or text == "":
         return default
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+    if not digits(text) or not 1 <= int(text) <= MAX_LIMIT:
         raise fail(400, f"limit must be an integer from 1 to {MAX_LIMIT}")
     return int(text)
 
 
 def check_id(text: str, what: str = "person") -> int:
-    if not text.isdigit() or len(text) > 12:
+    if text.isdigit() and not text.isascii():
+        raise fail(400, f"a {what} id is written with the digits 0-9")
+    if not digits(text) or len(text) > 12:
         raise fail(404, f"no {what} {text!r}")
     return int(text)
 
@@ -95,7 +97,8 @@ def json_body() -> dict[str, Any]:
 
 
 def is_multipart() -> bool:
-    return bottle.request.content_type.lower().startswith("multipart/form-data")
+    content_type: str = bottle.request.content_type
+    return content_type.lower().startswith("multipart/form-data")
 
 
 def form_fields() -> dict[str, str]:
@@ -134,11 +137,16 @@ def uploaded_image() -> bytes | None:
         upload = bottle.request.files.get("image")
         if upload is None:
             return None
-        data = upload.file.read(MAX_BODY_BYTES + 1)
-        if len(data) > MAX_BODY_BYTES:
-            raise fail(413, "image is too large")
-        return data
+        return upload_bytes(upload, "image")
     return None
+
+
+def upload_bytes(upload: bottle.FileUpload, field: str) -> bytes:
+    """The bytes of one uploaded file; 413 when it is larger than a body may be."""
+    data: bytes = upload.file.read(MAX_BODY_BYTES + 1)
+    if len(data) > MAX_BODY_BYTES:
+        raise fail(413, f"{field} is too large")
+    return data
 
 
 def uploaded_files() -> list[tuple[str, bytes]]:
@@ -147,10 +155,7 @@ def uploaded_files() -> list[tuple[str, bytes]]:
         return []
     files = []
     for field, upload in bottle.request.files.allitems():
-        data = upload.file.read(MAX_BODY_BYTES + 1)
-        if len(data) > MAX_BODY_BYTES:
-            raise fail(413, f"{field} is too large")
-        files.append((upload.raw_filename or field, data))
+        files.append((upload.raw_filename or field, upload_bytes(upload, field)))
     return files
 
 
@@ -158,3 +163,12 @@ def error_with(status: int, message: str, **details: Any) -> bottle.HTTPResponse
     """An error that carries more than its message (e.g. an answer per file): `{"error": message, **details}`."""
     return bottle.HTTPResponse(json.dumps({"error": message, **details}), status,
                                headers={"Content-Type": "application/json"})
+
+
+def check_offset(text: str | None) -> int:
+    """`?offset=`: rows of a list to skip, 0 when absent."""
+    if text is None or text == "":
+        return 0
+    if not text.isascii() or not text.isdigit() or int(text) > MAX_OFFSET:
+        raise fail(400, f"offset must be a whole number from 0 to {MAX_OFFSET}")
+    return int(text)

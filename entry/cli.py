@@ -21,6 +21,7 @@ from typing import Any
 from setproctitle import setproctitle
 
 from facegate import __version__
+from facegate.camera_settings import stored_settings
 from facegate.db.engine import ENV_DATABASE_URL
 from facegate.faces import FaceImageError
 from facegate.logsetup import setup_logging
@@ -132,7 +133,7 @@ def use_database(url: str) -> None:
 
 
 def open_store(data_dir: str) -> Store:
-    """The store, after checking the data dir is writable and importing the old script's files once."""
+    """The store, after checking the data dir is writable and importing a v1 `encodings.npy` + `labels.json` once."""
     path = Path(data_dir)
     if path.exists() and not path.is_dir():
         raise StoreError(f"data dir {path} is not a directory")
@@ -146,7 +147,7 @@ def open_store(data_dir: str) -> Store:
             count = store.gallery.import_legacy(encodings, labels)
         except (ValueError, OSError) as exc:
             raise StoreError(f"cannot import {encodings.name} + {labels.name}: {exc}") from None
-        log.info("imported %d encodings from the old %s + %s", count, encodings.name, labels.name)
+        log.info("imported %d encodings from the v1 files %s + %s", count, encodings.name, labels.name)
     return store
 
 
@@ -155,7 +156,7 @@ def resolve_settings(args: argparse.Namespace, store: Store) -> tuple[Settings, 
     given = from_environment()
     given.update({k: from_text(k, getattr(args, k)) for k in SETTING_FLAGS if getattr(args, k, None) is not None})
     effective = defaults()
-    effective.update(validate(store.config.read()))
+    effective.update(validate(stored_settings(store)))
     effective.update(given)
     effective["node_id"] = effective["node_id"] or default_node_id()
     return Settings.of(effective), given
@@ -171,11 +172,12 @@ def cmd_register(args: argparse.Namespace, store: Store, settings: Settings) -> 
     import numpy as np
 
     from facegate.enrollment import EnrollmentRules, Submitted, judge_all
-    from facegate.records import ENCODING_SIZE
+    from facegate.records import ENCODING_SIZE, person_name
 
-    name = args.name.strip()
-    if not name or len(name) > 100:
-        raise SettingError("NAME must be 1 to 100 characters")
+    try:
+        name = person_name(args.name)
+    except ValueError as exc:
+        raise SettingError(f"NAME: {exc}") from None
     submitted = []
     for image in args.images:
         try:

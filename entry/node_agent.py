@@ -3,9 +3,11 @@
 One thread in the supervisor. Every `TICK_S` it writes the node's heartbeat (with its cameras'
 states and stage figures, which any node's API shows), renews the leases of the cameras it
 runs, and applies facegate/placement.py: take free cameras, give up the ones no longer wanted
-or to even out the load. A camera is run only while its lease is held; when the database cannot
-be reached for longer than a lease lasts, the node stops its cameras, since another node may
-hold them by then. A single node on SQLite runs the same code, with itself as the only node.
+or to even out the load. Cameras are placed (their leases held) whether or not recognition runs,
+so `/api/cameras` shows where each would run and which wait; a camera is run only while
+recognition is on and its lease is held. When the database cannot be reached for longer than a
+lease lasts, the node stops its cameras, since another node may hold them by then. A single node
+on SQLite runs the same code, with itself as the only node.
 """
 
 from __future__ import annotations
@@ -133,22 +135,25 @@ class ClusterAgent:
         others = {n.node_id: NodeLoad(sum(1 for lease in leases.values() if lease.node_id == n.node_id
                                           and lease.live(now)), n.max_cameras) for n in live_nodes}
         taken = {c for c, lease in leases.items() if lease.node_id != self.node_id and lease.live(now)}
-        view = ClusterView(capacity=self.node.max_cameras, mine=dict(self.held),
-                           wanted=self.wanted() if running else [], taken=taken, others=others, now=now,
-                           last_handover=self._last_handover)
+        view = ClusterView(capacity=self.node.max_cameras, mine=dict(self.held), wanted=self.wanted(), taken=taken,
+                           others=others, now=now, last_handover=self._last_handover, node_id=self.node_id)
         decided = plan(view, min_hold_s=MIN_HOLD_S)
         if decided.give_up:
             self.tables.release(self.node_id, decided.give_up)
             for camera in decided.give_up:
                 self.held.pop(camera, None)
-            if running and any(c in view.wanted for c in decided.give_up):
+            if any(c in view.wanted for c in decided.give_up):
                 self._last_handover = now
             log.info("gave up cameras %s", ", ".join(decided.give_up))
+        took: list[str] = []
         for camera in decided.take:
+            if len(took) >= decided.share:
+                break
             if self.tables.acquire(camera, self.node_id, now, LEASE_S):
                 self.held[camera] = now
+                took.append(camera)
                 log.info("took camera %s", camera)
-        if decided.take:  # maybe from a node of this host that was killed: its shared memory is ours to clear
+        if took:  # maybe from a node of this host that was killed: its shared memory is ours to clear
             removed = remove_leftovers()
             if removed:
                 log.info("removed %d shared-memory segments of a dead run: %s", len(removed), ", ".join(removed[:5]))

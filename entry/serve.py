@@ -12,7 +12,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -21,16 +21,19 @@ import sqlalchemy as sa
 from control.service_api import Conflict, ServiceError
 from entry.node_agent import NODE_TIMEOUT_S, ClusterAgent, advertised_url
 from entry.retention_timer import RetentionTimer
-from facegate import __version__
+from facegate import __version__, camera_source
 from facegate.camera import Camera, check_camera
-from facegate.settings import PROCESS_ONLY, SettingError, Settings, as_json, validate
-from facegate.store import NodeRow, Store, iso_now
+from facegate.camera_board import STOPPED, ClusterState, ThisNode, board, by_state
+from facegate.camera_settings import camera_of, default_camera_id, stored_settings, write_settings
+from facegate.settings import PROCESS_ONLY, SettingError, Settings, validate
+from facegate.store import CameraExists, NodeRow, Store, iso_now
 from pipeline import capture
 from pipeline.runtime.stats import StageFigures
 from pipeline.supervision.runner import Pipeline
 from pipeline.view.overlay import draw_faces, to_jpeg
 
 log = logging.getLogger("facegate.service")  # the name operators know
+STATUS_LISTED = 20  # cameras GET /api/status lists (the seed's 16 and a few); /api/cameras pages through all
 BOOT_WAIT_S = 60.0  # how long a start or add-camera request waits for the stages to be up
 
 PROCESS_FIELDS = ("name", "kind", "pid", "alive", "frames_in", "frames_out", "fps", "ms_p50", "ms_p95", "faces",
@@ -58,7 +61,7 @@ class Service:
     def boot(self, given: dict[str, Any], api_url: str) -> None:
         """Save what the command line set, start the stages, join the cluster, and resume recognition if it was on."""
         runtime = {k: v for k, v in given.items() if k not in PROCESS_ONLY}
-        self.store.config.update(as_json(runtime))
+        write_settings(self.store, runtime)
         self._pipeline.start()
         node = NodeRow(self.node_id, socket.gethostname(), os.getpid(), api_url, self.max_cameras,
                        self.started_at, time.time())
@@ -69,7 +72,7 @@ class Service:
         log.info("node %s (up to %d cameras)", self.node_id, self.max_cameras)
         self._booted.set()
         resume = self.store.core.get_meta("running") == "1" or "stream_url" in given
-        if resume and self.config().stream_url:
+        if resume and self.cameras():
             log.info("resuming recognition")
             self.start()
 
@@ -100,14 +103,14 @@ class Service:
 
     # --- the interface the API uses -------------------------------------------------------------
     def config(self) -> Settings:
-        """The runtime config of the store over the defaults, with this process's workers and (masked) database."""
-        return replace(Settings.of(self.store.config.read()), workers=self.workers, database_url=self.store.shown_url)
+        """The runtime config of the store over the defaults (the cameras from their rows), with this process's
+        workers and (masked) database."""
+        stored = Settings.of(stored_settings(self.store))
+        return replace(stored, workers=self.workers, database_url=self.store.shown_url)
 
     def camera_list(self) -> list[Camera]:
-        """Every configured camera: the default one (from `stream_url`) first, then the `cameras` list."""
-        config = self.config()
-        default = _default_camera(config)
-        return [*([default] if default is not None else []), *config.cameras]
+        """Every camera as stored, oldest first; the default camera (`stream_url`) among them."""
+        return [camera_of(row) for row in self.store.cameras.all()]
 
     def cameras(self) -> dict[str, str]:
         """Camera id → stream URL of every enabled camera."""
@@ -171,57 +174,69 @@ class Service:
 
     def update_config(self, updates: Mapping[str, Any]) -> Settings:
         cleaned = validate(updates, runtime_only=True)
+        sent = {c.id: c.stream_url for c in cleaned.get("cameras") or ()}
+        if cleaned.get("stream_url") is not None:
+            sent[str(cleaned.get("camera_id") or self.config().camera_id)] = cleaned["stream_url"]
+        self._check_sent_sources(sent)
         with self._lock:
-            self.store.config.update(as_json(cleaned))
+            write_settings(self.store, cleaned)
             self._reconcile()
             self._wake_agent()
         log.info("config updated: %s", ", ".join(f"{k}={v}" for k, v in cleaned.items()))
         return self.config()
 
-    # --- cameras (GET/POST /api/cameras, PUT/DELETE /api/cameras/<id>) ---------------------------
-    def _save_cameras(self, cameras: Sequence[Camera]) -> None:
+    def _check_sent_sources(self, sent: Mapping[str, str], stored: Mapping[str, Any] | None = None) -> None:
+        """Sources sent through the API (camera id -> URL): files only inside the media dir, except that a
+        camera keeps the source it has (`stored`, camera id -> URL, by default read now), since the
+        operator's command line may name any file."""
+        if stored is None:
+            stored = {c.id: c.stream_url for c in self.camera_list()}
+        try:
+            for camera_id, url in sent.items():
+                if url != stored.get(camera_id):
+                    camera_source.check_api_source(url, self.store.data_dir)
+        except camera_source.SourceError as exc:
+            raise SettingError(str(exc)) from None
+
+    # --- cameras (GET/POST /api/cameras, PUT/DELETE /api/cameras/<id>): rows, one write each ---------
+    def _cameras_changed(self) -> None:
         with self._lock:
-            self.store.config.update(as_json(validate({"cameras": list(cameras)})))
             self._reconcile()
             self._wake_agent()
 
     def add_camera(self, camera: Mapping[str, Any]) -> Camera:
+        """Store a new camera (Conflict when its id is taken); it is placed on a node with room, or waits."""
         entry = check_camera(camera)
-        with self._lock:
-            if any(c.id == entry.id for c in self.camera_list()):
-                raise Conflict(f"camera {entry.id!r} exists already")
-            self._save_cameras([*self.config().cameras, entry])
+        self._check_sent_sources({entry.id: entry.stream_url})
+        try:
+            self.store.cameras.add(entry.to_dict())
+        except CameraExists as exc:
+            raise Conflict(str(exc)) from None
+        self._cameras_changed()
         self.store.core.after_commit(self._take_leases_now)
         return entry
 
     def update_camera(self, camera_id: str, changes: Mapping[str, Any]) -> Camera | None:
-        with self._lock:
-            config = self.config()
-            current = next((c for c in self.camera_list() if c.id == camera_id), None)
-            if current is None:
-                return None
-            entry = check_camera({**current.to_dict(), **changes, "id": camera_id})
-            if current == _default_camera(config) and changes.get("detect_fps") is not None:
-                raise SettingError("the default camera follows the global detect_fps: "
-                                   "PUT /api/config {\"detect_fps\": ...} (or add it to cameras)")
-            if current == _default_camera(config):
-                self.update_config({"stream_url": entry.stream_url})
-                return entry
-            self._save_cameras([entry if c.id == camera_id else c for c in config.cameras])
-        return entry
+        """Merge `changes` into the stored camera, checked, in one transaction; None when there is no such camera."""
+        if changes.get("detect_fps") is not None and camera_id == default_camera_id(self.store.config.read()):
+            raise SettingError("the default camera follows the global detect_fps: "
+                               "PUT /api/config {\"detect_fps\": ...} (or add it to cameras)")
+
+        def changed(stored: dict[str, Any]) -> dict[str, Any]:
+            entry = check_camera({**stored, **changes, "id": camera_id})
+            self._check_sent_sources({camera_id: entry.stream_url}, {camera_id: stored.get("stream_url")})
+            return entry.to_dict()
+
+        row = self.store.cameras.update(camera_id, changed)
+        if row is None:
+            return None
+        self._cameras_changed()
+        return camera_of(row)
 
     def delete_camera(self, camera_id: str) -> bool:
-        with self._lock:
-            config = self.config()
-            current = next((c for c in self.camera_list() if c.id == camera_id), None)
-            if current is None:
-                return False
-            if current == _default_camera(config):
-                self.store.config.update({"stream_url": None})
-                self._reconcile()
-                self._wake_agent()
-            else:
-                self._save_cameras([c for c in config.cameras if c.id != camera_id])
+        if not self.store.cameras.delete(camera_id):
+            return False
+        self._cameras_changed()
         return True
 
     def snapshot(self, camera_id: str) -> bytes | None:
@@ -232,28 +247,33 @@ class Service:
         frame, result = view
         return to_jpeg(draw_faces(frame, result))
 
-    def _camera_state(self, camera: Camera, default_fps: float) -> dict[str, Any]:
-        """A camera as this node sees it (stopped unless this node runs it)."""
-        camera_id = camera.id
+    def _seen(self, camera_id: str) -> dict[str, Any]:
+        """How a camera this node runs is doing: its capture's state and figures."""
         state = self._pipeline.camera_status.get(camera_id)
-        active = self.running and camera.enabled and camera_id in self.held
-        return {
-            "id": camera_id, "name": camera.name, "stream_url": camera.stream_url, "enabled": camera.enabled,
-            "detect_fps": default_fps if camera.detect_fps is None else camera.detect_fps,  # its own, else the global
-            "state": (state.state if state else "connecting") if active else "stopped",
-            "error": state.error if state and active else None,
-            "fps": round(self._capture_fps(camera_id), 1) if active else 0.0,
-            "width": state.width if state else 0, "height": state.height if state else 0,
-            "node": self.node_id if active else None,
-        }
+        return {"state": state.state if state else "connecting", "error": state.error if state else None,
+                "fps": round(self._capture_fps(camera_id), 1),
+                "width": state.width if state else 0, "height": state.height if state else 0}
 
     def node_status(self) -> dict[str, Any]:
         """What this node tells the others in its heartbeat: its cameras' states and its stage figures."""
-        config = self.config()
-        mine = [self._camera_state(c, config.detect_fps) for c in self.camera_list() if c.id in self.held]
-        return {"running": self.running, "version": self.version, "workers": self.workers,
-                "cameras": {c["id"]: {k: c[k] for k in ("state", "error", "fps", "width", "height")} for c in mine},
+        running = self.running
+        return {"running": running, "version": self.version, "workers": self.workers,
+                "cameras": {c: self._seen(c) if running else STOPPED for c in sorted(self.held)},
                 "stages": self._pipeline.figures_by_kind()}
+
+    def camera_board(self) -> list[dict[str, Any]]:
+        """Every camera of the cluster, oldest first: run here, as its node said in its last heartbeat, or waiting."""
+        cluster = ClusterState(self.store.cameras.all(), self.store.cluster.leases(), self.store.cluster.nodes(),
+                               time.time(), NODE_TIMEOUT_S)
+        here = ThisNode(self.node_id, set(self.held), self.running, self._seen)
+        return board(cluster, here, Settings.of(self.store.config.read()).detect_fps)
+
+    def status(self) -> dict[str, Any]:
+        """Recognition on or off, the default camera, and the cameras counted by state (the first few listed)."""
+        cameras = self.camera_board()
+        return {"running": self.running, "stream_url": self.config().stream_url, "cameras": cameras[:STATUS_LISTED],
+                "cameras_total": len(cameras), "camera_states": by_state(cameras),
+                "workers": self.workers, "node": self.node_id}
 
     def _holders(self) -> dict[str, NodeRow]:
         """Camera id -> the live node holding it, other than this one."""
@@ -262,20 +282,6 @@ class Service:
         live = {n.node_id: n for n in tables.nodes() if n.node_id != self.node_id and n.alive(now, NODE_TIMEOUT_S)}
         return {c: live[lease.node_id] for c, lease in tables.leases().items()
                 if lease.live(now) and lease.node_id in live}
-
-    def status(self) -> dict[str, Any]:
-        """Every camera of the cluster: run here, or as its node said in its last heartbeat."""
-        config = self.config()
-        holders = self._holders()
-        cameras = []
-        for camera in self.camera_list():
-            entry = self._camera_state(camera, config.detect_fps)
-            holder = holders.get(camera.id)
-            if holder is not None and camera.id not in self.held:
-                entry.update(holder.status.get("cameras", {}).get(camera.id, {}), node=holder.node_id)
-            cameras.append(entry)
-        return {"running": self.running, "stream_url": config.stream_url, "cameras": cameras,
-                "workers": self.workers, "node": self.node_id}
 
     def nodes(self) -> list[dict[str, Any]]:
         """Every node that shares the database: its cameras, capacity and last heartbeat."""
@@ -319,13 +325,6 @@ class Service:
 
     def gallery_changed(self) -> None:
         """Nothing to push: match re-reads the gallery within half a second of its version moving."""
-
-
-def _default_camera(config: Settings) -> Camera | None:
-    """The camera `stream_url` names (as `camera_id`), unless `cameras` holds one of that id."""
-    if not config.stream_url or config.camera(config.camera_id) is not None:
-        return None
-    return Camera(config.camera_id, config.stream_url)
 
 
 def serve(store: Store, settings: Settings, given: dict[str, Any], *, host: str, port: int,

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from facegate.db.schema import audit
-from facegate.redact import redact_json
+from facegate.redact import redact
 from facegate.store import iso_now
 
 DAY_S = 86400.0
@@ -54,7 +54,7 @@ class AuditTrail:
             with self._writer.begin() as own:
                 return self.record(entry, own)
         now = time.time()
-        details = json.dumps(redact_json(entry.details), default=str, sort_keys=True)
+        details = json.dumps(redact(entry.details), default=str, sort_keys=True)
         days = int(self._retention_days() or 0)
         row_id = connection.execute(audit.insert().values(
             at=now, time=iso_now(now), scope=entry.scope, client=entry.client, action=entry.action,

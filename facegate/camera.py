@@ -27,7 +27,7 @@ from facegate.setting_kinds import (
     field_schema,
 )
 
-MAX_CAMERAS = 16
+MAX_CAMERAS = 16  # what a node runs at most unless --max-cameras says (a cluster holds any number)
 DETECT_FPS_MIN = 0.1
 DETECT_FPS_MAX = 60.0
 # The one camera-id rule (the check, the OpenAPI pattern, the command line and the environment).
@@ -41,7 +41,7 @@ class Camera:
     """One camera: its id, its stream, and its own detect_fps when it has one (None: the global one)."""
 
     id: str = declare_required(CAMERA_ID, "the camera's id, carried by its events")
-    stream_url: str = declare_required(STREAM_URL, "file path, rtsp://, http(s)://, device index")
+    stream_url: str = declare_required(STREAM_URL, "file path, rtsp(s)://, rtmp://, http(s)://, device index")
     name: str | None = declare(None, Text(100, printable=False), "a name for people")
     enabled: bool = declare(True, Flag(), "a disabled camera is kept but not run")
     detect_fps: float | None = declare(None, DETECT_FPS, "its own detections per stream second (null: the global)")
@@ -69,7 +69,8 @@ def check_camera(value: Any, *, label: str = "a camera's") -> Camera:
     known = {f.name: spec for f, spec in declared(Camera)}
     unknown = set(value) - set(known)
     if unknown:
-        raise SettingError(f"unknown camera field {sorted(unknown)[0]!r}")
+        raise SettingError(f"unknown camera field{'s' if len(unknown) > 1 else ''} "
+                           f"{', '.join(repr(name) for name in sorted(unknown))}")
     if any(name not in value for name in REQUIRED):
         raise SettingError("a camera needs an id and a stream_url")
     nullable = {f.name for f, _ in declared(Camera) if f.default is None}
@@ -90,15 +91,14 @@ def camera_schema(*, with_id: bool = True) -> Schema:
 
 
 class CameraList(Kind):
-    """The `cameras` setting: at most MAX_CAMERAS cameras with distinct ids; JSON text on the command line."""
+    """The `cameras` setting: any number of cameras with distinct ids (each node runs at most its `max_cameras`,
+    the rest wait); JSON text on the command line."""
 
     python_type = tuple
 
     def check(self, name: str, value: Any) -> tuple[Camera, ...]:
         if not isinstance(value, list | tuple):
             raise SettingError(f"{name} must be a list")
-        if len(value) > MAX_CAMERAS:
-            raise SettingError(f"at most {MAX_CAMERAS} cameras")
         cameras = tuple(c if isinstance(c, Camera) else check_camera(c) for c in value)
         ids = [c.id for c in cameras]
         if len(set(ids)) != len(ids):
@@ -106,7 +106,7 @@ class CameraList(Kind):
         return cameras
 
     def schema(self) -> Schema:
-        return {"type": "array", "maxItems": MAX_CAMERAS, "items": camera_schema()}
+        return {"type": "array", "items": camera_schema()}
 
     def parse_text(self, text: str) -> Any:
         try:
@@ -115,7 +115,7 @@ class CameraList(Kind):
             raise SettingError("cameras must be a JSON list") from None
 
     def takes(self) -> str:
-        return f"a JSON list, at most {MAX_CAMERAS}"
+        return "a JSON list"
 
     def load(self, value: Any) -> tuple[Camera, ...]:
         return tuple(c if isinstance(c, Camera) else Camera.from_dict(c) for c in value or ())

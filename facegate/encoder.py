@@ -5,7 +5,7 @@ cores; the same network as matrix products on numpy's OpenBLAS takes ~13 ms (ben
 This module reads the weights from dlib's own model file (`dlib_face_recognition_resnet_model_v1.dat`, shipped in
 `face_recognition_models`), runs the forward pass in float32 and returns the same 128-number
 encodings `face_recognition.face_encodings` returns (within 1e-5), so encodings from either path,
-registered or live, compare as before. The 5-point landmarks and the 150x150 face chip are still
+registered or live, are interchangeable. The 5-point landmarks and the 150x150 face chip are still
 dlib's own calls, unchanged.
 
 `face_encodings(rgb, locations)` is the whole surface; the network is loaded once per process.
@@ -206,7 +206,7 @@ def _convolve(x: np.ndarray, conv: _Conv) -> np.ndarray:
         p = conv.padding
         x = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
     patches = _windows(x, conv.size, conv.stride)
-    out = patches.reshape(-1, conv.weights.shape[0]) @ conv.weights
+    out: np.ndarray = patches.reshape(-1, conv.weights.shape[0]) @ conv.weights
     out += conv.bias
     return out.reshape(*patches.shape[:3], -1)
 
@@ -214,7 +214,8 @@ def _convolve(x: np.ndarray, conv: _Conv) -> np.ndarray:
 def _add(skip: np.ndarray, block: np.ndarray) -> np.ndarray:
     """dlib's add of two tensors of different sizes: the larger size, each added where it exists."""
     if skip.shape == block.shape:
-        return skip + block
+        summed: np.ndarray = skip + block
+        return summed
     shape = tuple(max(a, b) for a, b in zip(skip.shape, block.shape, strict=True))
     out = np.zeros(shape, dtype=np.float32)
     out[:, :skip.shape[1], :skip.shape[2], :skip.shape[3]] += skip
@@ -226,7 +227,8 @@ def _halve(x: np.ndarray) -> np.ndarray:
     """2x2 average pooling with stride 2 and no padding (an odd last row or column is left out)."""
     faces, rows, cols, channels = x.shape
     x = x[:, :rows - rows % 2, :cols - cols % 2]
-    return x.reshape(faces, rows // 2, 2, cols // 2, 2, channels).mean(axis=(2, 4), dtype=np.float32)
+    pooled: np.ndarray = x.reshape(faces, rows // 2, 2, cols // 2, 2, channels).mean(axis=(2, 4), dtype=np.float32)
+    return pooled
 
 
 def forward(network: Network, chips: np.ndarray) -> np.ndarray:
@@ -237,7 +239,8 @@ def forward(network: Network, chips: np.ndarray) -> np.ndarray:
         y = np.maximum(_convolve(x, block.first), 0.0)
         y = _convolve(y, block.second)
         x = np.maximum(_add(_halve(x) if block.down else x, y), 0.0)
-    return x.mean(axis=(1, 2), dtype=np.float32) @ network.projection
+    encodings: np.ndarray = x.mean(axis=(1, 2), dtype=np.float32) @ network.projection
+    return encodings
 
 
 def model_path() -> Path:

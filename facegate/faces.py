@@ -59,7 +59,8 @@ def locate_and_encode(rgb: np.ndarray, *, model: str = "hog", upsample: int = 1
 
     boxes = face_recognition.face_locations(rgb, number_of_times_to_upsample=upsample, model=model)
     encodings = face_encodings(rgb, boxes)
-    return [(tuple(int(v) for v in box), np.asarray(enc)) for box, enc in zip(boxes, encodings, strict=True)]
+    return [((int(top), int(right), int(bottom), int(left)), np.asarray(enc))
+            for (top, right, bottom, left), enc in zip(boxes, encodings, strict=True)]
 
 
 def encode_single_face(data: bytes | str | Path, *, model: str = "hog", max_pixels: int = MAX_PIXELS) -> np.ndarray:

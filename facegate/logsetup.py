@@ -7,7 +7,7 @@ import os
 import sys
 import warnings
 
-from facegate.redact import RedactingFormatter, configured_secrets
+from facegate.redact import RedactingFormatter
 
 FORMAT = "%(asctime)s %(levelname)-7s [%(processName)s] %(name)s: %(message)s"
 
@@ -24,7 +24,7 @@ def setup_logging(level: str | int | None = None) -> None:
         root.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
     # no line anywhere carries a camera password, a token or the webhook secret
-    handler.setFormatter(RedactingFormatter(FORMAT, "%H:%M:%S", configured_secrets()))
+    handler.setFormatter(RedactingFormatter(FORMAT, "%H:%M:%S"))  # masks the configured secrets itself
     root.addHandler(handler)
     root.setLevel(chosen.upper() if isinstance(chosen, str) else chosen)
     for noisy in ("waitress.queue", "urllib3"):

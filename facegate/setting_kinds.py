@@ -16,7 +16,8 @@ import re
 from collections.abc import Callable
 from dataclasses import Field, dataclass, field, fields
 from typing import Any
-from urllib.parse import urlparse
+
+from facegate import camera_source
 
 Schema = dict[str, Any]
 
@@ -168,52 +169,33 @@ class Choice(Kind):
         return [*self.options, "nope", "", 1, None]
 
 
-# Printable text: no control characters (what a stream URL, a name or a path may hold).
+# Printable text: no control characters (what a name or a path may hold).
 CONTROL_FREE = r"[^\x00-\x1f\x7f]"
 SOME_TEXT = f"^{CONTROL_FREE}*[^\\s\\x00-\\x1f\\x7f]{CONTROL_FREE}*$"
-STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "file")
-STREAM_URL_MAX = 2048
 
 
 @dataclass(frozen=True)
 class StreamUrl(Kind):
-    """A file path, a device index, or an rtsp/rtmp/http(s)/file URL."""
+    """A camera source as facegate/camera_source.py reads it: a device index, a file, or a network URL."""
 
     python_type = str
 
     def check(self, name: str, value: Any) -> str:
-        if not isinstance(value, str | int) or isinstance(value, bool):
-            raise SettingError(f"{name} must be a string")
-        text = str(value).strip()
-        if not text:
-            raise SettingError(f"{name} must not be empty")
-        if len(text) > STREAM_URL_MAX:
-            raise SettingError(f"{name} is too long")
-        if text.isdigit():
-            return text
-        if "://" in text:
-            scheme = urlparse(text).scheme.lower()
-            if scheme not in STREAM_SCHEMES:
-                raise SettingError(f"{name} scheme {scheme!r} is not supported (use {', '.join(STREAM_SCHEMES)},"
-                                   " a file path or a device index)")
-            return text
-        if any(ch in text for ch in "\n\r\0"):
-            raise SettingError(f"{name} contains control characters")
-        return text
+        try:
+            return camera_source.checked(value, name)
+        except camera_source.SourceError as exc:
+            raise SettingError(str(exc)) from None
 
     def schema(self) -> Schema:
-        return {"anyOf": [
-            {"type": "string", "minLength": 1, "maxLength": STREAM_URL_MAX, "pattern": SOME_TEXT,
-             "description": f"a file path, a device index, or an {', '.join(STREAM_SCHEMES[:-1])} or "
-                            f"{STREAM_SCHEMES[-1]} URL"},
-            {"type": "integer", "minimum": 0, "description": "a device index"}]}
+        return camera_source.schema()
 
     def takes(self) -> str:
         return "a path, a URL or a device index"
 
     def samples(self) -> list[Any]:
-        # the schema leaves the scheme to the check: it would need a look-ahead pattern
-        return ["rtsp://cam.local/live", "clip.mp4", "0", 3, "", " ", None, True]
+        return ["rtsp://cam.local/live", "RTSPS://cam.local/live", "/videos/clip.mp4", "file:///videos/clip.mp4",
+                "clip.mp4", "file://gopher://127.0.0.1:6379/_INFO", "gopher://x/", "rtsp://cam/a\nb", "http://",
+                "0", 3, "", " ", None, True]
 
 
 @dataclass(frozen=True)

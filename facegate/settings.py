@@ -62,8 +62,9 @@ DATABASE_URL_EXAMPLES = ("postgresql://facegate:secret@db.local/facegate", None,
 class Settings:
     """The effective settings of a run: one declared field per setting (default, kind, help, where it applies)."""
 
-    stream_url: str | None = declare(None, STREAM_URL, "the default camera: a file path, rtsp://, http(s)://"
-                                     " (MJPEG or anything FFmpeg opens), or a device index", cli=Cli.SERVE)
+    stream_url: str | None = declare(None, STREAM_URL, "the default camera: a file path (through the API only"
+                                     " in FACEGATE_MEDIA_DIR), rtsp(s)://, rtmp://, http(s)://, or a device index",
+                                     cli=Cli.SERVE)
     camera_id: str = declare("cam0", CAMERA_ID, "id of that camera; events carry it", cli=Cli.SERVE)
     cameras: tuple[Camera, ...] = declare((), CameraList(), "more cameras: [{id, stream_url, name, enabled,"
                                           " detect_fps}] (usually through POST /api/cameras)")

@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facegate import camera_source
 from pipeline.gating.frame_gate import FrameGate
 from pipeline.gating.quiet_frames import QuietBatcher
 from pipeline.runtime.stage_context import CaptureOptions, ConfigFollower, StageContext
@@ -31,37 +32,36 @@ BACKOFF_START_S = 1.0
 BACKOFF_MAX_S = 30.0
 OPEN_TIMEOUT_MS = 10_000
 READ_TIMEOUT_MS = 5_000
-FFMPEG_OPTIONS_ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
-OPERATOR_FFMPEG_OPTIONS = os.environ.get(FFMPEG_OPTIONS_ENV) or None  # as the service was started
+OPERATOR_FFMPEG_OPTIONS = os.environ.get(camera_source.FFMPEG_OPTIONS_ENV) or None  # as the service was started
 
 
 def is_file_source(url: str) -> bool:
-    return ("://" not in url and not url.isdigit()) or url.startswith("file://")
+    try:
+        return camera_source.parse(url).kind == "file"
+    except ValueError:
+        return False  # refused: opening it fails and says why
 
 
-def ffmpeg_options(url: str, rtsp_transport: str) -> str | None:
+def ffmpeg_options(url: str, rtsp_transport: str) -> str:
     """FFmpeg's options for `url` as OpenCV reads them (OPENCV_FFMPEG_CAPTURE_OPTIONS): an RTSP camera's
-    transport (OpenCV's own TCP default is gone as soon as any option is given), then the operator's."""
-    if not url.lower().startswith("rtsp://"):
-        return OPERATOR_FFMPEG_OPTIONS
-    return "|".join(filter(None, [f"rtsp_transport;{rtsp_transport}", OPERATOR_FFMPEG_OPTIONS]))
+    transport (OpenCV's own TCP default is gone as soon as any option is given), the operator's, and last
+    the protocol whitelist of the source's scheme (facegate/camera_source.py), which nothing widens."""
+    return camera_source.parse(url).ffmpeg_options(rtsp_transport, OPERATOR_FFMPEG_OPTIONS)
 
 
 def open_source(url: str, rtsp_transport: str = "tcp") -> cv2.VideoCapture:
-    """OpenCV capture for a file, a device index or a network URL, with timeouts so stalls surface."""
-    if url.isdigit():
-        return cv2.VideoCapture(int(url))
-    if url.startswith("file://"):
-        url = url[len("file://"):]
-    if "://" in url:
-        options = ffmpeg_options(url, rtsp_transport)
-        if options is not None:  # read by OpenCV at each open; one camera per capture process
-            os.environ[FFMPEG_OPTIONS_ENV] = options
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS]
-        return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
-    if not Path(url).is_file():
-        raise FileNotFoundError(f"{url}: no such file")
-    return cv2.VideoCapture(url)
+    """OpenCV capture for a device index, a file or a network URL (facegate/camera_source.py), with timeouts
+    so stalls surface, and FFmpeg held to the protocols the source's scheme needs."""
+    source = camera_source.parse(url)
+    if source.kind == "device":
+        return cv2.VideoCapture(int(source.target))
+    if source.kind == "file" and not Path(source.target).is_file():
+        raise FileNotFoundError(f"{source.target}: no such file")
+    target = str(Path(source.target).absolute()) if source.kind == "file" else source.target
+    # read by OpenCV at each open; one camera per capture process
+    os.environ[camera_source.FFMPEG_OPTIONS_ENV] = ffmpeg_options(url, rtsp_transport)
+    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS]
+    return cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
 
 
 class Link:
@@ -213,9 +213,9 @@ class Camera:
         ok, first = cap.read()
         if not ok or first is None:
             return "no frame could be read"
-        shape = tuple(int(v) for v in first.shape) if first.ndim == 3 else (*first.shape, 3)
+        shape = (int(first.shape[0]), int(first.shape[1]), int(first.shape[2]) if first.ndim == 3 else 3)
         if self.ring is None or self.ring.shape != shape:
-            self.ring = self.request_ring(shape)  # type: ignore[arg-type]
+            self.ring = self.request_ring(shape)
             if self.ring is None:
                 return "stopped" if self.stop else "no ring from the supervisor"
         self.report("live", None, shape, fps)
@@ -240,7 +240,7 @@ class Camera:
                 pending, ok = None, True
             else:
                 ok, image = cap.read(image=target)
-                if ok and image is not None and image.ctypes.data != target.ctypes.data:
+                if ok and image.ctypes.data != target.ctypes.data:  # ok: OpenCV returned a frame
                     if image.shape != target.shape:
                         if slot is not None:
                             self.ring.abandon_write(slot)
@@ -276,11 +276,11 @@ class Camera:
             try:
                 cap = open_source(self.url)
                 opened = cap.isOpened()
-            except (FileNotFoundError, cv2.error) as exc:
+            except (OSError, ValueError, cv2.error) as exc:  # a missing file, a refused source
                 cap, opened, why = None, False, str(exc)
             else:
                 why = open_failure(self.url) if not opened else ""
-            if opened:
+            if cap is not None and opened:
                 why = self.stream(cap)
                 self.flush_quiet()
             if cap is not None:

@@ -1,6 +1,6 @@
 """Detect: a pool of workers that locate every face in every frame and encode only what is needed.
 
-Locating runs on each frame with the same calls as the old single loop (same resize, same
+Locating runs on each frame with the calls of the reference loop (`bench/loop.py`: same resize, same
 colour conversion, same dlib detector), so the faces found per frame are the same. The encoding
 (dlib's network on numpy, ~13 ms a face: facegate/encoder.py) runs only for a face that belongs to
 no known track, or whose track is due for a re-check (see pipeline/transport/track_hints.py).
@@ -17,23 +17,24 @@ import numpy as np
 
 from facegate.crops import face_crop
 from facegate.encoder import face_encodings, network
+from facegate.records import Box
 from pipeline.detectors.factory import make_detector, options_from
-from pipeline.detectors.locator import FaceLocator, ModelFileError
+from pipeline.detectors.locator import DetectorOptions, FaceLocator, ModelFileError
 from pipeline.runtime.stage_context import ConfigFollower, DetectOptions, StageContext, receive
 from pipeline.transport.frame_ring import FrameRing
-from pipeline.transport.messages import Box, Face, FaceBatch, FrameRef, Stop
+from pipeline.transport.messages import Face, FaceBatch, FrameRef, Stop
 
 log = logging.getLogger(__name__)
 
 
 def shrink(frame: np.ndarray, downscale: float) -> np.ndarray:
-    """The frame as the detector sees it: resized like the old loop, converted BGR to RGB."""
+    """The frame as the detector sees it: resized as the reference loop does, converted BGR to RGB."""
     small = frame if downscale == 1.0 else cv2.resize(frame, (0, 0), fx=downscale, fy=downscale)
     return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
 
 
 def to_full_frame(box: tuple[int, int, int, int], downscale: float, height: int, width: int) -> Box:
-    """A box found on the shrunk frame, in full-frame pixels (truncated as the old script did), inside the frame."""
+    """A box found on the shrunk frame, in full-frame pixels (truncated, as v1 boxes are), inside the frame."""
     top, right, bottom, left = (int(v / downscale) for v in box)
     return (min(max(top, 0), height), min(max(right, 0), width), min(max(bottom, 0), height), min(max(left, 0), width))
 
@@ -76,7 +77,7 @@ class Detector:
         self.meter.mark_ready()
         log.info("ready (%s, downscale %.2f)", self.locator.name, self.config.settings.downscale)
 
-    def locator_wanted(self) -> tuple:
+    def locator_wanted(self) -> tuple[str, DetectorOptions]:
         s = self.config.settings
         return s.face_detector, options_from(s)
 

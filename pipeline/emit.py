@@ -17,9 +17,9 @@ from typing import IO
 from facegate.db.outage import patiently
 from facegate.enrollment import crop_quality
 from facegate.records import box_dict
-from facegate.redact import mask_url
+from facegate.redact import redact
 from facegate.store import Sighting, Store
-from pipeline.delivery.webhooks import WebhookConfig, WebhookSender, webhook_body
+from pipeline.delivery.webhooks import WebhookConfig, WebhookSender, warn_if_forgeable, webhook_body
 from pipeline.runtime.stage_context import EmitOptions, StageContext, receive
 from pipeline.transport.messages import EndOfStream, Event, FrameResult, QuietResults, ReplayDone, Stop, UnknownFace
 
@@ -50,23 +50,30 @@ class Emitter:
         if self.webhooks.url and ctx.options.deliver:
             self.sender = WebhookSender(lambda: Store(ctx.data_dir), self.webhooks, ctx.settings.node_id or "local")
             self.sender.start()
-            log.info("webhooks go to %s%s", self.webhooks.url, " (signed)" if self.webhooks.secret else "")
+            log.info("webhooks go to %s%s", self.webhooks.url, " (signed)" if self.webhooks.signing_key else "")
+            warn_if_forgeable(self.webhooks)
         trace = ctx.options.trace
         self.trace: IO[str] | None = Path(trace).open("w", encoding="utf-8") if trace else None
         self.meter.mark_ready()
 
+    def keep_unknown(self, face: UnknownFace) -> None:
+        patiently(lambda: self.store.unknown.add(face.event_id, face.camera_id, face.captured_at, face.box, face.jpeg,
+                                                 face.encoding),
+                  what="keeping an unknown face", stopping=lambda: bool(self.stop))
+
     def record(self, event: Event) -> None:
         body = webhook_body(event.result, event.camera_id, event.stream_url) if self.sender else None
-        stream_url = mask_url(event.stream_url)
+        stream_url = redact(event.stream_url)
         sighting = Sighting(event.encoding, event.crop, event.visitor_id)
         patiently(lambda: self.store.results.add(event.event_id, event.result, event.camera_id, stream_url, body,
                                                sighting=sighting),
                   what=f"writing event {event.event_id}", stopping=lambda: bool(self.stop))
-        if event.visitor_id is not None and event.encoding is not None:
+        visitor_id, encoding = event.visitor_id, event.encoding
+        if visitor_id is not None and encoding is not None:
             box = event.result["box"]
-            patiently(lambda: self.store.visitors.offer_face(event.visitor_id, event.encoding, event.crop,
+            patiently(lambda: self.store.visitors.offer_face(visitor_id, encoding, event.crop,
                                                             crop_quality(event.crop, box["right"] - box["left"])),
-                      what=f"keeping a face of visitor {event.visitor_id}", stopping=lambda: bool(self.stop))
+                      what=f"keeping a face of visitor {visitor_id}", stopping=lambda: bool(self.stop))
         self.meter.add("encodings")  # the emitter's "encodings" column counts events written
         log.info("event %s: %s on %s (distance %.3f)", event.event_id, event.result["name"], event.camera_id,
                  event.result["distance"])
@@ -94,9 +101,7 @@ class Emitter:
             elif isinstance(msg, Event):
                 self.record(msg)
             elif isinstance(msg, UnknownFace):
-                patiently(lambda m=msg: self.store.unknown.add(m.event_id, m.camera_id, m.captured_at, m.box, m.jpeg,
-                                                               m.encoding),
-                          what="keeping an unknown face", stopping=lambda: bool(self.stop))
+                self.keep_unknown(msg)
             elif isinstance(msg, EndOfStream):
                 finished_at = time.monotonic()
                 if self.trace is not None:

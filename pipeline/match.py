@@ -15,9 +15,9 @@ import numpy as np
 from sqlalchemy.exc import DBAPIError
 
 from facegate.db.listen import Listener
-from facegate.records import ENCODING_SIZE, result_dict
+from facegate.records import ENCODING_SIZE, UNKNOWN, result_dict
 from facegate.store import Store, iso_now, new_event_id
-from pipeline.recognition.known_faces import UNKNOWN, Gallery
+from pipeline.recognition.known_faces import Gallery
 from pipeline.recognition.reorder import ReorderBuffer
 from pipeline.recognition.tracker import Attempt, CameraTracks, Track
 from pipeline.recognition.visitor_index import VisitorIndex
@@ -71,8 +71,8 @@ class Matcher:
         if not force and not notified and now - self.gallery_checked < GALLERY_POLL_S:
             return
         self.gallery_checked = now
-        if notified:
-            self.listener.changed.clear()
+        if self.listener is not None:
+            self.listener.changed.clear()  # before the reload: a NOTIFY during it asks for another
         try:
             self._reload_gallery()
         except DBAPIError as exc:

@@ -2,27 +2,23 @@
 
 The leak check (`no_leaks`, autouse) fails a test that leaves behind a process or a shared-memory
 segment of its own: an orphaned `facegate:` process of this session, or a segment of a supervisor
-the test started and that has exited (see tests/leaks.py for how "its own" is told apart from
+the test started and that has exited (see tests/support/leaks.py for how "its own" is told apart from
 other runs on the same machine).
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bench.fixtures import copy_data_dir
-from tests import leaks
-from tests.pgserver import PostgresServer
-from tests.testdata import data_dir
+from tests.support import leaks
+from tests.support.pgserver import PostgresServer
+from tests.support.supervisor_cli import cli
+from tests.support.testdata import data_dir
 
-REPO = Path(__file__).resolve().parents[1]
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
 
 
@@ -46,23 +42,6 @@ def no_leaks() -> Iterator[None]:
     assert not left, f"left behind by this test: {left}"
 
 
-def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 240.0) -> subprocess.CompletedProcess:
-    """Run `python supervisor.py ARGS` as a user would, and return what it printed (`.pid` is its pid)."""
-    full_env = {**os.environ, "PYTHONWARNINGS": "ignore", "FACEGATE_WEBHOOKS": "off", **(env or {})}
-    with subprocess.Popen([sys.executable, "supervisor.py", *args], cwd=REPO, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, env=full_env) as proc:
-        leaks.record(proc.pid)
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            raise
-    done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-    done.pid = proc.pid  # type: ignore[attr-defined]
-    return done
-
-
 @pytest.fixture(scope="session")
 def gallery_dir(tmp_path_factory: pytest.TempPathFactory, faces: Path) -> Path:
     """A data dir with Lin-Manuel Miranda and Alex Lacamoire registered from their photos."""
@@ -71,11 +50,6 @@ def gallery_dir(tmp_path_factory: pytest.TempPathFactory, faces: Path) -> Path:
         done = cli("--data-dir", str(folder), "register", name, str(faces / image))
         assert done.returncode == 0, done.stderr
     return folder
-
-
-def copy_gallery(source: Path, target: Path) -> Path:
-    """A private copy of a registered data dir, so a test may change it."""
-    return copy_data_dir(source, target)
 
 
 @pytest.fixture(scope="session")

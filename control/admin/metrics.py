@@ -16,11 +16,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from control.declaration import Doc, Scope
 from control.openapi import STRING
-from facegate.redact import configured_secrets, redact_text
+from facegate.camera_board import STATES, by_state
+from facegate.redact import redact
 from pipeline.runtime.stage_kind import StageKind
 from pipeline.runtime.stats import LATENCY_BUCKETS_S, StageFigures
 
-CAMERA_STATES = ("connecting", "live", "reconnecting", "failed", "stopped", "ended")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # metric name (after facegate_stage_) -> (kind of metric, StageFigures field, help)
 STAGE_METRICS: dict[str, tuple[type, str, str]] = {
@@ -72,15 +72,22 @@ class PipelineCollector:
 
     def _cameras(self) -> Iterator[Metric]:
         status = self.service.status()
+        cameras = redact(self.service.camera_board())  # masked before their URLs become labels
+        counted = GaugeMetricFamily("facegate_cameras", "Cameras of the cluster by state (unassigned: waiting for a"
+                                    " node with room)", labels=["state"])
+        counts = by_state(cameras)
+        for name in STATES:
+            counted.add_metric([name], float(counts.get(name, 0)))
+        yield counted
         fps = GaugeMetricFamily("facegate_camera_fps", "Frames per second read from the camera", labels=["camera"])
         state = GaugeMetricFamily("facegate_camera_state", "1 for the camera's current state",
                                   labels=["camera", "state"])
         info = GaugeMetricFamily("facegate_camera_info", "Each configured camera, with its stream URL (no password)",
                                  labels=["camera", "stream_url"])
-        for camera in status.get("cameras", []):
+        for camera in cameras:
             fps.add_metric([camera["id"]], float(camera.get("fps") or 0.0))
             info.add_metric([camera["id"], str(camera.get("stream_url") or "")], 1.0)
-            for name in CAMERA_STATES:
+            for name in STATES:
                 state.add_metric([camera["id"], name], 1.0 if camera.get("state") == name else 0.0)
         yield fps
         yield state
@@ -111,7 +118,7 @@ def render(service: Any) -> bytes:
     """The metrics page for one scrape; no label ever carries a camera password or a secret."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PipelineCollector(service))
-    return redact_text(generate_latest(registry).decode(), configured_secrets()).encode()
+    return redact(generate_latest(registry).decode()).encode()
 
 
 def install(app: bottle.Bottle, service: Any) -> None:

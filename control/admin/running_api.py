@@ -27,7 +27,9 @@ def status(service: ServiceApi) -> dict[str, Any]:
         "total_results": store.results.count(),
         "running": service.running,
         "registered_people": store.gallery.count_people(),
-        "cameras": current.get("cameras", []),
+        "cameras": current.get("cameras", []),  # the first few; /api/cameras pages through all of them
+        "cameras_total": current.get("cameras_total", 0),
+        "camera_states": current.get("camera_states", {}),
         "workers": current.get("workers"),
         "uptime_s": round(time.time() - service.started_at, 1),
         "version": service.version,

@@ -18,6 +18,10 @@ from control.openapi import (
     BOOLEAN,
     CAMERA_BODY,
     CAMERA_CHANGE,
+    INTEGER,
+    LIMIT,
+    OFFSET,
+    STRING,
     error_answers,
     json_answer,
     json_request,
@@ -26,16 +30,20 @@ from control.openapi import (
     ref,
 )
 from control.service_api import ServiceApi
-from control.validation import fail, json_body
-from facegate.camera import MAX_CAMERAS, check_camera
+from control.validation import check_limit, check_offset, fail, json_body
+from facegate.camera import check_camera
+from facegate.camera_board import PAGE_DEFAULT, STATES, select
 
 CAMERA_OPS = ("updateCamera", "deleteCamera", "getCameraSnapshot")  # what a camera's id links to
 CAMERA_ANSWER = obj({"success": BOOLEAN, "camera": ref("Camera")}, ["success", "camera"])
+CAMERA_FILTERS = ({**LIMIT, "schema": {**LIMIT["schema"], "default": PAGE_DEFAULT}}, OFFSET,
+                  {"name": "node", "in": "query", "schema": STRING, "description": "only the cameras this node runs"},
+                  {"name": "state", "in": "query", "schema": {"type": "string", "enum": list(STATES)}})
 
 
 def camera_or_404(service: ServiceApi, camera_id: str) -> dict[str, Any]:
-    """The camera's status row; a 404 when there is no such camera."""
-    found = next((c for c in service.status()["cameras"] if c["id"] == camera_id), None)
+    """The camera as the cluster shows it (facegate/camera_board.py); a 404 when there is no such camera."""
+    found = next((c for c in service.camera_board() if c["id"] == camera_id), None)
     if found is None:
         raise fail(404, f"no camera {camera_id!r}")
     return found
@@ -56,11 +64,20 @@ def install(app: bottle.Bottle, service: ServiceApi) -> None:
     """Add the camera routes to the API app."""
 
     @app.get("/api/cameras", scope=Scope.READ,
-             doc=Doc("listCameras", "Cameras and their state", {"200": json_answer(
-                 obj({"cameras": {"type": "array", "items": ref("Camera")}}, ["cameras"]),
-                 links=links_to("camera_id", "$response.body#/cameras/0/id", *CAMERA_OPS))}))
+             doc=Doc("listCameras", "The cluster's cameras and their state, oldest first, paged and filtered", {
+                 "200": json_answer(obj({"cameras": {"type": "array", "items": ref("Camera")}, "total": INTEGER,
+                                         "limit": INTEGER, "offset": INTEGER}, ["cameras", "total"]),
+                                    links=links_to("camera_id", "$response.body#/cameras/0/id", *CAMERA_OPS)),
+                 **error_answers(400)}, parameters=CAMERA_FILTERS))
     def list_cameras() -> dict[str, Any]:
-        return {"cameras": [_with_urls(c) for c in service.status()["cameras"]]}
+        query = bottle.request.query
+        limit, offset = check_limit(query.get("limit"), PAGE_DEFAULT), check_offset(query.get("offset"))
+        state = query.get("state") or None
+        if state is not None and state not in STATES:
+            raise fail(400, f"state must be one of {', '.join(STATES)}")
+        chosen = select(service.camera_board(), node=query.get("node") or None, state=state)
+        return {"cameras": [_with_urls(c) for c in chosen[offset:offset + limit]], "total": len(chosen),
+                "limit": limit, "offset": offset}
 
     @app.post("/api/cameras", scope=Scope.ADMIN, action="camera.add", explain=check_camera,
               doc=Doc("addCamera", "Add a camera",
@@ -68,8 +85,6 @@ def install(app: bottle.Bottle, service: ServiceApi) -> None:
                                           links=links_to("camera_id", "$response.body#/camera/id", *CAMERA_OPS)),
                        **error_answers(400, 401, 409, 413)}, body=json_request(CAMERA_BODY)))
     def add_camera() -> dict[str, Any]:
-        if len(service.camera_list()) >= MAX_CAMERAS:
-            raise fail(409, f"at most {MAX_CAMERAS} cameras; remove one first")
         entry = service.add_camera(json_body())  # SettingError: 400, Conflict (id taken): 409
         bottle.response.status = 201
         return {"success": True, "camera": _with_urls(camera_or_404(service, entry.id))}

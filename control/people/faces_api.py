@@ -86,7 +86,8 @@ def person_encodings(store: Store, name: str | None) -> np.ndarray:
     vectors, names = store.gallery.all_vectors()
     if name is None or not names:
         return np.zeros((0, ENCODING_SIZE))
-    return vectors[np.asarray(names) == name]
+    theirs: np.ndarray = vectors[np.asarray(names) == name]
+    return theirs
 
 
 def _submitted() -> list[Submitted]:

@@ -31,7 +31,7 @@ from control.openapi import (
 )
 from control.request_schema import RequestSchemaPlugin
 from control.service_api import ServiceApi
-from control.validation import decode_base64_image, fail, form_fields, is_multipart, json_body, sent_image
+from control.validation import decode_base64_image, digits, fail, form_fields, is_multipart, json_body, sent_image
 from facegate.enrollment import nearest_distance
 from facegate.faces import FaceImageError, encode_single_face
 from facegate.records import result_dict
@@ -73,7 +73,7 @@ def check_top(text: str | None) -> int:
     """`?top=k`: 0 (absent) or 1..MAX_TOP."""
     if text is None or text == "":
         return 0
-    if not text.isdigit() or not 1 <= int(text) <= MAX_TOP:
+    if not digits(text) or not 1 <= int(text) <= MAX_TOP:
         raise fail(400, f"top must be a whole number from 1 to {MAX_TOP}")
     return int(text)
 
@@ -140,7 +140,7 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool, schema:
         answer: dict[str, Any] = {}
         if fields.get("person_id") not in (None, ""):
             person_id = fields["person_id"]
-            if isinstance(person_id, bool) or not str(person_id).isdigit() or len(str(person_id)) > 12:
+            if isinstance(person_id, bool) or not digits(str(person_id)) or len(str(person_id)) > 12:
                 raise fail(400, "person_id must be a person's id")
             person = store.gallery.person(int(person_id))
             if person is None:

@@ -35,10 +35,19 @@ from control.openapi import (
     ref,
 )
 from control.service_api import ServiceApi
-from control.validation import check_encoding, check_name, fail, form_fields, is_multipart, json_body, sent_image
+from control.validation import (
+    check_encoding,
+    check_name,
+    digits,
+    fail,
+    form_fields,
+    is_multipart,
+    json_body,
+    sent_image,
+)
 from facegate.faces import encode_single_face
+from facegate.records import UNKNOWN
 from facegate.sighting_search import SightingSearch
-from pipeline.recognition.known_faces import UNKNOWN
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +168,7 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
             raise fail(400, "camera must be a camera id")
         since, until = _moment(fields, "since"), _moment(fields, "until")
         limit = fields.get("limit", 100)
-        if isinstance(limit, str) and limit.isdigit():
+        if isinstance(limit, str) and digits(limit):
             limit = int(limit)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_SEARCH_RESULTS:
             raise fail(400, f"limit must be a whole number from 1 to {MAX_SEARCH_RESULTS}")

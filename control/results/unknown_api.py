@@ -55,7 +55,8 @@ def install(app: bottle.Bottle, service: ServiceApi) -> None:
         if face is None:
             raise fail(404, "no such unknown face")
         bottle.response.content_type = "image/jpeg"
-        return face["jpeg"]
+        jpeg: bytes = face["jpeg"]
+        return jpeg
 
     @app.post("/api/unknown/<unknown_id>/register", scope=Scope.ADMIN, action="unknown.register",
               explain=_explain_name,

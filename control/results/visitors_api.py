@@ -22,6 +22,7 @@ from control.openapi import (
     NAME,
     NULLABLE_STRING,
     NUMBER,
+    OFFSET,
     STRING,
     error_answers,
     json_answer,
@@ -31,14 +32,13 @@ from control.openapi import (
 )
 from control.results.sightings_api import crop_link
 from control.service_api import ServiceApi
-from control.validation import check_id, check_name, fail, json_body
+from control.validation import MAX_OFFSET, check_id, check_name, digits, fail, json_body
 
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 200
 MAX_MERGE = 100
 MAX_ID = 10**12 - 1  # the largest id a path takes (12 digits), and what a database integer holds
-MAX_OFFSET = 10**9
 VISITOR_DETAIL = {"allOf": [ref("Visitor"), obj({
     "faces": {"type": "array", "items": obj({"id": INTEGER, "score": NUMBER, "image": STRING})},
     "results": {"type": "array", "items": {"allOf": [ref("Result"), obj({"image": NULLABLE_STRING})]}}})]}
@@ -47,7 +47,7 @@ LIST_DOC = Doc(
     {"200": json_answer(obj({"visitors": {"type": "array", "items": ref("Visitor")}, "total": INTEGER,
                              "limit": INTEGER, "offset": INTEGER}, ["visitors", "total"])), **error_answers(400)},
     parameters=({**LIMIT, "schema": {**LIMIT["schema"], "maximum": MAX_PAGE}},
-                {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}}))
+                OFFSET))
 MERGE_BODY = obj({"ids": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
                           "minItems": 2, "maxItems": MAX_MERGE, "uniqueItems": True}}, ["ids"])
 
@@ -60,7 +60,7 @@ def _page(query: bottle.FormsDict) -> tuple[int, int]:
         if text in (None, ""):
             values.append(default)
             continue
-        if not text.isdigit() or not low <= int(text) <= high:
+        if not digits(text) or not low <= int(text) <= high:
             raise fail(400, f"{key} must be a whole number from {low} to {high}")
         values.append(int(text))
     return values[0], values[1]

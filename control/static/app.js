@@ -69,11 +69,17 @@ async function action(work, done) {
   }
 }
 
-async function renderCameras(cameras) {
+async function renderCameras(cameras, status) {
   const box = $("cameras");
-  const ids = new Set(cameras.map((c) => c.id));
+  const ids = new Set(cameras.filter((c) => c.node !== null).map((c) => c.id));
   for (const [id, img] of streams) if (!ids.has(id)) { img.src = ""; streams.delete(id); }
   const figures = await Promise.all(cameras.map(async (camera) => {
+    if (camera.node === null) {  // waiting for a node with room: nothing to show yet but why
+      return el("figure", { className: `camera ${camera.state}`, dataset: { camera: camera.id } },
+        el("figcaption", {}, el("strong", { textContent: camera.name || camera.id }), " ",
+          el("span", { className: "state", textContent: camera.state }),
+          camera.reason ? el("div", { className: "muted", textContent: camera.reason }) : null));
+    }
     if (!streams.has(camera.id)) {  // a stream opened with a signed URL keeps playing after the URL expires
       const src = await picture(camera.mjpeg);
       if (!streams.has(camera.id)) {  // an overlapping refresh may have opened it meanwhile
@@ -89,6 +95,10 @@ async function renderCameras(cameras) {
   }));
   box.replaceChildren(...figures);
   if (!cameras.length) box.append(el("p", { className: "muted", textContent: "No camera configured." }));
+  const waiting = status.camera_states?.unassigned ?? 0;
+  $("cameras-waiting").hidden = !waiting;
+  $("cameras-waiting").textContent = `${waiting} of ${status.cameras_total} camera${status.cameras_total === 1 ? "" : "s"}` +
+    ` waiting for a node with room (${cameras.find((c) => c.reason)?.reason ?? "see /api/cameras"})`;
 }
 
 function renderEvents(results) {
@@ -145,7 +155,7 @@ async function refresh() {
     $("service-state").textContent = `${status.running ? "recognizing" : "stopped"} · ${status.registered_people} people · v${status.version}`;
     renderEvents(results.results);
     renderPeople(persons.persons);
-    await Promise.all([renderCameras(cameras.cameras), renderUnknown(unknown.unknown)]);
+    await Promise.all([renderCameras(cameras.cameras, status), renderUnknown(unknown.unknown)]);
   } catch (error) {
     say(error.message, true);
   }

@@ -1,6 +1,6 @@
 """Which database a store opens, and an engine tuned for it.
 
-Unset (or empty), the store is SQLite in the data dir, as it always was. `postgresql://...`
+Unset (or empty), the store is SQLite in the data dir (the embedded default). `postgresql://...`
 selects PostgreSQL through psycopg 3 with SQLAlchemy's connection pool. The URL travels to the
 stage processes in `FACEGATE_DATABASE_URL`, which they inherit at spawn.
 """
@@ -11,10 +11,10 @@ import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
+from sqlalchemy.pool import ConnectionPoolEntry
 
 ENV_DATABASE_URL = "FACEGATE_DATABASE_URL"
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
@@ -62,7 +62,7 @@ def _sqlite_engine(url: URL) -> Engine:
     engine = sa.create_engine(url, connect_args={"timeout": 10.0, "check_same_thread": False})
 
     @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
         dbapi_connection.isolation_level = None  # the driver's own BEGIN handling off: ours is below
         cursor = dbapi_connection.cursor()
         # secure_delete: a deleted face's bytes are overwritten with zeros, not left in free pages
@@ -72,14 +72,14 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:
+    def _on_begin(connection: sa.Connection) -> None:
         write = connection.get_execution_options().get("write", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
 
 
-def _enter_wal(cursor: Any, wait_s: float = 10.0) -> None:
+def _enter_wal(cursor: sqlite3.Cursor, wait_s: float = 10.0) -> None:
     """Switch to WAL. The switch needs the database to itself and SQLite answers "locked" at once,
     without its busy timeout, while another process writes (several nodes migrating a new file at
     once): so wait here, as the busy timeout would."""

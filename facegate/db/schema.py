@@ -13,7 +13,7 @@ import sqlalchemy as sa
 # BIGINT keys on PostgreSQL; on SQLite only "INTEGER PRIMARY KEY" is the rowid, and AUTOINCREMENT
 # keeps ids from being reused, which "newest first" and the unknown-face trim rely on.
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-Seconds = sa.Double()
+Seconds: sa.Double[float] = sa.Double()
 
 metadata = sa.MetaData()
 
@@ -174,4 +174,16 @@ visitor_faces = sa.Table(
     sa.Column("created", Seconds, nullable=False),
     sa.Index("visitor_faces_visitor", "visitor_id"),
     sqlite_autoincrement=True,
+)
+
+cameras = sa.Table(
+    "cameras", metadata,  # one row per camera: adds from any node are inserts, the key decides a clash (0006)
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text),
+    sa.Column("stream_url", sa.Text, nullable=False),  # as given (with any password); masked on the way out
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("detect_fps", sa.Double),  # its own; NULL: the global detect_fps applies
+    sa.Column("created_at", Seconds, nullable=False),  # also the order cameras are listed and placed in
+    sa.Column("updated_at", Seconds, nullable=False),
+    sa.Index("cameras_created", "created_at", "id"),
 )

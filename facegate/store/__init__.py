@@ -1,4 +1,4 @@
-"""The system of record: persons, encodings, results, the webhook outbox, visitors, runtime config and nodes.
+"""The system of record: persons, encodings, results, the webhook outbox, visitors, runtime config, cameras and nodes.
 
 SQLite in the data dir (WAL, so the emitter writes while the API reads) for one machine, or
 PostgreSQL (`FACEGATE_DATABASE_URL`) when several machines share one store. The SQL is written
@@ -9,13 +9,15 @@ in `facegate/db` when a store opens. Every process opens its own `Store`, with i
 one record class per kind of record, each in its own module and reached as an attribute:
 `store.gallery` (people.py), `store.results` (results.py), `store.outbox` (outbox.py),
 `store.unknown` (unknown_faces.py), `store.visitors` (visitors.py), `store.config`
-(runtime_config.py), `store.cluster` (nodes.py) and `store.retention` (retention.py).
+(runtime_config.py), `store.cameras` (cameras.py), `store.cluster` (nodes.py) and `store.retention`
+(retention.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from facegate.store.cameras import CameraExists, CameraRecords, CameraRow
 from facegate.store.core import DB_NAME, StoreCore, StoreError, iso_now, new_event_id
 from facegate.store.nodes import Lease, NodeRecords, NodeRow
 from facegate.store.outbox import OutboxRecords, OutboxStatus
@@ -27,8 +29,9 @@ from facegate.store.unknown_faces import UnknownFaceRecords
 from facegate.store.visitors import VISITOR_FACES_KEPT, VisitorRecords
 
 __all__ = [
-    "DB_NAME", "VISITOR_FACES_KEPT", "Forgotten", "Lease", "NameInUse", "NodeRow", "OutboxStatus", "Sighting",
-    "SightingRows", "Store", "StoreError", "iso_now", "new_event_id",
+    "DB_NAME", "VISITOR_FACES_KEPT", "CameraExists", "CameraRow", "Forgotten",
+    "Lease", "NameInUse", "NodeRow", "OutboxStatus", "Sighting", "SightingRows",
+    "Store", "StoreError", "iso_now", "new_event_id",
 ]
 
 
@@ -48,6 +51,7 @@ class Store:
         self.results = ResultRecords(core, self.visitors, self.outbox)
         self.unknown = UnknownFaceRecords(core)
         self.config = ConfigRecords(core)
+        self.cameras = CameraRecords(core)
         self.cluster = NodeRecords(core)
         self.retention = RetentionRecords(core, UnknownFaceRecords.KEEP_S)
 

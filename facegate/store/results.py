@@ -17,6 +17,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from facegate.db.schema import results
+from facegate.records import Result
 from facegate.store.core import SIGHTINGS_VERSION, StoreCore, stored_result, vector_blob, vector_of, vectors_of
 from facegate.store.outbox import OutboxRecords
 from facegate.store.visitors import VisitorRecords
@@ -53,7 +54,7 @@ class ResultRecords:
         """Moves when stored sightings are deleted or renamed (search by photo reloads them)."""
         return self.core.version(SIGHTINGS_VERSION)
 
-    def add(self, event_id: str, result: dict[str, Any], camera_id: str | None, stream_url: str | None,
+    def add(self, event_id: str, result: Result, camera_id: str | None, stream_url: str | None,
             webhook_body: str | None, *, created: float | None = None, sighting: Sighting | None = None) -> None:
         """Write a result (with the sighting's encoding, crop and visitor) and, when webhooks are on, its outbox
         row in one transaction."""

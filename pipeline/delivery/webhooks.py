@@ -5,7 +5,11 @@ posts due rows from a few threads of its own. A failed attempt is retried with e
 backoff and jitter; after `max_attempts` or `max_age_s` the row becomes a dead letter that the
 API lists and can put back in line. A delivery carries the Standard Webhooks headers
 (`webhook-id` stays the same across retries, so a receiver can drop duplicates) and, for the
-old Flask script's receivers, `Authorization: Bearer <secret>`.
+seed's Next.js route, `Authorization: Bearer <FACIAL_RECOGNITION_WEBHOOK_SECRET>`.
+
+The signature is keyed with `FACEGATE_WEBHOOK_SIGNING_SECRET` (`whsec_...`), which never travels.
+Keyed with the Bearer secret instead (when only that one is set), it proves nothing: anyone who
+reads one request has the key, so the emitter says so when it starts (`warn_if_forgeable`).
 """
 
 from __future__ import annotations
@@ -28,12 +32,14 @@ import requests
 from sqlalchemy.exc import DBAPIError
 
 from facegate.records import Result, webhook_payload
-from facegate.redact import mask_url
+from facegate.redact import redact
 from facegate.store import OutboxStatus, Store
 
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://localhost:3005/api/facial-recognition/webhook"
+BEARER_ENV = "FACIAL_RECOGNITION_WEBHOOK_SECRET"
+SIGNING_ENV = "FACEGATE_WEBHOOK_SIGNING_SECRET"
 SECRET_PREFIX = "whsec_"
 SIGNATURE_TOLERANCE_S = 300
 USER_AGENT = "facegate-webhooks/1"
@@ -44,7 +50,8 @@ class WebhookConfig:
     """Where and how events are delivered; `url` None means webhooks are off."""
 
     url: str | None
-    secret: str | None = None
+    secret: str | None = None  # sent as `Authorization: Bearer`, as the seed's Next.js route expects
+    signing_secret: str | None = None  # keys the signature; never sent
     timeout_s: float = 5.0
     max_attempts: int = 20
     max_age_s: float = 86400.0
@@ -60,7 +67,7 @@ class WebhookConfig:
         url: str | None = env.get("NEXTJS_WEBHOOK_URL", DEFAULT_URL).strip() or None
         if env.get("FACEGATE_WEBHOOKS", "on").strip().lower() in {"off", "0", "false", "no"}:
             url = None
-        config = cls(url=url, secret=env.get("FACIAL_RECOGNITION_WEBHOOK_SECRET") or None)
+        config = cls(url=url, secret=env.get(BEARER_ENV) or None, signing_secret=env.get(SIGNING_ENV) or None)
         numbers: dict[str, Any] = {}
         for field, kind in (("timeout_s", float), ("max_attempts", int), ("max_age_s", float),
                             ("backoff_base_s", float), ("backoff_cap_s", float), ("concurrency", int),
@@ -78,13 +85,32 @@ class WebhookConfig:
         config = replace(config, **numbers)
         return replace(config, claim_s=max(config.claim_s, 2.0 * config.timeout_s))  # never ends mid-attempt
 
+    @property
+    def signing_key(self) -> str | None:
+        """The secret signatures are keyed with: the signing secret, else (forgeable) the Bearer secret."""
+        return self.signing_secret or self.secret
+
+    @property
+    def forgeable(self) -> bool:
+        """True when the signing key is the secret every request carries in clear."""
+        return self.signing_key is not None and self.signing_key == self.secret
+
+
+def warn_if_forgeable(config: WebhookConfig) -> None:
+    """Log (the emitter, as it starts) that signatures keyed with the Bearer secret prove nothing."""
+    if config.url and config.forgeable:
+        log.warning("webhook signatures are keyed with %s, which every delivery carries in clear as its Bearer "
+                    "header: anyone who reads one request can forge signed events. Set a separate signing secret "
+                    "here and in the receiver, e.g. %s=whsec_$(openssl rand -base64 24), and verify with that one",
+                    BEARER_ENV, SIGNING_ENV)
+
 
 def webhook_body(result: Result, camera_id: str | None, stream_url: str | None) -> str:
     """The old script's payload, serialised once so that the signature covers the exact bytes sent.
 
     `camera_stream_url` keeps its place but never its password (`rtsp://admin:***@cam/live`).
     """
-    return json.dumps(webhook_payload(result, camera_id, mask_url(stream_url)), separators=(",", ":"))
+    return json.dumps(redact(webhook_payload(result, camera_id, stream_url)), separators=(",", ":"))
 
 
 def _key(secret: str) -> bytes:
@@ -109,7 +135,7 @@ def verify(secret: str, headers: Mapping[str, str], body: str, *, now: float | N
     lowered = {k.lower(): v for k, v in headers.items()}
     event_id, stamp, signatures = (lowered.get(h, "") for h in ("webhook-id", "webhook-timestamp",
                                                                  "webhook-signature"))
-    if not (event_id and stamp.isdigit() and signatures):
+    if not (event_id and stamp.isascii() and stamp.isdigit() and signatures):
         return False
     if abs((time.time() if now is None else now) - int(stamp)) > tolerance_s:
         return False
@@ -120,8 +146,9 @@ def verify(secret: str, headers: Mapping[str, str], body: str, *, now: float | N
 def delivery_headers(config: WebhookConfig, event_id: str, body: str, now: float) -> dict[str, str]:
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "webhook-id": event_id,
                "webhook-timestamp": str(int(now))}
+    if config.signing_key:
+        headers["webhook-signature"] = sign(config.signing_key, event_id, int(now), body)
     if config.secret:
-        headers["webhook-signature"] = sign(config.secret, event_id, int(now), body)
         headers["Authorization"] = f"Bearer {config.secret}"
     return headers
 

@@ -16,11 +16,15 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from pipeline.detectors.locator import CssBox, ModelFileError
+
+if TYPE_CHECKING:
+    from ai_edge_litert.interpreter import Interpreter
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,7 @@ class BlazeFace:
         self.anchors = anchor_centres(self.spec)
         self._check_shapes()
 
-    def _load(self, path: Path):
+    def _load(self, path: Path) -> Interpreter:
         if not path.is_file():
             raise ModelFileError(path, "no such file")
         from ai_edge_litert.interpreter import Interpreter

@@ -1,4 +1,4 @@
-"""dlib's detectors (HOG, or the CNN), called exactly as the old single loop called them."""
+"""dlib's detectors (HOG, or the CNN), called exactly as the reference loop (`bench/loop.py`) calls them."""
 
 from __future__ import annotations
 
@@ -19,4 +19,4 @@ class DlibDetector:
 
     def locate(self, rgb_small: np.ndarray) -> list[CssBox]:
         found = self._locations(rgb_small, number_of_times_to_upsample=self.upsample, model=self.name)
-        return [tuple(int(v) for v in box) for box in found]
+        return [(int(top), int(right), int(bottom), int(left)) for top, right, bottom, left in found]

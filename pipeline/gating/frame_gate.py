@@ -10,7 +10,7 @@ all in stream time (the frame's pts, so a replay decides as live would):
   detection when a track's re-check is due, or when tracks exist and the camera went
   `TRACK_KEEPALIVE_S` without a detection (a person standing still must not be dropped as gone:
   match forgets a track unseen for a second).
-`detect_fps` 0 sends every frame (no motion check at all): the old behaviour, for comparisons.
+`detect_fps` 0 sends every frame (no motion check at all): the reference loop's work, for comparisons.
 """
 
 from __future__ import annotations

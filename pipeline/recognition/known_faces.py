@@ -23,9 +23,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from facegate.records import ENCODING_SIZE
+from facegate.records import ENCODING_SIZE, UNKNOWN
 
-UNKNOWN = "Unknown"
 TWO_STAGE_FROM = 20_000  # rows; below this one pass fits in cache and is as fast
 PREFIX_DIMS = 32
 MAX_CANDIDATE_SHARE = 1 / 16  # beyond this share of rows, read the rest of every row instead
@@ -91,7 +90,8 @@ class Gallery:
 
     def _squared_distances(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
         difference = self.vectors[rows].astype(np.float64) - query
-        return np.einsum("ij,ij->i", difference, difference)
+        squared: np.ndarray = np.einsum("ij,ij->i", difference, difference)
+        return squared
 
     def nearest_people(self, encoding: np.ndarray, k: int) -> list[tuple[str, float]]:
         """The `k` nearest people, each at the distance of their nearest encoding, nearest first.
@@ -142,4 +142,5 @@ class Gallery:
 
 
 def half_squared_norms(rows: np.ndarray) -> np.ndarray:
-    return 0.5 * np.einsum("ij,ij->i", rows, rows)
+    halves: np.ndarray = 0.5 * np.einsum("ij,ij->i", rows, rows)
+    return halves

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from facegate.records import UNKNOWN, Box
 from pipeline.gating.rate_gate import BoxTrack, carry_box, observe
-from pipeline.recognition.known_faces import UNKNOWN
 from pipeline.transport.frame_ring import FrameRing
-from pipeline.transport.messages import Box
 from pipeline.transport.track_hints import HINT_ROWS, MATCH_IOU, iou
 
 TRACK_TTL_S = 1.0  # a track unseen for this long has left

@@ -11,16 +11,17 @@ import queue
 import time
 from dataclasses import dataclass, field
 from multiprocessing.queues import Queue
-from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
+from facegate.camera_settings import stored_settings
 from facegate.procutil import StopFlag, become_stage
 from facegate.settings import Settings
 from facegate.store import Store
 from pipeline.runtime.run_mode import LIVE, Mode
 from pipeline.runtime.stage_kind import StageKind
 from pipeline.runtime.stats import StageMeter, StatsBoard
+from pipeline.transport.messages import Message
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,8 @@ class StageContext:
 
     name: str  # e.g. "detect-1"; the process title is "facegate: <name>"
     kind: StageKind
-    inbox: Queue
-    outbox: Queue
+    inbox: Queue[Message]
+    outbox: Queue[Message]
     board: StatsBoard
     row: int
     parent_pid: int
@@ -76,7 +77,7 @@ class StageContext:
         return stop, StageMeter(self.board, self.row, os.getpid())
 
 
-def receive(inbox: Queue, stop: StopFlag, meter: StageMeter, timeout: float = 0.25) -> Any:
+def receive(inbox: Queue[Message], stop: StopFlag, meter: StageMeter, timeout: float = 0.25) -> Message | None:
     """The next message, or None after `timeout` (the stage then checks its stop flag and beats)."""
     try:
         return inbox.get(timeout=timeout)
@@ -96,7 +97,7 @@ class ConfigFollower:
         self._store = Store(ctx.data_dir) if ctx.follow_config else None
         self._version = self._store.config.version() if self._store else 0
         if self._store is not None:  # a stage (re)started after a change starts from the stored config
-            self.settings = self.settings.updated(self._store.config.read())
+            self.settings = self.settings.updated(stored_settings(self._store))
         self._checked = time.monotonic()
 
     def poll(self) -> bool:
@@ -117,6 +118,6 @@ class ConfigFollower:
         if version == self._version:
             return False
         self._version = version
-        self.settings = self.settings.updated(self._store.config.read())
+        self.settings = self.settings.updated(stored_settings(self._store))
         log.info("runtime config changed (version %d)", version)
         return True

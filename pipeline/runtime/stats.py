@@ -77,19 +77,22 @@ class StatsBoard:
     """A (rows x fields) table of doubles shared by every process of a run."""
 
     def __init__(self, rows: int = 64, array: Any = None) -> None:
+        self._attach(rows, array if array is not None else RawArray("d", rows * len(FIELDS)))
+
+    def _attach(self, rows: int, array: Any) -> None:
         self.rows = rows
-        self.array = array if array is not None else RawArray("d", rows * len(FIELDS))
+        self.array = array
         self.table = np.frombuffer(self.array, dtype=np.float64).reshape(rows, len(FIELDS))
 
     def __getstate__(self) -> dict[str, Any]:
         return {"rows": self.rows, "array": self.array}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["rows"], state["array"])
+        self._attach(state["rows"], state["array"])
 
     def row(self, index: int) -> BoardRow:
         values = [float(v) for v in self.table[index]]
-        return BoardRow(*values[:len(SCALARS)], latency_le=tuple(values[len(SCALARS):]))
+        return BoardRow(**dict(zip(SCALARS, values, strict=False)), latency_le=tuple(values[len(SCALARS):]))
 
     def clear(self, index: int) -> None:
         self.table[index] = 0.0

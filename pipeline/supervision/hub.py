@@ -121,7 +121,8 @@ class Hub:
 
     def _ring_request(self, sender: Stage, request: RingRequest) -> None:
         cameras = max(1, len(self.table.of_kind(StageKind.CAPTURE)))
-        sender.inbox.put(self.rings.make(request, cameras))
+        if sender.inbox is not None:  # a stage sends only once spawned, which gives it its queues
+            sender.inbox.put(self.rings.make(request, cameras))
 
     def _camera_status(self, _sender: Stage, status: CameraStatus) -> None:
         self.live.on_status(status)
@@ -145,7 +146,7 @@ class Hub:
             workers = [s for s in self.table.of_kind(StageKind.DETECT) if s.restart_at is None and s.alive]
             while self.pending and workers:
                 best = min(workers, key=lambda w: len(w.inflight))
-                if len(best.inflight) >= MAX_INFLIGHT:
+                if len(best.inflight) >= MAX_INFLIGHT or best.inbox is None:
                     return
                 ref = self.pending.popleft()
                 best.inflight[(ref.camera_id, ref.seq)] = ref

@@ -20,7 +20,7 @@ import logging
 import multiprocessing
 import threading
 from multiprocessing import forkserver
-from typing import Any
+from multiprocessing.context import ForkServerContext
 
 from facegate.procutil import one_blas_thread_for_children
 
@@ -31,7 +31,7 @@ _lock = threading.Lock()
 _running = 0  # pipelines of this process between start() and shutdown()
 
 
-def stage_context() -> Any:
+def stage_context() -> ForkServerContext:
     """The multiprocessing context every stage process is started with."""
     one_blas_thread_for_children()
     context = multiprocessing.get_context("forkserver")
@@ -55,5 +55,6 @@ def pipeline_stopped() -> None:
     with _lock:
         _running = max(0, _running - 1)
         if _running == 0:
-            forkserver._forkserver._stop()  # CPython's own way to stop it: close the pipe, wait for it
+            # CPython's own way to stop it (close the pipe, wait for it): private, so typeshed leaves it out.
+            forkserver._forkserver._stop()  # type: ignore[attr-defined]
             log.debug("stage forkserver stopped")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
 
 from pipeline.runtime.stage_context import StageOptions
 from pipeline.runtime.stage_kind import StageKind
-from pipeline.transport.messages import FrameRef
+from pipeline.transport.messages import FrameRef, Message
 
 
 @dataclass
@@ -19,9 +20,9 @@ class Stage:
     kind: StageKind
     row: int  # its row of the stats board, kept across restarts
     options: StageOptions
-    process: Any = None
-    inbox: Any = None
-    outbox: Any = None
+    process: BaseProcess | None = None
+    inbox: Queue[Message] | None = None
+    outbox: Queue[Message] | None = None
     reader: threading.Thread | None = None
     generation: int = 0
     restarts: int = 0
@@ -35,6 +36,16 @@ class Stage:
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.is_alive()
+
+    def terminate(self) -> None:
+        """SIGTERM its process, if one is running."""
+        if self.process is not None and self.process.is_alive():
+            self.process.terminate()
+
+    def kill(self) -> None:
+        """SIGKILL its process, if one is running."""
+        if self.process is not None and self.process.is_alive():
+            self.process.kill()
 
 
 class StageTable:

@@ -87,6 +87,8 @@ class Pipeline:
             self._supervisor.add(f"detect-{index}", StageKind.DETECT, DetectOptions(index=index))
 
     def _context_for(self, stage: Stage) -> StageContext:
+        if stage.inbox is None or stage.outbox is None:
+            raise RuntimeError(f"{stage.name} has no queues: the supervisor makes them as it spawns the stage")
         return StageContext(
             name=stage.name, kind=stage.kind, inbox=stage.inbox, outbox=stage.outbox, board=self._board,
             row=stage.row, parent_pid=os.getpid(), data_dir=self.data_dir, settings=self.settings,

@@ -13,11 +13,12 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from multiprocessing.context import ForkServerContext
 from typing import Any
 
 from facegate.procutil import rss_mb
-from pipeline.runtime.stage_context import StageOptions
+from pipeline.runtime.stage_context import StageContext, StageOptions
 from pipeline.runtime.stage_kind import STOP_ORDER, StageKind
 from pipeline.runtime.stats import StatsBoard
 from pipeline.supervision.hub import Hub
@@ -30,12 +31,15 @@ RESTART_BACKOFF_S = (0.5, 1.0, 2.0, 4.0)  # never more than 5 s before a dead st
 STALL_S = 30.0  # a stage with no heartbeat for this long is killed and restarted
 TICK_S = 0.2
 
+Answer = queue.Queue[tuple[bool, Any]]  # a call's (True, its value) or (False, the exception it raised)
+
 
 class Supervisor:
     """Starts stages with `context_for(stage)` and `entry[kind]`, and keeps them running."""
 
-    def __init__(self, table: StageTable, hub: Hub, board: StatsBoard, mp: Any,
-                 context_for: Callable[[Stage], Any], entry: dict[str, Callable[[Any], None]],
+    def __init__(self, table: StageTable, hub: Hub, board: StatsBoard, mp: ForkServerContext,
+                 context_for: Callable[[Stage], StageContext],
+                 entry: Mapping[StageKind, Callable[[StageContext], None]],
                  on_capture_done: Callable[[Stage, int | None], None], restarts_captures: bool) -> None:
         self.table, self.hub, self.board, self.mp = table, hub, board, mp
         self.context_for = context_for
@@ -44,7 +48,7 @@ class Supervisor:
         self.restarts_captures = restarts_captures
         self.peak_rss_mb = 0.0
         self.stopping = False
-        self._commands: queue.Queue[tuple[Callable[[], Any], queue.Queue]] = queue.Queue()
+        self._commands: queue.Queue[tuple[Callable[[], Any], Answer]] = queue.Queue()
         self._thread: threading.Thread | None = None
 
     # --- the supervision thread ------------------------------------------------------------------
@@ -56,7 +60,7 @@ class Supervisor:
         """Run `fn` on the supervision thread (the only one that starts or stops processes)."""
         if threading.current_thread() is self._thread or self._thread is None:
             return fn()
-        answer: queue.Queue = queue.Queue(maxsize=1)
+        answer: Answer = queue.Queue(maxsize=1)
         self._commands.put((fn, answer))
         ok, value = answer.get(timeout=timeout)
         if not ok:
@@ -68,8 +72,8 @@ class Supervisor:
             try:
                 fn, answer = self._commands.get(timeout=TICK_S)
             except queue.Empty:
-                fn = answer = None
-            if fn is not None:
+                pass
+            else:
                 try:
                     answer.put((True, fn()))
                 except Exception as exc:  # handed back to the caller
@@ -109,17 +113,17 @@ class Supervisor:
         stage.finished = False
         stage.restart_at = None
         self.board.clear(stage.row)
-        stage.process = self.mp.Process(target=self.entry[stage.kind], args=(self.context_for(stage),),
-                                        name=stage.name, daemon=True)
-        stage.process.start()
+        process = self.mp.Process(target=self.entry[stage.kind], args=(self.context_for(stage),), name=stage.name,
+                                  daemon=True)
+        stage.process = process
+        process.start()
         stage.started_at = time.monotonic()
         self.hub.attach(stage)
-        log.debug("started %s (pid %d)", stage.name, stage.process.pid)
+        log.debug("started %s (pid %d)", stage.name, process.pid)
 
     def retire(self, stage: Stage) -> None:
         stage.retired = True
-        if stage.alive:
-            stage.process.terminate()
+        stage.terminate()
         self.reap(stage, 5.0)
         self.table.remove(stage)
 
@@ -144,10 +148,10 @@ class Supervisor:
             group = [s for s in stages if s.kind == kind]
             for stage in group:
                 stage.retired = True
-                if kind == StageKind.EMIT and stage.alive:
+                if kind == StageKind.EMIT and stage.alive and stage.inbox is not None:
                     stage.inbox.put(Stop())  # after everything already routed to it
-                elif stage.alive:
-                    stage.process.terminate()
+                else:
+                    stage.terminate()
             for stage in group:
                 self.reap(stage, timeout)
 
@@ -170,13 +174,13 @@ class Supervisor:
                 beat_age = time.time() - row.last_beat if row.last_beat else 0.0
                 if now - stage.started_at > STALL_S and beat_age > STALL_S:
                     log.error("%s made no progress for %.0f s; killing it", stage.name, beat_age)
-                    stage.process.kill()
+                    stage.kill()
                 continue
             self._on_exit(stage, now)
         self.peak_rss_mb = max(self.peak_rss_mb, rss + rss_mb())
 
     def _on_exit(self, stage: Stage, now: float) -> None:
-        code = stage.process.exitcode
+        code = stage.process.exitcode if stage.process is not None else None
         stage.generation += 1
         if stage.reader is not None:
             stage.reader.join(3.0)  # routes what the dead stage had already sent

@@ -172,3 +172,8 @@ class CameraUrls:
 @dataclass(frozen=True, slots=True)
 class Stop:
     """Ask a stage to finish what it holds and exit."""
+
+
+# Everything a stage's inbox or outbox carries; a receiver tells them apart with isinstance.
+Message = (FrameRef | QuietFrames | FaceBatch | FrameResult | QuietResults | Event | EndOfStream | ReplayDone
+           | RingRequest | RingReady | CameraStatus | UnknownFace | CameraUrls | Stop)

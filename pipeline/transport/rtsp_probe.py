@@ -38,7 +38,7 @@ def _answer(sock: socket.socket, request: bytes) -> tuple[str, dict[str, str]]:
     parts = head[0].split(" ", 2)
     if len(parts) < 2 or not parts[0].startswith("RTSP/"):
         raise ConnectionError("no RTSP answer")
-    headers = {}
+    headers: dict[str, str] = {}
     for line in head[1:]:
         name, _, value = line.partition(":")
         headers.setdefault(name.strip().lower(), value.strip())

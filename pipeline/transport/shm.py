@@ -76,7 +76,7 @@ def pid_alive(pid: int) -> bool:
 
 def remove_leftovers() -> list[str]:
     """Unlink segments of earlier runs whose supervisor is dead; returns their names."""
-    removed = []
+    removed: list[str] = []
     if not SHM_DIR.is_dir():
         return removed
     for path in SHM_DIR.glob(PREFIX + "*"):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.transport.messages import Box
+from facegate.records import Box
 
 HINT_ROWS = 32
 HINT = np.dtype([("active", "<f8"), ("named", "<f8"), ("top", "<f8"), ("right", "<f8"), ("bottom", "<f8"),

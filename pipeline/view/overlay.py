@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from facegate.crops import to_jpeg
-from pipeline.recognition.known_faces import UNKNOWN
+from facegate.records import UNKNOWN
 from pipeline.transport.messages import FrameResult
 
 KNOWN_COLOUR = (80, 200, 60)  # BGR

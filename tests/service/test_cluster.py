@@ -157,9 +157,9 @@ def test_cameras_split_and_a_killed_nodes_cameras_and_webhooks_move(cluster: Clu
 
 
 def test_new_cameras_are_picked_up_and_a_joining_node_evens_out_without_flapping(cluster: Cluster,
-                                                                                 tmp_path: Path) -> None:
-    # streams that never open: leases and placement do not depend on a camera working
-    cameras = [{"id": f"cam{i}", "stream_url": str(tmp_path / f"missing{i}.mp4")} for i in range(1, 4)]
+                                                                                 faces: Path) -> None:
+    # streams that never open (no such file in the media dir): leases and placement need no working camera
+    cameras = [{"id": f"cam{i}", "stream_url": str(faces / f"missing{i}.mp4")} for i in range(1, 4)]
     a = cluster.start("node-a", max_cameras=3)
     assert a.put("/api/config", json={"cameras": cameras}).status_code == 200
     assert a.post("/api/start").status_code == 200
@@ -182,7 +182,7 @@ def test_new_cameras_are_picked_up_and_a_joining_node_evens_out_without_flapping
     moves = {c: len({h.get(c) for h in history if h.get(c)}) for c in history[-1]}
     assert sorted(moves.values()) == [1, 1, 2], history  # exactly one camera changed node, once
 
-    added = b.post("/api/cameras", json={"id": "cam4", "stream_url": str(tmp_path / "missing4.mp4")})
+    added = b.post("/api/cameras", json={"id": "cam4", "stream_url": str(faces / "missing4.mp4")})
     assert added.status_code == 201, added.text
     assert poll_until(lambda: "cam4" in cluster.leases("node-a"), 5.0, 0.1), cluster.logs()  # the bound
     assert sorted(cluster.leases("node-a").values()) == ["node-a", "node-a", "node-b", "node-b"]
@@ -261,8 +261,8 @@ def test_a_database_restart_loses_nothing(cluster: Cluster, postgres: PostgresSe
         receiver.stop()
 
 
-def test_a_node_that_stops_cleanly_hands_its_cameras_over_at_once(cluster: Cluster, tmp_path: Path) -> None:
-    cameras = [{"id": "cam1", "stream_url": str(tmp_path / "missing1.mp4")}]
+def test_a_node_that_stops_cleanly_hands_its_cameras_over_at_once(cluster: Cluster, faces: Path) -> None:
+    cameras = [{"id": "cam1", "stream_url": str(faces / "missing1.mp4")}]
     a = cluster.start("node-a", max_cameras=1)
     cluster.start("node-b", max_cameras=1)
     assert a.put("/api/config", json={"cameras": cameras}).status_code == 200

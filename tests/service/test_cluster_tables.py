@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from control.auth import UrlSigner
-from facegate.placement import ClusterView, NodeLoad, plan
+from facegate.placement import ClusterView, NodeLoad, Plan, plan, shares, waiting_reason
 from facegate.store import NodeRow, Store
 from tests.service.test_store import BACKENDS, add_events, result
 
@@ -112,27 +112,57 @@ def test_last_events_give_the_cooldown_to_the_next_node(store: Store) -> None:
 # --- the placement rule -------------------------------------------------------------------------------------
 def view(mine: dict[str, float], wanted: list[str], others: dict[str, tuple[int, int]], *,
          taken: set[str] = frozenset(), capacity: int = 4, now: float = 100.0,
-         last_handover: float = 0.0) -> ClusterView:
+         last_handover: float = 0.0, node_id: str = "a") -> ClusterView:
     return ClusterView(capacity=capacity, mine=mine, wanted=wanted, taken=set(taken),
-                       others={n: NodeLoad(*load) for n, load in others.items()}, now=now, last_handover=last_handover)
+                       others={n: NodeLoad(*load) for n, load in others.items()}, now=now, last_handover=last_handover,
+                       node_id=node_id)
+
+
+def taking(decided: Plan) -> set[str]:
+    """The cameras a node holds after its tick when every one it tries is free."""
+    return set(decided.take[:decided.share])
 
 
 def test_free_cameras_go_to_the_least_busy_node() -> None:
     cams = ["c1", "c2", "c3", "c4"]
-    # alone: it takes all, up to its capacity
-    assert plan(view({}, cams, {}, capacity=3), min_hold_s=10).take == ["c1", "c2", "c3"]
-    # another node carries none: take one and leave the rest for it
-    assert plan(view({}, cams, {"b": (0, 4)}), min_hold_s=10).take == ["c1"]
+    # alone: it takes all, up to its capacity, the oldest first
+    assert taking(plan(view({}, cams, {}, capacity=3), min_hold_s=10)) == {"c1", "c2", "c3"}
+    # another node carries none: take half and leave the rest for it
+    assert plan(view({}, cams, {"b": (0, 4)}), min_hold_s=10).share == 2
     # the other node is full: its load does not hold this one back
-    assert plan(view({}, cams, {"b": (4, 4)}), min_hold_s=10).take == ["c1", "c2", "c3", "c4"]
+    assert taking(plan(view({}, cams, {"b": (4, 4)}), min_hold_s=10)) == set(cams)
     # taken cameras are not free
-    assert plan(view({}, cams, {"b": (2, 4)}, taken={"c1", "c2"}), min_hold_s=10).take == ["c3", "c4"]
+    assert taking(plan(view({}, cams, {"b": (2, 4)}, taken={"c1", "c2"}), min_hold_s=10)) == {"c3", "c4"}
+
+
+def test_a_burst_of_cameras_is_split_in_one_tick_and_the_rest_wait() -> None:
+    cams = [f"cam{i}" for i in range(48)]
+    for nodes in (("a", "b"), ("a", "b", "c")):
+        plans = {n: plan(view({}, cams, {o: (0, 16) for o in nodes if o != n}, capacity=16, node_id=n), min_hold_s=10)
+                 for n in nodes}
+        assert [p.share for p in plans.values()] == [16] * len(nodes)
+        oldest = set(cams[:16 * len(nodes)])
+        assert all(set(p.take[:16 * len(nodes)]) == oldest for p in plans.values())  # the newest wait
+        assert len({tuple(p.take[:16]) for p in plans.values()}) == len(nodes)  # each node its own order
+    # one node of three killed: its 16 go to the two others as room allows (they have 4 each)
+    left = plan(view({c: 1.0 for c in cams[:12]}, cams, {"c": (12, 16)}, taken=set(cams[12:24]), capacity=16,
+                     node_id="a"), min_hold_s=10)
+    assert left.share == 4 and set(left.take[:24]) == set(cams[24:48])
+    assert shares({"a": NodeLoad(3, 4), "b": NodeLoad(1, 2), "c": NodeLoad(0, 0)}, 5) == {"a": 1, "b": 1, "c": 0}
+
+
+def test_why_a_camera_waits() -> None:
+    assert waiting_reason([NodeLoad(16, 16), NodeLoad(16, 16)]) == "every node is full: 2 nodes x 16"
+    assert waiting_reason([NodeLoad(16, 16)]) == "every node is full: 1 node x 16"
+    assert waiting_reason([NodeLoad(4, 4), NodeLoad(2, 2)]) == "every node is full: 2 nodes, 6 cameras in all"
+    assert waiting_reason([]) == "no node is running"
+    assert waiting_reason([NodeLoad(3, 4)]).startswith("waiting for a node with room")
 
 
 def test_unwanted_and_excess_cameras_are_given_up() -> None:
     decided = plan(view({"c1": 1.0, "c2": 2.0, "c3": 3.0}, ["c1", "c3"], {}, capacity=1), min_hold_s=10)
     assert decided.give_up == ["c2", "c3"] and decided.take == []
-    assert plan(view({"c1": 1.0}, [], {}), min_hold_s=10).give_up == ["c1"]  # recognition stopped
+    assert plan(view({"c1": 1.0}, [], {}), min_hold_s=10).give_up == ["c1"]  # removed or disabled
 
 
 def test_a_new_node_gets_cameras_from_the_busiest_without_flapping() -> None:

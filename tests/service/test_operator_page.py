@@ -90,3 +90,27 @@ def test_operator_page_in_chromium(service: ServiceProcess, tmp_path: Path) -> N
     assert urls and not [u for u in urls if TOKEN in u], "the token went into a URL"
     names = {r["name"] for r in service.get("/api/results?limit=1000").json()["results"]}
     assert LIN in names
+
+
+def test_operator_page_says_how_many_cameras_wait(tmp_path: Path) -> None:
+    """A node with room for none: every camera is kept and waits, and the page says so (no stream opened)."""
+    node = ServiceProcess(tmp_path / "data", "--workers", "1", "--max-cameras", "0").start(120)
+    try:
+        for camera_id in ("door", "hall"):
+            added = node.post("/api/cameras", json={"id": camera_id, "stream_url": f"rtsp://127.0.0.1:9/{camera_id}"})
+            assert added.status_code == 201, added.text
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            try:
+                page = browser.new_page()
+                assert page.goto(node.url + "/").status == 200
+                expect(page.locator("#cameras-waiting")).to_be_visible()
+                expect(page.locator("#cameras-waiting")).to_have_text(
+                    "2 of 2 cameras waiting for a node with room (every node is full: 1 node x 0)")
+                waiting = page.locator('#cameras figure[data-camera="door"]')
+                expect(waiting.locator(".state")).to_have_text("unassigned")
+                expect(waiting.locator("img")).to_have_count(0)
+            finally:
+                browser.close()
+    finally:
+        assert node.stop() == 0, node.log()[-3000:]

@@ -18,7 +18,7 @@ from control.facework import PoolFull, PoolUnavailable
 from control.server import ApiServer
 from control.service_api import Conflict, ServiceError
 from facegate.faces import FaceImageError
-from facegate.settings import SettingError
+from facegate.settings import SettingError, config_schema
 from facegate.store import NameInUse, Store
 
 
@@ -50,6 +50,12 @@ def test_every_route_declares_its_scope_operation_id_and_audit_action(app: bottl
         assert action is None or action.count(".") == 1, (route.method, route.rule, action)
     assert action_of(next(r for r in routes if r.rule == "/api/persons/<person_id>" and r.method == "DELETE")) \
         == "person.delete"
+
+
+def test_the_served_config_body_is_the_declared_one(app: bottle.Bottle) -> None:
+    """PUT /api/config's documented body is the one facegate.settings derives from the declarations."""
+    served = openapi.document(app)["paths"]["/api/config"]["put"]["requestBody"]["content"]["application/json"]
+    assert served["schema"] == config_schema()
 
 
 def test_the_documented_routes_are_the_served_routes(app: bottle.Bottle) -> None:

@@ -294,8 +294,9 @@ def test_a_password_in_a_stream_url_leaves_through_no_door(svc: ServiceProcess, 
 
 def _camera_url_from(svc: ServiceProcess, camera_id: str) -> str:
     """The URL as stored (with its password), read from the store as the pipeline reads it."""
-    cameras = Store(svc.data_dir).config.read()["cameras"]
-    return next(c["stream_url"] for c in cameras if c["id"] == camera_id)
+    row = Store(svc.data_dir).cameras.get(camera_id)
+    assert row is not None, f"no camera {camera_id!r} stored"
+    return str(row.fields["stream_url"])
 
 
 def _port(svc: ServiceProcess, camera_id: str) -> int:

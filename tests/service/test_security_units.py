@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import bottle
 import pytest
@@ -17,7 +19,7 @@ from control.declaration import Scope, Undeclared
 from control.facework import FaceWorkConfig, FaceWorkPool
 from facegate.audit import AuditEntry, AuditTrail
 from facegate.logsetup import setup_logging
-from facegate.redact import RedactingFormatter, configured_secrets, mask_url, redact_json, restore_password
+from facegate.redact import RedactingFormatter, configured_secrets, learn, mask_url, redact, restore_password
 from facegate.settings import SettingError, Settings, from_environment
 from facegate.store import Store
 
@@ -32,16 +34,55 @@ from facegate.store import Store
     ("rtsp://admin@cam/live", "rtsp://admin@cam/live"),
     ("/videos/clip.mp4", "/videos/clip.mp4"),
     ("0", "0"),
+    # parsed, so whatever the secret holds
+    ("rtsp://admin:Se'cr\"et1@cam.local/live", "rtsp://admin:***@cam.local/live"),
+    ("http://cam.local/snap.cgi?user=admin&loginPas=Zq9'x\"&y&res=1#access_token=tok-98765",
+     "http://cam.local/snap.cgi?user=admin&loginPas=***&res=1#access_token=***"),
+    ("rtsp://admin:pa/ss?#@cam/live", "rtsp://admin:***@cam/live"),
+    ("http://cam/a?KEY=k1&Signature=s1&sig=s2&page=2", "http://cam/a?KEY=***&Signature=***&sig=***&page=2"),
+    ("rtsp://cam:554/x?email=a@b.com", "rtsp://cam:554/x?email=a@b.com"),
 ])
 def test_mask_url(url: str, masked: str) -> None:
     assert mask_url(url) == masked
 
 
-def test_redact_json_masks_every_string_and_copies() -> None:
+def test_redact_masks_every_string_and_copies() -> None:
     value = {"cameras": [{"stream_url": "rtsp://a:b@c/d", "fps": 1.5}], "stream_url": None, "n": 3}
-    assert redact_json(value) == {"cameras": [{"stream_url": "rtsp://a:***@c/d", "fps": 1.5}], "stream_url": None,
+    assert redact(value) == {"cameras": [{"stream_url": "rtsp://a:***@c/d", "fps": 1.5}], "stream_url": None,
                                   "n": 3}
     assert value["cameras"][0]["stream_url"] == "rtsp://a:b@c/d"
+
+
+QUOTED = "rtsp://admin:Se'cr\"et1@cam.local/live"
+QUERY = "http://cam.local/snap.cgi?user=admin&loginPas=Zq9'x\"&y&res=1#access_token=tok-98765"
+
+
+def test_a_secret_found_in_one_place_is_masked_everywhere_in_the_answer() -> None:
+    answer = {"cameras": [{"stream_url": QUOTED, "error": "401 for admin:Se'cr\"et1 at cam.local"},
+                          {"stream_url": QUERY, "error": "refused Zq9'x\"&y"}],
+              "log": json.dumps({"url": QUOTED}), "repr": repr(QUERY)}
+    text = json.dumps(redact(answer))
+    for secret in ("Se'cr", "cr\\\"et1", "Zq9'x", "tok-98765"):
+        assert secret not in text, secret
+    assert "rtsp://admin:***@cam.local/live" in text and "loginPas=***" in text
+
+
+def test_a_learned_url_is_masked_in_free_text_in_any_form() -> None:
+    url = "rtsp://admin:Qu'o\"te-77@door.local/live"
+    line = f"config updated: stream_url={url}, cameras=[{{'stream_url': {url!r}}}] {json.dumps(url)} {quote(url)}"
+    learn(url)
+    masked = redact(line)
+    assert "Qu'o" not in masked and "te-77" not in masked and "Qu%27o" not in masked, masked
+    assert masked.startswith("config updated: stream_url=rtsp://admin:***@door.local/live, ")
+    query = "http://cam.local/s.cgi?loginpas=Ab'c\"d-99&x=1"
+    learn(query)
+    masked = redact(f"started on query ({query}), {[query]}")
+    assert "Ab'c" not in masked and "d-99" not in masked and "loginpas=***&x=1" in masked, masked
+
+
+def test_a_metrics_line_keeps_its_syntax() -> None:
+    line = 'facegate_camera_info{camera="d",stream_url="http://cam/s?pwd=abcd1234"} 1.0'
+    assert redact(line) == 'facegate_camera_info{camera="d",stream_url="http://cam/s?pwd=***"} 1.0'
 
 
 @pytest.mark.parametrize(("sent", "kept"), [

@@ -20,12 +20,22 @@ import pytest
 
 from bench.traces import read_trace
 from facegate.store import Store, new_event_id
-from pipeline.delivery.webhooks import WebhookConfig, WebhookSender, backoff_s, sign, verify, webhook_body
+from pipeline.delivery.webhooks import (
+    WebhookConfig,
+    WebhookSender,
+    backoff_s,
+    delivery_headers,
+    sign,
+    verify,
+    warn_if_forgeable,
+    webhook_body,
+)
 from tests.support import leaks
 from tests.support.supervisor_cli import REPO, cli, copy_gallery
 from tests.support.webhook_receiver import WebhookReceiver
 
 SECRET = "whsec_" + base64.b64encode(b"facegate-test-secret-32-bytes-ok").decode()
+SIGNING = "whsec_" + base64.b64encode(b"facegate-signing-key-never-sent!").decode()
 RESULT = {"timestamp": "2026-11-25T10:00:00.000000", "name": "Lin-Manuel Miranda", "confidence": 0.55,
           "distance": 0.45, "box": {"top": 10, "right": 90, "bottom": 80, "left": 20}}
 
@@ -58,6 +68,29 @@ def test_config_from_environment() -> None:
     tuned = WebhookConfig.from_env({"FACIAL_RECOGNITION_WEBHOOK_SECRET": "s", "FACEGATE_WEBHOOK_TIMEOUT_S": "1.5",
                                     "FACEGATE_WEBHOOK_MAX_ATTEMPTS": "nope"})
     assert (tuned.secret, tuned.timeout_s, tuned.max_attempts) == ("s", 1.5, 20)
+
+
+def test_the_signing_secret_signs_and_the_bearer_secret_travels(caplog: pytest.LogCaptureFixture) -> None:
+    both = WebhookConfig.from_env({"FACIAL_RECOGNITION_WEBHOOK_SECRET": SECRET,
+                                   "FACEGATE_WEBHOOK_SIGNING_SECRET": SIGNING})
+    assert (both.secret, both.signing_key, both.forgeable) == (SECRET, SIGNING, False)
+    body = webhook_body(RESULT, "cam0", "0")
+    headers = delivery_headers(both, "evt_1", body, time.time())
+    assert headers["Authorization"] == f"Bearer {SECRET}" and SIGNING not in json.dumps(headers)
+    assert verify(SIGNING, headers, body)
+    assert not verify(SECRET, headers, body), "what a reader of the request sees verifies nothing"
+    legacy = WebhookConfig.from_env({"FACIAL_RECOGNITION_WEBHOOK_SECRET": SECRET})
+    assert legacy.forgeable and verify(SECRET, delivery_headers(legacy, "evt_1", body, time.time()), body)
+    only_signing = WebhookConfig.from_env({"FACEGATE_WEBHOOK_SIGNING_SECRET": SIGNING})
+    unsent = delivery_headers(only_signing, "evt_1", body, time.time())
+    assert "Authorization" not in unsent and verify(SIGNING, unsent, body)
+    with caplog.at_level("WARNING", logger="pipeline.delivery.webhooks"):
+        for config in (both, only_signing, WebhookConfig(url=None, secret=SECRET), WebhookConfig(url="http://x/")):
+            warn_if_forgeable(config)
+        assert not caplog.records
+        warn_if_forgeable(legacy)
+    [warning] = caplog.records
+    assert "can forge" in warning.getMessage() and "FACEGATE_WEBHOOK_SIGNING_SECRET=whsec_" in warning.getMessage()
 
 
 def test_backoff_doubles_from_one_second_up_to_ten_minutes_with_jitter() -> None:
@@ -198,6 +231,32 @@ def test_replay_posts_a_handful_of_signed_events(gallery_dir: Path, clip: Path, 
         event_id = delivery.headers["webhook-id"]
         assert stored[event_id]["name"] == result["name"], "each webhook is an event in the store"
     assert Store(data_dir).outbox.counts()["delivered"] == len(deliveries)
+
+
+def test_a_replay_signs_with_the_signing_secret_and_warns_only_without_one(
+        gallery_dir: Path, clip: Path, tmp_path: Path, receiver: WebhookReceiver) -> None:
+    """The real pipeline into a receiver on loopback: each delivery verifies with the signing secret only;
+    the Bearer header is the seed's secret; a run with the Bearer secret alone says, once, that it is forgeable."""
+    env = {"FACEGATE_WEBHOOKS": "on", "NEXTJS_WEBHOOK_URL": receiver.url, "FACIAL_RECOGNITION_WEBHOOK_SECRET": SECRET}
+    runs = {}
+    for name, extra in (("signed", {"FACEGATE_WEBHOOK_SIGNING_SECRET": SIGNING}), ("legacy", {})):
+        data_dir = copy_gallery(gallery_dir, tmp_path / name)
+        runs[name] = cli("--data-dir", str(data_dir), "replay", str(clip), "--json", "--no-progress",
+                         env={**env, **extra})
+        assert runs[name].returncode == 0, runs[name].stderr[-2000:]
+        if name == "signed":
+            signed = receiver.accepted()
+            receiver.deliveries.clear()
+    assert signed and len(signed) == json.loads(runs["signed"].stdout)["events"]
+    for delivery in signed:
+        assert delivery.headers["authorization"] == f"Bearer {SECRET}"
+        assert verify(SIGNING, delivery.headers, delivery.body)
+        assert not verify(SECRET, delivery.headers, delivery.body)
+        assert SIGNING not in json.dumps(delivery.headers) + delivery.body
+    legacy = receiver.accepted()
+    assert legacy and all(verify(SECRET, d.headers, d.body) for d in legacy)
+    assert "can forge" not in runs["signed"].stderr
+    assert runs["legacy"].stderr.count("can forge") == 1, runs["legacy"].stderr[-2000:]
 
 
 def test_a_receiver_that_hangs_does_not_hold_up_the_pipeline(gallery_dir: Path, clip: Path, tmp_path: Path,

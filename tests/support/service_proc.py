@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from tests.support import leaks
+from tests.support import leaks, testdata
 from tests.support.webhook_receiver import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,7 +26,9 @@ class ServiceProcess:
                  port: int | None = None) -> None:
         self.data_dir, self.args, self.token = Path(data_dir), list(args), token
         self.port = port or free_port()
-        self.env = {**os.environ, "PYTHONWARNINGS": "ignore", "FACEGATE_WEBHOOKS": "off", **(env or {})}
+        # the test data (photos, the clip) is the media dir: the API adds file cameras only from there
+        self.env = {**os.environ, "PYTHONWARNINGS": "ignore", "FACEGATE_WEBHOOKS": "off",
+                    "FACEGATE_MEDIA_DIR": str(testdata.data_dir()), **(env or {})}
         if token:
             self.env["FACEGATE_API_TOKEN"] = token
         self.proc: subprocess.Popen | None = None

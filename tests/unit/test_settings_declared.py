@@ -93,8 +93,6 @@ def test_the_config_body_is_every_live_setting_with_its_schema() -> None:
     for item, spec in SETTINGS:
         if item.name in live:
             assert body["properties"][item.name] == field_schema(item, spec)
-    served = openapi.document()["paths"]["/api/config"]["put"]["requestBody"]["content"]["application/json"]
-    assert served["schema"] == body
     assert openapi.CAMERA_BODY == camera_schema() == body["properties"]["cameras"]["items"]
 
 

@@ -32,6 +32,8 @@ export type Stats = JsonOf<"getStats", 200>;
 export type ConfigChanges = BodyOf<"updateConfig">;
 export type NewCamera = BodyOf<"addCamera">;
 export type CameraChanges = BodyOf<"updateCamera">;
+/** Which cameras `cameras.list` returns: a page (`limit`, `offset`), on one `node`, in one `state`. */
+export type CameraQuery = NonNullable<operations["listCameras"]["parameters"]["query"]>;
 /** Register from an encoding or a base64 photo (JSON), as the old API did. */
 export type RegisterInput = Schemas["Register"];
 /** Register from a photo file: the server computes the encoding (exactly one face, else a 400). */
@@ -153,11 +155,7 @@ export class FacegateClient {
   }
   /** The audit trail of changes, newest first (admin token). */
   audit(options: { limit?: number; action?: string } = {}): Promise<JsonOf<"listAudit", 200>> {
-    const params = new URLSearchParams();
-    if (options.limit !== undefined) params.set("limit", String(options.limit));
-    if (options.action !== undefined) params.set("action", options.action);
-    const search = params.toString();
-    return this.request("GET", `/api/audit${search ? `?${search}` : ""}`);
+    return this.request("GET", `/api/audit${query(options)}`);
   }
 
   // --- people, cameras, unknown faces, webhooks --------------------------------------------------
@@ -171,7 +169,9 @@ export class FacegateClient {
   };
 
   readonly cameras = {
-    list: (): Promise<JsonOf<"listCameras", 200>> => this.request("GET", "/api/cameras"),
+    /** The cluster's cameras, oldest first: a page of them (`limit`, default 100; `offset`), `total` counts all. */
+    list: (options: CameraQuery = {}): Promise<JsonOf<"listCameras", 200>> =>
+      this.request("GET", `/api/cameras${query(options)}`),
     add: (camera: NewCamera): Promise<JsonOf<"addCamera", 201>> => this.request("POST", "/api/cameras", camera),
     update: (id: string, changes: CameraChanges): Promise<JsonOf<"updateCamera", 200>> =>
       this.request("PUT", `/api/cameras/${encodeURIComponent(id)}`, changes),
@@ -193,8 +193,12 @@ export class FacegateClient {
   };
 }
 
-function query(options: { limit?: number }): string {
-  return options.limit === undefined ? "" : `?limit=${options.limit}`;
+/** `?a=1&b=x` of the options that are set ("" when none is). */
+function query(options: Record<string, string | number | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(options)) if (value !== undefined) params.set(key, String(value));
+  const search = params.toString();
+  return search ? `?${search}` : "";
 }
 
 function photoForm(image: Blob): FormData {

@@ -42,7 +42,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Cameras and their state */
+        /** The cluster's cameras and their state, oldest first, paged and filtered */
         get: operations["listCameras"];
         put?: never;
         /** Add a camera */
@@ -767,11 +767,14 @@ export interface components {
             /** @description URL of the live MJPEG view, for an <img src> */
             mjpeg: string;
             name?: string | null;
+            /** @description the node running it; null: none (see reason) */
             node?: string | null;
+            /** @description why an unassigned camera waits */
+            reason?: string | null;
             /** @description URL of the latest frame with faces drawn */
             snapshot: string;
             /** @enum {string} */
-            state: "connecting" | "live" | "reconnecting" | "failed" | "stopped" | "ended";
+            state: "connecting" | "live" | "reconnecting" | "failed" | "ended" | "stopped" | "unassigned";
             stream_url?: string;
             width?: number;
         };
@@ -813,6 +816,7 @@ export interface components {
             image_base64?: string | null;
             image_url?: string | null;
             imageUrl?: string | null;
+            /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
             name: string;
         } | {
             client_id?: string | null;
@@ -821,6 +825,7 @@ export interface components {
             image_base64: string;
             image_url?: string | null;
             imageUrl?: string | null;
+            /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
             name: string;
         };
         Registered: {
@@ -841,11 +846,16 @@ export interface components {
         };
         Status: {
             active: boolean;
+            /** @description cameras of the cluster by state (the list shows the first few) */
+            camera_states?: {
+                [key: string]: number;
+            };
             cameras: {
                 id: string;
                 node?: string | null;
                 state: string;
             }[];
+            cameras_total?: number;
             encodings_loaded: number;
             node?: string;
             registered_people?: number;
@@ -965,7 +975,13 @@ export interface operations {
     };
     listCameras: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                /** @description only the cameras this node runs */
+                node?: string;
+                offset?: number;
+                state?: "connecting" | "live" | "reconnecting" | "failed" | "ended" | "stopped" | "unassigned";
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -980,7 +996,19 @@ export interface operations {
                 content: {
                     "application/json": {
                         cameras: components["schemas"]["Camera"][];
+                        limit?: number;
+                        offset?: number;
+                        total: number;
                     };
+                };
+            };
+            /** @description Bad input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -1790,6 +1818,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name: string;
                 };
             };
@@ -2354,6 +2383,7 @@ export interface operations {
                     /** Format: binary */
                     image: string;
                     image_url?: string | null;
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name: string;
                 };
             };
@@ -2537,6 +2567,7 @@ export interface operations {
         requestBody?: {
             content: {
                 "application/json": {
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name?: string;
                 };
             };
@@ -3173,6 +3204,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name: string;
                 };
             };
@@ -3630,6 +3662,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description a person's name; not "Unknown" (in any case), the name of faces no one matches */
                     name: string;
                 };
             };

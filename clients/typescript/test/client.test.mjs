@@ -124,6 +124,9 @@ test("cameras, unknown faces and dead letters", async () => {
   const twice = await client.cameras.add({ id: "door", stream_url: "rtsp://127.0.0.1:9/none" }).catch((e) => e);
   assert.equal(twice.status, 409);
   assert.equal((await client.cameras.update("door", { enabled: false })).camera.enabled, false);
+  const page = await client.cameras.list({ limit: 1, offset: 1 });
+  assert.deepEqual([page.total, page.cameras.map((c) => c.id)], [2, ["door"]]);
+  assert.equal((await client.cameras.list({ state: "unassigned" })).total, 0);
   assert.equal((await client.cameras.delete("door")).success, true);
   assert.ok(Array.isArray((await client.unknown.list()).unknown));
   const failed = await client.webhooks.failed({ limit: 10 });

@@ -46,7 +46,8 @@ export async function startFacegate({ env = {} } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "facegate-node-"));
   const port = await freePort();
   const log = openSync(join(dataDir, "service.log"), "a");
-  const fullEnv = { ...process.env, PYTHONWARNINGS: "ignore", FACEGATE_WORKERS: "1", ...env };
+  // the test data (photos, the clip) is the media dir: the API adds file cameras only from there
+  const fullEnv = { ...process.env, PYTHONWARNINGS: "ignore", FACEGATE_WORKERS: "1", FACEGATE_MEDIA_DIR: testData(), ...env };
   if (!("NEXTJS_WEBHOOK_URL" in env)) fullEnv.FACEGATE_WEBHOOKS = "off";
   const child = spawn(PYTHON, ["supervisor.py", "--data-dir", dataDir, "--host", "127.0.0.1", "--port", String(port)],
     { cwd: REPO, env: fullEnv, stdio: ["ignore", log, log] });

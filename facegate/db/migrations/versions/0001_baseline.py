@@ -8,6 +8,8 @@ Revision ID: 0001
 Revises:
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -19,7 +21,7 @@ depends_on = None
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _tables() -> dict[str, tuple]:
+def _tables() -> dict[str, tuple[sa.Column[Any], ...]]:
     """Frozen here on purpose: later changes to facegate/db/schema.py belong in later revisions."""
     return {
         "persons": (
@@ -99,9 +101,9 @@ def upgrade() -> None:
         if name not in existing:
             autoincrement = any(column.primary_key and column.autoincrement is True for column in columns)
             op.create_table(name, *columns, sqlite_autoincrement=autoincrement)
-    for index, table, columns, unique in INDEXES:
+    for index, table, indexed, unique in INDEXES:
         if table not in existing:
-            op.create_index(index, table, columns, unique=unique)
+            op.create_index(index, table, indexed, unique=unique)
 
 
 def downgrade() -> None:
