@@ -116,7 +116,7 @@ def _frames(service: ServiceApi, camera_id: str, interval: float, max_s: float,
             jpeg = service.snapshot(camera_id)
             now = time.monotonic()
             if jpeg is None and now >= placeholder_at:
-                shown = next((c for c in service.status()["cameras"] if c["id"] == camera_id), None)
+                shown = next((c for c in service.camera_board() if c["id"] == camera_id), None)
                 if shown is None:
                     return  # removed meanwhile
                 jpeg = placeholder(camera_id, shown["state"], shown.get("error"))

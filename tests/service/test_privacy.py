@@ -179,7 +179,7 @@ def _open_view(svc: ServiceProcess, camera_id: str) -> requests.Response:
 def test_views_of_a_stopped_camera_leave_the_api_answering_and_let_go(svc: ServiceProcess) -> None:
     added = svc.post("/api/cameras", json={"id": "parked", "stream_url": "rtsp://127.0.0.1:9/none"})
     assert added.status_code == 201, added.text
-    assert added.json()["camera"]["state"] == "stopped"
+    assert added.json()["camera"]["state"] in ("stopped", "unassigned"), "recognition is off: no frame comes"
     with ExitStack() as views:
         with ThreadPoolExecutor(VIEWERS + 1) as pool:
             answers = list(pool.map(lambda _: _open_view(svc, "parked"), range(VIEWERS + 1)))
