@@ -115,8 +115,8 @@ class Service:
 
     def _reconcile(self) -> None:
         """Make the running captures match the configured cameras this node holds: one dead camera never
-        touches the others."""
-        wanted = {c: url for c, url in self.cameras().items() if c in self.held} if self.running else {}
+        touches the others. Holding none needs no database (the node agent stops them so when it lost it)."""
+        wanted = {c: url for c, url in self.cameras().items() if c in self.held} if self.running and self.held else {}
         current = self._pipeline.cameras()
         for camera_id, url in current.items():
             if wanted.get(camera_id) != url:
@@ -213,8 +213,8 @@ class Service:
     def update_camera(self, camera_id: str, changes: Mapping[str, Any]) -> Camera | None:
         """Merge `changes` into the stored camera, checked, in one transaction; None when there is no such camera."""
         if changes.get("detect_fps") is not None and camera_id == default_camera_id(self.store.config.read()):
-            raise SettingError("the default camera follows the global detect_fps: "
-                               "PUT /api/config {\"detect_fps\": ...} (or add it to cameras)")
+            raise Conflict("the default camera follows the global detect_fps: "
+                           "PUT /api/config {\"detect_fps\": ...} (or add it to cameras)")
 
         def changed(stored: dict[str, Any]) -> dict[str, Any]:
             entry = check_camera({**stored, **changes, "id": camera_id})

@@ -363,23 +363,24 @@ def test_results_latest_stats_and_the_gallery_round_trip(api: ServiceProcess, cl
         mine = api.get("/api/results/" + LIN).json()
         assert mine["results"] and all(r["name"] == LIN for r in mine["results"])
         assert len(api.get("/api/results?limit=1").json()["results"]) == 1
+        newest_before = _results(api, "/api/results?limit=1")[0]
         latest = api.get("/api/latest").json()
-        assert latest is not None and {"name", "box", "distance"} <= set(latest)
+        newest_after = _results(api, "/api/results?limit=1")[0]
+        assert set(latest) == set(newest_after)  # the newest result, as /api/results lists it
+        assert _epoch(newest_before["timestamp"]) <= _epoch(latest["timestamp"]) <= _epoch(newest_after["timestamp"])
         stats = api.get("/api/stats").json()
         assert stats["recognized"][LIN] >= 1 and stats["total_detections"] >= stats["recognized"][LIN]
         assert {"delivered", "pending", "retrying", "failed"} <= set(stats["webhooks"])
         assert stats["pipeline"]["stages"]["detect"]["frames_out"] > 0
 
         lin_id = next(p["id"] for p in _people(api) if p["name"] == LIN)
+        with_lin = api.gallery_in_use()
         assert api.delete(f"/api/persons/{lin_id}").status_code == 200
-        deleted_at = time.time()
-        time.sleep(1.5)  # the pipeline sees a gallery change within a second
-        seen = api.wait_for(lambda: [r for r in _results(api) if _epoch(r["timestamp"]) > deleted_at + 1.0]
-                            if len(_results(api)) else None, 30)
-        assert seen, "no result after the deletion"
-        time.sleep(3)
-        after = [r for r in _results(api) if _epoch(r["timestamp"]) > deleted_at + 1.0]
-        assert after and all(r["name"] != LIN for r in after), after
+        applied_at = api.gallery_newer_than(with_lin)
+        after = api.wait_for(lambda: (found := [r for r in _results(api) if _epoch(r["timestamp"]) > applied_at])
+                             and len(found) >= 3 and found, 120)
+        assert after, "no results after the deletion reached match"
+        assert all(r["name"] != LIN for r in after), after  # nobody named Lin once match has the new gallery
 
         registered = api.post("/api/register", json={"name": LIN, "encoding": lin_encoding}).json()
         back_at = time.time()

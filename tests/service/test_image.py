@@ -28,8 +28,7 @@ from tests.support import leaks
 from tests.support.service_proc import REPO, poll_until
 from tests.support.webhook_receiver import free_port
 
-pytestmark = pytest.mark.skipif(os.environ.get("FACEGATE_IMAGE_TEST") != "1",
-                                reason="builds and runs the container image: `make image-test`")
+pytestmark = pytest.mark.image  # deselected from `make test` (setup.cfg); `make image-test` selects it
 
 IMAGE = os.environ.get("IMAGE", "facegate")
 USER_ID = 1000  # the image's user (Dockerfile); a bind-mounted data dir must be writable by it
