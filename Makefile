@@ -87,7 +87,7 @@ image: container-tools
 
 # Builds the image (make image) and runs it for real: not part of `make test`, which stays fast.
 image-test: $(STAMP) container-tools
-	FACEGATE_IMAGE_TEST=1 $(BIN)/python -m pytest -p no:xdist -rP tests/service/test_image.py
+	$(BIN)/python -m pytest -p no:xdist -rP -m image tests/service/test_image.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -33,9 +33,14 @@ def faces_dir() -> Path:
     return data_dir()
 
 
+BENCH_TOKEN = "facegate-bench-admin-token"  # the admin token of every service the bench starts (closed by default)
+AUTH_HEADERS = {"Authorization": f"Bearer {BENCH_TOKEN}"}
+
+
 def supervisor_env() -> dict[str, str]:
-    """The environment every `supervisor.py` the bench starts runs in: quiet, and no webhooks going out."""
-    return {**os.environ, "PYTHONWARNINGS": "ignore", "FACEGATE_WEBHOOKS": "off"}
+    """The environment every `supervisor.py` the bench starts runs in: quiet, no webhooks going out, and
+    BENCH_TOKEN as its admin token."""
+    return {**os.environ, "PYTHONWARNINGS": "ignore", "FACEGATE_WEBHOOKS": "off", "FACEGATE_API_TOKEN": BENCH_TOKEN}
 
 
 def register_people(data_dir: Path, faces: Path) -> None:

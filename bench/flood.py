@@ -121,7 +121,7 @@ def _time_status(service: Service, stop: threading.Event, latencies: list[float]
     while not stop.is_set():
         began = time.monotonic()
         try:
-            requests.get(service.url + "/api/status", timeout=30).raise_for_status()
+            requests.get(service.url + "/api/status", headers=service.headers, timeout=30).raise_for_status()
             latencies.append(time.monotonic() - began)
         except requests.RequestException:
             latencies.append(float("inf"))
@@ -197,7 +197,7 @@ def measure(clip: Path, faces: Path) -> dict[str, Any]:
             prober.join()
             answers, retry_after = out.get(timeout=600)
             clients.join(60)
-            after = requests.get(service.url + "/api/status", timeout=30).status_code
+            after = requests.get(service.url + "/api/status", headers=service.headers, timeout=30).status_code
         finally:
             service.stop()
     finite = sorted(v for v in latencies if v != float("inf"))

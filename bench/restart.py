@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from bench.fixtures import REPO, stop, supervisor_env
+from bench.fixtures import AUTH_HEADERS, REPO, stop, supervisor_env
 from bench.soak import _free_port as free_port
 
 STAGES = ("detect-1", "match", "capture cam0")
@@ -49,7 +49,7 @@ def _child(root: int, title: str) -> int | None:
 
 def _frames_done(url: str) -> int:
     try:
-        stages = requests.get(url + "/api/stats", timeout=5).json()["pipeline"]["stages"]
+        stages = requests.get(url + "/api/stats", headers=AUTH_HEADERS, timeout=5).json()["pipeline"]["stages"]
     except (requests.RequestException, ValueError, KeyError):
         return -1
     return int(stages.get("emit", {}).get("frames_out", 0))

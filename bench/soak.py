@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 
-from bench.fixtures import CLIP, REPO, faces_dir, register_people, stop, supervisor_env
+from bench.fixtures import AUTH_HEADERS, CLIP, REPO, faces_dir, register_people, stop, supervisor_env
 
 RESULTS = REPO / "bench" / "results"
 
@@ -85,7 +85,7 @@ def run(minutes: float, every_s: float) -> dict[str, Any]:
                 time.sleep(every_s)
                 point = sample(proc.pid)
                 try:
-                    status = requests.get(f"http://127.0.0.1:{port}/api/status", timeout=5).json()
+                    status = requests.get(f"http://127.0.0.1:{port}/api/status", headers=AUTH_HEADERS, timeout=5).json()
                     point["fps"] = sum(c.get("fps", 0) for c in status.get("cameras", []))
                     point["total_results"] = status.get("total_results")
                 except (requests.RequestException, ValueError):

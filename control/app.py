@@ -9,9 +9,11 @@ unexpected exception is logged with its traceback and answered with a plain 500.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import bottle
 
-from control import admin, auth, cameras, facework, openapi, operator_page, people, results, security
+from control import admin, auth, cameras, facework, hosts, openapi, operator_page, people, results, security
 from control.audit_plugin import AuditPlugin
 from control.declaration import check_declared
 from control.errors import ErrorPlugin, install_error_handler
@@ -28,14 +30,16 @@ URL_SIGNING_KEY = "url_signing_key"  # meta row: the cluster's key for signed pi
 
 def make_app(service: ServiceApi, *, token: str | None = None, read_token: str | None = None,
              cors_origins: str | None = None, host: str | None = None,
-             settings: Settings | None = None) -> bottle.Bottle:
-    """The whole API over one running service; tokens default to FACEGATE_API_TOKEN / FACEGATE_READ_TOKEN,
-    the start-time settings (the face pool's) to the defaults and FACEGATE_* variables."""
+             settings: Settings | None = None, allowed_hosts: Iterable[str] | None = None) -> bottle.Bottle:
+    """The whole API over one running service; tokens default to FACEGATE_API_TOKEN / FACEGATE_READ_TOKEN
+    (none at all: open), the start-time settings (the face pool's) to the defaults and FACEGATE_* variables,
+    the Host names it answers to to control/hosts.py's defaults for the bind address `host`."""
     app = bottle.Bottle(catchall=True)
     bottle.BaseRequest.MEMFILE_MAX = MAX_BODY_BYTES
     app.install(ErrorPlugin())  # outermost: what the plugins below raise is answered too
     install_error_handler(app)
-    security.install(app, cors_origins=cors_origins)
+    security.install(app, cors_origins=cors_origins,
+                     allowed_hosts=hosts.default_hosts(host) if allowed_hosts is None else allowed_hosts)
     store = service.store
     shared_key = bytes.fromhex(store.core.shared_secret(URL_SIGNING_KEY)) if store.backend == "postgresql" else None
     auth.install(app, auth.AuthConfig.from_env().with_tokens(token, read_token), host, shared_key)

@@ -2,11 +2,12 @@
 
 `FACEGATE_API_TOKEN` holds the admin tokens (everything), `FACEGATE_READ_TOKEN` the read-only
 ones; each is a comma list, so a token can be rotated without downtime (add the new one, move
-the clients, drop the old one). Tokens are compared in constant time. With any token set, every
-route needs one of the right scope (401 without a valid token, 403 with a token of the wrong
-scope), except `GET /api/health` and `GET /api/status` (liveness, no personal data) and `/metrics` unless
-`FACEGATE_METRICS_AUTH=read`. With no token at all the service is open, as before, and says so
-loudly when it listens on more than the loopback address.
+the clients, drop the old one). Tokens are compared in constant time. Every route needs one of
+the right scope (401 without a valid token, 403 with a token of the wrong scope), except
+`GET /api/health` (liveness, no personal data), the operator page's static files, and `/metrics`
+when `FACEGATE_METRICS_AUTH=open`. The service is closed by default: a start with no admin token
+makes one (entry/admin_token.py); only `FACEGATE_AUTH=off` (or an app built with no token at all,
+as in-process tests do) leaves every route open, and that is said loudly at every start.
 
 A browser cannot put a header on `<img src=...>`, so the picture routes (snapshot, MJPEG, face
 crops) also accept a signed URL that `GET /api/signed-url?path=...` hands out: an HMAC of the
@@ -78,12 +79,12 @@ class AuthConfig:
         except ValueError:
             log.warning("ignoring FACEGATE_SIGNED_URL_TTL_S=%r: not a number", raw_ttl)
             ttl = DEFAULT_SIGNED_URL_TTL_S
-        metrics = env.get("FACEGATE_METRICS_AUTH", "open").strip().lower()
+        metrics = env.get("FACEGATE_METRICS_AUTH", "read").strip().lower()
         if metrics not in ("open", "read"):
-            log.warning("ignoring FACEGATE_METRICS_AUTH=%r: use open or read", metrics)
+            log.warning("ignoring FACEGATE_METRICS_AUTH=%r: use read or open", metrics)
         return cls(admin_tokens=token_list(env.get("FACEGATE_API_TOKEN", "")),
                    read_tokens=token_list(env.get("FACEGATE_READ_TOKEN", "")),
-                   metrics_need_token=metrics == "read", signed_url_ttl_s=max(1.0, min(ttl, 86400.0)))
+                   metrics_need_token=metrics != "open", signed_url_ttl_s=max(1.0, min(ttl, 86400.0)))
 
     def with_tokens(self, admin: str | None, read: str | None) -> AuthConfig:
         """These comma lists instead of the environment's, where given (None keeps the environment's)."""
@@ -161,12 +162,12 @@ def warn_if_open(config: AuthConfig, host: str | None) -> None:
         return
     if host is not None and not _is_loopback(host):
         log.warning("!" * 78)
-        log.warning("NO API TOKEN IS SET and the API listens on %s: anyone on the network can read every "
-                    "face, result and camera picture, and change or delete them.", host)
-        log.warning("Set FACEGATE_API_TOKEN (admin) and FACEGATE_READ_TOKEN (read-only), or bind to 127.0.0.1.")
+        log.warning("AUTHENTICATION IS OFF (FACEGATE_AUTH=off) and the API listens on %s: anyone on the network "
+                    "can read every face, result and camera picture, and change or delete them.", host)
+        log.warning("Drop FACEGATE_AUTH=off (a token is then made in the data dir), or bind to 127.0.0.1.")
         log.warning("!" * 78)
     else:
-        log.warning("FACEGATE_API_TOKEN is not set: every route is open to whoever can reach %s",
+        log.warning("AUTHENTICATION IS OFF (FACEGATE_AUTH=off): every route is open to whoever can reach %s",
                     host or "this port")
 
 

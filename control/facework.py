@@ -167,9 +167,8 @@ class FaceWorkPool:
         holds one): the photo checks of enrollment, verify and search share the pool with recognize."""
         with self.turn():
             started = time.monotonic()
-            future = self._pool().submit(work, *args, **kwargs)
-            try:
-                done = future.result(timeout=JOB_TIMEOUT_S)
+            try:  # a worker that died while idle breaks the pool too: submit says so
+                done = self._pool().submit(work, *args, **kwargs).result(timeout=JOB_TIMEOUT_S)
             except BrokenProcessPool:
                 self._discard()
                 raise PoolUnavailable("a face-detection process died; try again") from None

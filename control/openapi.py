@@ -136,14 +136,15 @@ def json_answer(schema: dict[str, Any], description: str = "OK", links: dict[str
 
 
 def error_answers(*codes: int) -> dict[str, Any]:
-    words = {400: "Bad input", 401: "Token missing or wrong", 403: "The token's scope does not allow this",
-             404: "Not found", 409: "Conflict", 413: "Body too large",
+    words = {400: "Bad input, or a Host header that does not name this service", 401: "Token missing or wrong",
+             403: "The token's scope does not allow this", 404: "Not found", 409: "Conflict", 413: "Body too large",
+             415: "The body is neither application/json nor multipart/form-data",
              429: "Face detection is busy; see Retry-After", 503: "Busy"}
     return {str(code): json_answer(ERROR, words[code]) for code in codes}
 
 
-AUDITED_ANSWERS = {"400": json_answer(ERROR, "Bad input (a body that cannot be parsed, too)"),
-                   "503": json_answer(ERROR, "The audit trail cannot be written, so nothing was changed")}
+# an audited route (control/audit_plugin.py) refuses the change when its audit row cannot be written
+AUDITED_ANSWERS = {"503": json_answer(ERROR, "The audit trail cannot be written, so nothing was changed")}
 
 
 def links_to(parameter: str, expression: str, *operations: str) -> dict[str, Any]:
@@ -186,9 +187,11 @@ def operation(route: bottle.Route) -> dict[str, Any]:
     parameters = _path_parameters(openapi_path(route.rule), doc.path_schemas) + list(doc.parameters)
     if parameters:
         found["parameters"] = parameters
-    if action_of(route) is not None:  # audited (control/audit_plugin.py): its body is parsed, its row written
+    if action_of(route) is not None:
         found["responses"] = {**AUDITED_ANSWERS, **found["responses"]}
     _add_security(found, scope_of(route), is_signable(route))
+    guards = (400, 415) if route.method != "GET" else (400,)  # control/security.py: Host, and a changing body's type
+    found["responses"] = {**error_answers(*guards), **found["responses"]}
     return found
 
 
@@ -214,7 +217,8 @@ def _add_security(operation: dict[str, Any], scope: Scope, signable: bool) -> No
         operation["security"] = []
         return
     if scope is Scope.METRICS:
-        operation["security"] = [{}, {"bearer": []}]  # open unless FACEGATE_METRICS_AUTH=read
+        operation["security"] = [{"bearer": []}, {}]  # a read token, unless FACEGATE_METRICS_AUTH=open
+        operation["responses"] = {**operation["responses"], **error_answers(401)}
         return
     operation["security"] = [{"bearer": []}, *([{"signedUrl": []}] if signable else [])]
     operation["responses"] = {**operation["responses"], **error_answers(401, 403)}

@@ -1,11 +1,13 @@
-"""JSON request bodies are checked against the OpenAPI document, so the server accepts exactly what it documents.
+"""Requests are checked against the OpenAPI document, so the server accepts exactly what it documents.
 
 The route's own `doc=` (control/declaration.py), the one the OpenAPI document shows, is the single
 statement of what a body may hold: its required fields, types and bounds. This Bottle plugin
 validates each JSON body against it before the route runs, with the same validator Schemathesis
 uses (jsonschema-rs, draft 4 as OpenAPI 3.0 is), and answers a 400 naming the first fault, or,
 where the route declares an `explain=` check, that check's own message. The routes keep their own
-checks for what a schema cannot say (a photo must hold exactly one face, an id must exist).
+checks for what a schema cannot say (a photo must hold exactly one face, an id must exist). A body
+the document leaves optional may be left out; a query parameter of the route given twice is a 400
+(none is a list, so which value was meant is unknown; names the route does not take are ignored).
 """
 
 from __future__ import annotations
@@ -46,17 +48,25 @@ class BodyCheck:
     validator: jsonschema_rs.Draft4Validator
     choices: frozenset[str]
     explain: Callable[[dict[str, Any]], Any] | None
+    optional: bool  # the document does not require a body
 
 
 def body_check(route: bottle.Route) -> BodyCheck | None:
     """The check of `route`'s JSON body from its `doc=`; None when it documents no JSON body."""
-    body = (doc_of(route).body or {}).get("content", {}).get("application/json")
+    request_body = doc_of(route).body or {}
+    body = request_body.get("content", {}).get("application/json")
     if body is None:
         return None
     schema = to_json_schema(copy.deepcopy(body["schema"]), openapi.SCHEMAS)
     choices = frozenset(name for alternative in body["schema"].get("anyOf", [])
                         for name in alternative.get("required", []))
-    return BodyCheck(jsonschema_rs.Draft4Validator(schema), choices, explain_of(route))
+    return BodyCheck(jsonschema_rs.Draft4Validator(schema), choices, explain_of(route),
+                     not request_body.get("required", False))
+
+
+def query_names(route: bottle.Route) -> frozenset[str]:
+    """The query parameters `route` documents."""
+    return frozenset(p["name"] for p in doc_of(route).parameters if p.get("in") == "query")
 
 
 def _where(error: jsonschema_rs.ValidationError) -> str:
@@ -65,7 +75,8 @@ def _where(error: jsonschema_rs.ValidationError) -> str:
 
 
 class RequestSchemaPlugin:
-    """Bottle plugin: a JSON body that breaks its documented schema gets a 400 before the route sees it."""
+    """Bottle plugin: a JSON body that breaks its documented schema, or a query parameter given twice, gets a
+    400 before the route sees it."""
 
     name = "request_schema"
     api = 2
@@ -79,14 +90,18 @@ class RequestSchemaPlugin:
         return self._checks[route]
 
     def check(self) -> None:
-        """Validate this request's JSON body against its route's schema; a 400 if it breaks it.
+        """Validate this request's query parameters and JSON body against its route's document; a 400 if
+        they break it.
 
         A route that must answer some faults in its own words first (the v1 API's messages) skips
         the plugin and calls this itself."""
+        self.check_query(bottle.request.route)
         checked = self._check_of(bottle.request.route)
         if checked is None or is_multipart():
             return
         if not bottle.request.body.read(1):
+            if checked.optional:
+                return
             raise fail(400, "this request needs a JSON body")
         body = json_body()
         error = next(iter(checked.validator.iter_errors(body)), None)
@@ -98,8 +113,16 @@ class RequestSchemaPlugin:
             checked.explain(body)  # a SettingError is answered in its own words (control/errors.py)
         raise fail(400, f"{_where(error)}{error.message}")
 
+    @staticmethod
+    def check_query(route: bottle.Route) -> None:
+        """A 400 when one of the route's query parameters comes more than once."""
+        query = bottle.request.query
+        repeated = sorted(name for name in query_names(route) if len(query.getall(name)) > 1)
+        if repeated:
+            raise fail(400, f"query parameter {repeated[0]!r} is given more than once")
+
     def apply(self, callback: Callable[..., Any], route: bottle.Route) -> Callable[..., Any]:
-        if self._check_of(route) is None:
+        if self._check_of(route) is None and not query_names(route):
             return callback
 
         def checked(*args: Any, **kwargs: Any) -> Any:

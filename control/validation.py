@@ -65,7 +65,9 @@ def digits(text: str) -> bool:
 
 
 def check_limit(text: str | None, default: int = 100) -> int:
-    if text is None or text == "":
+    """The `limit` query parameter: absent is `default`; anything but an integer in range (an empty one too,
+    as the document has it) is a 400."""
+    if text is None:
         return default
     if not digits(text) or not 1 <= int(text) <= MAX_LIMIT:
         raise fail(400, f"limit must be an integer from 1 to {MAX_LIMIT}")
@@ -101,14 +103,19 @@ def is_multipart() -> bool:
     return content_type.lower().startswith("multipart/form-data")
 
 
-def form_fields() -> dict[str, str]:
-    """The text fields of a multipart body; a body Bottle cannot parse (e.g. a control character in a
+def _multipart(part: str) -> Any:
+    """`bottle.request.forms` or `.files`; a body Bottle cannot parse (e.g. a control character in a
     field's header) is a 400, not a crash."""
     try:
-        forms = bottle.request.forms
-        return {key: forms.getunicode(key) for key in forms}
+        return getattr(bottle.request, part)
     except ValueError:
         raise fail(400, "the multipart body is malformed") from None
+
+
+def form_fields() -> dict[str, str]:
+    """The text fields of a multipart body."""
+    forms = _multipart("forms")
+    return {key: forms.getunicode(key) for key in forms}
 
 
 def decode_base64_image(value: Any, field: str = "image_base64") -> bytes:
@@ -154,7 +161,7 @@ def uploaded_files() -> list[tuple[str, bytes]]:
     if not is_multipart():
         return []
     files = []
-    for field, upload in bottle.request.files.allitems():
+    for field, upload in _multipart("files").allitems():
         files.append((upload.raw_filename or field, upload_bytes(upload, field)))
     return files
 
@@ -166,8 +173,8 @@ def error_with(status: int, message: str, **details: Any) -> bottle.HTTPResponse
 
 
 def check_offset(text: str | None) -> int:
-    """`?offset=`: rows of a list to skip, 0 when absent."""
-    if text is None or text == "":
+    """`?offset=`: rows of a list to skip, 0 when absent (an empty one is a 400, as the document has it)."""
+    if text is None:
         return 0
     if not text.isascii() or not text.isdigit() or int(text) > MAX_OFFSET:
         raise fail(400, f"offset must be a whole number from 0 to {MAX_OFFSET}")

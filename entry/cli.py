@@ -49,6 +49,7 @@ class PlainOption:
     default: str
     help: str
     cli: Cli
+    switch: tuple[str, str] | None = None  # a flag that sets a value: ("--no-auth", "off")
 
     @property
     def env(self) -> str:
@@ -61,6 +62,12 @@ PLAIN_OPTIONS = (
     PlainOption("host", "0.0.0.0", "the API's address", Cli.SERVE),
     PlainOption("port", "5001", "the API's port", Cli.SERVE),
     PlainOption("log_level", "INFO", "DEBUG, INFO, WARNING or ERROR", Cli.EVERY),
+    PlainOption("auth", "on", "`on`: every route but /api/health needs a token (with no FACEGATE_API_TOKEN, one is"
+                " made in the data dir's admin_token); `off` (or `--no-auth`): every route open to anyone",
+                Cli.SERVE, switch=("--no-auth", "off")),
+    PlainOption("allowed_hosts", "", "the Host names the API answers to, a comma list (`*`: any); empty: localhost,"
+                " 127.0.0.1, ::1, the bind address, this machine's names and addresses, FACEGATE_ADVERTISE_URL's host",
+                Cli.SERVE),
 )
 PLAIN = {o.name: o for o in PLAIN_OPTIONS}
 # The settings the command line takes (Spec.cli), by their name.
@@ -79,7 +86,11 @@ def _add_options(parser: argparse.ArgumentParser, *, after_command: bool, serve:
     places = (Cli.EVERY, Cli.SERVE) if serve else (Cli.EVERY,)
     for option in PLAIN_OPTIONS:
         if option.cli in places:
-            parser.add_argument(flag(option.name), default=default, help=f"{option.help} (default {option.default})")
+            shown = f"{option.help} (default {option.default or 'none'})".replace("%", "%%")
+            parser.add_argument(flag(option.name), default=default, help=shown)
+            if option.switch is not None:
+                parser.add_argument(option.switch[0], dest=option.name, action="store_const", const=option.switch[1],
+                                    default=default, help=f"the same as {flag(option.name)} {option.switch[1]}")
     for item, spec in SETTINGS:
         if spec.cli in places:
             parser.add_argument(flag(item.name), default=default,
@@ -220,7 +231,11 @@ def cmd_serve(args: argparse.Namespace, store: Store, settings: Settings, given:
         port = int(option(args, "port"))
     except ValueError:
         raise SettingError(f"--port {option(args, 'port')} is not a port number") from None
-    return serve(store, settings, given, host=host, port=port, log_level=args.log_level)
+    auth = option(args, "auth").strip().lower()
+    if auth not in ("on", "off"):
+        raise SettingError(f"--auth {auth} is not on or off")
+    return serve(store, settings, given, host=host, port=port, log_level=args.log_level, auth_on=auth == "on",
+                 allowed_hosts=option(args, "allowed_hosts"))
 
 
 def main(argv: list[str] | None = None) -> int:

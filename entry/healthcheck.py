@@ -13,7 +13,7 @@ import sys
 import urllib.error
 import urllib.request
 
-WILDCARDS = ("", "0.0.0.0", "::")
+from control.hosts import WILDCARDS
 
 
 def health_url(environ: dict[str, str]) -> str:

@@ -94,7 +94,10 @@ class ClusterAgent:
             self._wake.wait(TICK_S)
             self._wake.clear()
             if not self._stop.is_set():
-                self.tick()
+                try:
+                    self.tick()
+                except Exception:  # the heartbeat must outlive any one round's failure
+                    log.exception("cluster round failed; trying again in %.0f s", TICK_S)
 
     def tick(self) -> None:
         """One round: heartbeat, leases, placement. The loop and a request that wants its effect now (a camera

@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
@@ -118,8 +119,8 @@ class Service:
 
     def _reconcile(self) -> None:
         """Make the running captures match the configured cameras this node holds: one dead camera never
-        touches the others."""
-        wanted = {c: url for c, url in self.cameras().items() if c in self.held} if self.running else {}
+        touches the others. Holding none needs no database (the node agent stops them so when it lost it)."""
+        wanted = {c: url for c, url in self.cameras().items() if c in self.held} if self.running and self.held else {}
         current = self._pipeline.cameras()
         for camera_id, url in current.items():
             if wanted.get(camera_id) != url:
@@ -219,8 +220,8 @@ class Service:
     def update_camera(self, camera_id: str, changes: Mapping[str, Any]) -> Camera | None:
         """Merge `changes` into the stored camera, checked, in one transaction; None when there is no such camera."""
         if changes.get("detect_fps") is not None and camera_id == default_camera_id(self.store.config.read()):
-            raise SettingError("the default camera follows the global detect_fps: "
-                               "PUT /api/config {\"detect_fps\": ...} (or add it to cameras)")
+            raise Conflict("the default camera follows the global detect_fps: "
+                           "PUT /api/config {\"detect_fps\": ...} (or add it to cameras)")
 
         def changed(stored: dict[str, Any]) -> dict[str, Any]:
             entry = check_camera({**stored, **changes, "id": camera_id})
@@ -328,10 +329,13 @@ class Service:
 
 
 def serve(store: Store, settings: Settings, given: dict[str, Any], *, host: str, port: int,
-          log_level: str | None = None) -> int:
-    """Run until SIGTERM or SIGINT; returns the exit code."""
+          log_level: str | None = None, auth_on: bool = True, allowed_hosts: str = "") -> int:
+    """Run until SIGTERM or SIGINT; returns the exit code. Closed unless `auth_on` is false (entry/admin_token.py);
+    `allowed_hosts` (a comma list) replaces the default Host names (control/hosts.py)."""
+    from control import hosts
     from control.app import make_app
     from control.server import ApiServer
+    from entry.admin_token import access, announce
 
     stop = threading.Event()
 
@@ -341,14 +345,21 @@ def serve(store: Store, settings: Settings, given: dict[str, Any], *, host: str,
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    tokens = access(store.data_dir, auth_on)
+    names = hosts.parse_hosts(allowed_hosts) or hosts.default_hosts(host, urlsplit(advertised_url(host, port)).hostname)
     service = Service(store, settings, str(store.data_dir), log_level)
     server = None
     try:
-        server = ApiServer(make_app(service, host=host, settings=settings), host, port)
+        app = make_app(service, token=tokens.token, read_token=tokens.read_token, host=host, settings=settings,
+                       allowed_hosts=names)
+        server = ApiServer(app, host, port)
         try:
             server.start()
         except OSError as exc:
             raise SettingError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        if tokens.admin is not None:
+            shown = "localhost" if host in hosts.WILDCARDS else f"[{host}]" if ":" in host else host
+            announce(tokens.admin, f"http://{shown}:{server.port}/")
         service.boot(given, advertised_url(host, server.port))
         log.info("facegate %s: API on http://%s:%d/api, %d detect workers, data in %s", __version__, host,
                  server.port, service.workers, store.data_dir)

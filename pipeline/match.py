@@ -79,6 +79,13 @@ class Matcher:
             log.warning("gallery not checked, the database is unreachable (%s); matching against the last one",
                         " ".join(str(exc.orig or exc).split())[:200])
 
+    def refresh_visitors(self) -> None:
+        """The kept visitor faces, re-read when they changed; the last ones while the database is away."""
+        try:
+            self.visitors.refresh()
+        except DBAPIError:
+            pass  # refresh_gallery says so in the log
+
     def _reload_gallery(self) -> None:
         version = self.store.gallery.version()
         if version == self.gallery_version:
@@ -90,6 +97,7 @@ class Matcher:
             for camera in self.cameras.values():
                 camera.forget_names()
         self.gallery_version = version
+        self.meter.set("gallery_version", version)
 
     # --- ordering -------------------------------------------------------------------------------
     def order(self, camera_id: str) -> ReorderBuffer:
@@ -233,7 +241,7 @@ class Matcher:
             msg = receive(self.ctx.inbox, self.stop, self.meter, timeout=0.1)
             self.config.poll()
             self.refresh_gallery()
-            self.visitors.refresh()
+            self.refresh_visitors()
             if isinstance(msg, FaceBatch):
                 self.accept(msg)
             elif isinstance(msg, FrameRef):  # not detected: it takes its place in order with the detected ones

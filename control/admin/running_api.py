@@ -40,7 +40,7 @@ def status(service: ServiceApi) -> dict[str, Any]:
 def install(app: bottle.Bottle, service: ServiceApi) -> None:
     """Add the status, start and stop routes to the API app."""
 
-    @app.get("/api/status", scope=Scope.PUBLIC, doc=Doc("getStatus", "Service and camera status", {"200": STATUS}))
+    @app.get("/api/status", scope=Scope.READ, doc=Doc("getStatus", "Service and camera status", {"200": STATUS}))
     def get_status() -> dict[str, Any]:
         return status(service)
 

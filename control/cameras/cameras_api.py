@@ -91,13 +91,13 @@ def install(app: bottle.Bottle, service: ServiceApi) -> None:
 
     @app.put("/api/cameras/<camera_id>", scope=Scope.ADMIN, action="camera.update", explain=_explain_change,
              doc=Doc("updateCamera", "Change a camera",
-                     {"200": json_answer(CAMERA_ANSWER), **error_answers(400, 401, 404, 413)},
+                     {"200": json_answer(CAMERA_ANSWER), **error_answers(400, 401, 404, 409, 413)},
                      body=json_request(CAMERA_CHANGE)))
     def update_camera(camera_id: str) -> dict[str, Any]:
         body = keep_camera_password(service, camera_id, json_body())
         if "id" in body and body["id"] != camera_id:
             raise fail(400, "a camera's id cannot be changed")
-        if service.update_camera(camera_id, body) is None:  # SettingError: 400
+        if service.update_camera(camera_id, body) is None:  # SettingError: 400; the default's detect_fps: 409
             raise fail(404, f"no camera {camera_id!r}")
         return {"success": True, "camera": _with_urls(camera_or_404(service, camera_id))}
 

@@ -70,8 +70,8 @@ VERIFY_DOC = Doc(
 
 
 def check_top(text: str | None) -> int:
-    """`?top=k`: 0 (absent) or 1..MAX_TOP."""
-    if text is None or text == "":
+    """`?top=k`: 0 (absent) or 1..MAX_TOP (an empty one is a 400, as the document has it)."""
+    if text is None:
         return 0
     if not digits(text) or not 1 <= int(text) <= MAX_TOP:
         raise fail(400, f"top must be a whole number from 1 to {MAX_TOP}")

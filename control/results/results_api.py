@@ -47,7 +47,7 @@ def install(app: bottle.Bottle, service: ServiceApi) -> None:
                      {"200": json_answer(RESULTS), **error_answers(400)}, parameters=(LIMIT,)))
     def results_for(name: str) -> dict[str, Any]:
         found = store.results.recent(check_limit(bottle.request.query.get("limit")), name=name)
-        return {"results": found, "total": len(found), "name": name}
+        return {"results": found, "total": store.results.count(name), "name": name}
 
     @app.get("/api/latest", scope=Scope.READ,
              doc=Doc("getLatest", "The newest result, or null",

@@ -132,9 +132,9 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
         if sighting is None:
             raise fail(404, f"no result {event_id}")
         if sighting["name"] == UNKNOWN:
-            raise fail(400, f"result {event_id} named no one; there is nothing to reject")
+            raise fail(409, f"result {event_id} named no one; there is nothing to reject")
         if who == sighting["name"]:
-            raise fail(400, f"that result already says {who}")
+            raise fail(409, f"that result already says {who}")
         if sighting["encoding"] is None:
             raise fail(409, f"result {event_id} kept no encoding (stored before encodings were kept)")
         person = _person_named(store, sighting["name"])

@@ -46,7 +46,7 @@ def install(app: bottle.Bottle, service: ServiceApi) -> None:
         faces = store.unknown.recent(MAX_LISTED)
         for face in faces:
             face["image"] = f"/api/unknown/{face['id']}.jpg"
-        return {"unknown": faces, "total": len(faces)}
+        return {"unknown": faces, "total": store.unknown.count()}
 
     @app.get("/api/unknown/<unknown_id>.jpg", scope=Scope.READ, signable=True,
              doc=Doc("getUnknownImage", "Crop of an unknown face", {"200": JPEG, **error_answers(404)}))

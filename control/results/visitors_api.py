@@ -53,11 +53,11 @@ MERGE_BODY = obj({"ids": {"type": "array", "items": {"type": "integer", "minimum
 
 
 def _page(query: bottle.FormsDict) -> tuple[int, int]:
-    """(limit, offset) of `?limit=&offset=`; 50 and 0 when absent."""
+    """(limit, offset) of `?limit=&offset=`; 50 and 0 when absent (empty is a 400, as the document has it)."""
     values = []
     for key, default, low, high in (("limit", 50, 1, MAX_PAGE), ("offset", 0, 0, MAX_OFFSET)):
         text = query.get(key)
-        if text in (None, ""):
+        if text is None:
             values.append(default)
             continue
         if not digits(text) or not low <= int(text) <= high:

@@ -87,8 +87,11 @@ class ResultRecords:
         found = self.recent(1)
         return found[0] if found else None
 
-    def count(self) -> int:
-        return self.core.count(results)
+    def count(self, name: str | None = None) -> int:
+        """How many results there are, all or only those of one name."""
+        if name is None:
+            return self.core.count(results)
+        return int(self.core.scalar(sa.select(sa.func.count()).where(results.c.name == name)))
 
     def counts_by_name(self) -> dict[str, int]:
         """Name -> how many results carry it."""

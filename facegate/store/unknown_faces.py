@@ -42,6 +42,10 @@ class UnknownFaceRecords:
                 unknown_faces.c.id <= row_id - self.KEEP_ROWS)))
         return row_id
 
+    def count(self) -> int:
+        """How many unknown faces are kept."""
+        return self.core.count(unknown_faces)
+
     def recent(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest unknown faces first (without crop or encoding)."""
         u = unknown_faces.c

@@ -48,6 +48,7 @@ class BoardRow:
     ready: float  # 1 once started up
     lat_sum: float  # seconds, for the Prometheus histogram
     lat_count: float
+    gallery_version: float  # match: the version of the gallery it names faces with
     latency_le: tuple[float, ...]  # frames at or under each LATENCY_BUCKETS_S bound
 
 
@@ -115,6 +116,10 @@ class StageMeter:
 
     def add(self, field: str, amount: float = 1.0) -> None:
         self.values[INDEX[field]] += amount
+
+    def set(self, field: str, value: float) -> None:
+        """A gauge: the stage's current value of `field`."""
+        self.values[INDEX[field]] = value
 
     def mark_ready(self) -> None:
         """The stage has started up; the CPU spent so far (imports, dlib models) is kept apart from per-frame work."""
@@ -195,6 +200,7 @@ def by_kind(rows: list[StageFigures], elapsed: float | None = None) -> dict[str,
         agg["processes"] = n + 1
         if row.kind == StageKind.MATCH:
             agg["latency_ms"] = {"p50": round(row.lat_p50, 1), "p95": round(row.lat_p95, 1)}
+            agg["gallery_version"] = int(row.gallery_version)
     if elapsed:
         for agg in out.values():
             agg["fps"] = agg["frames_out"] / elapsed

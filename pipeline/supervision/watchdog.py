@@ -10,6 +10,7 @@ other workers. In a replay, a capture that exits is done, not restarted (pipelin
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -28,7 +29,18 @@ from pipeline.transport.messages import Stop
 log = logging.getLogger(__name__)
 
 RESTART_BACKOFF_S = (0.5, 1.0, 2.0, 4.0)  # never more than 5 s before a dead stage is back
-STALL_S = 30.0  # a stage with no heartbeat for this long is killed and restarted
+
+
+def _stall_s(environ: Mapping[str, str] = os.environ, default: float = 30.0) -> float:
+    """FACEGATE_STAGE_STALL_S (seconds, at least 2; the tests shorten it), else `default`."""
+    try:
+        return max(2.0, float(environ.get("FACEGATE_STAGE_STALL_S", default)))
+    except ValueError:
+        log.warning("ignoring FACEGATE_STAGE_STALL_S=%r: not a number", environ.get("FACEGATE_STAGE_STALL_S"))
+        return default
+
+
+STALL_S = _stall_s()  # a stage with no heartbeat for this long is killed and restarted
 TICK_S = 0.2
 
 Answer = queue.Queue[tuple[bool, Any]]  # a call's (True, its value) or (False, the exception it raised)

@@ -62,9 +62,12 @@ def held_once(cluster: Cluster) -> bool:
     return True
 
 
-def settle(node: ServiceProcess, want: dict[Any, int], timeout: float) -> bool:
+SETTLE_S = 180.0  # a bound for a stuck placement, not a latency target (bench.camera_race measures that)
+
+
+def settle(node: ServiceProcess, want: dict[Any, int]) -> bool:
     """Wait until `node` lists exactly that many cameras per node (None: unassigned)."""
-    return bool(poll_until(lambda: placement(node) == collections.Counter(want), timeout, 0.5))
+    return bool(poll_until(lambda: placement(node) == collections.Counter(want), SETTLE_S, 0.5))
 
 
 def test_48_cameras_at_once_through_two_nodes_are_all_kept_and_placed_as_room_allows(cluster: Cluster) -> None:
@@ -74,7 +77,7 @@ def test_48_cameras_at_once_through_two_nodes_are_all_kept_and_placed_as_room_al
     assert listed_ids(b) == {f"cam{i}" for i in range(48)}
     assert a.get("/api/cameras", params={"limit": 10}).json()["total"] == 48
 
-    assert settle(a, {"node-a": 16, "node-b": 16, None: 16}, 10.0), (placement(a), cluster.logs())
+    assert settle(a, {"node-a": 16, "node-b": 16, None: 16}), (placement(a), cluster.logs())
     assert held_once(cluster)
     waiting = cameras_of(b, state="unassigned")
     assert len(waiting) == 16 and {c["reason"] for c in waiting.values()} == {"every node is full: 2 nodes x 16"}
@@ -86,7 +89,7 @@ def test_48_cameras_at_once_through_two_nodes_are_all_kept_and_placed_as_room_al
     assert samples["unassigned"] == 16 and samples["stopped"] == 32
 
     cluster.start("node-c", max_cameras=16)  # a third node: the waiting ones are placed on it
-    assert settle(b, {"node-a": 16, "node-b": 16, "node-c": 16}, 30.0), (placement(b), cluster.logs())
+    assert settle(b, {"node-a": 16, "node-b": 16, "node-c": 16}), (placement(b), cluster.logs())
     assert held_once(cluster)
 
     gone = [f"cam{i}" for i in range(0, 48, 6)]  # 8 deletes through two nodes
@@ -96,7 +99,7 @@ def test_48_cameras_at_once_through_two_nodes_are_all_kept_and_placed_as_room_al
     assert poll_until(lambda: (lambda p: sum(p.values()) == 40 and p[None] == 0)(placement(b)), 30.0, 0.5)
     node_c = cluster.nodes["node-c"]
     a.kill()  # its cameras: to the others as room allows, the rest wait
-    assert settle(node_c, {"node-b": 16, "node-c": 16, None: 8}, 30.0), (placement(node_c), cluster.logs())
+    assert settle(node_c, {"node-b": 16, "node-c": 16, None: 8}), (placement(node_c), cluster.logs())
     assert held_once(cluster)
     waiting = cameras_of(node_c, state="unassigned")
     assert {c["reason"] for c in waiting.values()} == {"every node is full: 2 nodes x 16"}
@@ -170,7 +173,7 @@ def test_200_cameras_list_in_pages_and_bad_input_is_refused(tmp_path: Path) -> N
         assert len(node.get("/api/cameras").json()["cameras"]) == 100  # the default page
         assert node.get("/api/cameras", params={"offset": 190}).json()["total"] == 200
         # one node of 16: the 17th and later are kept and wait
-        assert settle(node, {"solo": 16, None: 184}, 10.0), node.log()[-3000:]
+        assert settle(node, {"solo": 16, None: 184}), node.log()[-3000:]
         assert node.get("/api/cameras", params={"node": "solo", "limit": 5}).json()["total"] == 16
         waiting = node.get("/api/cameras", params={"state": "unassigned", "limit": 1000}).json()
         assert waiting["total"] == 184 and waiting["cameras"][0]["reason"] == "every node is full: 1 node x 16"

@@ -28,8 +28,7 @@ from tests.support import leaks
 from tests.support.service_proc import REPO, poll_until
 from tests.support.webhook_receiver import free_port
 
-pytestmark = pytest.mark.skipif(os.environ.get("FACEGATE_IMAGE_TEST") != "1",
-                                reason="builds and runs the container image: `make image-test`")
+pytestmark = pytest.mark.image  # deselected from `make test` (setup.cfg); `make image-test` selects it
 
 IMAGE = os.environ.get("IMAGE", "facegate")
 USER_ID = 1000  # the image's user (Dockerfile); a bind-mounted data dir must be writable by it
@@ -186,7 +185,11 @@ def test_register_replay_serve_stop_and_serve_again(container: Container, tmp_pa
     check = subprocess.run(container.argv(container.healthcheck[1:], first.env), capture_output=True, text=True,
                            timeout=60)
     assert check.returncode == 0 and check.stdout.strip().endswith(": ok"), (check.stdout, check.stderr)
+    made = data / "admin_token"  # closed by default: the first start made the admin token, for its owner only
+    assert made.stat().st_mode & 0o777 == 0o600 and made.stat().st_uid == USER_ID
     api = requests.Session()
+    assert api.get(first.url + "/api/persons").status_code == 401
+    api.headers["Authorization"] = f"Bearer {made.read_text().strip()}"
     assert [p["name"] for p in api.get(first.url + "/api/persons").json()["persons"]] == [LIN]
     named = api.get(f"{first.url}/api/results/{LIN}").json()["total"]
     assert named > 0, "the replay's events named Lin"

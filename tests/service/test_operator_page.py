@@ -48,7 +48,10 @@ def test_operator_page_in_chromium(service: ServiceProcess, tmp_path: Path) -> N
             page.on("request", lambda r: urls.append(r.url))
             errors = []
             page.on("pageerror", lambda error: errors.append(str(error)))
-            assert page.goto(service.url + "/").status == 200  # the page itself is open; its data is not
+            page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+            opened = page.goto(service.url + "/")
+            assert opened.status == 200  # the page itself is open; its data is not
+            assert "frame-ancestors 'none'" in opened.headers["content-security-policy"]
             expect(page.locator("#token-form")).to_be_visible()  # the first call got a 401: the page asks once
             expect(page.locator("#people .person-name")).to_have_count(0)
             page.fill("#token-input", TOKEN)
@@ -104,6 +107,8 @@ def test_operator_page_says_how_many_cameras_wait(tmp_path: Path) -> None:
             try:
                 page = browser.new_page()
                 assert page.goto(node.url + "/").status == 200
+                page.fill("#token-input", node.token)  # closed by default: the page asks for the token
+                page.click("#token-form button")
                 expect(page.locator("#cameras-waiting")).to_be_visible()
                 expect(page.locator("#cameras-waiting")).to_have_text(
                     "2 of 2 cameras waiting for a node with room (every node is full: 1 node x 0)")

@@ -55,7 +55,7 @@ def test_biden_is_no_longer_obama_once_rejected(api: ServiceProcess, faces: Path
     assert relabelled["name"] == "Unknown"
 
     # a result that named no one, or no result at all
-    assert api.post(f"/api/results/{again[0]['event_id']}/reject", json={}).status_code == 400
+    assert api.post(f"/api/results/{again[0]['event_id']}/reject", json={}).status_code == 409
     assert api.post("/api/results/evt_nosuch/reject", json={}).status_code == 404
 
 

@@ -56,11 +56,8 @@ def svc(gallery_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     # an operator's own FFmpeg option: OpenCV then forgets its TCP default, so facegate has to ask for TCP itself
     service = ServiceProcess(copy_gallery(gallery_dir, tmp_path_factory.mktemp("rtsp_service")),
                              env={"OPENCV_FFMPEG_CAPTURE_OPTIONS": "max_delay;500000"})
-    service.start(timeout=120)
-    try:
+    with service.serving():
         yield service
-    finally:
-        assert service.stop(timeout=60) == 0, service.log()[-3000:]
 
 
 def lin_after(svc: ServiceProcess, camera_id: str, since: float, timeout: float = 120) -> list[dict]:

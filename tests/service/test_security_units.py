@@ -139,7 +139,8 @@ def test_token_scopes_and_rotation() -> None:
     for header in ("", "Bearer", "Bearer ", "Basic a1", "Bearer a1x", "Bearer r", "a1"):
         assert tokens.scope_of(header) is None, header
     assert not auth.AuthConfig.from_env({}).enabled
-    assert auth.AuthConfig.from_env({"FACEGATE_METRICS_AUTH": "read"}).metrics_need_token
+    assert auth.AuthConfig.from_env({}).metrics_need_token, "closed by default: /metrics needs a read token"
+    assert not auth.AuthConfig.from_env({"FACEGATE_METRICS_AUTH": "open"}).metrics_need_token
 
 
 def test_signed_urls_expire_and_name_one_path() -> None:
@@ -164,12 +165,12 @@ def test_no_token_warns_loudly_off_loopback(host: str, loud: bool, caplog: pytes
     with caplog.at_level(logging.INFO, logger="control.auth"):
         auth.warn_if_open(auth.AuthConfig(), host)
     text = caplog.text
-    assert ("NO API TOKEN IS SET" in text) is loud
-    assert "FACEGATE_API_TOKEN" in text
+    assert ("anyone on the network" in text) is loud
+    assert "AUTHENTICATION IS OFF (FACEGATE_AUTH=off)" in text
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="control.auth"):
         auth.warn_if_open(auth.AuthConfig(admin_tokens=("t0k3n-value",)), host)
-    assert "NO API TOKEN" not in caplog.text and "t0k3n-value" not in caplog.text
+    assert "IS OFF" not in caplog.text and "t0k3n-value" not in caplog.text
 
 
 def test_a_route_without_a_scope_or_an_audit_action_breaks_the_app(tmp_path: Path) -> None:

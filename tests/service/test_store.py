@@ -437,20 +437,25 @@ def test_migrating_again_is_a_no_op(location: tuple[Path, str]) -> None:
 
 NODES = 4
 OPEN_AT = """
-import sys, time
+import os, sys, time
 from facegate.store import Store
-time.sleep(max(0.0, float(sys.argv[3]) - time.time()))
+print("ready", flush=True)
+deadline = time.monotonic() + 120
+while not os.path.exists(sys.argv[3]) and time.monotonic() < deadline:  # the start line: all open at once
+    time.sleep(0.001)
 store = Store(sys.argv[1], database_url=sys.argv[2])
 store.gallery.register("node-" + sys.argv[4], [[0.01] * 128])
 print(store.backend, store.gallery.count_people())
 """
 
 
-def test_nodes_migrating_at_once_all_start(location: tuple[Path, str]) -> None:
+def test_nodes_migrating_at_once_all_start(location: tuple[Path, str], tmp_path: Path) -> None:
     data_dir, url = location
-    go = time.time() + 4.0  # every process is imported and waiting by then; they open the store together
+    go = tmp_path / "go"  # created once every process is imported and waiting: they open the store together
     procs = [subprocess.Popen([sys.executable, "-c", OPEN_AT, str(data_dir), url, str(go), str(i)], cwd=REPO,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(NODES)]
+    assert [p.stdout.readline().strip() for p in procs] == ["ready"] * NODES  # type: ignore[union-attr]
+    go.touch()
     outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0] * NODES, [err[-2000:] for _, err in outputs]
     backend = "postgresql" if url else "sqlite"

@@ -14,11 +14,14 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from bench.traces import read_trace
+from facegate.db.schema import outbox
 from facegate.store import Store, new_event_id
 from pipeline.delivery.webhooks import (
     WebhookConfig,
@@ -129,6 +132,11 @@ def _add_events(store: Store, count: int) -> list[str]:
     return ids
 
 
+def _attempts(store: Store) -> dict[str, int]:
+    """Event id -> delivery attempts so far, from the outbox."""
+    return {row.event_id: row.attempts for row in store.core.rows(sa.select(outbox.c.event_id, outbox.c.attempts))}
+
+
 @pytest.fixture()
 def receiver() -> WebhookReceiver:
     started = WebhookReceiver().start()
@@ -143,9 +151,11 @@ def test_refused_then_unreachable_then_accepting_loses_nothing(tmp_path: Path, r
         ids = _add_events(store, 5)
         sender.wake()
         assert receiver.wait_for(lambda: len(receiver.deliveries) >= 12, 15.0), "the receiver saw no retries"
-        receiver.stop()  # then unreachable for a while
+        receiver.stop()  # then unreachable for a while: every event tried again against the closed port
         refused = list(receiver.deliveries)
-        time.sleep(1.0)
+        tried = _attempts(store)
+        assert receiver.wait_for(lambda: all(n > tried[i] for i, n in _attempts(store).items()), 30.0), \
+            "no attempt while the receiver was away"
         assert store.outbox.counts()["delivered"] == 0
         assert store.outbox.counts()["retrying"] == 5
         receiver.status = 200
@@ -305,3 +315,49 @@ def test_a_receiver_that_hangs_does_not_hold_up_the_pipeline(gallery_dir: Path, 
 
 def _lines(path: Path) -> int:
     return len(path.read_bytes().splitlines()) if path.exists() else 0
+
+
+# --- giving up, redirects, and the wait between attempts -------------------------------------------------
+def test_an_event_older_than_max_age_is_given_up_long_before_max_attempts(tmp_path: Path,
+                                                                          receiver: WebhookReceiver) -> None:
+    store = Store(tmp_path)
+    receiver.status = 500
+    with running_sender(tmp_path, _config(receiver, max_age_s=1.5, max_attempts=1000)) as sender:
+        [event] = _add_events(store, 1)
+        sender.wake()
+        assert receiver.wait_for(lambda: store.outbox.counts()["failed"] == 1, 60.0), store.outbox.counts()
+    [failed] = store.outbox.failed()
+    assert failed["event_id"] == event and 2 <= failed["attempts"] < 1000 and failed["last_error"] == "HTTP 500"
+    arrivals = [d.at for d in receiver.deliveries]
+    assert len(arrivals) == failed["attempts"]
+    assert arrivals[-1] - arrivals[0] >= 1.5 - 0.5, "given up before the event was max_age_s old"
+
+
+def test_a_redirect_is_not_followed(tmp_path: Path, receiver: WebhookReceiver) -> None:
+    store = Store(tmp_path)
+    with WebhookReceiver() as elsewhere:
+        receiver.status, receiver.location = 307, elsewhere.url
+        with running_sender(tmp_path, _config(receiver, max_attempts=2)) as sender:
+            _add_events(store, 1)
+            sender.wake()
+            assert receiver.wait_for(lambda: store.outbox.counts()["failed"] == 1, 30.0), store.outbox.counts()
+        assert elsewhere.deliveries == [], "the sender went where the redirect pointed"
+    assert len(receiver.deliveries) == 2 and store.outbox.failed()[0]["last_error"] == "HTTP 307"
+
+
+def test_attempts_are_spaced_by_at_least_half_the_documented_backoff(tmp_path: Path,
+                                                                     receiver: WebhookReceiver) -> None:
+    """README: the wait doubles from the base up to the cap, jittered into [d/2, d]; measured at the receiver."""
+    store = Store(tmp_path)
+    receiver.status = 500
+    base, cap, attempts = 0.2, 1.0, 6
+    with running_sender(tmp_path, _config(receiver, max_attempts=attempts, backoff_base_s=base,
+                                          backoff_cap_s=cap)) as sender:
+        _add_events(store, 1)
+        sender.wake()
+        assert receiver.wait_for(lambda: store.outbox.counts()["failed"] == 1, 60.0), store.outbox.counts()
+    arrivals = [d.at for d in receiver.deliveries]
+    assert len(arrivals) == attempts
+    for attempt, (before, after) in enumerate(pairwise(arrivals), start=1):
+        documented = min(cap, base * 2 ** (attempt - 1))
+        assert after - before >= documented / 2 - 0.01, (attempt, after - before, documented)

@@ -7,7 +7,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,20 @@ from tests.support import leaks, testdata
 from tests.support.webhook_receiver import free_port
 
 REPO = Path(__file__).resolve().parents[2]
+# The admin token every service of the tests runs with unless the test names its own: the service is
+# closed by default, and a test not about access should not depend on a token file.
+TEST_TOKEN = "facegate-test-admin-token"
 
 
 class ServiceProcess:
-    """Start, stop, kill and talk to one supervisor; its log goes to `data_dir/service.log`."""
+    """Start, stop, kill and talk to one supervisor; its log goes to `data_dir/service.log`.
 
-    def __init__(self, data_dir: Path, *args: str, token: str | None = None, env: dict[str, str] | None = None,
-                 port: int | None = None) -> None:
+    It runs with `token` as its FACEGATE_API_TOKEN (TEST_TOKEN unless given) and sends it on every
+    request; `token=None` starts it as a user would, with no token set, and then talks with the
+    token it made in its data dir (`admin_token`), if it made one."""
+
+    def __init__(self, data_dir: Path, *args: str, token: str | None = TEST_TOKEN,
+                 env: dict[str, str] | None = None, port: int | None = None) -> None:
         self.data_dir, self.args, self.token = Path(data_dir), list(args), token
         self.port = port or free_port()
         # the test data (photos, the clip) is the media dir: the API adds file cameras only from there
@@ -37,6 +45,15 @@ class ServiceProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @contextmanager
+    def serving(self, timeout: float = 120.0) -> Iterator[ServiceProcess]:
+        """Started for the `with` block, then stopped; it must exit cleanly (code 0)."""
+        self.start(timeout=timeout)
+        try:
+            yield self
+        finally:
+            assert self.stop(timeout=60) == 0, self.log()[-3000:]
 
     def start(self, timeout: float = 60.0) -> ServiceProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -52,12 +69,18 @@ class ServiceProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"supervisor exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
             try:
-                if requests.get(self.url + "/api/status", timeout=2).status_code == 200:
-                    return self
+                if requests.get(self.url + "/api/health", timeout=2).status_code in (200, 503):  # listening
+                    return self._with_made_token()
             except requests.ConnectionError:
                 pass
             time.sleep(0.2)
         raise TimeoutError(f"supervisor did not answer within {timeout:.0f} s:\n{self.log()[-3000:]}")
+
+    def _with_made_token(self) -> ServiceProcess:
+        made = self.data_dir / "admin_token"
+        if self.token is None and made.exists():
+            self.token = made.read_text().strip()
+        return self
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -86,6 +109,17 @@ class ServiceProcess:
     def wait_for(self, predicate: Any, timeout: float, interval: float = 0.25) -> Any:
         """Poll `predicate()` until it returns something truthy (returned) or time runs out (None)."""
         return poll_until(predicate, timeout, interval)
+
+    def gallery_in_use(self) -> int:
+        """The gallery version this node's match stage names faces with (`/api/stats`)."""
+        return int(self.get("/api/stats").json()["pipeline"]["stages"]["match"]["gallery_version"])
+
+    def gallery_newer_than(self, version: int, timeout: float = 60.0) -> float:
+        """Wait until match names faces with a gallery newer than `version`; the wall-clock time that was seen
+        (every frame captured from then on is named with it)."""
+        assert poll_until(lambda: self.gallery_in_use() > version, timeout), \
+            f"match still on gallery version {version} after {timeout:.0f} s:\n{self.log()[-3000:]}"
+        return time.time()
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
         """Send `sig` and wait for the exit code."""
@@ -120,3 +154,30 @@ def poll_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
             return found
         time.sleep(interval)
     return None
+
+
+def cmdline(pid: int) -> str | None:
+    """A process's command line (its title, for a stage), None once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return None
+
+
+def children(parent: int) -> dict[int, str]:
+    """Children of `parent` and their children: pid → command line (stage processes are titled
+    `facegate: <stage>` and are children of the supervisor's `facegate: forkserver`)."""
+    parents: dict[int, int] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    found = {}
+    for pid, ppid in parents.items():
+        title = cmdline(pid) if parent in (ppid, parents.get(ppid)) else None
+        if title is not None:
+            found[pid] = title
+    return found

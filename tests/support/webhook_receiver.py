@@ -54,6 +54,7 @@ class WebhookReceiver:
         self.status = 200
         self.delay_s = 0.0
         self.refuse_first = 0  # answer 500 to this many requests before `status`
+        self.location: str | None = None  # sent as Location (with a 3xx status: a redirect)
         self.hold = threading.Event()  # while set, every request waits (at most HOLD_MAX_S) for `release`
         self.release = threading.Event()
         self.deliveries: list[Delivery] = []
@@ -82,6 +83,8 @@ class WebhookReceiver:
                     receiver.release.wait(HOLD_MAX_S)
                 try:
                     self.send_response(status)
+                    if receiver.location is not None:
+                        self.send_header("Location", receiver.location)
                     self.send_header("Content-Length", "2")
                     self.end_headers()
                     self.wfile.write(b"{}")

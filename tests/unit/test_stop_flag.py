@@ -22,9 +22,7 @@ with flag._event._cond:  # the lock a handler calling Event.set() would need
     os.kill(os.getpid(), signal.SIGTERM)
     time.sleep(0.2)  # the handler runs here, on this thread
 print("stopped" if flag else "running", flush=True)
-started = time.monotonic()
-woke = flag.wait(5.0)
-print("waited %.1f" % (time.monotonic() - started), woke, flush=True)
+print("set" if flag.wait(60.0) else "never set", flush=True)
 """
 
 
@@ -33,5 +31,5 @@ def test_a_signal_while_the_flags_lock_is_held_stops_the_stage_without_deadlock(
                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.split("\n")
-    assert lines[0] == "stopped" and lines[1] == "waited 0.0 True"
+    assert lines[:2] == ["stopped", "set"]
     assert "received SIGTERM; finishing" in done.stderr

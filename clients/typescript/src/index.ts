@@ -22,6 +22,7 @@ export type Result = Schemas["Result"];
 export type Person = Schemas["Person"];
 export type Camera = Schemas["Camera"];
 export type Status = Schemas["Status"];
+export type Health = Schemas["Health"];
 export type UnknownFace = Schemas["UnknownFace"];
 export type WebhookEvent = Schemas["WebhookEvent"];
 export type Registered = Schemas["Registered"];
@@ -60,7 +61,9 @@ export interface FacegateOptions {
   /** e.g. http://localhost:5001 (no /api) */
   baseUrl: string;
   /** FACEGATE_API_TOKEN (admin) or FACEGATE_READ_TOKEN (read only), sent as `Authorization: Bearer <token>`
-   * on every call when set. Keep it on the server (a route handler, a server component), never in the browser. */
+   * on every call when set; every route but `health()` needs one (with no FACEGATE_API_TOKEN the service
+   * makes one at its first start, in its data dir's `admin_token`). Keep it on the server (a route
+   * handler, a server component, read from `process.env.FACEGATE_API_TOKEN`), never in the browser. */
   token?: string;
   fetch?: typeof fetch;
 }
@@ -98,6 +101,11 @@ export class FacegateClient {
       throw new FacegateError(response.status, message);
     }
     return data as T;
+  }
+
+  /** Liveness, the one route that needs no token: a 503 (thrown) while starting or degraded. */
+  health(): Promise<Health> {
+    return this.request("GET", "/api/health");
   }
 
   // --- the old Flask script's calls -------------------------------------------------------------

@@ -917,6 +917,15 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listAudit: {
@@ -944,7 +953,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1002,7 +1011,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1062,7 +1071,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1100,6 +1109,15 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1150,7 +1168,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1186,8 +1204,26 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1226,7 +1262,7 @@ export interface operations {
                     "application/json": components["schemas"]["Success"];
                 };
             };
-            /** @description Bad input (a body that cannot be parsed, too) */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1255,6 +1291,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1299,6 +1344,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Token missing or wrong */
             401: {
@@ -1365,7 +1419,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1432,6 +1486,15 @@ export interface operations {
                     "application/json": {
                         config: Record<string, never>;
                     };
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -1512,7 +1575,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1557,6 +1620,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The audit trail cannot be written, so nothing was changed */
             503: {
                 headers: {
@@ -1586,6 +1658,15 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Starting, or degraded (a stage or the store down) */
             503: {
                 headers: {
@@ -1613,6 +1694,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Result"];
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -1658,6 +1748,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -1694,6 +1793,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": Record<string, never>;
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -1737,6 +1845,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -1775,6 +1892,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Person"];
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -1837,7 +1963,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1882,6 +2008,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The audit trail cannot be written, so nothing was changed */
             503: {
                 headers: {
@@ -1913,7 +2048,7 @@ export interface operations {
                     "application/json": components["schemas"]["Success"];
                 };
             };
-            /** @description Bad input (a body that cannot be parsed, too) */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1942,6 +2077,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1985,6 +2129,15 @@ export interface operations {
                         }[];
                         total: number;
                     };
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -2040,7 +2193,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input (a body that cannot be parsed, too) */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2069,6 +2222,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2106,6 +2268,15 @@ export interface operations {
                 };
                 content: {
                     "image/jpeg": string;
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -2250,6 +2421,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Face detection is busy; see Retry-After */
             429: {
                 headers: {
@@ -2312,7 +2492,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2341,6 +2521,15 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2398,7 +2587,7 @@ export interface operations {
                     "application/json": components["schemas"]["Registered"];
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2427,6 +2616,15 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2477,7 +2675,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2524,6 +2722,15 @@ export interface operations {
                 };
                 content: {
                     "image/jpeg": string;
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -2588,7 +2795,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2633,6 +2840,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The audit trail cannot be written, so nothing was changed */
             503: {
                 headers: {
@@ -2669,7 +2885,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2755,7 +2971,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2784,6 +3000,15 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2827,7 +3052,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2901,6 +3126,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The audit trail cannot be written, so nothing was changed */
             503: {
                 headers: {
@@ -2937,6 +3171,15 @@ export interface operations {
                         unknown_count: number;
                         webhooks?: Record<string, never>;
                     };
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -2977,6 +3220,33 @@ export interface operations {
                     "application/json": components["schemas"]["Status"];
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Token missing or wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The token's scope does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     stop: {
@@ -2997,7 +3267,7 @@ export interface operations {
                     "application/json": components["schemas"]["Status"];
                 };
             };
-            /** @description Bad input (a body that cannot be parsed, too) */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3017,6 +3287,15 @@ export interface operations {
             };
             /** @description The token's scope does not allow this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3054,6 +3333,15 @@ export interface operations {
                         total: number;
                         unknown: components["schemas"]["UnknownFace"][];
                     };
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -3096,7 +3384,7 @@ export interface operations {
                     "application/json": components["schemas"]["Success"];
                 };
             };
-            /** @description Bad input (a body that cannot be parsed, too) */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3125,6 +3413,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3161,6 +3458,15 @@ export interface operations {
                 };
                 content: {
                     "image/jpeg": string;
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -3219,7 +3525,7 @@ export interface operations {
                     "application/json": components["schemas"]["Registered"];
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3257,6 +3563,15 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3346,7 +3661,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3400,6 +3715,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Face detection is busy; see Retry-After */
             429: {
                 headers: {
@@ -3446,7 +3770,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3504,6 +3828,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Token missing or wrong */
             401: {
                 headers: {
@@ -3553,7 +3886,7 @@ export interface operations {
                     "application/json": components["schemas"]["Success"];
                 };
             };
-            /** @description Bad input (a body that cannot be parsed, too) */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3582,6 +3915,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3619,6 +3961,15 @@ export interface operations {
                 };
                 content: {
                     "image/jpeg": string;
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Token missing or wrong */
@@ -3681,7 +4032,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3710,6 +4061,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3764,7 +4124,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3793,6 +4153,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3834,7 +4203,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3885,7 +4254,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input (a body that cannot be parsed, too) */
+            /** @description Bad input, or a Host header that does not name this service */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3905,6 +4274,15 @@ export interface operations {
             };
             /** @description The token's scope does not allow this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither application/json nor multipart/form-data */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3941,6 +4319,24 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Token missing or wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getOperatorAsset: {
@@ -3960,6 +4356,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Not found */
             404: {

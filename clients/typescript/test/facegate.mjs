@@ -41,13 +41,18 @@ export async function pollUntil(predicate, { timeoutMs, intervalMs = 300 }) {
   return null;
 }
 
-/** Start a facegate; `env` adds to the environment (webhooks are off unless NEXTJS_WEBHOOK_URL is given). */
+/** The admin token a facegate of the tests runs with unless `env` names its own (the service is closed by default). */
+export const TEST_TOKEN = "node-test-admin-token";
+
+/** Start a facegate; `env` adds to the environment (webhooks are off unless NEXTJS_WEBHOOK_URL is given).
+ * It answers `token`, its admin token. */
 export async function startFacegate({ env = {} } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "facegate-node-"));
   const port = await freePort();
   const log = openSync(join(dataDir, "service.log"), "a");
   // the test data (photos, the clip) is the media dir: the API adds file cameras only from there
-  const fullEnv = { ...process.env, PYTHONWARNINGS: "ignore", FACEGATE_WORKERS: "1", FACEGATE_MEDIA_DIR: testData(), ...env };
+  const fullEnv = { ...process.env, PYTHONWARNINGS: "ignore", FACEGATE_WORKERS: "1", FACEGATE_MEDIA_DIR: testData(),
+    FACEGATE_API_TOKEN: TEST_TOKEN, ...env };
   if (!("NEXTJS_WEBHOOK_URL" in env)) fullEnv.FACEGATE_WEBHOOKS = "off";
   const child = spawn(PYTHON, ["supervisor.py", "--data-dir", dataDir, "--host", "127.0.0.1", "--port", String(port)],
     { cwd: REPO, env: fullEnv, stdio: ["ignore", log, log] });
@@ -56,7 +61,7 @@ export async function startFacegate({ env = {} } = {}) {
   const up = await pollUntil(async () => {
     if (child.exitCode !== null) throw new Error(`facegate exited with ${child.exitCode}:\n${readLog()}`);
     try {
-      return (await fetch(`${url}/api/status`)).ok;
+      return [200, 503].includes((await fetch(`${url}/api/health`)).status); // listening
     } catch {
       return false;
     }
@@ -64,6 +69,7 @@ export async function startFacegate({ env = {} } = {}) {
   if (!up) throw new Error(`facegate did not answer within 60 s:\n${readLog()}`);
   return {
     url,
+    token: fullEnv.FACEGATE_API_TOKEN,
     dataDir,
     log: readLog,
     async stop() {

@@ -49,7 +49,7 @@ before(async () => {
   await new Promise((resolve) => receiver.listen(port, "127.0.0.1", resolve));
   facegate = await startFacegate({ env: { NEXTJS_WEBHOOK_URL: receiverUrl, FACEGATE_WEBHOOK_SIGNING_SECRET: SECRET,
     FACIAL_RECOGNITION_WEBHOOK_SECRET: BEARER } });
-  const client = new FacegateClient({ baseUrl: facegate.url });
+  const client = new FacegateClient({ baseUrl: facegate.url, token: facegate.token });
   await client.register({ name: "Lin-Manuel Miranda", image: photo("lin-manuel-miranda.png") });
   await client.updateConfig({ stream_url: join(testData(), "short_hamilton_clip.mp4") });
   await client.start();
