@@ -21,6 +21,7 @@ from control.openapi import (
     BINARY,
     BOOLEAN,
     INTEGER,
+    JSON_NAME,
     NAME,
     PERSON_OPS,
     STRING,
@@ -124,7 +125,7 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
              doc=Doc("renamePerson", "Rename a person (their past results follow)",
                      {"200": json_answer(obj({"success": BOOLEAN, "message": STRING, "person": ref("Person")},
                                              ["success", "person"])), **error_answers(400, 401, 404, 409)},
-                     body=json_request({**obj({"name": NAME}, ["name"]), "additionalProperties": False})))
+                     body=json_request({**obj({"name": JSON_NAME}, ["name"]), "additionalProperties": False})))
     def rename_person(person_id: str) -> dict[str, Any]:
         pid = check_id(person_id)
         body = json_body()
