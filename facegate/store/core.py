@@ -27,7 +27,7 @@ from facegate.db import engine as dbengine
 from facegate.db.migrate import upgrade
 from facegate.db.schema import meta
 from facegate.records import ENCODING_SIZE, Box, result_dict
-from facegate.store import unit_of_work
+from facegate.store.unit_of_work import UnitOfWork, current_unit, enter_unit, leave_unit
 
 DB_NAME = "facegate.db"
 
@@ -159,7 +159,7 @@ class StoreCore:
         """A write transaction (on SQLite taken up front, so concurrent writers queue instead of failing).
 
         Inside this thread's unit of work (`unit_of_work`) it is a savepoint of the unit's transaction."""
-        unit = unit_of_work.current(self._writer)
+        unit = current_unit(self._writer)
         if unit is None:
             with self._writer.begin() as connection:
                 yield connection
@@ -169,22 +169,22 @@ class StoreCore:
             yield connection
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[unit_of_work.UnitOfWork]:
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
         """Every write this thread makes through the store until the block ends commits at its end, together;
         an exception rolls all of them back (facegate/store/unit_of_work.py)."""
-        unit = unit_of_work.UnitOfWork(self._writer)
-        token = unit_of_work.enter(unit)
+        unit = UnitOfWork(self._writer)
+        token = enter_unit(unit)
         committed = False
         try:
             yield unit
             committed = True
         finally:
-            unit_of_work.leave(token)
+            leave_unit(token)
             unit.finish(commit=committed)
 
     def after_commit(self, work: Callable[[], Any]) -> None:
         """Run `work` once this thread's writes are committed: at once, or when its unit of work commits."""
-        unit = unit_of_work.current(self._writer)
+        unit = current_unit(self._writer)
         if unit is None:
             work()
         else:
@@ -193,7 +193,7 @@ class StoreCore:
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
         """A connection to read on: the unit of work's once it wrote (so a request reads its own change)."""
-        unit = unit_of_work.current(self._writer)
+        unit = current_unit(self._writer)
         if unit is not None and unit.is_open:
             yield unit.connection()
             return

@@ -71,17 +71,17 @@ class UnitOfWork:
                     log.exception("work after a commit failed")
 
 
-def current(writer: Engine) -> UnitOfWork | None:
+def current_unit(writer: Engine) -> UnitOfWork | None:
     """The unit this thread opened on `writer`'s database, if any."""
     unit = _CURRENT.get()
     return unit if unit is not None and unit.writer is writer else None
 
 
-def enter(unit: UnitOfWork) -> Any:
-    """Make `unit` this thread's; returns the token `leave` takes."""
+def enter_unit(unit: UnitOfWork) -> Any:
+    """Make `unit` this thread's; returns the token `leave_unit` takes."""
     return _CURRENT.set(unit)
 
 
-def leave(token: Any) -> None:
-    """Forget the unit `enter` set."""
+def leave_unit(token: Any) -> None:
+    """Forget the unit `enter_unit` set."""
     _CURRENT.reset(token)
