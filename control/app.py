@@ -46,13 +46,14 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
     schema = RequestSchemaPlugin()
     app.install(schema)  # after auth: a caller without a token hears 401, not a schema's 400
     trail = AuditTrail(store.engine, lambda: service.config().audit_retention_days)
-    app.install(AuditPlugin(trail))
+    app.install(AuditPlugin(trail, store.core))
     app.install(RedactPlugin())
-    pool = facework.install(app, FaceWorkConfig.of(settings or Settings.of(from_environment())))
+    started = settings or Settings.of(from_environment())  # the start-time settings
+    pool = facework.install(app, FaceWorkConfig.of(started))
 
     admin.install(app, service, trail)
     people.install(app, service, pool, schema)
-    cameras.install(app, service)
+    cameras.install(app, service, started.mjpeg_max_s)
     results.install(app, service, pool)
     operator_page.install(app)
     openapi.install(app, service.version)

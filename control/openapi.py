@@ -12,12 +12,12 @@ from typing import Any
 
 import bottle
 
-from control.declaration import Doc, Scope, doc_of, is_signable, scope_of
+from control.declaration import Doc, Scope, action_of, doc_of, is_signable, scope_of
 from control.service_api import HEALTH_STATES
 from control.validation import MAX_LIMIT, MAX_OFFSET, MAX_TEXT
 from facegate.camera import camera_schema
 from facegate.camera_board import STATES as CAMERA_STATES
-from facegate.records import ENCODING_SIZE, MAX_NAME
+from facegate.records import ENCODING_SIZE, MAX_NAME, UNKNOWN
 from facegate.setting_kinds import SOME_TEXT
 from facegate.settings import config_schema
 
@@ -42,6 +42,8 @@ ENCODING = {"type": "array", "items": NUMBER, "minItems": ENCODING_SIZE, "maxIte
 # inside a multipart body.
 NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": SOME_TEXT,
         "description": "a person's name; not \"Unknown\" (in any case), the name of faces no one matches"}
+# In a JSON body the reserved name is said in the schema too, so a client (and Schemathesis) knows it is refused.
+JSON_NAME = {**NAME, "not": {"enum": [UNKNOWN]}}
 TEXT = {"type": "string", "maxLength": MAX_TEXT, "nullable": True}
 # Plain base64 (padded) or a data: URL of it; what decode_base64_image accepts.
 BASE64 = {"type": "string", "minLength": 1,
@@ -61,7 +63,7 @@ def either(fields: dict[str, Any], required: list[str], *names: str) -> dict[str
 
 
 IMAGE_FIELDS = {"encoding": {**ENCODING, "nullable": True}, "image_base64": {**BASE64, "nullable": True}}
-REGISTER_FIELDS = {"name": NAME, **IMAGE_FIELDS, "image_url": TEXT, "imageUrl": TEXT, "client_id": TEXT,
+REGISTER_FIELDS = {"name": JSON_NAME, **IMAGE_FIELDS, "image_url": TEXT, "imageUrl": TEXT, "client_id": TEXT,
                    "clientId": TEXT}
 
 SCHEMAS: dict[str, Any] = {
@@ -143,6 +145,10 @@ def error_answers(*codes: int) -> dict[str, Any]:
     return {str(code): json_answer(ERROR, words[code]) for code in codes}
 
 
+# an audited route (control/audit_plugin.py) refuses the change when its audit row cannot be written
+AUDITED_ANSWERS = {"503": json_answer(ERROR, "The audit trail cannot be written, so nothing was changed")}
+
+
 def links_to(parameter: str, expression: str, *operations: str) -> dict[str, Any]:
     """OpenAPI links: the id in this response (`expression`) feeds `parameter` of each operation."""
     return {op: {"operationId": op, "parameters": {parameter: expression}} for op in operations}
@@ -183,6 +189,8 @@ def operation(route: bottle.Route) -> dict[str, Any]:
     parameters = _path_parameters(openapi_path(route.rule), doc.path_schemas) + list(doc.parameters)
     if parameters:
         found["parameters"] = parameters
+    if action_of(route) is not None:
+        found["responses"] = {**AUDITED_ANSWERS, **found["responses"]}
     _add_security(found, scope_of(route), is_signable(route))
     guards = (400, 415) if route.method != "GET" else (400,)  # control/security.py: Host, and a changing body's type
     found["responses"] = {**error_answers(*guards), **found["responses"]}

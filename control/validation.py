@@ -15,6 +15,8 @@ from facegate.records import ENCODING_SIZE, person_name
 MAX_TEXT = 2048
 MAX_BODY_BYTES = 10 * 1024 * 1024  # a 7 MB photo, base64-encoded, still fits
 MAX_LIMIT = 1000
+# what parsing a client's JSON may raise: not JSON, not UTF-8, or nested deeper than the parser recurses
+JSON_ERRORS = (ValueError, UnicodeDecodeError, RecursionError)
 MAX_OFFSET = 10**9
 
 
@@ -89,7 +91,7 @@ def json_body() -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except JSON_ERRORS:
         raise fail(400, "body is not valid JSON") from None
     if not isinstance(body, dict):
         raise fail(400, "body must be a JSON object")

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from control.service_api import Conflict, ServiceError
 from entry.node_agent import NODE_TIMEOUT_S, ClusterAgent, advertised_url
+from entry.retention_timer import RetentionTimer
 from facegate import __version__, camera_source
 from facegate.camera import Camera, check_camera
 from facegate.camera_board import STOPPED, ClusterState, ThisNode, board, by_state
@@ -55,6 +56,7 @@ class Service:
         self._lock = threading.RLock()
         self._closing = threading.Event()
         self._booted = threading.Event()  # stages up and the node in the cluster: the API may answer before
+        self.retention = RetentionTimer(store, lambda: self.config().retention_days, settings.retention_every_s)
 
     # --- life cycle -----------------------------------------------------------------------------
     def boot(self, given: dict[str, Any], api_url: str) -> None:
@@ -67,6 +69,7 @@ class Service:
         self.agent = ClusterAgent(self.store, node, wanted=lambda: list(self.cameras()), status=self.node_status,
                                   apply=self.follow_leases)
         self.agent.start()
+        self.retention.start()
         log.info("node %s (up to %d cameras)", self.node_id, self.max_cameras)
         self._booted.set()
         resume = self.store.core.get_meta("running") == "1" or "stream_url" in given
@@ -76,6 +79,7 @@ class Service:
 
     def shutdown(self) -> None:
         self._closing.set()
+        self.retention.stop()
         self._pipeline.shutdown()
         if self.agent is not None:
             self.agent.stop()  # after the captures stopped: then another node may take the cameras
@@ -135,7 +139,7 @@ class Service:
             self._reconcile()
             self._wake_agent()
             log.info("recognition started on %s", ", ".join(f"{c} ({u})" for c, u in cameras.items()))
-        self._take_leases_now()
+        self.store.core.after_commit(self._take_leases_now)
 
     def stop(self) -> None:
         with self._lock:
@@ -154,12 +158,15 @@ class Service:
             self._reconcile()
 
     def _wake_agent(self) -> None:
+        """Have the cluster agent tick, once this request's change is committed (it reads it on its own
+        connection)."""
         if self.agent is not None:
-            self.agent.wake()
+            self.store.core.after_commit(self.agent.wake)
 
     def _take_leases_now(self) -> None:
         """Take the leases now, so a request that started recognition or added a camera answers with the camera
-        already connecting. Called without the service's lock: the agent's tick takes it (through apply).
+        already connecting. Called without the service's lock (the agent's tick takes it, through apply) and
+        after the request's change committed (the tick reads it, and writes on its own connection).
         A request that came while the service was still starting waits for that first (bounded)."""
         if not self._booted.wait(BOOT_WAIT_S):
             return
@@ -207,7 +214,7 @@ class Service:
         except CameraExists as exc:
             raise Conflict(str(exc)) from None
         self._cameras_changed()
-        self._take_leases_now()
+        self.store.core.after_commit(self._take_leases_now)
         return entry
 
     def update_camera(self, camera_id: str, changes: Mapping[str, Any]) -> Camera | None:

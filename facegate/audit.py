@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from facegate.db.schema import audit
 from facegate.redact import redact
@@ -46,17 +46,21 @@ class AuditTrail:
         self._engine = engine
         self._writer = engine.execution_options(write=True)
 
-    def record(self, entry: AuditEntry) -> int:
-        """Append one row (details masked of URL passwords) and drop rows past the retention; returns its id."""
+    def record(self, entry: AuditEntry, connection: Connection | None = None) -> int:
+        """Append one row (details masked of URL passwords) and drop rows past the retention; returns its id.
+
+        Given the `connection` of the change's transaction, the row commits (or rolls back) with the change."""
+        if connection is None:
+            with self._writer.begin() as own:
+                return self.record(entry, own)
         now = time.time()
         details = json.dumps(redact(entry.details), default=str, sort_keys=True)
         days = int(self._retention_days() or 0)
-        with self._writer.begin() as connection:
-            row_id = connection.execute(audit.insert().values(
-                at=now, time=iso_now(now), scope=entry.scope, client=entry.client, action=entry.action,
-                target=entry.target, details=details).returning(audit.c.id)).scalar_one()
-            if days > 0:
-                connection.execute(audit.delete().where(audit.c.at < now - max(days, 1) * DAY_S))
+        row_id = connection.execute(audit.insert().values(
+            at=now, time=iso_now(now), scope=entry.scope, client=entry.client, action=entry.action,
+            target=entry.target, details=details).returning(audit.c.id)).scalar_one()
+        if days > 0:
+            connection.execute(audit.delete().where(audit.c.at < now - max(days, 1) * DAY_S))
         return int(row_id)
 
     def list(self, limit: int = 100, action: str | None = None) -> list[dict[str, Any]]:

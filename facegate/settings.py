@@ -109,8 +109,13 @@ class Settings:
                                        " (stricter than threshold, see \"Visitors\")")
     min_face_px: int = declare(0, Number(0, 4096, integer=True), "faces narrower than this (full-frame pixels) are"
                                " not encoded, nor accepted by enrollment")
-    retention_days: int = declare(30, Number(0, 3650, integer=True), "results (with their encodings and crops)"
-                                  " older than this are pruned (0 keeps them)")
+    retention_days: int = declare(30, Number(0, 3650, integer=True), "results (with their encodings and crops),"
+                                  " webhook rows, unknown faces and visitors unseen for this many days are"
+                                  " forgotten (0 keeps them)")
+    retention_every_s: float = declare(3600.0, Number(0.1, 3600.0), "how often the serving process applies"
+                                       " retention_days (idle or not; an hour at most)", lifetime=PROCESS)
+    mjpeg_max_s: float = declare(3600.0, Number(1.0, 86400.0), "an MJPEG view ends after this long (the"
+                                 " client reconnects)", lifetime=PROCESS)
     audit_retention_days: int = declare(365, Number(0, 36500, integer=True), "audit rows older than this are"
                                         " pruned (0 keeps them; rows younger than a day never go)")
     api_face_workers: int = declare(1, Number(1, 64, integer=True), "processes running face detection for API"

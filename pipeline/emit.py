@@ -25,7 +25,6 @@ from pipeline.transport.messages import EndOfStream, Event, FrameResult, QuietRe
 
 log = logging.getLogger(__name__)
 
-PRUNE_EVERY_S = 3600.0
 REPLAY_DRAIN_S = 10.0  # how long the end of a replay waits for its webhooks to go out
 
 
@@ -55,7 +54,6 @@ class Emitter:
             warn_if_forgeable(self.webhooks)
         trace = ctx.options.trace
         self.trace: IO[str] | None = Path(trace).open("w", encoding="utf-8") if trace else None
-        self.pruned = 0.0
         self.meter.mark_ready()
 
     def keep_unknown(self, face: UnknownFace) -> None:
@@ -90,21 +88,8 @@ class Emitter:
             self.trace.write(trace_line(result) + "\n")
         self.meter.frame_done((time.perf_counter() - started) * 1000.0)
 
-    def prune(self) -> None:
-        """Drop results older than retention_days, at most once an hour."""
-        now = time.time()
-        if now - self.pruned < PRUNE_EVERY_S:
-            return
-        self.pruned = now
-        days = int(self.store.config.read().get("retention_days", self.ctx.settings.retention_days) or 0)
-        if days > 0:
-            removed = self.store.results.prune(now - days * 86400.0)
-            if removed:
-                log.info("pruned %d results older than %d days", removed, days)
-
     def run(self) -> None:
         while not self.stop:
-            self.prune()  # every turn, not only when idle: a live camera may never leave the inbox empty
             msg = receive(self.ctx.inbox, self.stop, self.meter)
             if msg is None:
                 continue

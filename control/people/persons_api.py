@@ -21,6 +21,7 @@ from control.openapi import (
     BINARY,
     BOOLEAN,
     INTEGER,
+    JSON_NAME,
     NAME,
     PERSON_OPS,
     STRING,
@@ -36,6 +37,7 @@ from control.people.faces_api import enroll_one
 from control.request_schema import RequestSchemaPlugin
 from control.service_api import ServiceApi
 from control.validation import (
+    JSON_ERRORS,
     check_encoding,
     check_id,
     check_name,
@@ -67,7 +69,7 @@ def _sent_encoding(raw: Any) -> np.ndarray:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
-        except ValueError:
+        except JSON_ERRORS:
             raise fail(400, f"encoding must be a list of {ENCODING_SIZE} numbers") from None
     return np.asarray(check_encoding(raw))
 
@@ -123,7 +125,7 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
              doc=Doc("renamePerson", "Rename a person (their past results follow)",
                      {"200": json_answer(obj({"success": BOOLEAN, "message": STRING, "person": ref("Person")},
                                              ["success", "person"])), **error_answers(400, 401, 404, 409)},
-                     body=json_request({**obj({"name": NAME}, ["name"]), "additionalProperties": False})))
+                     body=json_request({**obj({"name": JSON_NAME}, ["name"]), "additionalProperties": False})))
     def rename_person(person_id: str) -> dict[str, Any]:
         pid = check_id(person_id)
         body = json_body()

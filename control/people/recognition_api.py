@@ -105,7 +105,7 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool, schema:
     """Add the recognize and verify routes to the API app."""
     store = service.store
 
-    @app.post("/api/recognize", scope=Scope.ADMIN, action=None, doc=RECOGNIZE_DOC,
+    @app.post("/api/recognize", scope=Scope.ADMIN, action="face.recognize", doc=RECOGNIZE_DOC,
               skip=[RequestSchemaPlugin.name])  # checked inside its turn, below
     def recognize() -> dict[str, Any]:
         with pool.turn():  # a turn before the upload is parsed: a flood is turned away cheaply
@@ -128,7 +128,7 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool, schema:
             faces.append(face)
         return {"faces": faces, "count": len(faces), "width": found.width, "height": found.height}
 
-    @app.post("/api/verify", scope=Scope.ADMIN, action=None, doc=VERIFY_DOC)
+    @app.post("/api/verify", scope=Scope.ADMIN, action="face.verify", doc=VERIFY_DOC)
     def verify() -> dict[str, Any]:
         body = {} if is_multipart() else json_body()
         fields = form_fields() if is_multipart() else body

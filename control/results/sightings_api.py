@@ -25,7 +25,7 @@ from control.openapi import (
     ENCODING,
     INTEGER,
     JPEG,
-    NAME,
+    JSON_NAME,
     NULLABLE_STRING,
     NUMBER,
     STRING,
@@ -75,7 +75,7 @@ REJECT_DOC = Doc(
     {"200": json_answer(obj({"success": BOOLEAN, "rejected": STRING, "event_id": STRING, "person_id": INTEGER,
                              "message": STRING}, ["success", "rejected", "event_id"])),
      **error_answers(400, 401, 404, 409)},
-    body={"content": {"application/json": {"schema": obj({"name": NAME})}}})
+    body={"content": {"application/json": {"schema": obj({"name": JSON_NAME})}}})
 
 
 def crop_link(event_id: str) -> str:
@@ -150,7 +150,7 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
         answer["message"] = f"{event_id} was not {sighting['name']}" + (f"; it was {who}" if who else "")
         return answer
 
-    @app.post("/api/search", scope=Scope.ADMIN, action=None, doc=SEARCH_DOC)
+    @app.post("/api/search", scope=Scope.ADMIN, action="face.search", doc=SEARCH_DOC)
     def search() -> dict[str, Any]:
         body = {} if is_multipart() else json_body()
         fields = form_fields() if is_multipart() else body

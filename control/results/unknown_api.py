@@ -15,7 +15,7 @@ from control.declaration import Doc, Scope
 from control.openapi import (
     INTEGER,
     JPEG,
-    NAME,
+    JSON_NAME,
     PERSON_OPS,
     error_answers,
     json_answer,
@@ -64,7 +64,7 @@ def install(app: bottle.Bottle, service: ServiceApi) -> None:
                       {"200": json_answer(ref("Registered"),
                                           links=links_to("person_id", "$response.body#/person_id", *PERSON_OPS)),
                        **error_answers(400, 401, 404, 413)},
-                      body=json_request(obj({"name": NAME}, ["name"]))))
+                      body=json_request(obj({"name": JSON_NAME}, ["name"]))))
     def register_unknown(unknown_id: str) -> dict[str, Any]:
         name = check_name(json_body().get("name"))
         face = store.unknown.get(check_id(unknown_id, "unknown face"))

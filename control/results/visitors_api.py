@@ -18,8 +18,8 @@ from control.openapi import (
     BOOLEAN,
     INTEGER,
     JPEG,
+    JSON_NAME,
     LIMIT,
-    NAME,
     NULLABLE_STRING,
     NUMBER,
     OFFSET,
@@ -115,7 +115,7 @@ def install(app: bottle.Bottle, service: ServiceApi) -> None:
                       "Make a visitor a person from its best encodings; its past results take the name",
                       {"200": json_answer(obj({"success": BOOLEAN, "person_id": INTEGER, "person": ref("Person")},
                                               ["success", "person_id"])), **error_answers(400, 401, 404)},
-                      body=json_request(obj({"name": NAME}, ["name"]))))
+                      body=json_request(obj({"name": JSON_NAME}, ["name"]))))
     def register_visitor(visitor_id: str) -> dict[str, Any]:
         name = check_name(json_body().get("name"))
         vid = check_id(visitor_id, "visitor")

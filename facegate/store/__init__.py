@@ -9,7 +9,8 @@ in `facegate/db` when a store opens. Every process opens its own `Store`, with i
 one record class per kind of record, each in its own module and reached as an attribute:
 `store.gallery` (people.py), `store.results` (results.py), `store.outbox` (outbox.py),
 `store.unknown` (unknown_faces.py), `store.visitors` (visitors.py), `store.config`
-(runtime_config.py), `store.cameras` (cameras.py) and `store.cluster` (nodes.py).
+(runtime_config.py), `store.cameras` (cameras.py), `store.cluster` (nodes.py) and `store.retention`
+(retention.py).
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from facegate.store.nodes import Lease, NodeRecords, NodeRow
 from facegate.store.outbox import OutboxRecords, OutboxStatus
 from facegate.store.people import GalleryRecords, NameInUse
 from facegate.store.results import ResultRecords, Sighting, SightingRows
+from facegate.store.retention import Forgotten, RetentionRecords
 from facegate.store.runtime_config import ConfigRecords
 from facegate.store.unknown_faces import UnknownFaceRecords
 from facegate.store.visitors import VISITOR_FACES_KEPT, VisitorRecords
 
 __all__ = [
-    "DB_NAME", "VISITOR_FACES_KEPT", "CameraExists", "CameraRow",
+    "DB_NAME", "VISITOR_FACES_KEPT", "CameraExists", "CameraRow", "Forgotten",
     "Lease", "NameInUse", "NodeRow", "OutboxStatus", "Sighting", "SightingRows",
     "Store", "StoreError", "iso_now", "new_event_id",
 ]
@@ -51,6 +53,7 @@ class Store:
         self.config = ConfigRecords(core)
         self.cameras = CameraRecords(core)
         self.cluster = NodeRecords(core)
+        self.retention = RetentionRecords(core, UnknownFaceRecords.KEEP_S)
 
     def describe(self) -> str:
         """Where the data lives, for logs (no password)."""

@@ -8,10 +8,11 @@ version counters in `meta` that the stages and the API watch to reload what chan
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from facegate.db import engine as dbengine
 from facegate.db.migrate import upgrade
 from facegate.db.schema import meta
 from facegate.records import ENCODING_SIZE, Box, result_dict
+from facegate.store.unit_of_work import UnitOfWork, current_unit, enter_unit, leave_unit
 
 DB_NAME = "facegate.db"
 
@@ -87,6 +89,18 @@ def stored_result(row: sa.Row[Any]) -> dict[str, Any]:
     }
 
 
+def _owner_only(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (SQLite gives its -wal and -shm files the same mode),
+    and take back the group's and others' access from one made before."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+        for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if part.exists():
+                part.chmod(0o600)
+    except OSError:
+        pass  # a read-only or foreign file: opening it says what is wrong
+
+
 class StoreCore:
     """One database, opened and migrated: the connection pool and the statements every record class uses.
 
@@ -96,7 +110,7 @@ class StoreCore:
     def __init__(self, data_dir: str | Path, database_url: str | None = None) -> None:
         self.data_dir = Path(data_dir)
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # faces and names: the owner's only
         except OSError as exc:
             raise StoreError(f"data dir {self.data_dir} cannot be created: {exc.strerror or exc}") from None
         given = dbengine.configured_url(database_url)
@@ -105,6 +119,8 @@ class StoreCore:
         except ValueError as exc:
             raise StoreError(str(exc)) from None
         self.path = Path(self.url.database) if self.url.get_backend_name() == "sqlite" and self.url.database else None
+        if self.path is not None:
+            _owner_only(self.path)
         self.engine: Engine = dbengine.create_engine(self.url)
         self._writer = self.engine.execution_options(write=True)
         self.backend = self.engine.dialect.name
@@ -118,6 +134,18 @@ class StoreCore:
             raise StoreError(f"database {dbengine.shown(self.url)} cannot be used: {reason}") from None
         self.shown_url = None if self.path else dbengine.shown(self.url)
 
+    def checkpoint(self) -> None:
+        """On SQLite, move the WAL into the database and empty it, after a delete: with `secure_delete` on, the
+        deleted pages are zeroed in the file, and no copy of them stays in the WAL. Nothing on PostgreSQL."""
+        if self.path is None:
+            return
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def forgotten(self) -> None:
+        """Something biometric was deleted: checkpoint once the deletion is committed."""
+        self.after_commit(self.checkpoint)
+
     def describe(self) -> str:
         """Where the data lives, for logs (no password)."""
         return f"SQLite {self.path}" if self.path else f"PostgreSQL {self.shown_url}"
@@ -128,18 +156,58 @@ class StoreCore:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A write transaction (on SQLite taken up front, so concurrent writers queue instead of failing)."""
-        with self._writer.begin() as connection:
+        """A write transaction (on SQLite taken up front, so concurrent writers queue instead of failing).
+
+        Inside this thread's unit of work (`unit_of_work`) it is a savepoint of the unit's transaction."""
+        unit = current_unit(self._writer)
+        if unit is None:
+            with self._writer.begin() as connection:
+                yield connection
+            return
+        connection = unit.connection()
+        with connection.begin_nested():
+            yield connection
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        """Every write this thread makes through the store until the block ends commits at its end, together;
+        an exception rolls all of them back (facegate/store/unit_of_work.py)."""
+        unit = UnitOfWork(self._writer)
+        token = enter_unit(unit)
+        committed = False
+        try:
+            yield unit
+            committed = True
+        finally:
+            leave_unit(token)
+            unit.finish(commit=committed)
+
+    def after_commit(self, work: Callable[[], Any]) -> None:
+        """Run `work` once this thread's writes are committed: at once, or when its unit of work commits."""
+        unit = current_unit(self._writer)
+        if unit is None:
+            work()
+        else:
+            unit.after_commit(work)
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A connection to read on: the unit of work's once it wrote (so a request reads its own change)."""
+        unit = current_unit(self._writer)
+        if unit is not None and unit.is_open:
+            yield unit.connection()
+            return
+        with self.engine.connect() as connection:
             yield connection
 
     def rows(self, statement: sa.Executable) -> list[sa.Row[Any]]:
         """Every row a read returns."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return list(connection.execute(statement).all())
 
     def scalar(self, statement: sa.Executable) -> Any:
         """The first column of the first row a read returns (None if none)."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return connection.execute(statement).scalar()
 
     def count(self, table: sa.Table) -> int:

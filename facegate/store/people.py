@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from facegate.db.schema import encodings as encodings_table
-from facegate.db.schema import negatives, persons, results
+from facegate.db.schema import negatives, outbox, persons, results
 from facegate.records import ENCODING_SIZE
 from facegate.store.core import (
     GALLERY_VERSION,
@@ -101,8 +101,13 @@ class GalleryRecords:
             db.execute(sa.delete(negatives).where(negatives.c.person_id == person_id))
             gone = db.execute(sa.delete(persons).where(persons.c.id == person_id)).rowcount > 0
             if gone:
-                db.execute(sa.delete(results).where(results.c.name == name))
+                theirs = results.c.name == name
+                # their webhooks too, delivered or not: a body carries the name, the time and the camera
+                db.execute(sa.delete(outbox).where(outbox.c.event_id.in_(sa.select(results.c.event_id).where(theirs))))
+                db.execute(sa.delete(results).where(theirs))
                 self.core.bump(db, GALLERY_VERSION, SIGHTINGS_VERSION)
+        if gone:
+            self.core.forgotten()
         return gone
 
     def rename_person(self, person_id: int, name: str) -> str | None:
@@ -177,6 +182,8 @@ class GalleryRecords:
                                                          encodings_table.c.person_id == person_id)).rowcount > 0
             if gone:
                 self.core.bump(db, GALLERY_VERSION)
+        if gone:
+            self.core.forgotten()
         return gone
 
     def import_legacy(self, encodings_path: Path, labels_path: Path) -> int:

@@ -106,14 +106,6 @@ class ResultRecords:
                               .group_by(results.c.name))
         return {row.name: float(row.at) for row in rows}
 
-    def prune(self, older_than: float) -> int:
-        """Delete the results written before `older_than` (epoch s); how many went."""
-        with self.core.transaction() as db:
-            removed = db.execute(sa.delete(results).where(results.c.created < older_than)).rowcount
-            if removed:
-                self.core.bump(db, SIGHTINGS_VERSION)
-            return removed
-
     # --- sightings: a result's face, for search by photo and "that was not X" ------------------
     def sightings_after(self, last_id: int, limit: int = 50_000) -> SightingRows:
         """Sightings with an encoding whose result id is above `last_id`, at most `limit` of them."""

@@ -67,4 +67,7 @@ class UnknownFaceRecords:
     def delete(self, unknown_id: int) -> bool:
         """Forget one unknown face; False if there was none."""
         with self.core.transaction() as db:
-            return db.execute(sa.delete(unknown_faces).where(unknown_faces.c.id == unknown_id)).rowcount > 0
+            gone = db.execute(sa.delete(unknown_faces).where(unknown_faces.c.id == unknown_id)).rowcount > 0
+        if gone:
+            self.core.forgotten()
+        return gone

@@ -139,7 +139,8 @@ class VisitorRecords:
         return int(target.id)
 
     def delete(self, visitor_id: int) -> bool:
-        """Forget a visitor: its faces, and every result of it with its encoding, crop and unsent webhook."""
+        """Forget a visitor: its faces, and every result of it with its encoding, crop and webhook (delivered or
+        not)."""
         with self.core.transaction() as db:
             events = [r.event_id for r in db.execute(sa.select(results.c.event_id)
                                                      .where(results.c.visitor_id == visitor_id)).all()]
@@ -150,6 +151,7 @@ class VisitorRecords:
             db.execute(sa.delete(visitor_faces).where(visitor_faces.c.visitor_id == visitor_id))
             gone = db.execute(sa.delete(visitors).where(visitors.c.id == visitor_id)).rowcount > 0
             self.core.bump(db, VISITORS_VERSION, SIGHTINGS_VERSION)
+        self.core.forgotten()
         return gone
 
     def register(self, visitor_id: int, name: str) -> int | None:

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import cv2
@@ -23,10 +22,8 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from facegate.settings import Settings
+from entry.retention_timer import RetentionTimer
 from facegate.store import Store, iso_now, new_event_id
-from pipeline import emit
-from pipeline.transport.messages import FrameResult, Stop
 from tests.support import leaks
 from tests.support.mjpeg_server import MjpegCamera, free_port, load_jpegs
 from tests.support.service_proc import ServiceProcess, children, cmdline, poll_until
@@ -458,45 +455,30 @@ def test_store_prunes_only_results_older_than_the_cutoff(tmp_path: Path) -> None
     for age_days in (40, 31, 29, 1, 0):
         result = {"timestamp": iso_now(now - age_days * DAY), "name": f"aged {age_days}", "confidence": 0.5,
                   "distance": 0.5, "box": {"top": 0, "right": 1, "bottom": 1, "left": 0}}
-        store.results.add(new_event_id(), result, "cam0", None, None, created=now - age_days * DAY)
-    assert store.results.prune(now - 30 * DAY) == 2
+        store.results.add(new_event_id(), result, "cam0", None, "{}", created=now - age_days * DAY)
+    assert store.retention.forget_before(now - 30 * DAY, now).results == 2
     assert sorted(r["name"] for r in store.results.recent()) == ["aged 0", "aged 1", "aged 29"]
-    assert store.results.prune(now - 30 * DAY) == 0
+    assert store.outbox.counts()["pending"] == 3, "the pruned events' webhook rows go with them"
+    assert store.retention.forget_before(now - 30 * DAY, now).total == 0
     store.close()
 
 
-def _bare_emitter(data_dir: Path, messages: list[Any]) -> emit.Emitter:
-    """An Emitter's loop without its process around it: a plain queue for an inbox, stub meter and stop flag."""
-    import queue
-
-    inbox: queue.Queue = queue.Queue()
-    for msg in messages:
-        inbox.put(msg)
-    emitter = emit.Emitter.__new__(emit.Emitter)
-    emitter.ctx = SimpleNamespace(inbox=inbox, outbox=queue.Queue(), settings=Settings.of({"retention_days": 30}))
-    emitter.stop = False
-    emitter.meter = SimpleNamespace(add=lambda *a: None, frame_done=lambda *a: None, beat=lambda: None,
-                                    publish=lambda: None, set=lambda *a: None)
-    emitter.store = Store(data_dir)
-    emitter.sender, emitter.trace, emitter.pruned = None, None, 0.0
-    return emitter
-
-
-def test_emitter_prunes_even_when_frames_never_stop_coming(tmp_path: Path) -> None:
-    """A live camera keeps the emitter's inbox busy; the hourly prune must not wait for a quiet moment."""
+def test_the_retention_timer_passes_again_and_again_on_its_clock(tmp_path: Path) -> None:
+    """Retention runs on a timer, idle or not; the clock is moved, not waited for."""
     store = Store(tmp_path)
-    now = time.time()
-    for age_days in (45, 1):
-        result = {"timestamp": iso_now(now - age_days * DAY), "name": f"aged {age_days}", "confidence": 0.5,
-                  "distance": 0.5, "box": {"top": 0, "right": 1, "bottom": 1, "left": 0}}
-        store.results.add(new_event_id(), result, "cam0", None, None, created=now - age_days * DAY)
-    store.close()
-    busy = [FrameResult("cam0", seq, seq / 30.0, now, [], False) for seq in range(200)]
-    emitter = _bare_emitter(tmp_path, [*busy, Stop()])
-    emitter.run()  # every message is there at once: receive() never times out
-    check = Store(tmp_path)
-    assert [r["name"] for r in check.results.recent()] == ["aged 1"]
-    check.close()
+    result = {"timestamp": iso_now(), "name": "today", "confidence": 0.5, "distance": 0.5,
+              "box": {"top": 0, "right": 1, "bottom": 1, "left": 0}}
+    store.results.add(new_event_id(), result, "cam0", None, None, created=time.time())
+    moved = {"by": 0.0}
+    timer = RetentionTimer(store, lambda: 30, 0.1, clock=lambda: time.time() + moved["by"]).start()
+    try:
+        assert wait(lambda: timer.passes >= 2, 10, "two passes")
+        assert store.results.count() == 1, "nothing is old yet"
+        moved["by"] = 31 * DAY
+        assert wait(lambda: store.results.count() == 0, 10, "a pass after the clock moved")
+    finally:
+        timer.stop()
+        store.close()
 
 
 def test_running_service_prunes_results_past_retention_days(svc: ServiceProcess,

@@ -181,7 +181,7 @@ def test_a_route_without_a_scope_or_an_audit_action_breaks_the_app(tmp_path: Pat
         app.routes[0].prepare()
     audited = bottle.Bottle()
     store = Store(tmp_path)
-    audited.install(AuditPlugin(AuditTrail(store.engine, lambda: 0)))
+    audited.install(AuditPlugin(AuditTrail(store.engine, lambda: 0), store.core))
     audited.route("/api/forgotten", "POST", lambda: {}, scope=Scope.ADMIN)
     audited.route("/api/harmless", "POST", lambda: {}, scope=Scope.ADMIN, action=None)  # declared: changes nothing
     with pytest.raises(Undeclared, match="POST /api/forgotten declares no action"):

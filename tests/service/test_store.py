@@ -24,7 +24,8 @@ from alembic.runtime.migration import MigrationContext
 
 from facegate.db import migrate
 from facegate.db.schema import metadata
-from facegate.store import DB_NAME, Store, StoreError
+from facegate.store import DB_NAME, Forgotten, NameInUse, Sighting, Store, StoreError
+from facegate.store.retention import DAY_S, cutoff
 
 REPO = Path(__file__).resolve().parents[2]
 BACKENDS = ("sqlite", "postgresql")
@@ -168,11 +169,94 @@ def test_results_newest_first_by_name_latest_counts(store: Store) -> None:
     assert store.results.count() == 7 and store.results.recent(name="Someone else") == []
 
 
-def test_prune_removes_only_older_results(store: Store) -> None:
-    add_events(store, 5, created=1000.0)
-    assert store.results.prune(1002.0) == 2
-    assert sorted(r["event_id"] for r in store.results.recent()) == ["evt_0002", "evt_0003", "evt_0004"]
-    assert store.results.prune(1002.0) == 0
+def test_retention_forgets_old_results_visitors_unknown_faces_and_their_webhooks(store: Store) -> None:
+    now = time.time()
+    before = now - 30 * DAY_S
+    old_visitor, new_visitor = store.visitors.create(before - DAY_S), store.visitors.create(now - DAY_S)
+    for visitor_id, seen in ((old_visitor, before - DAY_S), (new_visitor, now - DAY_S)):
+        store.visitors.offer_face(visitor_id, vector(visitor_id), b"crop", 5.0)
+        store.results.add(f"evt_v{visitor_id}", result("Unknown"), "cam0", None, "{}", created=seen,
+                          sighting=Sighting(vector(visitor_id), b"crop", visitor_id))
+    add_events(store, 3, created=before - 1.5)  # two before the cut-off, one after
+    store.unknown.add("evt_0000", "cam0", now - DAY_S, (1, 2, 3, 4), b"old", vector(1))  # its event is old
+    kept_unknown = store.unknown.add("evt_fresh", "cam0", time.time(), (1, 2, 3, 4), b"new", vector(2))
+    sightings = store.results.version()
+
+    forgotten = store.retention.forget_before(before, now)
+    assert forgotten == Forgotten(results=3, visitors=1, visitor_faces=1, unknown_faces=1, outbox=3)
+    assert sorted(r["event_id"] for r in store.results.recent()) == ["evt_0002", f"evt_v{new_visitor}"]
+    assert [v["id"] for v in store.visitors.page()[0]] == [new_visitor]
+    assert store.visitors.index()[1] == [new_visitor] and store.visitors.face_jpeg(old_visitor, 1) is None
+    assert [u["id"] for u in store.unknown.recent()] == [kept_unknown]
+    assert store.outbox.get("evt_0000") is None and store.outbox.get(f"evt_v{old_visitor}") is None
+    assert store.outbox.get("evt_0002") is not None
+    assert store.results.version() > sightings, "search by photo reloads what it holds"
+    assert store.retention.forget_before(before, now).total == 0, "a second pass (another node) finds nothing"
+
+
+def test_retention_zero_keeps_results_but_unknown_faces_still_go_after_their_week(store: Store) -> None:
+    now = time.time()
+    add_events(store, 1, created=1000.0)
+    kept = store.unknown.add("evt_x", "cam0", now, (1, 2, 3, 4), b"new", vector(1))
+    with store.engine.begin() as db:  # a week-old one, planted (an add would trim it): an idle system keeps it
+        db.execute(sa.text("INSERT INTO unknown_faces (event_id, camera_id, seen_at, created, box_top, box_right,"
+                           " box_bottom, box_left, jpeg, vector) SELECT 'evt_y', camera_id, seen_at, :old, box_top,"
+                           " box_right, box_bottom, box_left, jpeg, vector FROM unknown_faces LIMIT 1"),
+                   {"old": now - 8 * DAY_S})
+    assert store.retention.forget_before(cutoff(now, 0), now) == Forgotten(unknown_faces=1)
+    assert store.results.count() == 1 and [u["id"] for u in store.unknown.recent()] == [kept]
+
+
+def test_deleting_a_person_or_visitor_takes_their_webhook_rows_delivered_or_not(store: Store) -> None:
+    person_id = store.gallery.register("P0", [vector(0)])
+    add_events(store, 3)  # P0, P1, P2
+    store.outbox.mark_delivered("evt_0000", 1, 1001.0)
+    visitor_id = store.visitors.create(1000.0)
+    store.results.add("evt_v", result("Unknown"), "cam0", None, "{}", created=1000.0,
+                      sighting=Sighting(vector(5), None, visitor_id))
+    store.outbox.mark_delivered("evt_v", 1, 1001.0)
+    assert store.gallery.delete_person(person_id)
+    assert store.outbox.get("evt_0000") is None and store.outbox.get("evt_0001") is not None
+    assert store.visitors.delete(visitor_id)
+    assert store.outbox.get("evt_v") is None
+    assert store.outbox.counts() == {"pending": 2, "retrying": 0, "delivered": 0, "failed": 0}
+
+
+def test_a_unit_of_work_commits_every_write_together_or_none(store: Store) -> None:
+    with pytest.raises(RuntimeError, match="the audit row failed"), store.core.unit_of_work():
+        store.gallery.register("Ada", [vector(1)])
+        assert store.gallery.person(1)["name"] == "Ada", "the unit reads its own write"
+        store.core.after_commit(lambda: pytest.fail("ran after a rollback"))
+        raise RuntimeError("the audit row failed")
+    assert store.gallery.people() == []
+    ran: list[str] = []
+    with store.core.unit_of_work() as unit:
+        assert not unit.is_open, "nothing written: no connection held"
+        person_id = store.gallery.register("Ada", [vector(1)])
+        with pytest.raises(NameInUse):  # a failed step inside (a savepoint) leaves the rest of the unit usable
+            store.gallery.rename_person(store.gallery.register("Bo", [vector(2)]), "Ada")
+        store.core.after_commit(lambda: ran.append("after"))
+        assert ran == []
+    assert ran == ["after"] and [p["name"] for p in store.gallery.people()] == ["Ada", "Bo"]
+    assert store.gallery.person(person_id) is not None
+
+
+def test_sqlite_overwrites_deleted_faces_and_keeps_its_files_to_the_owner(tmp_path: Path) -> None:
+    store = Store(tmp_path / "data")
+    store.gallery.register("Bo", [vector(2)], crops=[b"crop-of-bo" * 50])
+    crops = [b"CROP-OF-ADA" * 50, b"CROP-OF-ADA" * 3000]  # one in its row's page, one on overflow pages
+    person_id = store.gallery.register("Ada", [vector(1), vector(3)], crops=crops)
+    store.core.checkpoint()  # as SQLite does by itself now and then: the crop is in the database file now
+    assert store.gallery.delete_person(person_id)
+    assert (tmp_path / "data").stat().st_mode & 0o777 == 0o700
+    parts = [p for p in (tmp_path / "data").iterdir() if p.name.startswith(DB_NAME)]
+    assert {p.name for p in parts} >= {DB_NAME, f"{DB_NAME}-wal"}, "checked while open: the WAL is there"
+    with store.engine.connect() as connection:  # on by default in some SQLite builds (Debian's), not in all
+        assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+    for part in parts:  # while the store is open: closing it would checkpoint anyway
+        assert part.stat().st_mode & 0o777 == 0o600, part.name
+        assert b"CROP-OF-ADA" not in part.read_bytes(), f"{part.name} keeps a deleted crop"
+    store.close()
 
 
 # --- the outbox -----------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ def test_retention_removes_the_encoding_with_the_result(store: Store) -> None:  
                     sighting=Sighting(face + 0.001, b"jpeg-new"))
     index = SightingSearch(store)
     assert [hit for hit, _ in index.search(face, threshold=0.1)] == [1, 2]
-    assert store.results.prune(2000.0) == 1
+    assert store.retention.forget_before(2000.0, 6000.0).results == 1
     found = index.search(face, threshold=0.1)
     assert [store.results.by_id([hit])[hit]["event_id"] for hit, _ in found] == ["evt_new"]
     assert store.results.crop("evt_old") is None and store.results.crop("evt_new") == b"jpeg-new"

@@ -83,7 +83,7 @@ def test_store_keeps_results_newest_first_and_the_outbox(tmp_path: Path) -> None
     store.outbox.mark_failed("evt_1", 20, "HTTP 500")
     assert store.outbox.counts() == {"pending": 1, "retrying": 0, "delivered": 1, "failed": 1}
     assert store.outbox.retry_failed() == 1 and store.outbox.counts()["pending"] == 2
-    assert store.results.prune(101.5) == 2 and store.results.count() == 1
+    assert store.retention.forget_before(101.5, 200.0).results == 2 and store.results.count() == 1
 
 
 def test_store_survives_concurrent_writers(tmp_path: Path) -> None:

@@ -1125,6 +1125,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The audit trail cannot be written, so nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     updateCamera: {
@@ -1222,6 +1231,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The audit trail cannot be written, so nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteCamera: {
@@ -1282,6 +1300,15 @@ export interface operations {
             };
             /** @description The body is neither application/json nor multipart/form-data */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The audit trail cannot be written, so nothing was changed */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1428,9 +1455,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy */
+            /** @description Every viewer slot is taken; try again after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1593,6 +1622,15 @@ export interface operations {
             };
             /** @description The body is neither application/json nor multipart/form-data */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The audit trail cannot be written, so nothing was changed */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1979,6 +2017,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The audit trail cannot be written, so nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deletePerson: {
@@ -2039,6 +2086,15 @@ export interface operations {
             };
             /** @description The body is neither application/json nor multipart/form-data */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The audit trail cannot be written, so nothing was changed */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2175,6 +2231,15 @@ export interface operations {
             };
             /** @description The body is neither application/json nor multipart/form-data */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The audit trail cannot be written, so nothing was changed */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2374,6 +2439,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The audit trail cannot be written, so nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     recognize: {
@@ -2472,6 +2546,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The audit trail cannot be written, so nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     register: {
@@ -2551,6 +2634,15 @@ export interface operations {
             };
             /** @description Face detection is busy; see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The audit trail cannot be written, so nothing was changed */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2757,6 +2849,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The audit trail cannot be written, so nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listResultsForName: {
@@ -2915,6 +3016,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The audit trail cannot be written, so nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getSignedUrl: {
@@ -3018,6 +3128,15 @@ export interface operations {
             };
             /** @description The body is neither application/json nor multipart/form-data */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The audit trail cannot be written, so nothing was changed */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3184,6 +3303,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The audit trail cannot be written, so nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listUnknown: {
@@ -3294,6 +3422,15 @@ export interface operations {
             };
             /** @description The body is neither application/json nor multipart/form-data */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The audit trail cannot be written, so nothing was changed */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3442,6 +3579,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The audit trail cannot be written, so nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     verify: {
@@ -3580,6 +3726,15 @@ export interface operations {
             };
             /** @description Face detection is busy; see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The audit trail cannot be written, so nothing was changed */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3776,6 +3931,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The audit trail cannot be written, so nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getVisitorFace: {
@@ -3913,6 +4077,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The audit trail cannot be written, so nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     mergeVisitors: {
@@ -3989,6 +4162,15 @@ export interface operations {
             };
             /** @description The body is neither application/json nor multipart/form-data */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The audit trail cannot be written, so nothing was changed */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4101,6 +4283,15 @@ export interface operations {
             };
             /** @description The body is neither application/json nor multipart/form-data */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The audit trail cannot be written, so nothing was changed */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
