@@ -53,6 +53,7 @@ $(NODE_STAMP): $(TS)/package.json $(TS)/package-lock.json
 
 test: $(STAMP) postgres test-packages $(NODE_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadfile   # two workers, each test file on one (module-scoped services)
 	cd $(TS) && FACEGATE_PYTHON=$(CURDIR)/$(BIN)/python npm test
@@ -91,6 +92,7 @@ image-test: $(STAMP) container-tools
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 clean:

@@ -64,8 +64,9 @@ def _load() -> str:
 
 def _commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                              timeout=10).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
 
@@ -74,10 +75,18 @@ def run(clip: Path, workers: int | None) -> dict[str, Any]:
     """Every measurement of the bench, on `clip`, as one dict (see bench/report.py for the tables)."""
     started = time.monotonic()
     meta: dict[str, Any] = {
-        "clip": clip.name, "started_at": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "cores": os.cpu_count(), "python": platform.python_version(), "commit": _commit(), "load_before": _load(),
-        "settings": {"downscale": DOWNSCALE, "model": MODEL, "threshold": THRESHOLD,
-                     "workers": workers or os.cpu_count()},
+        "clip": clip.name,
+        "started_at": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "commit": _commit(),
+        "load_before": _load(),
+        "settings": {
+            "downscale": DOWNSCALE,
+            "model": MODEL,
+            "threshold": THRESHOLD,
+            "workers": workers or os.cpu_count(),
+        },
     }
     with tempfile.TemporaryDirectory(prefix="facegate-bench-") as tmp:
         work = Path(tmp)
@@ -88,8 +97,11 @@ def run(clip: Path, workers: int | None) -> dict[str, Any]:
         loops, replays = [], []
         for run_no in range(1, RUNS + 1):  # alternated, so that a change of load hits both sides alike
             _say(f"old single-process loop, run {run_no} of {RUNS}")
-            loops.append(run_loop(clip, known, names, threshold=THRESHOLD, downscale=DOWNSCALE,
-                                  trace=work / f"loop{run_no}.jsonl"))
+            loops.append(
+                run_loop(
+                    clip, known, names, threshold=THRESHOLD, downscale=DOWNSCALE, trace=work / f"loop{run_no}.jsonl"
+                )
+            )
             _say(f"supervisor.py replay, run {run_no} of {RUNS}")
             replays.append(run_replay(clip, work / "data", work / f"replay{run_no}.jsonl", workers=workers))
         loop, replay = loops[0], replays[0]
@@ -116,10 +128,19 @@ def run(clip: Path, workers: int | None) -> dict[str, Any]:
 
     meta["load_after"] = _load()
     meta["runtime_s"] = round(time.monotonic() - started, 1)
-    results = {"meta": meta, "loop": loop, "replay": replay, "replay_paced": paced, "traces": traces,
-               "transport": moved, "nearest": matched, "restarts": restarts,
-               "slow_receiver": receivers, "camera_down": cameras_down,
-               "runs": {"loop_fps": [r["fps"] for r in loops], "replay_fps": [r["fps"] for r in replays]}}
+    results = {
+        "meta": meta,
+        "loop": loop,
+        "replay": replay,
+        "replay_paced": paced,
+        "traces": traces,
+        "transport": moved,
+        "nearest": matched,
+        "restarts": restarts,
+        "slow_receiver": receivers,
+        "camera_down": cameras_down,
+        "runs": {"loop_fps": [r["fps"] for r in loops], "replay_fps": [r["fps"] for r in replays]},
+    }
     results["targets"] = report.target_rows(results)
     results["stages"] = report.stage_rows(results)
     return results
@@ -138,22 +159,62 @@ class Part:
 
 
 PARTS = (
-    Part("encoder", "encoding a face: dlib-bin against the same network on numpy", "Encoding a face",
-         lambda clip: encoder.measure(), encoder.markdown),
-    Part("time_to_name", "time to name per detect_fps", "Time to name vs cost",
-         lambda clip: time_to_name.measure(), time_to_name.markdown),
-    Part("capacity", "capacity: cameras kept up with, per detector; idle cost", "Cameras per machine",
-         lambda clip: capacity.measure(["blazeface", "hog"], budget_s=300.0), capacity.markdown),
-    Part("ratio", "replay vs loop, whole process, three runs each", "Replay vs loop",
-         lambda clip: ratio.measure(), ratio.markdown),
-    Part("flood", f"flood: {flood.CLIENTS} parallel /api/recognize against a live camera",
-         "API flood vs live recognition", lambda clip: flood.measure(clip, faces_dir()), flood.markdown),
-    Part("startup", "start-up: a stage's steps, the pipeline's start, a killed detect worker back", "Start-up",
-         lambda clip: startup.measure(), startup.markdown),
-    Part("search", "search by photo over 100,000 stored sightings", "Search by photo",
-         lambda clip: search.measure(), search.markdown),
-    Part("memory", "memory per camera: RAM and /dev/shm at 640x360 and 1920x1080", "Memory per camera",
-         lambda clip: memory.measure(), memory.markdown),
+    Part(
+        "encoder",
+        "encoding a face: dlib-bin against the same network on numpy",
+        "Encoding a face",
+        lambda clip: encoder.measure(),
+        encoder.markdown,
+    ),
+    Part(
+        "time_to_name",
+        "time to name per detect_fps",
+        "Time to name vs cost",
+        lambda clip: time_to_name.measure(),
+        time_to_name.markdown,
+    ),
+    Part(
+        "capacity",
+        "capacity: cameras kept up with, per detector; idle cost",
+        "Cameras per machine",
+        lambda clip: capacity.measure(["blazeface", "hog"], budget_s=300.0),
+        capacity.markdown,
+    ),
+    Part(
+        "ratio",
+        "replay vs loop, whole process, three runs each",
+        "Replay vs loop",
+        lambda clip: ratio.measure(),
+        ratio.markdown,
+    ),
+    Part(
+        "flood",
+        f"flood: {flood.CLIENTS} parallel /api/recognize against a live camera",
+        "API flood vs live recognition",
+        lambda clip: flood.measure(clip, faces_dir()),
+        flood.markdown,
+    ),
+    Part(
+        "startup",
+        "start-up: a stage's steps, the pipeline's start, a killed detect worker back",
+        "Start-up",
+        lambda clip: startup.measure(),
+        startup.markdown,
+    ),
+    Part(
+        "search",
+        "search by photo over 100,000 stored sightings",
+        "Search by photo",
+        lambda clip: search.measure(),
+        search.markdown,
+    ),
+    Part(
+        "memory",
+        "memory per camera: RAM and /dev/shm at 640x360 and 1920x1080",
+        "Memory per camera",
+        lambda clip: memory.measure(),
+        memory.markdown,
+    ),
 )
 
 
@@ -162,8 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip", type=Path, help=f"video to run (default: the test data's {CLIP})")
     parser.add_argument("--workers", type=int, help="detect workers for the replay (default: cores)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where latest.json and TABLE.md go")
-    parser.add_argument("--parts", default=",".join(["pipeline", *(part.key for part in PARTS)]),
-                        help="which parts to run (each also runs alone: python -m bench.capacity, ...)")
+    parser.add_argument(
+        "--parts",
+        default=",".join(["pipeline", *(part.key for part in PARTS)]),
+        help="which parts to run (each also runs alone: python -m bench.capacity, ...)",
+    )
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")

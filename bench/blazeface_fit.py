@@ -24,8 +24,19 @@ import numpy as np
 
 from bench.fixtures import faces_dir
 
-PHOTOS = ("alex-lacamoire.png", "biden.jpg", "lin-manuel-miranda.png", "obama-1080p.jpg", "obama-480p.jpg",
-          "obama-720p.jpg", "obama.jpg", "obama2.jpg", "obama3.jpg", "obama_small.jpg", "two_people.jpg")
+PHOTOS = (
+    "alex-lacamoire.png",
+    "biden.jpg",
+    "lin-manuel-miranda.png",
+    "obama-1080p.jpg",
+    "obama-480p.jpg",
+    "obama-720p.jpg",
+    "obama.jpg",
+    "obama2.jpg",
+    "obama3.jpg",
+    "obama_small.jpg",
+    "two_people.jpg",
+)
 
 
 def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -116,8 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         pairs = []
         for name, rgb in images.items():
             height, width = rgb.shape[:2]
-            pairs += [p for p in pairs_on(name, rgb, hog, blaze)
-                      if p.hog[0] > 0 and p.hog[3] > 0 and p.hog[2] < height and p.hog[1] < width]
+            pairs += [
+                p
+                for p in pairs_on(name, rgb, hog, blaze)
+                if p.hog[0] > 0 and p.hog[3] > 0 and p.hog[2] < height and p.hog[1] < width
+            ]
         mapping = fit(pairs)
         print(f"{range_name}-range: {len(pairs)} faces -> {mapping}")
         for label, used in (("unmapped", IDENTITY), ("fitted", mapping)):
@@ -127,8 +141,10 @@ def main(argv: list[str] | None = None) -> int:
                 mapped = used.apply(p.cx, p.cy, p.w, p.h, *rgb.shape[:2])
                 a, b = face_recognition.face_encodings(rgb, [p.hog, mapped])
                 distances.append(float(np.linalg.norm(a - b)))
-            print(f"  {label:9s} encoding distance to the HOG box's: median {statistics.median(distances):.3f}, "
-                  f"max {max(distances):.3f}  ({' '.join(f'{d:.3f}' for d in distances)})")
+            print(
+                f"  {label:9s} encoding distance to the HOG box's: median {statistics.median(distances):.3f}, "
+                f"max {max(distances):.3f}  ({' '.join(f'{d:.3f}' for d in distances)})"
+            )
     return 0
 
 

@@ -67,8 +67,9 @@ def measure(clip: Path, data_dir: Path) -> dict[str, Any]:
     from pipeline.supervision.runner import Pipeline
 
     camera = MjpegCamera(load_jpegs(clip)).start()
-    pipeline = Pipeline(str(data_dir), Settings.of({}), follow_config=False, deliver_webhooks=False,
-                        log_level="WARNING")
+    pipeline = Pipeline(
+        str(data_dir), Settings.of({}), follow_config=False, deliver_webhooks=False, log_level="WARNING"
+    )
     try:
         pipeline.start()
         if not pipeline.wait_ready(120.0):
@@ -85,14 +86,20 @@ def measure(clip: Path, data_dir: Path) -> dict[str, Any]:
         after = _seq(pipeline, "web")
         camera.start()
         live_s = _until(lambda: _state(pipeline, "web") == "live", "web camera live again")
-        named_s = _until(lambda: _seq(pipeline, "web") > after and LIN in _names(pipeline, "web"),
-                         "Lin named on the web camera again")
+        named_s = _until(
+            lambda: _seq(pipeline, "web") > after and LIN in _names(pipeline, "web"),
+            "Lin named on the web camera again",
+        )
     finally:
         pipeline.shutdown()
         camera.stop()
-    return {"file_fps_both_live": round(both_live, 1), "file_fps_web_down": round(one_down, 1),
-            "ratio": round(one_down / both_live, 3) if both_live else 0.0,
-            "web_live_again_s": round(live_s, 2), "web_names_lin_again_s": round(live_s + named_s, 2)}
+    return {
+        "file_fps_both_live": round(both_live, 1),
+        "file_fps_web_down": round(one_down, 1),
+        "ratio": round(one_down / both_live, 3) if both_live else 0.0,
+        "web_live_again_s": round(live_s, 2),
+        "web_names_lin_again_s": round(live_s + named_s, 2),
+    }
 
 
 def main() -> int:

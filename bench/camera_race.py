@@ -66,6 +66,7 @@ def listed_ids(node: Any) -> set[str]:
 
 def placement(node: Any, settle_s: float = 20.0) -> collections.Counter:
     """Cameras per node (None: unassigned) once the placement stops changing (two equal reads 2 s apart)."""
+
     def read() -> collections.Counter:
         page = node.get("/api/cameras", params={"limit": 1000}).json()
         return collections.Counter(c.get("node") for c in page["cameras"])
@@ -90,8 +91,20 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="facegate-bench-race-") as tmp, PostgresServer() as server:
         url = server.create_database("race")
-        nodes = [ServiceProcess(Path(tmp) / name, "--database-url", url, "--node-id", name, "--workers", "1",
-                                "--max-cameras", str(args.max_cameras)) for name in ("node-a", "node-b")]
+        nodes = [
+            ServiceProcess(
+                Path(tmp) / name,
+                "--database-url",
+                url,
+                "--node-id",
+                name,
+                "--workers",
+                "1",
+                "--max-cameras",
+                str(args.max_cameras),
+            )
+            for name in ("node-a", "node-b")
+        ]
         try:
             for node in nodes:
                 node.start(timeout=120)
@@ -106,9 +119,15 @@ def main(argv: list[str] | None = None) -> int:
     errors = collections.Counter(f"{status} {error}" for _, status, error in answers if status >= 400)
     lost = sorted(cid for cid, status, _ in answers if 200 <= status < 300 and cid not in kept)
     waiting = placed.pop(None, 0)
-    report = {"cameras": args.cameras, "by_status": dict(sorted(by_status.items())), "errors": dict(errors),
-              "listed": len(kept), "accepted_but_missing": lost, "placed": dict(sorted(placed.items())),
-              "unassigned": waiting}
+    report = {
+        "cameras": args.cameras,
+        "by_status": dict(sorted(by_status.items())),
+        "errors": dict(errors),
+        "listed": len(kept),
+        "accepted_but_missing": lost,
+        "placed": dict(sorted(placed.items())),
+        "unassigned": waiting,
+    }
     print("| what | figure |\n|---|---|")
     print(f"| POSTs answered, by status | {', '.join(f'{s}: {n}' for s, n in sorted(by_status.items()))} |")
     for text, n in errors.most_common():

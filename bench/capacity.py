@@ -55,8 +55,14 @@ def _own_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def trial(data_dir: Path, video: Path, cameras: int, detector: str, window_s: float = WINDOW_S,
-          more: dict[str, Any] | None = None) -> dict[str, Any]:
+def trial(
+    data_dir: Path,
+    video: Path,
+    cameras: int,
+    detector: str,
+    window_s: float = WINDOW_S,
+    more: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Run `cameras` copies of `video` live for a warm-up and a measured window; the window's figures.
     `more`: other settings than the defaults (e.g. min_face_px)."""
     from facegate.settings import Settings
@@ -79,17 +85,24 @@ def trial(data_dir: Path, video: Path, cameras: int, detector: str, window_s: fl
     delta = {k: after[k] - before[k] for k in after}
     offered = max(delta["offered"], 1.0)
     through, dropped = delta["through"] / offered, delta["dropped"] / offered
-    return {"cameras": cameras, "detector": detector, "offered_fps": round(delta["offered"] / elapsed, 1),
-            "through": round(through, 3), "dropped": round(dropped, 3),
-            "detected_fps": round(delta["detected"] / elapsed, 1),
-            "cores": round(delta["cpu_s"] / elapsed, 2), "capture_cores": round(delta["capture_cpu_s"] / elapsed, 3),
-            "supervisor_cores": round(delta["supervisor_cpu_s"] / elapsed, 3),
-            "restarts": int(delta["restarts"]),
-            "keeps_up": through >= THROUGH_MIN and dropped <= DROPPED_MAX}
+    return {
+        "cameras": cameras,
+        "detector": detector,
+        "offered_fps": round(delta["offered"] / elapsed, 1),
+        "through": round(through, 3),
+        "dropped": round(dropped, 3),
+        "detected_fps": round(delta["detected"] / elapsed, 1),
+        "cores": round(delta["cpu_s"] / elapsed, 2),
+        "capture_cores": round(delta["capture_cpu_s"] / elapsed, 3),
+        "supervisor_cores": round(delta["supervisor_cpu_s"] / elapsed, 3),
+        "restarts": int(delta["restarts"]),
+        "keeps_up": through >= THROUGH_MIN and dropped <= DROPPED_MAX,
+    }
 
 
-def capacity(data_dir: Path, video: Path, detector: str, budget_s: float,
-             counts: tuple[int, ...] = STEPS) -> dict[str, Any]:
+def capacity(
+    data_dir: Path, video: Path, detector: str, budget_s: float, counts: tuple[int, ...] = STEPS
+) -> dict[str, Any]:
     """Step the camera count up through `counts` until a step falls behind or the budget is spent."""
     deadline = time.monotonic() + budget_s
     steps, best = [], 0
@@ -103,21 +116,37 @@ def capacity(data_dir: Path, video: Path, detector: str, budget_s: float,
             break
         best = cameras
     kept = next((s for s in reversed(steps) if s["keeps_up"]), None)
-    return {"detector": detector, "cameras": best, "cores": kept["cores"] if kept else None,
-            "searched_to": steps[-1]["cameras"] if steps else 0, "steps": steps}
+    return {
+        "detector": detector,
+        "cameras": best,
+        "cores": kept["cores"] if kept else None,
+        "searched_to": steps[-1]["cameras"] if steps else 0,
+        "steps": steps,
+    }
 
 
 def idle(data_dir: Path, video: Path, cameras: int = 4) -> dict[str, Any]:
     result = trial(data_dir, video, cameras, "hog")
-    return {"cameras": cameras, "percent_of_a_core_per_camera": round(100.0 * result["cores"] / cameras, 2),
-            "with_supervisor_percent_per_camera":
-                round(100.0 * (result["cores"] + result["supervisor_cores"]) / cameras, 2),
-            "capture_percent_per_camera": round(100.0 * result["capture_cores"] / cameras, 2),
-            "detected_fps": result["detected_fps"], "trial": result}
+    return {
+        "cameras": cameras,
+        "percent_of_a_core_per_camera": round(100.0 * result["cores"] / cameras, 2),
+        "with_supervisor_percent_per_camera": round(
+            100.0 * (result["cores"] + result["supervisor_cores"]) / cameras, 2
+        ),
+        "capture_percent_per_camera": round(100.0 * result["capture_cores"] / cameras, 2),
+        "detected_fps": result["detected_fps"],
+        "trial": result,
+    }
 
 
-def measure(detectors: list[str], budget_s: float, *, idle_cost: bool = True, search: bool = True,
-            counts: tuple[int, ...] = STEPS) -> dict[str, Any]:
+def measure(
+    detectors: list[str],
+    budget_s: float,
+    *,
+    idle_cost: bool = True,
+    search: bool = True,
+    counts: tuple[int, ...] = STEPS,
+) -> dict[str, Any]:
     out: dict[str, Any] = {"cores": os.cpu_count(), "camera_fps": CAMERA_FPS}
     with tempfile.TemporaryDirectory(prefix="facegate-capacity-") as tmp:
         work = Path(tmp)
@@ -134,17 +163,21 @@ def measure(detectors: list[str], budget_s: float, *, idle_cost: bool = True, se
 def markdown(result: dict[str, Any]) -> str:
     lines = []
     if "capacity" in result:
-        lines += ["| detector | 15 fps cameras kept up with | cores used then | steps (cameras: through / dropped) |",
-                  "|---|---|---|---|"]
+        lines += [
+            "| detector | 15 fps cameras kept up with | cores used then | steps (cameras: through / dropped) |",
+            "|---|---|---|---|",
+        ]
         for row in result["capacity"]:
             steps = ", ".join(f"{s['cameras']}: {s['through']:.0%} / {s['dropped']:.0%}" for s in row["steps"])
             lines.append(f"| {row['detector']} | {row['cameras']} | {row['cores']} | {steps} |")
     if "idle" in result:
         idle_row = result["idle"]
-        lines.append(f"\nIdle camera (still scene, 15 fps, {idle_row['cameras']} cameras): "
-                     f"{idle_row['percent_of_a_core_per_camera']}% of a core each, all stages "
-                     f"(capture: decode + motion {idle_row['capture_percent_per_camera']}%); "
-                     f"{idle_row['with_supervisor_percent_per_camera']}% with the supervisor's routing")
+        lines.append(
+            f"\nIdle camera (still scene, 15 fps, {idle_row['cameras']} cameras): "
+            f"{idle_row['percent_of_a_core_per_camera']}% of a core each, all stages "
+            f"(capture: decode + motion {idle_row['capture_percent_per_camera']}%); "
+            f"{idle_row['with_supervisor_percent_per_camera']}% with the supervisor's routing"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -154,14 +187,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget-s", type=float, default=300.0, help="per detector, for the search")
     parser.add_argument("--idle-only", action="store_true")
     parser.add_argument("--capacity-only", action="store_true")
-    parser.add_argument("--steps", default=",".join(map(str, STEPS)),
-                        help="camera counts to try, in order (e.g. 12,16,20 to start near the limit)")
+    parser.add_argument(
+        "--steps",
+        default=",".join(map(str, STEPS)),
+        help="camera counts to try, in order (e.g. 12,16,20 to start near the limit)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind, so the running pipeline shuts down
     os.environ.setdefault("FACEGATE_WEBHOOKS", "off")
-    out = measure(args.detectors.split(","), args.budget_s, idle_cost=not args.capacity_only,
-                  search=not args.idle_only, counts=tuple(int(n) for n in args.steps.split(",")))
+    out = measure(
+        args.detectors.split(","),
+        args.budget_s,
+        idle_cost=not args.capacity_only,
+        search=not args.idle_only,
+        counts=tuple(int(n) for n in args.steps.split(",")),
+    )
     print(json.dumps(out, indent=2))
     print(markdown(out), file=sys.stderr)
     return 0

@@ -56,8 +56,12 @@ def take_over_s(url: str, root: Path, clip: Path) -> tuple[float, float]:
     """(seconds from SIGKILL to the survivor holding the camera, to the camera being live there)."""
     from tests.support.service_proc import ServiceProcess, poll_until
 
-    nodes = {name: ServiceProcess(root / name, "--database-url", url, "--node-id", name, "--workers", "1",
-                                  "--max-cameras", "2") for name in ("node-a", "node-b")}
+    nodes = {
+        name: ServiceProcess(
+            root / name, "--database-url", url, "--node-id", name, "--workers", "1", "--max-cameras", "2"
+        )
+        for name in ("node-a", "node-b")
+    }
     try:
         for node in nodes.values():
             node.start(timeout=120)
@@ -107,12 +111,15 @@ def main(argv: list[str] | None = None) -> int:
         for n in range(args.kills):
             print(f"[bench.cross_node] take-over {n + 1}/{args.kills}", file=sys.stderr, flush=True)
             kills.append(take_over_s(server.create_database("bench"), root / f"kill{n}", clip))
-    report = {"notify_ms": {"p50": round(statistics.median(notify), 1), "max": round(max(notify), 1),
-                            "rounds": len(notify)},
-              "take_over_s": [{"lease": round(lease, 1), "live": round(live, 1)} for lease, live in kills]}
+    report = {
+        "notify_ms": {"p50": round(statistics.median(notify), 1), "max": round(max(notify), 1), "rounds": len(notify)},
+        "take_over_s": [{"lease": round(lease, 1), "live": round(live, 1)} for lease, live in kills],
+    }
     print("| what | figure |\n|---|---|")
-    print(f"| registration on one node heard by another (NOTIFY) | p50 {report['notify_ms']['p50']} ms, "
-          f"max {report['notify_ms']['max']} ms ({len(notify)} rounds) |")
+    print(
+        f"| registration on one node heard by another (NOTIFY) | p50 {report['notify_ms']['p50']} ms, "
+        f"max {report['notify_ms']['max']} ms ({len(notify)} rounds) |"
+    )
     for i, (lease, live) in enumerate(kills, 1):
         print(f"| take-over {i} after SIGKILL | lease {lease:.1f} s, camera live {live:.1f} s |")
     RESULTS.mkdir(parents=True, exist_ok=True)

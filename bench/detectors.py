@@ -89,8 +89,10 @@ def label(rgb: np.ndarray, boxes: list, known: np.ndarray, names: list[str]) -> 
     import face_recognition
 
     encodings = face_recognition.face_encodings(rgb, boxes) if boxes else []
-    return [(tuple(box), name_face(face_recognition.face_distance(known, enc), names, THRESHOLD)[0], enc)
-            for box, enc in zip(boxes, encodings, strict=True)]
+    return [
+        (tuple(box), name_face(face_recognition.face_distance(known, enc), names, THRESHOLD)[0], enc)
+        for box, enc in zip(boxes, encodings, strict=True)
+    ]
 
 
 def pair_up(reference: list, other: list) -> tuple[list[tuple], list, list]:
@@ -129,8 +131,10 @@ def measure(clip: Path, faces: Path, *, downscale: float = DOWNSCALE, repeats: i
                 timings.append((time.perf_counter() - started) * 1000.0)
         located[name] = boxes
         rows[name] = Row(name, round(statistics.median(timings), 2), round(statistics.fmean(timings), 2))
-    labelled = {name: [label(rgb, boxes, known, names) for rgb, boxes in zip(frames, per_frame, strict=True)]
-                for name, per_frame in located.items()}
+    labelled = {
+        name: [label(rgb, boxes, known, names) for rgb, boxes in zip(frames, per_frame, strict=True)]
+        for name, per_frame in located.items()
+    }
     for name, row in rows.items():
         distances = []
         for index, (rgb, hog_faces, faces_here) in enumerate(zip(frames, labelled["hog"], labelled[name], strict=True)):
@@ -163,19 +167,40 @@ def measure(clip: Path, faces: Path, *, downscale: float = DOWNSCALE, repeats: i
     return list(rows.values())
 
 
-COLUMNS = ("detector", "ms/frame p50", "mean", "faces", "frames naming Lin", "names", "same face as HOG",
-           "HOG faces missed", "name differs from HOG", "faces HOG missed, named",
-           "encoding distance to HOG box p50 / p90", "photos: HOG faces missed / name differs")
+COLUMNS = (
+    "detector",
+    "ms/frame p50",
+    "mean",
+    "faces",
+    "frames naming Lin",
+    "names",
+    "same face as HOG",
+    "HOG faces missed",
+    "name differs from HOG",
+    "faces HOG missed, named",
+    "encoding distance to HOG box p50 / p90",
+    "photos: HOG faces missed / name differs",
+)
 
 
 def table(rows: list[Row]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in rows:
         named = ", ".join(f"{k} {v}" for k, v in sorted(r.names.items()))
-        cells = (r.detector, r.ms_per_frame_p50, r.ms_per_frame_mean, r.faces, r.frames_naming_lin, named,
-                 r.shared_with_hog, r.missed_vs_hog, r.name_differs_from_hog, r.extra_faces_named,
-                 f"{r.distance_to_hog_median} / {r.distance_to_hog_p90}",
-                 f"{r.photos_missed_vs_hog} / {r.photos_name_differs}")
+        cells = (
+            r.detector,
+            r.ms_per_frame_p50,
+            r.ms_per_frame_mean,
+            r.faces,
+            r.frames_naming_lin,
+            named,
+            r.shared_with_hog,
+            r.missed_vs_hog,
+            r.name_differs_from_hog,
+            r.extra_faces_named,
+            f"{r.distance_to_hog_median} / {r.distance_to_hog_p90}",
+            f"{r.photos_missed_vs_hog} / {r.photos_name_differs}",
+        )
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
 

@@ -48,26 +48,31 @@ def measure() -> dict[str, Any]:
     for name in PHOTOS:
         rgb = load_rgb(faces_dir() / name)
         boxes = face_recognition.face_locations(rgb)
-        for ours, dlibs in zip(encoder.face_encodings(rgb, boxes), face_recognition.face_encodings(rgb, boxes),
-                               strict=True):
+        for ours, dlibs in zip(
+            encoder.face_encodings(rgb, boxes), face_recognition.face_encodings(rgb, boxes), strict=True
+        ):
             largest = max(largest, float(np.abs(ours - dlibs).max()))
         faces.append((rgb, boxes[0]))
     encoder.face_encodings(*faces[0][:1], [faces[0][1]])  # load the network outside the timing
     out: dict[str, Any] = {"photos": len(faces), "largest_difference": largest}
     for label, encode in (("dlib", face_recognition.face_encodings), ("numpy", encoder.face_encodings)):
-        out[label] = {"ms_per_face_alone": round(_ms_per_face(encode, faces, 1), 2),
-                      f"ms_per_face_{BATCH}_at_once": round(_ms_per_face(encode, faces, BATCH), 2)}
+        out[label] = {
+            "ms_per_face_alone": round(_ms_per_face(encode, faces, 1), 2),
+            f"ms_per_face_{BATCH}_at_once": round(_ms_per_face(encode, faces, BATCH), 2),
+        }
     out["speedup_alone"] = round(out["dlib"]["ms_per_face_alone"] / out["numpy"]["ms_per_face_alone"], 2)
     return out
 
 
 def markdown(result: dict[str, Any]) -> str:
     dlib, ours = result["dlib"], result["numpy"]
-    return ("| encoder | ms per face, alone | ms per face, 4 at once |\n|---|---|---|\n"
-            f"| dlib-bin | {dlib['ms_per_face_alone']} | {dlib[f'ms_per_face_{BATCH}_at_once']} |\n"
-            f"| numpy (facegate/encoder.py) | {ours['ms_per_face_alone']} | {ours[f'ms_per_face_{BATCH}_at_once']} |\n"
-            f"\n{result['speedup_alone']}x faster alone; largest difference between the two encodings of a face: "
-            f"{result['largest_difference']:.1e}\n")
+    return (
+        "| encoder | ms per face, alone | ms per face, 4 at once |\n|---|---|---|\n"
+        f"| dlib-bin | {dlib['ms_per_face_alone']} | {dlib[f'ms_per_face_{BATCH}_at_once']} |\n"
+        f"| numpy (facegate/encoder.py) | {ours['ms_per_face_alone']} | {ours[f'ms_per_face_{BATCH}_at_once']} |\n"
+        f"\n{result['speedup_alone']}x faster alone; largest difference between the two encodings of a face: "
+        f"{result['largest_difference']:.1e}\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

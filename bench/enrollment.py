@@ -24,9 +24,21 @@ from bench.fixtures import REPO, faces_dir
 from facegate.enrollment import BLUR_FLOOR, DUPLICATE_DISTANCE, sharpness
 from facegate.faces import load_rgb, locate_and_encode
 
-PHOTOS = ("32bit.png", "alex-lacamoire.png", "biden.jpg", "lin-manuel-miranda.png", "obama-1080p.jpg",
-          "obama-480p.jpg", "obama-720p.jpg", "obama.jpg", "obama2.jpg", "obama3.jpg", "obama_partial_face.jpg",
-          "obama_small.jpg", "two_people.jpg")
+PHOTOS = (
+    "32bit.png",
+    "alex-lacamoire.png",
+    "biden.jpg",
+    "lin-manuel-miranda.png",
+    "obama-1080p.jpg",
+    "obama-480p.jpg",
+    "obama-720p.jpg",
+    "obama.jpg",
+    "obama2.jpg",
+    "obama3.jpg",
+    "obama_partial_face.jpg",
+    "obama_small.jpg",
+    "two_people.jpg",
+)
 DISTINCT_OBAMA = ("obama.jpg", "obama2.jpg", "obama3.jpg", "obama_partial_face.jpg")
 BLUR_SIGMAS = (0.01, 0.02, 0.03)  # of the face width
 
@@ -71,27 +83,40 @@ def main() -> int:
     print("| photo | face px | sharpness | blurred 1% | 2% | 3% |")
     print("|---|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['photo']}#{row['face']} | {row['width']} | {row['sharp']:.0f} | "
-              + " | ".join(f"{row[f'blur_{s:g}']:.0f}" for s in BLUR_SIGMAS) + " |")
+        print(
+            f"| {row['photo']}#{row['face']} | {row['width']} | {row['sharp']:.0f} | "
+            + " | ".join(f"{row[f'blur_{s:g}']:.0f}" for s in BLUR_SIGMAS)
+            + " |"
+        )
     sharp = [r["sharp"] for r in rows]
     blurred = {s: [r[f"blur_{s:g}"] for r in rows] for s in BLUR_SIGMAS}
     distances = duplicate_distances(faces)
     summary = {
-        "blur_floor": BLUR_FLOOR, "least_sharp_photo": min(sharp),
+        "blur_floor": BLUR_FLOOR,
+        "least_sharp_photo": min(sharp),
         "refused_at_floor": {f"{s:g}": sum(v < BLUR_FLOOR for v in blurred[s]) for s in BLUR_SIGMAS},
-        "faces": len(rows), "sharpest_blurred_2pct": max(blurred[0.02]),
-        "duplicate_distance": DUPLICATE_DISTANCE, "copy_distance_max": max(distances["copies"]),
+        "faces": len(rows),
+        "sharpest_blurred_2pct": max(blurred[0.02]),
+        "duplicate_distance": DUPLICATE_DISTANCE,
+        "copy_distance_max": max(distances["copies"]),
         "different_photo_distance_min": min(distances["different_photos"]),
     }
-    print(f"\nblur floor {BLUR_FLOOR:g}: every photo passes (least sharp {min(sharp):.0f}); refused when blurred by "
-          + ", ".join(f"{s:.0%}: {summary['refused_at_floor'][f'{s:g}']}/{len(rows)}" for s in BLUR_SIGMAS))
-    print(f"near-duplicate distance {DUPLICATE_DISTANCE:g}: a re-saved copy is at most "
-          f"{summary['copy_distance_max']:.3f}, a different photo of the same person at least "
-          f"{summary['different_photo_distance_min']:.3f}")
+    print(
+        f"\nblur floor {BLUR_FLOOR:g}: every photo passes (least sharp {min(sharp):.0f}); refused when blurred by "
+        + ", ".join(f"{s:.0%}: {summary['refused_at_floor'][f'{s:g}']}/{len(rows)}" for s in BLUR_SIGMAS)
+    )
+    print(
+        f"near-duplicate distance {DUPLICATE_DISTANCE:g}: a re-saved copy is at most "
+        f"{summary['copy_distance_max']:.3f}, a different photo of the same person at least "
+        f"{summary['different_photo_distance_min']:.3f}"
+    )
     out = REPO / "bench" / "results" / "enrollment.json"
     out.write_text(json.dumps({"summary": summary, "faces": rows, "distances": distances}, indent=2) + "\n")
-    ok = (min(sharp) >= BLUR_FLOOR and max(blurred[0.02]) < BLUR_FLOOR
-          and summary["copy_distance_max"] <= DUPLICATE_DISTANCE < summary["different_photo_distance_min"])
+    ok = (
+        min(sharp) >= BLUR_FLOOR
+        and max(blurred[0.02]) < BLUR_FLOOR
+        and summary["copy_distance_max"] <= DUPLICATE_DISTANCE < summary["different_photo_distance_min"]
+    )
     print("the chosen figures separate both groups" if ok else "THE CHOSEN FIGURES DO NOT SEPARATE THE GROUPS")
     return 0 if ok else 1
 

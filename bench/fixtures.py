@@ -46,9 +46,14 @@ def supervisor_env() -> dict[str, str]:
 def register_people(data_dir: Path, faces: Path) -> None:
     """Register Lin-Manuel Miranda and Alex Lacamoire from their photos into `data_dir`."""
     for name, image in PEOPLE:
-        done = subprocess.run([sys.executable, "supervisor.py", "--data-dir", str(data_dir), "register", name,
-                               str(faces / image)], cwd=REPO, env=supervisor_env(), capture_output=True, text=True,
-                              timeout=REGISTER_TIMEOUT_S)
+        done = subprocess.run(
+            [sys.executable, "supervisor.py", "--data-dir", str(data_dir), "register", name, str(faces / image)],
+            cwd=REPO,
+            env=supervisor_env(),
+            capture_output=True,
+            text=True,
+            timeout=REGISTER_TIMEOUT_S,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"register {name} failed: {done.stderr.strip()[-500:]}")
 

@@ -63,8 +63,23 @@ class Service:
         self._log = (data_dir / "supervisor.log").open("w")
         env = {**supervisor_env(), "FACEGATE_API_TOKEN": self.token}
         self.proc = subprocess.Popen(
-            [sys.executable, "supervisor.py", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port",
-             str(self.port), "--stream-url", str(clip)], cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "supervisor.py",
+                "--data-dir",
+                str(data_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--stream-url",
+                str(clip),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
@@ -112,8 +127,10 @@ def _fps_over(service: Service, seconds: float) -> tuple[float, dict[str, float]
     start_frames, started, cpu = service.match_frames(), time.monotonic(), _cpu_by_process(service.proc.pid)
     time.sleep(seconds)
     elapsed = time.monotonic() - started
-    used = {name: round((spent - cpu.get(name, 0.0)) / elapsed, 2)
-            for name, spent in _cpu_by_process(service.proc.pid).items()}
+    used = {
+        name: round((spent - cpu.get(name, 0.0)) / elapsed, 2)
+        for name, spent in _cpu_by_process(service.proc.pid).items()
+    }
     return (service.match_frames() - start_frames) / elapsed, used
 
 
@@ -134,8 +151,9 @@ def _client(url: str, headers: dict[str, str], photo: bytes, until: float) -> tu
     retry_after: set[int] = set()
     while time.monotonic() < until:
         try:
-            answer = requests.post(url + "/api/recognize", headers=headers, timeout=300,
-                                   files={"image": (PHOTO, photo, "image/jpeg")})
+            answer = requests.post(
+                url + "/api/recognize", headers=headers, timeout=300, files={"image": (PHOTO, photo, "image/jpeg")}
+            )
         except requests.RequestException as exc:
             answers[type(exc).__name__] += 1
             continue
@@ -170,8 +188,12 @@ def measure(clip: Path, faces: Path) -> dict[str, Any]:
         service = Service(data_dir, clip)
         try:
             service.wait_ready()
-            warm = requests.post(service.url + "/api/recognize", headers=service.headers, timeout=300,
-                                 files={"image": (PHOTO, photo, "image/jpeg")})  # starts the face pool
+            warm = requests.post(
+                service.url + "/api/recognize",
+                headers=service.headers,
+                timeout=300,
+                files={"image": (PHOTO, photo, "image/jpeg")},
+            )  # starts the face pool
             warm.raise_for_status()
             time.sleep(WARM_UP_S)
             quiet_fps, quiet_cpu = _fps_over(service, WINDOW_S)
@@ -185,8 +207,11 @@ def measure(clip: Path, faces: Path) -> dict[str, Any]:
 
             context = multiprocessing.get_context("spawn")
             out = context.Queue()
-            clients = context.Process(target=_clients, args=(service.url, service.headers, str(faces / PHOTO),
-                                                              WINDOW_S + 5.0, out), name="flood-clients")
+            clients = context.Process(
+                target=_clients,
+                args=(service.url, service.headers, str(faces / PHOTO), WINDOW_S + 5.0, out),
+                name="flood-clients",
+            )
             stop, latencies = threading.Event(), []
             prober = threading.Thread(target=_time_status, args=(service, stop, latencies))
             clients.start()
@@ -202,16 +227,24 @@ def measure(clip: Path, faces: Path) -> dict[str, Any]:
             service.stop()
     finite = sorted(v for v in latencies if v != float("inf"))
     return {
-        "clients": CLIENTS, "window_s": WINDOW_S, "photo": PHOTO,
-        "quiet_fps": round(quiet_fps, 2), "flood_fps": round(flood_fps, 2),
+        "clients": CLIENTS,
+        "window_s": WINDOW_S,
+        "photo": PHOTO,
+        "quiet_fps": round(quiet_fps, 2),
+        "flood_fps": round(flood_fps, 2),
         "fps_kept": round(flood_fps / quiet_fps, 3) if quiet_fps else 0.0,
-        "status_ms": {"quiet_max": round(max(quiet_status, default=0) * 1000, 1),
-                      "p50": round(statistics.median(finite) * 1000, 1) if finite else None,
-                      "max": round(max(latencies) * 1000, 1) if latencies else None, "samples": len(latencies),
-                      "failed": len(latencies) - len(finite)},
-        "answers": dict(answers), "retry_after_s": sorted(set(retry_after)), "status_after": after,
-        "cpu_per_s": {"quiet": quiet_cpu, "flood": flood_cpu}, "load_average": " ".join(
-            f"{v:.1f}" for v in os.getloadavg()),
+        "status_ms": {
+            "quiet_max": round(max(quiet_status, default=0) * 1000, 1),
+            "p50": round(statistics.median(finite) * 1000, 1) if finite else None,
+            "max": round(max(latencies) * 1000, 1) if latencies else None,
+            "samples": len(latencies),
+            "failed": len(latencies) - len(finite),
+        },
+        "answers": dict(answers),
+        "retry_after_s": sorted(set(retry_after)),
+        "status_after": after,
+        "cpu_per_s": {"quiet": quiet_cpu, "flood": flood_cpu},
+        "load_average": " ".join(f"{v:.1f}" for v in os.getloadavg()),
     }
 
 
@@ -220,24 +253,34 @@ def target_rows(flood: dict[str, Any]) -> list[dict[str, Any]]:
     status = flood["status_ms"]
     answers = ", ".join(f"{code}: {n}" for code, n in sorted(flood["answers"].items()))
     return [
-        {"figure": f"live fps through match, quiet / during {flood['clients']} parallel /api/recognize (1080p)",
-         "value": f"{flood['quiet_fps']:.1f} / {flood['flood_fps']:.1f} ({100 * flood['fps_kept']:.0f}%)",
-         "target": f">= {100 * FPS_TARGET:.0f}%", "met": flood["fps_kept"] >= FPS_TARGET},
-        {"figure": "GET /api/status during the flood, p50 / max",
-         "value": f"{status['p50']} / {status['max']} ms ({status['samples']} calls)",
-         "target": f"max <= {STATUS_TARGET_S * 1000:.0f} ms",
-         "met": status["max"] is not None and status["failed"] == 0 and status["max"] <= STATUS_TARGET_S * 1000},
-        {"figure": "flood answers (HTTP status: count)", "value": f"{answers}; Retry-After {flood['retry_after_s']} s",
-         "target": "429s, no 5xx", "met": "429" in flood["answers"] and
-         not any(code.startswith("5") or not code.isdigit() for code in flood["answers"])},
+        {
+            "figure": f"live fps through match, quiet / during {flood['clients']} parallel /api/recognize (1080p)",
+            "value": f"{flood['quiet_fps']:.1f} / {flood['flood_fps']:.1f} ({100 * flood['fps_kept']:.0f}%)",
+            "target": f">= {100 * FPS_TARGET:.0f}%",
+            "met": flood["fps_kept"] >= FPS_TARGET,
+        },
+        {
+            "figure": "GET /api/status during the flood, p50 / max",
+            "value": f"{status['p50']} / {status['max']} ms ({status['samples']} calls)",
+            "target": f"max <= {STATUS_TARGET_S * 1000:.0f} ms",
+            "met": status["max"] is not None and status["failed"] == 0 and status["max"] <= STATUS_TARGET_S * 1000,
+        },
+        {
+            "figure": "flood answers (HTTP status: count)",
+            "value": f"{answers}; Retry-After {flood['retry_after_s']} s",
+            "target": "429s, no 5xx",
+            "met": "429" in flood["answers"]
+            and not any(code.startswith("5") or not code.isdigit() for code in flood["answers"]),
+        },
     ]
 
 
 def markdown(flood: dict[str, Any]) -> str:
     """The flood's rows as a markdown table."""
     lines = ["| figure | value | target | met |", "|---|---|---|---|"]
-    lines += [f"| {r['figure']} | {r['value']} | {r['target']} | {'yes' if r['met'] else 'no'} |"
-              for r in target_rows(flood)]
+    lines += [
+        f"| {r['figure']} | {r['value']} | {r['target']} | {'yes' if r['met'] else 'no'} |" for r in target_rows(flood)
+    ]
     return "\n".join(lines) + "\n"
 
 

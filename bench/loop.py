@@ -51,9 +51,17 @@ def name_face(distances: np.ndarray, names: list[str], threshold: float) -> tupl
     return (names[best] if distance <= threshold else UNKNOWN), distance
 
 
-def run_loop(video: str | Path, known: np.ndarray, names: list[str], *, threshold: float = 0.6,
-             downscale: float = 0.5, trace: str | Path | None = None, max_frames: int = MAX_FRAMES,
-             time_limit_s: float = TIME_LIMIT_S) -> dict[str, Any]:
+def run_loop(
+    video: str | Path,
+    known: np.ndarray,
+    names: list[str],
+    *,
+    threshold: float = 0.6,
+    downscale: float = 0.5,
+    trace: str | Path | None = None,
+    max_frames: int = MAX_FRAMES,
+    time_limit_s: float = TIME_LIMIT_S,
+) -> dict[str, Any]:
     """Run the old loop over every frame of `video`; returns its figures (fps, ms per frame, counts)."""
     import face_recognition
 

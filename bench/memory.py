@@ -89,8 +89,9 @@ def trial(data_dir: Path, video: Path, cameras: int, settle_s: float) -> dict[st
     from pipeline.supervision.runner import Pipeline
     from pipeline.transport.shm import run_prefix
 
-    pipeline = Pipeline(str(data_dir), Settings.of({}), follow_config=False, deliver_webhooks=False,
-                        log_level="WARNING")
+    pipeline = Pipeline(
+        str(data_dir), Settings.of({}), follow_config=False, deliver_webhooks=False, log_level="WARNING"
+    )
     try:
         pipeline.start()
         if not pipeline.wait_ready(180.0):
@@ -108,8 +109,10 @@ def trial(data_dir: Path, video: Path, cameras: int, settle_s: float) -> dict[st
             raise RuntimeError(f"not every camera went live: {dict(pipeline.camera_status)}")
         time.sleep(settle_s)  # every slot of every ring written, decoders at their steady size
         kinds = {int(row.pid): row.kind for row in pipeline.stage_figures() if row.pid}
-        processes = [{"pid": pid, "kind": kinds.get(pid, "supervisor" if pid == os.getpid() else "other"),
-                      **rollup(pid)} for pid in [os.getpid(), *descendants(os.getpid())]]
+        processes = [
+            {"pid": pid, "kind": kinds.get(pid, "supervisor" if pid == os.getpid() else "other"), **rollup(pid)}
+            for pid in [os.getpid(), *descendants(os.getpid())]
+        ]
         shm = segments(run_prefix())
     finally:
         pipeline.shutdown()
@@ -121,8 +124,10 @@ def trial(data_dir: Path, video: Path, cameras: int, settle_s: float) -> dict[st
         "capture_mb": round(sum(p.get("Pss", 0) - p.get("Pss_Shmem", 0) for p in captures) / len(captures) / MB, 1),
         "ring_mb": round(sum(rings) / len(rings) / MB, 1),
         "shm_mb": round(sum(shm.values()) / MB, 1),
-        "by_kind_mb": {kind: round(sum(p.get("Pss", 0) for p in processes if p["kind"] == kind) / MB, 1)
-                       for kind in sorted({p["kind"] for p in processes})},
+        "by_kind_mb": {
+            kind: round(sum(p.get("Pss", 0) for p in processes if p["kind"] == kind) / MB, 1)
+            for kind in sorted({p["kind"] for p in processes})
+        },
     }
 
 
@@ -144,22 +149,34 @@ def measure(sizes: tuple[tuple[int, int], ...] = SIZES, cameras: int = 4, settle
             video = resized(faces_dir() / CLIP, work / f"clip-{width}x{height}.mp4", width, height)
             one, many = trial(work / "data", video, 1, settle_s), trial(work / "data", video, cameras, settle_s)
             per_camera = (many["total_pss_mb"] - one["total_pss_mb"]) / (cameras - 1)
-            out["sizes"].append({
-                "size": f"{width}x{height}", "slots": ring_slots((height, width, 3), cameras, workers),
-                "capture_mb": many["capture_mb"], "ring_mb": many["ring_mb"],
-                "per_camera_mb": round(per_camera, 1), "base_mb": round(one["total_pss_mb"] - per_camera, 1),
-                "shm_other_mb": round(many["shm_mb"] - cameras * many["ring_mb"], 1),
-                "trials": [one, many]})
+            out["sizes"].append(
+                {
+                    "size": f"{width}x{height}",
+                    "slots": ring_slots((height, width, 3), cameras, workers),
+                    "capture_mb": many["capture_mb"],
+                    "ring_mb": many["ring_mb"],
+                    "per_camera_mb": round(per_camera, 1),
+                    "base_mb": round(one["total_pss_mb"] - per_camera, 1),
+                    "shm_other_mb": round(many["shm_mb"] - cameras * many["ring_mb"], 1),
+                    "trials": [one, many],
+                }
+            )
     return out
 
 
 def markdown(result: dict[str, Any]) -> str:
-    lines = [f"Memory per camera ({result['detect_workers']} detect workers; 1 and {result['cameras']} cameras):",
-             "", "| frame size | capture process | ring in /dev/shm (slots) | one more camera, all told | "
-                 "the rest (supervisor, detect, match, emit) |", "|---|---|---|---|---|"]
+    lines = [
+        f"Memory per camera ({result['detect_workers']} detect workers; 1 and {result['cameras']} cameras):",
+        "",
+        "| frame size | capture process | ring in /dev/shm (slots) | one more camera, all told | "
+        "the rest (supervisor, detect, match, emit) |",
+        "|---|---|---|---|---|",
+    ]
     for row in result["sizes"]:
-        lines.append(f"| {row['size']} | {row['capture_mb']} MB | {row['ring_mb']} MB ({row['slots']}) | "
-                     f"{row['per_camera_mb']} MB | {row['base_mb']} MB |")
+        lines.append(
+            f"| {row['size']} | {row['capture_mb']} MB | {row['ring_mb']} MB ({row['slots']}) | "
+            f"{row['per_camera_mb']} MB | {row['base_mb']} MB |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -49,8 +49,10 @@ def main(argv: list[str] | None = None) -> int:
             motion_ms.append((time.perf_counter() - started) * 1000.0)
         rows.append((label, statistics.fmean(motion_ms), statistics.median(motion_ms), changed, len(sequence)))
     decode_mean = statistics.fmean(decode_ms)
-    print(f"{frames[0].shape[1]}x{frames[0].shape[0]} frames, {len(decode_ms)} decoded; "
-          f"decode ms/frame mean {decode_mean:.3f}, p50 {statistics.median(decode_ms):.3f}")
+    print(
+        f"{frames[0].shape[1]}x{frames[0].shape[0]} frames, {len(decode_ms)} decoded; "
+        f"decode ms/frame mean {decode_mean:.3f}, p50 {statistics.median(decode_ms):.3f}"
+    )
     print("| scene | motion ms/frame mean | p50 | frames changed | decode + motion, % of a core at 15 fps |")
     print("|---|---|---|---|---|")
     for label, mean, p50, changed, total in rows:

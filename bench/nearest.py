@@ -81,8 +81,7 @@ def _time_queries(gallery: Gallery, asked: np.ndarray) -> list[float]:
     return ms
 
 
-def time_size(size: int, queries: int, rng: np.random.Generator, real: tuple[np.ndarray, np.ndarray]
-              ) -> dict[str, Any]:
+def time_size(size: int, queries: int, rng: np.random.Generator, real: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
     """ms per face for a registered person's face and for a stranger's (a person the gallery lacks)."""
     base, outsiders = real
     vectors, names = realistic_gallery(size, base, rng)
@@ -91,20 +90,26 @@ def time_size(size: int, queries: int, rng: np.random.Generator, real: tuple[np.
     known = vectors[rng.integers(0, size, asked)] + rng.normal(0.0, PERTURBATION, (asked, 128))
     strangers = outsiders[rng.integers(0, len(outsiders), asked)] + rng.normal(0.0, PERTURBATION, (asked, 128))
     ms, stranger_ms = _time_queries(gallery, known), _time_queries(gallery, strangers)
-    worst = max(check_answers(vectors, names, gallery, known[WARMUP:WARMUP + 20]),
-                check_answers(vectors, names, gallery, strangers[WARMUP:WARMUP + 10]))
+    worst = max(
+        check_answers(vectors, names, gallery, known[WARMUP : WARMUP + 20]),
+        check_answers(vectors, names, gallery, strangers[WARMUP : WARMUP + 10]),
+    )
     p50, p95 = np.percentile(ms, (50, 95))
-    return {"known": size, "queries": queries, "ms_p50": round(float(p50), 4), "ms_p95": round(float(p95), 4),
-            "ms_mean": round(float(np.mean(ms)), 4),
-            "stranger_ms_p50": round(float(np.percentile(stranger_ms, 50)), 4),
-            "stranger_ms_p95": round(float(np.percentile(stranger_ms, 95)), 4),
-            "known_named": sum(gallery.identify(q, THRESHOLD)[0] != "Unknown" for q in known[WARMUP:]),
-            "strangers_named": sum(gallery.identify(q, THRESHOLD)[0] != "Unknown" for q in strangers[WARMUP:]),
-            "max_distance_error": float(f"{worst:.2e}")}
+    return {
+        "known": size,
+        "queries": queries,
+        "ms_p50": round(float(p50), 4),
+        "ms_p95": round(float(p95), 4),
+        "ms_mean": round(float(np.mean(ms)), 4),
+        "stranger_ms_p50": round(float(np.percentile(stranger_ms, 50)), 4),
+        "stranger_ms_p95": round(float(np.percentile(stranger_ms, 95)), 4),
+        "known_named": sum(gallery.identify(q, THRESHOLD)[0] != "Unknown" for q in known[WARMUP:]),
+        "strangers_named": sum(gallery.identify(q, THRESHOLD)[0] != "Unknown" for q in strangers[WARMUP:]),
+        "max_distance_error": float(f"{worst:.2e}"),
+    }
 
 
-def measure(faces: Path, sizes: tuple[int, ...] = SIZES, queries: int = QUERIES, seed: int = 0
-            ) -> list[dict[str, Any]]:
+def measure(faces: Path, sizes: tuple[int, ...] = SIZES, queries: int = QUERIES, seed: int = 0) -> list[dict[str, Any]]:
     """ms per face for each gallery size, galleries built from the real encodings of the photos in `faces`."""
     rng = np.random.default_rng(seed)
     real = real_encodings(faces)

@@ -35,14 +35,19 @@ def timed(command: list[str]) -> float:
 
 
 def loop_command(video: Path, data_dir: Path) -> list[str]:
-    code = ("import sys; from bench.loop import known_faces, run_loop; k, n = known_faces(sys.argv[2]); "
-            f"run_loop(sys.argv[1], k, n, threshold={THRESHOLD}, downscale={DOWNSCALE})")
+    code = (
+        "import sys; from bench.loop import known_faces, run_loop; k, n = known_faces(sys.argv[2]); "
+        f"run_loop(sys.argv[1], k, n, threshold={THRESHOLD}, downscale={DOWNSCALE})"
+    )
     return [sys.executable, "-c", code, str(video), str(data_dir)]
 
 
 def spread(values: list[float]) -> dict[str, float]:
-    return {"median_s": round(statistics.median(values), 2), "min_s": round(min(values), 2),
-            "max_s": round(max(values), 2)}
+    return {
+        "median_s": round(statistics.median(values), 2),
+        "min_s": round(min(values), 2),
+        "max_s": round(max(values), 2),
+    }
 
 
 def measure(runs: int = 3) -> dict[str, Any]:
@@ -54,10 +59,12 @@ def measure(runs: int = 3) -> dict[str, Any]:
         for run in range(runs):
             print(f"[ratio] run {run + 1} of {runs}", file=sys.stderr, flush=True)
             walls["loop"].append(timed(loop_command(video, work / "data")))
-            walls["replay"].append(timed(replay_command(video, work / "data", work / "r.jsonl", pace=False,
-                                                        workers=None, detect_fps=None)))
-            walls["replay_every_frame"].append(timed(replay_command(video, work / "data", work / "e.jsonl",
-                                                                    pace=False, workers=None, detect_fps=0.0)))
+            walls["replay"].append(
+                timed(replay_command(video, work / "data", work / "r.jsonl", pace=False, workers=None, detect_fps=None))
+            )
+            walls["replay_every_frame"].append(
+                timed(replay_command(video, work / "data", work / "e.jsonl", pace=False, workers=None, detect_fps=0.0))
+            )
     result: dict[str, Any] = {name: spread(values) for name, values in walls.items()}
     loop = result["loop"]["median_s"]
     result["ratio"] = round(loop / result["replay"]["median_s"], 2)
@@ -66,12 +73,17 @@ def measure(runs: int = 3) -> dict[str, Any]:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    rows = [("old loop", result["loop"]), ("replay, default detect_fps", result["replay"]),
-            ("replay, every frame detected", result["replay_every_frame"])]
+    rows = [
+        ("old loop", result["loop"]),
+        ("replay, default detect_fps", result["replay"]),
+        ("replay, every frame detected", result["replay_every_frame"]),
+    ]
     lines = ["| run (the clip 3x, whole process) | median s | min..max s |", "|---|---|---|"]
     lines += [f"| {name} | {r['median_s']} | {r['min_s']}..{r['max_s']} |" for name, r in rows]
-    lines.append(f"\nReplay vs loop: {result['ratio']}x at the default detect_fps, "
-                 f"{result['ratio_every_frame']}x detecting every frame")
+    lines.append(
+        f"\nReplay vs loop: {result['ratio']}x at the default detect_fps, "
+        f"{result['ratio_every_frame']}x detecting every frame"
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -21,13 +21,36 @@ SAMPLE_EVERY_S = 0.2
 TIMEOUT_S = 300.0
 
 
-def replay_command(video: Path, data_dir: Path, trace: Path, *, pace: bool, workers: int | None,
-                   detect_fps: float | None = 0.0, detector: str | None = None) -> list[str]:
+def replay_command(
+    video: Path,
+    data_dir: Path,
+    trace: Path,
+    *,
+    pace: bool,
+    workers: int | None,
+    detect_fps: float | None = 0.0,
+    detector: str | None = None,
+) -> list[str]:
     """The replay with the loop's settings spelled out (downscale, model, threshold, every frame detected),
     whatever the store holds; `detect_fps` None leaves the default rate, `detector` another locator."""
-    command = [sys.executable, "supervisor.py", "--data-dir", str(data_dir), "replay", str(video), "--json",
-               "--trace", str(trace), "--no-progress", "--downscale", str(DOWNSCALE), "--model", MODEL,
-               "--threshold", str(THRESHOLD)]
+    command = [
+        sys.executable,
+        "supervisor.py",
+        "--data-dir",
+        str(data_dir),
+        "replay",
+        str(video),
+        "--json",
+        "--trace",
+        str(trace),
+        "--no-progress",
+        "--downscale",
+        str(DOWNSCALE),
+        "--model",
+        MODEL,
+        "--threshold",
+        str(THRESHOLD),
+    ]
     if detect_fps is not None:
         command += ["--detect-fps", f"{detect_fps:g}"]
     if detector is not None:
@@ -39,18 +62,27 @@ def replay_command(video: Path, data_dir: Path, trace: Path, *, pace: bool, work
     return command
 
 
-def run_replay(video: Path, data_dir: Path, trace: Path, *, pace: bool = False, workers: int | None = None,
-               timeout_s: float = TIMEOUT_S, detect_fps: float | None = 0.0,
-               detector: str | None = None, env: dict[str, str] | None = None) -> dict[str, Any]:
+def run_replay(
+    video: Path,
+    data_dir: Path,
+    trace: Path,
+    *,
+    pace: bool = False,
+    workers: int | None = None,
+    timeout_s: float = TIMEOUT_S,
+    detect_fps: float | None = 0.0,
+    detector: str | None = None,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """The replay's own JSON report, plus `sampled_peak_rss_mb`, `sampled_processes` and `wall_s`.
     `env`: more environment (e.g. webhooks on) over the bench's own."""
     stdout_path, stderr_path = trace.with_suffix(".out"), trace.with_suffix(".err")
     with stdout_path.open("w") as out, stderr_path.open("w") as err:
         started = time.monotonic()
-        command = replay_command(video, data_dir, trace, pace=pace, workers=workers, detect_fps=detect_fps,
-                                 detector=detector)
-        proc = subprocess.Popen(command, cwd=REPO,
-                                env={**supervisor_env(), **(env or {})}, stdout=out, stderr=err)
+        command = replay_command(
+            video, data_dir, trace, pace=pace, workers=workers, detect_fps=detect_fps, detector=detector
+        )
+        proc = subprocess.Popen(command, cwd=REPO, env={**supervisor_env(), **(env or {})}, stdout=out, stderr=err)
         peak_mb, most_processes = 0.0, 0
         try:
             while proc.poll() is None:

@@ -34,8 +34,9 @@ def _child(root: int, title: str) -> int | None:
             continue
         try:
             parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            titles[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(
-                errors="replace").strip()
+            titles[int(entry.name)] = (
+                (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            )
         except (OSError, IndexError, ValueError):
             continue
     for pid, cmdline in titles.items():
@@ -70,9 +71,24 @@ def measure(clip: Path, data_dir: Path) -> list[dict[str, Any]]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (data_dir / "restart-bench.log").open("ab")
-    proc = subprocess.Popen([sys.executable, "supervisor.py", "--data-dir", str(data_dir), "--host", "127.0.0.1",
-                             "--port", str(port), "--stream-url", str(clip)], cwd=REPO, env=supervisor_env(),
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "supervisor.py",
+            "--data-dir",
+            str(data_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--stream-url",
+            str(clip),
+        ],
+        cwd=REPO,
+        env=supervisor_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     rows = []
     try:
         _until(lambda: _frames_done(url) > 30, "frames after start")
@@ -86,8 +102,9 @@ def measure(clip: Path, data_dir: Path) -> list[dict[str, Any]]:
             back = time.monotonic() - killed
             before = _frames_done(url)
             _until(lambda b=before: _frames_done(url) > b + 10, f"frames after {title} came back")
-            rows.append({"stage": title, "new_process_s": round(back, 2),
-                         "frames_again_s": round(time.monotonic() - killed, 2)})
+            rows.append(
+                {"stage": title, "new_process_s": round(back, 2), "frames_again_s": round(time.monotonic() - killed, 2)}
+            )
     finally:
         stop(proc, 60.0)
         log.close()

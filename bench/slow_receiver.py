@@ -37,8 +37,13 @@ def measure(clip: Path, data_dir: Path, work: Path, runs: int = RUNS) -> dict[st
     """The replays' fps and events per receiver kind (one per run), the ratio of the medians (slow / prompt),
     the fps a sender blocking the frames would give, and the bar: half of that blocking cost."""
     receiver = WebhookReceiver().start()
-    env = {"FACEGATE_WEBHOOKS": "on", "NEXTJS_WEBHOOK_URL": receiver.url, "FACIAL_RECOGNITION_WEBHOOK_SECRET": "bench",
-           "FACEGATE_WEBHOOK_TIMEOUT_S": f"{GIVE_UP_S:g}", "FACEGATE_EVENT_COOLDOWN_S": f"{COOLDOWN_S:g}"}
+    env = {
+        "FACEGATE_WEBHOOKS": "on",
+        "NEXTJS_WEBHOOK_URL": receiver.url,
+        "FACIAL_RECOGNITION_WEBHOOK_SECRET": "bench",
+        "FACEGATE_WEBHOOK_TIMEOUT_S": f"{GIVE_UP_S:g}",
+        "FACEGATE_EVENT_COOLDOWN_S": f"{COOLDOWN_S:g}",
+    }
     fps: dict[str, list[float]] = {kind: [] for kind in KINDS}
     events: dict[str, list[int]] = {kind: [] for kind in KINDS}
     try:
@@ -55,9 +60,15 @@ def measure(clip: Path, data_dir: Path, work: Path, runs: int = RUNS) -> dict[st
     prompt, slow = statistics.median(fps["prompt"]), statistics.median(fps["slow"])
     # A sender in the frames' path would add GIVE_UP_S per event to the prompt run's time; the bar is half that.
     frames, waits = report["frames"], statistics.median(events["slow"]) * GIVE_UP_S
-    return {"fps": fps, "events": events, "ratio": round(slow / prompt, 3), "delay_s": SLOW_DELAY_S,
-            "give_up_s": GIVE_UP_S, "blocking_fps": round(frames / (frames / prompt + waits), 1),
-            "bar_fps": round(frames / (frames / prompt + waits / 2), 1)}
+    return {
+        "fps": fps,
+        "events": events,
+        "ratio": round(slow / prompt, 3),
+        "delay_s": SLOW_DELAY_S,
+        "give_up_s": GIVE_UP_S,
+        "blocking_fps": round(frames / (frames / prompt + waits), 1),
+        "bar_fps": round(frames / (frames / prompt + waits / 2), 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -74,9 +74,24 @@ def run(minutes: float, every_s: float) -> dict[str, Any]:
         register_people(Path(data), faces)
         port = _free_port()
         log = open(Path(data) / "supervisor.log", "w")
-        proc = subprocess.Popen([sys.executable, "supervisor.py", "--data-dir", data, "--host", "127.0.0.1", "--port",
-                                 str(port), "--stream-url", str(faces / CLIP)],
-                                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "supervisor.py",
+                "--data-dir",
+                data,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--stream-url",
+                str(faces / CLIP),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         samples: list[dict[str, Any]] = []
         try:
             started = time.monotonic()
@@ -112,8 +127,11 @@ def summarize(samples: list[dict[str, Any]], minutes: float) -> dict[str, Any]:
 
     report = {"minutes": minutes, "samples": len(samples)}
     for key in ("rss_mb", "fds", "threads", "processes", "fps"):
-        report[key] = {"warm": mean(warm, key), "last": mean(last, key),
-                       "max": max((s[key] for s in samples if s.get(key) is not None), default=0)}
+        report[key] = {
+            "warm": mean(warm, key),
+            "last": mean(last, key),
+            "max": max((s[key] for s in samples if s.get(key) is not None), default=0),
+        }
     report["rss_growth_pct"] = round(100 * (report["rss_mb"]["last"] / max(report["rss_mb"]["warm"], 1) - 1), 2)
     report["fd_growth"] = report["fds"]["last"] - report["fds"]["warm"]
     return report

@@ -50,8 +50,14 @@ print(json.dumps(out))
 
 def once() -> dict[str, float]:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", f"STEPS = {STEPS!r}\n{PROBE}"], cwd=REPO, capture_output=True,
-                          text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", f"STEPS = {STEPS!r}\n{PROBE}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     total = (time.perf_counter() - started) * 1000.0
     steps = json.loads(done.stdout.strip().splitlines()[-1])
     return {"interpreter start": total - sum(steps.values()), **steps, "total": total}
@@ -86,8 +92,9 @@ def pipeline_trial(data_dir: str) -> dict[str, float]:
         out["start_cpu_s"] = sum(row.cpu_ready_s for row in pipeline.stage_figures())
         victim = int(detect_1().pid)
         os.kill(victim, signal.SIGKILL)
-        out["detect_back_s"] = _wait(lambda: detect_1().alive and int(detect_1().pid) not in (0, victim),
-                                     TRIAL_TIMEOUT_S)
+        out["detect_back_s"] = _wait(
+            lambda: detect_1().alive and int(detect_1().pid) not in (0, victim), TRIAL_TIMEOUT_S
+        )
         out["detect_ready_s"] = out["detect_back_s"] + _wait(lambda: detect_1().ready > 0, TRIAL_TIMEOUT_S)
     finally:
         stopping = time.monotonic()
@@ -97,10 +104,17 @@ def pipeline_trial(data_dir: str) -> dict[str, float]:
 
 
 def pipeline_once(data_dir: Path) -> dict[str, float]:
-    code = ("import json; from bench.startup import pipeline_trial; "
-            f"print(json.dumps(pipeline_trial({str(data_dir)!r})))")
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=supervisor_env(), capture_output=True,
-                          text=True, timeout=TRIAL_TIMEOUT_S * 2)
+    code = (
+        f"import json; from bench.startup import pipeline_trial; print(json.dumps(pipeline_trial({str(data_dir)!r})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env=supervisor_env(),
+        capture_output=True,
+        text=True,
+        timeout=TRIAL_TIMEOUT_S * 2,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"pipeline trial failed: {done.stderr.strip()[-1500:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -109,9 +123,14 @@ def pipeline_once(data_dir: Path) -> dict[str, float]:
 def replay_once(video: Path, data_dir: Path) -> float:
     """Wall seconds of `supervisor.py replay video`, interpreter start to exit."""
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "supervisor.py", "--data-dir", str(data_dir), "replay", str(video),
-                           "--no-progress"], cwd=REPO, env=supervisor_env(), capture_output=True, text=True,
-                          timeout=TRIAL_TIMEOUT_S)
+    done = subprocess.run(
+        [sys.executable, "supervisor.py", "--data-dir", str(data_dir), "replay", str(video), "--no-progress"],
+        cwd=REPO,
+        env=supervisor_env(),
+        capture_output=True,
+        text=True,
+        timeout=TRIAL_TIMEOUT_S,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"replay failed: {done.stderr.strip()[-1500:]}")
     return time.monotonic() - started
@@ -123,8 +142,10 @@ def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
 
 def measure(runs: int = 3) -> dict[str, Any]:
     """Every start-up figure, each the median of `runs` cold starts."""
-    out: dict[str, Any] = {"load_before": [round(v, 2) for v in os.getloadavg()],
-                           "steps_ms": _medians([once() for _ in range(runs)])}
+    out: dict[str, Any] = {
+        "load_before": [round(v, 2) for v in os.getloadavg()],
+        "steps_ms": _medians([once() for _ in range(runs)]),
+    }
     with tempfile.TemporaryDirectory(prefix="facegate-startup-") as tmp:
         work = Path(tmp)
         out["pipeline"] = _medians([pipeline_once(work / "data") for _ in range(runs)])
@@ -137,17 +158,25 @@ def measure(runs: int = 3) -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     steps = result["steps_ms"]
-    lines = [f"Load average before: {' '.join(map(str, result['load_before']))}", "",
-             "| a stage's start-up step | ms |", "|---|---|"]
+    lines = [
+        f"Load average before: {' '.join(map(str, result['load_before']))}",
+        "",
+        "| a stage's start-up step | ms |",
+        "|---|---|",
+    ]
     lines += [f"| {label} | {ms:.0f} |" for label, ms in steps.items()]
     p = result["pipeline"]
-    lines += ["", "| pipeline (emit, match, 2 detect), median of 3 cold starts | s |", "|---|---|",
-              f"| start() to ready | {p['ready_s']:.2f} |",
-              f"| CPU of the stages' start-ups, added up (not a forkserver's one import) | {p['start_cpu_s']:.2f} |",
-              f"| a SIGKILLed detect worker back (new pid) | {p['detect_back_s']:.2f} |",
-              f"| ... and ready again | {p['detect_ready_s']:.2f} |",
-              f"| shutdown() | {p['shutdown_s']:.2f} |",
-              f"| `supervisor.py replay` of 1 s of the clip, whole process | {result['replay_1s_wall_s']:.2f} |"]
+    lines += [
+        "",
+        "| pipeline (emit, match, 2 detect), median of 3 cold starts | s |",
+        "|---|---|",
+        f"| start() to ready | {p['ready_s']:.2f} |",
+        f"| CPU of the stages' start-ups, added up (not a forkserver's one import) | {p['start_cpu_s']:.2f} |",
+        f"| a SIGKILLed detect worker back (new pid) | {p['detect_back_s']:.2f} |",
+        f"| ... and ready again | {p['detect_ready_s']:.2f} |",
+        f"| shutdown() | {p['shutdown_s']:.2f} |",
+        f"| `supervisor.py replay` of 1 s of the clip, whole process | {result['replay_1s_wall_s']:.2f} |",
+    ]
     return "\n".join(lines) + "\n"
 
 

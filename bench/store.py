@@ -38,8 +38,13 @@ class Figure:
 
 
 def _result(i: int) -> dict:
-    return {"timestamp": iso_now(), "name": f"Person {i % 50}", "confidence": 0.61, "distance": 0.39,
-            "box": {"top": 100, "right": 260, "bottom": 280, "left": 80}}
+    return {
+        "timestamp": iso_now(),
+        "name": f"Person {i % 50}",
+        "confidence": 0.61,
+        "distance": 0.39,
+        "box": {"top": 100, "right": 260, "bottom": 280, "left": 80},
+    }
 
 
 def write_events(store: Store, count: int) -> float:
@@ -100,10 +105,13 @@ def measure(backend: str, data_dir: Path, url: str, *, events: int, claimers: in
 
 
 def table(figures: list[Figure]) -> str:
-    lines = ["| store | events | event writes/s (1 writer) | webhook claims+settles/s (claimers) |",
-             "|---|---|---|---|"]
-    lines += [f"| {f.backend} | {f.events} | {f.write_per_s:.0f} | {f.claim_per_s:.0f} ({f.claimers}) |"
-              for f in figures]
+    lines = [
+        "| store | events | event writes/s (1 writer) | webhook claims+settles/s (claimers) |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {f.backend} | {f.events} | {f.write_per_s:.0f} | {f.claim_per_s:.0f} ({f.claimers}) |" for f in figures
+    ]
     return "\n".join(lines)
 
 
@@ -118,11 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="facegate-bench-store-") as tmp:
         root = Path(tmp)
         print("[bench.store] SQLite", file=sys.stderr, flush=True)
-        figures.append(measure("SQLite (WAL, synchronous=NORMAL)", root / "sqlite", "", events=args.events,
-                               claimers=args.claimers))
+        figures.append(
+            measure("SQLite (WAL, synchronous=NORMAL)", root / "sqlite", "", events=args.events, claimers=args.claimers)
+        )
         with PostgresServer(durable=True) as server:
-            for label, options in (("PostgreSQL 15 (synchronous_commit=on)", ""),
-                                   ("PostgreSQL 15 (synchronous_commit=off)", "?options=-csynchronous_commit%3Doff")):
+            for label, options in (
+                ("PostgreSQL 15 (synchronous_commit=on)", ""),
+                ("PostgreSQL 15 (synchronous_commit=off)", "?options=-csynchronous_commit%3Doff"),
+            ):
                 print(f"[bench.store] {label}", file=sys.stderr, flush=True)
                 url = server.create_database("bench") + options
                 figures.append(measure(label, root / "pg", url, events=args.events, claimers=args.claimers))

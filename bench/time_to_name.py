@@ -40,16 +40,25 @@ def entrances_video(clip: Path, target: Path) -> tuple[list[int], float]:
     step = max(1, (len(frames) - visible) // ENTRANCES)
     starts = [entrance * (empty + visible) + empty for entrance in range(ENTRANCES)]
     scene = empty_scene(height, width)
-    write(target, (frame for entrance in range(ENTRANCES)
-                   for frame in [scene] * empty + frames[entrance * step: entrance * step + visible]), fps)
+    write(
+        target,
+        (
+            frame
+            for entrance in range(ENTRANCES)
+            for frame in [scene] * empty + frames[entrance * step : entrance * step + visible]
+        ),
+        fps,
+    )
     return starts, fps
 
 
 def first_faces(every_frame: list[dict[str, Any]], starts: list[int], fps: float) -> list[int]:
     """Per entrance, the first frame a face is found in when every frame is detected: when the person is in."""
     visible = round(VISIBLE_S * fps)
-    return [next((line["frame"] for line in every_frame[start: start + visible] if line["faces"]), start)
-            for start in starts]
+    return [
+        next((line["frame"] for line in every_frame[start : start + visible] if line["faces"]), start)
+        for start in starts
+    ]
 
 
 def delays_ms(trace: list[dict[str, Any]], ins: list[int], fps: float) -> list[float | None]:
@@ -57,8 +66,10 @@ def delays_ms(trace: list[dict[str, Any]], ins: list[int], fps: float) -> list[f
     out: list[float | None] = []
     for first in ins:
         end = next((line["frame"] for line in trace[first:] if not line["faces"] and line["detected"]), len(trace))
-        named = next((line for line in trace[first: max(end, first + 1)]
-                      if any(face["name"] == LIN for face in line["faces"])), None)
+        named = next(
+            (line for line in trace[first : max(end, first + 1)] if any(face["name"] == LIN for face in line["faces"])),
+            None,
+        )
         out.append(None if named is None else round((named["pts"] - trace[first]["pts"]) * 1000.0, 1))
     return out
 
@@ -83,36 +94,60 @@ def measure(rates: tuple[float, ...] = DEFAULT_RATES, default_rate: float = 5.0)
             delays = delays_ms(trace, ins, fps)
             found = [d for d in delays if d is not None]
             cpu = sum(stage.get("cpu_s", 0.0) - stage.get("cpu_ready_s", 0.0) for stage in report["stages"].values())
-            rows.append({"detect_fps": rate, "detected_share": round(report["detected"] / report["frames"], 3),
-                         "named": f"{len(found)}/{len(delays)}", "stream_ms_p50": percentile(found, 50),
-                         "stream_ms_p95": percentile(found, 95), "cores_per_camera": round(cpu / seconds, 3)})
+            rows.append(
+                {
+                    "detect_fps": rate,
+                    "detected_share": round(report["detected"] / report["frames"], 3),
+                    "named": f"{len(found)}/{len(delays)}",
+                    "stream_ms_p50": percentile(found, 50),
+                    "stream_ms_p95": percentile(found, 95),
+                    "cores_per_camera": round(cpu / seconds, 3),
+                }
+            )
         paced = run_replay(video, work / "data", work / "ttn-paced.jsonl", pace=True, detect_fps=default_rate)
         delays = [d for d in delays_ms(read_trace(work / "ttn-paced.jsonl"), ins, fps) if d is not None]
         latency = paced["latency_ms"]
-        return {"entrances": len(starts), "video_s": round(seconds, 1), "rates": rows,
-                "default": {"detect_fps": default_rate, "stream_ms_p50": percentile(delays, 50),
-                            "stream_ms_p95": percentile(delays, 95), "latency_ms": latency,
-                            "time_to_name_ms_p50": round((percentile(delays, 50) or 0.0) + latency["p50"], 1),
-                            "time_to_name_ms_p95": round((percentile(delays, 95) or 0.0) + latency["p95"], 1)}}
+        return {
+            "entrances": len(starts),
+            "video_s": round(seconds, 1),
+            "rates": rows,
+            "default": {
+                "detect_fps": default_rate,
+                "stream_ms_p50": percentile(delays, 50),
+                "stream_ms_p95": percentile(delays, 95),
+                "latency_ms": latency,
+                "time_to_name_ms_p50": round((percentile(delays, 50) or 0.0) + latency["p50"], 1),
+                "time_to_name_ms_p95": round((percentile(delays, 95) or 0.0) + latency["p95"], 1),
+            },
+        }
 
 
 def markdown(result: dict[str, Any]) -> str:
-    lines = ["| detect_fps | frames detected | entrances named | stream ms to name p50 / p95 | cores per camera |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| detect_fps | frames detected | entrances named | stream ms to name p50 / p95 | cores per camera |",
+        "|---|---|---|---|---|",
+    ]
     for row in result["rates"]:
         rate = "every frame" if row["detect_fps"] == 0 else f"{row['detect_fps']:g}"
-        lines.append(f"| {rate} | {row['detected_share']:.0%} | {row['named']} | "
-                     f"{row['stream_ms_p50']} / {row['stream_ms_p95']} | {row['cores_per_camera']} |")
+        lines.append(
+            f"| {rate} | {row['detected_share']:.0%} | {row['named']} | "
+            f"{row['stream_ms_p50']} / {row['stream_ms_p95']} | {row['cores_per_camera']} |"
+        )
     d = result["default"]
-    lines.append(f"\nTime to name at detect_fps {d['detect_fps']:g}, paced (stream delay + capture->match latency): "
-                 f"p50 {d['time_to_name_ms_p50']} ms, p95 {d['time_to_name_ms_p95']} ms")
+    lines.append(
+        f"\nTime to name at detect_fps {d['detect_fps']:g}, paced (stream delay + capture->match latency): "
+        f"p50 {d['time_to_name_ms_p50']} ms, p95 {d['time_to_name_ms_p95']} ms"
+    )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.time_to_name", description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", default=",".join(f"{r:g}" for r in DEFAULT_RATES),
-                        help="detect_fps values to compare, 0 = every frame")
+    parser.add_argument(
+        "--rates",
+        default=",".join(f"{r:g}" for r in DEFAULT_RATES),
+        help="detect_fps values to compare, 0 = every frame",
+    )
     parser.add_argument("--default", type=float, default=5.0, help="the rate measured paced, for time to name")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)

@@ -137,8 +137,13 @@ def measure(frames: int = FRAMES, warmup: int = WARMUP, shape: tuple[int, int, i
     source = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     shm = _percentiles(shared_memory_ms(source, frames, warmup))
     pickled = _percentiles(pickled_ms(source, frames, warmup))
-    return {"shape": list(shape), "frames": frames, "shared_memory_ms": shm, "pickled_queue_ms": pickled,
-            "speedup_p50": round(pickled["p50"] / shm["p50"], 1) if shm["p50"] else 0.0}
+    return {
+        "shape": list(shape),
+        "frames": frames,
+        "shared_memory_ms": shm,
+        "pickled_queue_ms": pickled,
+        "speedup_p50": round(pickled["p50"] / shm["p50"], 1) if shm["p50"] else 0.0,
+    }
 
 
 if __name__ == "__main__":

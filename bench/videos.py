@@ -33,8 +33,9 @@ def write(target: Path, frames: Iterable[np.ndarray], fps: float) -> Path:
     writer = None
     for frame in frames:
         if writer is None:
-            writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), fps,
-                                     (frame.shape[1], frame.shape[0]))
+            writer = cv2.VideoWriter(
+                str(target), cv2.VideoWriter_fourcc(*"mp4v"), fps, (frame.shape[1], frame.shape[0])
+            )
         writer.write(frame)
     if writer is not None:
         writer.release()
@@ -44,8 +45,9 @@ def write(target: Path, frames: Iterable[np.ndarray], fps: float) -> Path:
 def empty_scene(height: int = 360, width: int = 640) -> np.ndarray:
     """A still scene with no face: smooth texture and an edge or two, the same every frame."""
     rng = np.random.default_rng(7)
-    scene = cv2.resize(rng.integers(40, 200, (9, 16, 3), dtype=np.uint8), (width, height),
-                       interpolation=cv2.INTER_CUBIC)
+    scene = cv2.resize(
+        rng.integers(40, 200, (9, 16, 3), dtype=np.uint8), (width, height), interpolation=cv2.INTER_CUBIC
+    )
     cv2.rectangle(scene, (width * 2 // 3, height // 6), (width * 7 // 8, height * 5 // 6), (30, 30, 30), 4)
     return scene
 

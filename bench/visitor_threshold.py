@@ -22,8 +22,15 @@ import numpy as np
 from bench.fixtures import CLIP, REPO, faces_dir
 from facegate.faces import load_rgb, locate_and_encode
 
-PHOTOS = {"obama.jpg": "Obama", "obama2.jpg": "Obama", "obama3.jpg": "Obama", "obama_partial_face.jpg": "Obama",
-          "biden.jpg": "Biden", "lin-manuel-miranda.png": "Lin", "alex-lacamoire.png": "Alex"}
+PHOTOS = {
+    "obama.jpg": "Obama",
+    "obama2.jpg": "Obama",
+    "obama3.jpg": "Obama",
+    "obama_partial_face.jpg": "Obama",
+    "biden.jpg": "Biden",
+    "lin-manuel-miranda.png": "Lin",
+    "alex-lacamoire.png": "Alex",
+}
 REFERENCE = {"Lin": "lin-manuel-miranda.png", "Alex": "alex-lacamoire.png"}
 LABEL_WITHIN = 0.5
 FRAME_STEP = 3
@@ -43,8 +50,9 @@ def clip_faces(faces: Any) -> list[tuple[str, float, np.ndarray]]:
             break
         if index % FRAME_STEP == 0:
             for _, encoding in locate_and_encode(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)):
-                who, distance = min(((w, float(np.linalg.norm(encoding - r))) for w, r in references.items()),
-                                    key=lambda item: item[1])
+                who, distance = min(
+                    ((w, float(np.linalg.norm(encoding - r))) for w, r in references.items()), key=lambda item: item[1]
+                )
                 if distance < LABEL_WITHIN:
                     found.append((who, index / fps, encoding))
         index += 1
@@ -52,8 +60,9 @@ def clip_faces(faces: Any) -> list[tuple[str, float, np.ndarray]]:
     return found
 
 
-def pair_distances(clip: list[tuple[str, float, np.ndarray]], photos: list[tuple[str, np.ndarray]]
-                   ) -> tuple[list[float], list[float]]:
+def pair_distances(
+    clip: list[tuple[str, float, np.ndarray]], photos: list[tuple[str, np.ndarray]]
+) -> tuple[list[float], list[float]]:
     same, different = [], []
     for (who_a, at_a, enc_a), (who_b, at_b, enc_b) in itertools.combinations(clip, 2):
         distance = float(np.linalg.norm(enc_a - enc_b))
@@ -71,19 +80,33 @@ def main() -> int:
     clip = clip_faces(faces)
     photos = [(who, locate_and_encode(load_rgb(faces / photo))[0][1]) for photo, who in PHOTOS.items()]
     same, different = pair_distances(clip, photos)
-    rows = [{"threshold": t, "same_joined": float(np.mean(np.array(same) <= t)),
-             "different_merged": float(np.mean(np.array(different) <= t))} for t in CANDIDATES]
-    print(f"{len(clip)} labelled clip faces, {len(photos)} photos: {len(same)} same-person pairs, "
-          f"{len(different)} different-person pairs")
-    print(f"same person: p50 {np.percentile(same, 50):.3f}, p95 {np.percentile(same, 95):.3f}, max {max(same):.3f}; "
-          f"different people: min {min(different):.3f}, p5 {np.percentile(different, 5):.3f}")
+    rows = [
+        {
+            "threshold": t,
+            "same_joined": float(np.mean(np.array(same) <= t)),
+            "different_merged": float(np.mean(np.array(different) <= t)),
+        }
+        for t in CANDIDATES
+    ]
+    print(
+        f"{len(clip)} labelled clip faces, {len(photos)} photos: {len(same)} same-person pairs, "
+        f"{len(different)} different-person pairs"
+    )
+    print(
+        f"same person: p50 {np.percentile(same, 50):.3f}, p95 {np.percentile(same, 95):.3f}, max {max(same):.3f}; "
+        f"different people: min {min(different):.3f}, p5 {np.percentile(different, 5):.3f}"
+    )
     print("| visitor_threshold | same-person pairs joined | different-people pairs merged |")
     print("|---|---|---|")
     for row in rows:
         print(f"| {row['threshold']:g} | {row['same_joined']:.1%} | {row['different_merged']:.2%} |")
     out = REPO / "bench" / "results" / "visitor_threshold.json"
-    out.write_text(json.dumps({"rows": rows, "same": sorted(same), "different_min": min(different),
-                               "clip_faces": len(clip)}, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {"rows": rows, "same": sorted(same), "different_min": min(different), "clip_faces": len(clip)}, indent=2
+        )
+        + "\n"
+    )
     return 0
 
 

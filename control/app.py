@@ -28,9 +28,16 @@ from facegate.settings import Settings, from_environment
 URL_SIGNING_KEY = "url_signing_key"  # meta row: the cluster's key for signed picture URLs
 
 
-def make_app(service: ServiceApi, *, token: str | None = None, read_token: str | None = None,
-             cors_origins: str | None = None, host: str | None = None,
-             settings: Settings | None = None, allowed_hosts: Iterable[str] | None = None) -> bottle.Bottle:
+def make_app(
+    service: ServiceApi,
+    *,
+    token: str | None = None,
+    read_token: str | None = None,
+    cors_origins: str | None = None,
+    host: str | None = None,
+    settings: Settings | None = None,
+    allowed_hosts: Iterable[str] | None = None,
+) -> bottle.Bottle:
     """The whole API over one running service; tokens default to FACEGATE_API_TOKEN / FACEGATE_READ_TOKEN
     (none at all: open), the start-time settings (the face pool's) to the defaults and FACEGATE_* variables,
     the Host names it answers to to control/hosts.py's defaults for the bind address `host`."""
@@ -38,8 +45,11 @@ def make_app(service: ServiceApi, *, token: str | None = None, read_token: str |
     bottle.BaseRequest.MEMFILE_MAX = MAX_BODY_BYTES
     app.install(ErrorPlugin())  # outermost: what the plugins below raise is answered too
     install_error_handler(app)
-    security.install(app, cors_origins=cors_origins,
-                     allowed_hosts=hosts.default_hosts(host) if allowed_hosts is None else allowed_hosts)
+    security.install(
+        app,
+        cors_origins=cors_origins,
+        allowed_hosts=hosts.default_hosts(host) if allowed_hosts is None else allowed_hosts,
+    )
     store = service.store
     shared_key = bytes.fromhex(store.core.shared_secret(URL_SIGNING_KEY)) if store.backend == "postgresql" else None
     auth.install(app, auth.AuthConfig.from_env().with_tokens(token, read_token), host, shared_key)

@@ -71,15 +71,24 @@ class AuditPlugin:
 
         def entry(target: Any, details: dict[str, Any]) -> AuditEntry:
             environ = bottle.request.environ
-            return AuditEntry(scope=environ.get(SCOPE_ENVIRON_KEY, "open"), client=environ.get("REMOTE_ADDR"),
-                              action=action, target=None if target is None else str(target), details=details)
+            return AuditEntry(
+                scope=environ.get(SCOPE_ENVIRON_KEY, "open"),
+                client=environ.get("REMOTE_ADDR"),
+                action=action,
+                target=None if target is None else str(target),
+                details=details,
+            )
 
         def audited(*args: Any, **kwargs: Any) -> Any:
             try:
                 sent = _request_fields()
             except bottle.HTTPError as refused:  # nothing runs; the attempt is on the trail
-                self._write(entry(next(iter(kwargs.values()), None),
-                                  {"refused": {"status": refused.status_code, "error": refused.body}}))
+                self._write(
+                    entry(
+                        next(iter(kwargs.values()), None),
+                        {"refused": {"status": refused.status_code, "error": refused.body}},
+                    )
+                )
                 raise
             with self.core.unit_of_work() as unit:
                 answer = callback(*args, **kwargs)

@@ -47,14 +47,27 @@ DEFAULT_SIGNED_URL_TTL_S = 300.0
 
 
 # What GET /api/signed-url signs: a picture route (`signable=True`, matched as Bottle matches it), query kept.
-PICTURE_PATH = {"type": "string",
-                "pattern": r"^/api/(cameras/[^/?]+/(snapshot\.jpg|stream\.mjpg)|unknown/[^/?]+\.jpg)(\?.*)?$"}
+PICTURE_PATH = {
+    "type": "string",
+    "pattern": r"^/api/(cameras/[^/?]+/(snapshot\.jpg|stream\.mjpg)|unknown/[^/?]+\.jpg)(\?.*)?$",
+}
 SIGNED_URL_DOC = Doc(
-    "getSignedUrl", "A short-lived signed URL for a picture route, for <img src> where no header can be sent",
-    {"200": json_answer(obj({"url": STRING, "expires_at": STRING, "expires_in_s": NUMBER}, ["url", "expires_at"])),
-     **error_answers(400)},
-    parameters=({"name": "path", "in": "query", "required": True, "schema": PICTURE_PATH,
-                 "example": "/api/cameras/cam0/snapshot.jpg"},))
+    "getSignedUrl",
+    "A short-lived signed URL for a picture route, for <img src> where no header can be sent",
+    {
+        "200": json_answer(obj({"url": STRING, "expires_at": STRING, "expires_in_s": NUMBER}, ["url", "expires_at"])),
+        **error_answers(400),
+    },
+    parameters=(
+        {
+            "name": "path",
+            "in": "query",
+            "required": True,
+            "schema": PICTURE_PATH,
+            "example": "/api/cameras/cam0/snapshot.jpg",
+        },
+    ),
+)
 
 
 def token_list(raw: str) -> tuple[str, ...]:
@@ -82,14 +95,20 @@ class AuthConfig:
         metrics = env.get("FACEGATE_METRICS_AUTH", "read").strip().lower()
         if metrics not in ("open", "read"):
             log.warning("ignoring FACEGATE_METRICS_AUTH=%r: use read or open", metrics)
-        return cls(admin_tokens=token_list(env.get("FACEGATE_API_TOKEN", "")),
-                   read_tokens=token_list(env.get("FACEGATE_READ_TOKEN", "")),
-                   metrics_need_token=metrics != "open", signed_url_ttl_s=max(1.0, min(ttl, 86400.0)))
+        return cls(
+            admin_tokens=token_list(env.get("FACEGATE_API_TOKEN", "")),
+            read_tokens=token_list(env.get("FACEGATE_READ_TOKEN", "")),
+            metrics_need_token=metrics != "open",
+            signed_url_ttl_s=max(1.0, min(ttl, 86400.0)),
+        )
 
     def with_tokens(self, admin: str | None, read: str | None) -> AuthConfig:
         """These comma lists instead of the environment's, where given (None keeps the environment's)."""
-        return replace(self, admin_tokens=self.admin_tokens if admin is None else token_list(admin),
-                       read_tokens=self.read_tokens if read is None else token_list(read))
+        return replace(
+            self,
+            admin_tokens=self.admin_tokens if admin is None else token_list(admin),
+            read_tokens=self.read_tokens if read is None else token_list(read),
+        )
 
     @property
     def enabled(self) -> bool:
@@ -157,18 +176,27 @@ def warn_if_open(config: AuthConfig, host: str | None) -> None:
     if config.read_tokens and not config.admin_tokens:
         log.warning("FACEGATE_READ_TOKEN is set without FACEGATE_API_TOKEN: no one can change anything")
     if config.enabled:
-        log.info("API tokens: %d admin, %d read; /metrics %s", len(config.admin_tokens), len(config.read_tokens),
-                 "needs a token" if config.metrics_need_token else "is open")
+        log.info(
+            "API tokens: %d admin, %d read; /metrics %s",
+            len(config.admin_tokens),
+            len(config.read_tokens),
+            "needs a token" if config.metrics_need_token else "is open",
+        )
         return
     if host is not None and not _is_loopback(host):
         log.warning("!" * 78)
-        log.warning("AUTHENTICATION IS OFF (FACEGATE_AUTH=off) and the API listens on %s: anyone on the network "
-                    "can read every face, result and camera picture, and change or delete them.", host)
+        log.warning(
+            "AUTHENTICATION IS OFF (FACEGATE_AUTH=off) and the API listens on %s: anyone on the network "
+            "can read every face, result and camera picture, and change or delete them.",
+            host,
+        )
         log.warning("Drop FACEGATE_AUTH=off (a token is then made in the data dir), or bind to 127.0.0.1.")
         log.warning("!" * 78)
     else:
-        log.warning("AUTHENTICATION IS OFF (FACEGATE_AUTH=off): every route is open to whoever can reach %s",
-                    host or "this port")
+        log.warning(
+            "AUTHENTICATION IS OFF (FACEGATE_AUTH=off): every route is open to whoever can reach %s",
+            host or "this port",
+        )
 
 
 class AuthPlugin:
@@ -214,8 +242,9 @@ def _unauthorized(message: str) -> bottle.HTTPError:
     return bottle.HTTPError(401, message, **{"WWW-Authenticate": 'Bearer realm="facegate"'})
 
 
-def install(app: bottle.Bottle, config: AuthConfig, host: str | None = None,
-            signing_key: bytes | None = None) -> UrlSigner:
+def install(
+    app: bottle.Bottle, config: AuthConfig, host: str | None = None, signing_key: bytes | None = None
+) -> UrlSigner:
     """Guard every route of `app` (install before adding routes) and add `GET /api/signed-url`.
 
     `signing_key` None: a key made now (a restart voids the URLs); nodes sharing a database pass
@@ -233,11 +262,17 @@ def install(app: bottle.Bottle, config: AuthConfig, host: str | None = None,
         except bottle.HTTPError:
             route = None
         if not path.startswith("/") or route is None or not is_signable(route):
-            raise fail(400, "path must be a picture route: /api/cameras/<id>/snapshot.jpg, "
-                            "/api/cameras/<id>/stream.mjpg or /api/unknown/<id>.jpg")
+            raise fail(
+                400,
+                "path must be a picture route: /api/cameras/<id>/snapshot.jpg, "
+                "/api/cameras/<id>/stream.mjpg or /api/unknown/<id>.jpg",
+            )
         signature, expires = signer.sign(path)
         kept = "&".join(p for p in query.split("&") if p and not p.startswith(("expires=", "signature=")))
-        return {"url": f"{path}?{kept + '&' if kept else ''}{signature}", "expires_at": iso_now(expires),
-                "expires_in_s": signer.ttl_s}
+        return {
+            "url": f"{path}?{kept + '&' if kept else ''}{signature}",
+            "expires_at": iso_now(expires),
+            "expires_in_s": signer.ttl_s,
+        }
 
     return signer

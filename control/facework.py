@@ -65,8 +65,9 @@ class FaceWorkConfig:
     @classmethod
     def of(cls, settings: Settings) -> FaceWorkConfig:
         """From the `api_face_workers`, `api_face_queue` and `max_image_pixels` settings."""
-        return cls(workers=settings.api_face_workers, queue=settings.api_face_queue,
-                   max_pixels=settings.max_image_pixels)
+        return cls(
+            workers=settings.api_face_workers, queue=settings.api_face_queue, max_pixels=settings.max_image_pixels
+        )
 
 
 @dataclass(frozen=True)
@@ -131,8 +132,11 @@ class FaceWorkPool:
             if self._executor is None:
                 one_blas_thread_for_children()
                 self._executor = ProcessPoolExecutor(
-                    max_workers=self.config.workers, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_worker_start, initargs=(os.getpid(), logging.getLogger().level))
+                    max_workers=self.config.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_worker_start,
+                    initargs=(os.getpid(), logging.getLogger().level),
+                )
                 log.info("started %d face-detection process(es) for API photos", self.config.workers)
             return self._executor
 
@@ -191,8 +195,13 @@ class FaceWorkPool:
             executor.shutdown(wait=True, cancel_futures=True)
 
     def stats(self) -> dict[str, Any]:
-        return {"workers": self.config.workers, "queue": self.config.queue, "rejected": self.rejected,
-                "job_s": round(self._job_s, 2), "started": self._executor is not None}
+        return {
+            "workers": self.config.workers,
+            "queue": self.config.queue,
+            "rejected": self.rejected,
+            "job_s": round(self._job_s, 2),
+            "started": self._executor is not None,
+        }
 
 
 class _ClosesWithApp:

@@ -41,7 +41,7 @@ def host_of(header: str) -> str:
     header = header.strip()
     if header.startswith("["):
         end = header.find("]")
-        return normal(header[:end + 1]) if end > 0 else ""
+        return normal(header[: end + 1]) if end > 0 else ""
     name, _, port = header.partition(":")
     if port and not port.isdigit():
         return ""
@@ -65,7 +65,7 @@ def _local_addresses() -> set[str]:
     for row in rows:
         raw = row.split()[0] if row.split() else ""
         if len(raw) == 32:
-            found.add(":".join(raw[i:i + 4] for i in range(0, 32, 4)))
+            found.add(":".join(raw[i : i + 4] for i in range(0, 32, 4)))
     return found
 
 

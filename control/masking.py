@@ -52,7 +52,8 @@ def keep_config_passwords(service: ServiceApi, updates: dict[str, Any]) -> dict[
         stored = _stored_camera_urls(service)
         kept["cameras"] = [
             {**c, "stream_url": restore_password(c.get("stream_url"), stored.get(c.get("id", "")))}
-            if isinstance(c, dict) and "stream_url" in c else c
+            if isinstance(c, dict) and "stream_url" in c
+            else c
             for c in kept["cameras"]
         ]
     return kept

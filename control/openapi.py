@@ -40,14 +40,22 @@ ENCODING = {"type": "array", "items": NUMBER, "minItems": ENCODING_SIZE, "maxIte
 # A name: 1 to 100 characters, no control characters, not only spaces (what check_name enforces).
 # "Unknown" is reserved (facegate/records.py); said in words: Schemathesis' coverage phase fails on a "not"
 # inside a multipart body.
-NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": SOME_TEXT,
-        "description": "a person's name; not \"Unknown\" (in any case), the name of faces no one matches"}
+NAME = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_NAME,
+    "pattern": SOME_TEXT,
+    "description": 'a person\'s name; not "Unknown" (in any case), the name of faces no one matches',
+}
 # In a JSON body the reserved name is said in the schema too, so a client (and Schemathesis) knows it is refused.
 JSON_NAME = {**NAME, "not": {"enum": [UNKNOWN]}}
 TEXT = {"type": "string", "maxLength": MAX_TEXT, "nullable": True}
 # Plain base64 (padded) or a data: URL of it; what decode_base64_image accepts.
-BASE64 = {"type": "string", "minLength": 1,
-          "pattern": "^(data:[^,]*,)?(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"}
+BASE64 = {
+    "type": "string",
+    "minLength": 1,
+    "pattern": "^(data:[^,]*,)?(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
+}
 BINARY = {"type": "string", "format": "binary"}
 # The camera and config bodies come from the settings' declarations (facegate/settings.py, facegate/camera.py).
 CAMERA_BODY = camera_schema()
@@ -58,69 +66,175 @@ CONFIG_BODY = config_schema()
 def either(fields: dict[str, Any], required: list[str], *names: str) -> dict[str, Any]:
     """An object of `fields` in which at least one of `names` is present and not null (one whole
     object per choice, so generated client types are an exact union)."""
-    return {"type": "object", "anyOf": [
-        obj({**fields, n: {k: v for k, v in fields[n].items() if k != "nullable"}}, [*required, n]) for n in names]}
+    return {
+        "type": "object",
+        "anyOf": [
+            obj({**fields, n: {k: v for k, v in fields[n].items() if k != "nullable"}}, [*required, n]) for n in names
+        ],
+    }
 
 
 IMAGE_FIELDS = {"encoding": {**ENCODING, "nullable": True}, "image_base64": {**BASE64, "nullable": True}}
-REGISTER_FIELDS = {"name": JSON_NAME, **IMAGE_FIELDS, "image_url": TEXT, "imageUrl": TEXT, "client_id": TEXT,
-                   "clientId": TEXT}
+REGISTER_FIELDS = {
+    "name": JSON_NAME,
+    **IMAGE_FIELDS,
+    "image_url": TEXT,
+    "imageUrl": TEXT,
+    "client_id": TEXT,
+    "clientId": TEXT,
+}
 
 SCHEMAS: dict[str, Any] = {
     "Error": obj({"error": STRING}, ["error"]),
     "Box": obj({k: INTEGER for k in ("top", "right", "bottom", "left")}, ["top", "right", "bottom", "left"]),
-    "Result": obj({"timestamp": STRING, "name": STRING, "confidence": NUMBER, "distance": NUMBER,
-                    "box": {"$ref": "#/components/schemas/Box"}, "camera_id": NULLABLE_STRING,
-                    "event_id": STRING, "visitor_id": INTEGER},
-                   ["timestamp", "name", "confidence", "distance", "box"]),
-    "Camera": obj({"id": STRING, "name": NULLABLE_STRING, "stream_url": STRING, "enabled": BOOLEAN,
-                    "state": {"type": "string", "enum": list(CAMERA_STATES)},
-                    "error": NULLABLE_STRING, "fps": NUMBER, "width": INTEGER, "height": INTEGER,
-                    "detect_fps": NUMBER,
-                    "node": {**NULLABLE_STRING, "description": "the node running it; null: none (see reason)"},
-                    "reason": {**NULLABLE_STRING, "description": "why an unassigned camera waits"},
-                    "snapshot": {"type": "string", "description": "URL of the latest frame with faces drawn"},
-                    "mjpeg": {"type": "string", "description": "URL of the live MJPEG view, for an <img src>"}},
-                   ["id", "state", "enabled", "snapshot", "mjpeg"]),
-    "Status": obj({"active": BOOLEAN, "encodings_loaded": INTEGER, "stream_url": NULLABLE_STRING,
-                    "total_results": INTEGER, "running": BOOLEAN, "registered_people": INTEGER,
-                    "cameras": {"type": "array", "items": obj({"id": STRING, "state": STRING, "node": NULLABLE_STRING},
-                                                                  ["id", "state"])},
-                    "cameras_total": INTEGER,
-                    "camera_states": {"type": "object", "additionalProperties": INTEGER,
-                                      "description": "cameras of the cluster by state (the list shows the first few)"},
-                    "uptime_s": NUMBER, "version": STRING, "node": STRING},
-                   ["active", "encodings_loaded", "stream_url", "total_results", "running", "cameras"]),
-    "Health": obj({"status": {"type": "string", "enum": list(HEALTH_STATES)}, "version": STRING, "node": STRING},
-                  ["status", "version", "node"]),
-    "Person": obj({"id": INTEGER, "name": STRING, "client_id": NULLABLE_STRING, "image_url": NULLABLE_STRING,
-                    "encodings": INTEGER, "created_at": STRING}, ["id", "name", "encodings"]),
-    "UnknownFace": obj({"id": INTEGER, "event_id": STRING, "camera_id": NULLABLE_STRING, "seen_at": STRING,
-                         "box": {"$ref": "#/components/schemas/Box"},
-                         "image": {"type": "string", "description": "URL of the face's crop"}},
-                        ["id", "image"]),
+    "Result": obj(
+        {
+            "timestamp": STRING,
+            "name": STRING,
+            "confidence": NUMBER,
+            "distance": NUMBER,
+            "box": {"$ref": "#/components/schemas/Box"},
+            "camera_id": NULLABLE_STRING,
+            "event_id": STRING,
+            "visitor_id": INTEGER,
+        },
+        ["timestamp", "name", "confidence", "distance", "box"],
+    ),
+    "Camera": obj(
+        {
+            "id": STRING,
+            "name": NULLABLE_STRING,
+            "stream_url": STRING,
+            "enabled": BOOLEAN,
+            "state": {"type": "string", "enum": list(CAMERA_STATES)},
+            "error": NULLABLE_STRING,
+            "fps": NUMBER,
+            "width": INTEGER,
+            "height": INTEGER,
+            "detect_fps": NUMBER,
+            "node": {**NULLABLE_STRING, "description": "the node running it; null: none (see reason)"},
+            "reason": {**NULLABLE_STRING, "description": "why an unassigned camera waits"},
+            "snapshot": {"type": "string", "description": "URL of the latest frame with faces drawn"},
+            "mjpeg": {"type": "string", "description": "URL of the live MJPEG view, for an <img src>"},
+        },
+        ["id", "state", "enabled", "snapshot", "mjpeg"],
+    ),
+    "Status": obj(
+        {
+            "active": BOOLEAN,
+            "encodings_loaded": INTEGER,
+            "stream_url": NULLABLE_STRING,
+            "total_results": INTEGER,
+            "running": BOOLEAN,
+            "registered_people": INTEGER,
+            "cameras": {
+                "type": "array",
+                "items": obj({"id": STRING, "state": STRING, "node": NULLABLE_STRING}, ["id", "state"]),
+            },
+            "cameras_total": INTEGER,
+            "camera_states": {
+                "type": "object",
+                "additionalProperties": INTEGER,
+                "description": "cameras of the cluster by state (the list shows the first few)",
+            },
+            "uptime_s": NUMBER,
+            "version": STRING,
+            "node": STRING,
+        },
+        ["active", "encodings_loaded", "stream_url", "total_results", "running", "cameras"],
+    ),
+    "Health": obj(
+        {"status": {"type": "string", "enum": list(HEALTH_STATES)}, "version": STRING, "node": STRING},
+        ["status", "version", "node"],
+    ),
+    "Person": obj(
+        {
+            "id": INTEGER,
+            "name": STRING,
+            "client_id": NULLABLE_STRING,
+            "image_url": NULLABLE_STRING,
+            "encodings": INTEGER,
+            "created_at": STRING,
+        },
+        ["id", "name", "encodings"],
+    ),
+    "UnknownFace": obj(
+        {
+            "id": INTEGER,
+            "event_id": STRING,
+            "camera_id": NULLABLE_STRING,
+            "seen_at": STRING,
+            "box": {"$ref": "#/components/schemas/Box"},
+            "image": {"type": "string", "description": "URL of the face's crop"},
+        },
+        ["id", "image"],
+    ),
     "Register": either(REGISTER_FIELDS, ["name"], "encoding", "image_base64"),
-    "Registered": obj({"success": BOOLEAN, "message": STRING, "total_users": INTEGER, "person_id": INTEGER},
-                       ["success", "message", "total_users", "person_id"]),
-    "Node": obj({"id": STRING, "host": STRING, "pid": INTEGER, "api_url": STRING, "alive": BOOLEAN,
-                  "cameras": {"type": "array", "items": STRING}, "max_cameras": INTEGER, "last_heartbeat": STRING,
-                  "heartbeat_age_s": NUMBER, "started_at": STRING, "this_node": BOOLEAN, "stages": {"type": "object"}},
-                 ["id", "alive", "cameras", "max_cameras", "last_heartbeat"]),
+    "Registered": obj(
+        {"success": BOOLEAN, "message": STRING, "total_users": INTEGER, "person_id": INTEGER},
+        ["success", "message", "total_users", "person_id"],
+    ),
+    "Node": obj(
+        {
+            "id": STRING,
+            "host": STRING,
+            "pid": INTEGER,
+            "api_url": STRING,
+            "alive": BOOLEAN,
+            "cameras": {"type": "array", "items": STRING},
+            "max_cameras": INTEGER,
+            "last_heartbeat": STRING,
+            "heartbeat_age_s": NUMBER,
+            "started_at": STRING,
+            "this_node": BOOLEAN,
+            "stages": {"type": "object"},
+        },
+        ["id", "alive", "cameras", "max_cameras", "last_heartbeat"],
+    ),
     "Success": obj({"success": BOOLEAN, "message": STRING}, ["success"]),
-    "WebhookEvent": obj({"result": {"$ref": "#/components/schemas/Result"}, "camera_id": NULLABLE_STRING,
-                          "camera_stream_url": NULLABLE_STRING}, ["result", "camera_id", "camera_stream_url"]),
-    "AuditEntry": obj({"id": INTEGER, "time": STRING, "scope": STRING, "client": NULLABLE_STRING, "action": STRING,
-                        "target": NULLABLE_STRING, "details": {"type": "object"}},
-                       ["id", "time", "scope", "action", "details"]),
-    "Visitor": obj({"id": INTEGER, "first_seen": STRING, "last_seen": STRING, "sightings": INTEGER,
-                     "cameras": {"type": "array", "items": STRING}},
-                    ["id", "first_seen", "last_seen", "sightings", "cameras"]),
+    "WebhookEvent": obj(
+        {
+            "result": {"$ref": "#/components/schemas/Result"},
+            "camera_id": NULLABLE_STRING,
+            "camera_stream_url": NULLABLE_STRING,
+        },
+        ["result", "camera_id", "camera_stream_url"],
+    ),
+    "AuditEntry": obj(
+        {
+            "id": INTEGER,
+            "time": STRING,
+            "scope": STRING,
+            "client": NULLABLE_STRING,
+            "action": STRING,
+            "target": NULLABLE_STRING,
+            "details": {"type": "object"},
+        },
+        ["id", "time", "scope", "action", "details"],
+    ),
+    "Visitor": obj(
+        {
+            "id": INTEGER,
+            "first_seen": STRING,
+            "last_seen": STRING,
+            "sightings": INTEGER,
+            "cameras": {"type": "array", "items": STRING},
+        },
+        ["id", "first_seen", "last_seen", "sightings", "cameras"],
+    ),
 }
 SECURITY_SCHEMES = {
-    "bearer": {"type": "http", "scheme": "bearer",
-               "description": "FACEGATE_API_TOKEN (admin) or FACEGATE_READ_TOKEN (read); open when neither is set"},
-    "signedUrl": {"type": "apiKey", "in": "query", "name": "signature",
-                  "description": "picture routes only: the URL from GET /api/signed-url (with its expires)"},
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "FACEGATE_API_TOKEN (admin) or FACEGATE_READ_TOKEN (read); open when neither is set",
+    },
+    "signedUrl": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "signature",
+        "description": "picture routes only: the URL from GET /api/signed-url (with its expires)",
+    },
 }
 
 
@@ -128,8 +242,7 @@ def ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def json_answer(schema: dict[str, Any], description: str = "OK", links: dict[str, Any] | None = None
-                ) -> dict[str, Any]:
+def json_answer(schema: dict[str, Any], description: str = "OK", links: dict[str, Any] | None = None) -> dict[str, Any]:
     """A JSON answer of `schema`; `links` feed its ids to other operations."""
     response: dict[str, Any] = {"description": description, "content": {"application/json": {"schema": schema}}}
     if links:
@@ -138,10 +251,17 @@ def json_answer(schema: dict[str, Any], description: str = "OK", links: dict[str
 
 
 def error_answers(*codes: int) -> dict[str, Any]:
-    words = {400: "Bad input, or a Host header that does not name this service", 401: "Token missing or wrong",
-             403: "The token's scope does not allow this", 404: "Not found", 409: "Conflict", 413: "Body too large",
-             415: "The body is neither application/json nor multipart/form-data",
-             429: "Face detection is busy; see Retry-After", 503: "Busy"}
+    words = {
+        400: "Bad input, or a Host header that does not name this service",
+        401: "Token missing or wrong",
+        403: "The token's scope does not allow this",
+        404: "Not found",
+        409: "Conflict",
+        413: "Body too large",
+        415: "The body is neither application/json nor multipart/form-data",
+        429: "Face detection is busy; see Retry-After",
+        503: "Busy",
+    }
     return {str(code): json_answer(ERROR, words[code]) for code in codes}
 
 
@@ -155,10 +275,16 @@ def links_to(parameter: str, expression: str, *operations: str) -> dict[str, Any
 
 
 INTEGER_ID = {"type": "integer", "minimum": 0}
-LIMIT: dict[str, Any] = {"name": "limit", "in": "query",
-                         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}}
-OFFSET: dict[str, Any] = {"name": "offset", "in": "query",
-                          "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}}
+LIMIT: dict[str, Any] = {
+    "name": "limit",
+    "in": "query",
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+}
+OFFSET: dict[str, Any] = {
+    "name": "offset",
+    "in": "query",
+    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+}
 JPEG = {"description": "JPEG image", "content": {"image/jpeg": {"schema": BINARY}}}
 PERSON_OPS = ("getPerson", "addPersonFace", "deletePerson")  # what a new person's id links to
 
@@ -169,8 +295,15 @@ def json_request(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 # the usual schema of a path parameter, by name (a route's Doc.path_schemas may say otherwise)
-PATH_SCHEMAS = {"camera_id": STRING, "person_id": INTEGER_ID, "unknown_id": INTEGER_ID, "encoding_id": INTEGER_ID,
-                "visitor_id": INTEGER_ID, "face_id": INTEGER_ID, "event_id": STRING}
+PATH_SCHEMAS = {
+    "camera_id": STRING,
+    "person_id": INTEGER_ID,
+    "unknown_id": INTEGER_ID,
+    "encoding_id": INTEGER_ID,
+    "visitor_id": INTEGER_ID,
+    "face_id": INTEGER_ID,
+    "event_id": STRING,
+}
 
 
 def _path_parameters(path: str, schemas: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -182,8 +315,7 @@ def _path_parameters(path: str, schemas: Mapping[str, Any]) -> list[dict[str, An
 def operation(route: bottle.Route) -> dict[str, Any]:
     """The OpenAPI operation of one route, from its `doc=`, `scope=` and `signable=`."""
     doc = doc_of(route)
-    found: dict[str, Any] = {"operationId": doc.operation_id, "summary": doc.summary,
-                             "responses": dict(doc.responses)}
+    found: dict[str, Any] = {"operationId": doc.operation_id, "summary": doc.summary, "responses": dict(doc.responses)}
     if doc.body is not None:
         found["requestBody"] = doc.body
     parameters = _path_parameters(openapi_path(route.rule), doc.path_schemas) + list(doc.parameters)
@@ -205,8 +337,11 @@ def document(app: bottle.Bottle, version: str = "0") -> dict[str, Any]:
             paths.setdefault(openapi_path(route.rule), {})[route.method.lower()] = operation(route)
     return {
         "openapi": "3.0.3",
-        "info": {"title": "facegate", "version": version,
-                 "description": "Face recognition over camera streams: control, results, people, webhooks."},
+        "info": {
+            "title": "facegate",
+            "version": version,
+            "description": "Face recognition over camera streams: control, results, people, webhooks.",
+        },
         "paths": paths,
         "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES},
     }
@@ -231,8 +366,8 @@ def openapi_path(rule: str) -> str:
     path = rule
     while "<" in path:
         start, end = path.index("<"), path.index(">")
-        name = path[start + 1:end].split(":")[0]
-        path = path[:start] + "{" + name + "}" + path[end + 1:]
+        name = path[start + 1 : end].split(":")[0]
+        path = path[:start] + "{" + name + "}" + path[end + 1 :]
     return path
 
 
@@ -250,8 +385,11 @@ def install(app: bottle.Bottle, version: str) -> None:
     """Add `GET /api/openapi.json`: the document of `app`, made once at the first request."""
     made: list[dict[str, Any]] = []
 
-    @app.get("/api/openapi.json", scope=Scope.READ,
-             doc=Doc("getOpenApi", "This document", {"200": json_answer({"type": "object"})}))
+    @app.get(
+        "/api/openapi.json",
+        scope=Scope.READ,
+        doc=Doc("getOpenApi", "This document", {"200": json_answer({"type": "object"})}),
+    )
     def openapi_document() -> dict[str, Any]:
         if not made:
             made.append(document(app, version))

@@ -23,15 +23,24 @@ def install(app: bottle.Bottle) -> None:
     """Add `GET /` (the page) and `GET /ui/<filename>` (its script and styles)."""
 
     # public: the static files hold no data; the page's API calls send the token
-    @app.get("/", scope=Scope.PUBLIC,
-             doc=Doc("getOperatorPage", "The operator page (static HTML; it calls only this API)", {"200": HTML}))
+    @app.get(
+        "/",
+        scope=Scope.PUBLIC,
+        doc=Doc("getOperatorPage", "The operator page (static HTML; it calls only this API)", {"200": HTML}),
+    )
     def page() -> bottle.HTTPResponse:
         return _file("index.html")
 
-    @app.get("/ui/<filename>", scope=Scope.PUBLIC,
-             doc=Doc("getOperatorAsset", "Script and styles of the operator page",
-                     {"200": {"description": "A static file"}, **error_answers(404)},
-                     path_schemas={"filename": {"type": "string", "enum": sorted(ASSETS)}}))
+    @app.get(
+        "/ui/<filename>",
+        scope=Scope.PUBLIC,
+        doc=Doc(
+            "getOperatorAsset",
+            "Script and styles of the operator page",
+            {"200": {"description": "A static file"}, **error_answers(404)},
+            path_schemas={"filename": {"type": "string", "enum": sorted(ASSETS)}},
+        ),
+    )
     def asset(filename: str) -> bottle.HTTPResponse:
         if filename not in ASSETS:
             raise fail(404, f"no file {filename!r}")

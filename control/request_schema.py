@@ -33,8 +33,11 @@ def to_json_schema(schema: Any, components: dict[str, Any]) -> Any:
         return schema
     if "$ref" in schema:
         return to_json_schema(components[schema["$ref"].rsplit("/", 1)[1]], components)
-    converted = {key: to_json_schema(value, components) for key, value in schema.items()
-                 if key not in ("nullable", "description", "format")}
+    converted = {
+        key: to_json_schema(value, components)
+        for key, value in schema.items()
+        if key not in ("nullable", "description", "format")
+    }
     if schema.get("nullable"):
         return {"anyOf": [converted, {"type": "null"}]}
     return converted
@@ -58,10 +61,12 @@ def body_check(route: bottle.Route) -> BodyCheck | None:
     if body is None:
         return None
     schema = to_json_schema(copy.deepcopy(body["schema"]), openapi.SCHEMAS)
-    choices = frozenset(name for alternative in body["schema"].get("anyOf", [])
-                        for name in alternative.get("required", []))
-    return BodyCheck(jsonschema_rs.Draft4Validator(schema), choices, explain_of(route),
-                     not request_body.get("required", False))
+    choices = frozenset(
+        name for alternative in body["schema"].get("anyOf", []) for name in alternative.get("required", [])
+    )
+    return BodyCheck(
+        jsonschema_rs.Draft4Validator(schema), choices, explain_of(route), not request_body.get("required", False)
+    )
 
 
 def query_names(route: bottle.Route) -> frozenset[str]:

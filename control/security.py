@@ -30,10 +30,16 @@ ALLOWED_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
 BODY_TYPES = ("application/json", "multipart/form-data")  # what a changing route takes
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # The operator page: its own script, styles, pictures (signed URLs, blobs) and API; nothing inline or framed.
-CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-                           "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
-           "Content-Security-Policy": CONTENT_SECURITY_POLICY}
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+}
 
 
 def check_body_type(request: bottle.BaseRequest) -> None:
@@ -49,8 +55,7 @@ def check_body_type(request: bottle.BaseRequest) -> None:
     raise fail(415, f"this route takes application/json or multipart/form-data, not {given}")
 
 
-def install(app: bottle.Bottle, cors_origins: str | None = None,
-            allowed_hosts: Iterable[str] | None = None) -> None:
+def install(app: bottle.Bottle, cors_origins: str | None = None, allowed_hosts: Iterable[str] | None = None) -> None:
     """Check each request's Host, answer preflights, refuse big or cross-site bodies, and add the
     security headers; `cors_origins` defaults to FACEGATE_CORS_ORIGINS, `allowed_hosts` to
     control/hosts.py's defaults."""

@@ -27,8 +27,14 @@ class ApiServer:
 
     def start(self) -> None:
         self._server = create_server(
-            self.app, host=self.host, port=self.requested_port, threads=self.threads, ident="facegate",
-            max_request_body_size=4 * MAX_BODY_BYTES, channel_timeout=60, clear_untrusted_proxy_headers=True,
+            self.app,
+            host=self.host,
+            port=self.requested_port,
+            threads=self.threads,
+            ident="facegate",
+            max_request_body_size=4 * MAX_BODY_BYTES,
+            channel_timeout=60,
+            clear_untrusted_proxy_headers=True,
         )
         self._thread = threading.Thread(target=self._serve, name="api-server", daemon=True)
         self._thread.start()

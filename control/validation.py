@@ -168,8 +168,9 @@ def uploaded_files() -> list[tuple[str, bytes]]:
 
 def error_with(status: int, message: str, **details: Any) -> bottle.HTTPResponse:
     """An error that carries more than its message (e.g. an answer per file): `{"error": message, **details}`."""
-    return bottle.HTTPResponse(json.dumps({"error": message, **details}), status,
-                               headers={"Content-Type": "application/json"})
+    return bottle.HTTPResponse(
+        json.dumps({"error": message, **details}), status, headers={"Content-Type": "application/json"}
+    )
 
 
 def check_offset(text: str | None) -> int:

@@ -39,8 +39,7 @@ def _read(path: Path) -> str:
         path.chmod(0o600)
     token = path.read_text(encoding="utf-8").strip()
     if not token or any(ch.isspace() or ch == "," for ch in token):
-        raise SettingError(f"{path} holds no usable token: delete it to have a new one made, "
-                           "or set FACEGATE_API_TOKEN")
+        raise SettingError(f"{path} holds no usable token: delete it to have a new one made, or set FACEGATE_API_TOKEN")
     return token
 
 
@@ -65,14 +64,20 @@ def announce(admin: AdminToken, page_url: str) -> None:
     if not admin.made:
         log.info("API: admin token from %s (FACEGATE_API_TOKEN overrides it)", admin.path)
         return
-    print("\n".join((
-        "",
-        "facegate made an admin token, since no FACEGATE_API_TOKEN is set; every route but /api/health needs it.",
-        f"  operator page: {page_url}",
-        f"  the token:     cat {admin.path}",
-        "  clients send it as 'Authorization: Bearer <token>' (FACEGATE_AUTH=off runs open instead)",
-        "",
-    )), flush=True)
+    print(
+        "\n".join(
+            (
+                "",
+                "facegate made an admin token, since no FACEGATE_API_TOKEN is set;",
+                "every route but /api/health needs it.",
+                f"  operator page: {page_url}",
+                f"  the token:     cat {admin.path}",
+                "  clients send it as 'Authorization: Bearer <token>' (FACEGATE_AUTH=off runs open instead)",
+                "",
+            )
+        ),
+        flush=True,
+    )
 
 
 @dataclass(frozen=True)

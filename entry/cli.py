@@ -41,6 +41,7 @@ from facegate.store import Store, StoreError
 
 log = logging.getLogger("facegate")
 
+
 @dataclass(frozen=True)
 class PlainOption:
     """A command-line option that is not a setting (where the store is, where the API listens, how much to log)."""
@@ -57,17 +58,30 @@ class PlainOption:
 
 
 PLAIN_OPTIONS = (
-    PlainOption("data_dir", "./data", "SQLite store (WAL): people, encodings, results, webhook outbox, runtime config",
-                Cli.EVERY),
+    PlainOption(
+        "data_dir",
+        "./data",
+        "SQLite store (WAL): people, encodings, results, webhook outbox, runtime config",
+        Cli.EVERY,
+    ),
     PlainOption("host", "0.0.0.0", "the API's address", Cli.SERVE),
     PlainOption("port", "5001", "the API's port", Cli.SERVE),
     PlainOption("log_level", "INFO", "DEBUG, INFO, WARNING or ERROR", Cli.EVERY),
-    PlainOption("auth", "on", "`on`: every route but /api/health needs a token (with no FACEGATE_API_TOKEN, one is"
-                " made in the data dir's admin_token); `off` (or `--no-auth`): every route open to anyone",
-                Cli.SERVE, switch=("--no-auth", "off")),
-    PlainOption("allowed_hosts", "", "the Host names the API answers to, a comma list (`*`: any); empty: localhost,"
-                " 127.0.0.1, ::1, the bind address, this machine's names and addresses, FACEGATE_ADVERTISE_URL's host",
-                Cli.SERVE),
+    PlainOption(
+        "auth",
+        "on",
+        "`on`: every route but /api/health needs a token (with no FACEGATE_API_TOKEN, one is"
+        " made in the data dir's admin_token); `off` (or `--no-auth`): every route open to anyone",
+        Cli.SERVE,
+        switch=("--no-auth", "off"),
+    ),
+    PlainOption(
+        "allowed_hosts",
+        "",
+        "the Host names the API answers to, a comma list (`*`: any); empty: localhost,"
+        " 127.0.0.1, ::1, the bind address, this machine's names and addresses, FACEGATE_ADVERTISE_URL's host",
+        Cli.SERVE,
+    ),
 )
 PLAIN = {o.name: o for o in PLAIN_OPTIONS}
 # The settings the command line takes (Spec.cli), by their name.
@@ -89,12 +103,21 @@ def _add_options(parser: argparse.ArgumentParser, *, after_command: bool, serve:
             shown = f"{option.help} (default {option.default or 'none'})".replace("%", "%%")
             parser.add_argument(flag(option.name), default=default, help=shown)
             if option.switch is not None:
-                parser.add_argument(option.switch[0], dest=option.name, action="store_const", const=option.switch[1],
-                                    default=default, help=f"the same as {flag(option.name)} {option.switch[1]}")
+                parser.add_argument(
+                    option.switch[0],
+                    dest=option.name,
+                    action="store_const",
+                    const=option.switch[1],
+                    default=default,
+                    help=f"the same as {flag(option.name)} {option.switch[1]}",
+                )
     for item, spec in SETTINGS:
         if spec.cli in places:
-            parser.add_argument(flag(item.name), default=default,
-                                help=f"{spec.help.replace('%', '%%')} (default {shown_default(item, spec)})")
+            parser.add_argument(
+                flag(item.name),
+                default=default,
+                help=f"{spec.help.replace('%', '%%')} (default {shown_default(item, spec)})",
+            )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -208,8 +231,10 @@ def cmd_register(args: argparse.Namespace, store: Store, settings: Settings) -> 
         raise FaceImageError(f"{refused.label}: {refused.message}{stored}")
     faces = [v.face for v in verdicts if v.face is not None]
     person_id = store.gallery.register(name, [f.encoding for f in faces], crops=[f.crop for f in faces])
-    print(f"registered {name!r} (person {person_id}) from {len(faces)} photo(s); "
-          f"{store.gallery.count_people()} people known")
+    print(
+        f"registered {name!r} (person {person_id}) from {len(faces)} photo(s); "
+        f"{store.gallery.count_people()} people known"
+    )
     return 0
 
 
@@ -217,8 +242,15 @@ def cmd_replay(args: argparse.Namespace, store: Store, settings: Settings) -> in
     from entry.replay import print_report, run_replay
 
     store.close()
-    report = run_replay(args.video, args.data_dir, settings, trace=args.trace, pace=args.pace,
-                        progress=not (args.no_progress or args.json), log_level=args.log_level)
+    report = run_replay(
+        args.video,
+        args.data_dir,
+        settings,
+        trace=args.trace,
+        pace=args.pace,
+        progress=not (args.no_progress or args.json),
+        log_level=args.log_level,
+    )
     print_report(report, args.json)
     return 0
 
@@ -234,8 +266,16 @@ def cmd_serve(args: argparse.Namespace, store: Store, settings: Settings, given:
     auth = option(args, "auth").strip().lower()
     if auth not in ("on", "off"):
         raise SettingError(f"--auth {auth} is not on or off")
-    return serve(store, settings, given, host=host, port=port, log_level=args.log_level, auth_on=auth == "on",
-                 allowed_hosts=option(args, "allowed_hosts"))
+    return serve(
+        store,
+        settings,
+        given,
+        host=host,
+        port=port,
+        log_level=args.log_level,
+        auth_on=auth == "on",
+        allowed_hosts=option(args, "allowed_hosts"),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,8 +36,15 @@ FORGET_AFTER_S = 3600.0  # rows of nodes silent this long are dropped from /api/
 class ClusterAgent:
     """Holds this node's leases; calls `apply(cameras, running)` whenever the set it should run changes."""
 
-    def __init__(self, store: Store, node: NodeRow, *, wanted: Callable[[], list[str]],
-                 status: Callable[[], dict[str, Any]], apply: Callable[[set[str], bool], None]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        node: NodeRow,
+        *,
+        wanted: Callable[[], list[str]],
+        status: Callable[[], dict[str, Any]],
+        apply: Callable[[set[str], bool], None],
+    ) -> None:
         self.tables = store.cluster
         self.store = store
         self.node = node
@@ -76,8 +83,12 @@ class ClusterAgent:
         try:
             self.tables.forget_node(self.node_id)
         except Exception as exc:  # the database is gone: the leases run out by themselves
-            log.warning("could not remove node %s from the database (%s); its leases run out in %.0f s",
-                        self.node_id, _reason(exc), LEASE_S)
+            log.warning(
+                "could not remove node %s from the database (%s); its leases run out in %.0f s",
+                self.node_id,
+                _reason(exc),
+                LEASE_S,
+            )
 
     def _reap_own_host(self) -> None:
         """Nodes of this host whose process is gone (a killed earlier run): their cameras are free now."""
@@ -111,8 +122,11 @@ class ClusterAgent:
             self._tick(now)
         except Exception as exc:
             if not self._db_down:
-                log.warning("database unreachable (%s); keeping %d cameras while their leases last",
-                            _reason(exc), len(self.held))
+                log.warning(
+                    "database unreachable (%s); keeping %d cameras while their leases last",
+                    _reason(exc),
+                    len(self.held),
+                )
                 self._db_down = True
             if self.held and now - self._renewed_at > LEASE_S:
                 log.warning("leases ran out without the database: stopping %s", ", ".join(sorted(self.held)))
@@ -135,11 +149,23 @@ class ClusterAgent:
         running = self.store.core.get_meta("running") == "1"
         leases = self.tables.leases()
         live_nodes = [n for n in self.tables.nodes() if n.node_id != self.node_id and n.alive(now, NODE_TIMEOUT_S)]
-        others = {n.node_id: NodeLoad(sum(1 for lease in leases.values() if lease.node_id == n.node_id
-                                          and lease.live(now)), n.max_cameras) for n in live_nodes}
+        others = {
+            n.node_id: NodeLoad(
+                sum(1 for lease in leases.values() if lease.node_id == n.node_id and lease.live(now)), n.max_cameras
+            )
+            for n in live_nodes
+        }
         taken = {c for c, lease in leases.items() if lease.node_id != self.node_id and lease.live(now)}
-        view = ClusterView(capacity=self.node.max_cameras, mine=dict(self.held), wanted=self.wanted(), taken=taken,
-                           others=others, now=now, last_handover=self._last_handover, node_id=self.node_id)
+        view = ClusterView(
+            capacity=self.node.max_cameras,
+            mine=dict(self.held),
+            wanted=self.wanted(),
+            taken=taken,
+            others=others,
+            now=now,
+            last_handover=self._last_handover,
+            node_id=self.node_id,
+        )
         decided = plan(view, min_hold_s=MIN_HOLD_S)
         if decided.give_up:
             self.tables.release(self.node_id, decided.give_up)

@@ -25,8 +25,11 @@ def _code(text: str) -> str:
 
 def rows() -> list[str]:
     """One row per plain option, then one per setting in its declared order."""
-    found = [f"| {_code(flag(o.name))} | {_code(o.env)} | {_code(o.default) if o.default else 'none'} |  "
-             f"| this process | {o.help} |" for o in PLAIN_OPTIONS]
+    found = [
+        f"| {_code(flag(o.name))} | {_code(o.env)} | {_code(o.default) if o.default else 'none'} |  "
+        f"| this process | {o.help} |"
+        for o in PLAIN_OPTIONS
+    ]
     for item, spec in SETTINGS:
         option = _code(flag(item.name)) if spec.cli is not Cli.NONE else ""
         default = shown_default(item, spec)

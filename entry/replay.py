@@ -55,8 +55,10 @@ class Progress:
         eta = (self.total - done) / fps if fps > 0 and self.total else 0.0
         width = 30
         filled = int(width * done / self.total) if self.total else 0
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total or '?'} frames"
-                         f"  {fps:5.1f} fps  ETA {eta:4.0f} s ")
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total or '?'} frames"
+            f"  {fps:5.1f} fps  ETA {eta:4.0f} s "
+        )
         sys.stderr.flush()
 
     def close(self) -> None:
@@ -64,16 +66,31 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def run_replay(video: str, data_dir: str, settings: Settings, *, trace: str | None = None,
-               pace: bool = False, progress: bool = True, log_level: str | None = None) -> dict[str, Any]:
+def run_replay(
+    video: str,
+    data_dir: str,
+    settings: Settings,
+    *,
+    trace: str | None = None,
+    pace: bool = False,
+    progress: bool = True,
+    log_level: str | None = None,
+) -> dict[str, Any]:
     """Replay the file and return the run's figures; raises ReplayError on bad input or a stalled run."""
     total = check_video(video)
     from pipeline.runtime.run_mode import Mode
     from pipeline.supervision.runner import Pipeline
 
     camera_id = settings.camera_id or "cam0"
-    pipeline = Pipeline(data_dir, settings, mode=Mode(replay=True, pace=pace), trace=trace, follow_config=False,
-                        deliver_webhooks=True, log_level=log_level)
+    pipeline = Pipeline(
+        data_dir,
+        settings,
+        mode=Mode(replay=True, pace=pace),
+        trace=trace,
+        follow_config=False,
+        deliver_webhooks=True,
+        log_level=log_level,
+    )
     bar = Progress(total, progress)
     try:
         pipeline.start()
@@ -123,8 +140,19 @@ def summarize(pipeline: Pipeline, camera_id: str, elapsed: float) -> dict[str, A
     }
 
 
-COLUMNS = ("frames_in", "frames_out", "fps", "ms_p50", "ms_p95", "faces", "encodings", "drops", "queue_hwm",
-           "cpu_s", "restarts")
+COLUMNS = (
+    "frames_in",
+    "frames_out",
+    "fps",
+    "ms_p50",
+    "ms_p95",
+    "faces",
+    "encodings",
+    "drops",
+    "queue_hwm",
+    "cpu_s",
+    "restarts",
+)
 
 
 def format_table(report: dict[str, Any]) -> str:

@@ -22,8 +22,9 @@ log = logging.getLogger("facegate.retention")
 class RetentionTimer:
     """Calls `store.retention.forget_before` now and every `every_s` seconds until `stop()`."""
 
-    def __init__(self, store: Store, days: Callable[[], int], every_s: float,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, store: Store, days: Callable[[], int], every_s: float, clock: Callable[[], float] = time.time
+    ) -> None:
         self.store, self.days, self.every_s, self.clock = store, days, every_s, clock
         self.passes = 0  # passes done, failed ones too
         self._stop = threading.Event()
@@ -48,9 +49,15 @@ class RetentionTimer:
             log.warning("retention pass failed (%s); trying again in %.0f s", exc, self.every_s)
             return
         if forgotten.total:
-            log.info("retention (%d days): forgot %d results, %d visitors with %d faces, %d unknown faces, "
-                     "%d webhook rows", days, forgotten.results, forgotten.visitors, forgotten.visitor_faces,
-                     forgotten.unknown_faces, forgotten.outbox)
+            log.info(
+                "retention (%d days): forgot %d results, %d visitors with %d faces, %d unknown faces, %d webhook rows",
+                days,
+                forgotten.results,
+                forgotten.visitors,
+                forgotten.visitor_faces,
+                forgotten.unknown_faces,
+                forgotten.outbox,
+            )
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -37,8 +37,26 @@ log = logging.getLogger("facegate.service")  # the name operators know
 STATUS_LISTED = 20  # cameras GET /api/status lists (the seed's 16 and a few); /api/cameras pages through all
 BOOT_WAIT_S = 60.0  # how long a start or add-camera request waits for the stages to be up
 
-PROCESS_FIELDS = ("name", "kind", "pid", "alive", "frames_in", "frames_out", "fps", "ms_p50", "ms_p95", "faces",
-                  "encodings", "drops", "lost", "queue_depth", "queue_hwm", "restarts", "cpu_s", "rss_mb")
+PROCESS_FIELDS = (
+    "name",
+    "kind",
+    "pid",
+    "alive",
+    "frames_in",
+    "frames_out",
+    "fps",
+    "ms_p50",
+    "ms_p95",
+    "faces",
+    "encodings",
+    "drops",
+    "lost",
+    "queue_depth",
+    "queue_hwm",
+    "restarts",
+    "cpu_s",
+    "rss_mb",
+)
 
 
 class Service:
@@ -64,10 +82,12 @@ class Service:
         runtime = {k: v for k, v in given.items() if k not in PROCESS_ONLY}
         write_settings(self.store, runtime)
         self._pipeline.start()
-        node = NodeRow(self.node_id, socket.gethostname(), os.getpid(), api_url, self.max_cameras,
-                       self.started_at, time.time())
-        self.agent = ClusterAgent(self.store, node, wanted=lambda: list(self.cameras()), status=self.node_status,
-                                  apply=self.follow_leases)
+        node = NodeRow(
+            self.node_id, socket.gethostname(), os.getpid(), api_url, self.max_cameras, self.started_at, time.time()
+        )
+        self.agent = ClusterAgent(
+            self.store, node, wanted=lambda: list(self.cameras()), status=self.node_status, apply=self.follow_leases
+        )
         self.agent.start()
         self.retention.start()
         log.info("node %s (up to %d cameras)", self.node_id, self.max_cameras)
@@ -133,7 +153,7 @@ class Service:
         with self._lock:
             cameras = self.cameras()
             if not cameras:
-                raise ServiceError("no stream_url is configured: PUT /api/config {\"stream_url\": ...} first")
+                raise ServiceError('no stream_url is configured: PUT /api/config {"stream_url": ...} first')
             self.running = True
             self.store.core.set_meta("running", "1")
             self._reconcile()
@@ -220,8 +240,10 @@ class Service:
     def update_camera(self, camera_id: str, changes: Mapping[str, Any]) -> Camera | None:
         """Merge `changes` into the stored camera, checked, in one transaction; None when there is no such camera."""
         if changes.get("detect_fps") is not None and camera_id == default_camera_id(self.store.config.read()):
-            raise Conflict("the default camera follows the global detect_fps: "
-                           "PUT /api/config {\"detect_fps\": ...} (or add it to cameras)")
+            raise Conflict(
+                "the default camera follows the global detect_fps: "
+                'PUT /api/config {"detect_fps": ...} (or add it to cameras)'
+            )
 
         def changed(stored: dict[str, Any]) -> dict[str, Any]:
             entry = check_camera({**stored, **changes, "id": camera_id})
@@ -251,38 +273,58 @@ class Service:
     def _seen(self, camera_id: str) -> dict[str, Any]:
         """How a camera this node runs is doing: its capture's state and figures."""
         state = self._pipeline.camera_status.get(camera_id)
-        return {"state": state.state if state else "connecting", "error": state.error if state else None,
-                "fps": round(self._capture_fps(camera_id), 1),
-                "width": state.width if state else 0, "height": state.height if state else 0}
+        return {
+            "state": state.state if state else "connecting",
+            "error": state.error if state else None,
+            "fps": round(self._capture_fps(camera_id), 1),
+            "width": state.width if state else 0,
+            "height": state.height if state else 0,
+        }
 
     def node_status(self) -> dict[str, Any]:
         """What this node tells the others in its heartbeat: its cameras' states and its stage figures."""
         running = self.running
-        return {"running": running, "version": self.version, "workers": self.workers,
-                "cameras": {c: self._seen(c) if running else STOPPED for c in sorted(self.held)},
-                "stages": self._pipeline.figures_by_kind()}
+        return {
+            "running": running,
+            "version": self.version,
+            "workers": self.workers,
+            "cameras": {c: self._seen(c) if running else STOPPED for c in sorted(self.held)},
+            "stages": self._pipeline.figures_by_kind(),
+        }
 
     def camera_board(self) -> list[dict[str, Any]]:
         """Every camera of the cluster, oldest first: run here, as its node said in its last heartbeat, or waiting."""
-        cluster = ClusterState(self.store.cameras.all(), self.store.cluster.leases(), self.store.cluster.nodes(),
-                               time.time(), NODE_TIMEOUT_S)
+        cluster = ClusterState(
+            self.store.cameras.all(),
+            self.store.cluster.leases(),
+            self.store.cluster.nodes(),
+            time.time(),
+            NODE_TIMEOUT_S,
+        )
         here = ThisNode(self.node_id, set(self.held), self.running, self._seen)
         return board(cluster, here, Settings.of(self.store.config.read()).detect_fps)
 
     def status(self) -> dict[str, Any]:
         """Recognition on or off, the default camera, and the cameras counted by state (the first few listed)."""
         cameras = self.camera_board()
-        return {"running": self.running, "stream_url": self.config().stream_url, "cameras": cameras[:STATUS_LISTED],
-                "cameras_total": len(cameras), "camera_states": by_state(cameras),
-                "workers": self.workers, "node": self.node_id}
+        return {
+            "running": self.running,
+            "stream_url": self.config().stream_url,
+            "cameras": cameras[:STATUS_LISTED],
+            "cameras_total": len(cameras),
+            "camera_states": by_state(cameras),
+            "workers": self.workers,
+            "node": self.node_id,
+        }
 
     def _holders(self) -> dict[str, NodeRow]:
         """Camera id -> the live node holding it, other than this one."""
         tables = self.store.cluster
         now = time.time()
         live = {n.node_id: n for n in tables.nodes() if n.node_id != self.node_id and n.alive(now, NODE_TIMEOUT_S)}
-        return {c: live[lease.node_id] for c, lease in tables.leases().items()
-                if lease.live(now) and lease.node_id in live}
+        return {
+            c: live[lease.node_id] for c, lease in tables.leases().items() if lease.live(now) and lease.node_id in live
+        }
 
     def nodes(self) -> list[dict[str, Any]]:
         """Every node that shares the database: its cameras, capacity and last heartbeat."""
@@ -292,13 +334,22 @@ class Service:
         listed = []
         for node in tables.nodes():
             held = sorted(c for c, lease in leases.items() if lease.node_id == node.node_id and lease.live(now))
-            listed.append({
-                "id": node.node_id, "host": node.host, "pid": node.pid, "api_url": node.api_url,
-                "alive": node.alive(now, NODE_TIMEOUT_S), "cameras": held, "max_cameras": node.max_cameras,
-                "last_heartbeat": iso_now(node.heartbeat_at), "heartbeat_age_s": round(now - node.heartbeat_at, 1),
-                "started_at": iso_now(node.started_at), "this_node": node.node_id == self.node_id,
-                "stages": node.status.get("stages", {}),
-            })
+            listed.append(
+                {
+                    "id": node.node_id,
+                    "host": node.host,
+                    "pid": node.pid,
+                    "api_url": node.api_url,
+                    "alive": node.alive(now, NODE_TIMEOUT_S),
+                    "cameras": held,
+                    "max_cameras": node.max_cameras,
+                    "last_heartbeat": iso_now(node.heartbeat_at),
+                    "heartbeat_age_s": round(now - node.heartbeat_at, 1),
+                    "started_at": iso_now(node.started_at),
+                    "this_node": node.node_id == self.node_id,
+                    "stages": node.status.get("stages", {}),
+                }
+            )
         return listed
 
     def camera_home(self, camera_id: str) -> str | None:
@@ -315,10 +366,11 @@ class Service:
         return 0.0
 
     def stats(self) -> dict[str, Any]:
-        return {"stages": self._pipeline.figures_by_kind(), "processes": [
-            {k: getattr(row, k) for k in PROCESS_FIELDS}
-            for row in self._pipeline.stage_figures()
-        ], "events": self._pipeline.events}
+        return {
+            "stages": self._pipeline.figures_by_kind(),
+            "processes": [{k: getattr(row, k) for k in PROCESS_FIELDS} for row in self._pipeline.stage_figures()],
+            "events": self._pipeline.events,
+        }
 
     def stage_figures(self) -> list[StageFigures]:
         """One row of counters per stage process (for /metrics)."""
@@ -328,8 +380,17 @@ class Service:
         """Nothing to push: match re-reads the gallery within half a second of its version moving."""
 
 
-def serve(store: Store, settings: Settings, given: dict[str, Any], *, host: str, port: int,
-          log_level: str | None = None, auth_on: bool = True, allowed_hosts: str = "") -> int:
+def serve(
+    store: Store,
+    settings: Settings,
+    given: dict[str, Any],
+    *,
+    host: str,
+    port: int,
+    log_level: str | None = None,
+    auth_on: bool = True,
+    allowed_hosts: str = "",
+) -> int:
     """Run until SIGTERM or SIGINT; returns the exit code. Closed unless `auth_on` is false (entry/admin_token.py);
     `allowed_hosts` (a comma list) replaces the default Host names (control/hosts.py)."""
     from control import hosts
@@ -350,8 +411,9 @@ def serve(store: Store, settings: Settings, given: dict[str, Any], *, host: str,
     service = Service(store, settings, str(store.data_dir), log_level)
     server = None
     try:
-        app = make_app(service, token=tokens.token, read_token=tokens.read_token, host=host, settings=settings,
-                       allowed_hosts=names)
+        app = make_app(
+            service, token=tokens.token, read_token=tokens.read_token, host=host, settings=settings, allowed_hosts=names
+        )
         server = ApiServer(app, host, port)
         try:
             server.start()
@@ -361,8 +423,14 @@ def serve(store: Store, settings: Settings, given: dict[str, Any], *, host: str,
             shown = "localhost" if host in hosts.WILDCARDS else f"[{host}]" if ":" in host else host
             announce(tokens.admin, f"http://{shown}:{server.port}/")
         service.boot(given, advertised_url(host, server.port))
-        log.info("facegate %s: API on http://%s:%d/api, %d detect workers, data in %s", __version__, host,
-                 server.port, service.workers, store.data_dir)
+        log.info(
+            "facegate %s: API on http://%s:%d/api, %d detect workers, data in %s",
+            __version__,
+            host,
+            server.port,
+            service.workers,
+            store.data_dir,
+        )
         while not stop.wait(0.5):
             pass
     finally:

@@ -56,9 +56,19 @@ class AuditTrail:
         now = time.time()
         details = json.dumps(redact(entry.details), default=str, sort_keys=True)
         days = int(self._retention_days() or 0)
-        row_id = connection.execute(audit.insert().values(
-            at=now, time=iso_now(now), scope=entry.scope, client=entry.client, action=entry.action,
-            target=entry.target, details=details).returning(audit.c.id)).scalar_one()
+        row_id = connection.execute(
+            audit.insert()
+            .values(
+                at=now,
+                time=iso_now(now),
+                scope=entry.scope,
+                client=entry.client,
+                action=entry.action,
+                target=entry.target,
+                details=details,
+            )
+            .returning(audit.c.id)
+        ).scalar_one()
         if days > 0:
             connection.execute(audit.delete().where(audit.c.at < now - max(days, 1) * DAY_S))
         return int(row_id)
@@ -70,8 +80,18 @@ class AuditTrail:
             query = query.where(audit.c.action == action)
         with self._engine.connect() as connection:
             rows = connection.execute(query).all()
-        return [{"id": r.id, "time": r.time, "scope": r.scope, "client": r.client, "action": r.action,
-                 "target": r.target, "details": json.loads(r.details)} for r in rows]
+        return [
+            {
+                "id": r.id,
+                "time": r.time,
+                "scope": r.scope,
+                "client": r.client,
+                "action": r.action,
+                "target": r.target,
+                "details": json.loads(r.details),
+            }
+            for r in rows
+        ]
 
     def count(self) -> int:
         with self._engine.connect() as connection:

@@ -69,15 +69,18 @@ def check_camera(value: Any, *, label: str = "a camera's") -> Camera:
     known = {f.name: spec for f, spec in declared(Camera)}
     unknown = set(value) - set(known)
     if unknown:
-        raise SettingError(f"unknown camera field{'s' if len(unknown) > 1 else ''} "
-                           f"{', '.join(repr(name) for name in sorted(unknown))}")
+        raise SettingError(
+            f"unknown camera field{'s' if len(unknown) > 1 else ''} {', '.join(repr(name) for name in sorted(unknown))}"
+        )
     if any(name not in value for name in REQUIRED):
         raise SettingError("a camera needs an id and a stream_url")
     nullable = {f.name for f, _ in declared(Camera) if f.default is None}
     checked: dict[str, Any] = {
-        name: None if value[name] is None and name in nullable else
-        known[name].kind.check("camera_id" if name == "id" else f"{label} {name}", value[name])
-        for name in value}
+        name: None
+        if value[name] is None and name in nullable
+        else known[name].kind.check("camera_id" if name == "id" else f"{label} {name}", value[name])
+        for name in value
+    }
     return Camera(**checked)
 
 
@@ -126,6 +129,13 @@ class CameraList(Kind):
     def samples(self) -> list[Any]:
         door = {"id": "door", "stream_url": "rtsp://door.local/live"}
         # two cameras of one id pass the schema: PUT /api/config answers them 409, the check refuses them
-        return [[], [door], [{**door, "id": "cámara"}], [{**door, "detect_fps": 0.05}],
-                [{**door, "extra": 1}], [{"id": f"c{i}", "stream_url": "0"} for i in range(MAX_CAMERAS + 1)],
-                {}, None]
+        return [
+            [],
+            [door],
+            [{**door, "id": "cámara"}],
+            [{**door, "detect_fps": 0.05}],
+            [{**door, "extra": 1}],
+            [{"id": f"c{i}", "stream_url": "0"} for i in range(MAX_CAMERAS + 1)],
+            {},
+            None,
+        ]

@@ -50,8 +50,11 @@ STOPPED: dict[str, Any] = {"state": "stopped", "error": None, "fps": 0.0, "width
 def board(cluster: ClusterState, here: ThisNode, default_fps: float) -> list[dict[str, Any]]:
     """Every camera, oldest first, with its state, its node (None: no node runs it) and why it waits."""
     live = {n.node_id: n for n in cluster.nodes if n.alive(cluster.now, cluster.node_timeout_s)}
-    holders = {c: lease.node_id for c, lease in cluster.leases.items()
-               if lease.live(cluster.now) and lease.node_id in live and lease.node_id != here.node_id}
+    holders = {
+        c: lease.node_id
+        for c, lease in cluster.leases.items()
+        if lease.live(cluster.now) and lease.node_id in live and lease.node_id != here.node_id
+    }
     holders.update(dict.fromkeys(here.held, here.node_id))
     loads = Counter(holders.values())
     reason = waiting_reason(NodeLoad(loads[n], node.max_cameras) for n, node in live.items())
@@ -65,17 +68,24 @@ def board(cluster: ClusterState, here: ThisNode, default_fps: float) -> list[dic
         else:
             seen = {**STOPPED, "state": "unassigned" if row.enabled else "stopped"}
         fields = row.fields
-        listed.append({
-            "id": row.id, "name": fields["name"], "stream_url": fields["stream_url"], "enabled": row.enabled,
-            "detect_fps": default_fps if fields["detect_fps"] is None else fields["detect_fps"],
-            **{k: seen.get(k) for k in HEARTBEAT_FIELDS}, "node": holder,
-            "reason": reason if seen["state"] == "unassigned" else None,
-        })
+        listed.append(
+            {
+                "id": row.id,
+                "name": fields["name"],
+                "stream_url": fields["stream_url"],
+                "enabled": row.enabled,
+                "detect_fps": default_fps if fields["detect_fps"] is None else fields["detect_fps"],
+                **{k: seen.get(k) for k in HEARTBEAT_FIELDS},
+                "node": holder,
+                "reason": reason if seen["state"] == "unassigned" else None,
+            }
+        )
     return listed
 
 
-def select(cameras: Iterable[dict[str, Any]], *, node: str | None = None,
-           state: str | None = None) -> list[dict[str, Any]]:
+def select(
+    cameras: Iterable[dict[str, Any]], *, node: str | None = None, state: str | None = None
+) -> list[dict[str, Any]]:
     """The cameras on that node and in that state (None: any)."""
     return [c for c in cameras if (node is None or c["node"] == node) and (state is None or c["state"] == state)]
 

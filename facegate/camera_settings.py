@@ -35,8 +35,11 @@ def stored_settings(store: Store) -> dict[str, Any]:
     default_id = default_camera_id(config)
     rows = store.cameras.all()
     default = next((r for r in rows if r.id == default_id), None)
-    return {**config, "stream_url": default.fields["stream_url"] if default is not None else None,
-            "cameras": [camera_of(r).to_dict() for r in rows if r is not default]}
+    return {
+        **config,
+        "stream_url": default.fields["stream_url"] if default is not None else None,
+        "cameras": [camera_of(r).to_dict() for r in rows if r is not default],
+    }
 
 
 def write_settings(store: Store, checked: Mapping[str, Any]) -> None:

@@ -83,7 +83,7 @@ def parse(value: object, name: str = "stream_url") -> Source:
     if text.isascii() and text.isdigit():
         return Source("device", text)
     if text.startswith(FILE_PREFIX):
-        path = text[len(FILE_PREFIX):]
+        path = text[len(FILE_PREFIX) :]
         if _SCHEME.match(path) or not path.startswith("/"):
             raise SourceError(f"a file:// {name} must be followed by an absolute path (file:///videos/door.mp4)")
         return Source("file", path)
@@ -92,15 +92,17 @@ def parse(value: object, name: str = "stream_url") -> Source:
         return Source("file", text)
     kind = scheme.group(1).lower()
     if kind not in NETWORK_SCHEMES:
-        raise SourceError(f"{name} scheme {kind!r} is not supported (use {', '.join(NETWORK_SCHEMES)}, "
-                          "file://, a file path or a device index)")
+        raise SourceError(
+            f"{name} scheme {kind!r} is not supported (use {', '.join(NETWORK_SCHEMES)}, "
+            "file://, a file path or a device index)"
+        )
     if any(ch.isspace() for ch in text):
         raise SourceError(f"{name} must not contain spaces in a URL (write them as %20)")
     try:
         host, _ = urlsplit(text).hostname, urlsplit(text).port
     except ValueError:
         raise SourceError(f"{name} is not a valid URL (its host or port cannot be read)") from None
-    if not text[scheme.end():].startswith("//") or not host:
+    if not text[scheme.end() :].startswith("//") or not host:
         raise SourceError(f"a {kind}:// {name} must name a host")
     redact.learn(text)  # its password is masked wherever it turns up in this process from now on
     return Source("network", text, kind)
@@ -124,11 +126,19 @@ def schema() -> dict[str, object]:
     schemes = "|".join(_any_case(s) for s in sorted(NETWORK_SCHEMES, key=len, reverse=True))
     network = f"(?:{schemes})://[^\\s/{bad}][^\\s{bad}]*"
     path = f"(?:file:///|[^A-Za-z\\s{bad}]|[A-Za-z][A-Za-z0-9+.\\-]*(?:[^A-Za-z0-9+.\\-:{bad}]|$))[^{bad}]*"
-    return {"anyOf": [
-        {"type": "string", "minLength": 1, "maxLength": MAX_LENGTH, "pattern": f"^ *(?:{network}|{path}) *$",
-         "description": f"a device index, an {', '.join(NETWORK_SCHEMES)} URL, or a file path (through the "
-                        f"API only inside the media dir, {MEDIA_DIR_ENV})"},
-        {"type": "integer", "minimum": 0, "description": "a device index"}]}
+    return {
+        "anyOf": [
+            {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_LENGTH,
+                "pattern": f"^ *(?:{network}|{path}) *$",
+                "description": f"a device index, an {', '.join(NETWORK_SCHEMES)} URL, or a file path (through the "
+                f"API only inside the media dir, {MEDIA_DIR_ENV})",
+            },
+            {"type": "integer", "minimum": 0, "description": "a device index"},
+        ]
+    }
 
 
 def media_dir(data_dir: str | Path, environ: dict[str, str] | None = None) -> Path:
@@ -145,10 +155,12 @@ def check_api_source(value: object, data_dir: str | Path) -> None:
         return
     allowed = media_dir(data_dir)
     if not Path(source.target).is_absolute():
-        raise SourceError(f"a file camera added through the API needs an absolute path inside the media dir "
-                          f"({MEDIA_DIR_ENV}, here {allowed})")
+        raise SourceError(
+            f"a file camera added through the API needs an absolute path inside the media dir "
+            f"({MEDIA_DIR_ENV}, here {allowed})"
+        )
     resolved = Path(os.path.realpath(source.target))
     if not resolved.is_relative_to(allowed):
-        raise SourceError(f"a file camera added through the API must lie inside the media dir "
-                          f"({MEDIA_DIR_ENV}, here {allowed})")
-
+        raise SourceError(
+            f"a file camera added through the API must lie inside the media dir ({MEDIA_DIR_ENV}, here {allowed})"
+        )

@@ -25,7 +25,7 @@ def face_crop(frame: np.ndarray, box: Box, size: int = 160) -> bytes:
     top, right, bottom, left = box
     height, width = frame.shape[:2]
     pad_y, pad_x = (bottom - top) // 4, (right - left) // 4
-    crop = frame[max(top - pad_y, 0):min(bottom + pad_y, height), max(left - pad_x, 0):min(right + pad_x, width)]
+    crop = frame[max(top - pad_y, 0) : min(bottom + pad_y, height), max(left - pad_x, 0) : min(right + pad_x, width)]
     if crop.size == 0:
         raise ValueError("empty crop")
     scale = size / max(crop.shape[:2])

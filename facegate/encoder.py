@@ -42,7 +42,7 @@ class _Reader:
         size = control & 0x0F
         if size > 8:
             raise ModelFormatError(f"bad integer at byte {self.pos}")
-        value = int.from_bytes(self.data[self.pos + 1:self.pos + 1 + size], "little")
+        value = int.from_bytes(self.data[self.pos + 1 : self.pos + 1 + size], "little")
         self.pos += 1 + size
         return -value if control & 0x80 else value
 
@@ -52,7 +52,7 @@ class _Reader:
 
     def text(self) -> str:
         size = self.integer()
-        value = self.data[self.pos:self.pos + size]
+        value = self.data[self.pos : self.pos + size]
         self.pos += size
         return value.decode("ascii", "replace")
 
@@ -119,8 +119,9 @@ def _conv_affine(reader: _Reader, channels_in: int) -> _Conv:
     if beta.size != filters:
         raise ModelFormatError("an affine layer of the wrong size")
     matrix = kernel.transpose(2, 3, 1, 0).reshape(rows * cols * channels_in, filters) * gamma
-    return _Conv(np.ascontiguousarray(matrix, dtype=np.float32), (bias * gamma + beta).astype(np.float32),
-                 rows, stride, padding)
+    return _Conv(
+        np.ascontiguousarray(matrix, dtype=np.float32), (bias * gamma + beta).astype(np.float32), rows, stride, padding
+    )
 
 
 def _expect(reader: _Reader, *names: str) -> None:
@@ -218,15 +219,15 @@ def _add(skip: np.ndarray, block: np.ndarray) -> np.ndarray:
         return summed
     shape = tuple(max(a, b) for a, b in zip(skip.shape, block.shape, strict=True))
     out = np.zeros(shape, dtype=np.float32)
-    out[:, :skip.shape[1], :skip.shape[2], :skip.shape[3]] += skip
-    out[:, :block.shape[1], :block.shape[2], :block.shape[3]] += block
+    out[:, : skip.shape[1], : skip.shape[2], : skip.shape[3]] += skip
+    out[:, : block.shape[1], : block.shape[2], : block.shape[3]] += block
     return out
 
 
 def _halve(x: np.ndarray) -> np.ndarray:
     """2x2 average pooling with stride 2 and no padding (an odd last row or column is left out)."""
     faces, rows, cols, channels = x.shape
-    x = x[:, :rows - rows % 2, :cols - cols % 2]
+    x = x[:, : rows - rows % 2, : cols - cols % 2]
     pooled: np.ndarray = x.reshape(faces, rows // 2, 2, cols // 2, 2, channels).mean(axis=(2, 4), dtype=np.float32)
     return pooled
 
@@ -273,4 +274,3 @@ def face_encodings(rgb: np.ndarray, locations: list[tuple[int, int, int, int]]) 
         return []
     encodings = forward(network(), face_chips(rgb, locations)).astype(np.float64)
     return list(encodings)
-

@@ -70,7 +70,7 @@ def sharpness(rgb: np.ndarray, box: Box) -> float:
     """Variance of the Laplacian of the face's grey crop at SHARPNESS_SIZE square: higher is sharper."""
     top, right, bottom, left = box
     height, width = rgb.shape[:2]
-    crop = rgb[max(top, 0):min(bottom, height), max(left, 0):min(right, width)]
+    crop = rgb[max(top, 0) : min(bottom, height), max(left, 0) : min(right, width)]
     if crop.size == 0:
         return 0.0
     grey = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY)
@@ -89,8 +89,11 @@ def nearest_distance(encoding: np.ndarray, others: np.ndarray) -> float:
 def check_duplicate(encoding: np.ndarray, existing: np.ndarray, rules: EnrollmentRules) -> None:
     distance = nearest_distance(encoding, existing)
     if distance <= rules.duplicate_distance:
-        raise EnrollmentRefused(DUPLICATE, f"near-duplicate of an encoding the person already has (distance "
-                                           f"{distance:.3f} <= {rules.duplicate_distance:g})")
+        raise EnrollmentRefused(
+            DUPLICATE,
+            f"near-duplicate of an encoding the person already has (distance "
+            f"{distance:.3f} <= {rules.duplicate_distance:g})",
+        )
 
 
 def enroll_photo(data: bytes, rules: EnrollmentRules, existing: np.ndarray, *, model: str = "hog") -> EnrolledFace:
@@ -106,8 +109,9 @@ def enroll_photo(data: bytes, rules: EnrollmentRules, existing: np.ndarray, *, m
     box, encoding = faces[0]
     width = box[1] - box[3]
     if width < rules.min_face_px:
-        raise EnrollmentRefused(TOO_SMALL, f"face is {width} px wide; at least {rules.min_face_px} px "
-                                           "(min_face_px) are needed")
+        raise EnrollmentRefused(
+            TOO_SMALL, f"face is {width} px wide; at least {rules.min_face_px} px (min_face_px) are needed"
+        )
     sharp = sharpness(rgb, box)
     if sharp < rules.blur_floor:
         raise EnrollmentRefused(BLURRY, f"face is blurry (sharpness {sharp:.1f}, at least {rules.blur_floor:g})")
@@ -150,8 +154,9 @@ class Verdict:
         return {"file": self.label, "accepted": False, "reason": self.reason, "error": self.message}
 
 
-def judge_all(submitted: list[Submitted], rules: EnrollmentRules, existing: np.ndarray, *,
-              model: str = "hog") -> list[Verdict]:
+def judge_all(
+    submitted: list[Submitted], rules: EnrollmentRules, existing: np.ndarray, *, model: str = "hog"
+) -> list[Verdict]:
     """A verdict for each item, in order; an item that duplicates an earlier accepted one of the same batch is
     refused as well, so a batch never stores one picture twice."""
     known = np.asarray(existing, dtype=np.float64).reshape(-1, ENCODING_SIZE)

@@ -30,8 +30,9 @@ def load_rgb(data: bytes | str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarr
             with Image.open(source) as image:
                 width, height = image.size
                 if width * height > min(max_pixels, MAX_PIXELS):
-                    raise FaceImageError(f"image is {width}x{height}; at most {min(max_pixels, MAX_PIXELS) / 1e6:g}"
-                                         " megapixels")
+                    raise FaceImageError(
+                        f"image is {width}x{height}; at most {min(max_pixels, MAX_PIXELS) / 1e6:g} megapixels"
+                    )
                 if min(width, height) < MIN_SIDE:  # dlib's CNN detector fails on images this small
                     raise FaceImageError(f"image is {width}x{height}; a face needs at least {MIN_SIDE}x{MIN_SIDE}")
                 image.draft("RGB", (4096, 4096))
@@ -50,8 +51,9 @@ def load_rgb(data: bytes | str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarr
         raise FaceImageError(f"image cannot be decoded: {exc}") from None
 
 
-def locate_and_encode(rgb: np.ndarray, *, model: str = "hog", upsample: int = 1
-                      ) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
+def locate_and_encode(
+    rgb: np.ndarray, *, model: str = "hog", upsample: int = 1
+) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
     """Every face in the picture, as ((top, right, bottom, left), encoding)."""
     import face_recognition
 
@@ -59,8 +61,10 @@ def locate_and_encode(rgb: np.ndarray, *, model: str = "hog", upsample: int = 1
 
     boxes = face_recognition.face_locations(rgb, number_of_times_to_upsample=upsample, model=model)
     encodings = face_encodings(rgb, boxes)
-    return [((int(top), int(right), int(bottom), int(left)), np.asarray(enc))
-            for (top, right, bottom, left), enc in zip(boxes, encodings, strict=True)]
+    return [
+        ((int(top), int(right), int(bottom), int(left)), np.asarray(enc))
+        for (top, right, bottom, left), enc in zip(boxes, encodings, strict=True)
+    ]
 
 
 def encode_single_face(data: bytes | str | Path, *, model: str = "hog", max_pixels: int = MAX_PIXELS) -> np.ndarray:

@@ -62,8 +62,13 @@ def box_dict(box: Box) -> BoxDict:
 def result_dict(timestamp: str, name: str, distance: float, box: Box) -> Result:
     """`{"timestamp", "name", "confidence": round(1 - distance, 2), "distance": round(distance, 3), "box"}`."""
     distance = float(distance)
-    return {"timestamp": timestamp, "name": name, "confidence": round(1.0 - distance, 2),
-            "distance": round(distance, 3), "box": box_dict(box)}
+    return {
+        "timestamp": timestamp,
+        "name": name,
+        "confidence": round(1.0 - distance, 2),
+        "distance": round(distance, 3),
+        "box": box_dict(box),
+    }
 
 
 def webhook_payload(result: Result, camera_id: str | None, stream_url: str | None) -> dict[str, Any]:

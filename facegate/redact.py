@@ -25,11 +25,27 @@ from typing import Any, overload
 from urllib.parse import quote, unquote
 
 MASK = "***"
-SECRET_ENV = ("FACEGATE_API_TOKEN", "FACEGATE_READ_TOKEN", "FACIAL_RECOGNITION_WEBHOOK_SECRET",
-              "FACEGATE_WEBHOOK_SIGNING_SECRET")
+SECRET_ENV = (
+    "FACEGATE_API_TOKEN",
+    "FACEGATE_READ_TOKEN",
+    "FACIAL_RECOGNITION_WEBHOOK_SECRET",
+    "FACEGATE_WEBHOOK_SIGNING_SECRET",
+)
 # a parameter is secret when its name (any case) holds one of these
-SECRET_WORDS = ("password", "passwd", "pass", "pwd", "pw", "loginpas", "key", "token", "secret", "auth",
-                "signature", "sig")
+SECRET_WORDS = (
+    "password",
+    "passwd",
+    "pass",
+    "pwd",
+    "pw",
+    "loginpas",
+    "key",
+    "token",
+    "secret",
+    "auth",
+    "signature",
+    "sig",
+)
 MIN_SECRET_LEN = 4  # replaced anywhere only from this length: shorter ones would mask ordinary words
 MAX_LEARNED = 1024
 
@@ -53,7 +69,7 @@ def _userinfo_end(rest: str) -> int:
     if at >= 0:
         return at
     colon = rest.find(":", 0, end)
-    if colon < 0 or rest[colon + 1:end].isdigit():
+    if colon < 0 or rest[colon + 1 : end].isdigit():
         return -1  # no userinfo, or host:port
     after = _HOST_AFTER_AT.search(rest, end)  # a password holding a raw '/', '?' or '#'
     return after.start() if after else -1
@@ -75,7 +91,7 @@ def _mask_params(text: str, found: list[str], in_text: bool) -> str:
         tail = ""
         cut = _TEXT_VALUE_END.search(value) if in_text else None
         if cut is not None:
-            value, tail = value[:cut.start()], value[cut.start():]
+            value, tail = value[: cut.start()], value[cut.start() :]
             secret_open = False
         if value:
             found.append(value)
@@ -88,7 +104,7 @@ def _mask_one_url(url: str, found: list[str], in_text: bool = False) -> str:
     start = _URL_START.match(url)
     if start is None:
         return url
-    head, rest = url[:start.end()], url[start.end():]
+    head, rest = url[: start.end()], url[start.end() :]
     at = _userinfo_end(rest)
     if at >= 0:
         user, colon, password = rest[:at].partition(":")
@@ -100,8 +116,7 @@ def _mask_one_url(url: str, found: list[str], in_text: bool = False) -> str:
         rest = rest[at:]
     before, hashmark, fragment = rest.partition("#")
     path, qmark, query = before.partition("?")
-    return (head + path + qmark + _mask_params(query, found, in_text) + hashmark
-            + _mask_params(fragment, found, in_text))
+    return head + path + qmark + _mask_params(query, found, in_text) + hashmark + _mask_params(fragment, found, in_text)
 
 
 def _mask_string(text: str, found: list[str]) -> str:
@@ -135,8 +150,14 @@ def configured_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
 
 def _forms(secret: str) -> set[str]:
     """A secret as it may be written: as is, JSON- or repr-escaped, percent-encoded or decoded."""
-    return {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1], repr(secret)[1:-1],
-            quote(secret, safe=""), unquote(secret)}
+    return {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(secret)[1:-1],
+        quote(secret, safe=""),
+        unquote(secret),
+    }
 
 
 def _replacer(secrets: Iterable[str]) -> Callable[[str], str]:
@@ -186,12 +207,12 @@ def _userinfo_password(url: str) -> tuple[str, str | None]:
     start = _URL_START.match(url)
     if start is None:
         return url, None
-    rest = url[start.end():]
+    rest = url[start.end() :]
     at = _userinfo_end(rest)
-    user, colon, password = rest[:max(at, 0)].partition(":")
+    user, colon, password = rest[: max(at, 0)].partition(":")
     if at < 0 or not colon:
         return url, None
-    return url[:start.end()] + user + rest[at:], password
+    return url[: start.end()] + user + rest[at:], password
 
 
 def restore_password(new_url: Any, stored_url: Any) -> Any:

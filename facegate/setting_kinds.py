@@ -104,8 +104,11 @@ class Number(Kind):
         return self._range().removeprefix("in ") + (", whole" if self.integer else "")
 
     def schema(self) -> Schema:
-        bounded: Schema = {"type": "integer" if self.integer else "number", "minimum": _plain(self.low),
-                           "maximum": _plain(self.high)}
+        bounded: Schema = {
+            "type": "integer" if self.integer else "number",
+            "minimum": _plain(self.low),
+            "maximum": _plain(self.high),
+        }
         if self.low_open:
             bounded["exclusiveMinimum"] = True
         if self.zero:
@@ -114,10 +117,24 @@ class Number(Kind):
 
     def samples(self) -> list[Any]:
         step = 1 if self.integer else min(0.01, (self.high - self.low) / 10)
-        edges = [self.low - step, self.low, self.low + step, (self.low + self.high) / 2, self.high - step,
-                 self.high, self.high + step, 0, -1]
-        return [*(_plain(e) for e in edges), *([] if self.integer else [self.low + step / 2]),
-                *([self.low + 0.5] if self.integer else []), True, None]
+        edges = [
+            self.low - step,
+            self.low,
+            self.low + step,
+            (self.low + self.high) / 2,
+            self.high - step,
+            self.high,
+            self.high + step,
+            0,
+            -1,
+        ]
+        return [
+            *(_plain(e) for e in edges),
+            *([] if self.integer else [self.low + step / 2]),
+            *([self.low + 0.5] if self.integer else []),
+            True,
+            None,
+        ]
 
 
 @dataclass(frozen=True)
@@ -193,9 +210,23 @@ class StreamUrl(Kind):
         return "a path, a URL or a device index"
 
     def samples(self) -> list[Any]:
-        return ["rtsp://cam.local/live", "RTSPS://cam.local/live", "/videos/clip.mp4", "file:///videos/clip.mp4",
-                "clip.mp4", "file://gopher://127.0.0.1:6379/_INFO", "gopher://x/", "rtsp://cam/a\nb", "http://",
-                "0", 3, "", " ", None, True]
+        return [
+            "rtsp://cam.local/live",
+            "RTSPS://cam.local/live",
+            "/videos/clip.mp4",
+            "file:///videos/clip.mp4",
+            "clip.mp4",
+            "file://gopher://127.0.0.1:6379/_INFO",
+            "gopher://x/",
+            "rtsp://cam/a\nb",
+            "http://",
+            "0",
+            3,
+            "",
+            " ",
+            None,
+            True,
+        ]
 
 
 @dataclass(frozen=True)
@@ -224,8 +255,18 @@ class Identifier(Kind):
         return f"1-{self.max_length} of A-Z a-z 0-9 {self.extra}"
 
     def samples(self) -> list[Any]:
-        return ["cam0", "door.side_2-b", "cámara", "a b", "", "x" * self.max_length, "x" * (self.max_length + 1),
-                "cam\n", 7, None]
+        return [
+            "cam0",
+            "door.side_2-b",
+            "cámara",
+            "a b",
+            "",
+            "x" * self.max_length,
+            "x" * (self.max_length + 1),
+            "cam\n",
+            7,
+            None,
+        ]
 
 
 @dataclass(frozen=True)

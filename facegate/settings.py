@@ -62,68 +62,145 @@ DATABASE_URL_EXAMPLES = ("postgresql://facegate:secret@db.local/facegate", None,
 class Settings:
     """The effective settings of a run: one declared field per setting (default, kind, help, where it applies)."""
 
-    stream_url: str | None = declare(None, STREAM_URL, "the default camera: a file path (through the API only"
-                                     " in FACEGATE_MEDIA_DIR), rtsp(s)://, rtmp://, http(s)://, or a device index",
-                                     cli=Cli.SERVE)
+    stream_url: str | None = declare(
+        None,
+        STREAM_URL,
+        "the default camera: a file path (through the API only"
+        " in FACEGATE_MEDIA_DIR), rtsp(s)://, rtmp://, http(s)://, or a device index",
+        cli=Cli.SERVE,
+    )
     camera_id: str = declare("cam0", CAMERA_ID, "id of that camera; events carry it", cli=Cli.SERVE)
-    cameras: tuple[Camera, ...] = declare((), CameraList(), "more cameras: [{id, stream_url, name, enabled,"
-                                          " detect_fps}] (usually through POST /api/cameras)")
-    threshold: float = declare(0.6, Number(0.0, 1.0, low_open=True),
-                               "the largest face distance that still names a person", cli=Cli.EVERY)
-    downscale: float = declare(0.5, Number(0.05, 1.0, low_open=True),
-                               "frames are shrunk by this before faces are located", cli=Cli.EVERY)
-    model: str = declare("hog", Choice(("hog", "cnn")), "dlib's locator for registered photos, and for the"
-                         " pipeline while `detector` is `hog`", cli=Cli.EVERY,
-                         aliases=("encoding_model", "detection_model"))
-    detector: str = declare("hog", Choice(DETECTORS), "the pipeline's face locator (`blazeface` is 4-5x"
-                            " faster, see \"Carrying more cameras\")", cli=Cli.EVERY)
-    detector_model: str | None = declare(None, Text(4096), "a BlazeFace `.tflite` file; missing or unreadable, the"
-                                         " start fails with one line", lifetime=START, cli=Cli.EVERY,
-                                         shown_default="the wheel's")
-    detect_fps: float = declare(DEFAULT_DETECT_FPS, DETECT_FPS, "detections per stream second per camera at most;"
-                                " `0` detects every frame. A camera in `cameras` may set its own", cli=Cli.EVERY,
-                                per_camera=True)
-    motion_threshold: int = declare(25, Number(1, 254, integer=True), "grey levels a pixel of the small motion copy"
-                                    " must change by to count as moved")
-    motion_min_area: int = declare(12, Number(1, 2000, integer=True), "moved pixels of the 160x90 motion copy a"
-                                   " region needs to count as motion")
+    cameras: tuple[Camera, ...] = declare(
+        (),
+        CameraList(),
+        "more cameras: [{id, stream_url, name, enabled, detect_fps}] (usually through POST /api/cameras)",
+    )
+    threshold: float = declare(
+        0.6, Number(0.0, 1.0, low_open=True), "the largest face distance that still names a person", cli=Cli.EVERY
+    )
+    downscale: float = declare(
+        0.5, Number(0.05, 1.0, low_open=True), "frames are shrunk by this before faces are located", cli=Cli.EVERY
+    )
+    model: str = declare(
+        "hog",
+        Choice(("hog", "cnn")),
+        "dlib's locator for registered photos, and for the pipeline while `detector` is `hog`",
+        cli=Cli.EVERY,
+        aliases=("encoding_model", "detection_model"),
+    )
+    detector: str = declare(
+        "hog",
+        Choice(DETECTORS),
+        'the pipeline\'s face locator (`blazeface` is 4-5x faster, see "Carrying more cameras")',
+        cli=Cli.EVERY,
+    )
+    detector_model: str | None = declare(
+        None,
+        Text(4096),
+        "a BlazeFace `.tflite` file; missing or unreadable, the start fails with one line",
+        lifetime=START,
+        cli=Cli.EVERY,
+        shown_default="the wheel's",
+    )
+    detect_fps: float = declare(
+        DEFAULT_DETECT_FPS,
+        DETECT_FPS,
+        "detections per stream second per camera at most;"
+        " `0` detects every frame. A camera in `cameras` may set its own",
+        cli=Cli.EVERY,
+        per_camera=True,
+    )
+    motion_threshold: int = declare(
+        25,
+        Number(1, 254, integer=True),
+        "grey levels a pixel of the small motion copy must change by to count as moved",
+    )
+    motion_min_area: int = declare(
+        12, Number(1, 2000, integer=True), "moved pixels of the 160x90 motion copy a region needs to count as motion"
+    )
     upsample: int = declare(1, Number(0, 3, integer=True), "times dlib upsamples the image to find small faces")
-    workers: int = declare(max(1, os.cpu_count() or 1), Number(1, 64, integer=True), "detection processes",
-                           lifetime=PROCESS, cli=Cli.EVERY, shown_default="number of cores")
-    database_url: str | None = declare(None, Checked(check_database_url, DATABASE_URL_EXAMPLES), "`postgresql://user:password@host/db`"
-                                       " keeps the whole store in PostgreSQL instead (see Storage)",
-                                       lifetime=PROCESS, cli=Cli.EVERY)
-    node_id: str | None = declare(None, Identifier(extra="-_.:", max_length=128), "this node's id among the nodes"
-                                  " sharing a database (see Several machines)", lifetime=PROCESS, cli=Cli.SERVE,
-                                  shown_default="host name + pid")
-    max_cameras: int = declare(MAX_CAMERAS, Number(0, 64, integer=True), "cameras this node takes at most",
-                               lifetime=PROCESS, cli=Cli.SERVE)
+    workers: int = declare(
+        max(1, os.cpu_count() or 1),
+        Number(1, 64, integer=True),
+        "detection processes",
+        lifetime=PROCESS,
+        cli=Cli.EVERY,
+        shown_default="number of cores",
+    )
+    database_url: str | None = declare(
+        None,
+        Checked(check_database_url, DATABASE_URL_EXAMPLES),
+        "`postgresql://user:password@host/db` keeps the whole store in PostgreSQL instead (see Storage)",
+        lifetime=PROCESS,
+        cli=Cli.EVERY,
+    )
+    node_id: str | None = declare(
+        None,
+        Identifier(extra="-_.:", max_length=128),
+        "this node's id among the nodes sharing a database (see Several machines)",
+        lifetime=PROCESS,
+        cli=Cli.SERVE,
+        shown_default="host name + pid",
+    )
+    max_cameras: int = declare(
+        MAX_CAMERAS, Number(0, 64, integer=True), "cameras this node takes at most", lifetime=PROCESS, cli=Cli.SERVE
+    )
     recheck_s: float = declare(1.0, Number(0.0, 3600.0), "a named track is encoded again at most this often")
-    unknown_recheck_s: float = declare(0.2, Number(0.0, 3600.0),
-                                       "an unnamed track is encoded again at most this often")
-    event_cooldown_s: float = declare(10.0, Number(0.0, 86400.0),
-                                      "a person makes a new event on a camera only after this long")
+    unknown_recheck_s: float = declare(0.2, Number(0.0, 3600.0), "an unnamed track is encoded again at most this often")
+    event_cooldown_s: float = declare(
+        10.0, Number(0.0, 86400.0), "a person makes a new event on a camera only after this long"
+    )
     unknown_events: bool = declare(True, Flag(), "unknown faces make events too")
-    visitor_threshold: float = declare(DEFAULT_VISITOR_THRESHOLD, Number(0.0, 1.0, low_open=True),
-                                       "largest face distance at which an unknown face joins an earlier visitor"
-                                       " (stricter than threshold, see \"Visitors\")")
-    min_face_px: int = declare(0, Number(0, 4096, integer=True), "faces narrower than this (full-frame pixels) are"
-                               " not encoded, nor accepted by enrollment")
-    retention_days: int = declare(30, Number(0, 3650, integer=True), "results (with their encodings and crops),"
-                                  " webhook rows, unknown faces and visitors unseen for this many days are"
-                                  " forgotten (0 keeps them)")
-    retention_every_s: float = declare(3600.0, Number(0.1, 3600.0), "how often the serving process applies"
-                                       " retention_days (idle or not; an hour at most)", lifetime=PROCESS)
-    mjpeg_max_s: float = declare(3600.0, Number(1.0, 86400.0), "an MJPEG view ends after this long (the"
-                                 " client reconnects)", lifetime=PROCESS)
-    audit_retention_days: int = declare(365, Number(0, 36500, integer=True), "audit rows older than this are"
-                                        " pruned (0 keeps them; rows younger than a day never go)")
-    api_face_workers: int = declare(1, Number(1, 64, integer=True), "processes running face detection for API"
-                                    " uploads (at a lower priority than the cameras)", lifetime=START)
-    api_face_queue: int = declare(2, Number(0, 1000, integer=True), "API uploads that may wait for a face worker;"
-                                  " more are answered 429 with Retry-After", lifetime=START)
-    max_image_pixels: int = declare(16_000_000, Number(1, 40_000_000, integer=True), "uploaded photos with more"
-                                    " pixels are refused (400) before they are decoded", lifetime=START)
+    visitor_threshold: float = declare(
+        DEFAULT_VISITOR_THRESHOLD,
+        Number(0.0, 1.0, low_open=True),
+        "largest face distance at which an unknown face joins an earlier visitor"
+        ' (stricter than threshold, see "Visitors")',
+    )
+    min_face_px: int = declare(
+        0,
+        Number(0, 4096, integer=True),
+        "faces narrower than this (full-frame pixels) are not encoded, nor accepted by enrollment",
+    )
+    retention_days: int = declare(
+        30,
+        Number(0, 3650, integer=True),
+        "results (with their encodings and crops),"
+        " webhook rows, unknown faces and visitors unseen for this many days are"
+        " forgotten (0 keeps them)",
+    )
+    retention_every_s: float = declare(
+        3600.0,
+        Number(0.1, 3600.0),
+        "how often the serving process applies retention_days (idle or not; an hour at most)",
+        lifetime=PROCESS,
+    )
+    mjpeg_max_s: float = declare(
+        3600.0, Number(1.0, 86400.0), "an MJPEG view ends after this long (the client reconnects)", lifetime=PROCESS
+    )
+    audit_retention_days: int = declare(
+        365,
+        Number(0, 36500, integer=True),
+        "audit rows older than this are pruned (0 keeps them; rows younger than a day never go)",
+    )
+    api_face_workers: int = declare(
+        1,
+        Number(1, 64, integer=True),
+        "processes running face detection for API uploads (at a lower priority than the cameras)",
+        lifetime=START,
+    )
+    api_face_queue: int = declare(
+        2,
+        Number(0, 1000, integer=True),
+        "API uploads that may wait for a face worker; more are answered 429 with Retry-After",
+        lifetime=START,
+    )
+    max_image_pixels: int = declare(
+        16_000_000,
+        Number(1, 40_000_000, integer=True),
+        "uploaded photos with more pixels are refused (400) before they are decoded",
+        lifetime=START,
+    )
 
     @classmethod
     def of(cls, values: Settings | Mapping[str, Any]) -> Settings:

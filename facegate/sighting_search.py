@@ -34,6 +34,7 @@ class SightingSearch:
     def warm_up(self) -> threading.Thread:
         """Load the stored encodings in a background thread, so the first search after a start is not the slow
         one (100,000 sightings take about a second and a half to read)."""
+
         def load() -> None:
             with self._lock:
                 self.sync()
@@ -55,13 +56,20 @@ class SightingSearch:
                 return
             self.ids = np.concatenate([self.ids, rows.ids])
             self.vectors = np.concatenate([self.vectors, rows.vectors])
-            self.half_norms = np.concatenate([self.half_norms, 0.5 * np.einsum("ij,ij->i", rows.vectors,
-                                                                                rows.vectors)])
+            self.half_norms = np.concatenate([self.half_norms, 0.5 * np.einsum("ij,ij->i", rows.vectors, rows.vectors)])
             self.created = np.concatenate([self.created, rows.created])
             self.cameras = np.concatenate([self.cameras, np.array(rows.cameras, dtype=object)])
 
-    def search(self, encoding: np.ndarray, *, threshold: float, since: float | None = None,
-               until: float | None = None, camera: str | None = None, limit: int = 100) -> list[tuple[int, float]]:
+    def search(
+        self,
+        encoding: np.ndarray,
+        *,
+        threshold: float,
+        since: float | None = None,
+        until: float | None = None,
+        camera: str | None = None,
+        limit: int = 100,
+    ) -> list[tuple[int, float]]:
         """(result id, distance) of the sightings within `threshold` of `encoding`, nearest first."""
         with self._lock:
             self.sync()

@@ -123,8 +123,9 @@ class Camera:
         if self.link.enter(state):
             level = logging.WARNING if error else logging.INFO
             log.log(level, "camera %s %s%s", self.camera_id, state, f": {error}" if error else "")
-        self.ctx.outbox.put(CameraStatus(self.camera_id, state, error, int(shape[1]) if len(shape) > 1 else 0,
-                                         int(shape[0]), fps))
+        self.ctx.outbox.put(
+            CameraStatus(self.camera_id, state, error, int(shape[1]) if len(shape) > 1 else 0, int(shape[0]), fps)
+        )
 
     def request_ring(self, shape: tuple[int, int, int]) -> FrameRing | None:
         """Ask the supervisor (the segment's owner) for a ring sized to this stream, and attach to it."""
@@ -188,8 +189,7 @@ class Camera:
         reason = self.gate.decide(self.ring.frame(slot), pts, self.ring.hints)
         if reason is None:
             self.ring.release(slot, self.seq)
-        ref = FrameRef(self.camera_id, self.ring.name, slot, self.seq, pts, captured_at, self.ring.shape,
-                       reason)
+        ref = FrameRef(self.camera_id, self.ring.name, slot, self.seq, pts, captured_at, self.ring.shape, reason)
         if self.quiet is not None and self.gate.quiet:
             batch = self.quiet.add(ref, captured_at)
             if batch is not None:

@@ -109,15 +109,16 @@ class Detector:
         boxes = [to_full_frame(box, downscale, height, width) for box in found]
         min_px = s.min_face_px
         wanted = [
-            i for i, box in enumerate(boxes)
-            if box[1] - box[3] >= min_px
-            and ring.hints.should_encode(box, ref.pts, s.recheck_s, s.unknown_recheck_s)
+            i
+            for i, box in enumerate(boxes)
+            if box[1] - box[3] >= min_px and ring.hints.should_encode(box, ref.pts, s.recheck_s, s.unknown_recheck_s)
         ]
         encodings = face_encodings(rgb, [found[i] for i in wanted])
         by_index = dict(zip(wanted, encodings, strict=True))
         frame = ring.frame(ref.slot)
-        faces = [Face(box, by_index.get(i), self.crop(frame, box) if i in by_index else None)
-                 for i, box in enumerate(boxes)]
+        faces = [
+            Face(box, by_index.get(i), self.crop(frame, box) if i in by_index else None) for i, box in enumerate(boxes)
+        ]
         self.meter.add("faces", len(faces))
         self.meter.add("encodings", len(wanted))
         return FaceBatch(ref, faces, self.worker, detect_ms=(time.perf_counter() - started) * 1000.0)

@@ -30,8 +30,7 @@ REPLAY_DRAIN_S = 10.0  # how long the end of a replay waits for its webhooks to 
 
 def trace_line(result: FrameResult) -> str:
     faces = [
-        {"box": box_dict(f.box), "name": f.name, "distance": f.distance, "track": f.track_id}
-        for f in result.faces
+        {"box": box_dict(f.box), "name": f.name, "distance": f.distance, "track": f.track_id} for f in result.faces
     ]
     record = {"frame": result.seq, "pts": round(result.pts, 4), "detected": result.detected, "faces": faces}
     if result.lost:
@@ -57,26 +56,43 @@ class Emitter:
         self.meter.mark_ready()
 
     def keep_unknown(self, face: UnknownFace) -> None:
-        patiently(lambda: self.store.unknown.add(face.event_id, face.camera_id, face.captured_at, face.box, face.jpeg,
-                                                 face.encoding),
-                  what="keeping an unknown face", stopping=lambda: bool(self.stop))
+        patiently(
+            lambda: self.store.unknown.add(
+                face.event_id, face.camera_id, face.captured_at, face.box, face.jpeg, face.encoding
+            ),
+            what="keeping an unknown face",
+            stopping=lambda: bool(self.stop),
+        )
 
     def record(self, event: Event) -> None:
         body = webhook_body(event.result, event.camera_id, event.stream_url) if self.sender else None
         stream_url = redact(event.stream_url)
         sighting = Sighting(event.encoding, event.crop, event.visitor_id)
-        patiently(lambda: self.store.results.add(event.event_id, event.result, event.camera_id, stream_url, body,
-                                               sighting=sighting),
-                  what=f"writing event {event.event_id}", stopping=lambda: bool(self.stop))
+        patiently(
+            lambda: self.store.results.add(
+                event.event_id, event.result, event.camera_id, stream_url, body, sighting=sighting
+            ),
+            what=f"writing event {event.event_id}",
+            stopping=lambda: bool(self.stop),
+        )
         visitor_id, encoding = event.visitor_id, event.encoding
         if visitor_id is not None and encoding is not None:
             box = event.result["box"]
-            patiently(lambda: self.store.visitors.offer_face(visitor_id, encoding, event.crop,
-                                                            crop_quality(event.crop, box["right"] - box["left"])),
-                      what=f"keeping a face of visitor {visitor_id}", stopping=lambda: bool(self.stop))
+            patiently(
+                lambda: self.store.visitors.offer_face(
+                    visitor_id, encoding, event.crop, crop_quality(event.crop, box["right"] - box["left"])
+                ),
+                what=f"keeping a face of visitor {visitor_id}",
+                stopping=lambda: bool(self.stop),
+            )
         self.meter.add("encodings")  # the emitter's "encodings" column counts events written
-        log.info("event %s: %s on %s (distance %.3f)", event.event_id, event.result["name"], event.camera_id,
-                 event.result["distance"])
+        log.info(
+            "event %s: %s on %s (distance %.3f)",
+            event.event_id,
+            event.result["name"],
+            event.camera_id,
+            event.result["distance"],
+        )
         if self.sender is not None:
             self.sender.wake()
 

@@ -57,8 +57,9 @@ class Matcher:
         self.mode = ctx.options.mode
         self._collected: list[FrameResult] | None = None  # results held while a QuietFrames goes through
         self._quiet: set[tuple[str, int]] = set()  # its frames: they waited in capture by design, no latency
-        self.listener = Listener(self.store.url, "facegate_gallery_version").start() \
-            if self.store.backend == "postgresql" else None
+        self.listener = (
+            Listener(self.store.url, "facegate_gallery_version").start() if self.store.backend == "postgresql" else None
+        )
         self.refresh_gallery(force=True)
         self.visitors = VisitorIndex(self.store)
         self.meter.mark_ready()
@@ -76,8 +77,10 @@ class Matcher:
         try:
             self._reload_gallery()
         except DBAPIError as exc:
-            log.warning("gallery not checked, the database is unreachable (%s); matching against the last one",
-                        " ".join(str(exc.orig or exc).split())[:200])
+            log.warning(
+                "gallery not checked, the database is unreachable (%s); matching against the last one",
+                " ".join(str(exc.orig or exc).split())[:200],
+            )
 
     def refresh_visitors(self) -> None:
         """The kept visitor faces, re-read when they changed; the last ones while the database is away."""
@@ -185,12 +188,15 @@ class Matcher:
     def carry(self, camera: CameraTracks, ref: FrameRef, started: float) -> None:
         """A frame capture kept off detection: its faces are the tracks' boxes carried from the last detected
         frame, with their names; no encoding, no event (nothing new was seen)."""
-        results = [FaceResult(box, track.name, round(track.distance, 3), track.id)
-                   for track, box in camera.carried(ref.pts, ref.shape[0], ref.shape[1])]
+        results = [
+            FaceResult(box, track.name, round(track.distance, 3), track.id)
+            for track, box in camera.carried(ref.pts, ref.shape[0], ref.shape[1])
+        ]
         self.finish(ref, results, started, detected=False)
 
-    def finish(self, ref: FrameRef, results: list[FaceResult], started: float, *, lost: bool = False,
-               detected: bool = True) -> None:
+    def finish(
+        self, ref: FrameRef, results: list[FaceResult], started: float, *, lost: bool = False, detected: bool = True
+    ) -> None:
         now = time.time()
         result = FrameResult(ref.camera_id, ref.seq, ref.pts, ref.captured_at, results, lost, detected)
         if self._collected is not None:
@@ -230,11 +236,23 @@ class Matcher:
             result["visitor_id"] = visitor_id
         stream_url = self.stream_urls.get(camera.camera_id, "")
         event_id = new_event_id()
-        self.ctx.outbox.put(Event(event_id, camera.camera_id, stream_url, result, captured_at, time.time(),
-                                  track.last_encoding, track.last_crop, visitor_id))
+        self.ctx.outbox.put(
+            Event(
+                event_id,
+                camera.camera_id,
+                stream_url,
+                result,
+                captured_at,
+                time.time(),
+                track.last_encoding,
+                track.last_crop,
+                visitor_id,
+            )
+        )
         if track.name == UNKNOWN and track.crop is not None and track.crop_encoding is not None:
-            self.ctx.outbox.put(UnknownFace(event_id, camera.camera_id, track.crop, track.crop_encoding,
-                                            captured_at, track.box))
+            self.ctx.outbox.put(
+                UnknownFace(event_id, camera.camera_id, track.crop, track.crop_encoding, captured_at, track.box)
+            )
 
     def run(self) -> None:
         while not self.stop:

@@ -16,12 +16,21 @@ from facegate.audit import AuditTrail
 def install(app: bottle.Bottle, trail: AuditTrail) -> None:
     """Add the audit listing to the API app (admin only: the trail names who changed what)."""
 
-    @app.get("/api/audit", scope=Scope.ADMIN,
-             doc=Doc("listAudit", "The audit trail of changes, newest first",
-                     {"200": json_answer(obj({"audit": {"type": "array", "items": ref("AuditEntry")},
-                                              "total": INTEGER}, ["audit", "total"])), **error_answers(400)},
-                     parameters=(LIMIT, {"name": "action", "in": "query", "schema": STRING,
-                                         "example": "person.delete"})))
+    @app.get(
+        "/api/audit",
+        scope=Scope.ADMIN,
+        doc=Doc(
+            "listAudit",
+            "The audit trail of changes, newest first",
+            {
+                "200": json_answer(
+                    obj({"audit": {"type": "array", "items": ref("AuditEntry")}, "total": INTEGER}, ["audit", "total"])
+                ),
+                **error_answers(400),
+            },
+            parameters=(LIMIT, {"name": "action", "in": "query", "schema": STRING, "example": "person.delete"}),
+        ),
+    )
     def audit() -> dict[str, Any]:
         action = bottle.request.query.getunicode("action") or None
         rows = trail.list(check_limit(bottle.request.query.get("limit")), action=action)

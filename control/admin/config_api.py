@@ -32,21 +32,35 @@ def _explain(body: dict[str, Any]) -> Any:
 def install(app: bottle.Bottle, service: ServiceApi) -> None:
     """Add the configuration routes to the API app."""
 
-    @app.get("/api/config", scope=Scope.READ,
-             doc=Doc("getConfig", "The runtime configuration",
-                     {"200": json_answer(obj({"config": CONFIG}, ["config"]))}))
+    @app.get(
+        "/api/config",
+        scope=Scope.READ,
+        doc=Doc("getConfig", "The runtime configuration", {"200": json_answer(obj({"config": CONFIG}, ["config"]))}),
+    )
     def get_config() -> dict[str, Any]:
         return {"config": service.config().as_dict()}
 
-    @app.put("/api/config", scope=Scope.ADMIN, action="config.update", explain=_explain,
-             doc=Doc("updateConfig", "Change stream_url, threshold, ... without a restart",
-                     {"200": json_answer(obj({"success": BOOLEAN, "message": STRING, "config": CONFIG},
-                                             ["success", "config"])), **error_answers(400, 401, 409, 413)},
-                     body=json_request(CONFIG_BODY)))
+    @app.put(
+        "/api/config",
+        scope=Scope.ADMIN,
+        action="config.update",
+        explain=_explain,
+        doc=Doc(
+            "updateConfig",
+            "Change stream_url, threshold, ... without a restart",
+            {
+                "200": json_answer(
+                    obj({"success": BOOLEAN, "message": STRING, "config": CONFIG}, ["success", "config"])
+                ),
+                **error_answers(400, 401, 409, 413),
+            },
+            body=json_request(CONFIG_BODY),
+        ),
+    )
     def put_config() -> dict[str, Any]:
         body = keep_config_passwords(service, _settings(json_body()))
         if not body:
-            raise fail(400, "send at least one setting, e.g. {\"threshold\": 0.5}")
+            raise fail(400, 'send at least one setting, e.g. {"threshold": 0.5}')
         camera_ids = [c.get("id") for c in body.get("cameras") or [] if isinstance(c, dict)]
         if len(set(camera_ids)) != len(camera_ids):
             raise fail(409, "two cameras have the same id")

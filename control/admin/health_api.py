@@ -23,10 +23,18 @@ HEALTH = ref("Health")
 def install(app: bottle.Bottle, service: ServiceApi) -> None:
     """Add `GET /api/health` to the API app (public: it names no camera, person or result)."""
 
-    @app.get("/api/health", scope=Scope.PUBLIC,
-             doc=Doc("getHealth", "Liveness for load balancers and HEALTHCHECK: 503 unless ok; no token",
-                     {"200": json_answer(HEALTH),
-                      "503": json_answer(HEALTH, "Starting, or degraded (a stage or the store down)")}))
+    @app.get(
+        "/api/health",
+        scope=Scope.PUBLIC,
+        doc=Doc(
+            "getHealth",
+            "Liveness for load balancers and HEALTHCHECK: 503 unless ok; no token",
+            {
+                "200": json_answer(HEALTH),
+                "503": json_answer(HEALTH, "Starting, or degraded (a stage or the store down)"),
+            },
+        ),
+    )
     def health() -> dict[str, Any]:
         status = service.health()
         if status != "ok":

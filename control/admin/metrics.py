@@ -60,8 +60,9 @@ class PipelineCollector:
 
     @staticmethod
     def _latency(rows: list[StageFigures]) -> Iterator[Metric]:
-        family = HistogramMetricFamily("facegate_latency_seconds",
-                                       "From frame capture to the decision leaving match", labels=["stage"])
+        family = HistogramMetricFamily(
+            "facegate_latency_seconds", "From frame capture to the decision leaving match", labels=["stage"]
+        )
         for row in rows:
             if row.kind != StageKind.MATCH:
                 continue
@@ -73,17 +74,24 @@ class PipelineCollector:
     def _cameras(self) -> Iterator[Metric]:
         status = self.service.status()
         cameras = redact(self.service.camera_board())  # masked before their URLs become labels
-        counted = GaugeMetricFamily("facegate_cameras", "Cameras of the cluster by state (unassigned: waiting for a"
-                                    " node with room)", labels=["state"])
+        counted = GaugeMetricFamily(
+            "facegate_cameras",
+            "Cameras of the cluster by state (unassigned: waiting for a node with room)",
+            labels=["state"],
+        )
         counts = by_state(cameras)
         for name in STATES:
             counted.add_metric([name], float(counts.get(name, 0)))
         yield counted
         fps = GaugeMetricFamily("facegate_camera_fps", "Frames per second read from the camera", labels=["camera"])
-        state = GaugeMetricFamily("facegate_camera_state", "1 for the camera's current state",
-                                  labels=["camera", "state"])
-        info = GaugeMetricFamily("facegate_camera_info", "Each configured camera, with its stream URL (no password)",
-                                 labels=["camera", "stream_url"])
+        state = GaugeMetricFamily(
+            "facegate_camera_state", "1 for the camera's current state", labels=["camera", "state"]
+        )
+        info = GaugeMetricFamily(
+            "facegate_camera_info",
+            "Each configured camera, with its stream URL (no password)",
+            labels=["camera", "stream_url"],
+        )
         for camera in cameras:
             fps.add_metric([camera["id"]], float(camera.get("fps") or 0.0))
             info.add_metric([camera["id"], str(camera.get("stream_url") or "")], 1.0)
@@ -101,8 +109,9 @@ class PipelineCollector:
 
     def _webhooks(self) -> Iterator[Metric]:
         counts = self.service.store.outbox.counts()
-        family = GaugeMetricFamily("facegate_webhook_events", "Webhook outbox rows by delivery status",
-                                   labels=["status"])
+        family = GaugeMetricFamily(
+            "facegate_webhook_events", "Webhook outbox rows by delivery status", labels=["status"]
+        )
         for status, count in counts.items():
             family.add_metric([status], float(count))
         yield family
@@ -124,9 +133,15 @@ def render(service: Any) -> bytes:
 def install(app: bottle.Bottle, service: Any) -> None:
     """Add `GET /metrics`: open, or read scope when FACEGATE_METRICS_AUTH=read (control/auth.py)."""
 
-    @app.get("/metrics", scope=Scope.METRICS,
-             doc=Doc("getMetrics", "Prometheus metrics", {"200": {
-                 "description": "Prometheus text format", "content": {"text/plain": {"schema": STRING}}}}))
+    @app.get(
+        "/metrics",
+        scope=Scope.METRICS,
+        doc=Doc(
+            "getMetrics",
+            "Prometheus metrics",
+            {"200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": STRING}}}},
+        ),
+    )
     def prometheus() -> bytes:
         bottle.response.content_type = CONTENT_TYPE
         return render(service)

@@ -44,15 +44,26 @@ def install(app: bottle.Bottle, service: ServiceApi) -> None:
     def get_status() -> dict[str, Any]:
         return status(service)
 
-    @app.post("/api/start", scope=Scope.ADMIN, action="recognition.start",
-              doc=Doc("start", "Start recognition on the configured cameras",
-                      {"200": STATUS, **error_answers(401), "400": json_answer(ERROR, "No camera is configured yet")}))
+    @app.post(
+        "/api/start",
+        scope=Scope.ADMIN,
+        action="recognition.start",
+        doc=Doc(
+            "start",
+            "Start recognition on the configured cameras",
+            {"200": STATUS, **error_answers(401), "400": json_answer(ERROR, "No camera is configured yet")},
+        ),
+    )
     def start() -> dict[str, Any]:
         service.start()  # ServiceError (no camera): 400
         return {"success": True, "message": "recognition started", **status(service)}
 
-    @app.post("/api/stop", scope=Scope.ADMIN, action="recognition.stop",
-              doc=Doc("stop", "Stop recognition", {"200": STATUS, **error_answers(401)}))
+    @app.post(
+        "/api/stop",
+        scope=Scope.ADMIN,
+        action="recognition.stop",
+        doc=Doc("stop", "Stop recognition", {"200": STATUS, **error_answers(401)}),
+    )
     def stop() -> dict[str, Any]:
         service.stop()
         return {"success": True, "message": "recognition stopped", **status(service)}

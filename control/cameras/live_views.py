@@ -35,9 +35,11 @@ MJPEG_MAX_CLIENTS = 4
 PLACEHOLDER_EVERY_S = 1.0  # a camera without frames still sends a part this often
 PLACEHOLDER_SIZE = (240, 320)  # rows, columns
 VIEWERS_RETRY_AFTER_S = 5
-VIEWERS_FULL = {"description": "Every viewer slot is taken; try again after Retry-After seconds",
-                "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}},
-                "content": {"application/json": {"schema": ERROR}}}
+VIEWERS_FULL = {
+    "description": "Every viewer slot is taken; try again after Retry-After seconds",
+    "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}},
+    "content": {"application/json": {"schema": ERROR}},
+}
 ON_ITS_NODE = {"description": "Another node runs the camera: Location is the same request on that node"}
 
 
@@ -54,8 +56,16 @@ def placeholder(camera_id: str, state: str, error: str | None = None) -> bytes:
     image = np.full((*PLACEHOLDER_SIZE, 3), 96, dtype=np.uint8)
     lines = [camera_id[:30], state, *([error[:36]] if error else [])]
     for row, text in enumerate(lines):
-        cv2.putText(image, text, (12, 40 + 36 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.6 if row == 2 else 0.9,
-                    (235, 235, 235), 2 if row < 2 else 1, cv2.LINE_AA)
+        cv2.putText(
+            image,
+            text,
+            (12, 40 + 36 * row),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.6 if row == 2 else 0.9,
+            (235, 235, 235),
+            2 if row < 2 else 1,
+            cv2.LINE_AA,
+        )
     return to_jpeg(image)
 
 
@@ -68,10 +78,21 @@ def install(app: bottle.Bottle, service: ServiceApi, max_s: float) -> None:
     """Add the snapshot and MJPEG routes to the API app; a view lasts at most `max_s` seconds."""
     watchers = threading.BoundedSemaphore(MJPEG_MAX_CLIENTS)
 
-    @app.get("/api/cameras/<camera_id>/snapshot.jpg", scope=Scope.READ, signable=True,
-             doc=Doc("getCameraSnapshot", "Latest frame with faces drawn",
-                     {"200": JPEG, "307": ON_ITS_NODE, **error_answers(404),
-                      "409": json_answer(ERROR, "The camera has no frame yet (stopped or connecting)")}))
+    @app.get(
+        "/api/cameras/<camera_id>/snapshot.jpg",
+        scope=Scope.READ,
+        signable=True,
+        doc=Doc(
+            "getCameraSnapshot",
+            "Latest frame with faces drawn",
+            {
+                "200": JPEG,
+                "307": ON_ITS_NODE,
+                **error_answers(404),
+                "409": json_answer(ERROR, "The camera has no frame yet (stopped or connecting)"),
+            },
+        ),
+    )
     def snapshot(camera_id: str) -> bytes:
         camera_or_404(service, camera_id)
         send_to_home(service, camera_id)
@@ -82,12 +103,28 @@ def install(app: bottle.Bottle, service: ServiceApi, max_s: float) -> None:
         bottle.response.set_header("Cache-Control", "no-store")
         return jpeg
 
-    @app.get("/api/cameras/<camera_id>/stream.mjpg", scope=Scope.READ, signable=True,
-             doc=Doc("getCameraStream", "Live MJPEG of the camera with faces drawn",
-                     {"200": {"description": "multipart/x-mixed-replace JPEG stream"}, "307": ON_ITS_NODE,
-                      **error_answers(400, 404), "503": VIEWERS_FULL},
-                     parameters=({"name": "fps", "in": "query", "schema": {
-                         "type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": MJPEG_MAX_FPS}},)))
+    @app.get(
+        "/api/cameras/<camera_id>/stream.mjpg",
+        scope=Scope.READ,
+        signable=True,
+        doc=Doc(
+            "getCameraStream",
+            "Live MJPEG of the camera with faces drawn",
+            {
+                "200": {"description": "multipart/x-mixed-replace JPEG stream"},
+                "307": ON_ITS_NODE,
+                **error_answers(400, 404),
+                "503": VIEWERS_FULL,
+            },
+            parameters=(
+                {
+                    "name": "fps",
+                    "in": "query",
+                    "schema": {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": MJPEG_MAX_FPS},
+                },
+            ),
+        ),
+    )
     def stream(camera_id: str) -> Iterator[bytes]:
         camera_or_404(service, camera_id)
         send_to_home(service, camera_id)
@@ -98,15 +135,17 @@ def install(app: bottle.Bottle, service: ServiceApi, max_s: float) -> None:
         if not 0 < fps <= MJPEG_MAX_FPS:
             raise fail(400, f"fps must be in (0, {MJPEG_MAX_FPS:g}]")
         if not watchers.acquire(blocking=False):
-            raise bottle.HTTPError(503, f"at most {MJPEG_MAX_CLIENTS} MJPEG viewers at once",
-                                   **{"Retry-After": str(VIEWERS_RETRY_AFTER_S)})
+            raise bottle.HTTPError(
+                503, f"at most {MJPEG_MAX_CLIENTS} MJPEG viewers at once", **{"Retry-After": str(VIEWERS_RETRY_AFTER_S)}
+            )
         bottle.response.content_type = f"multipart/x-mixed-replace; boundary={MJPEG_BOUNDARY}"
         bottle.response.set_header("Cache-Control", "no-store")
         return _frames(service, camera_id, 1.0 / fps, max_s, watchers)
 
 
-def _frames(service: ServiceApi, camera_id: str, interval: float, max_s: float,
-            watchers: threading.BoundedSemaphore) -> Iterator[bytes]:
+def _frames(
+    service: ServiceApi, camera_id: str, interval: float, max_s: float, watchers: threading.BoundedSemaphore
+) -> Iterator[bytes]:
     """Multipart JPEG parts at most every `interval` seconds (a placeholder every second while the camera has
     no frame), the first at once; until the client leaves, the camera goes, the service stops or `max_s`."""
     try:

@@ -49,25 +49,51 @@ from facegate.store import Store
 log = logging.getLogger(__name__)
 
 MAX_FILES = 20  # photos in one request; each costs a face location and an encoding (~0.1-0.5 s)
-FILES = {"image_base64": BASE64, "images_base64": {"type": "array", "items": BASE64, "minItems": 1},
-         "encoding": ENCODING, "encodings": {"type": "array", "items": ENCODING, "minItems": 1}}
-FACES_BODY = {"required": True, "content": {
-    "application/json": {"schema": {"type": "object", "anyOf": [obj(FILES, [n]) for n in FILES]}},
-    "multipart/form-data": {"schema": obj({"image": {"type": "array", "items": BINARY, "minItems": 1}}, ["image"])},
-}}
-FILE_VERDICTS = {"type": "array", "items": obj({"file": STRING, "accepted": BOOLEAN, "reason": STRING,
-                                                "error": STRING, "sharpness": {"type": "number", "nullable": True}},
-                                               ["file", "accepted"])}
+FILES = {
+    "image_base64": BASE64,
+    "images_base64": {"type": "array", "items": BASE64, "minItems": 1},
+    "encoding": ENCODING,
+    "encodings": {"type": "array", "items": ENCODING, "minItems": 1},
+}
+FACES_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"type": "object", "anyOf": [obj(FILES, [n]) for n in FILES]}},
+        "multipart/form-data": {"schema": obj({"image": {"type": "array", "items": BINARY, "minItems": 1}}, ["image"])},
+    },
+}
+FILE_VERDICTS = {
+    "type": "array",
+    "items": obj(
+        {
+            "file": STRING,
+            "accepted": BOOLEAN,
+            "reason": STRING,
+            "error": STRING,
+            "sharpness": {"type": "number", "nullable": True},
+        },
+        ["file", "accepted"],
+    ),
+}
 ENCODING_ROW = obj({"id": INTEGER, "created_at": STRING, "image": NULLABLE_STRING}, ["id", "created_at", "image"])
 ADD_FACES_DOC = Doc(
     "addPersonFace",
     "Add photos (several files at once) or encodings to a person; all or nothing, with an answer per file",
-    {"200": json_answer(obj({"success": BOOLEAN, "message": STRING, "files": FILE_VERDICTS, "person": ref("Person")},
-                            ["success", "files", "person"])),
-     "400": json_answer(
-         obj({"error": STRING, "reason": STRING, "files": FILE_VERDICTS}, ["error"]),
-         "Refused: reason is not_one_face, not_an_image, too_small, blurry or duplicate; nothing stored"),
-     **error_answers(401, 404, 413, 429)}, body=FACES_BODY)
+    {
+        "200": json_answer(
+            obj(
+                {"success": BOOLEAN, "message": STRING, "files": FILE_VERDICTS, "person": ref("Person")},
+                ["success", "files", "person"],
+            )
+        ),
+        "400": json_answer(
+            obj({"error": STRING, "reason": STRING, "files": FILE_VERDICTS}, ["error"]),
+            "Refused: reason is not_one_face, not_an_image, too_small, blurry or duplicate; nothing stored",
+        ),
+        **error_answers(401, 404, 413, 429),
+    },
+    body=FACES_BODY,
+)
 
 
 def rules_of(service: ServiceApi, pool: FaceWorkPool) -> EnrollmentRules:
@@ -75,8 +101,7 @@ def rules_of(service: ServiceApi, pool: FaceWorkPool) -> EnrollmentRules:
     return EnrollmentRules(min_face_px=service.config().min_face_px, max_pixels=pool.config.max_pixels)
 
 
-def _judged(pool: FaceWorkPool, service: ServiceApi, submitted: list[Submitted], existing: np.ndarray
-            ) -> list[Verdict]:
+def _judged(pool: FaceWorkPool, service: ServiceApi, submitted: list[Submitted], existing: np.ndarray) -> list[Verdict]:
     """judge_all in the photo pool: decoding and encoding photos wait their turn with recognize (429 when full)."""
     return pool.run(judge_all, submitted, rules_of(service, pool), existing, model=service.config().model)
 
@@ -118,8 +143,11 @@ def _refused(verdicts: list[Verdict]) -> bottle.HTTPResponse:
     if len(verdicts) == 1:
         message = str(refused[0].message)
     else:
-        message = (f"{len(refused)} of {len(verdicts)} files refused ("
-                   + "; ".join(f"{v.label}: {v.message}" for v in refused) + "); nothing was stored")
+        message = (
+            f"{len(refused)} of {len(verdicts)} files refused ("
+            + "; ".join(f"{v.label}: {v.message}" for v in refused)
+            + "); nothing was stored"
+        )
     return error_with(400, message, reason=refused[0].reason, files=[v.as_json() for v in verdicts])
 
 
@@ -148,21 +176,39 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
             raise fail(400, f"at most {MAX_FILES} files in one request")
         verdicts = _judged(pool, service, submitted, store.gallery.person_vectors(pid))
         if not all(v.accepted for v in verdicts):
-            log.info("refused %d of %d photos for %s", sum(not v.accepted for v in verdicts), len(verdicts),
-                     person["name"])
+            log.info(
+                "refused %d of %d photos for %s", sum(not v.accepted for v in verdicts), len(verdicts), person["name"]
+            )
             raise _refused(verdicts)
         faces = [v.face for v in verdicts if v.face is not None]
         if not store.gallery.add_encodings(pid, [f.encoding for f in faces], crops=[f.crop for f in faces]):
             raise fail(404, f"no person {person_id}")
         service.gallery_changed()
         log.info("added %d faces to %s (person %d)", len(faces), person["name"], pid)
-        return {"success": True, "message": f"{len(faces)} face{'s' if len(faces) != 1 else ''} added",
-                "files": [v.as_json() for v in verdicts], "person": store.gallery.person(pid)}
+        return {
+            "success": True,
+            "message": f"{len(faces)} face{'s' if len(faces) != 1 else ''} added",
+            "files": [v.as_json() for v in verdicts],
+            "person": store.gallery.person(pid),
+        }
 
-    @app.get("/api/persons/<person_id>/encodings", scope=Scope.ADMIN,
-             doc=Doc("listPersonEncodings", "A person's encodings with their date and crop",
-                     {"200": json_answer(obj({"encodings": {"type": "array", "items": ENCODING_ROW}, "total": INTEGER},
-                                             ["encodings", "total"])), **error_answers(404)}))
+    @app.get(
+        "/api/persons/<person_id>/encodings",
+        scope=Scope.ADMIN,
+        doc=Doc(
+            "listPersonEncodings",
+            "A person's encodings with their date and crop",
+            {
+                "200": json_answer(
+                    obj(
+                        {"encodings": {"type": "array", "items": ENCODING_ROW}, "total": INTEGER},
+                        ["encodings", "total"],
+                    )
+                ),
+                **error_answers(404),
+            },
+        ),
+    )
     def list_encodings(person_id: str) -> dict[str, Any]:
         pid = check_id(person_id)
         if store.gallery.person(pid) is None:
@@ -172,8 +218,11 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
             row["image"] = f"/api/persons/{pid}/encodings/{row['id']}.jpg" if row.pop("has_crop") else None
         return {"encodings": found, "total": len(found)}
 
-    @app.get("/api/persons/<person_id>/encodings/<encoding_id>.jpg", scope=Scope.ADMIN,
-             doc=Doc("getEncodingCrop", "The crop an encoding was made from", {"200": JPEG, **error_answers(404)}))
+    @app.get(
+        "/api/persons/<person_id>/encodings/<encoding_id>.jpg",
+        scope=Scope.ADMIN,
+        doc=Doc("getEncodingCrop", "The crop an encoding was made from", {"200": JPEG, **error_answers(404)}),
+    )
     def encoding_crop(person_id: str, encoding_id: str) -> bytes:
         exists, jpeg = store.gallery.encoding_crop(check_id(person_id), check_id(encoding_id, "encoding"))
         if not exists:
@@ -183,11 +232,19 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
         bottle.response.content_type = "image/jpeg"
         return jpeg
 
-    @app.delete("/api/persons/<person_id>/encodings/<encoding_id>", scope=Scope.ADMIN,
-                action="person.delete_encoding",
-                doc=Doc("deleteEncoding", "Delete one encoding (and its crop) of a person",
-                        {"200": json_answer(obj({"success": BOOLEAN, "person": ref("Person")}, ["success"])),
-                         **error_answers(401, 404)}))
+    @app.delete(
+        "/api/persons/<person_id>/encodings/<encoding_id>",
+        scope=Scope.ADMIN,
+        action="person.delete_encoding",
+        doc=Doc(
+            "deleteEncoding",
+            "Delete one encoding (and its crop) of a person",
+            {
+                "200": json_answer(obj({"success": BOOLEAN, "person": ref("Person")}, ["success"])),
+                **error_answers(401, 404),
+            },
+        ),
+    )
     def delete_encoding(person_id: str, encoding_id: str) -> dict[str, Any]:
         pid = check_id(person_id)
         if not store.gallery.delete_encoding(pid, check_id(encoding_id, "encoding")):

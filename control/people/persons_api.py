@@ -54,10 +54,15 @@ from facegate.records import ENCODING_SIZE
 log = logging.getLogger(__name__)
 
 REGISTERED = json_answer(ref("Registered"), links=links_to("person_id", "$response.body#/person_id", *PERSON_OPS))
-REGISTER_BODY = {"required": True, "content": {
-    "application/json": {"schema": ref("Register")},
-    "multipart/form-data": {"schema": obj({"name": NAME, "image": BINARY, "client_id": TEXT, "image_url": TEXT},
-                                          ["name", "image"])}}}
+REGISTER_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": ref("Register")},
+        "multipart/form-data": {
+            "schema": obj({"name": NAME, "image": BINARY, "client_id": TEXT, "image_url": TEXT}, ["name", "image"])
+        },
+    },
+}
 
 
 def _form_or_json() -> dict[str, Any]:
@@ -78,15 +83,24 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
     """Add the people routes to the API app."""
     store = service.store
 
-    @app.post("/api/register", scope=Scope.ADMIN, action="person.register",
-              skip=[RequestSchemaPlugin.name],  # its own checks keep the v1 API's messages
-              doc=Doc("register", "Register a person from an encoding or a photo",
-                      {"200": REGISTERED, **error_answers(400, 401, 413, 429)}, body=REGISTER_BODY))
+    @app.post(
+        "/api/register",
+        scope=Scope.ADMIN,
+        action="person.register",
+        skip=[RequestSchemaPlugin.name],  # its own checks keep the v1 API's messages
+        doc=Doc(
+            "register",
+            "Register a person from an encoding or a photo",
+            {"200": REGISTERED, **error_answers(400, 401, 413, 429)},
+            body=REGISTER_BODY,
+        ),
+    )
     def register() -> dict[str, Any]:
         body = _form_or_json()
         image = uploaded_image()  # read once: the multipart file is a stream
-        if body.get("name") in (None, "") or (body.get("encoding") in (None, []) and body.get("image_base64") is None
-                                               and image is None):
+        if body.get("name") in (None, "") or (
+            body.get("encoding") in (None, []) and body.get("image_base64") is None and image is None
+        ):
             raise fail(400, "name and encoding are required")  # the v1 API's words
         if image is None and body.get("image_base64") is not None:
             image = decode_base64_image(body["image_base64"])
@@ -102,35 +116,63 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
         person_id = store.gallery.register(name, [encoding], client_id=client_id, image_url=image_url, crops=crops)
         service.gallery_changed()
         log.info("registered %s (person %d)", name, person_id)
-        return {"success": True, "message": f"{name} registered", "total_users": store.gallery.count_people(),
-                "person_id": person_id}
+        return {
+            "success": True,
+            "message": f"{name} registered",
+            "total_users": store.gallery.count_people(),
+            "person_id": person_id,
+        }
 
-    @app.get("/api/persons", scope=Scope.READ,
-             doc=Doc("listPersons", "Registered people", {"200": json_answer(
-                 obj({"persons": {"type": "array", "items": ref("Person")}, "total": INTEGER}, ["persons", "total"]),
-                 links=links_to("person_id", "$response.body#/persons/0/id", *PERSON_OPS))}))
+    @app.get(
+        "/api/persons",
+        scope=Scope.READ,
+        doc=Doc(
+            "listPersons",
+            "Registered people",
+            {
+                "200": json_answer(
+                    obj({"persons": {"type": "array", "items": ref("Person")}, "total": INTEGER}, ["persons", "total"]),
+                    links=links_to("person_id", "$response.body#/persons/0/id", *PERSON_OPS),
+                )
+            },
+        ),
+    )
     def persons() -> dict[str, Any]:
         people = store.gallery.people()
         return {"persons": people, "total": len(people)}
 
-    @app.get("/api/persons/<person_id>", scope=Scope.READ,
-             doc=Doc("getPerson", "One person", {"200": json_answer(ref("Person")), **error_answers(404)}))
+    @app.get(
+        "/api/persons/<person_id>",
+        scope=Scope.READ,
+        doc=Doc("getPerson", "One person", {"200": json_answer(ref("Person")), **error_answers(404)}),
+    )
     def person(person_id: str) -> dict[str, Any]:
         found = store.gallery.person(check_id(person_id))
         if found is None:
             raise fail(404, f"no person {person_id}")
         return found
 
-    @app.put("/api/persons/<person_id>", scope=Scope.ADMIN, action="person.rename",
-             doc=Doc("renamePerson", "Rename a person (their past results follow)",
-                     {"200": json_answer(obj({"success": BOOLEAN, "message": STRING, "person": ref("Person")},
-                                             ["success", "person"])), **error_answers(400, 401, 404, 409)},
-                     body=json_request({**obj({"name": JSON_NAME}, ["name"]), "additionalProperties": False})))
+    @app.put(
+        "/api/persons/<person_id>",
+        scope=Scope.ADMIN,
+        action="person.rename",
+        doc=Doc(
+            "renamePerson",
+            "Rename a person (their past results follow)",
+            {
+                "200": json_answer(
+                    obj({"success": BOOLEAN, "message": STRING, "person": ref("Person")}, ["success", "person"])
+                ),
+                **error_answers(400, 401, 404, 409),
+            },
+            body=json_request({**obj({"name": JSON_NAME}, ["name"]), "additionalProperties": False}),
+        ),
+    )
     def rename_person(person_id: str) -> dict[str, Any]:
         pid = check_id(person_id)
         body = json_body()
         if set(body) != {"name"}:
-            raise fail(400, "send {\"name\": \"the new name\"}")
+            raise fail(400, 'send {"name": "the new name"}')
         name = check_name(body["name"])
         old = store.gallery.rename_person(pid, name)  # NameInUse: 409 (control/errors.py)
         if old is None:
@@ -139,9 +181,16 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
         log.info("person %d renamed from %s to %s", pid, old, name)
         return {"success": True, "message": f"{old} is now {name}", "person": store.gallery.person(pid)}
 
-    @app.delete("/api/persons/<person_id>", scope=Scope.ADMIN, action="person.delete",
-                doc=Doc("deletePerson", "Delete a person and all their encodings",
-                        {"200": json_answer(ref("Success")), **error_answers(401, 404)}))
+    @app.delete(
+        "/api/persons/<person_id>",
+        scope=Scope.ADMIN,
+        action="person.delete",
+        doc=Doc(
+            "deletePerson",
+            "Delete a person and all their encodings",
+            {"200": json_answer(ref("Success")), **error_answers(401, 404)},
+        ),
+    )
     def delete_person(person_id: str) -> dict[str, Any]:
         pid = check_id(person_id)
         found = store.gallery.person(pid)
@@ -149,5 +198,8 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
             raise fail(404, f"no person {person_id}")
         service.gallery_changed()
         log.info("deleted %s (person %d) and %d encodings", found["name"], pid, found["encodings"])
-        return {"success": True, "message": f"{found['name']} and {found['encodings']} encodings deleted",
-                "total_users": store.gallery.count_people()}
+        return {
+            "success": True,
+            "message": f"{found['name']} and {found['encodings']} encodings deleted",
+            "total_users": store.gallery.count_people(),
+        }

@@ -39,34 +39,76 @@ from facegate.store import iso_now
 from pipeline.recognition.known_faces import Gallery
 
 MAX_TOP = 20
-PHOTO_BODY = {"required": True, "content": {
-    "application/json": {"schema": obj({"image_base64": BASE64}, ["image_base64"])},
-    "multipart/form-data": {"schema": obj({"image": BINARY}, ["image"])},
-}}
-CANDIDATE = obj({"name": STRING, "distance": NUMBER, "confidence": NUMBER, "match": BOOLEAN},
-                ["name", "distance", "match"])
+PHOTO_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": obj({"image_base64": BASE64}, ["image_base64"])},
+        "multipart/form-data": {"schema": obj({"image": BINARY}, ["image"])},
+    },
+}
+CANDIDATE = obj(
+    {"name": STRING, "distance": NUMBER, "confidence": NUMBER, "match": BOOLEAN}, ["name", "distance", "match"]
+)
 RECOGNIZED_FACE = {"allOf": [ref("Result"), obj({"candidates": {"type": "array", "items": CANDIDATE}})]}
 RECOGNIZE_DOC = Doc(
-    "recognize", "Who is in this photo; with ?top=k each face also gets its k nearest people",
-    {"200": json_answer(obj({"faces": {"type": "array", "items": RECOGNIZED_FACE}, "count": INTEGER,
-                             "width": INTEGER, "height": INTEGER}, ["faces", "count", "width", "height"])),
-     **error_answers(400, 401, 413, 429)},
+    "recognize",
+    "Who is in this photo; with ?top=k each face also gets its k nearest people",
+    {
+        "200": json_answer(
+            obj(
+                {
+                    "faces": {"type": "array", "items": RECOGNIZED_FACE},
+                    "count": INTEGER,
+                    "width": INTEGER,
+                    "height": INTEGER,
+                },
+                ["faces", "count", "width", "height"],
+            )
+        ),
+        **error_answers(400, 401, 413, 429),
+    },
     body=PHOTO_BODY,
-    parameters=({"name": "top", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TOP}},))
+    parameters=({"name": "top", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TOP}},),
+)
 VERIFY_PAIRS = (("image1", "image2"), ("image", "person_id"), ("image1", "person_id"))
 VERIFY_JSON = {"image1_base64": BASE64, "image2_base64": BASE64, "image_base64": BASE64, "person_id": INTEGER_ID}
 VERIFY_FORM = {"image1": BINARY, "image2": BINARY, "image": BINARY, "person_id": INTEGER_ID}
 VERIFY_DOC = Doc(
-    "verify", "Same person or not: two photos, or a photo and a person_id",
-    {"200": json_answer(obj({"same_person": BOOLEAN, "distance": NUMBER, "confidence": NUMBER, "threshold": NUMBER,
-                             "person": obj({"id": INTEGER, "name": STRING})},
-                            ["same_person", "distance", "threshold"])),
-     **error_answers(400, 401, 404, 409, 413, 429)},
-    body={"required": True, "content": {
-        "application/json": {"schema": {"type": "object", "anyOf": [
-            obj(VERIFY_JSON, [n if n == "person_id" else f"{n}_base64" for n in pair]) for pair in VERIFY_PAIRS]}},
-        "multipart/form-data": {"schema": {"type": "object", "anyOf": [
-            obj(VERIFY_FORM, list(pair)) for pair in VERIFY_PAIRS]}}}})
+    "verify",
+    "Same person or not: two photos, or a photo and a person_id",
+    {
+        "200": json_answer(
+            obj(
+                {
+                    "same_person": BOOLEAN,
+                    "distance": NUMBER,
+                    "confidence": NUMBER,
+                    "threshold": NUMBER,
+                    "person": obj({"id": INTEGER, "name": STRING}),
+                },
+                ["same_person", "distance", "threshold"],
+            )
+        ),
+        **error_answers(400, 401, 404, 409, 413, 429),
+    },
+    body={
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "anyOf": [
+                        obj(VERIFY_JSON, [n if n == "person_id" else f"{n}_base64" for n in pair])
+                        for pair in VERIFY_PAIRS
+                    ],
+                }
+            },
+            "multipart/form-data": {
+                "schema": {"type": "object", "anyOf": [obj(VERIFY_FORM, list(pair)) for pair in VERIFY_PAIRS]}
+            },
+        },
+    },
+)
 
 
 def check_top(text: str | None) -> int:
@@ -80,8 +122,12 @@ def check_top(text: str | None) -> int:
 
 def candidate(name: str, distance: float, threshold: float) -> dict[str, Any]:
     """One of a face's nearest people: the distance to their nearest encoding, and whether it names them."""
-    return {"name": name, "distance": round(distance, 3), "confidence": round(1.0 - distance, 2),
-            "match": distance <= threshold}
+    return {
+        "name": name,
+        "distance": round(distance, 3),
+        "confidence": round(1.0 - distance, 2),
+        "match": distance <= threshold,
+    }
 
 
 def _photo(name: str, body: dict[str, Any]) -> bytes | None:
@@ -105,8 +151,9 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool, schema:
     """Add the recognize and verify routes to the API app."""
     store = service.store
 
-    @app.post("/api/recognize", scope=Scope.ADMIN, action="face.recognize", doc=RECOGNIZE_DOC,
-              skip=[RequestSchemaPlugin.name])  # checked inside its turn, below
+    @app.post(
+        "/api/recognize", scope=Scope.ADMIN, action="face.recognize", doc=RECOGNIZE_DOC, skip=[RequestSchemaPlugin.name]
+    )  # checked inside its turn, below
     def recognize() -> dict[str, Any]:
         with pool.turn():  # a turn before the upload is parsed: a flood is turned away cheaply
             schema.check()
@@ -154,7 +201,13 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool, schema:
             second = _photo("image2", body)
             if second is None:
                 raise fail(400, "send image2 too, or a person_id")
-            distance = float(np.linalg.norm(_encoding(pool, "image1", first, model)
-                                            - _encoding(pool, "image2", second, model)))
-        return {"same_person": distance <= threshold, "distance": round(distance, 3),
-                "confidence": round(1.0 - distance, 2), "threshold": threshold, **answer}
+            distance = float(
+                np.linalg.norm(_encoding(pool, "image1", first, model) - _encoding(pool, "image2", second, model))
+            )
+        return {
+            "same_person": distance <= threshold,
+            "distance": round(distance, 3),
+            "confidence": round(1.0 - distance, 2),
+            "threshold": threshold,
+            **answer,
+        }

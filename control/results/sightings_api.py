@@ -54,28 +54,68 @@ log = logging.getLogger(__name__)
 MAX_SEARCH_RESULTS = 1000
 # since/until: ISO-8601 (a trailing Z is fine), epoch seconds, or "" for no bound
 MOMENT = {"anyOf": [STRING, NUMBER]}
-SEARCH_FILTERS = {"since": MOMENT, "until": MOMENT, "camera": {"type": "string", "minLength": 1},
-                  "limit": {"type": "integer", "minimum": 1, "maximum": MAX_SEARCH_RESULTS}}
-SEARCH_BODY = {"required": True, "content": {
-    "application/json": {"schema": {"type": "object", "anyOf": [
-        obj({"image_base64": BASE64, "encoding": ENCODING, **SEARCH_FILTERS}, [n])
-        for n in ("image_base64", "encoding")]}},
-    "multipart/form-data": {"schema": obj({"image": BINARY, **SEARCH_FILTERS}, ["image"])},
-}}
-SIGHTING = obj({"event_id": STRING, "timestamp": STRING, "camera_id": NULLABLE_STRING, "name": STRING,
-                "visitor_id": INTEGER, "distance": NUMBER, "box": ref("Box"), "image": NULLABLE_STRING},
-               ["event_id", "timestamp", "name", "distance", "image"])
+SEARCH_FILTERS = {
+    "since": MOMENT,
+    "until": MOMENT,
+    "camera": {"type": "string", "minLength": 1},
+    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_SEARCH_RESULTS},
+}
+SEARCH_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "anyOf": [
+                    obj({"image_base64": BASE64, "encoding": ENCODING, **SEARCH_FILTERS}, [n])
+                    for n in ("image_base64", "encoding")
+                ],
+            }
+        },
+        "multipart/form-data": {"schema": obj({"image": BINARY, **SEARCH_FILTERS}, ["image"])},
+    },
+}
+SIGHTING = obj(
+    {
+        "event_id": STRING,
+        "timestamp": STRING,
+        "camera_id": NULLABLE_STRING,
+        "name": STRING,
+        "visitor_id": INTEGER,
+        "distance": NUMBER,
+        "box": ref("Box"),
+        "image": NULLABLE_STRING,
+    },
+    ["event_id", "timestamp", "name", "distance", "image"],
+)
 SEARCH_DOC = Doc(
-    "search", "Every stored sighting of the face in a photo (or of an encoding), nearest first",
-    {"200": json_answer(obj({"sightings": {"type": "array", "items": SIGHTING}, "total": INTEGER,
-                             "threshold": NUMBER}, ["sightings", "total"])), **error_answers(400, 401, 413)},
-    body=SEARCH_BODY)
+    "search",
+    "Every stored sighting of the face in a photo (or of an encoding), nearest first",
+    {
+        "200": json_answer(
+            obj(
+                {"sightings": {"type": "array", "items": SIGHTING}, "total": INTEGER, "threshold": NUMBER},
+                ["sightings", "total"],
+            )
+        ),
+        **error_answers(400, 401, 413),
+    },
+    body=SEARCH_BODY,
+)
 REJECT_DOC = Doc(
-    "rejectResult", "That was not X: the sighting's encoding becomes a negative of X; optionally name who it was",
-    {"200": json_answer(obj({"success": BOOLEAN, "rejected": STRING, "event_id": STRING, "person_id": INTEGER,
-                             "message": STRING}, ["success", "rejected", "event_id"])),
-     **error_answers(400, 401, 404, 409)},
-    body={"content": {"application/json": {"schema": obj({"name": JSON_NAME})}}})
+    "rejectResult",
+    "That was not X: the sighting's encoding becomes a negative of X; optionally name who it was",
+    {
+        "200": json_answer(
+            obj(
+                {"success": BOOLEAN, "rejected": STRING, "event_id": STRING, "person_id": INTEGER, "message": STRING},
+                ["success", "rejected", "event_id"],
+            )
+        ),
+        **error_answers(400, 401, 404, 409),
+    },
+    body={"content": {"application/json": {"schema": obj({"name": JSON_NAME})}}},
+)
 
 
 def crop_link(event_id: str) -> str:
@@ -115,8 +155,11 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
     search_index = SightingSearch(store)
     search_index.warm_up()
 
-    @app.get("/api/results/<event_id>/crop.jpg", scope=Scope.ADMIN,
-             doc=Doc("getResultCrop", "The face crop a result kept", {"200": JPEG, **error_answers(404)}))
+    @app.get(
+        "/api/results/<event_id>/crop.jpg",
+        scope=Scope.ADMIN,
+        doc=Doc("getResultCrop", "The face crop a result kept", {"200": JPEG, **error_answers(404)}),
+    )
     def result_crop(event_id: str) -> bytes:
         jpeg = store.results.crop(event_id)
         if jpeg is None:
@@ -173,16 +216,23 @@ def install(app: bottle.Bottle, service: ServiceApi, pool: FaceWorkPool) -> None
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_SEARCH_RESULTS:
             raise fail(400, f"limit must be a whole number from 1 to {MAX_SEARCH_RESULTS}")
         threshold = config.threshold
-        hits = search_index.search(encoding, threshold=threshold, since=since, until=until, camera=camera,
-                                   limit=limit)
+        hits = search_index.search(encoding, threshold=threshold, since=since, until=until, camera=camera, limit=limit)
         rows = store.results.by_id([hit_id for hit_id, _ in hits])
         found = []
         for hit_id, distance in hits:
             row = rows.get(hit_id)
             if row is None:
                 continue  # deleted since the index saw it
-            found.append({"event_id": row["event_id"], "timestamp": row["timestamp"], "camera_id": row["camera_id"],
-                          "name": row["name"], **({"visitor_id": row["visitor_id"]} if "visitor_id" in row else {}),
-                          "distance": round(distance, 3), "box": row["box"],
-                          "image": crop_link(row["event_id"]) if row["has_crop"] else None})
+            found.append(
+                {
+                    "event_id": row["event_id"],
+                    "timestamp": row["timestamp"],
+                    "camera_id": row["camera_id"],
+                    "name": row["name"],
+                    **({"visitor_id": row["visitor_id"]} if "visitor_id" in row else {}),
+                    "distance": round(distance, 3),
+                    "box": row["box"],
+                    "image": crop_link(row["event_id"]) if row["has_crop"] else None,
+                }
+            )
         return {"sightings": found, "total": len(found), "threshold": threshold}

@@ -39,17 +39,48 @@ log = logging.getLogger(__name__)
 MAX_PAGE = 200
 MAX_MERGE = 100
 MAX_ID = 10**12 - 1  # the largest id a path takes (12 digits), and what a database integer holds
-VISITOR_DETAIL = {"allOf": [ref("Visitor"), obj({
-    "faces": {"type": "array", "items": obj({"id": INTEGER, "score": NUMBER, "image": STRING})},
-    "results": {"type": "array", "items": {"allOf": [ref("Result"), obj({"image": NULLABLE_STRING})]}}})]}
+VISITOR_DETAIL = {
+    "allOf": [
+        ref("Visitor"),
+        obj(
+            {
+                "faces": {"type": "array", "items": obj({"id": INTEGER, "score": NUMBER, "image": STRING})},
+                "results": {"type": "array", "items": {"allOf": [ref("Result"), obj({"image": NULLABLE_STRING})]}},
+            }
+        ),
+    ]
+}
 LIST_DOC = Doc(
-    "listVisitors", "Visitors (unknown people seen again and again), newest first, paged",
-    {"200": json_answer(obj({"visitors": {"type": "array", "items": ref("Visitor")}, "total": INTEGER,
-                             "limit": INTEGER, "offset": INTEGER}, ["visitors", "total"])), **error_answers(400)},
-    parameters=({**LIMIT, "schema": {**LIMIT["schema"], "maximum": MAX_PAGE}},
-                OFFSET))
-MERGE_BODY = obj({"ids": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
-                          "minItems": 2, "maxItems": MAX_MERGE, "uniqueItems": True}}, ["ids"])
+    "listVisitors",
+    "Visitors (unknown people seen again and again), newest first, paged",
+    {
+        "200": json_answer(
+            obj(
+                {
+                    "visitors": {"type": "array", "items": ref("Visitor")},
+                    "total": INTEGER,
+                    "limit": INTEGER,
+                    "offset": INTEGER,
+                },
+                ["visitors", "total"],
+            )
+        ),
+        **error_answers(400),
+    },
+    parameters=({**LIMIT, "schema": {**LIMIT["schema"], "maximum": MAX_PAGE}}, OFFSET),
+)
+MERGE_BODY = obj(
+    {
+        "ids": {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+            "minItems": 2,
+            "maxItems": MAX_MERGE,
+            "uniqueItems": True,
+        }
+    },
+    ["ids"],
+)
 
 
 def _page(query: bottle.FormsDict) -> tuple[int, int]:
@@ -88,9 +119,15 @@ def install(app: bottle.Bottle, service: ServiceApi) -> None:
         found, total = store.visitors.page(limit, offset)
         return {"visitors": found, "total": total, "limit": limit, "offset": offset}
 
-    @app.get("/api/visitors/<visitor_id>", scope=Scope.ADMIN,
-             doc=Doc("getVisitor", "A visitor with its kept crops and its sightings",
-                     {"200": json_answer(VISITOR_DETAIL), **error_answers(404)}))
+    @app.get(
+        "/api/visitors/<visitor_id>",
+        scope=Scope.ADMIN,
+        doc=Doc(
+            "getVisitor",
+            "A visitor with its kept crops and its sightings",
+            {"200": json_answer(VISITOR_DETAIL), **error_answers(404)},
+        ),
+    )
     def show_visitor(visitor_id: str) -> dict[str, Any]:
         found = store.visitors.get(_visitor_id(visitor_id))
         if found is None:
@@ -101,8 +138,11 @@ def install(app: bottle.Bottle, service: ServiceApi) -> None:
             result["image"] = crop_link(result["event_id"]) if result.pop("has_crop") else None
         return found
 
-    @app.get("/api/visitors/<visitor_id>/faces/<face_id>.jpg", scope=Scope.ADMIN,
-             doc=Doc("getVisitorFace", "One of a visitor's kept crops", {"200": JPEG, **error_answers(404)}))
+    @app.get(
+        "/api/visitors/<visitor_id>/faces/<face_id>.jpg",
+        scope=Scope.ADMIN,
+        doc=Doc("getVisitorFace", "One of a visitor's kept crops", {"200": JPEG, **error_answers(404)}),
+    )
     def visitor_face(visitor_id: str, face_id: str) -> bytes:
         jpeg = store.visitors.face_jpeg(check_id(visitor_id, "visitor"), check_id(face_id, "face"))
         if jpeg is None:
@@ -110,12 +150,22 @@ def install(app: bottle.Bottle, service: ServiceApi) -> None:
         bottle.response.content_type = "image/jpeg"
         return jpeg
 
-    @app.post("/api/visitors/<visitor_id>/register", scope=Scope.ADMIN, action="visitor.register",
-              doc=Doc("registerVisitor",
-                      "Make a visitor a person from its best encodings; its past results take the name",
-                      {"200": json_answer(obj({"success": BOOLEAN, "person_id": INTEGER, "person": ref("Person")},
-                                              ["success", "person_id"])), **error_answers(400, 401, 404)},
-                      body=json_request(obj({"name": JSON_NAME}, ["name"]))))
+    @app.post(
+        "/api/visitors/<visitor_id>/register",
+        scope=Scope.ADMIN,
+        action="visitor.register",
+        doc=Doc(
+            "registerVisitor",
+            "Make a visitor a person from its best encodings; its past results take the name",
+            {
+                "200": json_answer(
+                    obj({"success": BOOLEAN, "person_id": INTEGER, "person": ref("Person")}, ["success", "person_id"])
+                ),
+                **error_answers(400, 401, 404),
+            },
+            body=json_request(obj({"name": JSON_NAME}, ["name"])),
+        ),
+    )
     def register_visitor(visitor_id: str) -> dict[str, Any]:
         name = check_name(json_body().get("name"))
         vid = check_id(visitor_id, "visitor")
@@ -124,28 +174,56 @@ def install(app: bottle.Bottle, service: ServiceApi) -> None:
             raise fail(404, f"no visitor {visitor_id}")
         service.gallery_changed()
         log.info("visitor %d registered as %s (person %d)", vid, name, person_id)
-        return {"success": True, "message": f"visitor {vid} is now {name}", "person_id": person_id,
-                "person": store.gallery.person(person_id)}
+        return {
+            "success": True,
+            "message": f"visitor {vid} is now {name}",
+            "person_id": person_id,
+            "person": store.gallery.person(person_id),
+        }
 
-    @app.post("/api/visitors/merge", scope=Scope.ADMIN, action="visitor.merge",
-              doc=Doc("mergeVisitors", "Merge visitors that are one person into the first seen of them",
-                      {"200": json_answer(obj({"success": BOOLEAN, "visitor": VISITOR_DETAIL}, ["success", "visitor"])),
-                       **error_answers(400, 401, 404)}, body=json_request(MERGE_BODY)))
+    @app.post(
+        "/api/visitors/merge",
+        scope=Scope.ADMIN,
+        action="visitor.merge",
+        doc=Doc(
+            "mergeVisitors",
+            "Merge visitors that are one person into the first seen of them",
+            {
+                "200": json_answer(obj({"success": BOOLEAN, "visitor": VISITOR_DETAIL}, ["success", "visitor"])),
+                **error_answers(400, 401, 404),
+            },
+            body=json_request(MERGE_BODY),
+        ),
+    )
     def merge_visitors() -> dict[str, Any]:
         ids = json_body().get("ids")
-        if (not isinstance(ids, list) or len(ids) < 2 or len(ids) > MAX_MERGE
-                or any(isinstance(i, bool) or not isinstance(i, int) or not 1 <= i <= MAX_ID for i in ids)):
+        if (
+            not isinstance(ids, list)
+            or len(ids) < 2
+            or len(ids) > MAX_MERGE
+            or any(isinstance(i, bool) or not isinstance(i, int) or not 1 <= i <= MAX_ID for i in ids)
+        ):
             raise fail(400, f"ids must be a list of 2 to {MAX_MERGE} visitor ids")
         merged = store.visitors.merge(ids)
         if merged is None:
             raise fail(404, "one of those visitors does not exist")
         log.info("merged visitors %s into %d", ", ".join(map(str, ids)), merged)
-        return {"success": True, "message": f"{len(set(ids))} visitors merged into {merged}",
-                "visitor": store.visitors.get(merged, sightings=0)}
+        return {
+            "success": True,
+            "message": f"{len(set(ids))} visitors merged into {merged}",
+            "visitor": store.visitors.get(merged, sightings=0),
+        }
 
-    @app.delete("/api/visitors/<visitor_id>", scope=Scope.ADMIN, action="visitor.delete",
-                doc=Doc("deleteVisitor", "Forget a visitor: every crop, encoding and result of it",
-                        {"200": json_answer(ref("Success")), **error_answers(401, 404)}))
+    @app.delete(
+        "/api/visitors/<visitor_id>",
+        scope=Scope.ADMIN,
+        action="visitor.delete",
+        doc=Doc(
+            "deleteVisitor",
+            "Forget a visitor: every crop, encoding and result of it",
+            {"200": json_answer(ref("Success")), **error_answers(401, 404)},
+        ),
+    )
     def delete_visitor(visitor_id: str) -> dict[str, Any]:
         vid = _visitor_id(visitor_id)
         if not store.visitors.delete(vid):

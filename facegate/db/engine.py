@@ -52,8 +52,14 @@ def create_engine(url: URL) -> Engine:
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
     # pre_ping: a connection the server dropped (a restart, a failover) is replaced, not handed out.
-    return sa.create_engine(url, pool_size=4, max_overflow=8, pool_pre_ping=True, pool_recycle=1800,
-                            connect_args={"connect_timeout": 10, "application_name": "facegate"})
+    return sa.create_engine(
+        url,
+        pool_size=4,
+        max_overflow=8,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": 10, "application_name": "facegate"},
+    )
 
 
 def _sqlite_engine(url: URL) -> Engine:

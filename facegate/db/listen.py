@@ -44,8 +44,9 @@ class Listener:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                with psycopg.connect(conninfo(self.url), autocommit=True, connect_timeout=5,
-                                     application_name="facegate-listen") as connection:
+                with psycopg.connect(
+                    conninfo(self.url), autocommit=True, connect_timeout=5, application_name="facegate-listen"
+                ) as connection:
                     connection.execute(f'LISTEN "{self.channel}"')
                     self.connected = True
                     self.changed.set()
@@ -54,7 +55,8 @@ class Listener:
                             self.changed.set()
             except psycopg.Error as exc:
                 if self.connected:
-                    log.warning("LISTEN %s lost (%s); polling until it is back", self.channel,
-                                " ".join(str(exc).split())[:200])
+                    log.warning(
+                        "LISTEN %s lost (%s); polling until it is back", self.channel, " ".join(str(exc).split())[:200]
+                    )
                 self.connected = False
                 self._stop.wait(RECONNECT_S)

@@ -66,7 +66,12 @@ def upgrade(engine: Engine) -> bool:
         from alembic import command
 
         # a new database is routine; changing the schema of one that holds data deserves a line in the log
-        log.log(logging.INFO if found else logging.DEBUG, "migrating the %s schema from %s to %s",
-                connection.dialect.name, found or "nothing", head)
+        log.log(
+            logging.INFO if found else logging.DEBUG,
+            "migrating the %s schema from %s to %s",
+            connection.dialect.name,
+            found or "nothing",
+            head,
+        )
         command.upgrade(alembic_config(connection), "head")
     return True

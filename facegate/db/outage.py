@@ -27,8 +27,12 @@ def patiently(action: Callable[[], T], *, what: str, stopping: Callable[[], bool
         except DBAPIError as exc:
             if failed_since is None:
                 failed_since = time.monotonic()
-                log.warning("database unreachable while %s (%s); retrying every %g s", what,
-                            " ".join(str(exc.orig or exc).split())[:200], pause_s)
+                log.warning(
+                    "database unreachable while %s (%s); retrying every %g s",
+                    what,
+                    " ".join(str(exc.orig or exc).split())[:200],
+                    pause_s,
+                )
             if stopping():
                 log.error("stopping while the database is unreachable: %s was not done", what)
                 return None

@@ -18,7 +18,8 @@ Seconds: sa.Double[float] = sa.Double()
 metadata = sa.MetaData()
 
 persons = sa.Table(
-    "persons", metadata,
+    "persons",
+    metadata,
     sa.Column("id", Id, primary_key=True, autoincrement=True),
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("client_id", sa.Text),
@@ -29,7 +30,8 @@ persons = sa.Table(
 )
 
 encodings = sa.Table(
-    "encodings", metadata,
+    "encodings",
+    metadata,
     sa.Column("id", Id, primary_key=True, autoincrement=True),
     sa.Column("person_id", Id, sa.ForeignKey("persons.id", ondelete="CASCADE"), nullable=False),
     sa.Column("vector", sa.LargeBinary, nullable=False),  # 128 float64, little-endian
@@ -40,7 +42,8 @@ encodings = sa.Table(
 )
 
 results = sa.Table(
-    "results", metadata,
+    "results",
+    metadata,
     sa.Column("id", Id, primary_key=True, autoincrement=True),
     sa.Column("event_id", sa.Text, nullable=False, unique=True),
     sa.Column("timestamp", sa.Text, nullable=False),
@@ -64,7 +67,8 @@ results = sa.Table(
 )
 
 outbox = sa.Table(
-    "outbox", metadata,
+    "outbox",
+    metadata,
     sa.Column("event_id", sa.Text, primary_key=True),
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("status", sa.Text, nullable=False, server_default="pending"),
@@ -79,7 +83,8 @@ outbox = sa.Table(
 )
 
 unknown_faces = sa.Table(
-    "unknown_faces", metadata,
+    "unknown_faces",
+    metadata,
     sa.Column("id", Id, primary_key=True, autoincrement=True),
     sa.Column("event_id", sa.Text),
     sa.Column("camera_id", sa.Text),
@@ -95,13 +100,15 @@ unknown_faces = sa.Table(
 )
 
 config = sa.Table(
-    "config", metadata,
+    "config",
+    metadata,
     sa.Column("key", sa.Text, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),  # JSON
 )
 
 meta = sa.Table(
-    "meta", metadata,
+    "meta",
+    metadata,
     sa.Column("key", sa.Text, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
@@ -109,7 +116,8 @@ meta = sa.Table(
 # Append-only: triggers (made by migration 0003, per backend) refuse any UPDATE and any DELETE
 # of a row younger than a day; facegate/audit.py is the only writer.
 audit = sa.Table(
-    "audit", metadata,
+    "audit",
+    metadata,
     sa.Column("id", Id, primary_key=True, autoincrement=True),
     sa.Column("at", Seconds, nullable=False),
     sa.Column("time", sa.Text, nullable=False),
@@ -123,7 +131,8 @@ audit = sa.Table(
 )
 
 nodes = sa.Table(
-    "nodes", metadata,
+    "nodes",
+    metadata,
     sa.Column("node_id", sa.Text, primary_key=True),
     sa.Column("host", sa.Text, nullable=False),
     sa.Column("pid", sa.Integer, nullable=False),
@@ -135,7 +144,8 @@ nodes = sa.Table(
 )
 
 camera_leases = sa.Table(
-    "camera_leases", metadata,
+    "camera_leases",
+    metadata,
     sa.Column("camera_id", sa.Text, primary_key=True),
     sa.Column("node_id", sa.Text, nullable=False),
     sa.Column("lease_until", Seconds, nullable=False),  # the camera is free for any node after this
@@ -143,7 +153,8 @@ camera_leases = sa.Table(
 )
 
 negatives = sa.Table(
-    "negatives", metadata,  # "that was not X": encodings of faces wrongly given a person's name (0005)
+    "negatives",
+    metadata,  # "that was not X": encodings of faces wrongly given a person's name (0005)
     sa.Column("id", Id, primary_key=True, autoincrement=True),
     sa.Column("person_id", Id, sa.ForeignKey("persons.id", ondelete="CASCADE"), nullable=False),
     sa.Column("vector", sa.LargeBinary, nullable=False),
@@ -154,7 +165,8 @@ negatives = sa.Table(
 )
 
 visitors = sa.Table(
-    "visitors", metadata,  # unknown people followed across tracks, cameras and days (0005)
+    "visitors",
+    metadata,  # unknown people followed across tracks, cameras and days (0005)
     sa.Column("id", Id, primary_key=True, autoincrement=True),
     sa.Column("first_seen", Seconds, nullable=False),
     sa.Column("last_seen", Seconds, nullable=False),
@@ -165,7 +177,8 @@ visitors = sa.Table(
 )
 
 visitor_faces = sa.Table(
-    "visitor_faces", metadata,  # a few of a visitor's best encodings and crops (0005)
+    "visitor_faces",
+    metadata,  # a few of a visitor's best encodings and crops (0005)
     sa.Column("id", Id, primary_key=True, autoincrement=True),
     sa.Column("visitor_id", Id, sa.ForeignKey("visitors.id", ondelete="CASCADE"), nullable=False),
     sa.Column("vector", sa.LargeBinary, nullable=False),
@@ -177,7 +190,8 @@ visitor_faces = sa.Table(
 )
 
 cameras = sa.Table(
-    "cameras", metadata,  # one row per camera: adds from any node are inserts, the key decides a clash (0006)
+    "cameras",
+    metadata,  # one row per camera: adds from any node are inserts, the key decides a clash (0006)
     sa.Column("id", sa.Text, primary_key=True),
     sa.Column("name", sa.Text),
     sa.Column("stream_url", sa.Text, nullable=False),  # as given (with any password); masked on the way out

@@ -29,9 +29,21 @@ from facegate.store.unknown_faces import UnknownFaceRecords
 from facegate.store.visitors import VISITOR_FACES_KEPT, VisitorRecords
 
 __all__ = [
-    "DB_NAME", "VISITOR_FACES_KEPT", "CameraExists", "CameraRow", "Forgotten",
-    "Lease", "NameInUse", "NodeRow", "OutboxStatus", "Sighting", "SightingRows",
-    "Store", "StoreError", "iso_now", "new_event_id",
+    "DB_NAME",
+    "VISITOR_FACES_KEPT",
+    "CameraExists",
+    "CameraRow",
+    "Forgotten",
+    "Lease",
+    "NameInUse",
+    "NodeRow",
+    "OutboxStatus",
+    "Sighting",
+    "SightingRows",
+    "Store",
+    "StoreError",
+    "iso_now",
+    "new_event_id",
 ]
 
 

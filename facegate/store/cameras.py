@@ -95,8 +95,9 @@ class CameraRecords:
             self.core.bump(db, CONFIG_VERSION)
         return CameraRow(_values(fields), at, at)
 
-    def update(self, camera_id: str, change: Callable[[dict[str, Any]], Mapping[str, Any]],
-               now: float | None = None) -> CameraRow | None:
+    def update(
+        self, camera_id: str, change: Callable[[dict[str, Any]], Mapping[str, Any]], now: float | None = None
+    ) -> CameraRow | None:
         """Read the camera and write `change(its fields)` in one transaction (a partial update merges with what
         is stored at that moment; `change` may raise to refuse); None when there is no such camera."""
         with self.core.transaction() as db:
@@ -139,8 +140,12 @@ class CameraRecords:
         with self.core.transaction() as db:
             if db.execute(sa.select(cameras.c.id).where(cameras.c.id == new_id)).first() is not None:
                 return False
-            moved = db.execute(sa.update(cameras).where(cameras.c.id == old_id)
-                               .values(id=new_id, updated_at=time.time()).returning(cameras.c.id)).first()
+            moved = db.execute(
+                sa.update(cameras)
+                .where(cameras.c.id == old_id)
+                .values(id=new_id, updated_at=time.time())
+                .returning(cameras.c.id)
+            ).first()
             if moved is not None:
                 self.core.bump(db, CONFIG_VERSION)
         return moved is not None

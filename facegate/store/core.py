@@ -228,8 +228,11 @@ class StoreCore:
         listeners (facegate/db/listen.py) reload at once instead of at their next poll."""
         bumped = sa.cast(sa.cast(meta.c.value, sa.Integer) + 1, sa.Text)
         for key in keys:
-            db.execute(self.insert(meta).values(key=key, value="1")
-                       .on_conflict_do_update(index_elements=["key"], set_={"value": bumped}))
+            db.execute(
+                self.insert(meta)
+                .values(key=key, value="1")
+                .on_conflict_do_update(index_elements=["key"], set_={"value": bumped})
+            )
             if self.backend == "postgresql":
                 db.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": f"facegate_{key}"})
 
@@ -247,8 +250,11 @@ class StoreCore:
         """A random hex secret kept under `key` in the database: made by the first node to ask, the same for
         every node after (so a URL one node signs is good on another)."""
         with self.transaction() as db:
-            db.execute(self.insert(meta).values(key=key, value=secrets.token_hex(32))
-                       .on_conflict_do_nothing(index_elements=["key"]))
+            db.execute(
+                self.insert(meta)
+                .values(key=key, value=secrets.token_hex(32))
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
             return str(db.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar_one())
 
     def version(self, key: str) -> int:

@@ -60,9 +60,16 @@ class NodeRecords:
     # --- nodes ---------------------------------------------------------------------------------
     def heartbeat(self, node: NodeRow) -> None:
         """Write the node's row (insert or refresh)."""
-        values = {"node_id": node.node_id, "host": node.host, "pid": node.pid, "api_url": node.api_url,
-                  "max_cameras": node.max_cameras, "started_at": node.started_at,
-                  "heartbeat_at": node.heartbeat_at, "status": json.dumps(node.status, separators=(",", ":"))}
+        values = {
+            "node_id": node.node_id,
+            "host": node.host,
+            "pid": node.pid,
+            "api_url": node.api_url,
+            "max_cameras": node.max_cameras,
+            "started_at": node.started_at,
+            "heartbeat_at": node.heartbeat_at,
+            "status": json.dumps(node.status, separators=(",", ":")),
+        }
         statement = self.core.insert(nodes).values(**values)
         changed = {k: statement.excluded[k] for k in values if k not in ("node_id", "started_at")}
         with self.core.transaction() as db:
@@ -71,8 +78,19 @@ class NodeRecords:
     def nodes(self) -> list[NodeRow]:
         """Every node with a row, alive or not, by id."""
         rows = self.core.rows(sa.select(nodes).order_by(nodes.c.node_id))
-        return [NodeRow(r.node_id, r.host, r.pid, r.api_url, r.max_cameras, r.started_at, r.heartbeat_at,
-                        json.loads(r.status or "{}")) for r in rows]
+        return [
+            NodeRow(
+                r.node_id,
+                r.host,
+                r.pid,
+                r.api_url,
+                r.max_cameras,
+                r.started_at,
+                r.heartbeat_at,
+                json.loads(r.status or "{}"),
+            )
+            for r in rows
+        ]
 
     def forget_node(self, node_id: str) -> None:
         """A node that stops cleanly: its row and its leases go, so others take its cameras at once."""
@@ -93,8 +111,9 @@ class NodeRecords:
 
     def acquire(self, camera_id: str, node_id: str, now: float, ttl_s: float) -> bool:
         """Take the camera until `now + ttl_s` if no live lease of another node holds it; True if taken."""
-        statement = self.core.insert(camera_leases).values(camera_id=camera_id, node_id=node_id,
-                                                           lease_until=now + ttl_s, acquired_at=now)
+        statement = self.core.insert(camera_leases).values(
+            camera_id=camera_id, node_id=node_id, lease_until=now + ttl_s, acquired_at=now
+        )
         statement = statement.on_conflict_do_update(
             index_elements=["camera_id"],
             set_={"node_id": node_id, "lease_until": now + ttl_s, "acquired_at": now},
@@ -110,9 +129,12 @@ class NodeRecords:
         if not wanted:
             return set()
         with self.core.transaction() as db:
-            kept = db.execute(sa.update(camera_leases)
-                              .where(camera_leases.c.node_id == node_id, camera_leases.c.camera_id.in_(wanted))
-                              .values(lease_until=now + ttl_s).returning(camera_leases.c.camera_id)).scalars()
+            kept = db.execute(
+                sa.update(camera_leases)
+                .where(camera_leases.c.node_id == node_id, camera_leases.c.camera_id.in_(wanted))
+                .values(lease_until=now + ttl_s)
+                .returning(camera_leases.c.camera_id)
+            ).scalars()
             return set(kept)
 
     def release(self, node_id: str, camera_ids: Iterable[str]) -> None:
@@ -121,5 +143,8 @@ class NodeRecords:
         if not wanted:
             return
         with self.core.transaction() as db:
-            db.execute(sa.delete(camera_leases).where(camera_leases.c.node_id == node_id,
-                                                      camera_leases.c.camera_id.in_(wanted)))
+            db.execute(
+                sa.delete(camera_leases).where(
+                    camera_leases.c.node_id == node_id, camera_leases.c.camera_id.in_(wanted)
+                )
+            )

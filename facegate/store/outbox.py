@@ -35,8 +35,11 @@ ERROR_KEPT = 500  # characters of an attempt's error kept on the row
 
 def _due(now: float) -> sa.ColumnElement[bool]:
     """Open, due, and not held by a live claim."""
-    return sa.and_(outbox.c.status.in_(OPEN_STATUSES), outbox.c.next_attempt_at <= now,
-                   sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until <= now))
+    return sa.and_(
+        outbox.c.status.in_(OPEN_STATUSES),
+        outbox.c.next_attempt_at <= now,
+        sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until <= now),
+    )
 
 
 class OutboxRecords:
@@ -47,14 +50,27 @@ class OutboxRecords:
 
     def enqueue(self, db: Connection, event_id: str, body: str, now: float) -> None:
         """Put an event's webhook body in line, due at once (inside the result's transaction)."""
-        db.execute(self.core.insert(outbox).values(
-            event_id=event_id, body=body, status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, created=now,
-        ).on_conflict_do_nothing(index_elements=["event_id"]))
+        db.execute(
+            self.core.insert(outbox)
+            .values(
+                event_id=event_id,
+                body=body,
+                status=OutboxStatus.PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                created=now,
+            )
+            .on_conflict_do_nothing(index_elements=["event_id"])
+        )
 
     def due(self, now: float, limit: int = 20) -> list[dict[str, Any]]:
         """Deliveries to attempt now, oldest due first (a single emitter's view; several nodes claim)."""
-        rows = self.core.rows(sa.select(outbox.c.event_id, outbox.c.body, outbox.c.attempts, outbox.c.created)
-                              .where(_due(now)).order_by(outbox.c.next_attempt_at).limit(limit))
+        rows = self.core.rows(
+            sa.select(outbox.c.event_id, outbox.c.body, outbox.c.attempts, outbox.c.created)
+            .where(_due(now))
+            .order_by(outbox.c.next_attempt_at)
+            .limit(limit)
+        )
         return [dict(row._mapping) for row in rows]
 
     def claim(self, node_id: str, now: float, limit: int = 20, lease_s: float = 60.0) -> list[dict[str, Any]]:
@@ -66,12 +82,22 @@ class OutboxRecords:
         mark_retry, mark_failed) before its lease ends is due again for anyone: the node died.
         """
         with self.core.transaction() as db:
-            chosen = db.execute(sa.select(outbox.c.event_id).where(_due(now)).order_by(outbox.c.next_attempt_at)
-                                .limit(limit).with_for_update(skip_locked=True)).scalars().all()
+            chosen = (
+                db.execute(
+                    sa.select(outbox.c.event_id)
+                    .where(_due(now))
+                    .order_by(outbox.c.next_attempt_at)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+                .scalars()
+                .all()
+            )
             if not chosen:
                 return []
             claimed = db.execute(
-                sa.update(outbox).where(outbox.c.event_id.in_(chosen))
+                sa.update(outbox)
+                .where(outbox.c.event_id.in_(chosen))
                 .values(claimed_by=node_id, claimed_until=now + lease_s)
                 .returning(outbox.c.event_id, outbox.c.body, outbox.c.attempts, outbox.c.created)
             ).all()
@@ -102,41 +128,61 @@ class OutboxRecords:
 
     def mark_delivered(self, event_id: str, attempts: int, when: float, *, node_id: str | None = None) -> bool:
         """The receiver took the event at `when`, on attempt `attempts`."""
-        return self._record_attempt(event_id, node_id, status=OutboxStatus.DELIVERED, attempts=attempts,
-                                    delivered=when, last_error=None)
+        return self._record_attempt(
+            event_id, node_id, status=OutboxStatus.DELIVERED, attempts=attempts, delivered=when, last_error=None
+        )
 
-    def mark_retry(self, event_id: str, attempts: int, next_attempt_at: float, error: str, *,
-                   node_id: str | None = None) -> bool:
+    def mark_retry(
+        self, event_id: str, attempts: int, next_attempt_at: float, error: str, *, node_id: str | None = None
+    ) -> bool:
         """Attempt `attempts` failed with `error`; try again at `next_attempt_at`."""
-        return self._record_attempt(event_id, node_id, status=OutboxStatus.RETRYING, attempts=attempts,
-                                    next_attempt_at=next_attempt_at, last_error=error[:ERROR_KEPT])
+        return self._record_attempt(
+            event_id,
+            node_id,
+            status=OutboxStatus.RETRYING,
+            attempts=attempts,
+            next_attempt_at=next_attempt_at,
+            last_error=error[:ERROR_KEPT],
+        )
 
     def mark_failed(self, event_id: str, attempts: int, error: str, *, node_id: str | None = None) -> bool:
         """Give up after attempt `attempts`: the row is a dead letter."""
-        return self._record_attempt(event_id, node_id, status=OutboxStatus.FAILED, attempts=attempts,
-                                    last_error=error[:ERROR_KEPT])
+        return self._record_attempt(
+            event_id, node_id, status=OutboxStatus.FAILED, attempts=attempts, last_error=error[:ERROR_KEPT]
+        )
 
     def failed(self, limit: int = 100) -> list[dict[str, Any]]:
         """The dead letters, newest first, with their last error."""
-        rows = self.core.rows(sa.select(outbox.c.event_id, outbox.c.body, outbox.c.attempts, outbox.c.created,
-                                        outbox.c.last_error)
-                              .where(outbox.c.status == OutboxStatus.FAILED).order_by(outbox.c.created.desc())
-                              .limit(limit))
+        rows = self.core.rows(
+            sa.select(outbox.c.event_id, outbox.c.body, outbox.c.attempts, outbox.c.created, outbox.c.last_error)
+            .where(outbox.c.status == OutboxStatus.FAILED)
+            .order_by(outbox.c.created.desc())
+            .limit(limit)
+        )
         return [dict(row._mapping) for row in rows]
 
     def retry_failed(self, now: float | None = None) -> int:
         """Put dead letters back in line for delivery, with a fresh attempt budget."""
         with self.core.transaction() as db:
-            return db.execute(sa.update(outbox).where(outbox.c.status == OutboxStatus.FAILED).values(
-                status=OutboxStatus.PENDING, attempts=0, next_attempt_at=time.time() if now is None else now,
-                **CLAIM_FREE,
-            )).rowcount
+            return db.execute(
+                sa.update(outbox)
+                .where(outbox.c.status == OutboxStatus.FAILED)
+                .values(
+                    status=OutboxStatus.PENDING,
+                    attempts=0,
+                    next_attempt_at=time.time() if now is None else now,
+                    **CLAIM_FREE,
+                )
+            ).rowcount
 
     def latencies(self, limit: int = 500) -> list[float]:
         """Seconds from event to successful delivery, for the most recent deliveries."""
-        rows = self.core.rows(sa.select(outbox.c.delivered - outbox.c.created)
-                              .where(outbox.c.status == OutboxStatus.DELIVERED)
-                              .order_by(outbox.c.delivered.desc()).limit(limit))
+        rows = self.core.rows(
+            sa.select(outbox.c.delivered - outbox.c.created)
+            .where(outbox.c.status == OutboxStatus.DELIVERED)
+            .order_by(outbox.c.delivered.desc())
+            .limit(limit)
+        )
         return [float(row[0]) for row in rows]
 
     def counts(self) -> dict[str, int]:

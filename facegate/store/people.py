@@ -45,8 +45,15 @@ class GalleryRecords:
         return self.core.version(GALLERY_VERSION)
 
     # --- persons and encodings --------------------------------------------------------------
-    def register(self, name: str, encodings: Iterable[Iterable[float]], *, client_id: str | None = None,
-                 image_url: str | None = None, crops: list[bytes | None] | None = None) -> int:
+    def register(
+        self,
+        name: str,
+        encodings: Iterable[Iterable[float]],
+        *,
+        client_id: str | None = None,
+        image_url: str | None = None,
+        crops: list[bytes | None] | None = None,
+    ) -> int:
         """Add encodings to the person of that name, creating the person first if new; returns its id.
 
         Registering an existing name adds a photo of the same person, as the v1 API's
@@ -59,28 +66,39 @@ class GalleryRecords:
         now = iso_now()
         with self.core.transaction() as db:
             person_id = db.execute(
-                self.core.insert(persons).values(name=name, client_id=client_id, image_url=image_url, created_at=now)
-                .on_conflict_do_nothing(index_elements=["name"]).returning(persons.c.id)
+                self.core.insert(persons)
+                .values(name=name, client_id=client_id, image_url=image_url, created_at=now)
+                .on_conflict_do_nothing(index_elements=["name"])
+                .returning(persons.c.id)
             ).scalar()
             if person_id is None:
                 person_id = db.execute(sa.select(persons.c.id).where(persons.c.name == name)).scalar_one()
                 if client_id is not None or image_url is not None:
-                    db.execute(sa.update(persons).where(persons.c.id == person_id).values(
-                        client_id=sa.func.coalesce(client_id, persons.c.client_id),
-                        image_url=sa.func.coalesce(image_url, persons.c.image_url)))
+                    db.execute(
+                        sa.update(persons)
+                        .where(persons.c.id == person_id)
+                        .values(
+                            client_id=sa.func.coalesce(client_id, persons.c.client_id),
+                            image_url=sa.func.coalesce(image_url, persons.c.image_url),
+                        )
+                    )
             self._add_vectors(db, person_id, blobs, now, crops)
         return int(person_id)
 
-    def _add_vectors(self, db: Connection, person_id: int, blobs: list[bytes], now: str,
-                     crops: list[bytes | None] | None = None) -> None:
+    def _add_vectors(
+        self, db: Connection, person_id: int, blobs: list[bytes], now: str, crops: list[bytes | None] | None = None
+    ) -> None:
         crops = crops or [None] * len(blobs)
-        rows = [{"person_id": person_id, "vector": blob, "jpeg": crop, "created_at": now}
-                for blob, crop in zip(blobs, crops, strict=True)]
+        rows = [
+            {"person_id": person_id, "vector": blob, "jpeg": crop, "created_at": now}
+            for blob, crop in zip(blobs, crops, strict=True)
+        ]
         db.execute(sa.insert(encodings_table), rows)
         self.core.bump(db, GALLERY_VERSION)
 
-    def add_encodings(self, person_id: int, encodings: Iterable[Iterable[float]],
-                      crops: list[bytes | None] | None = None) -> int:
+    def add_encodings(
+        self, person_id: int, encodings: Iterable[Iterable[float]], crops: list[bytes | None] | None = None
+    ) -> int:
         """Add encodings (with the face crop of each, when known) to an existing person; returns how many they
         now have (0 if no such person)."""
         blobs = [vector_blob(e) for e in encodings]
@@ -125,10 +143,17 @@ class GalleryRecords:
 
     def _person_rows(self, person_id: int | None = None) -> list[dict[str, Any]]:
         statement = (
-            sa.select(persons.c.id, persons.c.name, persons.c.client_id, persons.c.image_url, persons.c.created_at,
-                      sa.func.count(encodings_table.c.id).label("encodings"))
+            sa.select(
+                persons.c.id,
+                persons.c.name,
+                persons.c.client_id,
+                persons.c.image_url,
+                persons.c.created_at,
+                sa.func.count(encodings_table.c.id).label("encodings"),
+            )
             .select_from(persons.outerjoin(encodings_table, encodings_table.c.person_id == persons.c.id))
-            .group_by(persons.c.id).order_by(persons.c.id)
+            .group_by(persons.c.id)
+            .order_by(persons.c.id)
         )
         if person_id is not None:
             statement = statement.where(persons.c.id == person_id)
@@ -151,35 +176,53 @@ class GalleryRecords:
 
     def all_vectors(self) -> tuple[np.ndarray, list[str]]:
         """Every known encoding as an (n, 128) array, with the name each one belongs to."""
-        rows = self.core.rows(sa.select(persons.c.name, encodings_table.c.vector)
-                              .select_from(encodings_table.join(persons, persons.c.id == encodings_table.c.person_id))
-                              .order_by(encodings_table.c.id))
+        rows = self.core.rows(
+            sa.select(persons.c.name, encodings_table.c.vector)
+            .select_from(encodings_table.join(persons, persons.c.id == encodings_table.c.person_id))
+            .order_by(encodings_table.c.id)
+        )
         return vectors_of([row.vector for row in rows]), [row.name for row in rows]
 
     def person_vectors(self, person_id: int) -> np.ndarray:
         """The (n, 128) encodings a person has, oldest first."""
-        rows = self.core.rows(sa.select(encodings_table.c.vector).where(encodings_table.c.person_id == person_id)
-                              .order_by(encodings_table.c.id))
+        rows = self.core.rows(
+            sa.select(encodings_table.c.vector)
+            .where(encodings_table.c.person_id == person_id)
+            .order_by(encodings_table.c.id)
+        )
         return vectors_of([row.vector for row in rows])
 
     def encodings(self, person_id: int) -> list[dict[str, Any]]:
         """Each encoding of a person: its id, date and whether it has a crop."""
-        rows = self.core.rows(sa.select(encodings_table.c.id, encodings_table.c.created_at,
-                                        encodings_table.c.jpeg.isnot(None).label("crop"))
-                              .where(encodings_table.c.person_id == person_id).order_by(encodings_table.c.id))
+        rows = self.core.rows(
+            sa.select(
+                encodings_table.c.id, encodings_table.c.created_at, encodings_table.c.jpeg.isnot(None).label("crop")
+            )
+            .where(encodings_table.c.person_id == person_id)
+            .order_by(encodings_table.c.id)
+        )
         return [{"id": int(row.id), "created_at": row.created_at, "has_crop": bool(row.crop)} for row in rows]
 
     def encoding_crop(self, person_id: int, encoding_id: int) -> tuple[bool, bytes | None]:
         """(the encoding exists for that person, its crop or None)."""
-        row = self.core.rows(sa.select(encodings_table.c.jpeg).where(encodings_table.c.id == encoding_id,
-                                                                 encodings_table.c.person_id == person_id))
+        row = self.core.rows(
+            sa.select(encodings_table.c.jpeg).where(
+                encodings_table.c.id == encoding_id, encodings_table.c.person_id == person_id
+            )
+        )
         return (True, None if row[0].jpeg is None else bytes(row[0].jpeg)) if row else (False, None)
 
     def delete_encoding(self, person_id: int, encoding_id: int) -> bool:
         """Remove one encoding of a person; False if that person has no such encoding."""
         with self.core.transaction() as db:
-            gone = db.execute(sa.delete(encodings_table).where(encodings_table.c.id == encoding_id,
-                                                         encodings_table.c.person_id == person_id)).rowcount > 0
+            gone = (
+                db.execute(
+                    sa.delete(encodings_table).where(
+                        encodings_table.c.id == encoding_id, encodings_table.c.person_id == person_id
+                    )
+                ).rowcount
+                > 0
+            )
             if gone:
                 self.core.bump(db, GALLERY_VERSION)
         if gone:
@@ -208,17 +251,26 @@ class GalleryRecords:
     def add_negative(self, person_id: int, vector: np.ndarray, event_id: str | None) -> int:
         """Keep an encoding as a face that is not this person; returns the negative's id."""
         with self.core.transaction() as db:
-            negative_id = db.execute(sa.insert(negatives).values(
-                person_id=person_id, vector=vector_blob(vector), event_id=event_id, created_at=iso_now(),
-            ).returning(negatives.c.id)).scalar_one()
+            negative_id = db.execute(
+                sa.insert(negatives)
+                .values(
+                    person_id=person_id,
+                    vector=vector_blob(vector),
+                    event_id=event_id,
+                    created_at=iso_now(),
+                )
+                .returning(negatives.c.id)
+            ).scalar_one()
             self.core.bump(db, GALLERY_VERSION)
         return int(negative_id)
 
     def negatives_by_name(self) -> dict[str, np.ndarray]:
         """Name → (m, 128) encodings of faces that were wrongly given that name."""
-        rows = self.core.rows(sa.select(persons.c.name, negatives.c.vector)
-                              .select_from(negatives.join(persons, persons.c.id == negatives.c.person_id))
-                              .order_by(negatives.c.id))
+        rows = self.core.rows(
+            sa.select(persons.c.name, negatives.c.vector)
+            .select_from(negatives.join(persons, persons.c.id == negatives.c.person_id))
+            .order_by(negatives.c.id)
+        )
         grouped: dict[str, list[bytes]] = {}
         for row in rows:
             grouped.setdefault(row.name, []).append(row.vector)

@@ -54,22 +54,44 @@ class ResultRecords:
         """Moves when stored sightings are deleted or renamed (search by photo reloads them)."""
         return self.core.version(SIGHTINGS_VERSION)
 
-    def add(self, event_id: str, result: Result, camera_id: str | None, stream_url: str | None,
-            webhook_body: str | None, *, created: float | None = None, sighting: Sighting | None = None) -> None:
+    def add(
+        self,
+        event_id: str,
+        result: Result,
+        camera_id: str | None,
+        stream_url: str | None,
+        webhook_body: str | None,
+        *,
+        created: float | None = None,
+        sighting: Sighting | None = None,
+    ) -> None:
         """Write a result (with the sighting's encoding, crop and visitor) and, when webhooks are on, its outbox
         row in one transaction."""
         sighting = sighting or Sighting()
         now = time.time() if created is None else created
         box = result["box"]
         with self.core.transaction() as db:
-            db.execute(self.core.insert(results).values(
-                event_id=event_id, timestamp=result["timestamp"], name=result["name"],
-                confidence=result["confidence"], distance=result["distance"], box_top=box["top"],
-                box_right=box["right"], box_bottom=box["bottom"], box_left=box["left"], camera_id=camera_id,
-                stream_url=stream_url, created=now,
-                vector=None if sighting.encoding is None else vector_blob(sighting.encoding), jpeg=sighting.jpeg,
-                visitor_id=sighting.visitor_id,
-            ).on_conflict_do_nothing(index_elements=["event_id"]))
+            db.execute(
+                self.core.insert(results)
+                .values(
+                    event_id=event_id,
+                    timestamp=result["timestamp"],
+                    name=result["name"],
+                    confidence=result["confidence"],
+                    distance=result["distance"],
+                    box_top=box["top"],
+                    box_right=box["right"],
+                    box_bottom=box["bottom"],
+                    box_left=box["left"],
+                    camera_id=camera_id,
+                    stream_url=stream_url,
+                    created=now,
+                    vector=None if sighting.encoding is None else vector_blob(sighting.encoding),
+                    jpeg=sighting.jpeg,
+                    visitor_id=sighting.visitor_id,
+                )
+                .on_conflict_do_nothing(index_elements=["event_id"])
+            )
             if sighting.visitor_id is not None:
                 self.visitors.count_sighting(db, sighting.visitor_id, camera_id, now)
             if webhook_body is not None:
@@ -101,21 +123,28 @@ class ResultRecords:
     def last_events(self, camera_id: str, since: float) -> dict[str, float]:
         """Name -> when (epoch s) its newest event on this camera was written, for events since `since`:
         what a node taking the camera over needs to keep the event cooldown."""
-        rows = self.core.rows(sa.select(results.c.name, sa.func.max(results.c.created).label("at"))
-                              .where(results.c.camera_id == camera_id, results.c.created >= since)
-                              .group_by(results.c.name))
+        rows = self.core.rows(
+            sa.select(results.c.name, sa.func.max(results.c.created).label("at"))
+            .where(results.c.camera_id == camera_id, results.c.created >= since)
+            .group_by(results.c.name)
+        )
         return {row.name: float(row.at) for row in rows}
 
     # --- sightings: a result's face, for search by photo and "that was not X" ------------------
     def sightings_after(self, last_id: int, limit: int = 50_000) -> SightingRows:
         """Sightings with an encoding whose result id is above `last_id`, at most `limit` of them."""
-        rows = self.core.rows(sa.select(results.c.id, results.c.vector, results.c.created, results.c.camera_id)
-                              .where(results.c.id > last_id, results.c.vector.isnot(None))
-                              .order_by(results.c.id).limit(limit))
-        return SightingRows(np.array([row.id for row in rows], dtype=np.int64),
-                            vectors_of([row.vector for row in rows]).astype(np.float32),
-                            np.array([row.created for row in rows], dtype=np.float64),
-                            [row.camera_id for row in rows])
+        rows = self.core.rows(
+            sa.select(results.c.id, results.c.vector, results.c.created, results.c.camera_id)
+            .where(results.c.id > last_id, results.c.vector.isnot(None))
+            .order_by(results.c.id)
+            .limit(limit)
+        )
+        return SightingRows(
+            np.array([row.id for row in rows], dtype=np.int64),
+            vectors_of([row.vector for row in rows]).astype(np.float32),
+            np.array([row.created for row in rows], dtype=np.float64),
+            [row.camera_id for row in rows],
+        )
 
     def by_id(self, ids: list[int]) -> dict[int, dict[str, Any]]:
         """Result id → the result as the API shows it (with visitor_id), for the ids that still exist."""
@@ -136,8 +165,9 @@ class ResultRecords:
     def relabel(self, event_id: str, name: str) -> bool:
         """Give a stored result another name (after "that was not X"); False if there is no such result."""
         with self.core.transaction() as db:
-            changed = db.execute(sa.update(results).where(results.c.event_id == event_id)
-                                 .values(name=name)).rowcount > 0
+            changed = (
+                db.execute(sa.update(results).where(results.c.event_id == event_id).values(name=name)).rowcount > 0
+            )
             if changed:
                 self.core.bump(db, SIGHTINGS_VERSION)
         return changed

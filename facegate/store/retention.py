@@ -52,22 +52,27 @@ class RetentionRecords:
         unknown_before = now - self.unknown_keep_s if before is None else max(before, now - self.unknown_keep_s)
         with self.core.transaction() as db:
             if before is None:
-                gone_unknown = db.execute(sa.delete(unknown_faces)
-                                          .where(unknown_faces.c.created < unknown_before)).rowcount
+                gone_unknown = db.execute(
+                    sa.delete(unknown_faces).where(unknown_faces.c.created < unknown_before)
+                ).rowcount
                 forgotten = Forgotten(unknown_faces=gone_unknown)
             else:
                 old_visitors = sa.select(visitors.c.id).where(visitors.c.last_seen < before)
                 old_results = sa.or_(results.c.created < before, results.c.visitor_id.in_(old_visitors))
                 old_events = sa.select(results.c.event_id).where(old_results)
                 forgotten = Forgotten(
-                    outbox=db.execute(sa.delete(outbox).where(sa.or_(
-                        outbox.c.created < before, outbox.c.event_id.in_(old_events)))).rowcount,
-                    unknown_faces=db.execute(sa.delete(unknown_faces).where(sa.or_(
-                        unknown_faces.c.created < unknown_before,
-                        unknown_faces.c.event_id.in_(old_events)))).rowcount,
+                    outbox=db.execute(
+                        sa.delete(outbox).where(sa.or_(outbox.c.created < before, outbox.c.event_id.in_(old_events)))
+                    ).rowcount,
+                    unknown_faces=db.execute(
+                        sa.delete(unknown_faces).where(
+                            sa.or_(unknown_faces.c.created < unknown_before, unknown_faces.c.event_id.in_(old_events))
+                        )
+                    ).rowcount,
                     results=db.execute(sa.delete(results).where(old_results)).rowcount,
-                    visitor_faces=db.execute(sa.delete(visitor_faces)
-                                             .where(visitor_faces.c.visitor_id.in_(old_visitors))).rowcount,
+                    visitor_faces=db.execute(
+                        sa.delete(visitor_faces).where(visitor_faces.c.visitor_id.in_(old_visitors))
+                    ).rowcount,
                     visitors=db.execute(sa.delete(visitors).where(visitors.c.last_seen < before)).rowcount,
                 )
             if forgotten.results or forgotten.visitors:

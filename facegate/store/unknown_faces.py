@@ -27,19 +27,44 @@ class UnknownFaceRecords:
     def __init__(self, core: StoreCore) -> None:
         self.core = core
 
-    def add(self, event_id: str, camera_id: str, captured_at: float, box: Iterable[int], jpeg: bytes,
-            encoding: Iterable[float]) -> int:
+    def add(
+        self,
+        event_id: str,
+        camera_id: str,
+        captured_at: float,
+        box: Iterable[int],
+        jpeg: bytes,
+        encoding: Iterable[float],
+    ) -> int:
         """Keep an unknown face's crop and encoding (a week, 500 at most) so an operator can name them."""
         top, right, bottom, left = (int(v) for v in box)
         with self.core.transaction() as db:
-            row_id = int(db.execute(sa.insert(unknown_faces).values(
-                event_id=event_id, camera_id=camera_id, seen_at=iso_now(captured_at), created=captured_at,
-                box_top=top, box_right=right, box_bottom=bottom, box_left=left, jpeg=jpeg,
-                vector=vector_blob(encoding),
-            ).returning(unknown_faces.c.id)).scalar_one())
-            db.execute(sa.delete(unknown_faces).where(sa.or_(
-                unknown_faces.c.created < time.time() - self.KEEP_S,
-                unknown_faces.c.id <= row_id - self.KEEP_ROWS)))
+            row_id = int(
+                db.execute(
+                    sa.insert(unknown_faces)
+                    .values(
+                        event_id=event_id,
+                        camera_id=camera_id,
+                        seen_at=iso_now(captured_at),
+                        created=captured_at,
+                        box_top=top,
+                        box_right=right,
+                        box_bottom=bottom,
+                        box_left=left,
+                        jpeg=jpeg,
+                        vector=vector_blob(encoding),
+                    )
+                    .returning(unknown_faces.c.id)
+                ).scalar_one()
+            )
+            db.execute(
+                sa.delete(unknown_faces).where(
+                    sa.or_(
+                        unknown_faces.c.created < time.time() - self.KEEP_S,
+                        unknown_faces.c.id <= row_id - self.KEEP_ROWS,
+                    )
+                )
+            )
         return row_id
 
     def count(self) -> int:
@@ -49,10 +74,21 @@ class UnknownFaceRecords:
     def recent(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest unknown faces first (without crop or encoding)."""
         u = unknown_faces.c
-        rows = self.core.rows(sa.select(u.id, u.event_id, u.camera_id, u.seen_at, u.box_top, u.box_right,
-                                        u.box_bottom, u.box_left).order_by(u.id.desc()).limit(limit))
-        return [{"id": r.id, "event_id": r.event_id, "camera_id": r.camera_id, "seen_at": r.seen_at,
-                 "box": box_dict(row_box(r))} for r in rows]
+        rows = self.core.rows(
+            sa.select(u.id, u.event_id, u.camera_id, u.seen_at, u.box_top, u.box_right, u.box_bottom, u.box_left)
+            .order_by(u.id.desc())
+            .limit(limit)
+        )
+        return [
+            {
+                "id": r.id,
+                "event_id": r.event_id,
+                "camera_id": r.camera_id,
+                "seen_at": r.seen_at,
+                "box": box_dict(row_box(r)),
+            }
+            for r in rows
+        ]
 
     def get(self, unknown_id: int) -> dict[str, Any] | None:
         """One unknown face with its crop and encoding, or None."""
@@ -61,8 +97,13 @@ class UnknownFaceRecords:
         if not rows:
             return None
         row = rows[0]
-        return {"id": row.id, "camera_id": row.camera_id, "seen_at": row.seen_at, "jpeg": bytes(row.jpeg),
-                "encoding": vector_of(row.vector)}
+        return {
+            "id": row.id,
+            "camera_id": row.camera_id,
+            "seen_at": row.seen_at,
+            "jpeg": bytes(row.jpeg),
+            "encoding": vector_of(row.vector),
+        }
 
     def delete(self, unknown_id: int) -> bool:
         """Forget one unknown face; False if there was none."""

@@ -69,9 +69,15 @@ class WebhookConfig:
             url = None
         config = cls(url=url, secret=env.get(BEARER_ENV) or None, signing_secret=env.get(SIGNING_ENV) or None)
         numbers: dict[str, Any] = {}
-        for field, kind in (("timeout_s", float), ("max_attempts", int), ("max_age_s", float),
-                            ("backoff_base_s", float), ("backoff_cap_s", float), ("concurrency", int),
-                            ("claim_s", float)):
+        for field, kind in (
+            ("timeout_s", float),
+            ("max_attempts", int),
+            ("max_age_s", float),
+            ("backoff_base_s", float),
+            ("backoff_cap_s", float),
+            ("concurrency", int),
+            ("claim_s", float),
+        ):
             raw = env.get(f"FACEGATE_WEBHOOK_{field.upper()}")
             if raw is None:
                 continue
@@ -99,10 +105,13 @@ class WebhookConfig:
 def warn_if_forgeable(config: WebhookConfig) -> None:
     """Log (the emitter, as it starts) that signatures keyed with the Bearer secret prove nothing."""
     if config.url and config.forgeable:
-        log.warning("webhook signatures are keyed with %s, which every delivery carries in clear as its Bearer "
-                    "header: anyone who reads one request can forge signed events. Set a separate signing secret "
-                    "here and in the receiver, e.g. %s=whsec_$(openssl rand -base64 24), and verify with that one",
-                    BEARER_ENV, SIGNING_ENV)
+        log.warning(
+            "webhook signatures are keyed with %s, which every delivery carries in clear as its Bearer "
+            "header: anyone who reads one request can forge signed events. Set a separate signing secret "
+            "here and in the receiver, e.g. %s=whsec_$(openssl rand -base64 24), and verify with that one",
+            BEARER_ENV,
+            SIGNING_ENV,
+        )
 
 
 def webhook_body(result: Result, camera_id: str | None, stream_url: str | None) -> str:
@@ -117,7 +126,7 @@ def _key(secret: str) -> bytes:
     """A `whsec_` secret carries a base64 key (Standard Webhooks); any other secret is used as it is."""
     if secret.startswith(SECRET_PREFIX):
         try:
-            return base64.b64decode(secret[len(SECRET_PREFIX):], validate=True)
+            return base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
         except ValueError:
             pass
     return secret.encode()
@@ -129,12 +138,17 @@ def sign(secret: str, event_id: str, timestamp: int, body: str) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def verify(secret: str, headers: Mapping[str, str], body: str, *, now: float | None = None,
-           tolerance_s: int = SIGNATURE_TOLERANCE_S) -> bool:
+def verify(
+    secret: str,
+    headers: Mapping[str, str],
+    body: str,
+    *,
+    now: float | None = None,
+    tolerance_s: int = SIGNATURE_TOLERANCE_S,
+) -> bool:
     """What a receiver does: check one of the `v1` signatures and that the timestamp is recent."""
     lowered = {k.lower(): v for k, v in headers.items()}
-    event_id, stamp, signatures = (lowered.get(h, "") for h in ("webhook-id", "webhook-timestamp",
-                                                                 "webhook-signature"))
+    event_id, stamp, signatures = (lowered.get(h, "") for h in ("webhook-id", "webhook-timestamp", "webhook-signature"))
     if not (event_id and stamp.isascii() and stamp.isdigit() and signatures):
         return False
     if abs((time.time() if now is None else now) - int(stamp)) > tolerance_s:
@@ -144,8 +158,12 @@ def verify(secret: str, headers: Mapping[str, str], body: str, *, now: float | N
 
 
 def delivery_headers(config: WebhookConfig, event_id: str, body: str, now: float) -> dict[str, str]:
-    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "webhook-id": event_id,
-               "webhook-timestamp": str(int(now))}
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "webhook-id": event_id,
+        "webhook-timestamp": str(int(now)),
+    }
     if config.signing_key:
         headers["webhook-signature"] = sign(config.signing_key, event_id, int(now), body)
     if config.secret:
@@ -195,8 +213,10 @@ class WebhookSender:
     # --- life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
         self._threads = [threading.Thread(target=self._dispatch, name="webhook-dispatch", daemon=True)]
-        self._threads += [threading.Thread(target=self._post_loop, name=f"webhook-{n}", daemon=True)
-                          for n in range(self.config.concurrency)]
+        self._threads += [
+            threading.Thread(target=self._post_loop, name=f"webhook-{n}", daemon=True)
+            for n in range(self.config.concurrency)
+        ]
         for thread in self._threads:
             thread.start()
 
@@ -282,14 +302,18 @@ class WebhookSender:
         elif outcome.attempts >= self.config.max_attempts or now - outcome.created >= self.config.max_age_s:
             status = OutboxStatus.FAILED
             store.outbox.mark_failed(outcome.event_id, outcome.attempts, outcome.error, **mine)
-            log.warning("webhook %s gave up after %d attempts: %s", outcome.event_id, outcome.attempts,
-                        outcome.error)
+            log.warning("webhook %s gave up after %d attempts: %s", outcome.event_id, outcome.attempts, outcome.error)
         else:
             status = OutboxStatus.RETRYING
             delay = backoff_s(outcome.attempts, self.config)
             store.outbox.mark_retry(outcome.event_id, outcome.attempts, now + delay, outcome.error, **mine)
-            log.info("webhook %s attempt %d failed (%s); next in %.1f s", outcome.event_id, outcome.attempts,
-                     outcome.error, delay)
+            log.info(
+                "webhook %s attempt %d failed (%s); next in %.1f s",
+                outcome.event_id,
+                outcome.attempts,
+                outcome.error,
+                delay,
+            )
         self.counts[status] += 1
 
     # --- the posting threads: HTTP only ----------------------------------------------------------------
@@ -310,8 +334,13 @@ class WebhookSender:
         assert self.config.url is not None
         headers = delivery_headers(self.config, event_id, body, time.time())
         try:
-            response = session.post(self.config.url, data=body.encode(), headers=headers,
-                                    timeout=self.config.timeout_s, allow_redirects=False)
+            response = session.post(
+                self.config.url,
+                data=body.encode(),
+                headers=headers,
+                timeout=self.config.timeout_s,
+                allow_redirects=False,
+            )
         except requests.Timeout:
             return False, f"no answer within {self.config.timeout_s:g} s"
         except requests.RequestException as exc:

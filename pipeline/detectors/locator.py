@@ -51,7 +51,8 @@ class DetectorOptions:
         if self.upsample < 0 or self.upsample > 3:
             raise ValueError(f"upsample must be 0..3, not {self.upsample}")
         if self.blazeface_range not in BLAZEFACE_RANGES:
-            raise ValueError(f"blazeface_range must be one of {', '.join(BLAZEFACE_RANGES)}, "
-                             f"not {self.blazeface_range!r}")
+            raise ValueError(
+                f"blazeface_range must be one of {', '.join(BLAZEFACE_RANGES)}, not {self.blazeface_range!r}"
+            )
         if not 0.0 < self.min_score < 1.0:
             raise ValueError(f"min_score must be in (0, 1), not {self.min_score}")

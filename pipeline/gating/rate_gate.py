@@ -83,8 +83,15 @@ def observe(previous: BoxTrack | None, box: Box, pts: float, *, max_gap_s: float
     return BoxTrack(box, pts, velocity)  # type: ignore[arg-type]
 
 
-def carry_box(track: BoxTrack, pts: float, *, frame_height: int, frame_width: int,
-              velocity_weight: float = 0.0, max_extrapolate_s: float = 0.5) -> Box:
+def carry_box(
+    track: BoxTrack,
+    pts: float,
+    *,
+    frame_height: int,
+    frame_width: int,
+    velocity_weight: float = 0.0,
+    max_extrapolate_s: float = 0.5,
+) -> Box:
     """The track's box on a frame at `pts` that was not detected, inside the frame: moved by
     `velocity_weight` x its velocity for at most `max_extrapolate_s` after its last detection, then held.
 

@@ -31,13 +31,17 @@ MAX_CANDIDATE_SHARE = 1 / 16  # beyond this share of rows, read the rest of ever
 
 
 class Gallery:
-    def __init__(self, vectors: np.ndarray, names: list[str],
-                 negatives: Mapping[str, np.ndarray] | None = None) -> None:
+    def __init__(
+        self, vectors: np.ndarray, names: list[str], negatives: Mapping[str, np.ndarray] | None = None
+    ) -> None:
         """`negatives`: name → (m, 128) encodings of faces that were wrongly given that name ("that was not X")."""
         if len(vectors) != len(names):
             raise ValueError("one name per encoding")
-        self.negatives = {name: np.asarray(rows, dtype=np.float64).reshape(-1, ENCODING_SIZE)
-                          for name, rows in (negatives or {}).items() if len(rows)}
+        self.negatives = {
+            name: np.asarray(rows, dtype=np.float64).reshape(-1, ENCODING_SIZE)
+            for name, rows in (negatives or {}).items()
+            if len(rows)
+        }
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, ENCODING_SIZE)
         self.names = list(names)
         self.half_norms = half_squared_norms(self.vectors)

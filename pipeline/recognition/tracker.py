@@ -99,8 +99,9 @@ class CameraTracks:
     def associate(self, boxes: list[Box], pts: float) -> list[Track]:
         """The track of each box: greedy by overlap, new tracks for the rest, stale tracks dropped."""
         self.tracks = [t for t in self.tracks if pts - t.last_pts <= TRACK_TTL_S or self._retire(t)]
-        pairs = sorted(((iou(box, t.box), i, j) for i, box in enumerate(boxes) for j, t in enumerate(self.tracks)),
-                       reverse=True)
+        pairs = sorted(
+            ((iou(box, t.box), i, j) for i, box in enumerate(boxes) for j, t in enumerate(self.tracks)), reverse=True
+        )
         chosen: dict[int, Track] = {}
         taken: set[int] = set()
         for overlap, i, j in pairs:
@@ -128,8 +129,11 @@ class CameraTracks:
         carried to `pts` (see pipeline/detect_rate.carry_box); nothing before the first detection."""
         if self.detected_pts is None:
             return []
-        return [(track, carry_box(track.motion, pts, frame_height=height, frame_width=width))
-                for track in self.tracks if track.last_pts == self.detected_pts and track.motion is not None]
+        return [
+            (track, carry_box(track.motion, pts, frame_height=height, frame_width=width))
+            for track in self.tracks
+            if track.last_pts == self.detected_pts and track.motion is not None
+        ]
 
     def _retire(self, track: Track) -> bool:
         if self.ring is not None and track.hint_row >= 0:
@@ -141,8 +145,15 @@ class CameraTracks:
             return
         for track in self.tracks:
             if track.hint_row >= 0:
-                self.ring.hints.publish(track.hint_row, track.id, track.box, track.name != UNKNOWN,
-                                        track.encoded_pts, track.enc_box, track.id in fresh)
+                self.ring.hints.publish(
+                    track.hint_row,
+                    track.id,
+                    track.box,
+                    track.name != UNKNOWN,
+                    track.encoded_pts,
+                    track.enc_box,
+                    track.id in fresh,
+                )
 
     def forget_names(self) -> None:
         """After a gallery change every track is judged again, so a deleted person stops being named."""

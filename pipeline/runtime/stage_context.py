@@ -108,8 +108,10 @@ class ConfigFollower:
         try:
             return self._reload()
         except DBAPIError as exc:
-            log.warning("runtime config not checked, the database is unreachable (%s)",
-                        " ".join(str(exc.orig or exc).split())[:200])
+            log.warning(
+                "runtime config not checked, the database is unreachable (%s)",
+                " ".join(str(exc.orig or exc).split())[:200],
+            )
             return False
 
     def _reload(self) -> bool:

@@ -93,7 +93,7 @@ class StatsBoard:
 
     def row(self, index: int) -> BoardRow:
         values = [float(v) for v in self.table[index]]
-        return BoardRow(**dict(zip(SCALARS, values, strict=False)), latency_le=tuple(values[len(SCALARS):]))
+        return BoardRow(**dict(zip(SCALARS, values, strict=False)), latency_le=tuple(values[len(SCALARS) :]))
 
     def clear(self, index: int) -> None:
         self.table[index] = 0.0
@@ -171,7 +171,6 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-
 SUMMED = ("frames_in", "frames_out", "faces", "encodings", "drops", "lost", "restarts", "queue_depth")
 ROUNDED = ("fps", "ms_p50", "ms_p95", "cpu_s", "cpu_ready_s", "rss_mb")
 
@@ -184,11 +183,27 @@ def by_kind(rows: list[StageFigures], elapsed: float | None = None) -> dict[str,
     """
     out: dict[str, dict[str, Any]] = {}
     for row in rows:
-        agg = out.setdefault(row.kind, {
-            "frames_in": 0, "frames_out": 0, "fps": 0.0, "ms_p50": 0.0, "ms_p95": 0.0, "queue_hwm": 0,
-            "queue_depth": 0, "cpu_s": 0.0, "cpu_ready_s": 0.0, "faces": 0, "encodings": 0, "drops": 0, "lost": 0,
-            "restarts": 0, "processes": 0, "rss_mb": 0.0,
-        })
+        agg = out.setdefault(
+            row.kind,
+            {
+                "frames_in": 0,
+                "frames_out": 0,
+                "fps": 0.0,
+                "ms_p50": 0.0,
+                "ms_p95": 0.0,
+                "queue_hwm": 0,
+                "queue_depth": 0,
+                "cpu_s": 0.0,
+                "cpu_ready_s": 0.0,
+                "faces": 0,
+                "encodings": 0,
+                "drops": 0,
+                "lost": 0,
+                "restarts": 0,
+                "processes": 0,
+                "rss_mb": 0.0,
+            },
+        )
         n = agg["processes"]
         for key in SUMMED:
             agg[key] += int(getattr(row, key))

@@ -57,17 +57,17 @@ class Hub:
     def routes(self) -> dict[type, Callable[[Stage, Any], None]]:
         """Message type -> what the hub does with it (sender -> destination)."""
         return {
-            FrameRef: self._frame,              # capture -> the least busy detect worker, oldest frame first;
-                                                #   a frame not for detection -> match, which carries the boxes
-            FaceBatch: self._to_match,          # detect -> match; the worker may take another frame
-            QuietFrames: self._quiet_frames,    # capture -> match: frames of an empty scene, held together
-            FrameResult: self._frame_result,    # match -> emit; the live view keeps each camera's newest
+            FrameRef: self._frame,  # capture -> the least busy detect worker, oldest frame first;
+            #   a frame not for detection -> match, which carries the boxes
+            FaceBatch: self._to_match,  # detect -> match; the worker may take another frame
+            QuietFrames: self._quiet_frames,  # capture -> match: frames of an empty scene, held together
+            FrameResult: self._frame_result,  # match -> emit; the live view keeps each camera's newest
             QuietResults: self._quiet_results,  # match -> emit: the results of QuietFrames, in order
-            Event: self._event,                 # match -> emit; counted
-            UnknownFace: self._to_emit,         # match -> emit
-            EndOfStream: self._end_of_stream,   # capture -> match; match (every frame through) -> emit
-            ReplayDone: self._replay_done,      # emit -> the replay waiting in the supervisor
-            RingRequest: self._ring_request,    # capture -> a new ring, answered with RingReady
+            Event: self._event,  # match -> emit; counted
+            UnknownFace: self._to_emit,  # match -> emit
+            EndOfStream: self._end_of_stream,  # capture -> match; match (every frame through) -> emit
+            ReplayDone: self._replay_done,  # emit -> the replay waiting in the supervisor
+            RingRequest: self._ring_request,  # capture -> a new ring, answered with RingReady
             CameraStatus: self._camera_status,  # capture -> the live view
         }
 
@@ -165,8 +165,12 @@ class Hub:
     # --- reading a stage's outbox --------------------------------------------------------------------
     def attach(self, stage: Stage) -> None:
         """Start routing what the stage's current process sends, on a thread of its own."""
-        stage.reader = threading.Thread(target=self._read, args=(stage, stage.generation, stage.outbox, stage.process),
-                                        name=f"hub {stage.name}", daemon=True)
+        stage.reader = threading.Thread(
+            target=self._read,
+            args=(stage, stage.generation, stage.outbox, stage.process),
+            name=f"hub {stage.name}",
+            daemon=True,
+        )
         stage.reader.start()
 
     def _read(self, stage: Stage, generation: int, outbox: Any, process: Any) -> None:

@@ -37,7 +37,10 @@ from pipeline.view.live_view import LiveView
 log = logging.getLogger(__name__)
 
 ENTRY: dict[StageKind, Callable[[StageContext], None]] = {
-    StageKind.CAPTURE: capture.run, StageKind.DETECT: detect.run, StageKind.MATCH: match.run, StageKind.EMIT: emit.run,
+    StageKind.CAPTURE: capture.run,
+    StageKind.DETECT: detect.run,
+    StageKind.MATCH: match.run,
+    StageKind.EMIT: emit.run,
 }
 BOARD_ROWS = 128  # stats rows: every stage process a run may ever start, cameras coming and going included
 
@@ -45,9 +48,17 @@ BOARD_ROWS = 128  # stats rows: every stage process a run may ever start, camera
 class Pipeline:
     """Runs the stages of one supervisor: `start()`, `add_camera()`, `remove_camera()`, `shutdown()`."""
 
-    def __init__(self, data_dir: str, settings: Settings | Mapping[str, Any], *, mode: Mode = LIVE,
-                 trace: str | None = None, follow_config: bool = True, deliver_webhooks: bool = True,
-                 log_level: str | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: str,
+        settings: Settings | Mapping[str, Any],
+        *,
+        mode: Mode = LIVE,
+        trace: str | None = None,
+        follow_config: bool = True,
+        deliver_webhooks: bool = True,
+        log_level: str | None = None,
+    ) -> None:
         self.data_dir = str(data_dir)
         self.settings = Settings.of(settings)
         self.mode = mode
@@ -64,16 +75,25 @@ class Pipeline:
         self._launched = False  # counted among the pipelines the stage forkserver serves
         self._table = StageTable()
         self._hub = Hub(self._table, self._rings, self._live, self._progress)
-        self._supervisor = Supervisor(self._table, self._hub, self._board, launcher.stage_context(),
-                                      self._context_for, ENTRY, self._capture_done, mode.restarts_captures)
+        self._supervisor = Supervisor(
+            self._table,
+            self._hub,
+            self._board,
+            launcher.stage_context(),
+            self._context_for,
+            ENTRY,
+            self._capture_done,
+            mode.restarts_captures,
+        )
 
     # --- life cycle -----------------------------------------------------------------------------
     def start(self) -> None:
         """Clear a dead run's segments, start emit, match and the detect workers, and supervise them."""
         removed = remove_leftovers()
         if removed:
-            log.warning("removed %d shared-memory segments left by a killed run: %s", len(removed),
-                        ", ".join(removed[:5]))
+            log.warning(
+                "removed %d shared-memory segments left by a killed run: %s", len(removed), ", ".join(removed[:5])
+            )
         launcher.pipeline_started()
         self._launched = True
         self._supervisor.start()
@@ -81,8 +101,9 @@ class Pipeline:
 
     def _start_core(self) -> None:
         self._supervisor.add("emit", StageKind.EMIT, EmitOptions(trace=self.trace, deliver=self.deliver_webhooks))
-        self._supervisor.add("match", StageKind.MATCH,
-                             MatchOptions(mode=self.mode, stream_urls=dict(self._stream_urls)))
+        self._supervisor.add(
+            "match", StageKind.MATCH, MatchOptions(mode=self.mode, stream_urls=dict(self._stream_urls))
+        )
         for index in range(1, self.settings.workers + 1):
             self._supervisor.add(f"detect-{index}", StageKind.DETECT, DetectOptions(index=index))
 
@@ -90,9 +111,18 @@ class Pipeline:
         if stage.inbox is None or stage.outbox is None:
             raise RuntimeError(f"{stage.name} has no queues: the supervisor makes them as it spawns the stage")
         return StageContext(
-            name=stage.name, kind=stage.kind, inbox=stage.inbox, outbox=stage.outbox, board=self._board,
-            row=stage.row, parent_pid=os.getpid(), data_dir=self.data_dir, settings=self.settings,
-            follow_config=self.follow_config, options=stage.options, log_level=self.log_level,
+            name=stage.name,
+            kind=stage.kind,
+            inbox=stage.inbox,
+            outbox=stage.outbox,
+            board=self._board,
+            row=stage.row,
+            parent_pid=os.getpid(),
+            data_dir=self.data_dir,
+            settings=self.settings,
+            follow_config=self.follow_config,
+            options=stage.options,
+            log_level=self.log_level,
         )
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
@@ -167,8 +197,11 @@ class Pipeline:
 
     def replay_outcome(self, camera_id: str) -> tuple[int, float | None, str | None]:
         """(frames through, time.monotonic() when emit had the last, why it failed or None)."""
-        return (self._progress.frames_done.get(camera_id, 0), self._progress.finished_at.get(camera_id),
-                self._progress.failed)
+        return (
+            self._progress.frames_done.get(camera_id, 0),
+            self._progress.finished_at.get(camera_id),
+            self._progress.failed,
+        )
 
     @property
     def events(self) -> int:
@@ -186,9 +219,15 @@ class Pipeline:
     def stage_figures(self) -> list[StageFigures]:
         """One row per stage process: the shared counters plus what only the supervisor knows."""
         return [
-            StageFigures.of(self._board.row(stage.row), name=stage.name, kind=stage.kind, restarts=stage.restarts,
-                            queue_hwm=stage.queue_hwm, alive=stage.alive,
-                            queue_depth=len(stage.inflight) if stage.kind == StageKind.DETECT else _qsize(stage.inbox))
+            StageFigures.of(
+                self._board.row(stage.row),
+                name=stage.name,
+                kind=stage.kind,
+                restarts=stage.restarts,
+                queue_hwm=stage.queue_hwm,
+                alive=stage.alive,
+                queue_depth=len(stage.inflight) if stage.kind == StageKind.DETECT else _qsize(stage.inbox),
+            )
             for stage in self._table.all()
         ]
 

@@ -49,10 +49,17 @@ Answer = queue.Queue[tuple[bool, Any]]  # a call's (True, its value) or (False, 
 class Supervisor:
     """Starts stages with `context_for(stage)` and `entry[kind]`, and keeps them running."""
 
-    def __init__(self, table: StageTable, hub: Hub, board: StatsBoard, mp: ForkServerContext,
-                 context_for: Callable[[Stage], StageContext],
-                 entry: Mapping[StageKind, Callable[[StageContext], None]],
-                 on_capture_done: Callable[[Stage, int | None], None], restarts_captures: bool) -> None:
+    def __init__(
+        self,
+        table: StageTable,
+        hub: Hub,
+        board: StatsBoard,
+        mp: ForkServerContext,
+        context_for: Callable[[Stage], StageContext],
+        entry: Mapping[StageKind, Callable[[StageContext], None]],
+        on_capture_done: Callable[[Stage, int | None], None],
+        restarts_captures: bool,
+    ) -> None:
         self.table, self.hub, self.board, self.mp = table, hub, board, mp
         self.context_for = context_for
         self.entry = entry
@@ -125,8 +132,9 @@ class Supervisor:
         stage.finished = False
         stage.restart_at = None
         self.board.clear(stage.row)
-        process = self.mp.Process(target=self.entry[stage.kind], args=(self.context_for(stage),), name=stage.name,
-                                  daemon=True)
+        process = self.mp.Process(
+            target=self.entry[stage.kind], args=(self.context_for(stage),), name=stage.name, daemon=True
+        )
         stage.process = process
         process.start()
         stage.started_at = time.monotonic()
@@ -205,8 +213,13 @@ class Supervisor:
         stage.restart_at = now + backoff
         _close_queues(stage)
         given = self.hub.give_back(stage)
-        log.error("%s exited (code %s); restarting in %.1f s, %d frame(s) handed to other workers", stage.name,
-                  code, backoff, given)
+        log.error(
+            "%s exited (code %s); restarting in %.1f s, %d frame(s) handed to other workers",
+            stage.name,
+            code,
+            backoff,
+            given,
+        )
 
 
 def _close_queues(stage: Stage) -> None:
@@ -214,4 +227,3 @@ def _close_queues(stage: Stage) -> None:
         if q is not None:
             q.cancel_join_thread()
             q.close()
-

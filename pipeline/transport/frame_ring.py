@@ -20,8 +20,9 @@ FREE = 0
 FILLED = 1
 WRITING = 2  # capture is decoding into it: a snapshot must not copy it now
 
-HEADER = np.dtype([("state", "<i8"), ("seq", "<i8"), ("pts", "<f8"), ("captured_at", "<f8"),
-                   ("height", "<i8"), ("width", "<i8")])
+HEADER = np.dtype(
+    [("state", "<i8"), ("seq", "<i8"), ("pts", "<f8"), ("captured_at", "<f8"), ("height", "<i8"), ("width", "<i8")]
+)
 ALIGN = 64
 
 
@@ -48,8 +49,9 @@ class FrameRing:
         if segment.owner:
             self.header["seq"] = -1  # never written
         self._frames = [
-            np.ndarray(shape, dtype=np.uint8, buffer=segment.buf,
-                       offset=self._header_bytes + i * _aligned(self.frame_bytes))
+            np.ndarray(
+                shape, dtype=np.uint8, buffer=segment.buf, offset=self._header_bytes + i * _aligned(self.frame_bytes)
+            )
             for i in range(slots)
         ]
 

@@ -24,6 +24,7 @@ class Reason(enum.Enum):
     MOTION = "motion"
     TRACK_DUE = "track"
 
+
 @dataclass(frozen=True, slots=True)
 class FrameRef:
     """A frame waiting in a ring slot."""
@@ -175,5 +176,19 @@ class Stop:
 
 
 # Everything a stage's inbox or outbox carries; a receiver tells them apart with isinstance.
-Message = (FrameRef | QuietFrames | FaceBatch | FrameResult | QuietResults | Event | EndOfStream | ReplayDone
-           | RingRequest | RingReady | CameraStatus | UnknownFace | CameraUrls | Stop)
+Message = (
+    FrameRef
+    | QuietFrames
+    | FaceBatch
+    | FrameResult
+    | QuietResults
+    | Event
+    | EndOfStream
+    | ReplayDone
+    | RingRequest
+    | RingReady
+    | CameraStatus
+    | UnknownFace
+    | CameraUrls
+    | Stop
+)

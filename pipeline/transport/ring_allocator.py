@@ -83,6 +83,11 @@ def ring_slots(shape: tuple[int, int, int], cameras: int, workers: int) -> int:
     wanted = max(8, 3 * workers + 4)
     slots = max(2, min(wanted, budget, 50))
     if slots < 4:
-        log.warning("/dev/shm is small (%d MB free): only %d slots of %dx%d per camera; frames will be dropped",
-                    free // 2**20, slots, shape[1], shape[0])
+        log.warning(
+            "/dev/shm is small (%d MB free): only %d slots of %dx%d per camera; frames will be dropped",
+            free // 2**20,
+            slots,
+            shape[1],
+            shape[0],
+        )
     return slots

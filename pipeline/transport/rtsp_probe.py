@@ -48,13 +48,12 @@ def _answer(sock: socket.socket, request: bytes) -> tuple[str, dict[str, str]]:
 def _authorization(challenge: str, user: str, password: str, uri: str) -> str:
     """The Authorization header answering a WWW-Authenticate `challenge` (Basic or Digest with MD5)."""
     if challenge.lower().startswith("digest"):
-        fields = dict(re.findall(r'(\w+)="?([^",]*)"?', challenge[len("digest"):]))
+        fields = dict(re.findall(r'(\w+)="?([^",]*)"?', challenge[len("digest") :]))
         realm, nonce = fields.get("realm", ""), fields.get("nonce", "")
         ha1 = hashlib.md5(f"{user}:{realm}:{password}".encode()).hexdigest()  # RTSP Digest is MD5
         ha2 = hashlib.md5(f"DESCRIBE:{uri}".encode()).hexdigest()
         response = hashlib.md5(f"{ha1}:{nonce}:{ha2}".encode()).hexdigest()
-        return (f'Digest username="{user}", realm="{realm}", nonce="{nonce}", uri="{uri}", '
-                f'response="{response}"')
+        return f'Digest username="{user}", realm="{realm}", nonce="{nonce}", uri="{uri}", response="{response}"'
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
@@ -68,8 +67,9 @@ def describe_status(url: str, timeout: float = 5.0) -> str | None:
         with socket.create_connection((parts.hostname, parts.port or DEFAULT_PORT), timeout=timeout) as sock:
             status, headers = _answer(sock, _request(bare, 1, None))
             if status.startswith("401") and parts.username is not None and "www-authenticate" in headers:
-                authorization = _authorization(headers["www-authenticate"], unquote(parts.username),
-                                               unquote(parts.password or ""), bare)
+                authorization = _authorization(
+                    headers["www-authenticate"], unquote(parts.username), unquote(parts.password or ""), bare
+                )
                 status, _ = _answer(sock, _request(bare, 2, authorization))
     except (OSError, ValueError, ConnectionError):
         return None
@@ -79,5 +79,8 @@ def describe_status(url: str, timeout: float = 5.0) -> str | None:
 def open_failure(url: str) -> str:
     """Why `url` did not open, for the camera's `error`: with an RTSP camera's refusal when it gave one."""
     answer = describe_status(url)
-    return f"cannot open stream: the camera answered {answer}" if answer and not answer.startswith("2") \
+    return (
+        f"cannot open stream: the camera answered {answer}"
+        if answer and not answer.startswith("2")
         else "cannot open stream"
+    )

@@ -80,7 +80,7 @@ def remove_leftovers() -> list[str]:
     if not SHM_DIR.is_dir():
         return removed
     for path in SHM_DIR.glob(PREFIX + "*"):
-        pid_text = path.name[len(PREFIX):].split("-", 1)[0]
+        pid_text = path.name[len(PREFIX) :].split("-", 1)[0]
         if not pid_text.isdigit() or int(pid_text) == os.getpid():
             continue
         if pid_alive(int(pid_text)) and _is_facegate(int(pid_text)):

@@ -15,9 +15,23 @@ import numpy as np
 from facegate.records import Box
 
 HINT_ROWS = 32
-HINT = np.dtype([("active", "<f8"), ("named", "<f8"), ("top", "<f8"), ("right", "<f8"), ("bottom", "<f8"),
-                 ("left", "<f8"), ("enc_top", "<f8"), ("enc_right", "<f8"), ("enc_bottom", "<f8"),
-                 ("enc_left", "<f8"), ("encoded_pts", "<f8"), ("claimed_pts", "<f8"), ("track", "<f8")])
+HINT = np.dtype(
+    [
+        ("active", "<f8"),
+        ("named", "<f8"),
+        ("top", "<f8"),
+        ("right", "<f8"),
+        ("bottom", "<f8"),
+        ("left", "<f8"),
+        ("enc_top", "<f8"),
+        ("enc_right", "<f8"),
+        ("enc_bottom", "<f8"),
+        ("enc_left", "<f8"),
+        ("encoded_pts", "<f8"),
+        ("claimed_pts", "<f8"),
+        ("track", "<f8"),
+    ]
+)
 MATCH_IOU = 0.3  # a face and a track are the same when their boxes overlap this much
 JUMP_IOU = 0.3  # below this overlap with the box last encoded, the face is encoded again
 
@@ -43,8 +57,9 @@ class HintTable:
     def clear(self) -> None:
         self.rows["active"] = 0.0
 
-    def publish(self, row: int, track_id: int, box: Box, named: bool, encoded_pts: float,
-                enc_box: Box | None, fresh: bool) -> None:
+    def publish(
+        self, row: int, track_id: int, box: Box, named: bool, encoded_pts: float, enc_box: Box | None, fresh: bool
+    ) -> None:
         entry = self.rows[row]
         if fresh:
             entry["claimed_pts"] = -1e18

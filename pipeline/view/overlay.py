@@ -32,6 +32,5 @@ def draw_faces(frame: np.ndarray, result: FrameResult | None) -> np.ndarray:
         y = min(max(bottom + text_h + base + 4, text_h + base), height - 1)
         x = min(max(left, 0), max(width - text_w - 4, 0))
         cv2.rectangle(frame, (x, y - text_h - base - 4), (x + text_w + 4, y), colour, cv2.FILLED)
-        cv2.putText(frame, label, (x + 2, y - base - 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
-                    cv2.LINE_AA)
+        cv2.putText(frame, label, (x + 2, y - base - 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
     return frame

@@ -75,8 +75,10 @@ def _state(api: ServiceProcess) -> dict:
         "cameras": api.get("/api/cameras").json(),
         "results": api.get("/api/results?limit=1000").json(),
         "failed_webhooks": api.get("/api/webhooks/failed").json(),
-        "status": {key: status[key] for key in ("active", "running", "stream_url", "total_results",
-                                                "encodings_loaded", "registered_people")},
+        "status": {
+            key: status[key]
+            for key in ("active", "running", "stream_url", "total_results", "encodings_loaded", "registered_people")
+        },
     }
 
 
@@ -97,9 +99,17 @@ def test_start_without_a_stream_is_refused(api: ServiceProcess) -> None:
 
 def test_config_is_validated_persisted_and_applied(api: ServiceProcess, clip: Path) -> None:
     before = _state(api)
-    bad = [{"threshold": 0}, {"threshold": 1.5}, {"threshold": "high"}, {"threshold": None},
-           {"stream_url": "ftp://camera/1"}, {"stream_url": ""}, {"stream_url": 12.5}, {"no_such": 1},
-           {"workers": 3}]
+    bad = [
+        {"threshold": 0},
+        {"threshold": 1.5},
+        {"threshold": "high"},
+        {"threshold": None},
+        {"stream_url": "ftp://camera/1"},
+        {"stream_url": ""},
+        {"stream_url": 12.5},
+        {"no_such": 1},
+        {"workers": 3},
+    ]
     for body in bad:
         _error(api.put("/api/config", json=body), 400)
     assert "valid JSON" in _error(api.put("/api/config", data="{threshold: 0.5", headers=JSON_TYPE), 400)
@@ -122,8 +132,7 @@ def test_a_camera_id_outside_ascii_is_refused(api: ServiceProcess) -> None:
     before = _state(api)
     assert "camera_id" in _error(api.put("/api/config", json={"camera_id": "cámara"}), 400)
     assert "camera_id" in _error(api.post("/api/cameras", json={"id": "cámara", "stream_url": "0"}), 400)
-    assert "camera_id" in _error(api.put("/api/config", json={"cameras": [{"id": "cámara", "stream_url": "0"}]}),
-                                 400)
+    assert "camera_id" in _error(api.put("/api/config", json={"cameras": [{"id": "cámara", "stream_url": "0"}]}), 400)
     assert _state(api) == before
 
 
@@ -136,14 +145,20 @@ def test_visitor_threshold_is_a_live_setting(api: ServiceProcess) -> None:
 
 def test_register_an_encoding_the_old_way(api: ServiceProcess, lin_encoding: list[float]) -> None:
     before = len(_people(api))
-    done = api.post("/api/register", json={"name": "Old Client", "encoding": lin_encoding,
-                                           "imageUrl": "https://img/1.jpg", "clientId": "c-17"})
+    done = api.post(
+        "/api/register",
+        json={"name": "Old Client", "encoding": lin_encoding, "imageUrl": "https://img/1.jpg", "clientId": "c-17"},
+    )
     assert done.status_code == 200
     body = done.json()
     assert body["success"] is True and body["total_users"] == before + 1 and body["message"]
     person = api.get(f"/api/persons/{body['person_id']}").json()
-    assert (person["name"], person["client_id"], person["image_url"], person["encodings"]) == \
-        ("Old Client", "c-17", "https://img/1.jpg", 1)
+    assert (person["name"], person["client_id"], person["image_url"], person["encodings"]) == (
+        "Old Client",
+        "c-17",
+        "https://img/1.jpg",
+        1,
+    )
     assert api.delete(f"/api/persons/{body['person_id']}").status_code == 200
 
 
@@ -203,8 +218,11 @@ def _bomb() -> bytes:
 
 def test_register_from_a_photo(api: ServiceProcess, faces: Path) -> None:
     photo = (faces / "alex-lacamoire.png").read_bytes()
-    upload = api.post("/api/register", data={"name": "Alex Upload", "client_id": "u1"},
-                      files={"image": ("alex.png", photo, "image/png")})
+    upload = api.post(
+        "/api/register",
+        data={"name": "Alex Upload", "client_id": "u1"},
+        files={"image": ("alex.png", photo, "image/png")},
+    )
     assert upload.status_code == 200, upload.text
     data_url = "data:image/png;base64," + base64.b64encode(photo).decode()
     as_json = api.post("/api/register", json={"name": "Alex Base64", "image_base64": data_url})
@@ -237,14 +255,14 @@ def test_people_crud(api: ServiceProcess, faces: Path, lin_encoding: list[float]
     assert {p["name"] for p in listed} >= {LIN, "Alex Lacamoire"}
     assert all({"id", "name", "client_id", "encodings", "created_at"} <= set(p) for p in listed)
     person_id = api.post("/api/register", json={"name": "Temp", "encoding": lin_encoding}).json()["person_id"]
-    added = api.post(f"/api/persons/{person_id}/faces",
-                     files={"image": ("o.jpg", (faces / "obama2.jpg").read_bytes(), "image/jpeg")})
+    added = api.post(
+        f"/api/persons/{person_id}/faces", files={"image": ("o.jpg", (faces / "obama2.jpg").read_bytes(), "image/jpeg")}
+    )
     assert added.status_code == 200 and added.json()["person"]["encodings"] == 2
     farther = [v + 0.3 / math.sqrt(len(lin_encoding)) for v in lin_encoding]  # not a near-duplicate
     added = api.post(f"/api/persons/{person_id}/faces", json={"encoding": farther})
     assert added.json()["person"]["encodings"] == 3
-    assert _error_with_files(api.post(f"/api/persons/{person_id}/faces", json={"encoding": lin_encoding}),
-                             "duplicate")
+    assert _error_with_files(api.post(f"/api/persons/{person_id}/faces", json={"encoding": lin_encoding}), "duplicate")
     _error(api.post(f"/api/persons/{person_id}/faces", json={"encoding": [1, 2]}), 400)
     _error(api.post(f"/api/persons/{person_id}/faces", json={}), 400)
     assert api.delete(f"/api/persons/{person_id}").json()["success"] is True
@@ -295,9 +313,18 @@ def test_fifty_parallel_registrations_all_land(api: ServiceProcess, lin_encoding
 
 
 # --- token and CORS -------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("method", "path"), [("POST", "/api/start"), ("POST", "/api/stop"), ("PUT", "/api/config"),
-                                              ("POST", "/api/register"), ("DELETE", "/api/persons/1"),
-                                              ("POST", "/api/webhooks/retry"), ("POST", "/api/cameras")])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/start"),
+        ("POST", "/api/stop"),
+        ("PUT", "/api/config"),
+        ("POST", "/api/register"),
+        ("DELETE", "/api/persons/1"),
+        ("POST", "/api/webhooks/retry"),
+        ("POST", "/api/cameras"),
+    ],
+)
 def test_mutations_need_the_token(api: ServiceProcess, method: str, path: str) -> None:
     before = _state(api)
     assert "Bearer" in _error(api.request(method, path, token="", json={}), 401)
@@ -314,9 +341,16 @@ def test_reads_need_a_token_except_health(api: ServiceProcess) -> None:
 
 
 def test_cors_preflight_and_responses(api: ServiceProcess) -> None:
-    preflight = api.request("OPTIONS", "/api/register", token="", headers={
-        "Origin": ORIGIN, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "authorization, content-type"})
+    preflight = api.request(
+        "OPTIONS",
+        "/api/register",
+        token="",
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
     assert preflight.status_code == 204
     assert preflight.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
@@ -345,8 +379,9 @@ def _results(api: ServiceProcess, path: str = "/api/results?limit=1000") -> list
     return api.get(path).json()["results"]
 
 
-def test_results_latest_stats_and_the_gallery_round_trip(api: ServiceProcess, clip: Path,
-                                                         lin_encoding: list[float]) -> None:
+def test_results_latest_stats_and_the_gallery_round_trip(
+    api: ServiceProcess, clip: Path, lin_encoding: list[float]
+) -> None:
     """Start on the clip; Lin is named; delete him: no longer recognized; register again: he is back."""
     assert api.put("/api/config", json={"stream_url": str(clip), "event_cooldown_s": 1}).status_code == 200
     started = api.post("/api/start").json()
@@ -377,15 +412,22 @@ def test_results_latest_stats_and_the_gallery_round_trip(api: ServiceProcess, cl
         with_lin = api.gallery_in_use()
         assert api.delete(f"/api/persons/{lin_id}").status_code == 200
         applied_at = api.gallery_newer_than(with_lin)
-        after = api.wait_for(lambda: (found := [r for r in _results(api) if _epoch(r["timestamp"]) > applied_at])
-                             and len(found) >= 3 and found, 120)
+        after = api.wait_for(
+            lambda: (
+                (found := [r for r in _results(api) if _epoch(r["timestamp"]) > applied_at])
+                and len(found) >= 3
+                and found
+            ),
+            120,
+        )
         assert after, "no results after the deletion reached match"
         assert all(r["name"] != LIN for r in after), after  # nobody named Lin once match has the new gallery
 
         registered = api.post("/api/register", json={"name": LIN, "encoding": lin_encoding}).json()
         back_at = time.time()
-        assert api.wait_for(lambda: any(r["name"] == LIN and _epoch(r["timestamp"]) > back_at
-                                        for r in _results(api)), 30), "registered again, not named again"
+        assert api.wait_for(
+            lambda: any(r["name"] == LIN and _epoch(r["timestamp"]) > back_at for r in _results(api)), 30
+        ), "registered again, not named again"
         assert registered["success"] is True
     finally:
         stopped = api.post("/api/stop").json()
@@ -409,8 +451,13 @@ def test_failed_webhooks_are_listed_and_retried(api: ServiceProcess) -> None:
 
     store = Store(api.data_dir)
     event_id = new_event_id()
-    result = {"timestamp": "2026-11-25T10:00:00Z", "name": "Dead Letter", "confidence": 0.5, "distance": 0.5,
-              "box": {"top": 1, "right": 2, "bottom": 3, "left": 0}}
+    result = {
+        "timestamp": "2026-11-25T10:00:00Z",
+        "name": "Dead Letter",
+        "confidence": 0.5,
+        "distance": 0.5,
+        "box": {"top": 1, "right": 2, "bottom": 3, "left": 0},
+    }
     store.results.add(event_id, result, "cam0", "x", json.dumps({"result": result}))
     store.outbox.mark_failed(event_id, 20, "HTTP 500")
     failed = api.get("/api/webhooks/failed").json()
@@ -457,9 +504,23 @@ def test_responses_follow_the_documented_schemas(api: ServiceProcess) -> None:
         schema = get["responses"][str(answer.status_code)]["content"]["application/json"]["schema"]
         _conforms(document, schema, answer.json(), path)
         checked.add(path)
-    assert checked == {"/api/audit", "/api/cameras", "/api/config", "/api/health", "/api/latest", "/api/nodes",
-                       "/api/openapi.json", "/api/persons", "/api/results", "/api/signed-url", "/api/stats",
-                       "/api/status", "/api/unknown", "/api/visitors", "/api/webhooks/failed"}
+    assert checked == {
+        "/api/audit",
+        "/api/cameras",
+        "/api/config",
+        "/api/health",
+        "/api/latest",
+        "/api/nodes",
+        "/api/openapi.json",
+        "/api/persons",
+        "/api/results",
+        "/api/signed-url",
+        "/api/stats",
+        "/api/status",
+        "/api/unknown",
+        "/api/visitors",
+        "/api/webhooks/failed",
+    }
 
 
 def _resolve(document: dict, schema: dict) -> dict:
@@ -479,8 +540,9 @@ def _conforms(document: dict, schema: dict, value: object, where: str) -> None:
     kind = schema.get("type")
     types = {"object": dict, "array": list, "string": str, "boolean": bool, "integer": int, "number": (int, float)}
     if kind:
-        assert isinstance(value, types[kind]) and not (kind in ("integer", "number") and isinstance(value, bool)), \
+        assert isinstance(value, types[kind]) and not (kind in ("integer", "number") and isinstance(value, bool)), (
             f"{where}: {value!r} is not {kind}"
+        )
     if isinstance(value, float):
         assert math.isfinite(value)
     if isinstance(value, dict):

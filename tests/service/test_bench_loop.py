@@ -28,8 +28,12 @@ def runs(gallery_dir: Path, clip: Path, tmp_path_factory: pytest.TempPathFactory
     replay = run_replay(clip, data, work / "replay.jsonl")
     known, names = known_faces(gallery_dir)
     loop = run_loop(clip, known, names, threshold=0.6, downscale=0.5, trace=work / "loop.jsonl")
-    return {"replay": replay, "loop": loop, "replay_trace": read_trace(work / "replay.jsonl"),
-            "loop_trace": read_trace(work / "loop.jsonl")}
+    return {
+        "replay": replay,
+        "loop": loop,
+        "replay_trace": read_trace(work / "replay.jsonl"),
+        "loop_trace": read_trace(work / "loop.jsonl"),
+    }
 
 
 def test_replay_trace_has_every_frame_exactly_once(runs: dict) -> None:
@@ -82,10 +86,20 @@ def test_replay_report_has_every_figure_the_bench_reads(runs: dict) -> None:
 def test_report_tables_from_real_runs(runs: dict, tmp_path: Path) -> None:
     traces = compare(runs["loop_trace"], runs["replay_trace"], LIN)
     results = {
-        "meta": {"clip": "clip", "frames": CLIP_FRAMES, "cores": 2, "started_at": "now", "load_before": "0",
-                 "load_after": "0", "runtime_s": 1.0,
-                 "settings": {"downscale": 0.5, "model": "hog", "threshold": 0.6, "workers": 2}},
-        "loop": runs["loop"], "replay": runs["replay"], "replay_paced": runs["replay"], "traces": traces,
+        "meta": {
+            "clip": "clip",
+            "frames": CLIP_FRAMES,
+            "cores": 2,
+            "started_at": "now",
+            "load_before": "0",
+            "load_after": "0",
+            "runtime_s": 1.0,
+            "settings": {"downscale": 0.5, "model": "hog", "threshold": 0.6, "workers": 2},
+        },
+        "loop": runs["loop"],
+        "replay": runs["replay"],
+        "replay_paced": runs["replay"],
+        "traces": traces,
         "transport": {"shared_memory_ms": {"p50": 0.4}, "pickled_queue_ms": {"p50": 14.0}, "speedup_p50": 35.0},
         "nearest": [{"known": 1000, "ms_p50": 0.01}, {"known": 100_000, "ms_p50": 1.5}],
     }

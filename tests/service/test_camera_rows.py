@@ -84,8 +84,12 @@ def test_48_cameras_at_once_through_two_nodes_are_all_kept_and_placed_as_room_al
     assert all(c["node"] is None for c in waiting.values())
     status = b.get("/api/status").json()
     assert status["camera_states"] == {"stopped": 32, "unassigned": 16} and status["cameras_total"] == 48
-    samples = {s.labels["state"]: s.value for f in text_string_to_metric_families(a.get("/metrics").text)
-               if f.name == "facegate_cameras" for s in f.samples}
+    samples = {
+        s.labels["state"]: s.value
+        for f in text_string_to_metric_families(a.get("/metrics").text)
+        if f.name == "facegate_cameras"
+        for s in f.samples
+    }
     assert samples["unassigned"] == 16 and samples["stopped"] == 32
 
     cluster.start("node-c", max_cameras=16)  # a third node: the waiting ones are placed on it
@@ -104,7 +108,8 @@ def test_48_cameras_at_once_through_two_nodes_are_all_kept_and_placed_as_room_al
     waiting = cameras_of(node_c, state="unassigned")
     assert {c["reason"] for c in waiting.values()} == {"every node is full: 2 nodes x 16"}
     assert set(cameras_of(b, node="node-b")) | set(cameras_of(b, node="node-c")) | set(
-        cameras_of(b, state="unassigned")) == {f"cam{i}" for i in range(48)} - set(gone)
+        cameras_of(b, state="unassigned")
+    ) == {f"cam{i}" for i in range(48)} - set(gone)
 
 
 def race_changes(nodes: list[ServiceProcess], requests_: list[tuple[str, str, dict | None]]) -> list[int]:
@@ -127,15 +132,18 @@ def race_changes(nodes: list[ServiceProcess], requests_: list[tuple[str, str, di
 
 def test_adds_updates_and_deletes_racing_on_sqlite_through_two_processes_lose_nothing(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
-    nodes = [ServiceProcess(shared, "--node-id", name, "--workers", "1", "--max-cameras", "4", port=None)
-             for name in ("node-a", "node-b")]
+    nodes = [
+        ServiceProcess(shared, "--node-id", name, "--workers", "1", "--max-cameras", "4", port=None)
+        for name in ("node-a", "node-b")
+    ]
     for node in nodes:
         node.log_path = tmp_path / f"{node.args[1]}.log"
     try:
         for node in nodes:
             node.start(timeout=120)
-        first = race_changes(nodes, [("POST", "/api/cameras", {"id": f"cam{i}", "stream_url": url(f"cam{i}")})
-                                     for i in range(30)])
+        first = race_changes(
+            nodes, [("POST", "/api/cameras", {"id": f"cam{i}", "stream_url": url(f"cam{i}")}) for i in range(30)]
+        )
         assert first == [201] * 30
         # at once: new cameras, deletes, partial updates of two fields through two nodes, and updates of
         # cameras being deleted
@@ -150,8 +158,10 @@ def test_adds_updates_and_deletes_racing_on_sqlite_through_two_processes_lose_no
         for node in nodes:
             listed = cameras_of(node)
             assert set(listed) == {f"cam{i}" for i in range(10, 30)} | {f"new{i}" for i in range(10)}
-            assert all(listed[f"cam{i}"]["name"] == f"Camera {i}" and listed[f"cam{i}"]["detect_fps"] == 2.5
-                       for i in range(10, 20))
+            assert all(
+                listed[f"cam{i}"]["name"] == f"Camera {i}" and listed[f"cam{i}"]["detect_fps"] == 2.5
+                for i in range(10, 20)
+            )
             assert all(listed[f"cam{i}"]["name"] is None for i in range(20, 30))
     finally:
         for node in nodes:

@@ -26,8 +26,13 @@ def camera(camera_id: str, **fields: object) -> dict[str, object]:
 def test_a_camera_is_a_row_added_updated_and_deleted_once(store: Store) -> None:
     version = store.config.version()
     added = store.cameras.add(camera("door", name="Door"), now=100.0)
-    assert added.fields == {"id": "door", "name": "Door", "stream_url": "rtsp://127.0.0.1:9/door", "enabled": True,
-                            "detect_fps": None}
+    assert added.fields == {
+        "id": "door",
+        "name": "Door",
+        "stream_url": "rtsp://127.0.0.1:9/door",
+        "enabled": True,
+        "detect_fps": None,
+    }
     with pytest.raises(CameraExists, match="'door'"):
         store.cameras.add(camera("door"))
     assert store.config.version() == version + 1  # the refused add wrote nothing
@@ -77,9 +82,10 @@ def test_the_config_view_of_cameras_replaces_the_set_and_keeps_the_default_camer
     assert stored_settings(store)["stream_url"] is None and store.cameras.count() == 2
 
 
-OLD_LIST = [{"id": "hall", "stream_url": "rtsp://admin:secret@hall/live", "name": "Hall", "enabled": False,
-             "detect_fps": 2.5},
-            {"id": "yard", "stream_url": "/videos/yard.mp4", "name": None, "enabled": True}]
+OLD_LIST = [
+    {"id": "hall", "stream_url": "rtsp://admin:secret@hall/live", "name": "Hall", "enabled": False, "detect_fps": 2.5},
+    {"id": "yard", "stream_url": "/videos/yard.mp4", "name": None, "enabled": True},
+]
 
 
 def test_a_database_holding_the_old_camera_list_is_upgraded_with_every_camera(location: tuple[Path, str]) -> None:
@@ -90,8 +96,10 @@ def test_a_database_holding_the_old_camera_list_is_upgraded_with_every_camera(lo
     with engine.begin() as connection:  # the schema as the release before camera rows left it
         command.upgrade(alembic_config(connection), "0005")
         old = {"camera_id": "door", "stream_url": "rtsp://u:p@door/live", "cameras": OLD_LIST, "threshold": 0.5}
-        connection.execute(sa.text("INSERT INTO config(key, value) VALUES (:k, :v)"),
-                           [{"k": k, "v": json.dumps(v)} for k, v in old.items()])
+        connection.execute(
+            sa.text("INSERT INTO config(key, value) VALUES (:k, :v)"),
+            [{"k": k, "v": json.dumps(v)} for k, v in old.items()],
+        )
     engine.dispose()
 
     store = Store(*location)

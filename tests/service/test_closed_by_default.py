@@ -61,8 +61,10 @@ def test_a_first_start_is_closed_and_a_second_reuses_its_token(tmp_path: Path) -
 
 def test_auth_off_runs_open_and_warns_at_every_start(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    for how in (ServiceProcess(data, "--workers", "1", token=None, env={"FACEGATE_AUTH": "off"}),
-                ServiceProcess(data, "--workers", "1", "--no-auth", token=None)):
+    for how in (
+        ServiceProcess(data, "--workers", "1", token=None, env={"FACEGATE_AUTH": "off"}),
+        ServiceProcess(data, "--workers", "1", "--no-auth", token=None),
+    ):
         svc = how.start()
         try:
             assert _anonymous(svc, "/api/persons").status_code == 200
@@ -80,14 +82,18 @@ def svc(tmp_path_factory: pytest.TempPathFactory) -> ServiceProcess:
     assert service.stop() == 0
 
 
-@pytest.mark.parametrize(("content_type", "body"), [
-    ("text/plain", '{"id": "plain", "stream_url": "0"}'),  # a "simple" cross-site request: no preflight
-    ("text/plain;charset=UTF-8", '{"id": "plain", "stream_url": "0"}'),
-    ("application/x-www-form-urlencoded", "id=plain&stream_url=0"),
-    (None, '{"id": "plain", "stream_url": "0"}'),  # a Blob without a type sends no Content-Type at all
-])
-def test_a_changing_route_takes_only_json_or_multipart(svc: ServiceProcess, content_type: str | None,
-                                                       body: str) -> None:
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/plain", '{"id": "plain", "stream_url": "0"}'),  # a "simple" cross-site request: no preflight
+        ("text/plain;charset=UTF-8", '{"id": "plain", "stream_url": "0"}'),
+        ("application/x-www-form-urlencoded", "id=plain&stream_url=0"),
+        (None, '{"id": "plain", "stream_url": "0"}'),  # a Blob without a type sends no Content-Type at all
+    ],
+)
+def test_a_changing_route_takes_only_json_or_multipart(
+    svc: ServiceProcess, content_type: str | None, body: str
+) -> None:
     headers = {"Content-Type": content_type} if content_type else {}
     answer = svc.post("/api/cameras", data=body.encode(), headers=headers)
     assert answer.status_code == 415, answer.text
@@ -104,8 +110,9 @@ def test_a_bodiless_post_says_text_plain_and_is_refused(svc: ServiceProcess) -> 
     assert svc.delete("/api/cameras/json-cam").status_code == 200
 
 
-@pytest.mark.parametrize("host", ["evil.example", "evil.example:5001", "rebind.attacker.test.", "10.255.1.2", "",
-                                  "localhost:notaport"])
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:5001", "rebind.attacker.test.", "10.255.1.2", "", "localhost:notaport"]
+)
 def test_a_foreign_host_is_refused(svc: ServiceProcess, host: str) -> None:
     for path in ("/api/health", "/api/persons", "/"):
         answer = svc.get(path, headers={"Host": host})
@@ -119,9 +126,16 @@ def test_this_service_s_names_are_answered(svc: ServiceProcess, host: str) -> No
 
 
 def test_every_answer_carries_the_security_headers(svc: ServiceProcess) -> None:
-    answers = [svc.get("/"), svc.get("/ui/app.js"), svc.get("/api/persons"), svc.get("/api/health"),
-               svc.get("/api/nope"), svc.get("/api/persons", token=""), svc.get("/api/persons", headers={"Host": "x"}),
-               svc.post("/api/start", headers={"Content-Type": "text/plain"})]
+    answers = [
+        svc.get("/"),
+        svc.get("/ui/app.js"),
+        svc.get("/api/persons"),
+        svc.get("/api/health"),
+        svc.get("/api/nope"),
+        svc.get("/api/persons", token=""),
+        svc.get("/api/persons", headers={"Host": "x"}),
+        svc.post("/api/start", headers={"Content-Type": "text/plain"}),
+    ]
     for answer in answers:
         for name, value in SECURITY_HEADERS.items():
             assert answer.headers.get(name) == value, (answer.url, answer.status_code, name)
@@ -130,8 +144,9 @@ def test_every_answer_carries_the_security_headers(svc: ServiceProcess) -> None:
 
 
 def test_allowed_hosts_replace_the_defaults(tmp_path: Path) -> None:
-    svc = ServiceProcess(tmp_path / "data", "--workers", "1",
-                         env={"FACEGATE_ALLOWED_HOSTS": "face.example.org, 192.0.2.77"}).start()
+    svc = ServiceProcess(
+        tmp_path / "data", "--workers", "1", env={"FACEGATE_ALLOWED_HOSTS": "face.example.org, 192.0.2.77"}
+    ).start()
     try:
         assert svc.get("/api/persons", headers={"Host": "face.example.org"}).status_code == 200
         assert svc.get("/api/persons", headers={"Host": "192.0.2.77:8443"}).status_code == 200

@@ -28,8 +28,13 @@ LIN = "Lin-Manuel Miranda"
 CLIP_FRAMES = 275
 pytestmark = pytest.mark.slow
 
-WEBHOOK_ENV = {"FACEGATE_WEBHOOKS": "on", "FACEGATE_WEBHOOK_TIMEOUT_S": "2", "FACEGATE_WEBHOOK_CLAIM_S": "4",
-               "FACEGATE_WEBHOOK_BACKOFF_BASE_S": "0.5", "FACEGATE_WEBHOOK_BACKOFF_CAP_S": "2"}
+WEBHOOK_ENV = {
+    "FACEGATE_WEBHOOKS": "on",
+    "FACEGATE_WEBHOOK_TIMEOUT_S": "2",
+    "FACEGATE_WEBHOOK_CLAIM_S": "4",
+    "FACEGATE_WEBHOOK_BACKOFF_BASE_S": "0.5",
+    "FACEGATE_WEBHOOK_BACKOFF_CAP_S": "2",
+}
 
 
 class Cluster:
@@ -39,11 +44,29 @@ class Cluster:
         self.root, self.url, self.env = root, url, env or {}
         self.nodes: dict[str, ServiceProcess] = {}
 
-    def start(self, name: str, max_cameras: int = 4, *, env: dict[str, str] | None = None, port: int | None = None,
-              token: str | None = TEST_TOKEN) -> ServiceProcess:
-        node = ServiceProcess(self.root / name, "--database-url", self.url, "--node-id", name, "--workers", "1",
-                              "--max-cameras", str(max_cameras), env={**self.env, **(env or {})}, port=port,
-                              token=token)
+    def start(
+        self,
+        name: str,
+        max_cameras: int = 4,
+        *,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        token: str | None = TEST_TOKEN,
+    ) -> ServiceProcess:
+        node = ServiceProcess(
+            self.root / name,
+            "--database-url",
+            self.url,
+            "--node-id",
+            name,
+            "--workers",
+            "1",
+            "--max-cameras",
+            str(max_cameras),
+            env={**self.env, **(env or {})},
+            port=port,
+            token=token,
+        )
         self.nodes[name] = node
         return node.start(timeout=120)
 
@@ -77,8 +100,9 @@ def cluster(pg_url: str, tmp_path: Path) -> Iterator[Cluster]:
 
 def _register_lin(node: ServiceProcess, faces: Path) -> None:
     photo = (faces / "lin-manuel-miranda.png").read_bytes()
-    answer = node.post("/api/register", data={"name": LIN}, files={"image": ("lin.png", photo, "image/png")},
-                       timeout=120)  # a photo waits its turn in the pool on a busy machine
+    answer = node.post(
+        "/api/register", data={"name": LIN}, files={"image": ("lin.png", photo, "image/png")}, timeout=120
+    )  # a photo waits its turn in the pool on a busy machine
     assert answer.status_code == 200, answer.text
 
 
@@ -98,8 +122,9 @@ def _seconds(timestamp: str) -> float:
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
 
 
-def test_cameras_split_and_a_killed_nodes_cameras_and_webhooks_move(cluster: Cluster, pg_url: str, faces: Path,
-                                                                    clip: Path) -> None:
+def test_cameras_split_and_a_killed_nodes_cameras_and_webhooks_move(
+    cluster: Cluster, pg_url: str, faces: Path, clip: Path
+) -> None:
     receiver = DedupReceiver(refuse_first=2, delay_s=0.3).start()
     cluster.env = {**WEBHOOK_ENV, "NEXTJS_WEBHOOK_URL": receiver.url}
     try:
@@ -110,8 +135,12 @@ def test_cameras_split_and_a_killed_nodes_cameras_and_webhooks_move(cluster: Clu
         assert a.put("/api/config", json={"cameras": cameras, "event_cooldown_s": 120}).status_code == 200
         assert b.post("/api/start").json()["running"] is True  # started through the other node: shared
 
-        split = poll_until(lambda: (lambda held: held if sorted(held.values()) == ["node-a", "node-b"] else None)(
-            cluster.leases("node-a")), 60.0)
+        split = poll_until(
+            lambda: (lambda held: held if sorted(held.values()) == ["node-a", "node-b"] else None)(
+                cluster.leases("node-a")
+            ),
+            60.0,
+        )
         assert split, cluster.logs()
         listed = {n["id"]: n for n in b.get("/api/nodes").json()["nodes"]}
         assert sorted(listed) == ["node-a", "node-b"] and all(n["max_cameras"] == 2 for n in listed.values())
@@ -126,8 +155,9 @@ def test_cameras_split_and_a_killed_nodes_cameras_and_webhooks_move(cluster: Clu
             return states == {c: ("live", n) for c, n in split.items()}
 
         assert poll_until(both_live, 90.0), (b.get("/api/status").json(), cluster.logs())
-        assert poll_until(lambda: {r["camera_id"] for r in b.get(f"/api/results/{LIN}").json()["results"]}
-                          == {"door", "hall"}, 120.0), cluster.logs()
+        assert poll_until(
+            lambda: {r["camera_id"] for r in b.get(f"/api/results/{LIN}").json()["results"]} == {"door", "hall"}, 120.0
+        ), cluster.logs()
         # a picture of a camera on the other node: sent there
         moved = b.get(f"/api/cameras/{on_a}/snapshot.jpg", allow_redirects=False)
         assert moved.status_code == 307 and moved.headers["Location"] == f"{a.url}/api/cameras/{on_a}/snapshot.jpg"
@@ -149,8 +179,7 @@ def test_cameras_split_and_a_killed_nodes_cameras_and_webhooks_move(cluster: Clu
             assert poll_until(all_live_on_b, 90.0), cluster.logs()
             # a loop and a half of the clip through B's match: Lin was in front of the moved camera again
             taken_at = frames_matched(b, on_a)
-            assert poll_until(lambda: frames_matched(b, on_a) >= taken_at + CLIP_FRAMES * 3 // 2, 180.0), \
-                cluster.logs()
+            assert poll_until(lambda: frames_matched(b, on_a) >= taken_at + CLIP_FRAMES * 3 // 2, 180.0), cluster.logs()
             dead = next(n for n in b.get("/api/nodes").json()["nodes"] if n["id"] == "node-a")
             assert dead["alive"] is False and dead["cameras"] == []
 
@@ -177,8 +206,7 @@ def test_cameras_split_and_a_killed_nodes_cameras_and_webhooks_move(cluster: Clu
         receiver.stop()
 
 
-def test_new_cameras_are_picked_up_and_a_joining_node_evens_out_without_flapping(cluster: Cluster,
-                                                                                 faces: Path) -> None:
+def test_new_cameras_are_picked_up_and_a_joining_node_evens_out_without_flapping(cluster: Cluster, faces: Path) -> None:
     # streams that never open (no such file in the media dir): leases and placement need no working camera
     cameras = [{"id": f"cam{i}", "stream_url": str(faces / f"missing{i}.mp4")} for i in range(1, 4)]
     a = cluster.start("node-a", max_cameras=3)
@@ -210,21 +238,24 @@ def test_new_cameras_are_picked_up_and_a_joining_node_evens_out_without_flapping
 
 
 def test_a_person_registered_on_one_node_is_used_by_the_other_and_deleted_everywhere(
-        cluster: Cluster, faces: Path, clip: Path, pg_url: str) -> None:
+    cluster: Cluster, faces: Path, clip: Path, pg_url: str
+) -> None:
     a, b = cluster.start("node-a", max_cameras=1), cluster.start("node-b", max_cameras=1)
     cameras = [{"id": "door", "stream_url": str(clip)}, {"id": "hall", "stream_url": str(clip)}]
     assert a.put("/api/config", json={"cameras": cameras, "event_cooldown_s": 1}).status_code == 200
     assert a.post("/api/start").status_code == 200
-    held = poll_until(lambda: (lambda h: h if sorted(h.values()) == ["node-a", "node-b"] else None)(
-        cluster.leases("node-a")), 60.0)
+    held = poll_until(
+        lambda: (lambda h: h if sorted(h.values()) == ["node-a", "node-b"] else None)(cluster.leases("node-a")), 60.0
+    )
     assert held, cluster.logs()
     on_b = next(c for c, n in held.items() if n == "node-b")
     on_a = next(c for c, n in held.items() if n == "node-a")
     assert poll_until(lambda: any(r["camera_id"] == on_b for r in b.get("/api/results").json()["results"]), 120.0)
 
     _register_lin(a, faces)  # on A; B's match hears it (NOTIFY) and names Lin on its camera
-    assert poll_until(lambda: any(r["camera_id"] == on_b for r in a.get(f"/api/results/{LIN}").json()["results"]),
-                      120.0), cluster.logs()
+    assert poll_until(
+        lambda: any(r["camera_id"] == on_b for r in a.get(f"/api/results/{LIN}").json()["results"]), 120.0
+    ), cluster.logs()
     assert "gallery changed: 1 encodings of 1 people" in b.log()
 
     person = b.get("/api/persons").json()["persons"][0]
@@ -233,9 +264,13 @@ def test_a_person_registered_on_one_node_is_used_by_the_other_and_deleted_everyw
     applied_at = max(node.gallery_newer_than(version) for node, version in with_lin.items())
     reader = Store(cluster.root / "reader", database_url=pg_url)
     try:
+
         def unknown_on_both_after() -> bool:
-            return {r["camera_id"] for r in reader.results.recent(500)
-                    if r["name"] == "Unknown" and _seconds(r["timestamp"]) > applied_at} == {on_a, on_b}
+            return {
+                r["camera_id"]
+                for r in reader.results.recent(500)
+                if r["name"] == "Unknown" and _seconds(r["timestamp"]) > applied_at
+            } == {on_a, on_b}
 
         assert poll_until(unknown_on_both_after, 120.0), cluster.logs()
         late = [r for r in reader.results.recent(1000, name=LIN) if _seconds(r["timestamp"]) > applied_at]
@@ -244,8 +279,9 @@ def test_a_person_registered_on_one_node_is_used_by_the_other_and_deleted_everyw
         reader.close()
 
 
-def test_a_database_restart_loses_nothing(cluster: Cluster, postgres: PostgresServer, faces: Path, clip: Path,
-                                          pg_url: str) -> None:
+def test_a_database_restart_loses_nothing(
+    cluster: Cluster, postgres: PostgresServer, faces: Path, clip: Path, pg_url: str
+) -> None:
     receiver = DedupReceiver(refuse_first=0).start()
     cluster.env = {**WEBHOOK_ENV, "NEXTJS_WEBHOOK_URL": receiver.url}
     try:
@@ -263,14 +299,16 @@ def test_a_database_restart_loses_nothing(cluster: Cluster, postgres: PostgresSe
 
         def fresh_results_from_both() -> bool:
             found = a.get("/api/results?limit=200")
-            return found.status_code == 200 and {r["camera_id"] for r in found.json()["results"]
-                                                 if _seconds(r["timestamp"]) > restarted_at} == {"door", "hall"}
+            return found.status_code == 200 and {
+                r["camera_id"] for r in found.json()["results"] if _seconds(r["timestamp"]) > restarted_at
+            } == {"door", "hall"}
 
         assert poll_until(fresh_results_from_both, 120.0), cluster.logs()
         assert all(n["alive"] for n in b.get("/api/nodes").json()["nodes"])
         assert b.post("/api/stop").status_code == 200
         reader = Store(cluster.root / "reader", database_url=pg_url)
         try:
+
             def decided() -> int:
                 return sum(node.get("/api/stats").json()["pipeline"]["events"] for node in (a, b))
 
@@ -290,7 +328,8 @@ def test_a_database_restart_loses_nothing(cluster: Cluster, postgres: PostgresSe
 
 
 def test_a_database_outage_longer_than_a_lease_stops_the_cameras_then_each_has_one_owner_again(
-        cluster: Cluster, postgres: PostgresServer, clip: Path) -> None:
+    cluster: Cluster, postgres: PostgresServer, clip: Path
+) -> None:
     a, b = cluster.start("node-a", max_cameras=2), cluster.start("node-b", max_cameras=2)
     cameras = [{"id": "door", "stream_url": str(clip)}, {"id": "hall", "stream_url": str(clip)}]
     assert a.put("/api/config", json={"cameras": cameras}).status_code == 200
@@ -314,8 +353,11 @@ def test_a_database_outage_longer_than_a_lease_stops_the_cameras_then_each_has_o
     def one_owner_each() -> bool:
         held = cluster.leases("node-a")
         running = sorted(_capturing(a) + _capturing(b))
-        return sorted(held) == ["door", "hall"] and running == ["door", "hall"] and \
-            all(c in _capturing(cluster.nodes[n]) for c, n in held.items())
+        return (
+            sorted(held) == ["door", "hall"]
+            and running == ["door", "hall"]
+            and all(c in _capturing(cluster.nodes[n]) for c, n in held.items())
+        )
 
     assert poll_until(one_owner_each, 120.0), (cluster.leases("node-a"), cluster.logs())
     for _ in range(6):  # and it stays that way: no camera runs on both nodes
@@ -325,8 +367,11 @@ def test_a_database_outage_longer_than_a_lease_stops_the_cameras_then_each_has_o
 
 def _capturing(node: ServiceProcess) -> list[str]:
     """The cameras whose capture processes run under the node's supervisor."""
-    return [cmd.split("facegate: capture ", 1)[1].strip() for cmd in children(node.pid).values()
-            if cmd.startswith("facegate: capture ")]
+    return [
+        cmd.split("facegate: capture ", 1)[1].strip()
+        for cmd in children(node.pid).values()
+        if cmd.startswith("facegate: capture ")
+    ]
 
 
 def test_a_node_that_stops_cleanly_hands_its_cameras_over_at_once(cluster: Cluster, faces: Path) -> None:
@@ -341,8 +386,9 @@ def test_a_node_that_stops_cleanly_hands_its_cameras_over_at_once(cluster: Clust
     assert cluster.nodes[holder].stop(signal.SIGTERM, timeout=60) == 0
     assert poll_until(lambda: cluster.leases(other).get("cam1") == other, 60.0, 0.2)
     # gone from the list as it stopped (a killed node stays listed, not alive, long after its lease ran out)
-    assert poll_until(lambda: [n["id"] for n in cluster.nodes[other].get("/api/nodes").json()["nodes"]] == [other],
-                      30.0, 0.2)
+    assert poll_until(
+        lambda: [n["id"] for n in cluster.nodes[other].get("/api/nodes").json()["nodes"]] == [other], 30.0, 0.2
+    )
 
 
 def test_200_events_are_delivered_by_three_nodes_each_once_at_a_time(cluster: Cluster, pg_url: str) -> None:
@@ -355,8 +401,13 @@ def test_200_events_are_delivered_by_three_nodes_each_once_at_a_time(cluster: Cl
             cluster.start(name)
         writer = Store(cluster.root / "writer", database_url=pg_url)
         try:
-            result = {"timestamp": "2026-11-26T00:00:00.000Z", "name": "Ada", "confidence": 0.6, "distance": 0.4,
-                      "box": {"top": 1, "right": 2, "bottom": 3, "left": 0}}
+            result = {
+                "timestamp": "2026-11-26T00:00:00.000Z",
+                "name": "Ada",
+                "confidence": 0.6,
+                "distance": 0.4,
+                "box": {"top": 1, "right": 2, "bottom": 3, "left": 0},
+            }
             ids = {f"evt_load_{i:03d}" for i in range(200)}
             for event_id in sorted(ids):
                 writer.results.add(event_id, result, "door", "rtsp://door", f'{{"result":{{"id":"{event_id}"}}}}')
@@ -379,8 +430,13 @@ MJPEG_MAX_CLIENTS = 4  # viewers of one node's MJPEG streams at once (README)
 
 
 def _stream(node: ServiceProcess, camera_id: str, **kwargs: object) -> requests.Response:
-    return requests.get(f"{node.url}/api/cameras/{camera_id}/stream.mjpg?fps=2", stream=True, timeout=(10, 20),
-                        headers={"Authorization": f"Bearer {READ_TOKEN}"}, **kwargs)  # type: ignore[arg-type]
+    return requests.get(
+        f"{node.url}/api/cameras/{camera_id}/stream.mjpg?fps=2",
+        stream=True,
+        timeout=(10, 20),
+        headers={"Authorization": f"Bearer {READ_TOKEN}"},
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 def _ends(response: requests.Response, within_s: float) -> bool:
@@ -389,21 +445,31 @@ def _ends(response: requests.Response, within_s: float) -> bool:
     return all(time.monotonic() <= deadline for _ in response.iter_content(16384))
 
 
-def test_pictures_go_to_the_advertised_node_metrics_need_a_token_and_viewers_are_bounded(cluster: Cluster,
-                                                                                          clip: Path) -> None:
+def test_pictures_go_to_the_advertised_node_metrics_need_a_token_and_viewers_are_bounded(
+    cluster: Cluster, clip: Path
+) -> None:
     ports = {name: free_port() for name in ("node-a", "node-b")}
     for name, port in ports.items():
-        cluster.start(name, max_cameras=1, port=port, token=ADMIN_TOKEN, env={
-            "FACEGATE_READ_TOKEN": READ_TOKEN, "FACEGATE_METRICS_AUTH": "read",
-            "FACEGATE_ADVERTISE_URL": f"http://localhost:{port}/"})  # not the host name a node would pick
+        cluster.start(
+            name,
+            max_cameras=1,
+            port=port,
+            token=ADMIN_TOKEN,
+            env={
+                "FACEGATE_READ_TOKEN": READ_TOKEN,
+                "FACEGATE_METRICS_AUTH": "read",
+                "FACEGATE_ADVERTISE_URL": f"http://localhost:{port}/",
+            },
+        )  # not the host name a node would pick
     a = cluster.nodes["node-a"]
     assert a.put("/api/config", json={"cameras": [{"id": "door", "stream_url": str(clip)}]}).status_code == 200
     assert a.post("/api/start").status_code == 200
     holder = poll_until(lambda: cluster.leases("node-a").get("door"), 60.0)
     assert holder, cluster.logs()
     home, other = cluster.nodes[holder], cluster.nodes["node-b" if holder == "node-a" else "node-a"]
-    assert poll_until(lambda: any(c["id"] == "door" and c["state"] == "live"
-                                  for c in home.get("/api/status").json()["cameras"]), 90.0), cluster.logs()
+    assert poll_until(
+        lambda: any(c["id"] == "door" and c["state"] == "live" for c in home.get("/api/status").json()["cameras"]), 90.0
+    ), cluster.logs()
 
     # the node without the camera sends picture requests to the one with it, at its advertised URL
     moved = _stream(other, "door", allow_redirects=False)

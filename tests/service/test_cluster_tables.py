@@ -110,17 +110,32 @@ def test_last_events_give_the_cooldown_to_the_next_node(store: Store) -> None:
 
 
 # --- the placement rule -------------------------------------------------------------------------------------
-def view(mine: dict[str, float], wanted: list[str], others: dict[str, tuple[int, int]], *,
-         taken: set[str] = frozenset(), capacity: int = 4, now: float = 100.0,
-         last_handover: float = 0.0, node_id: str = "a") -> ClusterView:
-    return ClusterView(capacity=capacity, mine=mine, wanted=wanted, taken=set(taken),
-                       others={n: NodeLoad(*load) for n, load in others.items()}, now=now, last_handover=last_handover,
-                       node_id=node_id)
+def view(
+    mine: dict[str, float],
+    wanted: list[str],
+    others: dict[str, tuple[int, int]],
+    *,
+    taken: set[str] = frozenset(),
+    capacity: int = 4,
+    now: float = 100.0,
+    last_handover: float = 0.0,
+    node_id: str = "a",
+) -> ClusterView:
+    return ClusterView(
+        capacity=capacity,
+        mine=mine,
+        wanted=wanted,
+        taken=set(taken),
+        others={n: NodeLoad(*load) for n, load in others.items()},
+        now=now,
+        last_handover=last_handover,
+        node_id=node_id,
+    )
 
 
 def taking(decided: Plan) -> set[str]:
     """The cameras a node holds after its tick when every one it tries is free."""
-    return set(decided.take[:decided.share])
+    return set(decided.take[: decided.share])
 
 
 def test_free_cameras_go_to_the_least_busy_node() -> None:
@@ -138,15 +153,19 @@ def test_free_cameras_go_to_the_least_busy_node() -> None:
 def test_a_burst_of_cameras_is_split_in_one_tick_and_the_rest_wait() -> None:
     cams = [f"cam{i}" for i in range(48)]
     for nodes in (("a", "b"), ("a", "b", "c")):
-        plans = {n: plan(view({}, cams, {o: (0, 16) for o in nodes if o != n}, capacity=16, node_id=n), min_hold_s=10)
-                 for n in nodes}
+        plans = {
+            n: plan(view({}, cams, {o: (0, 16) for o in nodes if o != n}, capacity=16, node_id=n), min_hold_s=10)
+            for n in nodes
+        }
         assert [p.share for p in plans.values()] == [16] * len(nodes)
-        oldest = set(cams[:16 * len(nodes)])
-        assert all(set(p.take[:16 * len(nodes)]) == oldest for p in plans.values())  # the newest wait
+        oldest = set(cams[: 16 * len(nodes)])
+        assert all(set(p.take[: 16 * len(nodes)]) == oldest for p in plans.values())  # the newest wait
         assert len({tuple(p.take[:16]) for p in plans.values()}) == len(nodes)  # each node its own order
     # one node of three killed: its 16 go to the two others as room allows (they have 4 each)
-    left = plan(view({c: 1.0 for c in cams[:12]}, cams, {"c": (12, 16)}, taken=set(cams[12:24]), capacity=16,
-                     node_id="a"), min_hold_s=10)
+    left = plan(
+        view({c: 1.0 for c in cams[:12]}, cams, {"c": (12, 16)}, taken=set(cams[12:24]), capacity=16, node_id="a"),
+        min_hold_s=10,
+    )
     assert left.share == 4 and set(left.take[:24]) == set(cams[24:48])
     assert shares({"a": NodeLoad(3, 4), "b": NodeLoad(1, 2), "c": NodeLoad(0, 0)}, 5) == {"a": 1, "b": 1, "c": 0}
 

@@ -96,8 +96,15 @@ def test_a_restarted_stage_starts_from_the_stored_config(svc: ServiceProcess) ->
     wait(lambda: results(svc, UNKNOWN), "faces judged at threshold 0.1", svc)
     old = process_row(svc, "match")
     os.kill(int(old["pid"]), signal.SIGKILL)
-    wait(lambda: (row := process_row(svc, "match"))["alive"] and row["pid"] != old["pid"]
-         and int(row["restarts"]) == int(old["restarts"]) + 1, "match restarted", svc)
+    wait(
+        lambda: (
+            (row := process_row(svc, "match"))["alive"]
+            and row["pid"] != old["pid"]
+            and int(row["restarts"]) == int(old["restarts"]) + 1
+        ),
+        "match restarted",
+        svc,
+    )
     strangers = len(results(svc, UNKNOWN))
     pass_frames(svc, LOOP_FRAMES)
     assert results(svc, LIN) == [], "the restarted match named Lin: it judged at its spawn-time threshold"
@@ -105,8 +112,9 @@ def test_a_restarted_stage_starts_from_the_stored_config(svc: ServiceProcess) ->
 
 
 def test_threshold_change_names_people_the_old_threshold_could_not(svc: ServiceProcess) -> None:
-    unknown = wait(lambda: len(results(svc, UNKNOWN)) >= 2 and results(svc, UNKNOWN),
-                   "faces judged at threshold 0.1", svc)
+    unknown = wait(
+        lambda: len(results(svc, UNKNOWN)) >= 2 and results(svc, UNKNOWN), "faces judged at threshold 0.1", svc
+    )
     assert results(svc, LIN) == [], "at 0.1 nobody is close enough to be named"
     assert all(r["distance"] > 0.1 for r in unknown)
     set_config(svc, threshold=0.6)

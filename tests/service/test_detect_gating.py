@@ -57,8 +57,9 @@ def default_rate(data: Path, clip: Path) -> tuple[dict, list[dict]]:
     return replay(data, clip)
 
 
-def test_detect_fps_limits_detections_per_stream_second(data: Path, clip: Path,
-                                                         default_rate: tuple[dict, list[dict]]) -> None:
+def test_detect_fps_limits_detections_per_stream_second(
+    data: Path, clip: Path, default_rate: tuple[dict, list[dict]]
+) -> None:
     report, trace = default_rate
     assert [line["frame"] for line in trace] == list(range(CLIP_FRAMES))  # every frame still reaches match
     per_second = Counter(int(line["pts"]) for line in trace if line["detected"])
@@ -78,8 +79,9 @@ def test_faces_per_detected_frame_equal_the_plain_loops(default_rate: tuple[dict
     assert [len(trace[i]["faces"]) for i in detected(trace)] == [expected[i] for i in detected(trace)]
 
 
-def test_carried_boxes_follow_the_face_between_detections(default_rate: tuple[dict, list[dict]],
-                                                         every_frame: list[dict]) -> None:
+def test_carried_boxes_follow_the_face_between_detections(
+    default_rate: tuple[dict, list[dict]], every_frame: list[dict]
+) -> None:
     trace = default_rate[1]
     overlaps = []
     last_detected: dict | None = None
@@ -101,8 +103,9 @@ def test_carried_boxes_follow_the_face_between_detections(default_rate: tuple[di
     assert float(np.median(overlaps)) >= 0.5 and float(np.percentile(overlaps, 10)) >= 0.3
 
 
-def test_the_default_rate_names_lin_as_the_every_frame_replay_does(default_rate: tuple[dict, list[dict]],
-                                                                  every_frame: list[dict]) -> None:
+def test_the_default_rate_names_lin_as_the_every_frame_replay_does(
+    default_rate: tuple[dict, list[dict]], every_frame: list[dict]
+) -> None:
     # Not exact: which detected faces get encoded depends on how far detect runs ahead of match (the hint
     # table), and so on load; quiet, 120 frames against the every-frame replay's 125 and the old loop's 121.
     trace = default_rate[1]
@@ -170,13 +173,24 @@ def test_the_replay_with_blazeface_names_lin(data: Path, clip: Path, default_rat
 
 @pytest.mark.parametrize("command", ["replay", "serve"])
 @pytest.mark.parametrize("content", [None, b"this is not a tflite model"])
-def test_a_missing_or_corrupt_model_file_is_one_clear_line_at_start(data: Path, clip: Path, tmp_path: Path,
-                                                                    command: str, content: bytes | None) -> None:
+def test_a_missing_or_corrupt_model_file_is_one_clear_line_at_start(
+    data: Path, clip: Path, tmp_path: Path, command: str, content: bytes | None
+) -> None:
     model = tmp_path / "blazeface.tflite"
     if content is not None:
         model.write_bytes(content)
-    args = ["--data-dir", str(data), "--detector", "blazeface", "--detector-model", str(model),
-            "--host", "127.0.0.1", "--port", "1"]  # serve must stop before it binds anything
+    args = [
+        "--data-dir",
+        str(data),
+        "--detector",
+        "blazeface",
+        "--detector-model",
+        str(model),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "1",
+    ]  # serve must stop before it binds anything
     args += ["replay", str(clip)] if command == "replay" else ["serve"]
     done = cli(*args, timeout=60)
     assert done.returncode == 2

@@ -58,8 +58,11 @@ def upload(api: ServiceProcess, pid: int, *photos: tuple[str, bytes]):
 @pytest.fixture(scope="module")
 def obama(api: ServiceProcess, faces: Path) -> int:
     """Barack Obama, registered from obama.jpg."""
-    answer = api.post("/api/register", data={"name": OBAMA},
-                      files={"image": ("obama.jpg", (faces / "obama.jpg").read_bytes(), "image/jpeg")})
+    answer = api.post(
+        "/api/register",
+        data={"name": OBAMA},
+        files={"image": ("obama.jpg", (faces / "obama.jpg").read_bytes(), "image/jpeg")},
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()["person_id"]
 
@@ -77,8 +80,9 @@ def test_each_refusal_reason(api: ServiceProcess, faces: Path, obama: int) -> No
     error = refusal(upload(api, obama, ("obama-720p.jpg", (faces / "obama-720p.jpg").read_bytes())), "duplicate")
     assert "near-duplicate" in error
     assert "blurry" in refusal(upload(api, obama, ("soft.jpg", blurred(faces / "obama2.jpg"))), "blurry")
-    assert "2 faces" in refusal(upload(api, obama, ("two.jpg", (faces / "two_people.jpg").read_bytes())),
-                                "not_one_face")
+    assert "2 faces" in refusal(
+        upload(api, obama, ("two.jpg", (faces / "two_people.jpg").read_bytes())), "not_one_face"
+    )
     assert "decodable" in refusal(upload(api, obama, ("x.jpg", b"not a photo")), "not_an_image")
     assert api.put("/api/config", json={"min_face_px": 150}).status_code == 200
     try:  # obama_small.jpg's face is 108 px wide
@@ -102,21 +106,30 @@ def test_an_encoding_sent_as_numbers_is_checked_for_duplicates(api: ServiceProce
 
 
 def test_a_registration_photo_is_judged_too(api: ServiceProcess, faces: Path) -> None:
-    answer = api.post("/api/register", data={"name": "Soft Biden"},
-                      files={"image": ("b.jpg", blurred(faces / "biden.jpg"), "image/jpeg")})
+    answer = api.post(
+        "/api/register",
+        data={"name": "Soft Biden"},
+        files={"image": ("b.jpg", blurred(faces / "biden.jpg"), "image/jpeg")},
+    )
     assert answer.status_code == 400 and "blurry" in answer.json()["error"]
     assert all(p["name"] != "Soft Biden" for p in api.get("/api/persons").json()["persons"])
 
 
 def test_several_files_one_bad_stores_none(api: ServiceProcess, faces: Path, obama: int) -> None:
     before = stored_encodings(api, OBAMA)
-    photos = [("obama2.jpg", (faces / "obama2.jpg").read_bytes()), ("soft.jpg", blurred(faces / "obama3.jpg")),
-              ("partial.jpg", (faces / "obama_partial_face.jpg").read_bytes())]
+    photos = [
+        ("obama2.jpg", (faces / "obama2.jpg").read_bytes()),
+        ("soft.jpg", blurred(faces / "obama3.jpg")),
+        ("partial.jpg", (faces / "obama_partial_face.jpg").read_bytes()),
+    ]
     answer = upload(api, obama, *photos)
     assert answer.status_code == 400, answer.text
     body = answer.json()
     assert [(f["file"], f["accepted"], f.get("reason")) for f in body["files"]] == [
-        ("obama2.jpg", True, None), ("soft.jpg", False, "blurry"), ("partial.jpg", True, None)]
+        ("obama2.jpg", True, None),
+        ("soft.jpg", False, "blurry"),
+        ("partial.jpg", True, None),
+    ]
     assert "1 of 3 files refused" in body["error"] and "nothing was stored" in body["error"]
     assert stored_encodings(api, OBAMA) == before
 

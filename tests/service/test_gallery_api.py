@@ -26,8 +26,11 @@ def api(gallery_dir: Path, faces: Path, tmp_path_factory: pytest.TempPathFactory
     service = ServiceProcess(copy_gallery(gallery_dir, tmp_path_factory.mktemp("gallery-api")))
     service.start()
     try:
-        answer = service.post("/api/register", data={"name": OBAMA},
-                              files={"image": ("o.jpg", (faces / "obama.jpg").read_bytes(), "image/jpeg")})
+        answer = service.post(
+            "/api/register",
+            data={"name": OBAMA},
+            files={"image": ("o.jpg", (faces / "obama.jpg").read_bytes(), "image/jpeg")},
+        )
         assert answer.status_code == 200, answer.text
         yield service
     finally:
@@ -52,8 +55,14 @@ def test_recognize_top_k_gives_each_face_its_nearest_people(api: ServiceProcess,
     distances = [c["distance"] for c in face["candidates"]]
     assert distances == sorted(distances) and distances[0] == face["distance"]
     assert [c["match"] for c in face["candidates"]] == [True, False, False]
-    assert len(api.post("/api/recognize?top=1", files={"image": photo(faces, "obama2.jpg")})
-               .json()["faces"][0]["candidates"]) == 1
+    assert (
+        len(
+            api.post("/api/recognize?top=1", files={"image": photo(faces, "obama2.jpg")}).json()["faces"][0][
+                "candidates"
+            ]
+        )
+        == 1
+    )
     plain = api.post("/api/recognize", files={"image": photo(faces, "obama2.jpg")}).json()["faces"][0]
     assert "candidates" not in plain
     two = api.post("/api/recognize?top=2", files={"image": photo(faces, "two_people.jpg")}).json()["faces"]
@@ -70,13 +79,16 @@ def test_verify_two_photos(api: ServiceProcess, faces: Path) -> None:
     assert body["same_person"] is True and 0.3 < body["distance"] < 0.4 and body["threshold"] == 0.6
     assert api.put("/api/config", json={"threshold": 0.3}).status_code == 200
     try:  # the same pair, judged by a stricter threshold
-        strict = api.post("/api/verify", files={"image1": photo(faces, "obama.jpg"),
-                                                "image2": photo(faces, "obama2.jpg")}).json()
+        strict = api.post(
+            "/api/verify", files={"image1": photo(faces, "obama.jpg"), "image2": photo(faces, "obama2.jpg")}
+        ).json()
         assert strict["same_person"] is False and strict["threshold"] == 0.3
     finally:
         assert api.put("/api/config", json={"threshold": 0.6}).status_code == 200
-    as_text = {f"image{n}_base64": base64.b64encode((faces / name).read_bytes()).decode()
-               for n, name in ((1, "obama.jpg"), (2, "biden.jpg"))}
+    as_text = {
+        f"image{n}_base64": base64.b64encode((faces / name).read_bytes()).decode()
+        for n, name in ((1, "obama.jpg"), (2, "biden.jpg"))
+    }
     other = api.post("/api/verify", json=as_text)
     assert other.status_code == 200 and other.json()["same_person"] is False and other.json()["distance"] > 0.6
 
@@ -98,12 +110,14 @@ def test_verify_refuses_bad_input(api: ServiceProcess, faces: Path) -> None:
 
     assert "image2" in error(api.post("/api/verify", files={"image1": photo(faces, "obama.jpg")}), 400)
     assert "two photos" in error(api.post("/api/verify", json={}), 400)
-    assert "2 faces" in error(api.post("/api/verify", files={"image1": photo(faces, "two_people.jpg"),
-                                                             "image2": photo(faces, "obama.jpg")}), 400)
-    assert "decodable" in error(api.post("/api/verify", files={"image1": ("x", b"junk", "image/png"),
-                                                               "image2": photo(faces, "obama.jpg")}), 400)
-    assert error(api.post("/api/verify", data={"person_id": "999999"}, files={"image": photo(faces, "obama.jpg")}),
-                 404)
+    assert "2 faces" in error(
+        api.post("/api/verify", files={"image1": photo(faces, "two_people.jpg"), "image2": photo(faces, "obama.jpg")}),
+        400,
+    )
+    assert "decodable" in error(
+        api.post("/api/verify", files={"image1": ("x", b"junk", "image/png"), "image2": photo(faces, "obama.jpg")}), 400
+    )
+    assert error(api.post("/api/verify", data={"person_id": "999999"}, files={"image": photo(faces, "obama.jpg")}), 404)
     assert error(api.post("/api/verify", data={"person_id": "abc"}, files={"image": photo(faces, "obama.jpg")}), 400)
     assert "base64" in error(api.post("/api/verify", json={"image1_base64": "%%", "image2_base64": "%%"}), 400)
 

@@ -27,19 +27,33 @@ def test_the_command_line_sets_the_detector_and_the_rate(api: ServiceProcess) ->
     assert (config["detector"], config["detect_fps"], config["motion_threshold"]) == ("blazeface", 3.0, 25)
 
 
-@pytest.mark.parametrize("body", [{"detect_fps": 61}, {"detect_fps": 0.01}, {"detector": "yolo"},
-                                  {"motion_threshold": 0}, {"motion_min_area": 5000}, {"detector_model": "x.tflite"}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"detect_fps": 61},
+        {"detect_fps": 0.01},
+        {"detector": "yolo"},
+        {"motion_threshold": 0},
+        {"motion_min_area": 5000},
+        {"detector_model": "x.tflite"},
+    ],
+)
 def test_bad_gating_settings_are_400(api: ServiceProcess, body: dict) -> None:
     answer = api.put("/api/config", json=body)
     assert answer.status_code == 400 and next(iter(body)) in answer.json()["error"]
 
 
 def test_gating_settings_are_changed_live_and_a_camera_has_its_own_rate(api: ServiceProcess) -> None:
-    done = api.put("/api/config", json={"detect_fps": 2, "detector": "hog", "motion_min_area": 30,
-                                        "stream_url": "rtsp://127.0.0.1:9/none"})
+    done = api.put(
+        "/api/config",
+        json={"detect_fps": 2, "detector": "hog", "motion_min_area": 30, "stream_url": "rtsp://127.0.0.1:9/none"},
+    )
     assert done.status_code == 200, done.text
-    assert {k: done.json()["config"][k] for k in ("detect_fps", "detector", "motion_min_area")} == \
-        {"detect_fps": 2.0, "detector": "hog", "motion_min_area": 30}
+    assert {k: done.json()["config"][k] for k in ("detect_fps", "detector", "motion_min_area")} == {
+        "detect_fps": 2.0,
+        "detector": "hog",
+        "motion_min_area": 30,
+    }
     added = api.post("/api/cameras", json={"id": "door", "stream_url": "rtsp://127.0.0.1:9/door", "detect_fps": 1})
     assert added.status_code == 201, added.text
     cameras = {c["id"]: c for c in api.get("/api/cameras").json()["cameras"]}

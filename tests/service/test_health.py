@@ -58,8 +58,9 @@ def test_health_is_anonymous_and_tells_nothing_but_status_version_and_node(svc: 
 
 def _healthcheck(port: int) -> subprocess.CompletedProcess:
     env = {**os.environ, "FACEGATE_HOST": "0.0.0.0", "FACEGATE_PORT": str(port)}
-    return subprocess.run([sys.executable, "-m", "entry.healthcheck"], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=30)
+    return subprocess.run(
+        [sys.executable, "-m", "entry.healthcheck"], cwd=REPO, env=env, capture_output=True, text=True, timeout=30
+    )
 
 
 def test_the_image_healthcheck_command_follows_the_route(svc: ServiceProcess) -> None:
@@ -81,11 +82,18 @@ def test_a_dead_stage_is_degraded_until_it_is_restarted(svc: ServiceProcess) -> 
 
 def test_a_database_host_that_does_not_resolve_ends_serve_at_once(tmp_path: Path) -> None:
     started = time.monotonic()
-    done = cli("--data-dir", str(tmp_path), "--port", "0", timeout=60,
-               env={"FACEGATE_DATABASE_URL": "postgresql://facegate:pw@db.does-not-exist.invalid/facegate"})
+    done = cli(
+        "--data-dir",
+        str(tmp_path),
+        "--port",
+        "0",
+        timeout=60,
+        env={"FACEGATE_DATABASE_URL": "postgresql://facegate:pw@db.does-not-exist.invalid/facegate"},
+    )
     assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(
         "error: database postgresql+psycopg://facegate:***@db.does-not-exist.invalid/facegate cannot be used: "
-        "failed to resolve host 'db.does-not-exist.invalid'"), done.stderr
+        "failed to resolve host 'db.does-not-exist.invalid'"
+    ), done.stderr
     assert time.monotonic() - started < 30, "it waited instead of failing"

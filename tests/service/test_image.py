@@ -47,8 +47,9 @@ def buildah(*args: str, timeout: float = 120) -> str:
 def image() -> dict[str, Any]:
     """`make image` (the base made first when missing), then the image's Docker configuration."""
     started = time.monotonic()
-    done = subprocess.run(["make", "-C", str(REPO), "image", f"IMAGE={IMAGE}"], capture_output=True, text=True,
-                          timeout=1800)
+    done = subprocess.run(
+        ["make", "-C", str(REPO), "image", f"IMAGE={IMAGE}"], capture_output=True, text=True, timeout=1800
+    )
     assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
     print(f"make image: {time.monotonic() - started:.0f} s")
     return json.loads(buildah("inspect", "--type", "image", IMAGE))
@@ -70,8 +71,9 @@ class Container:
         return ["buildah", "run", "--isolation=chroot", "--network=host", *self.mounts, *envs, self.name, "--", *args]
 
     def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-        return subprocess.run(self.argv([*self.entrypoint, *args], env or {}), capture_output=True, text=True,
-                              timeout=timeout)
+        return subprocess.run(
+            self.argv([*self.entrypoint, *args], env or {}), capture_output=True, text=True, timeout=timeout
+        )
 
     def serve(self, port: int, log: Path) -> Served:
         env = {"FACEGATE_HOST": "127.0.0.1", "FACEGATE_PORT": str(port)}
@@ -182,8 +184,9 @@ def test_register_replay_serve_stop_and_serve_again(container: Container, tmp_pa
     first = container.serve(port, log)
     first.wait_ok()
     assert _uid(first.pid) == USER_ID, "the supervisor runs as the image's user, not root"
-    check = subprocess.run(container.argv(container.healthcheck[1:], first.env), capture_output=True, text=True,
-                           timeout=60)
+    check = subprocess.run(
+        container.argv(container.healthcheck[1:], first.env), capture_output=True, text=True, timeout=60
+    )
     assert check.returncode == 0 and check.stdout.strip().endswith(": ok"), (check.stdout, check.stderr)
     made = data / "admin_token"  # closed by default: the first start made the admin token, for its owner only
     assert made.stat().st_mode & 0o777 == 0o600 and made.stat().st_uid == USER_ID
@@ -223,8 +226,11 @@ def _uid(pid: int) -> int:
 
 def _error_lines(done: subprocess.CompletedProcess) -> list[str]:
     """What the container printed on stderr, without buildah's own closing lines about the exit status."""
-    return [line for line in done.stderr.splitlines()
-            if line.strip() and not line.startswith(("subprocess exited", "Error: exit status"))]
+    return [
+        line
+        for line in done.stderr.splitlines()
+        if line.strip() and not line.startswith(("subprocess exited", "Error: exit status"))
+    ]
 
 
 def test_a_data_volume_it_cannot_write_ends_it_at_once(image: dict[str, Any], tmp_path: Path, media: Path) -> None:
@@ -240,10 +246,13 @@ def test_a_data_volume_it_cannot_write_ends_it_at_once(image: dict[str, Any], tm
 
 def test_a_database_host_that_does_not_resolve_is_a_clear_error(container: Container) -> None:
     started = time.monotonic()
-    done = container.run(env={"FACEGATE_DATABASE_URL": "postgresql://facegate:pw@db.nowhere.invalid/facegate"},
-                         timeout=120)
+    done = container.run(
+        env={"FACEGATE_DATABASE_URL": "postgresql://facegate:pw@db.nowhere.invalid/facegate"}, timeout=120
+    )
     lines = _error_lines(done)
     assert done.returncode != 0 and len(lines) == 1, done.stderr
-    assert lines[0].startswith("error: database postgresql+psycopg://facegate:***@db.nowhere.invalid/facegate "
-                               "cannot be used: failed to resolve host"), lines
+    assert lines[0].startswith(
+        "error: database postgresql+psycopg://facegate:***@db.nowhere.invalid/facegate "
+        "cannot be used: failed to resolve host"
+    ), lines
     assert time.monotonic() - started < 60, "it waited instead of failing"

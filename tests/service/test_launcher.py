@@ -42,10 +42,16 @@ def children(parent: int) -> dict[int, str]:
     return found
 
 
-def test_stages_are_forked_by_a_named_forkserver_that_leaves_with_the_pipeline(gallery_dir: Path,
-                                                                                  tmp_path: Path) -> None:
-    pipeline = Pipeline(str(copy_gallery(gallery_dir, tmp_path / "data")), {"workers": 2}, follow_config=False,
-                        deliver_webhooks=False, log_level="WARNING")
+def test_stages_are_forked_by_a_named_forkserver_that_leaves_with_the_pipeline(
+    gallery_dir: Path, tmp_path: Path
+) -> None:
+    pipeline = Pipeline(
+        str(copy_gallery(gallery_dir, tmp_path / "data")),
+        {"workers": 2},
+        follow_config=False,
+        deliver_webhooks=False,
+        log_level="WARNING",
+    )
     forkserver = None
     try:
         pipeline.start()
@@ -97,4 +103,3 @@ def test_stages_run_blas_on_one_thread_unless_the_user_says_otherwise(monkeypatc
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
     stage_context()
     assert os.environ["OPENBLAS_NUM_THREADS"] == "4"
-

@@ -223,15 +223,18 @@ def test_killed_stage_is_restarted_counted_and_recognition_continues(shared: Ser
     new = shared.wait_for(lambda: (pid := stage_pid(shared.pid, name)) not in (None, old) and pid, FLOW_S)
     assert new, f"{name} was not restarted:\n{shared.log()[-3000:]}"
 
-    assert shared.wait_for(lambda: int(process_row(shared, name)["restarts"]) == restarts + 1, 10.0), \
-        process_row(shared, name)
+    assert shared.wait_for(lambda: int(process_row(shared, name)["restarts"]) == restarts + 1, 10.0), process_row(
+        shared, name
+    )
     assert _pipeline(shared)["stages"][kind]["restarts"] >= 1
-    assert shared.wait_for(lambda: process_row(shared, name)["alive"] and process_row(shared, name)["pid"] == new,
-                           30.0), process_row(shared, name)
+    assert shared.wait_for(
+        lambda: process_row(shared, name)["alive"] and process_row(shared, name)["pid"] == new, 30.0
+    ), process_row(shared, name)
 
     wait_frames(shared, frames_done(shared))
-    fresh = shared.wait_for(lambda: {e: t for e, t in lin_events(shared).items()
-                                     if e not in before and t > killed_wall}, FLOW_S)
+    fresh = shared.wait_for(
+        lambda: {e: t for e, t in lin_events(shared).items() if e not in before and t > killed_wall}, FLOW_S
+    )
     assert fresh, f"{LIN} was not named again after {name} was killed:\n{shared.log()[-3000:]}"
 
 
@@ -257,8 +260,9 @@ def short_loop(clip: Path, target: Path, first: int = 150, count: int = 45) -> P
         ok, frame = source.read()
         assert ok, "the clip is shorter than expected"
         if writer is None:
-            writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), fps,
-                                     (frame.shape[1], frame.shape[0]))
+            writer = cv2.VideoWriter(
+                str(target), cv2.VideoWriter_fourcc(*"mp4v"), fps, (frame.shape[1], frame.shape[0])
+            )
             assert writer.isOpened(), "OpenCV cannot write mp4v here"
         writer.write(frame)
     source.release()
@@ -282,7 +286,8 @@ def test_a_looping_file_keeps_naming_people(gallery_dir: Path, clip: Path, tmp_p
 
 # --- 3. a killed supervisor ---------------------------------------------------------------------------------
 def test_killed_supervisor_leaves_no_orphans_and_the_next_start_cleans_up_and_resumes(
-        gallery_dir: Path, clip: Path, tmp_path: Path) -> None:
+    gallery_dir: Path, clip: Path, tmp_path: Path
+) -> None:
     data_dir = copy_gallery(gallery_dir, tmp_path / "data")
     first = serving(data_dir, "--stream-url", str(clip))
     second = ServiceProcess(data_dir)  # no --stream-url: only the persisted state can resume recognition
@@ -297,8 +302,9 @@ def test_killed_supervisor_leaves_no_orphans_and_the_next_start_cleans_up_and_re
         # other worker start theirs all the time, so which one gets there first is not knowable here:
         # what is, is that none are left once the next one is up.
         second.start(BOOT_S)
-        assert first.wait_for(lambda: not still_running(children), 30.0), \
+        assert first.wait_for(lambda: not still_running(children), 30.0), (
             f"orphans of a killed supervisor: {still_running(children)}"
+        )
         booted(second)
         assert not segments(first.pid), second.log()[-3000:]
         status = second.get("/api/status").json()
@@ -348,14 +354,20 @@ def _outbox(data_dir: Path, statuses: tuple[str, ...]) -> dict[str, str]:
     return dict(rows)
 
 
-def test_webhooks_pending_at_a_kill_are_delivered_after_the_restart(gallery_dir: Path, clip: Path,
-                                                                    tmp_path: Path) -> None:
+def test_webhooks_pending_at_a_kill_are_delivered_after_the_restart(
+    gallery_dir: Path, clip: Path, tmp_path: Path
+) -> None:
     data_dir = copy_gallery(gallery_dir, tmp_path / "data")
     receiver = WebhookReceiver().start()
     receiver.status = 500  # refused: every event stays in the outbox, retried with short backoff
-    env = {"FACEGATE_WEBHOOKS": "on", "NEXTJS_WEBHOOK_URL": receiver.url,
-           "FACIAL_RECOGNITION_WEBHOOK_SECRET": SECRET, "FACEGATE_WEBHOOK_BACKOFF_BASE_S": "0.2",
-           "FACEGATE_WEBHOOK_BACKOFF_CAP_S": "1", "FACEGATE_WEBHOOK_MAX_ATTEMPTS": "1000"}
+    env = {
+        "FACEGATE_WEBHOOKS": "on",
+        "NEXTJS_WEBHOOK_URL": receiver.url,
+        "FACIAL_RECOGNITION_WEBHOOK_SECRET": SECRET,
+        "FACEGATE_WEBHOOK_BACKOFF_BASE_S": "0.2",
+        "FACEGATE_WEBHOOK_BACKOFF_CAP_S": "1",
+        "FACEGATE_WEBHOOK_MAX_ATTEMPTS": "1000",
+    }
     first = second = None
     try:
         first = serving(data_dir, "--stream-url", str(clip), env=env)
@@ -376,8 +388,9 @@ def test_webhooks_pending_at_a_kill_are_delivered_after_the_restart(gallery_dir:
 
         receiver.status = 201
         second.start(BOOT_S)
-        assert receiver.wait_for(lambda: receiver.accepted_ids() >= set(pending), FLOW_S), \
+        assert receiver.wait_for(lambda: receiver.accepted_ids() >= set(pending), FLOW_S), (
             f"never delivered: {set(pending) - receiver.accepted_ids()}\n{second.log()[-3000:]}"
+        )
         for delivery in receiver.accepted():
             event_id = delivery.headers["webhook-id"]
             if event_id not in pending:

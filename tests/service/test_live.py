@@ -82,30 +82,40 @@ def test_camera_reconnects_when_its_source_comes_back(pipeline: Pipeline, jpegs:
         before = frames_seen(pipeline, "door")
         camera.start()
         wait_for(lambda: state(pipeline, "door") == "live", 40, "state live again")
-        wait_for(lambda: frames_seen(pipeline, "door") > before and LIN in names_in_latest(pipeline, "door"), 30,
-                 "Lin-Manuel Miranda named again in a frame after the reconnect")
+        wait_for(
+            lambda: frames_seen(pipeline, "door") > before and LIN in names_in_latest(pipeline, "door"),
+            30,
+            "Lin-Manuel Miranda named again in a frame after the reconnect",
+        )
         restarts = sum(row.restarts for row in pipeline.stage_figures())
         assert restarts == 0  # the camera reconnected by itself; no stage was restarted
     finally:
         camera.stop()
 
 
-def test_two_cameras_run_at_once_and_one_dying_leaves_the_other_alone(pipeline: Pipeline, jpegs: list[bytes],
-                                                                    clip: Path) -> None:
+def test_two_cameras_run_at_once_and_one_dying_leaves_the_other_alone(
+    pipeline: Pipeline, jpegs: list[bytes], clip: Path
+) -> None:
     camera = MjpegCamera(jpegs).start()
     try:
         pipeline.add_camera("web", camera.url)
         pipeline.add_camera("file", str(clip))
         wait_for(lambda: frames_seen(pipeline, "web") > 60 and frames_seen(pipeline, "file") > 60, 60, "both cameras")
-        wait_for(lambda: {"web", "file"} <= {c for c, names in event_cameras(pipeline).items() if LIN in names}, 30,
-                 "events from both cameras")
+        wait_for(
+            lambda: {"web", "file"} <= {c for c, names in event_cameras(pipeline).items() if LIN in names},
+            30,
+            "events from both cameras",
+        )
         camera.stop()
         wait_for(lambda: state(pipeline, "web") in ("reconnecting", "failed"), 20, "web camera down")
         file_at = frames_seen(pipeline, "file")
         # While the web camera is down, the file camera's frames keep going through recognition and
         # keep naming Lin (its rate is a figure of `make bench`, not an assertion here).
-        wait_for(lambda: frames_seen(pipeline, "file") >= file_at + 90 and LIN in names_in_latest(pipeline, "file"),
-                 60, "three seconds of the file camera, recognized, while the web camera is down")
+        wait_for(
+            lambda: frames_seen(pipeline, "file") >= file_at + 90 and LIN in names_in_latest(pipeline, "file"),
+            60,
+            "three seconds of the file camera, recognized, while the web camera is down",
+        )
         assert state(pipeline, "file") == "live"
         assert state(pipeline, "web") in ("reconnecting", "failed")
     finally:
@@ -114,8 +124,11 @@ def test_two_cameras_run_at_once_and_one_dying_leaves_the_other_alone(pipeline: 
 
 def test_latest_view_is_a_frame_of_the_cameras_size_with_faces_drawn(pipeline: Pipeline, clip: Path) -> None:
     pipeline.add_camera("cam0", str(clip))
-    wait_for(lambda: any(f.name == LIN for f in getattr(pipeline.latest_results.get("cam0"), "faces", [])), 60,
-             "a named face")
+    wait_for(
+        lambda: any(f.name == LIN for f in getattr(pipeline.latest_results.get("cam0"), "faces", [])),
+        60,
+        "a named face",
+    )
     frame, result = pipeline.latest_view("cam0")
     assert frame.shape == (360, 640, 3) and result is not None and result.faces
     drawn = decode(to_jpeg(draw_faces(frame.copy(), result)))
@@ -126,13 +139,13 @@ def test_latest_view_is_a_frame_of_the_cameras_size_with_faces_drawn(pipeline: P
     for face in result.faces:
         top, right, bottom, left = face.box
         outline = np.zeros(difference.shape, bool)
-        outline[top:bottom + 1, left:right + 1] = True
-        outline[top + 2:bottom - 1, left + 2:right - 1] = False  # the 2-pixel frame of the box
+        outline[top : bottom + 1, left : right + 1] = True
+        outline[top + 2 : bottom - 1, left + 2 : right - 1] = False  # the 2-pixel frame of the box
         colour = np.array(KNOWN_COLOUR if face.name != "Unknown" else UNKNOWN_COLOUR)
         assert np.median(np.abs(drawn[outline].astype(int) - colour).max(axis=1)) < 40, "the box is in its colour"
         assert (difference[outline] > 40).mean() > 0.8, "the box outline was drawn"
         # the label sits under the box (shifted left at the right edge); JPEG blocks are 16 px
-        near[max(top - 24, 0):, max(min(left, 640 - 260) - 24, 0):right + 260] = True
+        near[max(top - 24, 0) :, max(min(left, 640 - 260) - 24, 0) : right + 260] = True
     assert difference[~near].max() == 0, "nothing is drawn away from the faces"
 
 

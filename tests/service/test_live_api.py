@@ -61,8 +61,13 @@ def _plant_results(data_dir: Path) -> dict[str, str]:
     for name, age_days in (("Old Ghost", RETENTION_DAYS + 3), ("Older Ghost", 400), ("Recent Ghost", 2)):
         created = now - age_days * DAY
         event_id = new_event_id()
-        result = {"timestamp": iso_now(created), "name": name, "confidence": 0.6, "distance": 0.4,
-                  "box": {"top": 1, "right": 2, "bottom": 3, "left": 0}}
+        result = {
+            "timestamp": iso_now(created),
+            "name": name,
+            "confidence": 0.6,
+            "distance": 0.4,
+            "box": {"top": 1, "right": 2, "bottom": 3, "left": 0},
+        }
         store.results.add(event_id, result, "attic", "file:///nowhere.mp4", None, created=created)
         planted[name] = event_id
     store.config.update({"retention_days": RETENTION_DAYS, "event_cooldown_s": 2.0})
@@ -100,8 +105,9 @@ def unreachable(svc: ServiceProcess) -> tuple[str, float]:
 
 
 # --- helpers ------------------------------------------------------------------------------------------
-def wait(condition: Callable[[], Any], timeout: float, what: str, svc: ServiceProcess | None = None,
-         interval: float = 0.25) -> Any:
+def wait(
+    condition: Callable[[], Any], timeout: float, what: str, svc: ServiceProcess | None = None, interval: float = 0.25
+) -> Any:
     """Poll `condition` until it returns something truthy (returned), for at most `timeout` seconds."""
     found = poll_until(condition, timeout, interval)
     if found:
@@ -171,8 +177,12 @@ def remove_camera(svc: ServiceProcess, camera_id: str) -> None:
 
 
 def go_live(svc: ServiceProcess, camera_id: str, timeout: float = 60) -> None:
-    wait(lambda: state(svc, camera_id) == "live" and frames_out(svc, camera_id) > 10, timeout,
-         f"camera {camera_id} live", svc)
+    wait(
+        lambda: state(svc, camera_id) == "live" and frames_out(svc, camera_id) > 10,
+        timeout,
+        f"camera {camera_id} live",
+        svc,
+    )
 
 
 def rising(svc: ServiceProcess, camera_id: str, timeout: float = 20) -> tuple[int, int]:
@@ -189,8 +199,9 @@ def jpeg_shape(data: bytes) -> tuple[int, ...]:
     return tuple(image.shape)
 
 
-def mjpeg_parts(response: requests.Response, wanted: int, timeout: float = 30.0,
-                max_bytes: int = 8 << 20) -> list[bytes]:
+def mjpeg_parts(
+    response: requests.Response, wanted: int, timeout: float = 30.0, max_bytes: int = 8 << 20
+) -> list[bytes]:
     """Read multipart JPEG parts from a streaming response: at most `timeout` seconds and `max_bytes`."""
     buffer = b""
     deadline = time.monotonic() + timeout
@@ -207,7 +218,7 @@ def mjpeg_parts(response: requests.Response, wanted: int, timeout: float = 30.0,
         assert headers[b"Content-Type"] == b"image/jpeg"
         length = int(headers[b"Content-Length"])
         if len(body) >= length + 2:  # a complete part: the JPEG and its closing CRLF
-            assert body[length:length + 2] == b"\r\n"
+            assert body[length : length + 2] == b"\r\n"
             parts.append(body[:length])
     return parts
 
@@ -235,8 +246,12 @@ def test_mjpeg_camera_reconnects_and_recognition_resumes(svc: ServiceProcess, jp
         go_live(svc, "door")
         assert camera(svc, "door")["error"] is None
         rising(svc, "door")
-        fresh = wait(lambda: [r for r in results(svc, LIN, "door") if seconds(r["timestamp"]) > restarted_at], 60,
-                     "a Lin-Manuel Miranda result after the camera came back", svc)
+        fresh = wait(
+            lambda: [r for r in results(svc, LIN, "door") if seconds(r["timestamp"]) > restarted_at],
+            60,
+            "a Lin-Manuel Miranda result after the camera came back",
+            svc,
+        )
         assert fresh[0]["camera_id"] == "door"
         assert svc.proc is not None and svc.proc.poll() is None, "facegate itself kept running"
         assert capture_pids(svc, "door") == [pid], "the capture process reconnected by itself"
@@ -248,8 +263,8 @@ def test_mjpeg_camera_reconnects_and_recognition_resumes(svc: ServiceProcess, jp
 
 # --- two cameras at once; one dies, the other carries on -----------------------------------------------
 def test_two_cameras_carry_their_ids_and_one_dying_leaves_the_other_live(
-        svc: ServiceProcess, jpegs: list[bytes], clip: Path, receiver: WebhookReceiver,
-        planted: tuple[Path, dict[str, str]]) -> None:
+    svc: ServiceProcess, jpegs: list[bytes], clip: Path, receiver: WebhookReceiver, planted: tuple[Path, dict[str, str]]
+) -> None:
     server = MjpegCamera(jpegs).start()
     try:
         # the default camera through PUT /api/config, the second through POST /api/cameras
@@ -259,8 +274,12 @@ def test_two_cameras_carry_their_ids_and_one_dying_leaves_the_other_live(
         go_live(svc, "web")
         file_live_at = time.time()
         urls = {"cam0": str(clip), "web": server.url}
-        wait(lambda: results(svc, LIN, "cam0") and results(svc, LIN, "web"), 90,
-             "Lin-Manuel Miranda on both cameras", svc)
+        wait(
+            lambda: results(svc, LIN, "cam0") and results(svc, LIN, "web"),
+            90,
+            "Lin-Manuel Miranda on both cameras",
+            svc,
+        )
 
         # the API: every result names its camera, and the newest result has the field too
         assert {"cam0", "web"} <= {r["camera_id"] for r in results(svc, LIN)}
@@ -283,8 +302,12 @@ def test_two_cameras_carry_their_ids_and_one_dying_leaves_the_other_live(
         assert state(svc, "web") in ("reconnecting", "failed")
         rising(svc, "cam0")
         # a file in live mode starts over at its end and is recognized again on every pass
-        wait(lambda: [r for r in results(svc, LIN, "cam0") if seconds(r["timestamp"]) > file_live_at + CLIP_SECONDS],
-             60, "Lin-Manuel Miranda on cam0 after the clip looped", svc)
+        wait(
+            lambda: [r for r in results(svc, LIN, "cam0") if seconds(r["timestamp"]) > file_live_at + CLIP_SECONDS],
+            60,
+            "Lin-Manuel Miranda on cam0 after the clip looped",
+            svc,
+        )
     finally:
         server.stop()
         remove_camera(svc, "web")
@@ -295,8 +318,11 @@ def test_two_cameras_carry_their_ids_and_one_dying_leaves_the_other_live(
 # --- what a camera sees: snapshot, MJPEG, metrics --------------------------------------------------------
 def _frame_counter(text: str, stage: str) -> float:
     families = {f.name: f for f in text_string_to_metric_families(text)}
-    samples = [s for s in families["facegate_stage_frames"].samples
-               if s.name == "facegate_stage_frames_total" and s.labels["stage"] == stage]
+    samples = [
+        s
+        for s in families["facegate_stage_frames"].samples
+        if s.name == "facegate_stage_frames_total" and s.labels["stage"] == stage
+    ]
     assert len(samples) == 1, samples
     return samples[0].value
 
@@ -336,8 +362,9 @@ def drawn_pixels(jpeg: bytes, clip: Path, clip_frames: list[np.ndarray]) -> int:
     return int((difference > 100).sum())
 
 
-def test_snapshot_mjpeg_and_metrics_of_a_live_camera(svc: ServiceProcess, clip: Path,
-                                                     clip_frames: list[np.ndarray]) -> None:
+def test_snapshot_mjpeg_and_metrics_of_a_live_camera(
+    svc: ServiceProcess, clip: Path, clip_frames: list[np.ndarray]
+) -> None:
     add_camera(svc, "snap", str(clip))
     try:
         go_live(svc, "snap")
@@ -348,8 +375,12 @@ def test_snapshot_mjpeg_and_metrics_of_a_live_camera(svc: ServiceProcess, clip: 
         assert shot.status_code == 200 and shot.headers["Content-Type"] == "image/jpeg"
         assert jpeg_shape(shot.content) == (height, width, 3)
         # boxes and names are drawn on it (once a face is in view and matched: the clip shows Lin often)
-        wait(lambda: drawn_pixels(svc.get("/api/cameras/snap/snapshot.jpg").content, clip, clip_frames) > 300, 60,
-             "a snapshot with a face drawn on it", svc)
+        wait(
+            lambda: drawn_pixels(svc.get("/api/cameras/snap/snapshot.jpg").content, clip, clip_frames) > 300,
+            60,
+            "a snapshot with a face drawn on it",
+            svc,
+        )
 
         with svc.get("/api/cameras/snap/stream.mjpg?fps=10", stream=True, timeout=(10, 20)) as stream:
             assert stream.status_code == 200
@@ -364,8 +395,12 @@ def test_snapshot_mjpeg_and_metrics_of_a_live_camera(svc: ServiceProcess, clip: 
         first = svc.get("/metrics")
         assert first.status_code == 200 and first.headers["Content-Type"].startswith("text/plain")
         before = _frame_counter(first.text, "capture snap")
-        later = wait(lambda: (n := _frame_counter(svc.get("/metrics").text, "capture snap")) > before and n, 20,
-                     "the frame counter to move between scrapes", svc)
+        later = wait(
+            lambda: (n := _frame_counter(svc.get("/metrics").text, "capture snap")) > before and n,
+            20,
+            "the frame counter to move between scrapes",
+            svc,
+        )
         assert later > before > 0
         families = {f.name: f for f in text_string_to_metric_families(svc.get("/metrics").text)}
         live = [s for s in families["facegate_camera_state"].samples if s.labels == {"camera": "snap", "state": "live"}]
@@ -453,8 +488,13 @@ def test_store_prunes_only_results_older_than_the_cutoff(tmp_path: Path) -> None
     store = Store(tmp_path)
     now = time.time()
     for age_days in (40, 31, 29, 1, 0):
-        result = {"timestamp": iso_now(now - age_days * DAY), "name": f"aged {age_days}", "confidence": 0.5,
-                  "distance": 0.5, "box": {"top": 0, "right": 1, "bottom": 1, "left": 0}}
+        result = {
+            "timestamp": iso_now(now - age_days * DAY),
+            "name": f"aged {age_days}",
+            "confidence": 0.5,
+            "distance": 0.5,
+            "box": {"top": 0, "right": 1, "bottom": 1, "left": 0},
+        }
         store.results.add(new_event_id(), result, "cam0", None, "{}", created=now - age_days * DAY)
     assert store.retention.forget_before(now - 30 * DAY, now).results == 2
     assert sorted(r["name"] for r in store.results.recent()) == ["aged 0", "aged 1", "aged 29"]
@@ -466,8 +506,13 @@ def test_store_prunes_only_results_older_than_the_cutoff(tmp_path: Path) -> None
 def test_the_retention_timer_passes_again_and_again_on_its_clock(tmp_path: Path) -> None:
     """Retention runs on a timer, idle or not; the clock is moved, not waited for."""
     store = Store(tmp_path)
-    result = {"timestamp": iso_now(), "name": "today", "confidence": 0.5, "distance": 0.5,
-              "box": {"top": 0, "right": 1, "bottom": 1, "left": 0}}
+    result = {
+        "timestamp": iso_now(),
+        "name": "today",
+        "confidence": 0.5,
+        "distance": 0.5,
+        "box": {"top": 0, "right": 1, "bottom": 1, "left": 0},
+    }
     store.results.add(new_event_id(), result, "cam0", None, None, created=time.time())
     moved = {"by": 0.0}
     timer = RetentionTimer(store, lambda: 30, 0.1, clock=lambda: time.time() + moved["by"]).start()
@@ -481,12 +526,17 @@ def test_the_retention_timer_passes_again_and_again_on_its_clock(tmp_path: Path)
         store.close()
 
 
-def test_running_service_prunes_results_past_retention_days(svc: ServiceProcess,
-                                                            planted: tuple[Path, dict[str, str]]) -> None:
+def test_running_service_prunes_results_past_retention_days(
+    svc: ServiceProcess, planted: tuple[Path, dict[str, str]]
+) -> None:
     _, events = planted
     assert svc.get("/api/config").json()["config"]["retention_days"] == RETENTION_DAYS
-    names = wait(lambda: (found := {r["name"] for r in results(svc)}) and "Old Ghost" not in found and found, 60,
-                 "the emitter's prune at startup", svc)
+    names = wait(
+        lambda: (found := {r["name"] for r in results(svc)}) and "Old Ghost" not in found and found,
+        60,
+        "the emitter's prune at startup",
+        svc,
+    )
     assert "Older Ghost" not in names and "Recent Ghost" in names
     kept = results(svc, "Recent Ghost")
     assert [r["event_id"] for r in kept] == [events["Recent Ghost"]]
@@ -497,8 +547,9 @@ def test_running_service_prunes_results_past_retention_days(svc: ServiceProcess,
 GHOST_WAIT_S = 45.0  # past the supervisor's 30 s stall limit and a 1+2+4+8+16 s run of backoffs
 
 
-def test_a_camera_that_keeps_failing_is_retried_in_place_not_killed(svc: ServiceProcess,
-                                                                   unreachable: tuple[str, float]) -> None:
+def test_a_camera_that_keeps_failing_is_retried_in_place_not_killed(
+    svc: ServiceProcess, unreachable: tuple[str, float]
+) -> None:
     url, added_at = unreachable
     [pid] = wait(lambda: capture_pids(svc, "ghost"), 30, "the ghost camera's capture", svc)
     while time.monotonic() < added_at + GHOST_WAIT_S:  # watched all along, past the stall limit
@@ -521,9 +572,16 @@ def test_unknown_faces_are_kept_and_can_be_registered(svc: ServiceProcess, clip:
     try:
         go_live(svc, "lobby")
         # two crops at least, so that one is left to delete after another is registered
-        crops = wait(lambda: (found := [u for u in svc.get("/api/unknown").json()["unknown"]
-                                        if u["camera_id"] == "lobby"]) and len(found) >= 2 and found,
-                     90, "two unknown faces from lobby", svc)
+        crops = wait(
+            lambda: (
+                (found := [u for u in svc.get("/api/unknown").json()["unknown"] if u["camera_id"] == "lobby"])
+                and len(found) >= 2
+                and found
+            ),
+            90,
+            "two unknown faces from lobby",
+            svc,
+        )
         listing = svc.get("/api/unknown").json()
         assert listing["total"] == len(listing["unknown"]) >= len(crops)
         face = crops[0]

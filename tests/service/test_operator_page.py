@@ -43,8 +43,10 @@ def test_operator_page_in_chromium(service: ServiceProcess, tmp_path: Path) -> N
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("request", lambda r: sent_tokens.append(r.headers.get("authorization"))
-                    if "/register" in r.url else None)
+            page.on(
+                "request",
+                lambda r: sent_tokens.append(r.headers.get("authorization")) if "/register" in r.url else None,
+            )
             page.on("request", lambda r: urls.append(r.url))
             errors = []
             page.on("pageerror", lambda error: errors.append(str(error)))
@@ -111,7 +113,8 @@ def test_operator_page_says_how_many_cameras_wait(tmp_path: Path) -> None:
                 page.click("#token-form button")
                 expect(page.locator("#cameras-waiting")).to_be_visible()
                 expect(page.locator("#cameras-waiting")).to_have_text(
-                    "2 of 2 cameras waiting for a node with room (every node is full: 1 node x 0)")
+                    "2 of 2 cameras waiting for a node with room (every node is full: 1 node x 0)"
+                )
                 waiting = page.locator('#cameras figure[data-camera="door"]')
                 expect(waiting.locator(".state")).to_have_text("unassigned")
                 expect(waiting.locator("img")).to_have_count(0)

@@ -23,8 +23,9 @@ WORKER = "facegate: api-faces"
 
 @pytest.fixture(scope="module")
 def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    service = ServiceProcess(tmp_path_factory.mktemp("photo_pool"),
-                             env={"FACEGATE_API_FACE_WORKERS": "1", "FACEGATE_API_FACE_QUEUE": "0"})
+    service = ServiceProcess(
+        tmp_path_factory.mktemp("photo_pool"), env={"FACEGATE_API_FACE_WORKERS": "1", "FACEGATE_API_FACE_QUEUE": "0"}
+    )
     with service.serving():
         yield service
 
@@ -60,10 +61,12 @@ def test_a_full_pool_answers_429_on_every_photo_route(svc: ServiceProcess, photo
 
         assert poll_until(turned_away, 60), "no photo took the only turn"
         image = ("face.jpg", photo, "image/jpeg")
-        for path, form, files in (("/api/recognize", {}, {"image": image}),
-                                  ("/api/register", {"name": "Barack Obama"}, {"image": image}),
-                                  ("/api/verify", {}, {"image1": image, "image2": image}),
-                                  ("/api/search", {}, {"image": image})):
+        for path, form, files in (
+            ("/api/recognize", {}, {"image": image}),
+            ("/api/register", {"name": "Barack Obama"}, {"image": image}),
+            ("/api/verify", {}, {"image1": image, "image2": image}),
+            ("/api/search", {}, {"image": image}),
+        ):
             busy = svc.post(path, data=form, files=files, timeout=120)
             assert busy.status_code == 429, (path, busy.status_code, busy.text)
             assert int(busy.headers["Retry-After"]) >= 1 and "busy" in busy.json()["error"], path

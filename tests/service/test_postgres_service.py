@@ -22,17 +22,18 @@ LIN = "Lin-Manuel Miranda"
 pytestmark = pytest.mark.slow
 
 
-def test_the_service_recognizes_and_delivers_with_postgresql(pg_url: str, faces: Path, clip: Path,
-                                                             tmp_path: Path) -> None:
+def test_the_service_recognizes_and_delivers_with_postgresql(
+    pg_url: str, faces: Path, clip: Path, tmp_path: Path
+) -> None:
     receiver = WebhookReceiver().start()
     data_dir = tmp_path / "node"
-    service = ServiceProcess(data_dir, "--database-url", pg_url,
-                             env={"FACEGATE_WEBHOOKS": "on", "NEXTJS_WEBHOOK_URL": receiver.url})
+    service = ServiceProcess(
+        data_dir, "--database-url", pg_url, env={"FACEGATE_WEBHOOKS": "on", "NEXTJS_WEBHOOK_URL": receiver.url}
+    )
     try:
         service.start(timeout=120)
         photo = (faces / "lin-manuel-miranda.png").read_bytes()
-        registered = service.post("/api/register", data={"name": LIN},
-                                  files={"image": ("lin.png", photo, "image/png")})
+        registered = service.post("/api/register", data={"name": LIN}, files={"image": ("lin.png", photo, "image/png")})
         assert registered.status_code == 200, registered.text
         assert registered.json()["total_users"] == 1
         assert service.put("/api/config", json={"stream_url": str(clip)}).status_code == 200
@@ -80,8 +81,9 @@ def test_the_service_recognizes_and_delivers_with_postgresql(pg_url: str, faces:
 
 
 def test_register_from_the_command_line_into_postgresql(pg_url: str, faces: Path, tmp_path: Path) -> None:
-    done = cli("--data-dir", str(tmp_path), "--database-url", pg_url, "register", LIN,
-               str(faces / "lin-manuel-miranda.png"))
+    done = cli(
+        "--data-dir", str(tmp_path), "--database-url", pg_url, "register", LIN, str(faces / "lin-manuel-miranda.png")
+    )
     assert done.returncode == 0, done.stderr
     assert "registered 'Lin-Manuel Miranda' (person 1) from 1 photo(s); 1 people known" in done.stdout
     assert not (tmp_path / DB_NAME).exists()
@@ -93,8 +95,10 @@ def test_register_from_the_command_line_into_postgresql(pg_url: str, faces: Path
 
 
 def test_a_database_url_that_cannot_work_is_one_line_on_stderr(tmp_path: Path) -> None:
-    done = cli("--data-dir", str(tmp_path), "register", "Nobody", "x.png",
-               env={"FACEGATE_DATABASE_URL": "mysql://u@h/db"})
+    done = cli(
+        "--data-dir", str(tmp_path), "register", "Nobody", "x.png", env={"FACEGATE_DATABASE_URL": "mysql://u@h/db"}
+    )
     assert done.returncode == 2
-    assert done.stderr.strip() == ("error: database URL scheme 'mysql' is not supported"
-                                   " (use postgresql:// or leave it unset)")
+    assert done.stderr.strip() == (
+        "error: database URL scheme 'mysql' is not supported (use postgresql:// or leave it unset)"
+    )

@@ -52,12 +52,14 @@ def _people(svc: ServiceProcess) -> list[str]:
 
 
 # --- an audit that cannot be skipped ----------------------------------------------------------------------
-def test_a_body_that_cannot_be_parsed_is_a_400_that_changes_nothing_and_is_on_the_trail(svc: ServiceProcess
-                                                                                        ) -> None:
+def test_a_body_that_cannot_be_parsed_is_a_400_that_changes_nothing_and_is_on_the_trail(svc: ServiceProcess) -> None:
     person = svc.get("/api/persons").json()["persons"][0]
     for content_type, refused_with in (("application/json", {400}), (None, {400, 415})):  # 415: not JSON at all
-        answer = svc.delete(f"/api/persons/{person['id']}", data="[" * 5000,
-                            headers={"Content-Type": content_type} if content_type else {})
+        answer = svc.delete(
+            f"/api/persons/{person['id']}",
+            data="[" * 5000,
+            headers={"Content-Type": content_type} if content_type else {},
+        )
         assert answer.status_code in refused_with, answer.text
         assert "error" in answer.json()
     assert person["name"] in _people(svc), "the person is still there"
@@ -95,10 +97,14 @@ def test_looking_for_a_face_is_audited_without_the_photo(svc: ServiceProcess, fa
     recognized, verified = _audit(svc, "face.recognize"), _audit(svc, "face.verify")
     searched = _audit(svc, "face.search")
     assert recognized[0]["details"]["request"] == {"image": f"<file of {len(photo)} bytes>"}
-    assert verified[0]["details"]["request"] == {"image1_base64": "<image1_base64 given>",
-                                                 "image2_base64": "<image2_base64 given>"}
-    assert [row["details"]["request"] for row in searched[:2]] == [{"encoding": "<encoding given>"},
-                                                                 {"image_base64": "<image_base64 given>"}]
+    assert verified[0]["details"]["request"] == {
+        "image1_base64": "<image1_base64 given>",
+        "image2_base64": "<image2_base64 given>",
+    }
+    assert [row["details"]["request"] for row in searched[:2]] == [
+        {"encoding": "<encoding given>"},
+        {"image_base64": "<image_base64 given>"},
+    ]
     trail = json.dumps([recognized, verified, searched])
     assert encoded[:64] not in trail and "0.01" not in trail
 
@@ -113,19 +119,32 @@ def _plant_old_and_new(store: Store) -> dict[str, int]:
         visitor = store.visitors.create(seen)
         store.visitors.offer_face(visitor, np.full(128, 0.01), b"crop", 5.0)
         event = f"evt_{label}_{visitor}"
-        store.results.add(event, {"timestamp": "2026-01-01T00:00:00.000Z", "name": "Unknown", "confidence": 0.4,
-                                  "distance": 0.6, "box": {"top": 1, "right": 2, "bottom": 3, "left": 0}},
-                          "cam0", None, json.dumps({"event_id": event}), created=seen,
-                          sighting=Sighting(np.full(128, 0.01), b"crop", visitor))
+        store.results.add(
+            event,
+            {
+                "timestamp": "2026-01-01T00:00:00.000Z",
+                "name": "Unknown",
+                "confidence": 0.4,
+                "distance": 0.6,
+                "box": {"top": 1, "right": 2, "bottom": 3, "left": 0},
+            },
+            "cam0",
+            None,
+            json.dumps({"event_id": event}),
+            created=seen,
+            sighting=Sighting(np.full(128, 0.01), b"crop", visitor),
+        )
         if label == "old":
             store.outbox.mark_delivered(event, 1, seen + 1)  # delivered or not, it goes
         ids[label] = visitor
     fresh = store.unknown.add("evt_unknown_new", "cam0", now, (1, 2, 3, 4), b"crop", np.full(128, 0.02))
     with store.engine.begin() as db:  # a week-old unknown face: an add would trim it, an idle system never adds
-        db.exec_driver_sql(f"INSERT INTO unknown_faces (event_id, camera_id, seen_at, created, box_top, box_right,"
-                           f" box_bottom, box_left, jpeg, vector) SELECT 'evt_unknown_old', camera_id, seen_at,"
-                           f" {now - 8 * DAY_S}, box_top, box_right, box_bottom, box_left, jpeg, vector"
-                           f" FROM unknown_faces WHERE id = {fresh}")
+        db.exec_driver_sql(
+            f"INSERT INTO unknown_faces (event_id, camera_id, seen_at, created, box_top, box_right,"
+            f" box_bottom, box_left, jpeg, vector) SELECT 'evt_unknown_old', camera_id, seen_at,"
+            f" {now - 8 * DAY_S}, box_top, box_right, box_bottom, box_left, jpeg, vector"
+            f" FROM unknown_faces WHERE id = {fresh}"
+        )
     ids["unknown"] = fresh
     return ids
 
@@ -157,8 +176,7 @@ def test_retention_forgets_on_an_idle_service_with_sqlite(svc: ServiceProcess) -
     assert (svc.data_dir / "facegate.db").stat().st_mode & 0o777 == 0o600, "the database is the owner's only"
 
 
-def test_retention_forgets_on_an_idle_service_with_postgresql(postgres: PostgresServer,
-                                                              tmp_path: Path) -> None:
+def test_retention_forgets_on_an_idle_service_with_postgresql(postgres: PostgresServer, tmp_path: Path) -> None:
     url = postgres.create_database("privacy")
     service = ServiceProcess(tmp_path / "node", "--database-url", url, token=TOKEN, env=ENV)
     store = Store(tmp_path / "planter", url)

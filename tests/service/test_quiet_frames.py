@@ -44,7 +44,7 @@ def test_quiet_frames_wait_at_most_the_flush_time_and_keep_their_order() -> None
 
 def scene(shift: int = 0) -> np.ndarray:
     frame = np.full((360, 640, 3), 90, np.uint8)
-    frame[100:200, 100 + shift:200 + shift] = 220
+    frame[100:200, 100 + shift : 200 + shift] = 220
     return frame
 
 
@@ -72,8 +72,9 @@ def test_a_live_still_scene_loses_no_frame_on_the_way_to_emit(gallery_dir: Path,
     video = still(tmp_path / "still.mp4", 4.0, 15.0)
     data = copy_gallery(gallery_dir, tmp_path / "data")
     trace = tmp_path / "trace.jsonl"
-    pipeline = Pipeline(str(data), {"workers": 1}, trace=str(trace), follow_config=False, deliver_webhooks=False,
-                        log_level="WARNING")
+    pipeline = Pipeline(
+        str(data), {"workers": 1}, trace=str(trace), follow_config=False, deliver_webhooks=False, log_level="WARNING"
+    )
 
     def frames_out(kind: str) -> int:
         return int(sum(row.frames_out for row in pipeline.stage_figures() if row.kind == kind))

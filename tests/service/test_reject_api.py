@@ -50,8 +50,9 @@ def test_biden_is_no_longer_obama_once_rejected(api: ServiceProcess, faces: Path
         assert named(api, faces / photo) == OBAMA, photo
     again = replay_results(api, biden_clip)
     assert again and all(r["name"] != OBAMA for r in again), again
-    relabelled = next(r for r in api.get("/api/results?limit=1000").json()["results"]
-                      if r["event_id"] == first[0]["event_id"])
+    relabelled = next(
+        r for r in api.get("/api/results?limit=1000").json()["results"] if r["event_id"] == first[0]["event_id"]
+    )
     assert relabelled["name"] == "Unknown"
 
     # a result that named no one, or no result at all

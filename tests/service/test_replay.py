@@ -55,8 +55,13 @@ def replayed(gallery_dir: Path, clip: Path, tmp_path_factory: pytest.TempPathFac
     # --detect-fps 0: every frame is detected, as the plain loop does (test_detect_gating.py covers the default)
     done = cli("--data-dir", str(data), "replay", str(clip), "--json", "--trace", str(trace), "--detect-fps", "0")
     assert done.returncode == 0, done.stderr[-3000:]
-    return {"report": json.loads(done.stdout), "trace": read_trace(trace), "data": data, "stderr": done.stderr,
-            "pid": done.pid}
+    return {
+        "report": json.loads(done.stdout),
+        "trace": read_trace(trace),
+        "data": data,
+        "stderr": done.stderr,
+        "pid": done.pid,
+    }
 
 
 def test_replay_processes_every_frame(replayed: dict) -> None:
@@ -151,16 +156,35 @@ def _stage_pid(root: int, title: str, timeout: float = 60.0) -> int:
     raise AssertionError(f"no process 'facegate: {title}' under {root}")
 
 
-def test_replay_survives_a_killed_detect_worker(gallery_dir: Path, clip: Path, tmp_path: Path,
-                                                 loop_counts: list[int]) -> None:
+def test_replay_survives_a_killed_detect_worker(
+    gallery_dir: Path, clip: Path, tmp_path: Path, loop_counts: list[int]
+) -> None:
     """The dead worker's frames are done again by another: none lost, and every frame's faces as the loop's."""
     data = copy_gallery(gallery_dir, tmp_path / "data")
     trace = tmp_path / "trace.jsonl"
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "FACEGATE_WEBHOOKS": "off"}
     # --detect-fps 0: every frame is detected, so each frame's faces can be compared with the loop's
-    proc = subprocess.Popen([sys.executable, "supervisor.py", "replay", str(clip), "--json", "--pace",
-                             "--trace", str(trace), "--data-dir", str(data), "--detect-fps", "0"],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "supervisor.py",
+            "replay",
+            str(clip),
+            "--json",
+            "--pace",
+            "--trace",
+            str(trace),
+            "--data-dir",
+            str(data),
+            "--detect-fps",
+            "0",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     leaks.record(proc.pid)
     try:
         victim = _stage_pid(proc.pid, "detect-1")
@@ -188,10 +212,13 @@ def test_replay_survives_a_killed_detect_worker(gallery_dir: Path, clip: Path, t
     assert not [pid for pid in ours if leaks.alive(pid)], "a stage of the replay outlived it"
 
 
-@pytest.mark.parametrize("make_input, expected", [
-    (lambda d: str(d / "missing.mp4"), "no such file"),
-    (lambda d: _write(d / "bad.mp4", b"\x00not a video" * 100), "not a video"),
-])
+@pytest.mark.parametrize(
+    "make_input, expected",
+    [
+        (lambda d: str(d / "missing.mp4"), "no such file"),
+        (lambda d: _write(d / "bad.mp4", b"\x00not a video" * 100), "not a video"),
+    ],
+)
 def test_replay_rejects_bad_video_in_one_line(tmp_path: Path, make_input, expected: str) -> None:
     done = cli("--data-dir", str(tmp_path / "data"), "replay", make_input(tmp_path))
     assert done.returncode != 0
@@ -204,13 +231,17 @@ def _write(path: Path, content: bytes) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("image, expected", [
-    ("two_people.jpg", "found 2 faces"),
-    ("notes.md", "not a decodable image"),
-    ("missing.png", "no such file"),
-])
-def test_register_rejects_photos_without_exactly_one_face(faces: Path, tmp_path: Path, image: str,
-                                                          expected: str) -> None:
+@pytest.mark.parametrize(
+    "image, expected",
+    [
+        ("two_people.jpg", "found 2 faces"),
+        ("notes.md", "not a decodable image"),
+        ("missing.png", "no such file"),
+    ],
+)
+def test_register_rejects_photos_without_exactly_one_face(
+    faces: Path, tmp_path: Path, image: str, expected: str
+) -> None:
     photo = faces / image
     if image == "notes.md":  # a text file with a picture's role: written here, not taken from the test data
         photo = tmp_path / image
@@ -260,8 +291,9 @@ def test_old_scripts_encodings_are_imported_once(faces: Path, tmp_path: Path) ->
         done = cli("register", name, str(faces / photo), "--data-dir", str(tmp_path))
         assert done.returncode == 0, done.stderr
     with sqlite3.connect(tmp_path / "facegate.db") as db:
-        people = dict(db.execute("SELECT p.name, COUNT(e.id) FROM persons p JOIN encodings e ON e.person_id = p.id"
-                                 " GROUP BY p.id"))
+        people = dict(
+            db.execute("SELECT p.name, COUNT(e.id) FROM persons p JOIN encodings e ON e.person_id = p.id GROUP BY p.id")
+        )
     assert people == {"Barack Obama": 2, "Joe Biden": 1, "Alex Lacamoire": 1}
 
 
@@ -275,14 +307,20 @@ def test_options_before_or_after_the_command_and_from_the_environment(faces: Pat
     assert bad.returncode != 0 and "threshold must be in (0, 1]" in bad.stderr
 
 
-def test_replay_shows_a_progress_bar_on_a_terminal_only(replayed: dict, gallery_dir: Path, clip: Path,
-                                                          tmp_path: Path) -> None:
+def test_replay_shows_a_progress_bar_on_a_terminal_only(
+    replayed: dict, gallery_dir: Path, clip: Path, tmp_path: Path
+) -> None:
     assert "ETA" not in replayed["stderr"]  # stderr was a pipe: quiet
     data = copy_gallery(gallery_dir, tmp_path / "data")
     master, terminal = pty.openpty()
-    process = subprocess.Popen([sys.executable, "supervisor.py", "--data-dir", str(data), "replay", str(clip)],
-                               cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=terminal,
-                               env={**os.environ, "PYTHONWARNINGS": "ignore", "FACEGATE_WEBHOOKS": "off"})
+    process = subprocess.Popen(
+        [sys.executable, "supervisor.py", "--data-dir", str(data), "replay", str(clip)],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=terminal,
+        env={**os.environ, "PYTHONWARNINGS": "ignore", "FACEGATE_WEBHOOKS": "off"},
+    )
     leaks.record(process.pid)
     os.close(terminal)
     shown, deadline = b"", time.monotonic() + 180

@@ -48,8 +48,10 @@ def test_every_route_declares_its_scope_operation_id_and_audit_action(app: bottl
         assert doc_of(route).summary and doc_of(route).responses, route.rule
         action = action_of(route)  # raises for a changing route that declares neither an action nor None
         assert action is None or action.count(".") == 1, (route.method, route.rule, action)
-    assert action_of(next(r for r in routes if r.rule == "/api/persons/<person_id>" and r.method == "DELETE")) \
+    assert (
+        action_of(next(r for r in routes if r.rule == "/api/persons/<person_id>" and r.method == "DELETE"))
         == "person.delete"
+    )
 
 
 def test_the_served_config_body_is_the_declared_one(app: bottle.Bottle) -> None:
@@ -93,8 +95,10 @@ def erring() -> Iterator[str]:
     served.install(ErrorPlugin())
     install_error_handler(served)
     for name, error in RAISED.items():
+
         def raiser(error: Exception = error) -> None:
             raise error
+
         served.route(f"/{name}", "GET", raiser)
     server = ApiServer(served, "127.0.0.1", 0, threads=2)
     server.start()
@@ -104,8 +108,19 @@ def erring() -> Iterator[str]:
         server.stop()
 
 
-@pytest.mark.parametrize(("name", "status"), [("setting", 400), ("photo", 400), ("state", 400), ("conflict", 409),
-                                              ("name", 409), ("full", 429), ("broken", 503), ("bug", 500)])
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [
+        ("setting", 400),
+        ("photo", 400),
+        ("state", 400),
+        ("conflict", 409),
+        ("name", 409),
+        ("full", 429),
+        ("broken", 503),
+        ("bug", 500),
+    ],
+)
 def test_domain_errors_are_answered_with_their_status(erring: str, name: str, status: int) -> None:
     answer = requests.get(f"{erring}/{name}", timeout=10)
     assert answer.status_code == status

@@ -36,6 +36,7 @@ from tests.support.webhook_receiver import free_port
 CODECS = ("h264", "h265")
 USER, PASSWORD = "operator", "door-Secret-42"
 
+
 @pytest.fixture(scope="module")
 def videos(clip: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("rtsp")
@@ -54,16 +55,22 @@ def rtsp(videos: dict[str, Path]) -> Iterator[RtspCamera]:
 @pytest.fixture(scope="module")
 def svc(gallery_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     # an operator's own FFmpeg option: OpenCV then forgets its TCP default, so facegate has to ask for TCP itself
-    service = ServiceProcess(copy_gallery(gallery_dir, tmp_path_factory.mktemp("rtsp_service")),
-                             env={"OPENCV_FFMPEG_CAPTURE_OPTIONS": "max_delay;500000"})
+    service = ServiceProcess(
+        copy_gallery(gallery_dir, tmp_path_factory.mktemp("rtsp_service")),
+        env={"OPENCV_FFMPEG_CAPTURE_OPTIONS": "max_delay;500000"},
+    )
     with service.serving():
         yield service
 
 
 def lin_after(svc: ServiceProcess, camera_id: str, since: float, timeout: float = 120) -> list[dict]:
     """Lin-Manuel Miranda's results from `camera_id` captured after `since` (epoch seconds), waited for."""
-    return wait(lambda: [r for r in results(svc, LIN, camera_id) if seconds(r["timestamp"]) > since], timeout,
-                f"Lin-Manuel Miranda on {camera_id}", svc)
+    return wait(
+        lambda: [r for r in results(svc, LIN, camera_id) if seconds(r["timestamp"]) > since],
+        timeout,
+        f"Lin-Manuel Miranda on {camera_id}",
+        svc,
+    )
 
 
 @pytest.mark.parametrize("codec", CODECS)
@@ -80,8 +87,9 @@ def test_lin_is_named_over_rtsp_which_is_read_over_tcp(svc: ServiceProcess, rtsp
         remove_camera(svc, camera_id)
 
 
-def test_a_rebooted_rtsp_camera_is_reconnecting_then_live_and_lin_named_again(svc: ServiceProcess,
-                                                                              rtsp: RtspCamera) -> None:
+def test_a_rebooted_rtsp_camera_is_reconnecting_then_live_and_lin_named_again(
+    svc: ServiceProcess, rtsp: RtspCamera
+) -> None:
     add_camera(svc, "porch", rtsp.url("h264"))
     try:
         go_live(svc, "porch")
@@ -103,7 +111,8 @@ def test_a_rebooted_rtsp_camera_is_reconnecting_then_live_and_lin_named_again(sv
 
 
 def test_a_stalled_rtsp_camera_is_reconnecting_after_the_read_timeout_and_never_restarted(
-        svc: ServiceProcess, rtsp: RtspCamera) -> None:
+    svc: ServiceProcess, rtsp: RtspCamera
+) -> None:
     add_camera(svc, "hall", rtsp.url("h265"))
     try:
         go_live(svc, "hall")
@@ -131,7 +140,8 @@ def test_a_stalled_rtsp_camera_is_reconnecting_after_the_read_timeout_and_never_
 
 
 def test_a_wrong_password_is_failed_with_the_cameras_401_and_the_password_masked(
-        svc: ServiceProcess, videos: dict[str, Path]) -> None:
+    svc: ServiceProcess, videos: dict[str, Path]
+) -> None:
     locked = RtspCamera({"h264": videos["h264"]}, free_port(), user=USER, password=PASSWORD).start()
     wrong = "not-the-" + PASSWORD
     try:

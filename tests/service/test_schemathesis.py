@@ -44,10 +44,15 @@ EXCLUDED = r"^/api/start$|/stream\.mjpg$"
 MAX_EXAMPLES = 25
 # The routes that delete or use up the row they are given: after the first example they meet 404s (and the
 # default camera has no picture while recognition is off).
-CONSUMING = {"DELETE /api/persons/{person_id}", "DELETE /api/persons/{person_id}/encodings/{encoding_id}",
-             "DELETE /api/visitors/{visitor_id}", "POST /api/visitors/{visitor_id}/register",
-             "DELETE /api/unknown/{unknown_id}", "POST /api/unknown/{unknown_id}/register",
-             "GET /api/cameras/{camera_id}/snapshot.jpg"}
+CONSUMING = {
+    "DELETE /api/persons/{person_id}",
+    "DELETE /api/persons/{person_id}/encodings/{encoding_id}",
+    "DELETE /api/visitors/{visitor_id}",
+    "POST /api/visitors/{visitor_id}/register",
+    "DELETE /api/unknown/{unknown_id}",
+    "POST /api/unknown/{unknown_id}/register",
+    "GET /api/cameras/{camera_id}/snapshot.jpg",
+}
 SEED = int(os.environ.get("FACEGATE_SCHEMATHESIS_SEED") or random.SystemRandom().randrange(1, 2**31))
 
 
@@ -67,8 +72,13 @@ def _plant(data_dir: Path, faces: Path) -> dict[str, str]:
     obama, obama_crop, _ = _face(faces / "obama.jpg")
     with_crops = store.gallery.register("Joe Biden", [biden, biden * 0.99], crops=[biden_crop, biden_crop])
     encodings = [e["id"] for e in store.gallery.encodings(with_crops)]
-    ids = {"PERSON": people["Lin-Manuel Miranda"], "PERSON_GONE": store.gallery.register("Barack Obama", [obama]),
-           "CROPS_PERSON": with_crops, "ENCODING": encodings[0], "ENCODING_GONE": encodings[1]}
+    ids = {
+        "PERSON": people["Lin-Manuel Miranda"],
+        "PERSON_GONE": store.gallery.register("Barack Obama", [obama]),
+        "CROPS_PERSON": with_crops,
+        "ENCODING": encodings[0],
+        "ENCODING_GONE": encodings[1],
+    }
     now = time.time()
     visitors, unknown = [], []
     for _ in range(3):  # read, deleted, registered
@@ -76,16 +86,30 @@ def _plant(data_dir: Path, faces: Path) -> dict[str, str]:
         store.visitors.offer_face(visitor, obama, obama_crop, 1.0)
         event_id = new_event_id()
         result = {**result_dict(iso_now(now), "Unknown", 1.0, box), "visitor_id": visitor}
-        store.results.add(event_id, result, "cam0", "file:///door.mp4", None,
-                          sighting=Sighting(obama, obama_crop, visitor))
+        store.results.add(
+            event_id, result, "cam0", "file:///door.mp4", None, sighting=Sighting(obama, obama_crop, visitor)
+        )
         unknown.append(store.unknown.add(event_id, "cam0", now, box, obama_crop, obama))
         visitors.append(visitor)
     named = new_event_id()
-    store.results.add(named, result_dict(iso_now(now), "Lin-Manuel Miranda", 0.4, box), "cam0", "file:///door.mp4",
-                      None, sighting=Sighting(biden, biden_crop, None))
-    ids.update(EVENT=event_id, EVENT_NAMED=named, VISITOR=visitors[0], VISITOR_GONE=visitors[1],
-               VISITOR_REGISTERED=visitors[2], UNKNOWN=unknown[0], UNKNOWN_GONE=unknown[1],
-               UNKNOWN_REGISTERED=unknown[2])
+    store.results.add(
+        named,
+        result_dict(iso_now(now), "Lin-Manuel Miranda", 0.4, box),
+        "cam0",
+        "file:///door.mp4",
+        None,
+        sighting=Sighting(biden, biden_crop, None),
+    )
+    ids.update(
+        EVENT=event_id,
+        EVENT_NAMED=named,
+        VISITOR=visitors[0],
+        VISITOR_GONE=visitors[1],
+        VISITOR_REGISTERED=visitors[2],
+        UNKNOWN=unknown[0],
+        UNKNOWN_GONE=unknown[1],
+        UNKNOWN_REGISTERED=unknown[2],
+    )
     ids["VISITOR_FACE"] = store.visitors.get(visitors[0])["faces"][0]["id"]
     store.close()
     return {key: str(value) for key, value in ids.items()}
@@ -111,7 +135,8 @@ def test_the_document_links_created_ids_to_the_routes_that_need_them(service: Se
     paths = service.get("/api/openapi.json").json()["paths"]
     created = paths["/api/register"]["post"]["responses"]["200"]["links"]
     assert {name: link["parameters"] for name, link in created.items()} == {
-        op: {"person_id": "$response.body#/person_id"} for op in ("getPerson", "addPersonFace", "deletePerson")}
+        op: {"person_id": "$response.body#/person_id"} for op in ("getPerson", "addPersonFace", "deletePerson")
+    }
     camera = paths["/api/cameras"]["post"]["responses"]["201"]["links"]
     assert {link["parameters"]["camera_id"] for link in camera.values()} == {"$response.body#/camera/id"}
     assert set(camera) == {"updateCamera", "deleteCamera", "getCameraSnapshot"}
@@ -121,25 +146,49 @@ def test_the_document_links_created_ids_to_the_routes_that_need_them(service: Se
 
 def test_every_planted_id_is_real(service: ServiceProcess, planted: tuple[Path, dict[str, str]]) -> None:
     ids = planted[1]
-    for path in (f"/api/persons/{ids['PERSON']}", f"/api/persons/{ids['PERSON_GONE']}",
-                 f"/api/persons/{ids['CROPS_PERSON']}/encodings/{ids['ENCODING']}.jpg",
-                 f"/api/persons/{ids['CROPS_PERSON']}/encodings/{ids['ENCODING_GONE']}.jpg",
-                 f"/api/results/{ids['EVENT']}/crop.jpg", f"/api/results/{ids['EVENT_NAMED']}/crop.jpg",
-                 *(f"/api/visitors/{ids[v]}" for v in ("VISITOR", "VISITOR_GONE", "VISITOR_REGISTERED")),
-                 f"/api/visitors/{ids['VISITOR']}/faces/{ids['VISITOR_FACE']}.jpg",
-                 *(f"/api/unknown/{ids[u]}.jpg" for u in ("UNKNOWN", "UNKNOWN_GONE", "UNKNOWN_REGISTERED"))):
+    for path in (
+        f"/api/persons/{ids['PERSON']}",
+        f"/api/persons/{ids['PERSON_GONE']}",
+        f"/api/persons/{ids['CROPS_PERSON']}/encodings/{ids['ENCODING']}.jpg",
+        f"/api/persons/{ids['CROPS_PERSON']}/encodings/{ids['ENCODING_GONE']}.jpg",
+        f"/api/results/{ids['EVENT']}/crop.jpg",
+        f"/api/results/{ids['EVENT_NAMED']}/crop.jpg",
+        *(f"/api/visitors/{ids[v]}" for v in ("VISITOR", "VISITOR_GONE", "VISITOR_REGISTERED")),
+        f"/api/visitors/{ids['VISITOR']}/faces/{ids['VISITOR_FACE']}.jpg",
+        *(f"/api/unknown/{ids[u]}.jpg" for u in ("UNKNOWN", "UNKNOWN_GONE", "UNKNOWN_REGISTERED")),
+    ):
         assert service.get(path, token=TOKEN).status_code == 200, path
 
 
 def schemathesis(service: ServiceProcess, config: Path, workdir: Path, *args: str) -> str:
     """Run Schemathesis (every check) with this module's seed; its output, after asserting that nothing failed."""
-    command = [str(Path(sys.executable).with_name("st")), "--config-file", str(config), "run",
-               f"{service.url}/api/openapi.json", "--checks", "all", "--header", f"Authorization: Bearer {TOKEN}",
-               "--seed", str(SEED), "--workers", "1", "--request-timeout", "30", "--exclude-path-regex", EXCLUDED,
-               "--report", "junit", "--report-dir", str(workdir), *args]
+    command = [
+        str(Path(sys.executable).with_name("st")),
+        "--config-file",
+        str(config),
+        "run",
+        f"{service.url}/api/openapi.json",
+        "--checks",
+        "all",
+        "--header",
+        f"Authorization: Bearer {TOKEN}",
+        "--seed",
+        str(SEED),
+        "--workers",
+        "1",
+        "--request-timeout",
+        "30",
+        "--exclude-path-regex",
+        EXCLUDED,
+        "--report",
+        "junit",
+        "--report-dir",
+        str(workdir),
+        *args,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=workdir)
     output = done.stdout + done.stderr
-    summary = output[output.rfind("SUMMARY"):] if "SUMMARY" in output else output[-4000:]
+    summary = output[output.rfind("SUMMARY") :] if "SUMMARY" in output else output[-4000:]
     print(summary)
     assert done.returncode == 0, f"seed {SEED}:\n{output[-12000:]}"
     return output
@@ -157,8 +206,9 @@ def missing_data(output: str) -> set[str]:
     return found
 
 
-def test_schemathesis_finds_no_failure(service: ServiceProcess, planted: tuple[Path, dict[str, str]],
-                                       tmp_path: Path) -> None:
+def test_schemathesis_finds_no_failure(
+    service: ServiceProcess, planted: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
     """Twice: valid data only with the planted ids (a fixed id would turn a generated invalid one valid),
     then valid and invalid data with generated ids (which may delete planted rows: so second)."""
     print(f"schemathesis seed {SEED} (FACEGATE_SCHEMATHESIS_SEED={SEED} runs it again)")
@@ -168,7 +218,7 @@ def test_schemathesis_finds_no_failure(service: ServiceProcess, planted: tuple[P
     # only routes that delete or use up their row answer 404 once it is gone (and a camera with no frame yet)
     assert missing_data(output) <= CONSUMING, output
     output = schemathesis(service, CONFIG, tmp_path, "--max-examples", str(MAX_EXAMPLES))
-    summary = output[output.rfind("SUMMARY"):]
+    summary = output[output.rfind("SUMMARY") :]
     for phase in ("Coverage", "Fuzzing", "Stateful"):
         assert f"✅ {phase}" in summary, f"{phase} phase did not run and pass:\n{summary}"
     assert "Traceback" not in service.log()

@@ -21,9 +21,18 @@ from tests.support.service_proc import ServiceProcess
 @pytest.fixture(scope="module")
 def api(faces: Path, tmp_path_factory: pytest.TempPathFactory) -> ServiceProcess:
     def replay_twice(data_dir: Path) -> None:
-        clip = build_clip(data_dir / "three.mp4", [(None, 0.5), (faces / "obama2.jpg", 2.0), (None, 1.5),
-                                                   (faces / "biden.jpg", 2.0), (None, 1.5),
-                                                   (faces / "lin-manuel-miranda.png", 2.0), (None, 0.5)])
+        clip = build_clip(
+            data_dir / "three.mp4",
+            [
+                (None, 0.5),
+                (faces / "obama2.jpg", 2.0),
+                (None, 1.5),
+                (faces / "biden.jpg", 2.0),
+                (None, 1.5),
+                (faces / "lin-manuel-miranda.png", 2.0),
+                (None, 0.5),
+            ],
+        )
         for camera in ("door", "hall"):
             replay_into(data_dir, clip, camera=camera)
 
@@ -63,8 +72,9 @@ def test_filters_and_an_encoding_query(api: ServiceProcess, faces: Path) -> None
     encoding = [float(v) for v in encode_single_face(faces / "obama3.jpg")]
     as_numbers = api.post("/api/search", json={"encoding": encoding, "camera": "door"}).json()["sightings"]
     assert [s["camera_id"] for s in as_numbers] == ["door"] and as_numbers[0]["name"] == OBAMA
-    as_base64 = api.post("/api/search", json={"image_base64": base64.b64encode(
-        (faces / "obama3.jpg").read_bytes()).decode(), "limit": 1}).json()["sightings"]
+    as_base64 = api.post(
+        "/api/search", json={"image_base64": base64.b64encode((faces / "obama3.jpg").read_bytes()).decode(), "limit": 1}
+    ).json()["sightings"]
     assert len(as_base64) == 1
 
 

@@ -53,14 +53,23 @@ def camera(clip: Path) -> Iterator[MjpegCamera]:
 
 
 @pytest.fixture(scope="module")
-def svc(gallery_dir: Path, tmp_path_factory: pytest.TempPathFactory, receiver: WebhookReceiver
-        ) -> Iterator[ServiceProcess]:
+def svc(
+    gallery_dir: Path, tmp_path_factory: pytest.TempPathFactory, receiver: WebhookReceiver
+) -> Iterator[ServiceProcess]:
     data_dir = copy_gallery(gallery_dir, tmp_path_factory.mktemp("security"))
     Store(data_dir).config.update({"event_cooldown_s": 1.0})
-    service = ServiceProcess(data_dir, token=f"{ADMIN_OLD}, {ADMIN_NEW}", env={
-        "FACEGATE_READ_TOKEN": READ, "FACEGATE_SIGNED_URL_TTL_S": str(SIGNED_URL_TTL_S),
-        "FACEGATE_MAX_IMAGE_PIXELS": str(MAX_PIXELS), "FACEGATE_WEBHOOKS": "on",
-        "NEXTJS_WEBHOOK_URL": receiver.url, "FACIAL_RECOGNITION_WEBHOOK_SECRET": WEBHOOK_SECRET})
+    service = ServiceProcess(
+        data_dir,
+        token=f"{ADMIN_OLD}, {ADMIN_NEW}",
+        env={
+            "FACEGATE_READ_TOKEN": READ,
+            "FACEGATE_SIGNED_URL_TTL_S": str(SIGNED_URL_TTL_S),
+            "FACEGATE_MAX_IMAGE_PIXELS": str(MAX_PIXELS),
+            "FACEGATE_WEBHOOKS": "on",
+            "NEXTJS_WEBHOOK_URL": receiver.url,
+            "FACIAL_RECOGNITION_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        },
+    )
     service.token = ADMIN_NEW
     service.start(timeout=120)
     booted = poll_until(lambda: service.get("/api/health").status_code == 200, 120)  # 503 `starting` before
@@ -87,8 +96,12 @@ def _children(parent: int) -> list[int]:
 
 
 def _error(response: requests.Response, status: int) -> str:
-    assert response.status_code == status, (response.request.method, response.url, response.status_code,
-                                            response.text[:300])
+    assert response.status_code == status, (
+        response.request.method,
+        response.url,
+        response.status_code,
+        response.text[:300],
+    )
     assert response.headers["Content-Type"].startswith("application/json")
     return response.json()["error"]
 
@@ -96,38 +109,72 @@ def _error(response: requests.Response, status: int) -> str:
 # --- who may call what ----------------------------------------------------------------------------------
 # A harmless request for every route: ids that do not exist and bodies that are refused, so an allowed call
 # answers 400/404 (or 200 for a read) and changes nothing. Every served route must be here.
-PLACEHOLDERS = {"name": "Nobody", "person_id": "999999", "camera_id": "nocam", "unknown_id": "999999",
-                "filename": "app.js"}
-BODIES = {("POST", "/api/register"): {}, ("PUT", "/api/config"): {}, ("POST", "/api/cameras"): {},
-          ("POST", "/api/recognize"): {}, ("POST", "/api/unknown/<unknown_id>/register"): {},
-          ("POST", "/api/persons/<person_id>/faces"): {}, ("PUT", "/api/cameras/<camera_id>"): {}}
+PLACEHOLDERS = {
+    "name": "Nobody",
+    "person_id": "999999",
+    "camera_id": "nocam",
+    "unknown_id": "999999",
+    "filename": "app.js",
+}
+BODIES = {
+    ("POST", "/api/register"): {},
+    ("PUT", "/api/config"): {},
+    ("POST", "/api/cameras"): {},
+    ("POST", "/api/recognize"): {},
+    ("POST", "/api/unknown/<unknown_id>/register"): {},
+    ("POST", "/api/persons/<person_id>/faces"): {},
+    ("PUT", "/api/cameras/<camera_id>"): {},
+}
 QUERIES = {("GET", "/api/signed-url"): "?path=/api/unknown/1.jpg"}
 # the only routes without a token (besides /metrics when FACEGATE_METRICS_AUTH=open), and the only pictures a
 # signed URL opens: a route that joins either by a slip of its scope= or signable= fails here
 OPEN = {("GET", "/api/health"), ("GET", "/"), ("GET", "/ui/<filename>"), ("GET", "/metrics")}
-SIGNABLE = {("GET", "/api/cameras/<camera_id>/snapshot.jpg"), ("GET", "/api/cameras/<camera_id>/stream.mjpg"),
-            ("GET", "/api/unknown/<unknown_id>.jpg")}
+SIGNABLE = {
+    ("GET", "/api/cameras/<camera_id>/snapshot.jpg"),
+    ("GET", "/api/cameras/<camera_id>/stream.mjpg"),
+    ("GET", "/api/unknown/<unknown_id>.jpg"),
+}
 # The one answer each route gives that request once allowed (read token or admin alike); 200 for the others.
 # A lookup of an id that does not exist is 404; a body that is refused is 400 (checked before the id where
 # the route reads the body first).
 ANSWERS = {
-    **dict.fromkeys([
-        ("DELETE", "/api/cameras/<camera_id>"), ("DELETE", "/api/persons/<person_id>"),
-        ("DELETE", "/api/persons/<person_id>/encodings/<encoding_id>"), ("DELETE", "/api/unknown/<unknown_id>"),
-        ("DELETE", "/api/visitors/<visitor_id>"), ("GET", "/api/cameras/<camera_id>/snapshot.jpg"),
-        ("GET", "/api/cameras/<camera_id>/stream.mjpg"), ("GET", "/api/persons/<person_id>"),
-        ("GET", "/api/persons/<person_id>/encodings"), ("GET", "/api/persons/<person_id>/encodings/<encoding_id>.jpg"),
-        ("GET", "/api/results/<event_id>/crop.jpg"), ("GET", "/api/unknown/<unknown_id>.jpg"),
-        ("GET", "/api/visitors/<visitor_id>"), ("GET", "/api/visitors/<visitor_id>/faces/<face_id>.jpg"),
-        ("POST", "/api/persons/<person_id>/faces"), ("PUT", "/api/cameras/<camera_id>"),
-        ("POST", "/api/results/<event_id>/reject"),  # its body is optional: the event is looked up
-    ], 404),
-    **dict.fromkeys([
-        ("POST", "/api/cameras"), ("POST", "/api/recognize"), ("POST", "/api/register"), ("POST", "/api/search"),
-        ("POST", "/api/unknown/<unknown_id>/register"), ("POST", "/api/verify"),
-        ("POST", "/api/visitors/<visitor_id>/register"), ("POST", "/api/visitors/merge"), ("PUT", "/api/config"),
-        ("PUT", "/api/persons/<person_id>"),
-    ], 400),
+    **dict.fromkeys(
+        [
+            ("DELETE", "/api/cameras/<camera_id>"),
+            ("DELETE", "/api/persons/<person_id>"),
+            ("DELETE", "/api/persons/<person_id>/encodings/<encoding_id>"),
+            ("DELETE", "/api/unknown/<unknown_id>"),
+            ("DELETE", "/api/visitors/<visitor_id>"),
+            ("GET", "/api/cameras/<camera_id>/snapshot.jpg"),
+            ("GET", "/api/cameras/<camera_id>/stream.mjpg"),
+            ("GET", "/api/persons/<person_id>"),
+            ("GET", "/api/persons/<person_id>/encodings"),
+            ("GET", "/api/persons/<person_id>/encodings/<encoding_id>.jpg"),
+            ("GET", "/api/results/<event_id>/crop.jpg"),
+            ("GET", "/api/unknown/<unknown_id>.jpg"),
+            ("GET", "/api/visitors/<visitor_id>"),
+            ("GET", "/api/visitors/<visitor_id>/faces/<face_id>.jpg"),
+            ("POST", "/api/persons/<person_id>/faces"),
+            ("PUT", "/api/cameras/<camera_id>"),
+            ("POST", "/api/results/<event_id>/reject"),  # its body is optional: the event is looked up
+        ],
+        404,
+    ),
+    **dict.fromkeys(
+        [
+            ("POST", "/api/cameras"),
+            ("POST", "/api/recognize"),
+            ("POST", "/api/register"),
+            ("POST", "/api/search"),
+            ("POST", "/api/unknown/<unknown_id>/register"),
+            ("POST", "/api/verify"),
+            ("POST", "/api/visitors/<visitor_id>/register"),
+            ("POST", "/api/visitors/merge"),
+            ("PUT", "/api/config"),
+            ("PUT", "/api/persons/<person_id>"),
+        ],
+        400,
+    ),
 }
 # start/stop really act; the table calls them with an admin token only after the other checks. No camera is
 # configured here: start is refused, stop and a retry of no failed webhook are fine.
@@ -182,8 +229,7 @@ def test_each_route_without_a_token_with_the_read_token_and_with_an_admin_token(
         key = (method, rule)
         path = _concrete(rule) + QUERIES.get(key, "")
 
-        def call(token: str, method: str = method, path: str = path, key: tuple[str, str] = key
-                 ) -> requests.Response:
+        def call(token: str, method: str = method, path: str = path, key: tuple[str, str] = key) -> requests.Response:
             return svc.request(method, path, token=token, json=BODIES.get(key), timeout=60)
 
         without = call("")
@@ -280,17 +326,29 @@ def _everything_the_api_says(svc: ServiceProcess) -> dict[str, str]:
     return texts
 
 
-def test_a_password_in_a_stream_url_leaves_through_no_door(svc: ServiceProcess, door: str, camera: MjpegCamera,
-                                                          receiver: WebhookReceiver) -> None:
-    assert receiver.wait_for(lambda: any(d.payload.get("camera_id") == door for d in receiver.accepted()), 90), \
+def test_a_password_in_a_stream_url_leaves_through_no_door(
+    svc: ServiceProcess, door: str, camera: MjpegCamera, receiver: WebhookReceiver
+) -> None:
+    assert receiver.wait_for(lambda: any(d.payload.get("camera_id") == door for d in receiver.accepted()), 90), (
         svc.log()[-3000:]
-    assert poll_until(lambda: "error" in json.dumps(
-        [c for c in svc.get("/api/cameras").json()["cameras"] if c["id"] == "ghost" and c["error"]]), 60)
+    )
+    assert poll_until(
+        lambda: (
+            "error"
+            in json.dumps([c for c in svc.get("/api/cameras").json()["cameras"] if c["id"] == "ghost" and c["error"]])
+        ),
+        60,
+    )
     # a dead letter with the camera's URL, as the API lists them
     store = Store(svc.data_dir)
     event_id = new_event_id()
-    result = {"timestamp": "2026-11-25T10:00:00Z", "name": "Dead Letter", "confidence": 0.5, "distance": 0.5,
-              "box": {"top": 1, "right": 2, "bottom": 3, "left": 0}}
+    result = {
+        "timestamp": "2026-11-25T10:00:00Z",
+        "name": "Dead Letter",
+        "confidence": 0.5,
+        "distance": 0.5,
+        "box": {"top": 1, "right": 2, "bottom": 3, "left": 0},
+    }
     from pipeline.delivery.webhooks import webhook_body
 
     stored_url = _camera_url_from(svc, door)
@@ -304,8 +362,10 @@ def test_a_password_in_a_stream_url_leaves_through_no_door(svc: ServiceProcess, 
     assert "pwd=***" in said["camera ghost"]
     assert "admin:***@" in said["/api/config"] and "admin:***@" in said["/api/webhooks/failed"]
     metrics = svc.get("/metrics").text
-    assert f'facegate_camera_info{{camera="{door}",stream_url="{_camera_url(camera).replace(PASSWORD, "***")}"}}' \
-        in metrics, "the camera's URL is a label, masked"
+    assert (
+        f'facegate_camera_info{{camera="{door}",stream_url="{_camera_url(camera).replace(PASSWORD, "***")}"}}'
+        in metrics
+    ), "the camera's URL is a label, masked"
     assert PASSWORD not in metrics
     for delivery in receiver.deliveries:
         assert PASSWORD not in delivery.body and PASSWORD not in json.dumps(delivery.headers)
@@ -373,8 +433,9 @@ def test_photos_over_the_pixel_limit_are_refused(svc: ServiceProcess) -> None:
     Image.new("RGB", (3000, 2000)).save(buffer, "PNG")
     refused = svc.post("/api/recognize", files={"image": ("big.png", buffer.getvalue(), "image/png")})
     assert "3000x2000" in _error(refused, 400) and "2.5 megapixels" in refused.json()["error"]
-    registered = svc.post("/api/register", data={"name": "Too Big"},
-                          files={"image": ("big.png", buffer.getvalue(), "image/png")})
+    registered = svc.post(
+        "/api/register", data={"name": "Too Big"}, files={"image": ("big.png", buffer.getvalue(), "image/png")}
+    )
     assert "megapixels" in _error(registered, 400)
 
 
@@ -386,12 +447,20 @@ def _audit(svc: ServiceProcess, action: str) -> list[dict]:
 def test_every_kind_of_change_leaves_an_audit_row(svc: ServiceProcess, faces: Path, camera: MjpegCamera) -> None:
     _error(svc.get("/api/audit", token=READ), 403)
     _error(svc.get("/api/audit", token=""), 401)
-    person_id = svc.post("/api/register", data={"name": "Audit Person"},
-                         files={"image": ("o.jpg", (faces / "obama.jpg").read_bytes(), "image/jpeg")},
-                         timeout=120).json()["person_id"]
-    assert svc.post(f"/api/persons/{person_id}/faces",
-                    files={"image": ("o2.jpg", (faces / "obama2.jpg").read_bytes(), "image/jpeg")},
-                    timeout=120).status_code == 200
+    person_id = svc.post(
+        "/api/register",
+        data={"name": "Audit Person"},
+        files={"image": ("o.jpg", (faces / "obama.jpg").read_bytes(), "image/jpeg")},
+        timeout=120,
+    ).json()["person_id"]
+    assert (
+        svc.post(
+            f"/api/persons/{person_id}/faces",
+            files={"image": ("o2.jpg", (faces / "obama2.jpg").read_bytes(), "image/jpeg")},
+            timeout=120,
+        ).status_code
+        == 200
+    )
     assert svc.put(f"/api/persons/{person_id}", json={"name": "Audited Person"}).status_code == 200
     assert svc.delete(f"/api/persons/{person_id}", token=ADMIN_OLD).status_code == 200
     assert svc.put("/api/config", json={"threshold": 0.58}).status_code == 200
@@ -401,10 +470,17 @@ def test_every_kind_of_change_leaves_an_audit_row(svc: ServiceProcess, faces: Pa
     assert svc.delete("/api/cameras/audited").status_code == 200
     assert svc.post("/api/webhooks/retry").status_code == 200
 
-    expected = {"person.register": "Audit Person", "person.add_face": str(person_id),
-                "person.rename": str(person_id),
-                "person.delete": str(person_id), "config.update": None, "camera.add": "audited",
-                "camera.update": "audited", "camera.delete": "audited", "webhooks.retry": None}
+    expected = {
+        "person.register": "Audit Person",
+        "person.add_face": str(person_id),
+        "person.rename": str(person_id),
+        "person.delete": str(person_id),
+        "config.update": None,
+        "camera.add": "audited",
+        "camera.update": "audited",
+        "camera.delete": "audited",
+        "webhooks.retry": None,
+    }
     for action, target in expected.items():
         rows = _audit(svc, action)
         assert rows, f"no audit row for {action}"
@@ -433,8 +509,11 @@ def test_the_audit_trail_is_append_only_and_has_its_own_retention(svc: ServicePr
         with pytest.raises(sqlite3.DatabaseError, match="younger than a day"):
             db.execute("DELETE FROM audit")
         old = time.time() - 100 * 86400
-        db.execute("INSERT INTO audit(at, time, scope, client, action, target, details)"
-                   " VALUES(?, '2026-08-17T00:00:00.000Z', 'admin', '127.0.0.1', 'planted.old', NULL, '{}')", (old,))
+        db.execute(
+            "INSERT INTO audit(at, time, scope, client, action, target, details)"
+            " VALUES(?, '2026-08-17T00:00:00.000Z', 'admin', '127.0.0.1', 'planted.old', NULL, '{}')",
+            (old,),
+        )
         db.commit()
     finally:
         db.close()

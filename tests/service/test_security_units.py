@@ -24,32 +24,36 @@ from facegate.settings import SettingError, Settings, from_environment
 from facegate.store import Store
 
 
-@pytest.mark.parametrize(("url", "masked"), [
-    ("rtsp://admin:pw@cam/live", "rtsp://admin:***@cam/live"),
-    ("rtsp://admin:p@ss@cam:554/x", "rtsp://admin:***@cam:554/x"),
-    ("rtsps://:secret@10.0.0.2/", "rtsps://:***@10.0.0.2/"),
-    ("http://cam/video.cgi?user=a&pwd=xx&res=1", "http://cam/video.cgi?user=a&pwd=***&res=1"),
-    ("http://cam/snap?Password=x", "http://cam/snap?Password=***"),
-    ("rtsp://cam:554/stream", "rtsp://cam:554/stream"),
-    ("rtsp://admin@cam/live", "rtsp://admin@cam/live"),
-    ("/videos/clip.mp4", "/videos/clip.mp4"),
-    ("0", "0"),
-    # parsed, so whatever the secret holds
-    ("rtsp://admin:Se'cr\"et1@cam.local/live", "rtsp://admin:***@cam.local/live"),
-    ("http://cam.local/snap.cgi?user=admin&loginPas=Zq9'x\"&y&res=1#access_token=tok-98765",
-     "http://cam.local/snap.cgi?user=admin&loginPas=***&res=1#access_token=***"),
-    ("rtsp://admin:pa/ss?#@cam/live", "rtsp://admin:***@cam/live"),
-    ("http://cam/a?KEY=k1&Signature=s1&sig=s2&page=2", "http://cam/a?KEY=***&Signature=***&sig=***&page=2"),
-    ("rtsp://cam:554/x?email=a@b.com", "rtsp://cam:554/x?email=a@b.com"),
-])
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("rtsp://admin:pw@cam/live", "rtsp://admin:***@cam/live"),
+        ("rtsp://admin:p@ss@cam:554/x", "rtsp://admin:***@cam:554/x"),
+        ("rtsps://:secret@10.0.0.2/", "rtsps://:***@10.0.0.2/"),
+        ("http://cam/video.cgi?user=a&pwd=xx&res=1", "http://cam/video.cgi?user=a&pwd=***&res=1"),
+        ("http://cam/snap?Password=x", "http://cam/snap?Password=***"),
+        ("rtsp://cam:554/stream", "rtsp://cam:554/stream"),
+        ("rtsp://admin@cam/live", "rtsp://admin@cam/live"),
+        ("/videos/clip.mp4", "/videos/clip.mp4"),
+        ("0", "0"),
+        # parsed, so whatever the secret holds
+        ("rtsp://admin:Se'cr\"et1@cam.local/live", "rtsp://admin:***@cam.local/live"),
+        (
+            "http://cam.local/snap.cgi?user=admin&loginPas=Zq9'x\"&y&res=1#access_token=tok-98765",
+            "http://cam.local/snap.cgi?user=admin&loginPas=***&res=1#access_token=***",
+        ),
+        ("rtsp://admin:pa/ss?#@cam/live", "rtsp://admin:***@cam/live"),
+        ("http://cam/a?KEY=k1&Signature=s1&sig=s2&page=2", "http://cam/a?KEY=***&Signature=***&sig=***&page=2"),
+        ("rtsp://cam:554/x?email=a@b.com", "rtsp://cam:554/x?email=a@b.com"),
+    ],
+)
 def test_mask_url(url: str, masked: str) -> None:
     assert mask_url(url) == masked
 
 
 def test_redact_masks_every_string_and_copies() -> None:
     value = {"cameras": [{"stream_url": "rtsp://a:b@c/d", "fps": 1.5}], "stream_url": None, "n": 3}
-    assert redact(value) == {"cameras": [{"stream_url": "rtsp://a:***@c/d", "fps": 1.5}], "stream_url": None,
-                                  "n": 3}
+    assert redact(value) == {"cameras": [{"stream_url": "rtsp://a:***@c/d", "fps": 1.5}], "stream_url": None, "n": 3}
     assert value["cameras"][0]["stream_url"] == "rtsp://a:b@c/d"
 
 
@@ -58,11 +62,16 @@ QUERY = "http://cam.local/snap.cgi?user=admin&loginPas=Zq9'x\"&y&res=1#access_to
 
 
 def test_a_secret_found_in_one_place_is_masked_everywhere_in_the_answer() -> None:
-    answer = {"cameras": [{"stream_url": QUOTED, "error": "401 for admin:Se'cr\"et1 at cam.local"},
-                          {"stream_url": QUERY, "error": "refused Zq9'x\"&y"}],
-              "log": json.dumps({"url": QUOTED}), "repr": repr(QUERY)}
+    answer = {
+        "cameras": [
+            {"stream_url": QUOTED, "error": "401 for admin:Se'cr\"et1 at cam.local"},
+            {"stream_url": QUERY, "error": "refused Zq9'x\"&y"},
+        ],
+        "log": json.dumps({"url": QUOTED}),
+        "repr": repr(QUERY),
+    }
     text = json.dumps(redact(answer))
-    for secret in ("Se'cr", "cr\\\"et1", "Zq9'x", "tok-98765"):
+    for secret in ("Se'cr", 'cr\\"et1', "Zq9'x", "tok-98765"):
         assert secret not in text, secret
     assert "rtsp://admin:***@cam.local/live" in text and "loginPas=***" in text
 
@@ -85,14 +94,17 @@ def test_a_metrics_line_keeps_its_syntax() -> None:
     assert redact(line) == 'facegate_camera_info{camera="d",stream_url="http://cam/s?pwd=***"} 1.0'
 
 
-@pytest.mark.parametrize(("sent", "kept"), [
-    ("rtsp://admin:***@cam/live", "rtsp://admin:pw@cam/live"),  # the masked URL sent back
-    ("rtsp://admin@cam/live", "rtsp://admin:pw@cam/live"),  # the URL without its password
-    ("rtsp://admin:new@cam/live", "rtsp://admin:new@cam/live"),  # a new password
-    ("rtsp://cam/live", "rtsp://cam/live"),  # no credentials at all: as sent
-    ("rtsp://other:***@cam/live", "rtsp://other:***@cam/live"),  # another user: as sent
-    ("rtsp://admin@other/live", "rtsp://admin@other/live"),  # another host: as sent
-])
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("rtsp://admin:***@cam/live", "rtsp://admin:pw@cam/live"),  # the masked URL sent back
+        ("rtsp://admin@cam/live", "rtsp://admin:pw@cam/live"),  # the URL without its password
+        ("rtsp://admin:new@cam/live", "rtsp://admin:new@cam/live"),  # a new password
+        ("rtsp://cam/live", "rtsp://cam/live"),  # no credentials at all: as sent
+        ("rtsp://other:***@cam/live", "rtsp://other:***@cam/live"),  # another user: as sent
+        ("rtsp://admin@other/live", "rtsp://admin@other/live"),  # another host: as sent
+    ],
+)
 def test_restore_password(sent: str, kept: str) -> None:
     assert restore_password(sent, "rtsp://admin:pw@cam/live") == kept
 
@@ -104,13 +116,17 @@ def test_restore_a_query_password() -> None:
 
 
 def test_configured_secrets_split_comma_lists_and_skip_short_ones() -> None:
-    env = {"FACEGATE_API_TOKEN": "adm-one, adm-two", "FACEGATE_READ_TOKEN": "abc",
-           "FACIAL_RECOGNITION_WEBHOOK_SECRET": "whsec_longer_secret"}
+    env = {
+        "FACEGATE_API_TOKEN": "adm-one, adm-two",
+        "FACEGATE_READ_TOKEN": "abc",
+        "FACIAL_RECOGNITION_WEBHOOK_SECRET": "whsec_longer_secret",
+    }
     assert configured_secrets(env) == ["whsec_longer_secret", "adm-one", "adm-two"]
 
 
-def test_the_log_formatter_masks_messages_arguments_and_tracebacks(capsys: pytest.CaptureFixture[str],
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_log_formatter_masks_messages_arguments_and_tracebacks(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FACEGATE_API_TOKEN", "tok-123456")
     setup_logging("INFO")
     try:
@@ -159,8 +175,17 @@ def test_signed_urls_expire_and_name_one_path() -> None:
     assert not other.verify("/api/unknown/3.jpg", params["expires"], params["signature"])
 
 
-@pytest.mark.parametrize(("host", "loud"), [("0.0.0.0", True), ("192.168.1.20", True), ("::", True),
-                                            ("127.0.0.1", False), ("localhost", False), ("::1", False)])
+@pytest.mark.parametrize(
+    ("host", "loud"),
+    [
+        ("0.0.0.0", True),
+        ("192.168.1.20", True),
+        ("::", True),
+        ("127.0.0.1", False),
+        ("localhost", False),
+        ("::1", False),
+    ],
+)
 def test_no_token_warns_loudly_off_loopback(host: str, loud: bool, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="control.auth"):
         auth.warn_if_open(auth.AuthConfig(), host)
@@ -201,8 +226,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 def test_the_audit_trail_only_grows(store: Store) -> None:
     trail = AuditTrail(store.engine, lambda: 1)
-    row = trail.record(AuditEntry("admin", "127.0.0.1", "camera.add", "door",
-                                  {"stream_url": "rtsp://a:pw@cam/"}))
+    row = trail.record(AuditEntry("admin", "127.0.0.1", "camera.add", "door", {"stream_url": "rtsp://a:pw@cam/"}))
     listed = trail.list()
     assert [r["id"] for r in listed] == [row] and listed[0]["details"] == {"stream_url": "rtsp://a:***@cam/"}
     assert trail.count() == 1
@@ -211,16 +235,21 @@ def test_the_audit_trail_only_grows(store: Store) -> None:
     with pytest.raises(sa.exc.DBAPIError, match="younger than a day"), store.engine.begin() as db:
         db.execute(sa.text("DELETE FROM audit"))
     with store.engine.begin() as db:  # a row older than a day may go: that is how the retention prunes
-        db.execute(sa.text("INSERT INTO audit(at, time, scope, action, details) "
-                           "VALUES (1000, '1970-01-01T00:16:40Z', 'admin', 'planted.old', '{}')"))
+        db.execute(
+            sa.text(
+                "INSERT INTO audit(at, time, scope, action, details) "
+                "VALUES (1000, '1970-01-01T00:16:40Z', 'admin', 'planted.old', '{}')"
+            )
+        )
     trail.record(AuditEntry("admin", None, "config.update", None, {}))
     assert [r["action"] for r in trail.list()] == ["config.update", "camera.add"]
 
 
 def test_face_work_settings_from_the_environment() -> None:
     assert FaceWorkConfig.of(Settings.of({})) == FaceWorkConfig(workers=1, queue=2, max_pixels=16_000_000)
-    given = from_environment({"FACEGATE_API_FACE_WORKERS": "2", "FACEGATE_API_FACE_QUEUE": "0",
-                              "FACEGATE_MAX_IMAGE_PIXELS": "1000000"})
+    given = from_environment(
+        {"FACEGATE_API_FACE_WORKERS": "2", "FACEGATE_API_FACE_QUEUE": "0", "FACEGATE_MAX_IMAGE_PIXELS": "1000000"}
+    )
     config = FaceWorkConfig.of(Settings.of(given))
     assert (config.workers, config.queue, config.max_pixels) == (2, 0, 1_000_000)
     with pytest.raises(SettingError, match="api_face_workers must be a number"):

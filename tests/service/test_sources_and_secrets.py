@@ -41,8 +41,9 @@ def media(tmp_path_factory: pytest.TempPathFactory, clip: Path) -> Path:
 @pytest.fixture(scope="module")
 def svc(gallery_dir: Path, media: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     data_dir = copy_gallery(gallery_dir, tmp_path_factory.mktemp("sources_data"))
-    service = ServiceProcess(data_dir, "--stream-url", str(media.parent / "outside.mp4"),
-                             env={"FACEGATE_MEDIA_DIR": str(media)})
+    service = ServiceProcess(
+        data_dir, "--stream-url", str(media.parent / "outside.mp4"), env={"FACEGATE_MEDIA_DIR": str(media)}
+    )
     service.start(timeout=120)
     try:
         yield service
@@ -51,8 +52,12 @@ def svc(gallery_dir: Path, media: Path, tmp_path_factory: pytest.TempPathFactory
 
 
 def _error(response: requests.Response, status: int = 400) -> str:
-    assert response.status_code == status, (response.request.method, response.url, response.status_code,
-                                            response.text[:300])
+    assert response.status_code == status, (
+        response.request.method,
+        response.url,
+        response.status_code,
+        response.text[:300],
+    )
     assert response.headers["Content-Type"].startswith("application/json")
     return response.json()["error"]
 
@@ -62,10 +67,19 @@ def _cameras(svc: ServiceProcess) -> dict[str, dict]:
 
 
 def _probes(media: Path) -> list[str]:
-    return ["file://gopher://127.0.0.1:6379/_INFO", "file://tcp://127.0.0.1:25", "/etc/hostname", "file:///etc/passwd",
-            str(media.parent / "outside.mp4"), f"{media}/../outside.mp4", str(media / "link.mp4"),
-            "rtsp://127.0.0.1/live\r\nX-Injected: 1", f"file://{media}/door.mp4\n", "tcp://127.0.0.1:25",
-            "concat:/etc/passwd|/etc/hostname"]
+    return [
+        "file://gopher://127.0.0.1:6379/_INFO",
+        "file://tcp://127.0.0.1:25",
+        "/etc/hostname",
+        "file:///etc/passwd",
+        str(media.parent / "outside.mp4"),
+        f"{media}/../outside.mp4",
+        str(media / "link.mp4"),
+        "rtsp://127.0.0.1/live\r\nX-Injected: 1",
+        f"file://{media}/door.mp4\n",
+        "tcp://127.0.0.1:25",
+        "concat:/etc/passwd|/etc/hostname",
+    ]
 
 
 def test_sources_nobody_meant_are_400s_through_every_door(svc: ServiceProcess, media: Path) -> None:
@@ -83,8 +97,10 @@ def test_sources_nobody_meant_are_400s_through_every_door(svc: ServiceProcess, m
     cameras = _cameras(svc)
     assert set(cameras) == set(before) | {"hall"} and cameras["hall"]["stream_url"] == str(media / "door.mp4")
     after = svc.get("/api/config").json()["config"]
-    assert (after["stream_url"], after["cameras"]) == (config_before["stream_url"], [
-        {"id": "hall", "stream_url": str(media / "door.mp4"), "name": None, "enabled": True}])
+    assert (after["stream_url"], after["cameras"]) == (
+        config_before["stream_url"],
+        [{"id": "hall", "stream_url": str(media / "door.mp4"), "name": None, "enabled": True}],
+    )
     assert svc.delete("/api/cameras/hall").status_code == 200
 
 
@@ -106,8 +122,13 @@ def test_files_in_the_media_dir_play_and_the_operators_own_file_stays(svc: Servi
 
 def _forms(secret: str) -> list[str]:
     """The secret, and the forms it takes in JSON, in a Python repr, in a URL and cut at its quotes."""
-    return [secret, json.dumps(secret)[1:-1], repr(secret)[1:-1], quote(secret, safe=""),
-            *(part for part in secret.replace('"', "'").split("'") if len(part) >= 3)]
+    return [
+        secret,
+        json.dumps(secret)[1:-1],
+        repr(secret)[1:-1],
+        quote(secret, safe=""),
+        *(part for part in secret.replace('"', "'").split("'") if len(part) >= 3),
+    ]
 
 
 def test_passwords_that_patterns_miss_leave_through_no_door(svc: ServiceProcess) -> None:
@@ -122,11 +143,16 @@ def test_passwords_that_patterns_miss_leave_through_no_door(svc: ServiceProcess)
         shown = _cameras(svc)
         assert shown["quoted"]["stream_url"] == quoted.replace(QUOTED_PASSWORD, "***")
         assert shown["query"]["stream_url"] == query.replace(QUERY_PASSWORD, "***")
-        said = {path: svc.get(path).text for path in ("/api/status", "/api/cameras", "/api/config",
-                                                      "/api/audit?limit=1000", "/metrics")}
+        said = {
+            path: svc.get(path).text
+            for path in ("/api/status", "/api/cameras", "/api/config", "/api/audit?limit=1000", "/metrics")
+        }
         assert "loginpas=***" in said["/metrics"] and "admin:***@" in said["/api/config"]
-        added = [row for row in svc.get("/api/audit?action=camera.add&limit=1000").json()["audit"]
-                 if row["target"] in ("quoted", "query")]
+        added = [
+            row
+            for row in svc.get("/api/audit?action=camera.add&limit=1000").json()["audit"]
+            if row["target"] in ("quoted", "query")
+        ]
         assert len(added) == 2 and all("***" in row["details"]["request"]["stream_url"] for row in added)
         said["log"] = svc.log()
         assert "admin:***@" in said["log"], "the log names the camera, masked"

@@ -51,16 +51,27 @@ def vector(seed: int) -> np.ndarray:
 
 
 def result(name: str, top: int = 10, distance: float = 0.4) -> dict:
-    return {"timestamp": "2026-11-25T10:00:00.000Z", "name": name, "confidence": round(1 - distance, 2),
-            "distance": distance, "box": {"top": top, "right": top + 50, "bottom": top + 60, "left": top - 5}}
+    return {
+        "timestamp": "2026-11-25T10:00:00.000Z",
+        "name": name,
+        "confidence": round(1 - distance, 2),
+        "distance": distance,
+        "box": {"top": top, "right": top + 50, "bottom": top + 60, "left": top - 5},
+    }
 
 
 def add_events(store: Store, count: int, *, created: float = 1000.0, webhooks: bool = True) -> list[str]:
     ids = []
     for i in range(count):
         event_id = f"evt_{i:04d}"
-        store.results.add(event_id, result(f"P{i % 3}", top=i), "cam0", "rtsp://cam",
-                        json.dumps({"n": i}) if webhooks else None, created=created + i)
+        store.results.add(
+            event_id,
+            result(f"P{i % 3}", top=i),
+            "cam0",
+            "rtsp://cam",
+            json.dumps({"n": i}) if webhooks else None,
+            created=created + i,
+        )
         ids.append(event_id)
     return ids
 
@@ -85,7 +96,9 @@ def test_register_list_and_delete_persons(store: Store) -> None:
     assert ada != bob
     people = store.gallery.people()
     assert [(p["id"], p["name"], p["client_id"], p["image_url"], p["encodings"]) for p in people] == [
-        (ada, "Ada", "c1", "https://img/ada.jpg", 2), (bob, "Bob", "c2", None, 1)]
+        (ada, "Ada", "c1", "https://img/ada.jpg", 2),
+        (bob, "Bob", "c2", None, 1),
+    ]
     assert people[0]["created_at"].endswith("Z")
     store.gallery.register("Ada", [c], client_id="c9")  # a new client id replaces, a missing image_url keeps the old
     ada_now = store.gallery.person(ada)
@@ -156,9 +169,15 @@ def test_results_newest_first_by_name_latest_counts(store: Store) -> None:
     ids = add_events(store, 7)
     newest = store.results.recent()
     assert [r["event_id"] for r in newest] == ids[::-1]
-    assert newest[0] == {"timestamp": "2026-11-25T10:00:00.000Z", "name": "P0", "confidence": 0.6, "distance": 0.4,
-                         "box": {"top": 6, "right": 56, "bottom": 66, "left": 1}, "camera_id": "cam0",
-                         "event_id": "evt_0006"}
+    assert newest[0] == {
+        "timestamp": "2026-11-25T10:00:00.000Z",
+        "name": "P0",
+        "confidence": 0.6,
+        "distance": 0.4,
+        "box": {"top": 6, "right": 56, "bottom": 66, "left": 1},
+        "camera_id": "cam0",
+        "event_id": "evt_0006",
+    }
     assert [r["event_id"] for r in store.results.recent(limit=2)] == ["evt_0006", "evt_0005"]
     assert [r["event_id"] for r in store.results.recent(name="P1")] == ["evt_0004", "evt_0001"]
     assert store.results.recent(name="nobody") == []
@@ -175,8 +194,15 @@ def test_retention_forgets_old_results_visitors_unknown_faces_and_their_webhooks
     old_visitor, new_visitor = store.visitors.create(before - DAY_S), store.visitors.create(now - DAY_S)
     for visitor_id, seen in ((old_visitor, before - DAY_S), (new_visitor, now - DAY_S)):
         store.visitors.offer_face(visitor_id, vector(visitor_id), b"crop", 5.0)
-        store.results.add(f"evt_v{visitor_id}", result("Unknown"), "cam0", None, "{}", created=seen,
-                          sighting=Sighting(vector(visitor_id), b"crop", visitor_id))
+        store.results.add(
+            f"evt_v{visitor_id}",
+            result("Unknown"),
+            "cam0",
+            None,
+            "{}",
+            created=seen,
+            sighting=Sighting(vector(visitor_id), b"crop", visitor_id),
+        )
     add_events(store, 3, created=before - 1.5)  # two before the cut-off, one after
     store.unknown.add("evt_0000", "cam0", now - DAY_S, (1, 2, 3, 4), b"old", vector(1))  # its event is old
     kept_unknown = store.unknown.add("evt_fresh", "cam0", time.time(), (1, 2, 3, 4), b"new", vector(2))
@@ -199,10 +225,14 @@ def test_retention_zero_keeps_results_but_unknown_faces_still_go_after_their_wee
     add_events(store, 1, created=1000.0)
     kept = store.unknown.add("evt_x", "cam0", now, (1, 2, 3, 4), b"new", vector(1))
     with store.engine.begin() as db:  # a week-old one, planted (an add would trim it): an idle system keeps it
-        db.execute(sa.text("INSERT INTO unknown_faces (event_id, camera_id, seen_at, created, box_top, box_right,"
-                           " box_bottom, box_left, jpeg, vector) SELECT 'evt_y', camera_id, seen_at, :old, box_top,"
-                           " box_right, box_bottom, box_left, jpeg, vector FROM unknown_faces LIMIT 1"),
-                   {"old": now - 8 * DAY_S})
+        db.execute(
+            sa.text(
+                "INSERT INTO unknown_faces (event_id, camera_id, seen_at, created, box_top, box_right,"
+                " box_bottom, box_left, jpeg, vector) SELECT 'evt_y', camera_id, seen_at, :old, box_top,"
+                " box_right, box_bottom, box_left, jpeg, vector FROM unknown_faces LIMIT 1"
+            ),
+            {"old": now - 8 * DAY_S},
+        )
     assert store.retention.forget_before(cutoff(now, 0), now) == Forgotten(unknown_faces=1)
     assert store.results.count() == 1 and [u["id"] for u in store.unknown.recent()] == [kept]
 
@@ -212,8 +242,9 @@ def test_deleting_a_person_or_visitor_takes_their_webhook_rows_delivered_or_not(
     add_events(store, 3)  # P0, P1, P2
     store.outbox.mark_delivered("evt_0000", 1, 1001.0)
     visitor_id = store.visitors.create(1000.0)
-    store.results.add("evt_v", result("Unknown"), "cam0", None, "{}", created=1000.0,
-                      sighting=Sighting(vector(5), None, visitor_id))
+    store.results.add(
+        "evt_v", result("Unknown"), "cam0", None, "{}", created=1000.0, sighting=Sighting(vector(5), None, visitor_id)
+    )
     store.outbox.mark_delivered("evt_v", 1, 1001.0)
     assert store.gallery.delete_person(person_id)
     assert store.outbox.get("evt_0000") is None and store.outbox.get("evt_0001") is not None
@@ -269,13 +300,18 @@ def test_outbox_due_retry_delivered_failed(store: Store) -> None:
     assert store.outbox.next_due_at() == 1000.0
     assert store.outbox.due(1001.0) == [
         {"event_id": "evt_0000", "body": '{"n": 0}', "attempts": 0, "created": 1000.0},
-        {"event_id": "evt_0001", "body": '{"n": 1}', "attempts": 0, "created": 1001.0}]
+        {"event_id": "evt_0001", "body": '{"n": 1}', "attempts": 0, "created": 1001.0},
+    ]
     assert [d["event_id"] for d in store.outbox.due(5000.0, limit=1)] == ["evt_0000"]
 
     store.outbox.mark_retry("evt_0000", 1, 1100.0, "HTTP 500 " + "x" * 600)
     row = store.outbox.get("evt_0000")
-    assert (row["status"], row["attempts"], row["next_attempt_at"], len(row["last_error"])) == ("retrying", 1, 1100.0,
-                                                                                                500)
+    assert (row["status"], row["attempts"], row["next_attempt_at"], len(row["last_error"])) == (
+        "retrying",
+        1,
+        1100.0,
+        500,
+    )
     assert [d["event_id"] for d in store.outbox.due(1050.0)] == ["evt_0001", "evt_0002"]
     assert [d["event_id"] for d in store.outbox.due(1100.0)] == ["evt_0001", "evt_0002", "evt_0000"]
 
@@ -287,7 +323,8 @@ def test_outbox_due_retry_delivered_failed(store: Store) -> None:
     assert store.outbox.get("evt_0001")["last_error"] is None
     assert store.outbox.latencies() == [10.0, 0.25]  # the latest delivery first
     assert store.outbox.failed() == [
-        {"event_id": "evt_0000", "body": '{"n": 0}', "attempts": 20, "created": 1000.0, "last_error": "gave up"}]
+        {"event_id": "evt_0000", "body": '{"n": 0}', "attempts": 20, "created": 1000.0, "last_error": "gave up"}
+    ]
 
     assert store.outbox.retry_failed(now=2000.0) == 1
     assert store.outbox.retry_failed(now=2000.0) == 0
@@ -299,14 +336,17 @@ def test_outbox_due_retry_delivered_failed(store: Store) -> None:
 def test_claims_take_due_rows_once_until_the_lease_ends(store: Store) -> None:
     add_events(store, 4, created=1000.0)
     first = store.outbox.claim("node-a", 1002.0, limit=2, lease_s=30.0)
-    assert first == [{"event_id": "evt_0000", "body": '{"n": 0}', "attempts": 0, "created": 1000.0},
-                     {"event_id": "evt_0001", "body": '{"n": 1}', "attempts": 0, "created": 1001.0}]
+    assert first == [
+        {"event_id": "evt_0000", "body": '{"n": 0}', "attempts": 0, "created": 1000.0},
+        {"event_id": "evt_0001", "body": '{"n": 1}', "attempts": 0, "created": 1001.0},
+    ]
     held = store.outbox.get("evt_0000")
     assert (held["claimed_by"], held["claimed_until"], held["status"]) == ("node-a", 1032.0, "pending")
     # held rows are nobody else's, and not due for a single emitter either
     assert [d["event_id"] for d in store.outbox.claim("node-b", 1002.0, limit=10)] == ["evt_0002"]
     assert store.outbox.claim("node-b", 1010.0, limit=10) == [
-        {"event_id": "evt_0003", "body": '{"n": 3}', "attempts": 0, "created": 1003.0}]
+        {"event_id": "evt_0003", "body": '{"n": 3}', "attempts": 0, "created": 1003.0}
+    ]
     assert store.outbox.due(1010.0) == []
     assert store.outbox.claim("node-c", 1031.0) == []
     # node-a settles one and dies holding the other: once its lease is over, node-c gets that one, same id
@@ -363,12 +403,18 @@ def test_unknown_faces_are_kept_listed_and_trimmed(store: Store) -> None:
     store.unknown.add("evt_old", "cam0", now - 8 * 86400.0, (1, 2, 3, 4), b"old", vector(0))  # already too old
     assert store.unknown.recent() == []
     store.unknown.KEEP_ROWS = 3
-    ids = [store.unknown.add(f"evt_{i}", "cam1", now + i, (10 + i, 60, 70, 5), b"jpeg%d" % i, vector(i))
-           for i in range(5)]
+    ids = [
+        store.unknown.add(f"evt_{i}", "cam1", now + i, (10 + i, 60, 70, 5), b"jpeg%d" % i, vector(i)) for i in range(5)
+    ]
     listed = store.unknown.recent()
     assert [u["id"] for u in listed] == ids[:1:-1]
-    assert listed[0] == {"id": ids[4], "event_id": "evt_4", "camera_id": "cam1", "seen_at": listed[0]["seen_at"],
-                         "box": {"top": 14, "right": 60, "bottom": 70, "left": 5}}
+    assert listed[0] == {
+        "id": ids[4],
+        "event_id": "evt_4",
+        "camera_id": "cam1",
+        "seen_at": listed[0]["seen_at"],
+        "box": {"top": 14, "right": 60, "bottom": 70, "left": 5},
+    }
     assert [u["id"] for u in store.unknown.recent(limit=1)] == [ids[4]]
     face = store.unknown.get(ids[3])
     assert face["jpeg"] == b"jpeg3" and face["camera_id"] == "cam1"
@@ -452,8 +498,16 @@ print(store.backend, store.gallery.count_people())
 def test_nodes_migrating_at_once_all_start(location: tuple[Path, str], tmp_path: Path) -> None:
     data_dir, url = location
     go = tmp_path / "go"  # created once every process is imported and waiting: they open the store together
-    procs = [subprocess.Popen([sys.executable, "-c", OPEN_AT, str(data_dir), url, str(go), str(i)], cwd=REPO,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(NODES)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_AT, str(data_dir), url, str(go), str(i)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(NODES)
+    ]
     assert [p.stdout.readline().strip() for p in procs] == ["ready"] * NODES  # type: ignore[union-attr]
     go.touch()
     outputs = [p.communicate(timeout=120) for p in procs]
@@ -483,13 +537,18 @@ def test_a_data_dir_of_the_first_release_is_adopted_with_its_data(tmp_path: Path
     old.execute("PRAGMA journal_mode=WAL")
     old.executescript((REPO / "tests" / "support" / "legacy_schema.sql").read_text())
     old.execute("INSERT INTO persons(name, client_id, image_url, created_at) VALUES('Lin', 'u-1', NULL, '2026-11-01')")
-    old.execute("INSERT INTO encodings(person_id, vector, created_at) VALUES(1, ?, '2026-11-01')",
-                (vector(7).tobytes(),))
-    old.execute("INSERT INTO results(event_id, timestamp, name, confidence, distance, box_top, box_right, box_bottom,"
-                " box_left, camera_id, stream_url, created) VALUES('evt_old', '2026-11-01T10:00:00.000Z', 'Lin', 0.6,"
-                " 0.4, 1, 2, 3, 0, 'cam0', 'rtsp://cam', 1000.0)")
-    old.execute("INSERT INTO outbox(event_id, body, status, attempts, next_attempt_at, created)"
-                " VALUES('evt_old', '{\"n\": 1}', 'retrying', 3, 1100.0, 1000.0)")
+    old.execute(
+        "INSERT INTO encodings(person_id, vector, created_at) VALUES(1, ?, '2026-11-01')", (vector(7).tobytes(),)
+    )
+    old.execute(
+        "INSERT INTO results(event_id, timestamp, name, confidence, distance, box_top, box_right, box_bottom,"
+        " box_left, camera_id, stream_url, created) VALUES('evt_old', '2026-11-01T10:00:00.000Z', 'Lin', 0.6,"
+        " 0.4, 1, 2, 3, 0, 'cam0', 'rtsp://cam', 1000.0)"
+    )
+    old.execute(
+        "INSERT INTO outbox(event_id, body, status, attempts, next_attempt_at, created)"
+        " VALUES('evt_old', '{\"n\": 1}', 'retrying', 3, 1100.0, 1000.0)"
+    )
     old.execute("INSERT INTO config(key, value) VALUES('threshold', '0.55')")
     old.execute("INSERT INTO meta(key, value) VALUES('gallery_version', '1'), ('running', '1')")
     persons_sql = old.execute("SELECT sql FROM sqlite_master WHERE name = 'persons'").fetchone()[0]
@@ -501,7 +560,8 @@ def test_a_data_dir_of_the_first_release_is_adopted_with_its_data(tmp_path: Path
     assert [(p["id"], p["name"], p["client_id"], p["encodings"]) for p in people] == [(1, "Lin", "u-1", 1)]
     np.testing.assert_array_equal(store.gallery.all_vectors()[0], vector(7)[None, :])
     assert [(r["event_id"], r["name"], r["box"]) for r in store.results.recent()] == [
-        ("evt_old", "Lin", {"top": 1, "right": 2, "bottom": 3, "left": 0})]
+        ("evt_old", "Lin", {"top": 1, "right": 2, "bottom": 3, "left": 0})
+    ]
     assert store.config.read() == {"threshold": 0.55}
     assert (store.gallery.version(), store.core.get_meta("running")) == (1, "1")
     assert store.outbox.counts()["retrying"] == 1

@@ -17,10 +17,12 @@ from tests.service.test_store import location, result, store, vector  # noqa: F4
 
 def test_retention_removes_the_encoding_with_the_result(store: Store) -> None:  # noqa: F811
     face = vector(7)
-    store.results.add("evt_old", result("Unknown"), "cam0", None, None, created=1000.0,
-                    sighting=Sighting(face, b"jpeg-old"))
-    store.results.add("evt_new", result("Unknown"), "cam1", None, None, created=5000.0,
-                    sighting=Sighting(face + 0.001, b"jpeg-new"))
+    store.results.add(
+        "evt_old", result("Unknown"), "cam0", None, None, created=1000.0, sighting=Sighting(face, b"jpeg-old")
+    )
+    store.results.add(
+        "evt_new", result("Unknown"), "cam1", None, None, created=5000.0, sighting=Sighting(face + 0.001, b"jpeg-new")
+    )
     index = SightingSearch(store)
     assert [hit for hit, _ in index.search(face, threshold=0.1)] == [1, 2]
     assert store.retention.forget_before(2000.0, 6000.0).results == 1
@@ -38,8 +40,15 @@ def test_a_visitor_keeps_its_best_faces_and_counts_sightings(store: Store) -> No
     kept = store.core.rows(sa.select(visitor_faces.c.score).where(visitor_faces.c.visitor_id == visitor))
     assert sorted(row.score for row in kept) == [3.0, 4.0, 5.0, 6.0, 7.0]
     for n, camera in enumerate(("door", "hall", "door")):
-        store.results.add(f"evt_v{n}", result("Unknown"), camera, None, None, created=200.0 + n,
-                        sighting=Sighting(vector(n), None, visitor))
+        store.results.add(
+            f"evt_v{n}",
+            result("Unknown"),
+            camera,
+            None,
+            None,
+            created=200.0 + n,
+            sighting=Sighting(vector(n), None, visitor),
+        )
     shown = store.visitors.get(visitor)
     assert shown["sightings"] == 3 and shown["cameras"] == ["door", "hall"]
     assert [r["visitor_id"] for r in shown["results"]] == [visitor] * 3

@@ -25,8 +25,13 @@ def _plant(data_dir: Path) -> None:
     now = time.time()
     for name, count in NAMED.items():
         for i in range(count):
-            result = {"timestamp": iso_now(now - i), "name": name, "confidence": 0.6, "distance": 0.4,
-                      "box": {"top": 1, "right": 2, "bottom": 3, "left": 0}}
+            result = {
+                "timestamp": iso_now(now - i),
+                "name": name,
+                "confidence": 0.6,
+                "distance": 0.4,
+                "box": {"top": 1, "right": 2, "bottom": 3, "left": 0},
+            }
             store.results.add(new_event_id(), result, "door", "file:///door.mp4", None)
     for i in range(UNKNOWN):
         store.unknown.add(new_event_id(), "door", now - i, (1, 2, 3, 0), b"\xff\xd8 not shown here", [0.01] * 128)

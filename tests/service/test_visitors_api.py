@@ -42,11 +42,14 @@ def clips(faces: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pa
     biden, lin = faces / "biden.jpg", faces / "lin-manuel-miranda.png"
     return {
         # Biden, out for 12 s (longer than the 10 s cooldown), back further away (a 100 px face); then Lin
-        "walk": build_clip(folder / "walk.mp4", [(None, 0.5), (biden, 2.0), (None, 12.0), (biden, 2.0, 100),
-                                                 (None, 1.5), (lin, 2.0), (None, 0.5)]),
+        "walk": build_clip(
+            folder / "walk.mp4",
+            [(None, 0.5), (biden, 2.0), (None, 12.0), (biden, 2.0, 100), (None, 1.5), (lin, 2.0), (None, 0.5)],
+        ),
         # Biden twice within the cooldown: two tracks, one event
-        "linger": build_clip(folder / "linger.mp4", [(None, 0.5), (biden, 2.0), (None, 2.0), (biden, 2.0),
-                                                     (None, 0.5)]),
+        "linger": build_clip(
+            folder / "linger.mp4", [(None, 0.5), (biden, 2.0), (None, 2.0), (biden, 2.0), (None, 0.5)]
+        ),
         "alex": build_clip(folder / "alex.mp4", [(None, 0.5), (faces / "alex-lacamoire.png", 2.0), (None, 0.5)]),
     }
 
@@ -65,7 +68,8 @@ def in_database(api: ServiceProcess, statement: sa.Select) -> list:
 
 
 def test_walking_out_and_back_is_one_visitor_and_two_strangers_are_two(
-        api: ServiceProcess, clips: dict[str, Path], receiver: WebhookReceiver) -> None:
+    api: ServiceProcess, clips: dict[str, Path], receiver: WebhookReceiver
+) -> None:
     seen = replay(api, clips["walk"], webhook_url=receiver.url)
     assert [r["name"] for r in seen] == ["Unknown"] * 3, seen
     biden, lin = seen[0]["visitor_id"], seen[2]["visitor_id"]
@@ -96,8 +100,9 @@ def test_walking_out_and_back_is_one_visitor_and_two_strangers_are_two(
     assert unknown["total"] == len(unknown["unknown"]) == len(payloads)  # one kept crop per stranger event
 
 
-def test_a_stranger_lingering_is_one_event_and_joins_across_cameras(api: ServiceProcess,
-                                                                     clips: dict[str, Path]) -> None:
+def test_a_stranger_lingering_is_one_event_and_joins_across_cameras(
+    api: ServiceProcess, clips: dict[str, Path]
+) -> None:
     biden = api.get("/api/visitors").json()["visitors"][-1]
     seen = replay(api, clips["linger"], camera="door")
     assert len(seen) == 1 and seen[0]["visitor_id"] == biden["id"] and seen[0]["camera_id"] == "door"

@@ -20,8 +20,12 @@ STALL_S = 10.0
 
 @pytest.fixture
 def svc(gallery_dir: Path, clip: Path, tmp_path: Path) -> Iterator[ServiceProcess]:
-    service = ServiceProcess(copy_gallery(gallery_dir, tmp_path / "data"), "--stream-url", str(clip),
-                             env={"FACEGATE_STAGE_STALL_S": str(STALL_S)})
+    service = ServiceProcess(
+        copy_gallery(gallery_dir, tmp_path / "data"),
+        "--stream-url",
+        str(clip),
+        env={"FACEGATE_STAGE_STALL_S": str(STALL_S)},
+    )
     with service.serving():
         yield service
 
@@ -47,5 +51,6 @@ def test_a_hung_stage_is_killed_after_the_stall_limit_and_restarted(svc: Service
     assert time.monotonic() - stopped_at >= STALL_S - 1, "killed before the stall limit"
     assert "match made no progress" in svc.log() and restarts(svc, "match") == 1
     back = time.time()
-    assert poll_until(lambda: [r for r in results(svc, LIN) if seconds(r["timestamp"]) > back], 120), \
+    assert poll_until(lambda: [r for r in results(svc, LIN) if seconds(r["timestamp"]) > back], 120), (
         "no Lin-Manuel Miranda after the restart"
+    )

@@ -39,8 +39,13 @@ from tests.support.webhook_receiver import WebhookReceiver
 
 SECRET = "whsec_" + base64.b64encode(b"facegate-test-secret-32-bytes-ok").decode()
 SIGNING = "whsec_" + base64.b64encode(b"facegate-signing-key-never-sent!").decode()
-RESULT = {"timestamp": "2026-11-25T10:00:00.000000", "name": "Lin-Manuel Miranda", "confidence": 0.55,
-          "distance": 0.45, "box": {"top": 10, "right": 90, "bottom": 80, "left": 20}}
+RESULT = {
+    "timestamp": "2026-11-25T10:00:00.000000",
+    "name": "Lin-Manuel Miranda",
+    "confidence": 0.55,
+    "distance": 0.45,
+    "box": {"top": 10, "right": 90, "bottom": 80, "left": 20},
+}
 
 
 # --- signing and configuration -----------------------------------------------------------------------
@@ -58,8 +63,11 @@ def test_signature_follows_standard_webhooks() -> None:
 
 
 def test_body_is_the_old_scripts_payload() -> None:
-    assert json.loads(webhook_body(RESULT, None, "0")) == {"result": RESULT, "camera_id": None,
-                                                           "camera_stream_url": "0"}
+    assert json.loads(webhook_body(RESULT, None, "0")) == {
+        "result": RESULT,
+        "camera_id": None,
+        "camera_stream_url": "0",
+    }
 
 
 def test_config_from_environment() -> None:
@@ -68,14 +76,20 @@ def test_config_from_environment() -> None:
     assert (default.timeout_s, default.max_attempts, default.max_age_s) == (5.0, 20, 86400.0)
     assert WebhookConfig.from_env({"NEXTJS_WEBHOOK_URL": ""}).url is None
     assert WebhookConfig.from_env({"FACEGATE_WEBHOOKS": "off"}).url is None
-    tuned = WebhookConfig.from_env({"FACIAL_RECOGNITION_WEBHOOK_SECRET": "s", "FACEGATE_WEBHOOK_TIMEOUT_S": "1.5",
-                                    "FACEGATE_WEBHOOK_MAX_ATTEMPTS": "nope"})
+    tuned = WebhookConfig.from_env(
+        {
+            "FACIAL_RECOGNITION_WEBHOOK_SECRET": "s",
+            "FACEGATE_WEBHOOK_TIMEOUT_S": "1.5",
+            "FACEGATE_WEBHOOK_MAX_ATTEMPTS": "nope",
+        }
+    )
     assert (tuned.secret, tuned.timeout_s, tuned.max_attempts) == ("s", 1.5, 20)
 
 
 def test_the_signing_secret_signs_and_the_bearer_secret_travels(caplog: pytest.LogCaptureFixture) -> None:
-    both = WebhookConfig.from_env({"FACIAL_RECOGNITION_WEBHOOK_SECRET": SECRET,
-                                   "FACEGATE_WEBHOOK_SIGNING_SECRET": SIGNING})
+    both = WebhookConfig.from_env(
+        {"FACIAL_RECOGNITION_WEBHOOK_SECRET": SECRET, "FACEGATE_WEBHOOK_SIGNING_SECRET": SIGNING}
+    )
     assert (both.secret, both.signing_key, both.forgeable) == (SECRET, SIGNING, False)
     body = webhook_body(RESULT, "cam0", "0")
     headers = delivery_headers(both, "evt_1", body, time.time())
@@ -106,8 +120,7 @@ def test_backoff_doubles_from_one_second_up_to_ten_minutes_with_jitter() -> None
 
 # --- the sender against a real receiver ---------------------------------------------------------------
 def _config(receiver: WebhookReceiver, **changes: object) -> WebhookConfig:
-    base = {"url": receiver.url, "secret": SECRET, "timeout_s": 1.0, "backoff_base_s": 0.05,
-            "backoff_cap_s": 0.4}
+    base = {"url": receiver.url, "secret": SECRET, "timeout_s": 1.0, "backoff_base_s": 0.05, "backoff_cap_s": 0.4}
     return WebhookConfig(**{**base, **changes})  # type: ignore[arg-type]
 
 
@@ -154,8 +167,9 @@ def test_refused_then_unreachable_then_accepting_loses_nothing(tmp_path: Path, r
         receiver.stop()  # then unreachable for a while: every event tried again against the closed port
         refused = list(receiver.deliveries)
         tried = _attempts(store)
-        assert receiver.wait_for(lambda: all(n > tried[i] for i, n in _attempts(store).items()), 30.0), \
+        assert receiver.wait_for(lambda: all(n > tried[i] for i, n in _attempts(store).items()), 30.0), (
             "no attempt while the receiver was away"
+        )
         assert store.outbox.counts()["delivered"] == 0
         assert store.outbox.counts()["retrying"] == 5
         receiver.status = 200
@@ -205,15 +219,27 @@ def test_a_slow_receiver_times_out_and_is_retried(tmp_path: Path, receiver: Webh
 
 # --- end to end: the real pipeline into the receiver -----------------------------------------------------
 def _replay(data_dir: Path, clip: Path, receiver: WebhookReceiver, **env: str) -> dict:
-    done = cli("--data-dir", str(data_dir), "replay", str(clip), "--json", "--no-progress",
-               env={"FACEGATE_WEBHOOKS": "on", "NEXTJS_WEBHOOK_URL": receiver.url,
-                    "FACIAL_RECOGNITION_WEBHOOK_SECRET": SECRET, **env})
+    done = cli(
+        "--data-dir",
+        str(data_dir),
+        "replay",
+        str(clip),
+        "--json",
+        "--no-progress",
+        env={
+            "FACEGATE_WEBHOOKS": "on",
+            "NEXTJS_WEBHOOK_URL": receiver.url,
+            "FACIAL_RECOGNITION_WEBHOOK_SECRET": SECRET,
+            **env,
+        },
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)
 
 
-def test_replay_posts_a_handful_of_signed_events(gallery_dir: Path, clip: Path, tmp_path: Path,
-                                                 receiver: WebhookReceiver) -> None:
+def test_replay_posts_a_handful_of_signed_events(
+    gallery_dir: Path, clip: Path, tmp_path: Path, receiver: WebhookReceiver
+) -> None:
     data_dir = copy_gallery(gallery_dir, tmp_path / "data")
     report = _replay(data_dir, clip, receiver)
     assert report["frames"] == 275
@@ -244,15 +270,17 @@ def test_replay_posts_a_handful_of_signed_events(gallery_dir: Path, clip: Path, 
 
 
 def test_a_replay_signs_with_the_signing_secret_and_warns_only_without_one(
-        gallery_dir: Path, clip: Path, tmp_path: Path, receiver: WebhookReceiver) -> None:
+    gallery_dir: Path, clip: Path, tmp_path: Path, receiver: WebhookReceiver
+) -> None:
     """The real pipeline into a receiver on loopback: each delivery verifies with the signing secret only;
     the Bearer header is the seed's secret; a run with the Bearer secret alone says, once, that it is forgeable."""
     env = {"FACEGATE_WEBHOOKS": "on", "NEXTJS_WEBHOOK_URL": receiver.url, "FACIAL_RECOGNITION_WEBHOOK_SECRET": SECRET}
     runs = {}
     for name, extra in (("signed", {"FACEGATE_WEBHOOK_SIGNING_SECRET": SIGNING}), ("legacy", {})):
         data_dir = copy_gallery(gallery_dir, tmp_path / name)
-        runs[name] = cli("--data-dir", str(data_dir), "replay", str(clip), "--json", "--no-progress",
-                         env={**env, **extra})
+        runs[name] = cli(
+            "--data-dir", str(data_dir), "replay", str(clip), "--json", "--no-progress", env={**env, **extra}
+        )
         assert runs[name].returncode == 0, runs[name].stderr[-2000:]
         if name == "signed":
             signed = receiver.accepted()
@@ -269,8 +297,9 @@ def test_a_replay_signs_with_the_signing_secret_and_warns_only_without_one(
     assert runs["legacy"].stderr.count("can forge") == 1, runs["legacy"].stderr[-2000:]
 
 
-def test_a_receiver_that_hangs_does_not_hold_up_the_pipeline(gallery_dir: Path, clip: Path, tmp_path: Path,
-                                                             receiver: WebhookReceiver) -> None:
+def test_a_receiver_that_hangs_does_not_hold_up_the_pipeline(
+    gallery_dir: Path, clip: Path, tmp_path: Path, receiver: WebhookReceiver
+) -> None:
     """Every frame goes through while the receiver holds the first event's request unanswered.
 
     A sender in the pipeline's path would stop the frames at the first event until the receiver
@@ -279,18 +308,41 @@ def test_a_receiver_that_hangs_does_not_hold_up_the_pipeline(gallery_dir: Path, 
     data_dir = copy_gallery(gallery_dir, tmp_path / "data")
     trace = tmp_path / "trace.jsonl"
     receiver.hold.set()
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "FACEGATE_WEBHOOKS": "on", "NEXTJS_WEBHOOK_URL": receiver.url,
-           "FACIAL_RECOGNITION_WEBHOOK_SECRET": SECRET, "FACEGATE_WEBHOOK_TIMEOUT_S": "100"}
-    proc = subprocess.Popen([sys.executable, "supervisor.py", "--data-dir", str(data_dir), "replay", str(clip),
-                             "--json", "--no-progress", "--trace", str(trace)],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "PYTHONWARNINGS": "ignore",
+        "FACEGATE_WEBHOOKS": "on",
+        "NEXTJS_WEBHOOK_URL": receiver.url,
+        "FACIAL_RECOGNITION_WEBHOOK_SECRET": SECRET,
+        "FACEGATE_WEBHOOK_TIMEOUT_S": "100",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "supervisor.py",
+            "--data-dir",
+            str(data_dir),
+            "replay",
+            str(clip),
+            "--json",
+            "--no-progress",
+            "--trace",
+            str(trace),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     leaks.record(proc.pid)
     try:
         assert receiver.wait_for(lambda: receiver.deliveries, 120.0), "no event reached the receiver"
         assert receiver.wait_for(lambda: _lines(trace) == 275, 120.0), f"frames stopped at {_lines(trace)}"
         assert not receiver.release.is_set(), "the receiver was still hanging"
-        first_named = next(line["frame"] for line in read_trace(trace) if any(f["name"] != "Unknown"
-                                                                               for f in line["faces"]))
+        first_named = next(
+            line["frame"] for line in read_trace(trace) if any(f["name"] != "Unknown" for f in line["faces"])
+        )
         # every frame after the first event (at or before Lin is first named, frame 82 or so) went through
         # while the receiver held the request
         assert 275 - 1 - first_named >= 150, first_named
@@ -318,8 +370,9 @@ def _lines(path: Path) -> int:
 
 
 # --- giving up, redirects, and the wait between attempts -------------------------------------------------
-def test_an_event_older_than_max_age_is_given_up_long_before_max_attempts(tmp_path: Path,
-                                                                          receiver: WebhookReceiver) -> None:
+def test_an_event_older_than_max_age_is_given_up_long_before_max_attempts(
+    tmp_path: Path, receiver: WebhookReceiver
+) -> None:
     store = Store(tmp_path)
     receiver.status = 500
     with running_sender(tmp_path, _config(receiver, max_age_s=1.5, max_attempts=1000)) as sender:
@@ -347,14 +400,14 @@ def test_a_redirect_is_not_followed(tmp_path: Path, receiver: WebhookReceiver) -
     assert len(receiver.deliveries) == 2 and store.outbox.failed()[0]["last_error"] == "HTTP 307"
 
 
-def test_attempts_are_spaced_by_at_least_half_the_documented_backoff(tmp_path: Path,
-                                                                     receiver: WebhookReceiver) -> None:
+def test_attempts_are_spaced_by_at_least_half_the_documented_backoff(tmp_path: Path, receiver: WebhookReceiver) -> None:
     """README: the wait doubles from the base up to the cap, jittered into [d/2, d]; measured at the receiver."""
     store = Store(tmp_path)
     receiver.status = 500
     base, cap, attempts = 0.2, 1.0, 6
-    with running_sender(tmp_path, _config(receiver, max_attempts=attempts, backoff_base_s=base,
-                                          backoff_cap_s=cap)) as sender:
+    with running_sender(
+        tmp_path, _config(receiver, max_attempts=attempts, backoff_base_s=base, backoff_cap_s=cap)
+    ) as sender:
         _add_events(store, 1)
         sender.wake()
         assert receiver.wait_for(lambda: store.outbox.counts()["failed"] == 1, 60.0), store.outbox.counts()

@@ -27,11 +27,13 @@ def _face_tile(photo: Path, face_px: int = FACE_PX) -> np.ndarray:
     (top, right, bottom, left), _ = locate_and_encode(rgb)[0]
     side = right - left
     height, width = rgb.shape[:2]
-    crop = rgb[max(top - side // 2, 0):min(bottom + side // 2, height),
-               max(left - side // 2, 0):min(right + side // 2, width)]
+    crop = rgb[
+        max(top - side // 2, 0) : min(bottom + side // 2, height),
+        max(left - side // 2, 0) : min(right + side // 2, width),
+    ]
     scale = face_px / side
     tile = cv2.resize(crop, (0, 0), fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    return cv2.cvtColor(tile[:SIZE[1] - 20, :SIZE[0] - 20], cv2.COLOR_RGB2BGR)
+    return cv2.cvtColor(tile[: SIZE[1] - 20, : SIZE[0] - 20], cv2.COLOR_RGB2BGR)
 
 
 def build_clip(path: Path, scene: list[tuple[Path | None, float] | tuple[Path, float, int]]) -> Path:
@@ -55,7 +57,7 @@ def build_clip(path: Path, scene: list[tuple[Path | None, float] | tuple[Path, f
                     drift = frame_no % 5
                     y = (SIZE[1] - tile.shape[0]) // 2
                     x = (SIZE[0] - tile.shape[1]) // 2 + drift
-                    frame[y:y + tile.shape[0], x:x + tile.shape[1]] = tile
+                    frame[y : y + tile.shape[0], x : x + tile.shape[1]] = tile
                 writer.write(frame)
                 frame_no += 1
     finally:

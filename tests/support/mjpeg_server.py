@@ -62,8 +62,11 @@ class MjpegCamera:
                 try:
                     while camera._running.is_set():
                         jpeg = camera.jpegs[index % len(camera.jpegs)]
-                        self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
-                                         f"Content-Length: {len(jpeg)}\r\n\r\n".encode() + jpeg + b"\r\n")
+                        self.wfile.write(
+                            f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+                            + jpeg
+                            + b"\r\n"
+                        )
                         camera.served += 1
                         index += 1
                         next_at += 1.0 / camera.fps

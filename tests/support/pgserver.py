@@ -64,22 +64,48 @@ class PostgresServer:
     def _run(self, *command: str, timeout: float = 120.0) -> None:
         done = subprocess.run([*self.as_user, *command], capture_output=True, text=True, timeout=timeout, check=False)
         if done.returncode != 0:
-            raise PostgresUnavailable(f"{Path(command[0]).name} failed ({done.returncode}): {done.stderr.strip()}\n"
-                                      f"{self.server_log()[-2000:]}")
+            raise PostgresUnavailable(
+                f"{Path(command[0]).name} failed ({done.returncode}): {done.stderr.strip()}\n"
+                f"{self.server_log()[-2000:]}"
+            )
 
     def server_log(self) -> str:
         log = self.root / "server.log"
         return log.read_text(errors="replace") if log.exists() else ""
 
     def start(self) -> PostgresServer:
-        self._run(str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres", "--auth=trust",
-                  "--encoding=UTF8", "--locale=C", "--no-sync")
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.datadir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
         self.resume()
         return self
 
     def _pg_ctl(self, action: str) -> None:
-        subprocess.run([*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast",
-                        "-w", "-t", "60", action], capture_output=True, timeout=90, check=False)
+        subprocess.run(
+            [
+                *self.as_user,
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "60",
+                action,
+            ],
+            capture_output=True,
+            timeout=90,
+            check=False,
+        )
 
     def pause(self) -> None:
         """Stop the server but keep its data (a database restart, first half)."""
@@ -90,8 +116,19 @@ class PostgresServer:
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c max_connections=200"
         if not self.durable:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.root / "server.log"),
-                  "-o", options, "-w", "-t", "60", "start")
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.datadir),
+            "-l",
+            str(self.root / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
 
     def stop(self) -> None:
         if (self.datadir / "postmaster.pid").exists():

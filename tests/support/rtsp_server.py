@@ -22,8 +22,10 @@ import threading
 from pathlib import Path
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, with python3-gi and gir1.2-gst-rtsp-server-1.0
-ENCODERS = {"h264": "x264enc speed-preset=ultrafast tune=zerolatency key-int-max=30 ! h264parse",
-            "h265": "x265enc speed-preset=ultrafast tune=zerolatency key-int-max=30 ! h265parse"}
+ENCODERS = {
+    "h264": "x264enc speed-preset=ultrafast tune=zerolatency key-int-max=30 ! h264parse",
+    "h265": "x265enc speed-preset=ultrafast tune=zerolatency key-int-max=30 ! h265parse",
+}
 PAYLOADERS = {"h264": "h264parse ! rtph264pay name=pay0 pt=96", "h265": "h265parse ! rtph265pay name=pay0 pt=96"}
 READY = "READY"
 
@@ -32,12 +34,16 @@ READY = "READY"
 def _prepare(source: Path, target: Path, codec: str, repeat: int) -> None:
     """Decode `source` `repeat` times over and encode it once as `codec` in Matroska at `target`."""
     import gi
+
     gi.require_version("Gst", "1.0")
     from gi.repository import Gst
+
     Gst.init(None)
     branches = " ".join(f"filesrc location={source} ! decodebin ! videoconvert ! c." for _ in range(repeat))
-    pipeline = Gst.parse_launch(f"concat name=c ! videoconvert ! video/x-raw,format=I420 ! {ENCODERS[codec]} ! "
-                                f"matroskamux ! filesink location={target} {branches}")
+    pipeline = Gst.parse_launch(
+        f"concat name=c ! videoconvert ! video/x-raw,format=I420 ! {ENCODERS[codec]} ! "
+        f"matroskamux ! filesink location={target} {branches}"
+    )
     pipeline.set_state(Gst.State.PLAYING)
     message = pipeline.get_bus().timed_pop_filtered(300 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
     pipeline.set_state(Gst.State.NULL)
@@ -49,10 +55,12 @@ def _prepare(source: Path, target: Path, codec: str, repeat: int) -> None:
 def _serve(port: int, files: dict[str, Path], user: str | None, password: str | None) -> None:
     """Serve each file at /<codec> on 127.0.0.1:port until killed; print READY once listening."""
     import gi
+
     gi.require_version("Gst", "1.0")
     gi.require_version("GstRtsp", "1.0")
     gi.require_version("GstRtspServer", "1.0")
     from gi.repository import GLib, Gst, GstRtsp, GstRtspServer
+
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
@@ -68,8 +76,11 @@ def _serve(port: int, files: dict[str, Path], user: str | None, password: str | 
         factory.set_launch(f"( filesrc location={path} ! matroskademux ! {PAYLOADERS[codec]} )")
         factory.set_shared(False)
         if user is not None:
-            factory.add_role_from_structure(Gst.Structure.from_string(
-                "viewer, media.factory.access=(boolean)true, media.factory.construct=(boolean)true")[0])
+            factory.add_role_from_structure(
+                Gst.Structure.from_string(
+                    "viewer, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
+                )[0]
+            )
         server.get_mount_points().add_factory(f"/{codec}", factory)
 
     def on_setup(_client: object, context: GstRtspServer.RTSPContext) -> None:
@@ -108,8 +119,12 @@ def main(argv: list[str] | None = None) -> None:
 def prepare(source: Path, folder: Path, codec: str, repeat: int = 6, timeout: float = 600.0) -> Path:
     """`source` as a `codec` file in `folder` (played `repeat` times over), made with GStreamer; returns its path."""
     target = folder / f"{source.stem}.{codec}.mkv"
-    done = subprocess.run([SYSTEM_PYTHON, __file__, "prepare", str(source), str(target), "--codec", codec,
-                           "--repeat", str(repeat)], capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [SYSTEM_PYTHON, __file__, "prepare", str(source), str(target), "--codec", codec, "--repeat", str(repeat)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if done.returncode != 0 or not target.is_file():
         raise RuntimeError(f"preparing {codec} failed: {done.stderr[-2000:]}")
     return target
@@ -137,8 +152,9 @@ class RtspCamera:
         command += [f"--file={codec}={path}" for codec, path in self.files.items()]
         if self.user is not None:
             command += ["--user", self.user, "--password", self.password or ""]
-        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                                     env={**os.environ, "GST_DEBUG": "0"})
+        self.proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, "GST_DEBUG": "0"}
+        )
         lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, args=(self.proc, lines), daemon=True).start()
         try:

@@ -18,8 +18,9 @@ OBAMA = "Barack Obama"
 
 
 @contextmanager
-def service_knowing_obama(faces: Path, data_dir: Path,
-                          before_start: Callable[[Path], None] | None = None) -> Iterator[ServiceProcess]:
+def service_knowing_obama(
+    faces: Path, data_dir: Path, before_start: Callable[[Path], None] | None = None
+) -> Iterator[ServiceProcess]:
     """A running service whose data dir knows Barack Obama; `before_start(data_dir)` runs before it starts."""
     done = cli("--data-dir", str(data_dir), "register", OBAMA, str(faces / "obama.jpg"))
     assert done.returncode == 0, done.stderr
@@ -38,8 +39,9 @@ def replay_into(data_dir: Path, clip: Path, *, camera: str = "cam0", env: dict[s
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def replay_results(api: ServiceProcess, clip: Path, *, camera: str = "cam0",
-                   env: dict[str, str] | None = None) -> list[dict]:
+def replay_results(
+    api: ServiceProcess, clip: Path, *, camera: str = "cam0", env: dict[str, str] | None = None
+) -> list[dict]:
     """Replay `clip` as camera `camera` into the service's data dir; the results it added, oldest first."""
     before = {r["event_id"] for r in api.get("/api/results?limit=1000").json()["results"]}
     replay_into(api.data_dir, clip, camera=camera, env=env)

@@ -30,13 +30,24 @@ class ServiceProcess:
     request; `token=None` starts it as a user would, with no token set, and then talks with the
     token it made in its data dir (`admin_token`), if it made one."""
 
-    def __init__(self, data_dir: Path, *args: str, token: str | None = TEST_TOKEN,
-                 env: dict[str, str] | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *args: str,
+        token: str | None = TEST_TOKEN,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+    ) -> None:
         self.data_dir, self.args, self.token = Path(data_dir), list(args), token
         self.port = port or free_port()
         # the test data (photos, the clip) is the media dir: the API adds file cameras only from there
-        self.env = {**os.environ, "PYTHONWARNINGS": "ignore", "FACEGATE_WEBHOOKS": "off",
-                    "FACEGATE_MEDIA_DIR": str(testdata.data_dir()), **(env or {})}
+        self.env = {
+            **os.environ,
+            "PYTHONWARNINGS": "ignore",
+            "FACEGATE_WEBHOOKS": "off",
+            "FACEGATE_MEDIA_DIR": str(testdata.data_dir()),
+            **(env or {}),
+        }
         if token:
             self.env["FACEGATE_API_TOKEN"] = token
         self.proc: subprocess.Popen | None = None
@@ -59,9 +70,22 @@ class ServiceProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "supervisor.py", "--data-dir", str(self.data_dir), "--host", "127.0.0.1",
-             "--port", str(self.port), *self.args],
-            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "supervisor.py",
+                "--data-dir",
+                str(self.data_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                *self.args,
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         leaks.record(self.proc.pid)
         log.close()
         deadline = time.monotonic() + timeout
@@ -91,8 +115,7 @@ class ServiceProcess:
 
     def request(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> requests.Response:
         headers = {**self.headers(token), **kwargs.pop("headers", {})}
-        return requests.request(method, self.url + path, headers=headers, timeout=kwargs.pop("timeout", 30),
-                                **kwargs)
+        return requests.request(method, self.url + path, headers=headers, timeout=kwargs.pop("timeout", 30), **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("GET", path, **kwargs)
@@ -117,8 +140,9 @@ class ServiceProcess:
     def gallery_newer_than(self, version: int, timeout: float = 60.0) -> float:
         """Wait until match names faces with a gallery newer than `version`; the wall-clock time that was seen
         (every frame captured from then on is named with it)."""
-        assert poll_until(lambda: self.gallery_in_use() > version, timeout), \
+        assert poll_until(lambda: self.gallery_in_use() > version, timeout), (
             f"match still on gallery version {version} after {timeout:.0f} s:\n{self.log()[-3000:]}"
+        )
         return time.time()
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:

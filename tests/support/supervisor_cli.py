@@ -15,8 +15,14 @@ from tests.support.service_proc import REPO
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 240.0) -> subprocess.CompletedProcess:
     """Run `python supervisor.py ARGS` as a user would, and return what it printed (`.pid` is its pid)."""
     full_env = {**os.environ, "PYTHONWARNINGS": "ignore", "FACEGATE_WEBHOOKS": "off", **(env or {})}
-    with subprocess.Popen([sys.executable, "supervisor.py", *args], cwd=REPO, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, env=full_env) as proc:
+    with subprocess.Popen(
+        [sys.executable, "supervisor.py", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=full_env,
+    ) as proc:
         leaks.record(proc.pid)
         try:
             out, err = proc.communicate(timeout=timeout)

@@ -55,18 +55,21 @@ def test_sources_nobody_meant_are_refused_everywhere(value: object) -> None:
         validate({"cameras": [{"id": "x", "stream_url": value}]})
 
 
-@pytest.mark.parametrize(("value", "kind", "protocols"), [
-    ("0", "device", ("file",)),
-    (3, "device", ("file",)),
-    ("rtsp://admin:Se'cr\"et1@cam.local/live", "network", ("rtsp", "rtp", "udp", "tcp")),
-    ("RTSPS://cam.local:322/live", "network", ("rtsps", "rtsp", "rtp", "udp", "tcp", "tls")),
-    ("rtmp://cam.local/live/key", "network", ("rtmp", "tcp")),
-    ("http://cam.local/video.mjpg", "network", ("http", "tcp")),
-    ("https://cam.local/index.m3u8", "network", ("https", "http", "tls", "tcp")),
-    ("/videos/door.mp4", "file", ("file",)),
-    ("file:///videos/door.mp4", "file", ("file",)),
-    ("clips/door.mp4", "file", ("file",)),
-])
+@pytest.mark.parametrize(
+    ("value", "kind", "protocols"),
+    [
+        ("0", "device", ("file",)),
+        (3, "device", ("file",)),
+        ("rtsp://admin:Se'cr\"et1@cam.local/live", "network", ("rtsp", "rtp", "udp", "tcp")),
+        ("RTSPS://cam.local:322/live", "network", ("rtsps", "rtsp", "rtp", "udp", "tcp", "tls")),
+        ("rtmp://cam.local/live/key", "network", ("rtmp", "tcp")),
+        ("http://cam.local/video.mjpg", "network", ("http", "tcp")),
+        ("https://cam.local/index.m3u8", "network", ("https", "http", "tls", "tcp")),
+        ("/videos/door.mp4", "file", ("file",)),
+        ("file:///videos/door.mp4", "file", ("file",)),
+        ("clips/door.mp4", "file", ("file",)),
+    ],
+)
 def test_what_a_source_is_and_the_protocols_it_may_use(value: object, kind: str, protocols: tuple[str, ...]) -> None:
     source = parse(value)
     assert (source.kind, source.protocols) == (kind, protocols)
@@ -75,8 +78,10 @@ def test_what_a_source_is_and_the_protocols_it_may_use(value: object, kind: str,
 
 def test_the_ffmpeg_options_name_the_transport_and_last_the_whitelist() -> None:
     assert parse("rtsp://cam/live").ffmpeg_options() == "rtsp_transport;tcp|protocol_whitelist;rtsp,rtp,udp,tcp"
-    assert parse("rtsps://cam/live").ffmpeg_options("udp", "max_delay;5") == \
-        "rtsp_transport;udp|max_delay;5|protocol_whitelist;rtsps,rtsp,rtp,udp,tcp,tls"
+    assert (
+        parse("rtsps://cam/live").ffmpeg_options("udp", "max_delay;5")
+        == "rtsp_transport;udp|max_delay;5|protocol_whitelist;rtsps,rtsp,rtp,udp,tcp,tls"
+    )
     assert parse("http://cam/v.mjpg").ffmpeg_options() == "protocol_whitelist;http,tcp"
     assert parse("/v/door.mp4").ffmpeg_options() == "protocol_whitelist;file"
     assert parse("file:///v/door.mp4").target == "/v/door.mp4"
@@ -97,12 +102,25 @@ def test_the_api_takes_files_only_inside_the_media_dir(tmp_path: Path, monkeypat
     outside.write_bytes(b"x")
     (media / "link.mp4").symlink_to(outside)
     (media / "sub" / "escape").symlink_to(tmp_path)
-    for fine in (media / "door.mp4", f"file://{media / 'door.mp4'}", media / "sub" / "not-yet.mp4",
-                 "rtsp://cam/live", "0"):
+    for fine in (
+        media / "door.mp4",
+        f"file://{media / 'door.mp4'}",
+        media / "sub" / "not-yet.mp4",
+        "rtsp://cam/live",
+        "0",
+    ):
         check_api_source(str(fine), data_dir)
-    for refused in ("/etc/hostname", "file:///etc/passwd", outside, media / ".." / "outside.mp4",
-                    f"{media}/sub/../../../outside.mp4", media / "link.mp4", media / "sub" / "escape" / "outside.mp4",
-                    "door.mp4", "file://gopher://127.0.0.1:6379/_INFO"):
+    for refused in (
+        "/etc/hostname",
+        "file:///etc/passwd",
+        outside,
+        media / ".." / "outside.mp4",
+        f"{media}/sub/../../../outside.mp4",
+        media / "link.mp4",
+        media / "sub" / "escape" / "outside.mp4",
+        "door.mp4",
+        "file://gopher://127.0.0.1:6379/_INFO",
+    ):
         with pytest.raises(SourceError):
             check_api_source(str(refused), data_dir)
     monkeypatch.setenv(camera_source.MEDIA_DIR_ENV, str(tmp_path))

@@ -53,7 +53,11 @@ def test_a_replay_waits_for_slots_and_ends_with_its_file_while_live_drops_and_lo
     replay, paced_replay = Mode(replay=True), Mode(replay=True, pace=True)
     assert (LIVE.waits_for_slots, LIVE.ends_with_file, LIVE.restarts_captures, LIVE.paced) == (False, False, True, True)
     assert (replay.waits_for_slots, replay.ends_with_file, replay.restarts_captures, replay.paced) == (
-        True, True, False, False)
+        True,
+        True,
+        False,
+        False,
+    )
     assert paced_replay.paced
     assert replay.pts(is_file=True, frame_index=60, fps=30.0, captured_at=1e9) == 2.0
     assert LIVE.pts(is_file=True, frame_index=60, fps=30.0, captured_at=1e9) == 1e9

@@ -29,17 +29,20 @@ def _compose() -> dict:
 
 
 def _env_example() -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines()
-             if line.strip() and not line.startswith("#"))
+    pairs = (
+        line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines() if line.strip() and not line.startswith("#")
+    )
     return {name: value for name, value in pairs}
 
 
 def _interpolated(text: str, env: dict[str, str]) -> str:
     """What compose substitutes for ${NAME}, ${NAME:-default} and ${NAME:?error} given .env's values."""
+
     def value(match: re.Match) -> str:
         found = env.get(match.group(1), "")
-        fallback = match.group(0)[len(match.group(1)) + 2:-1]
+        fallback = match.group(0)[len(match.group(1)) + 2 : -1]
         return found or (fallback[2:] if fallback.startswith(":-") else "")
+
     return VARIABLE.sub(value, text)
 
 
@@ -85,13 +88,26 @@ def test_the_systemd_unit_verifies_without_a_warning(tmp_path: Path) -> None:
     python.parent.mkdir(parents=True)
     python.write_text("#!/bin/sh\n")
     python.chmod(0o755)
-    done = subprocess.run(["systemd-analyze", "verify", f"--root={root}", f"/etc/systemd/system/{UNIT.name}"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["systemd-analyze", "verify", f"--root={root}", f"/etc/systemd/system/{UNIT.name}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0 and not done.stderr.strip(), done.stderr
     text = UNIT.read_text()
-    for line in ("User=facegate", "EnvironmentFile=/etc/facegate/env", "Restart=on-failure", "KillSignal=SIGTERM",
-                 "NoNewPrivileges=yes", "ProtectSystem=strict", "ReadWritePaths=/var/lib/facegate", "ProtectHome=yes",
-                 "PrivateTmp=yes"):
+    for line in (
+        "User=facegate",
+        "EnvironmentFile=/etc/facegate/env",
+        "Restart=on-failure",
+        "KillSignal=SIGTERM",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/var/lib/facegate",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+    ):
         assert re.search(f"^{re.escape(line)}$", text, re.MULTILINE), line
-    assert not re.search(r"^(PrivateDevices|PrivateIPC|InaccessiblePaths=.*/dev/shm)", text, re.MULTILINE), \
+    assert not re.search(r"^(PrivateDevices|PrivateIPC|InaccessiblePaths=.*/dev/shm)", text, re.MULTILINE), (
         "the stages need /dev/shm"
+    )

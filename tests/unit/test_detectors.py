@@ -29,8 +29,12 @@ EXPECTED = {
 @pytest.fixture(scope="module")
 def gallery(faces: Path) -> tuple[np.ndarray, list[str]]:
     """Lin and Alex encoded from their photos with HOG, as `register` does."""
-    return (np.array([encode_single_face(faces / "lin-manuel-miranda.png"),
-                      encode_single_face(faces / "alex-lacamoire.png")]), [LIN, ALEX])
+    return (
+        np.array(
+            [encode_single_face(faces / "lin-manuel-miranda.png"), encode_single_face(faces / "alex-lacamoire.png")]
+        ),
+        [LIN, ALEX],
+    )
 
 
 def names_of(rgb: np.ndarray, boxes: list, gallery: tuple[np.ndarray, list[str]]) -> list[str]:
@@ -52,7 +56,8 @@ def overlap(a: tuple, b: tuple) -> float:
 
 @pytest.mark.parametrize("blazeface_range", ["full", "short"])
 def test_blazeface_finds_and_names_every_face_hog_finds_on_the_photos(
-        faces: Path, gallery: tuple[np.ndarray, list[str]], blazeface_range: str) -> None:
+    faces: Path, gallery: tuple[np.ndarray, list[str]], blazeface_range: str
+) -> None:
     hog = make_detector("hog")
     blaze = make_detector("blazeface", DetectorOptions(blazeface_range=blazeface_range))
     for image, expected in EXPECTED.items():

@@ -14,8 +14,16 @@ import pytest
 from facegate import encoder
 from facegate.faces import load_rgb
 
-PHOTOS = ["lin-manuel-miranda.png", "alex-lacamoire.png", "obama.jpg", "obama2.jpg", "obama_small.jpg",
-          "obama_partial_face.jpg", "biden.jpg", "two_people.jpg"]
+PHOTOS = [
+    "lin-manuel-miranda.png",
+    "alex-lacamoire.png",
+    "obama.jpg",
+    "obama2.jpg",
+    "obama_small.jpg",
+    "obama_partial_face.jpg",
+    "biden.jpg",
+    "two_people.jpg",
+]
 
 
 def test_encodings_equal_dlibs_own_on_every_face_of_the_shared_photos(faces: Path) -> None:

@@ -10,7 +10,7 @@ from pipeline.recognition.known_faces import UNKNOWN, Gallery
 def point(*head: float) -> np.ndarray:
     """An encoding whose first coordinates are `head` and the rest 0: distances are plain geometry."""
     vector = np.zeros(128)
-    vector[:len(head)] = head
+    vector[: len(head)] = head
     return vector
 
 

@@ -34,8 +34,16 @@ def test_detect_fps_refuses_the_rest(value: object) -> None:
         validate({"detect_fps": value})
 
 
-@pytest.mark.parametrize(("key", "value"), [("detector", "yolo"), ("motion_threshold", 0), ("motion_threshold", 255),
-                                            ("motion_min_area", 0), ("motion_min_area", 2001)])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("detector", "yolo"),
+        ("motion_threshold", 0),
+        ("motion_threshold", 255),
+        ("motion_min_area", 0),
+        ("motion_min_area", 2001),
+    ],
+)
 def test_detector_and_motion_settings_are_bounded(key: str, value: object) -> None:
     with pytest.raises(SettingError, match=key):
         validate({key: value})
@@ -48,8 +56,11 @@ def test_a_cameras_detect_fps_overrides_the_global_one() -> None:
     with pytest.raises(SettingError, match="detect_fps"):
         check_camera({"id": "x", "stream_url": "rtsp://x.local/live", "detect_fps": 99})
     settings = Settings.of({"detect_fps": 7, "cameras": [door, hall]})
-    assert (settings.detect_fps_for("door"), settings.detect_fps_for("hall"), settings.detect_fps_for("cam0")) == \
-        (2.0, 7.0, 7.0)
+    assert (settings.detect_fps_for("door"), settings.detect_fps_for("hall"), settings.detect_fps_for("cam0")) == (
+        2.0,
+        7.0,
+        7.0,
+    )
 
 
 def test_the_detector_follows_the_older_model_setting_only_while_left_at_hog() -> None:
@@ -64,7 +75,7 @@ def still(value: int = 90) -> np.ndarray:
 
 def moved(offset: int) -> np.ndarray:
     frame = still()
-    frame[100:220, 40 + offset:120 + offset] = 250
+    frame[100:220, 40 + offset : 120 + offset] = 250
     return frame
 
 

@@ -9,10 +9,20 @@ import pytest
 from control import hosts
 
 
-@pytest.mark.parametrize(("header", "name"), [
-    ("localhost", "localhost"), ("LocalHost.:5001", "localhost"), ("[::1]:5001", "::1"), ("[::1]", "::1"),
-    ("127.0.0.1:80", "127.0.0.1"), ("[0:0:0:0:0:0:0:1]", "::1"), ("a.example:x", ""), ("[::1", ""), ("", ""),
-])
+@pytest.mark.parametrize(
+    ("header", "name"),
+    [
+        ("localhost", "localhost"),
+        ("LocalHost.:5001", "localhost"),
+        ("[::1]:5001", "::1"),
+        ("[::1]", "::1"),
+        ("127.0.0.1:80", "127.0.0.1"),
+        ("[0:0:0:0:0:0:0:1]", "::1"),
+        ("a.example:x", ""),
+        ("[::1", ""),
+        ("", ""),
+    ],
+)
 def test_the_host_part_of_a_header(header: str, name: str) -> None:
     assert hosts.host_of(header) == name
 

@@ -29,9 +29,13 @@ class Running:
 @pytest.fixture
 def table() -> StageTable:
     table = StageTable()
-    for name, kind, options in (("capture cam0", "capture", CaptureOptions("cam0", "clip.mp4")),
-                                ("detect-1", "detect", DetectOptions(1)), ("detect-2", "detect", DetectOptions(2)),
-                                ("match", "match", MatchOptions()), ("emit", "emit", EmitOptions())):
+    for name, kind, options in (
+        ("capture cam0", "capture", CaptureOptions("cam0", "clip.mp4")),
+        ("detect-1", "detect", DetectOptions(1)),
+        ("detect-2", "detect", DetectOptions(2)),
+        ("match", "match", MatchOptions()),
+        ("emit", "emit", EmitOptions()),
+    ):
         stage = table.claim(name, kind, options)
         stage.inbox, stage.process = queue.Queue(), Running()
     return table
@@ -122,7 +126,8 @@ def test_what_match_decides_goes_to_emit_and_the_live_view_keeps_the_newest_fram
 
 
 def test_camera_status_ring_requests_and_the_end_of_a_replay_are_answered_in_the_supervisor(
-        hub: Hub, table: StageTable, rings: RingAllocator):
+    hub: Hub, table: StageTable, rings: RingAllocator
+):
     capture = stage(table, "capture cam0")
     hub.route(capture, messages.CameraStatus("cam0", "failed", "cannot open stream"))
     assert hub.live.camera_status["cam0"].error == "cannot open stream"
@@ -151,7 +156,9 @@ def test_every_message_a_stage_sends_has_a_route(hub: Hub):
     """A new message type must get its row in Hub.routes(); the ones below only travel from the supervisor."""
     to_stages_only = {"Stop", "RingReady", "CameraUrls"}
     parts = {"Face", "FaceResult"}  # carried inside a FaceBatch or a FrameResult
-    sent = {obj for name, obj in vars(messages).items()
-            if dataclasses.is_dataclass(obj) and obj.__module__ == messages.__name__
-            and name not in to_stages_only | parts}
+    sent = {
+        obj
+        for name, obj in vars(messages).items()
+        if dataclasses.is_dataclass(obj) and obj.__module__ == messages.__name__ and name not in to_stages_only | parts
+    }
     assert set(hub.routes()) == sent

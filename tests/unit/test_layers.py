@@ -128,8 +128,7 @@ def test_pipeline_subpackages_import_only_their_level_and_below() -> None:
         level = pipeline_level(name)
         if level is None:
             continue
-        faults += [f"{name} imports {target}" for target in sorted(targets)
-                   if (pipeline_level(target) or 0) > level]
+        faults += [f"{name} imports {target}" for target in sorted(targets) if (pipeline_level(target) or 0) > level]
     assert faults == []
 
 
@@ -171,6 +170,7 @@ def test_the_cycle_finder_sees_a_circle_through_a_function_level_import(tmp_path
 def test_the_guard_sees_an_upward_import(tmp_path: Path) -> None:
     """The parser finds imports at module level and inside functions alike."""
     source = tmp_path / "sample.py"
-    source.write_text("import pipeline.supervision.hub\n\ndef f():\n    from control.app import make_app\n",
-                      encoding="utf-8")
+    source.write_text(
+        "import pipeline.supervision.hub\n\ndef f():\n    from control.app import make_app\n", encoding="utf-8"
+    )
     assert imported_packages(source) == {("pipeline", 1), ("control", 4)}

@@ -78,7 +78,8 @@ def test_no_answer_or_no_rtsp_says_only_that_the_stream_did_not_open() -> None:
 
 
 def test_rtsp_is_read_over_the_cameras_transport_with_the_operators_options_kept(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     rtsp_only = "protocol_whitelist;rtsp,rtp,udp,tcp"  # last, so the operator's options cannot widen it
     assert ffmpeg_options("rtsp://cam/live", "tcp") == f"rtsp_transport;tcp|{rtsp_only}"
     assert ffmpeg_options("RTSP://cam/live", "udp") == f"rtsp_transport;udp|{rtsp_only}"

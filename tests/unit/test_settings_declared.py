@@ -144,8 +144,13 @@ def test_the_readme_table_is_the_declared_one() -> None:
 def test_a_camera_round_trips_through_its_json_form() -> None:
     camera = check_camera({"id": "door", "stream_url": "rtsp://door.local/live", "detect_fps": 2})
     assert Camera.from_dict(camera.to_dict()) == camera
-    assert camera.to_dict() == {"id": "door", "stream_url": "rtsp://door.local/live", "name": None,
-                                "enabled": True, "detect_fps": 2.0}
+    assert camera.to_dict() == {
+        "id": "door",
+        "stream_url": "rtsp://door.local/live",
+        "name": None,
+        "enabled": True,
+        "detect_fps": 2.0,
+    }
     settings = Settings.of({"cameras": [camera.to_dict()]})
     assert settings.cameras == (camera,) and settings.as_dict()["cameras"] == [camera.to_dict()]
 

@@ -30,12 +30,19 @@ def test_rows_add_up_per_kind() -> None:
     board = StatsBoard(4)
     for row, (frames, faces, p50, p95) in enumerate(((100, 40, 10.0, 30.0), (80, 30, 20.0, 90.0), (180, 70, 0.1, 0.5))):
         values = board.table[row]
-        for field, value in (("frames_in", frames), ("frames_out", frames), ("faces", faces), ("ms_p50", p50),
-                             ("ms_p95", p95)):
+        for field, value in (
+            ("frames_in", frames),
+            ("frames_out", frames),
+            ("faces", faces),
+            ("ms_p50", p50),
+            ("ms_p95", p95),
+        ):
             values[INDEX[field]] = value
-    rows = [figures(board, 0, "detect-1", "detect", restarts=1, queue_hwm=2),
-            figures(board, 1, "detect-2", "detect", queue_hwm=1, queue_depth=1),
-            figures(board, 2, "match", "match", queue_hwm=5)]
+    rows = [
+        figures(board, 0, "detect-1", "detect", restarts=1, queue_hwm=2),
+        figures(board, 1, "detect-2", "detect", queue_hwm=1, queue_depth=1),
+        figures(board, 2, "match", "match", queue_hwm=5),
+    ]
     sums = by_kind(rows, elapsed=2.0)
     detect, match = sums["detect"], sums["match"]
     assert (detect["processes"], detect["frames_out"], detect["faces"], detect["restarts"]) == (2, 180, 70, 1)

@@ -27,8 +27,14 @@ print("set" if flag.wait(60.0) else "never set", flush=True)
 
 
 def test_a_signal_while_the_flags_lock_is_held_stops_the_stage_without_deadlock() -> None:
-    done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=REPO, capture_output=True, text=True, timeout=30,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.split("\n")
     assert lines[:2] == ["stopped", "set"]

@@ -19,13 +19,15 @@ PRIVATE_REACH = re.compile(r"\b\w*store\w*(?:\.core)?\._[a-z]\w*")  # a private 
 
 def imports_the_top(path: Path) -> list[int]:
     """The lines where a file imports `facegate.store` itself (inside functions too)."""
+
     def names(node: ast.AST) -> list[str]:
         if isinstance(node, ast.Import):
             return [alias.name for alias in node.names]
         return [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
 
-    return [node.lineno for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-            if "facegate.store" in names(node)]
+    return [
+        node.lineno for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))) if "facegate.store" in names(node)
+    ]
 
 
 def test_no_record_module_imports_the_package_top() -> None:
@@ -36,8 +38,9 @@ def test_no_record_module_imports_the_package_top() -> None:
 
 def test_the_guard_sees_an_import_of_the_top_inside_a_function(tmp_path: Path) -> None:
     source = tmp_path / "sample.py"
-    source.write_text("from facegate.store.core import iso_now\n\ndef f():\n    from facegate.store import Store\n",
-                      encoding="utf-8")
+    source.write_text(
+        "from facegate.store.core import iso_now\n\ndef f():\n    from facegate.store import Store\n", encoding="utf-8"
+    )
     assert imports_the_top(source) == [4]
 
 

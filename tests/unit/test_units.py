@@ -24,18 +24,21 @@ from pipeline.transport.shm import run_prefix
 from pipeline.transport.track_hints import iou
 
 
-@pytest.mark.parametrize("updates, message", [
-    ({"threshold": 0}, "threshold must be in (0, 1]"),
-    ({"threshold": 1.5}, "threshold must be in (0, 1]"),
-    ({"threshold": "abc"}, "threshold must be a number"),
-    ({"threshold": math.nan}, "finite"),
-    ({"threshold": True}, "threshold must be a number"),
-    ({"stream_url": "ftp://camera/x"}, "scheme 'ftp' is not supported"),
-    ({"stream_url": ""}, "must not be empty"),
-    ({"stream_url": ["x"]}, "must be a string"),
-    ({"colour": 1}, "unknown setting 'colour'"),
-    ({"workers": 2.5}, "whole number"),
-])
+@pytest.mark.parametrize(
+    "updates, message",
+    [
+        ({"threshold": 0}, "threshold must be in (0, 1]"),
+        ({"threshold": 1.5}, "threshold must be in (0, 1]"),
+        ({"threshold": "abc"}, "threshold must be a number"),
+        ({"threshold": math.nan}, "finite"),
+        ({"threshold": True}, "threshold must be a number"),
+        ({"stream_url": "ftp://camera/x"}, "scheme 'ftp' is not supported"),
+        ({"stream_url": ""}, "must not be empty"),
+        ({"stream_url": ["x"]}, "must be a string"),
+        ({"colour": 1}, "unknown setting 'colour'"),
+        ({"workers": 2.5}, "whole number"),
+    ],
+)
 def test_bad_settings_are_refused_with_a_reason(updates: dict, message: str) -> None:
     with pytest.raises(SettingError, match=message.replace("(", r"\(").replace(")", r"\)").replace("]", r"\]")):
         validate(updates)
@@ -71,8 +74,13 @@ def test_store_registers_deletes_and_counts(tmp_path: Path) -> None:
 def test_store_keeps_results_newest_first_and_the_outbox(tmp_path: Path) -> None:
     store = Store(tmp_path)
     for i, name in enumerate(["Ada", "Bob", "Ada"]):
-        result = {"timestamp": f"t{i}", "name": name, "confidence": 0.6, "distance": 0.4,
-                  "box": {"top": 1, "right": 2, "bottom": 3, "left": 0}}
+        result = {
+            "timestamp": f"t{i}",
+            "name": name,
+            "confidence": 0.6,
+            "distance": 0.4,
+            "box": {"top": 1, "right": 2, "bottom": 3, "left": 0},
+        }
         store.results.add(f"evt_{i}", result, "cam0", "file.mp4", '{"x": 1}', created=100.0 + i)
     assert [r["timestamp"] for r in store.results.recent(10)] == ["t2", "t1", "t0"]
     assert [r["timestamp"] for r in store.results.recent(10, "Ada")] == ["t2", "t0"]
@@ -201,8 +209,9 @@ def test_large_gallery_two_stage_search_finds_the_exact_nearest() -> None:
 def test_a_starting_run_sweeps_the_segments_of_dead_runs_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """In a folder of its own (the real /dev/shm is swept by every run on the machine at once): dead runs'
     segments go; this run's, a live facegate run's and other programs' stay."""
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True, timeout=60)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True, timeout=60
+    )
     dead = int(gone.stdout)
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "facegate"])
     try:
@@ -211,8 +220,14 @@ def test_a_starting_run_sweeps_the_segments_of_dead_runs_only(tmp_path: Path, mo
             if b"facegate" in cmdline.read_bytes():
                 break
             time.sleep(0.01)
-        names = [f"facegate-{dead}-cam0-1", f"facegate-{dead}-board", f"facegate-{os.getpid()}-cam0-1",
-                 f"facegate-{live.pid}-cam0-1", "someone-else", "facegate-notapid"]
+        names = [
+            f"facegate-{dead}-cam0-1",
+            f"facegate-{dead}-board",
+            f"facegate-{os.getpid()}-cam0-1",
+            f"facegate-{live.pid}-cam0-1",
+            "someone-else",
+            "facegate-notapid",
+        ]
         for name in names:
             (tmp_path / name).write_bytes(b"x")
         monkeypatch.setattr(shm, "SHM_DIR", tmp_path)

@@ -38,8 +38,11 @@ def _moved_rows(connection: sa.Connection) -> list[dict[str, Any]]:
     """The cameras the config held: the default camera (from stream_url), then the list, in order."""
     default_id = str(_stored(connection, "camera_id", DEFAULT_CAMERA_ID) or DEFAULT_CAMERA_ID)
     stream_url = _stored(connection, "stream_url", None)
-    listed = [c for c in _stored(connection, "cameras", None) or []
-              if isinstance(c, dict) and c.get("id") and c.get("stream_url")]
+    listed = [
+        c
+        for c in _stored(connection, "cameras", None) or []
+        if isinstance(c, dict) and c.get("id") and c.get("stream_url")
+    ]
     entries = []
     if stream_url and all(c["id"] != default_id for c in listed):
         entries.append({"id": default_id, "stream_url": str(stream_url)})
@@ -53,9 +56,17 @@ def _moved_rows(connection: sa.Connection) -> list[dict[str, Any]]:
         seen.add(entry["id"])
         at = now + len(rows) * ORDER_STEP_S
         fps = entry.get("detect_fps")
-        rows.append({"id": str(entry["id"]), "name": entry.get("name"), "stream_url": str(entry["stream_url"]),
-                     "enabled": bool(entry.get("enabled", True)), "detect_fps": None if fps is None else float(fps),
-                     "created_at": at, "updated_at": at})
+        rows.append(
+            {
+                "id": str(entry["id"]),
+                "name": entry.get("name"),
+                "stream_url": str(entry["stream_url"]),
+                "enabled": bool(entry.get("enabled", True)),
+                "detect_fps": None if fps is None else float(fps),
+                "created_at": at,
+                "updated_at": at,
+            }
+        )
     return rows
 
 
@@ -80,14 +91,23 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     connection = op.get_bind()
-    cameras = sa.table("cameras", *(sa.column(name) for name in
-                                    ("id", "name", "stream_url", "enabled", "detect_fps", "created_at")))
+    cameras = sa.table(
+        "cameras", *(sa.column(name) for name in ("id", "name", "stream_url", "enabled", "detect_fps", "created_at"))
+    )
     rows = connection.execute(sa.select(cameras).order_by(cameras.c.created_at, cameras.c.id)).all()
     default_id = str(_stored(connection, "camera_id", DEFAULT_CAMERA_ID) or DEFAULT_CAMERA_ID)
     default = next((r for r in rows if r.id == default_id), None)
-    listed = [{"id": r.id, "stream_url": r.stream_url, "name": r.name, "enabled": bool(r.enabled),
-               **({"detect_fps": r.detect_fps} if r.detect_fps is not None else {})}
-              for r in rows if r.id != default_id]
+    listed = [
+        {
+            "id": r.id,
+            "stream_url": r.stream_url,
+            "name": r.name,
+            "enabled": bool(r.enabled),
+            **({"detect_fps": r.detect_fps} if r.detect_fps is not None else {}),
+        }
+        for r in rows
+        if r.id != default_id
+    ]
     values = {"cameras": listed, "stream_url": default.stream_url if default is not None else None}
     connection.execute(config.delete().where(config.c.key.in_(tuple(values))))
     connection.execute(config.insert(), [{"key": k, "value": json.dumps(v)} for k, v in values.items()])
