@@ -62,7 +62,7 @@ class WebhookConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WebhookConfig:
-        """Read the old script's variables plus `FACEGATE_WEBHOOK_*` tuning; bad numbers keep the defaults."""
+        """Read the v1 webhook variables plus `FACEGATE_WEBHOOK_*` tuning; bad numbers keep the defaults."""
         env = os.environ if environ is None else environ
         url: str | None = env.get("NEXTJS_WEBHOOK_URL", DEFAULT_URL).strip() or None
         if env.get("FACEGATE_WEBHOOKS", "on").strip().lower() in {"off", "0", "false", "no"}:
@@ -115,7 +115,7 @@ def warn_if_forgeable(config: WebhookConfig) -> None:
 
 
 def webhook_body(result: Result, camera_id: str | None, stream_url: str | None) -> str:
-    """The old script's payload, serialised once so that the signature covers the exact bytes sent.
+    """The v1 webhook payload, serialised once so that the signature covers the exact bytes sent.
 
     `camera_stream_url` keeps its place but never its password (`rtsp://admin:***@cam/live`).
     """
