@@ -306,6 +306,8 @@ def test_a_database_restart_loses_nothing(
         assert poll_until(fresh_results_from_both, 120.0), cluster.logs()
         assert all(n["alive"] for n in b.get("/api/nodes").json()["nodes"])
         assert b.post("/api/stop").status_code == 200
+        # node a hears the stop on its agent's next tick: until then it may still decide events
+        assert poll_until(lambda: not any(n.get("/api/status").json()["running"] for n in (a, b)), 60.0)
         reader = Store(cluster.root / "reader", database_url=pg_url)
         try:
 

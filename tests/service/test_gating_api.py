@@ -61,4 +61,4 @@ def test_gating_settings_are_changed_live_and_a_camera_has_its_own_rate(api: Ser
     assert api.put("/api/cameras/door", json={"detect_fps": 100}).status_code == 400
     assert api.put("/api/cameras/door", json={"detect_fps": None}).json()["camera"]["detect_fps"] == 2.0
     refused = api.put("/api/cameras/cam0", json={"detect_fps": 4})
-    assert refused.status_code == 400 and "global detect_fps" in refused.json()["error"]
+    assert refused.status_code == 409 and "global detect_fps" in refused.json()["error"]
