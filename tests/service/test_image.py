@@ -67,7 +67,8 @@ class Container:
         buildah("config", "--volume", "/data-", self.name)
 
     def argv(self, args: list[str], env: dict[str, str]) -> list[str]:
-        envs = [f"--env={k}={v}" for k, v in env.items()]
+        # the API may add file cameras from the media dir only: here, the read-only mount of the test data
+        envs = [f"--env={k}={v}" for k, v in {"FACEGATE_MEDIA_DIR": "/media", **env}.items()]
         return ["buildah", "run", "--isolation=chroot", "--network=host", *self.mounts, *envs, self.name, "--", *args]
 
     def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
