@@ -10,6 +10,7 @@ sending its STOPSIGNAL to the entrypoint's process; the tests do the same to the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -117,6 +118,20 @@ class Served:
         assert code == 0, (code, self.text())
         return took
 
+    def __enter__(self) -> Served:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """A test that failed half-way leaves no container behind: SIGTERM, then SIGKILL after 30 s."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(30)
+
 
 def _descendant(root: int, title: str) -> int | None:
     """The pid of a process under `root` whose command line starts with `title`."""
@@ -182,42 +197,42 @@ def test_register_replay_serve_stop_and_serve_again(container: Container, tmp_pa
     assert report["frames"] > 200 and report["lost"] == 0, report
 
     port, log = free_port(), tmp_path / "serve.log"
-    first = container.serve(port, log)
-    first.wait_ok()
-    assert _uid(first.pid) == USER_ID, "the supervisor runs as the image's user, not root"
-    check = subprocess.run(
-        container.argv(container.healthcheck[1:], first.env), capture_output=True, text=True, timeout=60
-    )
-    assert check.returncode == 0 and check.stdout.strip().endswith(": ok"), (check.stdout, check.stderr)
-    made = data / "admin_token"  # closed by default: the first start made the admin token, for its owner only
-    assert made.stat().st_mode & 0o777 == 0o600 and made.stat().st_uid == USER_ID
-    api = requests.Session()
-    assert api.get(first.url + "/api/persons").status_code == 401
-    api.headers["Authorization"] = f"Bearer {made.read_text().strip()}"
-    assert [p["name"] for p in api.get(first.url + "/api/persons").json()["persons"]] == [LIN]
-    named = api.get(f"{first.url}/api/results/{LIN}").json()["total"]
-    assert named > 0, "the replay's events named Lin"
-    with (tmp_path / "media" / "alex-lacamoire.png").open("rb") as photo:
-        added = api.post(first.url + "/api/register", data={"name": ALEX}, files={"image": photo})
-    assert added.status_code == 200, added.text
-    assert api.put(first.url + "/api/config", json={"stream_url": "/media/short_hamilton_clip.mp4"}).ok
-    assert api.post(first.url + "/api/start").ok
-    live = poll_until(lambda: api.get(f"{first.url}/api/results/{LIN}").json()["total"] > named, 120, 0.5)
-    assert live, ("the live camera named Lin", first.text())
-    assert leaks.segments_of(first.pid), "a live camera has its ring in /dev/shm"
-    took = first.stop()
-    print(f"SIGTERM to exit with a live camera: {took:.1f} s")
-    assert took < DOCKER_STOP_GRACE_S, f"stopping took {took:.1f} s: docker stop would have killed it"
-    assert not leaks.segments_of(first.pid), "a /dev/shm segment was left behind"
+    with container.serve(port, log) as first:
+        first.wait_ok()
+        assert _uid(first.pid) == USER_ID, "the supervisor runs as the image's user, not root"
+        check = subprocess.run(
+            container.argv(container.healthcheck[1:], first.env), capture_output=True, text=True, timeout=60
+        )
+        assert check.returncode == 0 and check.stdout.strip().endswith(": ok"), (check.stdout, check.stderr)
+        made = data / "admin_token"  # closed by default: the first start made the admin token, for its owner only
+        assert made.stat().st_mode & 0o777 == 0o600 and made.stat().st_uid == USER_ID
+        api = requests.Session()
+        assert api.get(first.url + "/api/persons").status_code == 401
+        api.headers["Authorization"] = f"Bearer {made.read_text().strip()}"
+        assert [p["name"] for p in api.get(first.url + "/api/persons").json()["persons"]] == [LIN]
+        named = api.get(f"{first.url}/api/results/{LIN}").json()["total"]
+        assert named > 0, "the replay's events named Lin"
+        with (tmp_path / "media" / "alex-lacamoire.png").open("rb") as photo:
+            added = api.post(first.url + "/api/register", data={"name": ALEX}, files={"image": photo})
+        assert added.status_code == 200, added.text
+        assert api.put(first.url + "/api/config", json={"stream_url": "/media/short_hamilton_clip.mp4"}).ok
+        assert api.post(first.url + "/api/start").ok
+        live = poll_until(lambda: api.get(f"{first.url}/api/results/{LIN}").json()["total"] > named, 120, 0.5)
+        assert live, ("the live camera named Lin", first.text())
+        assert leaks.segments_of(first.pid), "a live camera has its ring in /dev/shm"
+        took = first.stop()
+        print(f"SIGTERM to exit with a live camera: {took:.1f} s")
+        assert took < DOCKER_STOP_GRACE_S, f"stopping took {took:.1f} s: docker stop would have killed it"
+        assert not leaks.segments_of(first.pid), "a /dev/shm segment was left behind"
 
-    second = container.serve(port, log)
-    second.wait_ok()
-    assert sorted(p["name"] for p in api.get(second.url + "/api/persons").json()["persons"]) == [ALEX, LIN]
-    assert api.get(f"{second.url}/api/results/{LIN}").json()["total"] > named
-    status = api.get(second.url + "/api/status").json()
-    assert status["running"] and status["stream_url"] == "/media/short_hamilton_clip.mp4", "recognition resumed"
-    second.stop()
-    assert not leaks.segments_of(second.pid)
+    with container.serve(port, log) as second:
+        second.wait_ok()
+        assert sorted(p["name"] for p in api.get(second.url + "/api/persons").json()["persons"]) == [ALEX, LIN]
+        assert api.get(f"{second.url}/api/results/{LIN}").json()["total"] > named
+        status = api.get(second.url + "/api/status").json()
+        assert status["running"] and status["stream_url"] == "/media/short_hamilton_clip.mp4", "recognition resumed"
+        second.stop()
+        assert not leaks.segments_of(second.pid)
 
 
 def _uid(pid: int) -> int:
