@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from control.service_api import Conflict, ServiceError
-from entry.node_agent import NODE_TIMEOUT_S, ClusterAgent, advertised_url
+from entry.node_agent import NODE_TIMEOUT_S, TICK_S, ClusterAgent, advertised_url
 from entry.retention_timer import RetentionTimer
 from facegate import __version__, camera_source
 from facegate.camera import Camera, check_camera
@@ -37,27 +37,6 @@ log = logging.getLogger("facegate.service")  # the name operators know
 STATUS_LISTED = 20  # cameras GET /api/status lists (the seed's 16 and a few); /api/cameras pages through all
 BOOT_WAIT_S = 60.0  # how long a start or add-camera request waits for the stages to be up
 
-PROCESS_FIELDS = (
-    "name",
-    "kind",
-    "pid",
-    "alive",
-    "frames_in",
-    "frames_out",
-    "fps",
-    "ms_p50",
-    "ms_p95",
-    "faces",
-    "encodings",
-    "drops",
-    "lost",
-    "queue_depth",
-    "queue_hwm",
-    "restarts",
-    "cpu_s",
-    "rss_mb",
-)
-
 
 class Service:
     def __init__(self, store: Store, settings: Settings, data_dir: str, log_level: str | None = None) -> None:
@@ -67,6 +46,7 @@ class Service:
         self.workers = settings.workers
         self._pipeline = Pipeline(data_dir, settings, follow_config=True, log_level=log_level)
         self.running = False
+        self._said: tuple[bool, float] | None = None  # what this node last wrote to `running`, and when
         self.node_id = str(settings.node_id)
         self.max_cameras = settings.max_cameras
         self.held: set[str] = set()  # the cameras whose lease this node holds: the ones it runs
@@ -154,8 +134,7 @@ class Service:
             cameras = self.cameras()
             if not cameras:
                 raise ServiceError('no stream_url is configured: PUT /api/config {"stream_url": ...} first')
-            self.running = True
-            self.store.core.set_meta("running", "1")
+            self._say_running(True)
             self._reconcile()
             self._wake_agent()
             log.info("recognition started on %s", ", ".join(f"{c} ({u})" for c, u in cameras.items()))
@@ -163,15 +142,31 @@ class Service:
 
     def stop(self) -> None:
         with self._lock:
-            self.running = False
-            self.store.core.set_meta("running", "0")
+            self._say_running(False)
             self._reconcile()
             self._wake_agent()
             log.info("recognition stopped")
 
+    def _say_running(self, running: bool) -> None:
+        self.running = running
+        self._said = (running, time.monotonic())
+        self.store.core.set_meta("running", "1" if running else "0")
+
+    def _heard_running(self, read: bool) -> bool:
+        """Whether recognition runs, as the agent read it, unless this node wrote the other value moments ago:
+        a round that read before that write committed is stale (the round woken after the commit reads it)."""
+        if self._said is not None:
+            said, at = self._said
+            if read == said or time.monotonic() - at > 2 * TICK_S:
+                self._said = None
+            else:
+                return said
+        return read
+
     def follow_leases(self, held: set[str], running: bool) -> None:
         """The cluster agent's word: run these cameras (whether recognition is on is shared by all nodes)."""
         with self._lock:
+            running = self._heard_running(running)
             if running != self.running:
                 log.info("recognition %s by another node", "started" if running else "stopped")
             self.held, self.running = set(held), running
@@ -368,7 +363,7 @@ class Service:
     def stats(self) -> dict[str, Any]:
         return {
             "stages": self._pipeline.figures_by_kind(),
-            "processes": [{k: getattr(row, k) for k in PROCESS_FIELDS} for row in self._pipeline.stage_figures()],
+            "processes": [row.shown() for row in self._pipeline.stage_figures()],
             "events": self._pipeline.events,
         }
 

@@ -58,6 +58,29 @@ INDEX = {name: i for i, name in enumerate(FIELDS)}
 BUCKET_INDEX = [INDEX[f"lat_le_{b}"] for b in LATENCY_BUCKETS_S]
 
 
+# what GET /api/status shows of each stage process, in this order (the seed's fields first)
+SHOWN_FIELDS = (
+    "name",
+    "kind",
+    "pid",
+    "alive",
+    "frames_in",
+    "frames_out",
+    "fps",
+    "ms_p50",
+    "ms_p95",
+    "faces",
+    "encodings",
+    "drops",
+    "lost",
+    "queue_depth",
+    "queue_hwm",
+    "restarts",
+    "cpu_s",
+    "rss_mb",
+)
+
+
 @dataclass(frozen=True)
 class StageFigures(BoardRow):
     """A stage process's row plus what only the supervisor knows of it."""
@@ -72,6 +95,10 @@ class StageFigures(BoardRow):
     @classmethod
     def of(cls, row: BoardRow, **supervisor: Any) -> StageFigures:
         return cls(**asdict(row), **supervisor)
+
+    def shown(self) -> dict[str, Any]:
+        """The fields GET /api/status lists for each stage process, in that order."""
+        return {name: getattr(self, name) for name in SHOWN_FIELDS}
 
 
 class StatsBoard:
