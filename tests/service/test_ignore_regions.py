@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import requests
 
+from tests.service import test_live_api
 from tests.support.service_proc import ServiceProcess, children, poll_until
 from tests.support.supervisor_cli import copy_gallery
 from tests.support.webhook_receiver import WebhookReceiver
@@ -27,14 +28,7 @@ CORNER = [[[0, 0], [0.05, 0], [0, 0.05]]]  # no face of the clip has its centre 
 WIDER_THAN_ANY_FACE = 1000  # the clip is 640x360
 CLIP_FRAMES = 275
 
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[WebhookReceiver]:
-    hooks = WebhookReceiver().start()
-    try:
-        yield hooks
-    finally:
-        hooks.stop()
+receiver = test_live_api.receiver  # the fixture: a local webhook receiver for the module
 
 
 @pytest.fixture(scope="module")
