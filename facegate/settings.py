@@ -40,7 +40,7 @@ ENV_PREFIX = "FACEGATE_"
 
 
 def check_timezone(value: Any) -> str:
-    """An IANA time zone name that zoneinfo knows ("UTC", "Europe/Paris"): the days of attendance, the hours of a filter."""
+    """An IANA time zone name zoneinfo knows ("UTC", "Europe/Paris"): attendance days, the hours of a filter."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     if not isinstance(value, str) or not 1 <= len(value) <= TIMEZONE_MAX:
