@@ -39,6 +39,19 @@ DEFAULT_VISITOR_THRESHOLD = 0.5  # chosen from bench.visitor_threshold (see the 
 ENV_PREFIX = "FACEGATE_"
 
 
+def check_timezone(value: Any) -> str:
+    """An IANA time zone name zoneinfo knows ("UTC", "Europe/Paris"): attendance days, the hours of a filter."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not isinstance(value, str) or not 1 <= len(value) <= TIMEZONE_MAX:
+        raise SettingError(f"timezone must be an IANA time zone name of at most {TIMEZONE_MAX} characters")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise SettingError(f"timezone {value!r} is not a known IANA time zone") from None
+    return value
+
+
 def check_database_url(value: Any) -> str | None:
     """postgresql://... (the store in PostgreSQL) or empty/None (SQLite in the data dir)."""
     from facegate.db.engine import parse_url  # SQLAlchemy only when a URL is given
@@ -55,6 +68,8 @@ def check_database_url(value: Any) -> str | None:
 
 
 START, PROCESS = Lifetime.START, Lifetime.PROCESS
+TIMEZONE_MAX = 64
+TIMEZONE_EXAMPLES = ("UTC", "Europe/Paris", "America/New_York")
 DATABASE_URL_EXAMPLES = ("postgresql://facegate:secret@db.local/facegate", None, 5)
 
 
@@ -165,6 +180,20 @@ class Settings:
         " a camera may set its own",
         per_camera=True,
     )
+    presence_window_s: float = declare(
+        120.0,
+        Number(5.0, 86400.0),
+        "a person or visitor seen within this long is present; unseen this long on every camera, they have left",
+    )
+    timezone: str = declare(
+        "UTC",
+        Checked(
+            check_timezone,
+            TIMEZONE_EXAMPLES,
+            (("type", "string"), ("minLength", 1), ("maxLength", TIMEZONE_MAX)),
+        ),
+        "IANA time zone of attendance days and of webhook endpoints' `hours` (e.g. `Europe/Paris`)",
+    )
     retention_days: int = declare(
         30,
         Number(0, 3650, integer=True),
@@ -197,6 +226,12 @@ class Settings:
         Number(0, 1000, integer=True),
         "API uploads that may wait for a face worker; more are answered 429 with Retry-After",
         lifetime=START,
+    )
+    webhook_private_ok: bool = declare(
+        False,
+        Flag(),
+        "webhook endpoints may be on private, loopback or link-local addresses (the v1 webhook always may)",
+        lifetime=PROCESS,
     )
     max_image_pixels: int = declare(
         16_000_000,

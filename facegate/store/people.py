@@ -168,6 +168,11 @@ class GalleryRecords:
         rows = self._person_rows(person_id)
         return rows[0] if rows else None
 
+    def id_of(self, name: str) -> int | None:
+        """The id of the person of that name, or None."""
+        found = self.core.scalar(sa.select(persons.c.id).where(persons.c.name == name))
+        return None if found is None else int(found)
+
     def count_people(self) -> int:
         return self.core.count(persons)
 

@@ -124,7 +124,7 @@ def test_a_database_holding_the_old_camera_list_is_upgraded_with_every_camera(lo
     store = Store(*location)
     try:
         rows = store.cameras.all()
-        unset = {"min_face_px": None, "ignore_regions": None}  # the columns 0007 added
+        unset = {"min_face_px": None, "ignore_regions": None}  # the columns 0008 added
         assert [r.fields for r in rows] == [
             {"id": "door", "name": None, "stream_url": "rtsp://u:p@door/live", "enabled": True, "detect_fps": None}
             | unset,

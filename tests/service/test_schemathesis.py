@@ -49,6 +49,7 @@ CONSUMING = {
     "DELETE /api/persons/{person_id}/encodings/{encoding_id}",
     "DELETE /api/visitors/{visitor_id}",
     "POST /api/visitors/{visitor_id}/register",
+    "POST /api/visitors/merge",
     "DELETE /api/unknown/{unknown_id}",
     "POST /api/unknown/{unknown_id}/register",
     "GET /api/cameras/{camera_id}/snapshot.jpg",
@@ -111,6 +112,9 @@ def _plant(data_dir: Path, faces: Path) -> dict[str, str]:
         UNKNOWN_REGISTERED=unknown[2],
     )
     ids["VISITOR_FACE"] = store.visitors.get(visitors[0])["faces"][0]["id"]
+    for key in ("MERGE_INTO", "MERGED"):  # one person seen twice: the merge route's pair
+        ids[key] = store.visitors.create(now)
+        store.visitors.offer_face(ids[key], obama, obama_crop, 1.0)
     store.close()
     return {key: str(value) for key, value in ids.items()}
 
@@ -153,7 +157,7 @@ def test_every_planted_id_is_real(service: ServiceProcess, planted: tuple[Path, 
         f"/api/persons/{ids['CROPS_PERSON']}/encodings/{ids['ENCODING_GONE']}.jpg",
         f"/api/results/{ids['EVENT']}/crop.jpg",
         f"/api/results/{ids['EVENT_NAMED']}/crop.jpg",
-        *(f"/api/visitors/{ids[v]}" for v in ("VISITOR", "VISITOR_GONE", "VISITOR_REGISTERED")),
+        *(f"/api/visitors/{ids[v]}" for v in ("VISITOR", "VISITOR_GONE", "VISITOR_REGISTERED", "MERGE_INTO", "MERGED")),
         f"/api/visitors/{ids['VISITOR']}/faces/{ids['VISITOR_FACE']}.jpg",
         *(f"/api/unknown/{ids[u]}.jpg" for u in ("UNKNOWN", "UNKNOWN_GONE", "UNKNOWN_REGISTERED")),
     ):
@@ -217,6 +221,9 @@ def test_schemathesis_finds_no_failure(
     output = schemathesis(service, with_ids, tmp_path, "--mode", "positive", "--max-examples", str(MAX_EXAMPLES // 2))
     # only routes that delete or use up their row answer 404 once it is gone (and a camera with no frame yet)
     assert missing_data(output) <= CONSUMING, output
+    ids = planted[1]  # the pair was merged with its real ids: the second is gone into the first
+    assert service.get(f"/api/visitors/{ids['MERGED']}").status_code == 404
+    assert service.get(f"/api/visitors/{ids['MERGE_INTO']}").status_code == 200
     output = schemathesis(service, CONFIG, tmp_path, "--max-examples", str(MAX_EXAMPLES))
     summary = output[output.rfind("SUMMARY") :]
     for phase in ("Coverage", "Fuzzing", "Stateful"):

@@ -1558,10 +1558,12 @@ export interface operations {
                     model?: "hog" | "cnn";
                     motion_min_area?: number;
                     motion_threshold?: number;
+                    presence_window_s?: number;
                     recheck_s?: number;
                     retention_days?: number;
                     stream_url?: (string | number) | null;
                     threshold?: number;
+                    timezone?: string;
                     unknown_events?: boolean;
                     unknown_recheck_s?: number;
                     upsample?: number;

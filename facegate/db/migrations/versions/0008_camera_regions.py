@@ -4,15 +4,15 @@ Two nullable columns of `cameras`: `min_face_px` (NULL: the global setting appli
 `ignore_regions` (JSON polygons in frame-relative coordinates; NULL: none). Existing cameras keep
 behaving as before. The downgrade drops both.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
