@@ -147,6 +147,81 @@ function renderPeople(persons) {
   }));
 }
 
+// --- who is here: presence now, a day's attendance, the webhook endpoints with their counts ---------------
+const when = (iso) => (iso ? new Date(iso).toLocaleTimeString() : "");
+const cell = (text, className = "") => el("td", { className, textContent: String(text ?? "") });
+const attendancePath = (day, csv = false) => `/api/attendance?from=${day}&to=${day}${csv ? "&format=csv" : ""}`;
+
+function attendanceDay() {
+  const input = $("attendance-date");
+  if (!input.value) {  // today, on this browser's calendar
+    const now = new Date();
+    input.value = [now.getFullYear(), now.getMonth() + 1, now.getDate()].map((n) => String(n).padStart(2, "0")).join("-");
+  }
+  return input.value;
+}
+
+function renderPresence(presence) {
+  const here = [
+    ...presence.people.filter((p) => p.present).map((p) => ({ ...p, key: `person-${p.person_id}`, who: p.name })),
+    ...presence.visitors.filter((v) => v.present)
+      .map((v) => ({ ...v, key: `visitor-${v.visitor_id}`, who: `Visitor #${v.visitor_id}` })),
+  ];
+  $("presence").tBodies[0].replaceChildren(...here.map((p) => el("tr", { dataset: { present: p.key } },
+    cell(p.who, "present-name"), cell(p.camera_id, "present-camera"), cell(when(p.last_seen), "present-seen"))));
+  $("presence-note").textContent = here.length ? "" : `Nobody seen in the last ${presence.window_s} s.`;
+}
+
+function renderAttendance(day, answer) {
+  $("attendance").tBodies[0].replaceChildren(...answer.days.map((row) => el("tr", { dataset: { person: row.person_id } },
+    cell(row.name, "attendance-name"), cell(when(row.first_seen), "first-seen"), cell(when(row.last_seen), "last-seen"),
+    cell(row.sightings, "sightings"), cell(row.cameras.join(", "), "cameras"))));
+  $("attendance-note").textContent = answer.days.length ? "" : `Nobody seen on ${day}.`;
+}
+
+function renderEndpoints(endpoints) {
+  $("endpoints").tBodies[0].replaceChildren(...endpoints.map((endpoint) => el("tr",
+    { dataset: { endpoint: endpoint.id }, className: endpoint.enabled ? "" : "disabled" },
+    el("td", {}, el("strong", { textContent: endpoint.description || endpoint.id }),
+      el("div", { className: "muted endpoint-url", textContent: endpoint.url })),
+    cell(endpoint.events.join(", ")), cell(endpoint.deliveries.delivered, "delivered"),
+    cell(endpoint.deliveries.pending, "pending"), cell(endpoint.deliveries.failed, "failed"))));
+  $("endpoints-note").textContent = endpoints.length ? "" : "No webhook endpoint.";
+}
+
+/** One panel: its data rendered, or why it is not there (a route this service lacks, a token without the scope). */
+async function panel(name, load, render) {
+  try {
+    render(await load());
+  } catch (error) {
+    $(name).tBodies[0].replaceChildren();
+    $(`${name}-note`).textContent = `Not available: ${error.message}`;
+  }
+}
+
+async function refreshWhoIsHere() {
+  const day = attendanceDay();
+  $("attendance-csv").href = attendancePath(day, true);
+  $("attendance-csv").download = `attendance-${day}.csv`;
+  await Promise.all([
+    panel("presence", () => api("GET", "/api/presence"), renderPresence),
+    panel("attendance", () => api("GET", attendancePath(day)), (answer) => renderAttendance(day, answer)),
+    panel("endpoints", () => api("GET", "/api/webhooks/endpoints"), (answer) => renderEndpoints(answer.endpoints)),
+  ]);
+}
+
+/** A download a plain link cannot make with a token (it sends no header): fetched, then saved from a blob. */
+async function download(path, filename) {
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${token()}` } });
+  if (!response.ok) throw new Error(`${filename}: ${response.status} ${response.statusText}`);
+  const url = URL.createObjectURL(await response.blob());
+  const link = el("a", { href: url, download: filename });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 async function refresh() {
   try {
     const [status, cameras, results, unknown, persons] = await Promise.all([
@@ -159,6 +234,7 @@ async function refresh() {
   } catch (error) {
     say(error.message, true);
   }
+  await refreshWhoIsHere();
 }
 
 $("token-form").onsubmit = (event) => {
@@ -178,6 +254,14 @@ $("forget-token").onclick = () => {
   signed.clear();
   $("forget-token").hidden = true;
   say("token forgotten");
+};
+$("attendance-date").onchange = () => refreshWhoIsHere();
+$("attendance-form").onsubmit = (event) => event.preventDefault();
+$("attendance-csv").onclick = (event) => {
+  if (!token()) return;  // without a token the link itself downloads
+  event.preventDefault();
+  const link = event.currentTarget;
+  download(link.getAttribute("href"), link.download).catch((error) => say(error.message, true));
 };
 $("new-person").onsubmit = (event) => {
   event.preventDefault();

@@ -3,12 +3,15 @@
 The page itself is open; its data is not: it asks for the API token on its first 401, then shows a
 camera's live MJPEG and the unknown faces' crops through signed URLs (no token in any URL), lists
 the registered people, and registers an unknown face so that the clip, as it plays again, names them.
+Then who is here: Lin present on the camera, his row in the day's attendance and in its CSV (downloaded
+with the token), and a webhook endpoint (a local receiver) with the deliveries it received.
 The test saves a screenshot of the page and prints its path.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from tests.support.service_proc import ServiceProcess
 from tests.support.supervisor_cli import copy_gallery
+from tests.support.webhook_receiver import WebhookReceiver
 
 CHROMIUM = "/usr/bin/chromium"
 TOKEN = "operator-token"
@@ -23,8 +27,16 @@ LIN = "Lin-Manuel Miranda"
 
 
 @pytest.fixture()
-def service(gallery_dir: Path, tmp_path: Path, clip: Path) -> ServiceProcess:
-    proc = ServiceProcess(copy_gallery(gallery_dir, tmp_path / "data"), token=TOKEN)
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as hooks:
+        yield hooks
+
+
+@pytest.fixture()
+def service(gallery_dir: Path, tmp_path: Path, clip: Path, receiver: WebhookReceiver) -> Iterator[ServiceProcess]:
+    # webhooks on, to endpoints on loopback (the receiver); no v1 webhook, so the endpoint is the test's only one
+    env = {"FACEGATE_WEBHOOKS": "on", "FACEGATE_WEBHOOK_PRIVATE_OK": "1"}
+    proc = ServiceProcess(copy_gallery(gallery_dir, tmp_path / "data"), token=TOKEN, env=env)
     proc.start()
     try:
         lin = next(p for p in proc.get("/api/persons").json()["persons"] if p["name"] == LIN)
@@ -36,8 +48,11 @@ def service(gallery_dir: Path, tmp_path: Path, clip: Path) -> ServiceProcess:
         assert proc.stop() == 0, proc.log()[-3000:]
 
 
-def test_operator_page_in_chromium(service: ServiceProcess, tmp_path: Path) -> None:
+def test_operator_page_in_chromium(service: ServiceProcess, receiver: WebhookReceiver, tmp_path: Path) -> None:
     assert shutil.which(CHROMIUM) or Path(CHROMIUM).exists(), "Chromium is missing: apt-get install -y chromium"
+    added = service.post("/api/webhooks/endpoints", json={"url": receiver.url, "description": "the test's receiver"})
+    assert added.status_code == 201, added.text
+    endpoint_id = added.json()["endpoint"]["id"]
     sent_tokens, urls = [], []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -83,6 +98,29 @@ def test_operator_page_in_chromium(service: ServiceProcess, tmp_path: Path) -> N
 
             expect(page.locator("#people .person-name")).to_have_text(["Alex Lacamoire", LIN])
             expect(page.locator("#events .event-name", has_text=LIN).first).to_be_visible(timeout=90_000)
+
+            # who is here: Lin present on cam0, his attendance row today and in its CSV, the endpoint's counts
+            present = page.locator("#presence tr", has_text=LIN)
+            expect(present.locator(".present-camera")).to_have_text("cam0", timeout=30_000)
+            row = page.locator("#attendance tbody tr", has_text=LIN)
+            expect(row.locator(".cameras")).to_have_text("cam0", timeout=30_000)
+            assert int(row.locator(".sightings").inner_text()) >= 1
+            assert row.locator(".first-seen").inner_text() and row.locator(".last-seen").inner_text()
+            day = page.locator("#attendance-date").input_value()
+            served = service.get(f"/api/attendance?from={day}&to={day}").json()["days"]
+            assert [r["name"] for r in served if r["name"] == LIN] == [LIN]  # the day the page shows is the service's
+            csv_link = page.locator("#attendance-csv")
+            assert csv_link.get_attribute("href") == f"/api/attendance?from={day}&to={day}&format=csv"
+            with page.expect_download() as downloaded:
+                csv_link.click()
+            header, *lines = Path(downloaded.value.path()).read_text(encoding="utf-8").splitlines()
+            assert header.split(",")[:3] == ["date", "person_id", "name"]
+            assert [line for line in lines if LIN in line and line.startswith(day)]
+            hook = page.locator(f'#endpoints tr[data-endpoint="{endpoint_id}"]')
+            expect(hook.locator(".endpoint-url")).to_have_text(receiver.url)
+            expect(hook.locator(".delivered")).not_to_have_text("0", timeout=60_000)
+            assert 1 <= int(hook.locator(".delivered").inner_text()) <= len(receiver.accepted())
+            assert hook.locator(".failed").inner_text() == "0"
             screenshot = tmp_path / "operator-page.png"
             page.screenshot(path=str(screenshot), full_page=True)
             print(f"\noperator page screenshot: {screenshot}")
