@@ -19,6 +19,7 @@ from facegate.camera import camera_schema
 from facegate.camera_board import STATES as CAMERA_STATES
 from facegate.events import APPEARED, LEFT, TEST
 from facegate.records import ENCODING_SIZE, MAX_NAME, UNKNOWN
+from facegate.regions import Polygons
 from facegate.setting_kinds import SOME_TEXT
 from facegate.settings import config_schema
 
@@ -113,6 +114,8 @@ SCHEMAS: dict[str, Any] = {
             "width": INTEGER,
             "height": INTEGER,
             "detect_fps": NUMBER,
+            "min_face_px": INTEGER,
+            "ignore_regions": Polygons().schema(),
             "node": {**NULLABLE_STRING, "description": "the node running it; null: none (see reason)"},
             "reason": {**NULLABLE_STRING, "description": "why an unassigned camera waits"},
             "snapshot": {"type": "string", "description": "URL of the latest frame with faces drawn"},

@@ -818,6 +818,8 @@ export interface components {
             fps?: number;
             height?: number;
             id: string;
+            ignore_regions?: number[][][];
+            min_face_px?: number;
             /** @description URL of the live MJPEG view, for an <img src> */
             mjpeg: string;
             name?: string | null;
@@ -1112,6 +1114,8 @@ export interface operations {
                     detect_fps?: (0 | number) | null;
                     enabled?: boolean;
                     id: string;
+                    ignore_regions?: number[][][];
+                    min_face_px?: number | null;
                     name?: string | null;
                     stream_url: string | number;
                 };
@@ -1209,6 +1213,8 @@ export interface operations {
                 "application/json": {
                     detect_fps?: (0 | number) | null;
                     enabled?: boolean;
+                    ignore_regions?: number[][][];
+                    min_face_px?: number | null;
                     name?: string | null;
                     stream_url?: string | number;
                 };
@@ -1592,6 +1598,8 @@ export interface operations {
                         detect_fps?: (0 | number) | null;
                         enabled?: boolean;
                         id: string;
+                        ignore_regions?: number[][][];
+                        min_face_px?: number | null;
                         name?: string | null;
                         stream_url: string | number;
                     }[];
