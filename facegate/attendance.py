@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 SLOT_S = 900.0  # a quarter hour
 MAX_DAYS = 366  # days one request may span
+DAY_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"  # YYYY-MM-DD, ASCII digits only (the API's schema says the same)
 COLUMNS = ("date", "person_id", "name", "first_seen", "last_seen", "sightings", "cameras")
 
 
@@ -35,7 +37,7 @@ def parse_day(text: str | None, field: str) -> date:
     if not text:
         raise AttendanceError(f"{field} is required, as YYYY-MM-DD")
     try:
-        if len(text) != 10:
+        if not re.fullmatch(DAY_PATTERN, text):
             raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
