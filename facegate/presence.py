@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from facegate.records import UNKNOWN
+from facegate.events import LEFT, OutgoingEvent
 
 REPORT_EVERY_S = 5.0  # a face in view is reported at most this often per camera, when no event says so
 REPORTS_PER_WINDOW = 4  # and at least this many times per presence window, so a short window still holds
@@ -75,8 +75,7 @@ class ClosedVisit:
             {"person_id": self.person_id} if self.person_id is not None else {"visitor_id": self.visitor_id}
         )
         return {
-            "type": "left",
-            "event_id": self.event_id,
+            "type": LEFT,
             "result": {"timestamp": self.last_seen, "name": self.name, **subject},
             "camera_id": self.camera_id,
             "camera_stream_url": None,
@@ -86,7 +85,15 @@ class ClosedVisit:
             "cameras": list(self.cameras),
         }
 
-    @property
-    def known(self) -> bool:
-        """A registered person (not a visitor)."""
-        return self.person_id is not None and self.name != UNKNOWN
+    def outgoing(self) -> OutgoingEvent:
+        """The `left` event the endpoints' rules are checked against (its time: the last sighting)."""
+        return OutgoingEvent(
+            event_id=self.event_id,
+            type=LEFT,
+            payload=self.payload(),
+            person_id=self.person_id,
+            known=self.person_id is not None,
+            cameras=self.cameras,
+            confidence=None,
+            at=self.last_seen_at,
+        )

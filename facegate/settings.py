@@ -224,6 +224,12 @@ class Settings:
         "API uploads that may wait for a face worker; more are answered 429 with Retry-After",
         lifetime=START,
     )
+    webhook_private_ok: bool = declare(
+        False,
+        Flag(),
+        "webhook endpoints may be on private, loopback or link-local addresses (the v1 webhook always may)",
+        lifetime=PROCESS,
+    )
     max_image_pixels: int = declare(
         16_000_000,
         Number(1, 40_000_000, integer=True),

@@ -17,10 +17,11 @@ from typing import IO
 
 from facegate.db.outage import patiently
 from facegate.enrollment import crop_quality
-from facegate.records import box_dict
+from facegate.events import APPEARED, OutgoingEvent
+from facegate.records import UNKNOWN, box_dict
 from facegate.redact import redact
 from facegate.store import Sighting, Store
-from pipeline.delivery.webhooks import WebhookConfig, WebhookSender, warn_if_forgeable, webhook_body
+from pipeline.delivery.webhooks import WebhookConfig, WebhookSender, appeared_payload, warn_if_forgeable
 from pipeline.runtime.stage_context import EmitOptions, StageContext, receive
 from pipeline.transport.messages import (
     EndOfStream,
@@ -56,11 +57,17 @@ class Emitter:
         self.store = Store(ctx.data_dir)
         self.webhooks = WebhookConfig.from_env()
         self.sender: WebhookSender | None = None
-        if self.webhooks.url and ctx.options.deliver:
-            self.sender = WebhookSender(lambda: Store(ctx.data_dir), self.webhooks, ctx.settings.node_id or "local")
+        if ctx.options.deliver:  # the endpoints are shared rows: any node may have to deliver to them
+            self.sender = WebhookSender(
+                lambda: Store(ctx.data_dir),
+                self.webhooks,
+                ctx.settings.node_id or "local",
+                private_ok=ctx.settings.webhook_private_ok,
+            )
             self.sender.start()
-            log.info("webhooks go to %s%s", self.webhooks.url, " (signed)" if self.webhooks.signing_key else "")
-            warn_if_forgeable(self.webhooks)
+            if self.webhooks.url:
+                log.info("webhooks go to %s%s", self.webhooks.url, " (signed)" if self.webhooks.signing_key else "")
+                warn_if_forgeable(self.webhooks)
         trace = ctx.options.trace
         self.trace: IO[str] | None = Path(trace).open("w", encoding="utf-8") if trace else None
         self.meter.mark_ready()
@@ -88,13 +95,33 @@ class Emitter:
             stopping=lambda: bool(self.stop),
         )
 
+    def outgoing(self, event: Event) -> OutgoingEvent:
+        """The `appeared` event the endpoints' rules are checked against."""
+        name = event.result["name"]
+        known = name != UNKNOWN
+        return OutgoingEvent(
+            event_id=event.event_id,
+            type=APPEARED,
+            payload=appeared_payload(event.result, event.camera_id, event.stream_url),
+            person_id=self.store.gallery.id_of(name) if known else None,
+            known=known,
+            cameras=(event.camera_id,),
+            confidence=event.result["confidence"],
+            at=event.captured_at,
+        )
+
     def record(self, event: Event) -> None:
-        body = webhook_body(event.result, event.camera_id, event.stream_url) if self.sender else None
         stream_url = redact(event.stream_url)
         sighting = Sighting(event.encoding, event.crop, event.visitor_id)
         patiently(
             lambda: self.store.results.add(
-                event.event_id, event.result, event.camera_id, stream_url, body, sighting=sighting
+                event.event_id,
+                event.result,
+                event.camera_id,
+                stream_url,
+                None,
+                sighting=sighting,
+                outgoing=self.outgoing(event) if self.sender else None,
             ),
             what=f"writing event {event.event_id}",
             stopping=lambda: bool(self.stop),

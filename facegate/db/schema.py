@@ -68,8 +68,9 @@ results = sa.Table(
 
 outbox = sa.Table(
     "outbox",
-    metadata,
+    metadata,  # one row per event and endpoint it is sent to (0007)
     sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("endpoint_id", sa.Text, primary_key=True, server_default="default"),
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("status", sa.Text, nullable=False, server_default="pending"),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
@@ -200,6 +201,21 @@ cameras = sa.Table(
     sa.Column("created_at", Seconds, nullable=False),  # also the order cameras are listed and placed in
     sa.Column("updated_at", Seconds, nullable=False),
     sa.Index("cameras_created", "created_at", "id"),
+)
+
+endpoints = sa.Table(
+    "endpoints",
+    metadata,  # webhook endpoints with their rules; the v1 webhook (`default`) is not a row (0007)
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("secret", sa.Text, nullable=False),  # keys its signatures; shown once, when it is made
+    sa.Column("events", sa.Text, nullable=False),  # JSON list of event types
+    sa.Column("filter", sa.Text, nullable=False, server_default="{}"),  # JSON: facegate/endpoint_rules.py
+    sa.Column("created_at", Seconds, nullable=False),  # also the order endpoints are listed in
+    sa.Column("updated_at", Seconds, nullable=False),
+    sa.Index("endpoints_created", "created_at", "id"),
 )
 
 visits = sa.Table(

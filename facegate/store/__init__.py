@@ -8,8 +8,8 @@ in `facegate/db` when a store opens. Every process opens its own `Store`, with i
 `Store` only assembles: the core (core.py: engine, transactions, meta, version counters) and
 one record class per kind of record, each in its own module and reached as an attribute:
 `store.gallery` (people.py), `store.results` (results.py), `store.outbox` (outbox.py),
-`store.unknown` (unknown_faces.py), `store.visitors` (visitors.py), `store.visits` (visits.py),
-`store.attendance` (attendance_slots.py), `store.config`
+`store.endpoints` (endpoints.py), `store.unknown` (unknown_faces.py), `store.visitors` (visitors.py),
+`store.visits` (visits.py), `store.attendance` (attendance_slots.py), `store.config`
 (runtime_config.py), `store.cameras` (cameras.py), `store.cluster` (nodes.py) and `store.retention`
 (retention.py).
 """
@@ -21,6 +21,7 @@ from pathlib import Path
 from facegate.store.attendance_slots import AttendanceRecords
 from facegate.store.cameras import CameraExists, CameraRecords, CameraRow
 from facegate.store.core import DB_NAME, StoreCore, StoreError, iso_now, new_event_id
+from facegate.store.endpoints import EndpointRecords
 from facegate.store.nodes import Lease, NodeRecords, NodeRow
 from facegate.store.outbox import OutboxRecords, OutboxStatus
 from facegate.store.people import GalleryRecords, NameInUse
@@ -62,7 +63,8 @@ class Store:
         self.backend, self.engine = core.backend, core.engine
         self.gallery = GalleryRecords(core)
         self.visitors = VisitorRecords(core)
-        self.outbox = OutboxRecords(core)
+        self.endpoints = EndpointRecords(core)
+        self.outbox = OutboxRecords(core, self.endpoints)
         self.results = ResultRecords(core, self.visitors, self.outbox)
         self.unknown = UnknownFaceRecords(core)
         self.attendance = AttendanceRecords(core)

@@ -17,6 +17,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from facegate.db.schema import results
+from facegate.events import OutgoingEvent
 from facegate.records import Result
 from facegate.store.core import SIGHTINGS_VERSION, StoreCore, stored_result, vector_blob, vector_of, vectors_of
 from facegate.store.outbox import OutboxRecords
@@ -64,9 +65,10 @@ class ResultRecords:
         *,
         created: float | None = None,
         sighting: Sighting | None = None,
+        outgoing: OutgoingEvent | None = None,
     ) -> None:
-        """Write a result (with the sighting's encoding, crop and visitor) and, when webhooks are on, its outbox
-        row in one transaction."""
+        """Write a result (with the sighting's encoding, crop and visitor) and its outbox rows in one transaction:
+        `webhook_body` for the v1 webhook alone, or `outgoing` for every endpoint whose rules it matches."""
         sighting = sighting or Sighting()
         now = time.time() if created is None else created
         box = result["box"]
@@ -96,6 +98,8 @@ class ResultRecords:
                 self.visitors.count_sighting(db, sighting.visitor_id, camera_id, now)
             if webhook_body is not None:
                 self.outbox.enqueue(db, event_id, webhook_body, now)
+            if outgoing is not None:
+                self.outbox.enqueue_event(db, outgoing, now)
 
     def recent(self, limit: int = 100, name: str | None = None) -> list[dict[str, Any]]:
         """The newest results first, all or only those of one name."""

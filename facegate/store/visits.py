@@ -176,7 +176,9 @@ class VisitRecords:
         return ended
 
     def announce(self, db: Connection, ended: ClosedVisit, now: float) -> None:
-        """Put the `left` event in line for the webhook endpoints that ask for it (in the closing transaction)."""
+        """Put the `left` event in line for the webhook endpoints that ask for it (in the closing transaction);
+        the seed's webhook (the endpoint `default`) takes `appeared` events only."""
+        self.outbox.enqueue_event(db, ended.outgoing(), now)
 
     def close_stale(self, window_s: float, now: float | None = None) -> list[ClosedVisit]:
         """End the open visits not seen for longer than the window, each with its `left` event, at most

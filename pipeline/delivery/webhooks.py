@@ -14,10 +14,6 @@ reads one request has the key, so the emitter says so when it starts (`warn_if_f
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import logging
 import os
 import queue
@@ -31,18 +27,19 @@ from typing import Any
 import requests
 from sqlalchemy.exc import DBAPIError
 
+from facegate.events import APPEARED, DEFAULT_ENDPOINT, body_for, default_endpoint_url
 from facegate.records import Result, webhook_payload
 from facegate.redact import redact
 from facegate.store import OutboxStatus, Store
+from facegate.webhook_signing import sign as sign
+from facegate.webhook_signing import signed_headers
+from facegate.webhook_signing import verify as verify
+from pipeline.delivery.targets import Target, target_of
 
 log = logging.getLogger(__name__)
 
-DEFAULT_URL = "http://localhost:3005/api/facial-recognition/webhook"
 BEARER_ENV = "FACIAL_RECOGNITION_WEBHOOK_SECRET"
 SIGNING_ENV = "FACEGATE_WEBHOOK_SIGNING_SECRET"
-SECRET_PREFIX = "whsec_"
-SIGNATURE_TOLERANCE_S = 300
-USER_AGENT = "facegate-webhooks/1"
 
 
 @dataclass(frozen=True)
@@ -64,10 +61,11 @@ class WebhookConfig:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WebhookConfig:
         """Read the v1 webhook variables plus `FACEGATE_WEBHOOK_*` tuning; bad numbers keep the defaults."""
         env = os.environ if environ is None else environ
-        url: str | None = env.get("NEXTJS_WEBHOOK_URL", DEFAULT_URL).strip() or None
-        if env.get("FACEGATE_WEBHOOKS", "on").strip().lower() in {"off", "0", "false", "no"}:
-            url = None
-        config = cls(url=url, secret=env.get(BEARER_ENV) or None, signing_secret=env.get(SIGNING_ENV) or None)
+        config = cls(
+            url=default_endpoint_url(env),
+            secret=env.get(BEARER_ENV) or None,
+            signing_secret=env.get(SIGNING_ENV) or None,
+        )
         numbers: dict[str, Any] = {}
         for field, kind in (
             ("timeout_s", float),
@@ -114,61 +112,22 @@ def warn_if_forgeable(config: WebhookConfig) -> None:
         )
 
 
-def webhook_body(result: Result, camera_id: str | None, stream_url: str | None) -> str:
-    """The v1 webhook payload, serialised once so that the signature covers the exact bytes sent.
+def appeared_payload(result: Result, camera_id: str | None, stream_url: str | None) -> dict[str, Any]:
+    """An `appeared` event's payload: the v1 webhook payload plus `"type": "appeared"`.
 
     `camera_stream_url` keeps its place but never its password (`rtsp://admin:***@cam/live`).
     """
-    return json.dumps(redact(webhook_payload(result, camera_id, stream_url)), separators=(",", ":"))
+    return {**redact(webhook_payload(result, camera_id, stream_url)), "type": APPEARED}
 
 
-def _key(secret: str) -> bytes:
-    """A `whsec_` secret carries a base64 key (Standard Webhooks); any other secret is used as it is."""
-    if secret.startswith(SECRET_PREFIX):
-        try:
-            return base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
-        except ValueError:
-            pass
-    return secret.encode()
-
-
-def sign(secret: str, event_id: str, timestamp: int, body: str) -> str:
-    """`v1,<base64 HMAC-SHA256 of "id.timestamp.body">`."""
-    digest = hmac.new(_key(secret), f"{event_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
-
-
-def verify(
-    secret: str,
-    headers: Mapping[str, str],
-    body: str,
-    *,
-    now: float | None = None,
-    tolerance_s: int = SIGNATURE_TOLERANCE_S,
-) -> bool:
-    """What a receiver does: check one of the `v1` signatures and that the timestamp is recent."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    event_id, stamp, signatures = (lowered.get(h, "") for h in ("webhook-id", "webhook-timestamp", "webhook-signature"))
-    if not (event_id and stamp.isascii() and stamp.isdigit() and signatures):
-        return False
-    if abs((time.time() if now is None else now) - int(stamp)) > tolerance_s:
-        return False
-    expected = sign(secret, event_id, int(stamp), body)
-    return any(hmac.compare_digest(expected, given) for given in signatures.split())
+def webhook_body(result: Result, camera_id: str | None, stream_url: str | None) -> str:
+    """The v1 webhook's body, serialised once so that the signature covers the exact bytes sent."""
+    return body_for(DEFAULT_ENDPOINT, appeared_payload(result, camera_id, stream_url))
 
 
 def delivery_headers(config: WebhookConfig, event_id: str, body: str, now: float) -> dict[str, str]:
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-        "webhook-id": event_id,
-        "webhook-timestamp": str(int(now)),
-    }
-    if config.signing_key:
-        headers["webhook-signature"] = sign(config.signing_key, event_id, int(now), body)
-    if config.secret:
-        headers["Authorization"] = f"Bearer {config.secret}"
-    return headers
+    """The v1 webhook's headers: signed with its signing key, with the seed's Bearer secret."""
+    return signed_headers(event_id, body, now, config.signing_key, config.secret)
 
 
 def backoff_s(attempts: int, config: WebhookConfig, rng: random.Random | None = None) -> float:
@@ -180,6 +139,7 @@ def backoff_s(attempts: int, config: WebhookConfig, rng: random.Random | None = 
 @dataclass
 class Outcome:
     event_id: str
+    endpoint_id: str
     ok: bool
     error: str
     attempts: int
@@ -190,21 +150,30 @@ class WebhookSender:
     """Delivers due outbox rows from `concurrency` threads; `wake()` after writing a new row.
 
     Every node of a cluster runs one on the shared outbox: it claims each row before posting it
-    (`store.outbox.claim`), so no two nodes post one event at once, and a row whose node died
-    mid-delivery is claimed again by another once `claim_s` is over, with the same `webhook-id`.
+    (`store.outbox.claim`), so no two nodes post one event to one endpoint at once, and a row whose
+    node died mid-delivery is claimed again by another once `claim_s` is over, with the same
+    `webhook-id`. A row goes to its endpoint (pipeline/delivery/targets.py); a node whose v1 webhook
+    is off (`config.url` None) leaves the v1 webhook's rows to the nodes that have it.
     """
 
-    def __init__(self, store_factory: Callable[[], Store], config: WebhookConfig, node_id: str = "local") -> None:
-        if not config.url:
-            raise ValueError("webhooks are off: no URL")
+    def __init__(
+        self,
+        store_factory: Callable[[], Store],
+        config: WebhookConfig,
+        node_id: str = "local",
+        *,
+        private_ok: bool = False,
+    ) -> None:
         self.config = config
         self.node_id = node_id
+        self.private_ok = private_ok
+        self._without = () if config.url else (DEFAULT_ENDPOINT,)
         self.store_factory = store_factory
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._jobs: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._jobs: queue.Queue[tuple[dict[str, Any], Target] | None] = queue.Queue()
         self._done: queue.Queue[Outcome] = queue.Queue()
-        self._inflight: set[str] = set()
+        self._inflight: set[tuple[str, str]] = set()
         self._threads: list[threading.Thread] = []
         self._idle = threading.Event()
         # attempts made, by the status each left its row in
@@ -266,10 +235,19 @@ class WebhookSender:
         self._record_outcomes(store)
         free = self.config.concurrency - len(self._inflight)
         if free > 0:
-            for row in store.outbox.claim(self.node_id, time.time(), limit=free, lease_s=self.config.claim_s):
-                self._inflight.add(row["event_id"])
-                self._jobs.put(row)
-        following = store.outbox.next_due_at()
+            claimed = store.outbox.claim(
+                self.node_id, time.time(), limit=free, lease_s=self.config.claim_s, without=self._without
+            )
+            for row in claimed:
+                endpoint_id = row.setdefault("endpoint_id", DEFAULT_ENDPOINT)  # the v1 webhook's rows do not say
+                target = target_of(store, self.config, endpoint_id, self.private_ok)
+                if target is None:  # deleted since the row was written: nothing to post to
+                    mine = {"node_id": self.node_id, "endpoint_id": endpoint_id}
+                    store.outbox.mark_failed(row["event_id"], int(row["attempts"]), "the endpoint is gone", **mine)
+                    continue
+                self._inflight.add((row["event_id"], endpoint_id))
+                self._jobs.put((row, target))
+        following = store.outbox.next_due_at(self._without)
         if not self._inflight and self._done.empty() and (following is None or following > time.time()):
             self._idle.set()
         wait = 1.0
@@ -289,12 +267,12 @@ class WebhookSender:
             except DBAPIError:
                 self._done.put(outcome)  # settled once the database answers again
                 raise
-            self._inflight.discard(outcome.event_id)
+            self._inflight.discard((outcome.event_id, outcome.endpoint_id))
 
     def _record_outcome(self, store: Store, outcome: Outcome) -> None:
         """Write an attempt's outcome to its outbox row (only while this node's claim stands) and count it."""
         now = time.time()
-        mine = {"node_id": self.node_id}
+        mine = {"node_id": self.node_id, "endpoint_id": outcome.endpoint_id}
         if outcome.ok:
             status = OutboxStatus.DELIVERED
             store.outbox.mark_delivered(outcome.event_id, outcome.attempts, now, **mine)
@@ -321,21 +299,25 @@ class WebhookSender:
         session = requests.Session()
         try:
             while True:
-                row = self._jobs.get()
-                if row is None or self._stopping.is_set():
+                job = self._jobs.get()
+                if job is None or self._stopping.is_set():
                     return
-                ok, error = self._post(session, row["event_id"], row["body"])
-                self._done.put(Outcome(row["event_id"], ok, error, int(row["attempts"]) + 1, float(row["created"])))
+                row, target = job
+                ok, error = self._post(session, target, row["event_id"], row["body"])
+                attempts, created = int(row["attempts"]) + 1, float(row["created"])
+                self._done.put(Outcome(row["event_id"], row["endpoint_id"], ok, error, attempts, created))
                 self._wake.set()
         finally:
             session.close()
 
-    def _post(self, session: requests.Session, event_id: str, body: str) -> tuple[bool, str]:
-        assert self.config.url is not None
-        headers = delivery_headers(self.config, event_id, body, time.time())
+    def _post(self, session: requests.Session, target: Target, event_id: str, body: str) -> tuple[bool, str]:
+        refused = target.refused()
+        if refused is not None:
+            return False, refused
+        headers = target.headers(event_id, body, time.time())
         try:
             response = session.post(
-                self.config.url,
+                target.url,
                 data=body.encode(),
                 headers=headers,
                 timeout=self.config.timeout_s,

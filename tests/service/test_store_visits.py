@@ -12,7 +12,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from facegate.db.schema import attendance_slots, visits
+from facegate.db.schema import attendance_slots, outbox, visits
 from facegate.store import Store
 from tests.service.test_store import location, store, vector  # noqa: F401  (fixtures)
 
@@ -54,6 +54,19 @@ def test_a_stale_visit_closes_once_with_its_left_event(store: Store) -> None:  #
     assert {v["left_event_id"] for v in store.visits.recent()} == {left.event_id, stranger.event_id}
     store.visits.seen("door", 1200.0, WINDOW, name="Ada")  # back: a new visit
     assert [v["open"] for v in store.visits.recent()][:1] == [True] and len(store.visits.recent()) == 3
+
+
+def test_a_left_event_goes_to_the_endpoints_asking_for_it_never_to_the_seeds(store: Store) -> None:  # noqa: F811
+    leaving = store.endpoints.add({"url": "https://hooks.example/left", "events": ["left"]})["id"]
+    store.endpoints.add({"url": "https://hooks.example/appeared", "events": ["appeared"]})
+    store.gallery.register("Ada", [vector(1)])
+    store.visits.seen("door", 1000.0, WINDOW, name="Ada")
+    [left] = store.visits.close_stale(WINDOW, now=1100.0)
+    rows = store.core.rows(sa.select(outbox.c.endpoint_id, outbox.c.body).where(outbox.c.event_id == left.event_id))
+    assert [row.endpoint_id for row in rows] == [leaving]  # not `default` (the seed's), not the appeared-only one
+    assert '"type":"left"' in rows[0].body and '"first_seen"' in rows[0].body
+    assert store.gallery.delete_person(left.person_id)  # their left events' webhooks go with them
+    assert store.core.rows(sa.select(outbox.c.event_id).where(outbox.c.event_id == left.event_id)) == []
 
 
 def test_a_sighting_after_the_window_closes_the_old_visit_first(store: Store) -> None:  # noqa: F811
