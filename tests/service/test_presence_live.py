@@ -40,12 +40,26 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 
 @pytest.fixture(scope="module")
-def svc(gallery_dir: Path, tmp_path_factory: pytest.TempPathFactory, receiver: WebhookReceiver) -> Iterator[Any]:
+def leaving() -> Iterator[WebhookReceiver]:
+    """A real receiver on an endpoint that asks for `left` events only."""
+    hooks = WebhookReceiver().start()
+    try:
+        yield hooks
+    finally:
+        hooks.stop()
+
+
+@pytest.fixture(scope="module")
+def svc(
+    gallery_dir: Path, tmp_path_factory: pytest.TempPathFactory, receiver: WebhookReceiver, leaving: WebhookReceiver
+) -> Iterator[Any]:
     data_dir = copy_gallery(gallery_dir, tmp_path_factory.mktemp("presence"))
     store = Store(data_dir)
     store.config.update({"presence_window_s": WINDOW_S, "event_cooldown_s": 3600.0, "timezone": TIMEZONE})
+    store.endpoints.add({"url": leaving.url, "events": ["left"], "description": "who left"})
     store.close()
-    service = ServiceProcess(data_dir, env={"FACEGATE_WEBHOOKS": "on", "NEXTJS_WEBHOOK_URL": receiver.url})
+    env = {"FACEGATE_WEBHOOKS": "on", "NEXTJS_WEBHOOK_URL": receiver.url, "FACEGATE_WEBHOOK_PRIVATE_OK": "1"}
+    service = ServiceProcess(data_dir, env=env)
     with service.serving(timeout=120):
         yield service
 
@@ -69,7 +83,9 @@ def lin_visits(svc: ServiceProcess) -> list[dict[str, Any]]:
     return [v for v in svc.get("/api/visits").json()["visits"] if v["name"] == LIN]
 
 
-def test_lin_is_present_leaves_and_attends(svc: ServiceProcess, clip: Path, receiver: WebhookReceiver) -> None:
+def test_lin_is_present_leaves_and_attends(
+    svc: ServiceProcess, clip: Path, receiver: WebhookReceiver, leaving: WebhookReceiver
+) -> None:
     added = svc.post("/api/cameras", json={"id": "door", "stream_url": str(clip)})
     assert added.status_code == 201, added.text
     assert svc.post("/api/start").status_code == 200
@@ -97,6 +113,13 @@ def test_lin_is_present_leaves_and_attends(svc: ServiceProcess, clip: Path, rece
     # the seed's webhook got Lin's appearance and nothing of his leaving
     assert receiver.wait_for(lambda: any(d.payload["result"]["name"] == LIN for d in receiver.accepted()), 30)
     assert not [d for d in receiver.deliveries if d.payload.get("type") == "left" or "first_seen" in d.payload]
+    # the endpoint asking for `left` got exactly Lin's leaving, under the visit's event id
+    assert leaving.wait_for(lambda: leaving.accepted(), 30), svc.log()[-3000:]
+    [told] = leaving.accepted()
+    assert told.headers["webhook-id"] == left["left_event_id"]
+    assert told.payload["type"] == "left" and told.payload["result"]["name"] == LIN
+    assert (told.payload["first_seen"], told.payload["last_seen"]) == (left["first_seen"], left["last_seen"])
+    assert told.payload["cameras"] == ["door"] and told.payload["camera_id"] == "door"
 
     today = datetime.now(ZoneInfo(TIMEZONE)).date().isoformat()
     days = svc.get(f"/api/attendance?from={today}&to={today}").json()
