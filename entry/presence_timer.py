@@ -11,9 +11,9 @@ nodes never both send the same `left`. The window is read from the runtime confi
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
+from entry.periodic import PeriodicThread
 from facegate.store import Store
 
 log = logging.getLogger("facegate.presence")
@@ -28,35 +28,23 @@ def pause_s(window_s: float) -> float:
     return max(SHORTEST_PAUSE_S, min(LONGEST_PAUSE_S, window_s / PASSES_PER_WINDOW))
 
 
-class PresenceTimer:
+class PresenceTimer(PeriodicThread):
     """Calls `store.visits.close_stale` every `pause_s(window)` until `stop()`."""
 
     def __init__(self, store: Store, window_s: Callable[[], float]) -> None:
+        super().__init__("presence")
         self.store, self.window_s = store, window_s
-        self.passes = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="presence", daemon=True)
+        self.window = LONGEST_PAUSE_S * PASSES_PER_WINDOW  # the last one read
 
-    def start(self) -> PresenceTimer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10.0)
-
-    def run_once(self) -> float:
-        """One pass; returns the window it used. A failure (the database away) is logged and retried next pass."""
+    def run_once(self) -> None:
+        """One pass; a failure (the database away) is logged and the next pass tries again."""
         self.passes += 1
-        window = LONGEST_PAUSE_S * PASSES_PER_WINDOW
         try:
-            window = float(self.window_s())
-            for ended in self.store.visits.close_stale(window):
+            self.window = float(self.window_s())
+            for ended in self.store.visits.close_stale(self.window):
                 log.info("left: %s (seen %s to %s on %s)", ended.name, ended.first_seen, ended.last_seen, ended.cameras)
         except Exception as exc:
             log.warning("presence pass failed (%s); trying again", exc)
-        return window
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self._stop.wait(pause_s(self.run_once()))
+    def pause_s(self) -> float:
+        return pause_s(self.window)

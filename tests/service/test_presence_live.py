@@ -32,21 +32,16 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[WebhookReceiver]:
-    hooks = WebhookReceiver().start()
-    try:
+    """A real receiver as the seed's webhook (NEXTJS_WEBHOOK_URL)."""
+    with WebhookReceiver() as hooks:
         yield hooks
-    finally:
-        hooks.stop()
 
 
 @pytest.fixture(scope="module")
 def leaving() -> Iterator[WebhookReceiver]:
     """A real receiver on an endpoint that asks for `left` events only."""
-    hooks = WebhookReceiver().start()
-    try:
+    with WebhookReceiver() as hooks:
         yield hooks
-    finally:
-        hooks.stop()
 
 
 @pytest.fixture(scope="module")
