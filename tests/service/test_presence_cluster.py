@@ -53,8 +53,8 @@ def test_two_nodes_make_one_visit_one_left_and_agree(
         assert ended, cluster.logs()
         [visit] = lin_visits(a)  # one visit for both nodes' sightings, ended once
         assert sorted(visit["cameras"]) == ["door", "hall"] and visit["left_event_id"]
-        rows = reader.core.rows(sa.select(outbox.c.endpoint_id).where(outbox.c.event_id == visit["left_event_id"]))
-        assert [row.endpoint_id for row in rows] == [asking]
+        rows = reader.core.rows(sa.select(outbox.c.event_id).where(outbox.c.endpoint_id == asking))
+        assert [row.event_id for row in rows] == [visit["left_event_id"]]  # one `left`, not one per node
 
         everyone = [node.get("/api/presence?all=true").json() for node in (a, b)]
         assert everyone[0] == everyone[1]

@@ -18,7 +18,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+import sqlalchemy as sa
 
+from facegate.db.schema import outbox
 from facegate.store import Store
 from tests.support.service_proc import ServiceProcess, poll_until
 from tests.support.supervisor_cli import copy_gallery
@@ -27,6 +29,7 @@ from tests.support.webhook_receiver import WebhookReceiver
 LIN = "Lin-Manuel Miranda"
 WINDOW_S = 6.0
 TIMEZONE = "America/New_York"
+LEAVING_ENDPOINT = "ep_leaving"
 pytestmark = pytest.mark.slow
 
 
@@ -51,7 +54,7 @@ def svc(
     data_dir = copy_gallery(gallery_dir, tmp_path_factory.mktemp("presence"))
     store = Store(data_dir)
     store.config.update({"presence_window_s": WINDOW_S, "event_cooldown_s": 3600.0, "timezone": TIMEZONE})
-    store.endpoints.add({"url": leaving.url, "events": ["left"], "description": "who left"})
+    store.endpoints.add({"url": leaving.url, "events": ["left"], "description": "who left", "id": LEAVING_ENDPOINT})
     store.close()
     env = {"FACEGATE_WEBHOOKS": "on", "NEXTJS_WEBHOOK_URL": receiver.url, "FACEGATE_WEBHOOK_PRIVATE_OK": "1"}
     service = ServiceProcess(data_dir, env=env)
@@ -105,12 +108,18 @@ def test_lin_is_present_leaves_and_attends(
     assert lin_present(svc) is None
     gone = lin_present(svc, everyone=True)
     assert gone is not None and gone["present"] is False and gone["last_seen"] == left["last_seen"]
-    # the seed's webhook got Lin's appearance and nothing of his leaving
-    assert receiver.wait_for(lambda: any(d.payload["result"]["name"] == LIN for d in receiver.accepted()), 30)
-    assert not [d for d in receiver.deliveries if d.payload.get("type") == "left" or "first_seen" in d.payload]
     # the endpoint asking for `left` got exactly Lin's leaving, under the visit's event id
     assert leaving.wait_for(lambda: leaving.accepted(), 30), svc.log()[-3000:]
     [told] = leaving.accepted()
+    # the seed's webhook got Lin's appearance and nothing of his leaving: no row of the outbox for it either
+    assert receiver.wait_for(lambda: any(d.payload["result"]["name"] == LIN for d in receiver.accepted()), 30)
+    assert not [d for d in receiver.deliveries if d.payload.get("type") == "left" or "first_seen" in d.payload]
+    reader = Store(svc.data_dir)
+    try:
+        rows = reader.core.rows(sa.select(outbox.c.endpoint_id).where(outbox.c.event_id == left["left_event_id"]))
+    finally:
+        reader.close()
+    assert [row.endpoint_id for row in rows] == [LEAVING_ENDPOINT]
     assert told.headers["webhook-id"] == left["left_event_id"]
     assert told.payload["type"] == "left" and told.payload["result"]["name"] == LIN
     assert (told.payload["first_seen"], told.payload["last_seen"]) == (left["first_seen"], left["last_seen"])
