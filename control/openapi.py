@@ -18,6 +18,7 @@ from control.validation import MAX_LIMIT, MAX_OFFSET, MAX_TEXT
 from facegate.camera import camera_schema
 from facegate.camera_board import STATES as CAMERA_STATES
 from facegate.records import ENCODING_SIZE, MAX_NAME, UNKNOWN
+from facegate.regions import Polygons
 from facegate.setting_kinds import SOME_TEXT
 from facegate.settings import config_schema
 
@@ -112,6 +113,8 @@ SCHEMAS: dict[str, Any] = {
             "width": INTEGER,
             "height": INTEGER,
             "detect_fps": NUMBER,
+            "min_face_px": INTEGER,
+            "ignore_regions": Polygons().schema(),
             "node": {**NULLABLE_STRING, "description": "the node running it; null: none (see reason)"},
             "reason": {**NULLABLE_STRING, "description": "why an unassigned camera waits"},
             "snapshot": {"type": "string", "description": "URL of the latest frame with faces drawn"},

@@ -32,7 +32,8 @@ from facegate.store import CameraExists, NodeRow, Store, iso_now
 from pipeline import capture
 from pipeline.runtime.stats import StageFigures
 from pipeline.supervision.runner import Pipeline
-from pipeline.view.overlay import draw_faces, to_jpeg
+from pipeline.view.camera_regions import CameraRegions
+from pipeline.view.overlay import draw_faces, shade_regions, to_jpeg
 
 log = logging.getLogger("facegate.service")  # the name operators know
 STATUS_LISTED = 20  # cameras GET /api/status lists (the seed's 16 and a few); /api/cameras pages through all
@@ -46,6 +47,7 @@ class Service:
         self.started_at = time.time()
         self.workers = settings.workers
         self._pipeline = Pipeline(data_dir, settings, follow_config=True, log_level=log_level)
+        self._regions = CameraRegions(store)  # what the snapshots shade
         self.running = False
         self._said: tuple[bool, float] | None = None  # what this node last wrote to `running`, and when
         self.node_id = str(settings.node_id)
@@ -245,7 +247,7 @@ class Service:
             )
 
         def changed(stored: dict[str, Any]) -> dict[str, Any]:
-            entry = check_camera({**stored, **changes, "id": camera_id})
+            entry = check_camera({**Camera.from_dict(stored).to_dict(), **changes, "id": camera_id})
             self._check_sent_sources({camera_id: entry.stream_url}, {camera_id: stored.get("stream_url")})
             return entry.to_dict()
 
@@ -262,12 +264,13 @@ class Service:
         return True
 
     def snapshot(self, camera_id: str) -> bytes | None:
-        """The camera's latest frame with faces drawn, as JPEG; None before its first frame."""
+        """The camera's latest frame with faces drawn and its ignored regions shaded, as JPEG; None before its
+        first frame."""
         view = self._pipeline.latest_view(camera_id)
         if view is None:
             return None
         frame, result = view
-        return to_jpeg(draw_faces(frame, result))
+        return to_jpeg(draw_faces(shade_regions(frame, self._regions.of(camera_id)), result))
 
     def _seen(self, camera_id: str) -> dict[str, Any]:
         """How a camera this node runs is doing: its capture's state and figures."""
@@ -301,7 +304,7 @@ class Service:
             NODE_TIMEOUT_S,
         )
         here = ThisNode(self.node_id, set(self.held), self.running, self._seen)
-        return board(cluster, here, Settings.of(self.store.config.read()).detect_fps)
+        return board(cluster, here, Settings.of(self.store.config.read()))
 
     def status(self) -> dict[str, Any]:
         """Recognition on or off, the default camera, and the cameras counted by state (the first few listed)."""

@@ -2,16 +2,18 @@
 
 Its fields are declared like the settings (facegate/setting_kinds.py), so the check of a camera
 and the OpenAPI schema of a camera body come from the same declaration. The JSON form (the store,
-the API) is `{"id", "stream_url", "name", "enabled"}` plus `detect_fps` when the camera has its own.
+the API) is `{"id", "stream_url", "name", "enabled"}` plus `detect_fps` and `min_face_px` when the
+camera has its own, and `ignore_regions` when it ignores some (facegate/regions.py).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import Field, dataclass
 from typing import Any
 
+from facegate.regions import Polygon, Polygons
 from facegate.setting_kinds import (
     Flag,
     Identifier,
@@ -19,6 +21,7 @@ from facegate.setting_kinds import (
     Number,
     Schema,
     SettingError,
+    Spec,
     StreamUrl,
     Text,
     declare,
@@ -34,36 +37,53 @@ DETECT_FPS_MAX = 60.0
 CAMERA_ID = Identifier(extra="._-", max_length=64)
 STREAM_URL = StreamUrl()
 DETECT_FPS = Number(DETECT_FPS_MIN, DETECT_FPS_MAX, zero="every frame")
+MIN_FACE_PX = Number(0, 4096, integer=True)
 
 
 @dataclass(frozen=True)
 class Camera:
-    """One camera: its id, its stream, and its own detect_fps when it has one (None: the global one)."""
+    """One camera: its id, its stream, its own detect_fps and min_face_px when it has them (None: the global
+    ones), and the regions of its frame it ignores."""
 
     id: str = declare_required(CAMERA_ID, "the camera's id, carried by its events")
     stream_url: str = declare_required(STREAM_URL, "file path, rtsp(s)://, rtmp://, http(s)://, device index")
     name: str | None = declare(None, Text(100, printable=False), "a name for people")
     enabled: bool = declare(True, Flag(), "a disabled camera is kept but not run")
     detect_fps: float | None = declare(None, DETECT_FPS, "its own detections per stream second (null: the global)")
+    min_face_px: int | None = declare(None, MIN_FACE_PX, "its own smallest face width in pixels (null: the global)")
+    ignore_regions: tuple[Polygon, ...] = declare(
+        (),
+        Polygons(),
+        "polygons of [x, y] points, fractions of the frame; a face whose box centre lies in one is ignored",
+    )
 
     @classmethod
     def from_dict(cls, value: Mapping[str, Any]) -> Camera:
         """A camera from its stored JSON form (checked when it was stored)."""
-        return cls(**{f.name: value[f.name] for f in fields(cls) if f.name in value})
+        return cls(**{f.name: _load(f, spec, value[f.name]) for f, spec in declared(cls) if f.name in value})
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form: detect_fps only when the camera has its own."""
-        entry = {f.name: getattr(self, f.name) for f in fields(self)}
-        if self.detect_fps is None:
-            del entry["detect_fps"]
-        return entry
+        """The JSON form: the per-camera settings only when the camera has its own, its regions when it has some."""
+        return {
+            f.name: spec.kind.dump(getattr(self, f.name))
+            for f, spec in declared(Camera)
+            if f.name not in LEFT_OUT_UNSET or getattr(self, f.name) not in (None, ())
+        }
+
+
+LEFT_OUT_UNSET = ("detect_fps", "min_face_px", "ignore_regions")  # in the JSON form only when the camera sets them
+
+
+def _load(item: Field[Any], spec: Spec, value: Any) -> Any:
+    """A stored field in its typed form; NULL is the field's default (no regions, the global value)."""
+    return item.default if value is None else spec.kind.load(value)
 
 
 REQUIRED = tuple(f.name for f, _ in declared(Camera) if f.name in ("id", "stream_url"))
 
 
 def check_camera(value: Any, *, label: str = "a camera's") -> Camera:
-    """One entry of `cameras` ({"id", "stream_url", "name"?, "enabled"?, "detect_fps"?}), checked field by field."""
+    """One entry of `cameras` ({"id", "stream_url", "name"?, "enabled"?, ...}), checked field by field."""
     if not isinstance(value, Mapping):
         raise SettingError("a camera must be a JSON object")
     known = {f.name: spec for f, spec in declared(Camera)}

@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from facegate.camera import Camera
 from facegate.placement import NodeLoad, waiting_reason
+from facegate.settings import PER_CAMERA, Settings
 from facegate.store import Lease, NodeRow
 from facegate.store.cameras import CameraRow
 
@@ -47,8 +49,9 @@ class ClusterState:
 STOPPED: dict[str, Any] = {"state": "stopped", "error": None, "fps": 0.0, "width": 0, "height": 0}
 
 
-def board(cluster: ClusterState, here: ThisNode, default_fps: float) -> list[dict[str, Any]]:
-    """Every camera, oldest first, with its state, its node (None: no node runs it) and why it waits."""
+def board(cluster: ClusterState, here: ThisNode, settings: Settings) -> list[dict[str, Any]]:
+    """Every camera, oldest first, with its state, its node (None: no node runs it) and why it waits; its
+    per-camera settings as they apply (its own, else the global ones of `settings`) and its ignored regions."""
     live = {n.node_id: n for n in cluster.nodes if n.alive(cluster.now, cluster.node_timeout_s)}
     holders = {
         c: lease.node_id
@@ -68,13 +71,15 @@ def board(cluster: ClusterState, here: ThisNode, default_fps: float) -> list[dic
         else:
             seen = {**STOPPED, "state": "unassigned" if row.enabled else "stopped"}
         fields = row.fields
+        camera = Camera.from_dict(fields)
         listed.append(
             {
                 "id": row.id,
                 "name": fields["name"],
                 "stream_url": fields["stream_url"],
                 "enabled": row.enabled,
-                "detect_fps": default_fps if fields["detect_fps"] is None else fields["detect_fps"],
+                **{name: settings.own_or_global(name, camera) for name in PER_CAMERA},
+                "ignore_regions": camera.to_dict().get("ignore_regions", []),
                 **{k: seen.get(k) for k in HEARTBEAT_FIELDS},
                 "node": holder,
                 "reason": reason if seen["state"] == "unassigned" else None,

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import Field, dataclass, replace
 from typing import Any
 
-from facegate.camera import CAMERA_ID, DETECT_FPS, MAX_CAMERAS, STREAM_URL, Camera, CameraList
+from facegate.camera import CAMERA_ID, DETECT_FPS, MAX_CAMERAS, MIN_FACE_PX, STREAM_URL, Camera, CameraList
 from facegate.setting_kinds import (
     Checked,
     Choice,
@@ -88,7 +88,8 @@ class Settings:
     cameras: tuple[Camera, ...] = declare(
         (),
         CameraList(),
-        "more cameras: [{id, stream_url, name, enabled, detect_fps}] (usually through POST /api/cameras)",
+        "more cameras: [{id, stream_url, name, enabled, detect_fps, min_face_px, ignore_regions}]"
+        " (usually through POST /api/cameras)",
     )
     threshold: float = declare(
         0.6, Number(0.0, 1.0, low_open=True), "the largest face distance that still names a person", cli=Cli.EVERY
@@ -174,8 +175,10 @@ class Settings:
     )
     min_face_px: int = declare(
         0,
-        Number(0, 4096, integer=True),
-        "faces narrower than this (full-frame pixels) are not encoded, nor accepted by enrollment",
+        MIN_FACE_PX,
+        "faces narrower than this (full-frame pixels) are not encoded, nor accepted by enrollment;"
+        " a camera may set its own",
+        per_camera=True,
     )
     presence_window_s: float = declare(
         120.0,
@@ -263,9 +266,12 @@ class Settings:
 
     def detect_fps_for(self, camera_id: str) -> float:
         """A camera's own `detect_fps` when it has one in `cameras`, else the global one."""
-        camera = self.camera(camera_id)
-        own = camera.detect_fps if camera is not None else None
-        return float(self.detect_fps if own is None else own)
+        return float(self.own_or_global("detect_fps", self.camera(camera_id)))
+
+    def own_or_global(self, name: str, camera: Camera | None) -> Any:
+        """A per-camera setting (PER_CAMERA) for `camera`: its own value when it has one, else the global one."""
+        own = getattr(camera, name) if camera is not None else None
+        return getattr(self, name) if own is None else own
 
 
 # Every setting: its field (name, type, default) and its Spec (kind, help, lifetime, option), in order.
@@ -276,6 +282,7 @@ ALIASES: dict[str, str] = {alias: f.name for f, spec in SETTINGS for alias in sp
 # its own, and a database URL carries a password.
 PROCESS_ONLY = tuple(f.name for f, spec in SETTINGS if spec.lifetime is Lifetime.PROCESS)
 LIVE = tuple(f.name for f, spec in SETTINGS if spec.lifetime is Lifetime.LIVE)
+PER_CAMERA = tuple(f.name for f, spec in SETTINGS if spec.per_camera)  # a camera may carry its own value
 
 
 def _loaded(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 Locating runs on each frame with the calls of the reference loop (`bench/loop.py`: same resize, same
 colour conversion, same dlib detector), so the faces found per frame are the same. The encoding
 (dlib's network on numpy, ~13 ms a face: facegate/encoder.py) runs only for a face that belongs to
-no known track, or whose track is due for a re-check (see pipeline/transport/track_hints.py).
+no known track, or whose track is due for a re-check (see pipeline/transport/track_hints.py), and
+is wide enough (the camera's `min_face_px`). A face whose centre lies in a region its camera ignores
+(facegate/regions.py) is dropped as soon as it is located: no encoding, no track, no result.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 from facegate.crops import face_crop
 from facegate.encoder import face_encodings, network
 from facegate.records import Box
+from facegate.regions import ignored
 from pipeline.detectors.factory import make_detector, options_from
 from pipeline.detectors.locator import DetectorOptions, FaceLocator, ModelFileError
 from pipeline.runtime.stage_context import ConfigFollower, DetectOptions, StageContext, receive
@@ -104,10 +107,13 @@ class Detector:
         rgb = shrink(ring.frame(ref.slot), downscale)
         if not ring.holds(ref.slot, ref.seq):
             return FaceBatch(ref, [], self.worker, lost=True)
-        found = self.locate(rgb)
         height, width = ref.shape[0], ref.shape[1]
-        boxes = [to_full_frame(box, downscale, height, width) for box in found]
-        min_px = s.min_face_px
+        camera = self.config.camera(ref.camera_id)
+        regions = camera.ignore_regions if camera is not None else ()
+        located = [(box, to_full_frame(box, downscale, height, width)) for box in self.locate(rgb)]
+        kept = [(box, full) for box, full in located if not ignored(full, height, width, regions)]
+        found, boxes = [box for box, _ in kept], [full for _, full in kept]
+        min_px = s.own_or_global("min_face_px", camera)
         wanted = [
             i
             for i, box in enumerate(boxes)

@@ -198,6 +198,8 @@ cameras = sa.Table(
     sa.Column("stream_url", sa.Text, nullable=False),  # as given (with any password); masked on the way out
     sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("detect_fps", sa.Double),  # its own; NULL: the global detect_fps applies
+    sa.Column("min_face_px", sa.Integer),  # its own; NULL: the global min_face_px applies (0008)
+    sa.Column("ignore_regions", sa.JSON(none_as_null=True)),  # polygons it ignores; NULL: none (0008)
     sa.Column("created_at", Seconds, nullable=False),  # also the order cameras are listed and placed in
     sa.Column("updated_at", Seconds, nullable=False),
     sa.Index("cameras_created", "created_at", "id"),

@@ -8,7 +8,7 @@ What a camera's fields mean and how they are checked is facegate/settings.py's j
 the columns of `cameras` (see facegate/db/schema.py). The stream URL is stored as given.
 
 A write bumps `config_version`, which every stage watches: a camera's own `detect_fps` is a
-setting its capture follows.
+setting its capture follows, its `min_face_px` and `ignore_regions` ones detection follows.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from facegate.db.schema import cameras
 from facegate.store.core import CONFIG_VERSION, StoreCore
 
 TIMES = ("created_at", "updated_at")
-FIELDS = tuple(c.name for c in cameras.c if c.name not in TIMES)  # id, name, stream_url, enabled, detect_fps
+FIELDS = tuple(c.name for c in cameras.c if c.name not in TIMES)  # id, name, stream_url, enabled, detect_fps, ...
 ORDER = (cameras.c.created_at, cameras.c.id)  # oldest first: the order cameras are listed and placed in
 
 
@@ -39,7 +39,8 @@ class CameraExists(ValueError):
 
 @dataclass(frozen=True)
 class CameraRow:
-    """A stored camera: its fields (id, name, stream_url, enabled, detect_fps; None: the global one) and times."""
+    """A stored camera: its fields (id, name, stream_url, enabled, detect_fps and min_face_px (None: the global
+    one), ignore_regions (None: none)) and times."""
 
     fields: dict[str, Any]
     created_at: float

@@ -14,7 +14,8 @@ from multiprocessing.queues import Queue
 
 from sqlalchemy.exc import DBAPIError
 
-from facegate.camera_settings import stored_settings
+from facegate.camera import Camera
+from facegate.camera_settings import camera_of, stored_settings
 from facegate.procutil import StopFlag, become_stage
 from facegate.settings import Settings
 from facegate.store import Store
@@ -90,7 +91,8 @@ def receive(inbox: Queue[Message], stop: StopFlag, meter: StageMeter, timeout: f
 
 
 class ConfigFollower:
-    """Re-reads the runtime config from the store when its version moves (at most once a second)."""
+    """Re-reads the runtime config from the store when its version moves (at most once a second), with every
+    camera's own fields (`camera`: the default camera's too, which the settings' `cameras` leave out)."""
 
     def __init__(self, ctx: StageContext) -> None:
         self.settings = ctx.settings
@@ -98,7 +100,17 @@ class ConfigFollower:
         self._version = self._store.config.version() if self._store else 0
         if self._store is not None:  # a stage (re)started after a change starts from the stored config
             self.settings = self.settings.updated(stored_settings(self._store))
+        self._cameras = self._read_cameras()
         self._checked = time.monotonic()
+
+    def camera(self, camera_id: str) -> Camera | None:
+        """The camera of that id as last read (its own min_face_px, its ignored regions), if any."""
+        return self._cameras.get(camera_id)
+
+    def _read_cameras(self) -> dict[str, Camera]:
+        if self._store is None:
+            return {c.id: c for c in self.settings.cameras}
+        return {row.id: camera_of(row) for row in self._store.cameras.all()}
 
     def poll(self) -> bool:
         """True when the settings changed since the last call."""
@@ -121,5 +133,6 @@ class ConfigFollower:
             return False
         self._version = version
         self.settings = self.settings.updated(stored_settings(self._store))
+        self._cameras = self._read_cameras()
         log.info("runtime config changed (version %d)", version)
         return True

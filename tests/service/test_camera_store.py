@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from facegate.camera_settings import stored_settings, write_settings
+from facegate.camera_settings import camera_of, stored_settings, write_settings
 from facegate.db import engine as dbengine
 from facegate.db.migrate import alembic_config
 from facegate.settings import validate
@@ -32,6 +32,8 @@ def test_a_camera_is_a_row_added_updated_and_deleted_once(store: Store) -> None:
         "stream_url": "rtsp://127.0.0.1:9/door",
         "enabled": True,
         "detect_fps": None,
+        "min_face_px": None,
+        "ignore_regions": None,
     }
     with pytest.raises(CameraExists, match="'door'"):
         store.cameras.add(camera("door"))
@@ -46,6 +48,23 @@ def test_a_camera_is_a_row_added_updated_and_deleted_once(store: Store) -> None:
     assert store.cameras.delete("door") is True and store.cameras.delete("door") is False
     assert store.cameras.update("door", lambda f: f) is None  # a deleted camera is not brought back
     assert store.cameras.get("door") is None and store.cameras.count() == 1
+
+
+def test_a_cameras_regions_and_smallest_face_are_stored_and_read_back(store: Store) -> None:
+    """min_face_px and ignore_regions (JSON) survive the row on both backends; a camera without them has none."""
+    regions = [[[0.6, 0.1], [0.9, 0.1], [0.9, 0.5], [0.6, 0.5]], [[0, 0], [1, 0], [0.5, 1]]]
+    store.cameras.add(camera("door", min_face_px=80, ignore_regions=regions))
+    store.cameras.add(camera("hall"))
+    door, hall = store.cameras.get("door"), store.cameras.get("hall")
+    assert door is not None and hall is not None
+    assert door.fields["min_face_px"] == 80 and door.fields["ignore_regions"] == regions
+    square, triangle = ((0.6, 0.1), (0.9, 0.1), (0.9, 0.5), (0.6, 0.5)), ((0.0, 0.0), (1.0, 0.0), (0.5, 1.0))
+    assert camera_of(door).ignore_regions == (square, triangle) and camera_of(door).min_face_px == 80
+    assert camera_of(hall).ignore_regions == () and camera_of(hall).min_face_px is None
+    assert "ignore_regions" not in camera_of(hall).to_dict()
+    store.cameras.update("door", lambda f: {**f, "ignore_regions": None})
+    cleared = store.cameras.get("door")
+    assert cleared is not None and camera_of(cleared).ignore_regions == ()
 
 
 def test_partial_updates_from_many_threads_all_land(store: Store) -> None:
@@ -105,10 +124,12 @@ def test_a_database_holding_the_old_camera_list_is_upgraded_with_every_camera(lo
     store = Store(*location)
     try:
         rows = store.cameras.all()
+        unset = {"min_face_px": None, "ignore_regions": None}  # the columns 0008 added
         assert [r.fields for r in rows] == [
-            {"id": "door", "name": None, "stream_url": "rtsp://u:p@door/live", "enabled": True, "detect_fps": None},
-            {**OLD_LIST[0]},
-            {**OLD_LIST[1], "detect_fps": None},
+            {"id": "door", "name": None, "stream_url": "rtsp://u:p@door/live", "enabled": True, "detect_fps": None}
+            | unset,
+            {**OLD_LIST[0]} | unset,
+            {**OLD_LIST[1], "detect_fps": None} | unset,
         ]
         assert store.config.read() == {"camera_id": "door", "threshold": 0.5}  # the list left the config row
         assert stored_settings(store)["cameras"] == [OLD_LIST[0], OLD_LIST[1]]

@@ -815,6 +815,8 @@ export interface components {
             fps?: number;
             height?: number;
             id: string;
+            ignore_regions?: number[][][];
+            min_face_px?: number;
             /** @description URL of the live MJPEG view, for an <img src> */
             mjpeg: string;
             name?: string | null;
@@ -1170,6 +1172,8 @@ export interface operations {
                     detect_fps?: (0 | number) | null;
                     enabled?: boolean;
                     id: string;
+                    ignore_regions?: number[][][];
+                    min_face_px?: number | null;
                     name?: string | null;
                     stream_url: string | number;
                 };
@@ -1267,6 +1271,8 @@ export interface operations {
                 "application/json": {
                     detect_fps?: (0 | number) | null;
                     enabled?: boolean;
+                    ignore_regions?: number[][][];
+                    min_face_px?: number | null;
                     name?: string | null;
                     stream_url?: string | number;
                 };
@@ -1650,6 +1656,8 @@ export interface operations {
                         detect_fps?: (0 | number) | null;
                         enabled?: boolean;
                         id: string;
+                        ignore_regions?: number[][][];
+                        min_face_px?: number | null;
                         name?: string | null;
                         stream_url: string | number;
                     }[];
