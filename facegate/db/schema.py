@@ -222,7 +222,7 @@ endpoints = sa.Table(
 
 visits = sa.Table(
     "visits",
-    metadata,  # a person's or visitor's stay: open while seen within presence_window_s; its close is `left` (0008)
+    metadata,  # a person's or visitor's stay: open while seen within presence_window_s; its close is `left` (0009)
     sa.Column("id", Id, primary_key=True, autoincrement=True),
     sa.Column("subject", sa.Text, nullable=False),  # "person:<id>" or "visitor:<id>"
     sa.Column("person_id", Id, sa.ForeignKey("persons.id", ondelete="CASCADE")),
@@ -246,7 +246,7 @@ visits = sa.Table(
 
 attendance_slots = sa.Table(
     "attendance_slots",
-    metadata,  # a person's sightings on a camera in one quarter hour: days in any time zone are whole slots (0008)
+    metadata,  # a person's sightings on a camera in one quarter hour: days in any time zone are whole slots (0009)
     sa.Column("person_id", Id, sa.ForeignKey("persons.id", ondelete="CASCADE"), nullable=False),
     sa.Column("camera_id", sa.Text, nullable=False),
     sa.Column("slot", Seconds, nullable=False),  # the quarter hour's start, epoch s

@@ -6,15 +6,15 @@
 * `attendance_slots`: a person's sightings per camera per quarter hour, which the attendance sums
   into days of any time zone.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
