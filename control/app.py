@@ -61,7 +61,7 @@ def make_app(
     started = settings or Settings.of(from_environment())  # the start-time settings
     pool = facework.install(app, FaceWorkConfig.of(started))
 
-    admin.install(app, service, trail)
+    admin.install(app, service, trail, webhook_private_ok=started.webhook_private_ok)
     people.install(app, service, pool, schema)
     cameras.install(app, service, started.mjpeg_max_s)
     results.install(app, service, pool)

@@ -27,12 +27,14 @@ from control.auth import SCOPE_ENVIRON_KEY
 from control.declaration import action_of
 from control.validation import fail, form_fields, is_multipart, json_body
 from facegate.audit import AuditEntry, AuditTrail
+from facegate.redact import MASK
 from facegate.store.core import StoreCore
 
 log = logging.getLogger(__name__)
 
 ANSWER_FIELDS = ("person_id", "total_users", "queued", "message")
 BULKY_FIELDS = ("encoding", "encodings", "image_base64", "images_base64", "image1_base64", "image2_base64")
+SECRET_FIELDS = ("secret",)  # a webhook endpoint's signing secret
 
 
 def _request_fields() -> dict[str, Any]:
@@ -50,6 +52,9 @@ def _request_fields() -> dict[str, Any]:
     for key in BULKY_FIELDS:
         if fields.get(key) is not None:
             fields[key] = f"<{key} given>"
+    for key in SECRET_FIELDS:
+        if fields.get(key) is not None:
+            fields[key] = MASK
     return fields
 
 

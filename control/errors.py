@@ -21,12 +21,14 @@ from control.validation import fail
 from facegate.faces import FaceImageError
 from facegate.settings import SettingError
 from facegate.store import NameInUse
+from facegate.webhook_urls import EndpointError
 
 log = logging.getLogger(__name__)
 
 # domain error -> HTTP status; a subclass takes the status of its nearest listed class
 STATUS: Mapping[type[Exception], int] = {
     SettingError: 400,  # a setting or camera out of bounds
+    EndpointError: 400,  # a webhook endpoint's field
     FaceImageError: 400,  # not an image, too many pixels, not one face
     ServiceError: 400,  # the service cannot do that in its state (no camera configured)
     Conflict: 409,  # clashes with what exists (a camera id taken)

@@ -17,6 +17,7 @@ from control.service_api import HEALTH_STATES
 from control.validation import MAX_LIMIT, MAX_OFFSET, MAX_TEXT
 from facegate.camera import camera_schema
 from facegate.camera_board import STATES as CAMERA_STATES
+from facegate.events import APPEARED, LEFT, TEST
 from facegate.records import ENCODING_SIZE, MAX_NAME, UNKNOWN
 from facegate.regions import Polygons
 from facegate.setting_kinds import SOME_TEXT
@@ -197,6 +198,11 @@ SCHEMAS: dict[str, Any] = {
     "Success": obj({"success": BOOLEAN, "message": STRING}, ["success"]),
     "WebhookEvent": obj(
         {
+            "type": {
+                "type": "string",
+                "enum": [APPEARED, LEFT, TEST],
+                "description": "what happened; sent to webhook endpoints, never to the v1 webhook (NEXTJS_WEBHOOK_URL)",
+            },
             "result": {"$ref": "#/components/schemas/Result"},
             "camera_id": NULLABLE_STRING,
             "camera_stream_url": NULLABLE_STRING,

@@ -4,10 +4,11 @@ An endpoint names the event types it takes (`events`: `appeared`, `left`) and a 
 part of which must hold for an event to be sent:
 - `persons`: person ids; a known face is sent only if its person is listed.
 - `known`, `unknown`: which kinds of face are sent. Neither given: both (only known ones when
-  `persons` is given); one or both given: those set true.
+  `persons` is given); one given alone, the other is its opposite (`{"unknown": true}` and
+  `{"known": false}` both mean strangers only); not both false.
 - `cameras`: camera ids; the event must have been seen on one of them.
 - `hours`: `{"from": "22:00", "to": "06:00"}`, local time in the `timezone` setting, `from`
-  included, `to` not; `from` after `to` crosses midnight.
+  included, `to` not; `from` after `to` crosses midnight; the same time for both is the whole day.
 - `min_confidence`: 0..1; an event without a confidence (`left`) is not held back by it.
 `clean_endpoint` checks what a client sends (EndpointError naming the field); `matches` is the
 check made for each event as it is stored (facegate/store/endpoints.py).
@@ -32,6 +33,7 @@ MIN_SECRET = 16
 FIELDS = ("url", "description", "enabled", "secret", "events", "filter")
 FILTER_FIELDS = ("persons", "known", "unknown", "cameras", "hours", "min_confidence")
 HOUR = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+SECRET_TEXT = re.compile(rf"[\x20-\x7e]{{{MIN_SECRET},{MAX_SECRET}}}")
 
 
 @dataclass(frozen=True)
@@ -81,14 +83,14 @@ def clean_filter(value: Any) -> dict[str, Any]:
     for kind in ("known", "unknown"):
         if kind in value:
             cleaned[kind] = _flag(value[kind], f"filter.{kind}")
-    if ("known" in cleaned or "unknown" in cleaned) and not (cleaned.get("known") or cleaned.get("unknown")):
+    if cleaned.get("known") is False and cleaned.get("unknown") is False:
         raise EndpointError("filter.known and filter.unknown are both false: no event would be sent")
     if "hours" in value:
         hours = value["hours"]
         if not isinstance(hours, dict) or set(hours) != {"from", "to"}:
             raise EndpointError('filter.hours must be {"from": "HH:MM", "to": "HH:MM"}')
-        if _minute(hours["from"], "filter.hours.from") == _minute(hours["to"], "filter.hours.to"):
-            raise EndpointError("filter.hours.from and filter.hours.to must differ")
+        _minute(hours["from"], "filter.hours.from")
+        _minute(hours["to"], "filter.hours.to")
         cleaned["hours"] = {"from": hours["from"], "to": hours["to"]}
     if "min_confidence" in value:
         least = value["min_confidence"]
@@ -110,8 +112,8 @@ def clean_events(value: Any) -> list[str]:
 
 def clean_secret(value: Any) -> str:
     """A signing secret a client chose, or EndpointError naming `secret`."""
-    if not isinstance(value, str) or not MIN_SECRET <= len(value) <= MAX_SECRET or not value.isprintable():
-        raise EndpointError(f"secret must be printable text of {MIN_SECRET} to {MAX_SECRET} characters")
+    if not isinstance(value, str) or not SECRET_TEXT.fullmatch(value):
+        raise EndpointError(f"secret must be {MIN_SECRET} to {MAX_SECRET} printable ASCII characters")
     return value
 
 
@@ -150,8 +152,10 @@ DEFAULT_EVENTS = [APPEARED]
 
 
 def _kind_allowed(rule: Mapping[str, Any], known: bool) -> bool:
+    """Whether a face of this kind passes `known` / `unknown` (a flag left out is the other one's opposite)."""
     if "known" in rule or "unknown" in rule:
-        return bool(rule.get("known" if known else "unknown", False))
+        mine, other = ("known", "unknown") if known else ("unknown", "known")
+        return bool(rule.get(mine, not rule.get(other)))
     return known or "persons" not in rule
 
 
@@ -159,6 +163,8 @@ def _in_hours(hours: Mapping[str, str], at: float, zone: ZoneInfo) -> bool:
     local = datetime.fromtimestamp(at, zone)
     now = local.hour * 60 + local.minute
     start, end = _minute(hours["from"], "from"), _minute(hours["to"], "to")
+    if start == end:
+        return True  # from a time to the same time: the whole day
     return start <= now < end if start < end else now >= start or now < end
 
 

@@ -17,7 +17,8 @@ from typing import Any
 
 APPEARED = "appeared"
 LEFT = "left"
-EVENT_TYPES = (APPEARED, LEFT)
+EVENT_TYPES = (APPEARED, LEFT)  # what an endpoint may ask for
+TEST = "test"  # what POST /api/webhooks/endpoints/<id>/test sends, to that endpoint only
 DEFAULT_ENDPOINT = "default"  # the id of the v1 webhook as an endpoint
 DEFAULT_URL = "http://localhost:3005/api/facial-recognition/webhook"
 OFF = {"off", "0", "false", "no"}

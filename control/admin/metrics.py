@@ -14,6 +14,7 @@ import bottle
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
+from control.admin.endpoints_api import listed_endpoints
 from control.declaration import Doc, Scope
 from control.openapi import STRING
 from facegate.camera_board import STATES, by_state
@@ -118,6 +119,15 @@ class PipelineCollector:
         delivered = CounterMetricFamily("facegate_webhook_delivered", "Webhook events delivered")
         delivered.add_metric([], float(counts.get("delivered", 0)))
         yield delivered
+        per_endpoint = GaugeMetricFamily(
+            "facegate_webhook_endpoint_deliveries",
+            "Webhook deliveries by endpoint: delivered, pending (retries included) and failed",
+            labels=["endpoint", "status"],
+        )
+        for endpoint in listed_endpoints(self.service.store):
+            for status, count in endpoint["deliveries"].items():
+                per_endpoint.add_metric([endpoint["id"], status], float(count))
+        yield per_endpoint
         people = GaugeMetricFamily("facegate_registered_people", "People in the gallery")
         people.add_metric([], float(self.service.store.gallery.count_people()))
         yield people

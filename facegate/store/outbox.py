@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from facegate.db.schema import outbox
-from facegate.events import APPEARED, DEFAULT_ENDPOINT, OutgoingEvent, body_for, default_endpoint_url
-from facegate.store.core import StoreCore
+from facegate.events import APPEARED, DEFAULT_ENDPOINT, TEST, OutgoingEvent, body_for, default_endpoint_url
+from facegate.store.core import StoreCore, iso_now, new_event_id
 from facegate.store.endpoints import EndpointRecords
 
 
@@ -88,6 +88,14 @@ class OutboxRecords:
         for endpoint_id in chosen:
             self.enqueue(db, event.event_id, body_for(endpoint_id, event.payload), now, endpoint_id)
         return chosen
+
+    def enqueue_test(self, endpoint_id: str, now: float) -> str:
+        """Put a test event in line for one endpoint (signed and retried like any other); returns its event id."""
+        event_id = new_event_id()
+        payload = {"type": TEST, "endpoint_id": endpoint_id, "timestamp": iso_now(now), "message": "a test event"}
+        with self.core.transaction() as db:
+            self.enqueue(db, event_id, body_for(endpoint_id, payload), now, endpoint_id)
+        return event_id
 
     def enqueue(
         self, db: Connection, event_id: str, body: str, now: float, endpoint_id: str = DEFAULT_ENDPOINT

@@ -53,6 +53,7 @@ CONSUMING = {
     "DELETE /api/unknown/{unknown_id}",
     "POST /api/unknown/{unknown_id}/register",
     "GET /api/cameras/{camera_id}/snapshot.jpg",
+    "DELETE /api/webhooks/endpoints/{endpoint_id}",
 }
 SEED = int(os.environ.get("FACEGATE_SCHEMATHESIS_SEED") or random.SystemRandom().randrange(1, 2**31))
 
@@ -115,6 +116,8 @@ def _plant(data_dir: Path, faces: Path) -> dict[str, str]:
     for key in ("MERGE_INTO", "MERGED"):  # one person seen twice: the merge route's pair
         ids[key] = store.visitors.create(now)
         store.visitors.offer_face(ids[key], obama, obama_crop, 1.0)
+    for key in ("ENDPOINT", "ENDPOINT_GONE"):  # a webhook endpoint to read, change and test; one to delete
+        ids[key] = store.endpoints.add({"url": "https://hooks.example.com/in", "filter": {"unknown": True}})["id"]
     store.close()
     return {key: str(value) for key, value in ids.items()}
 
@@ -160,6 +163,7 @@ def test_every_planted_id_is_real(service: ServiceProcess, planted: tuple[Path, 
         *(f"/api/visitors/{ids[v]}" for v in ("VISITOR", "VISITOR_GONE", "VISITOR_REGISTERED", "MERGE_INTO", "MERGED")),
         f"/api/visitors/{ids['VISITOR']}/faces/{ids['VISITOR_FACE']}.jpg",
         *(f"/api/unknown/{ids[u]}.jpg" for u in ("UNKNOWN", "UNKNOWN_GONE", "UNKNOWN_REGISTERED")),
+        *(f"/api/webhooks/endpoints/{ids[e]}" for e in ("ENDPOINT", "ENDPOINT_GONE")),
     ):
         assert service.get(path, token=TOKEN).status_code == 200, path
 

@@ -27,6 +27,13 @@ export type UnknownFace = Schemas["UnknownFace"];
 export type WebhookEvent = Schemas["WebhookEvent"];
 export type Registered = Schemas["Registered"];
 export type AuditEntry = Schemas["AuditEntry"];
+/** A webhook endpoint as listed: its rules and its delivery counts, never its secret. */
+export type WebhookEndpoint = JsonOf<"getWebhookEndpoint", 200>["endpoint"];
+/** A new endpoint: `url` (http/https), and optionally `description`, `enabled`, `secret`, `events`, `filter`. */
+export type NewWebhookEndpoint = BodyOf<"addWebhookEndpoint">;
+export type WebhookEndpointChanges = BodyOf<"updateWebhookEndpoint">;
+/** What creating an endpoint answers: the endpoint with its `secret`, shown this once. */
+export type CreatedWebhookEndpoint = JsonOf<"addWebhookEndpoint", 201>;
 export type SignedUrl = JsonOf<"getSignedUrl", 200>;
 export type Results = JsonOf<"listResults", 200>;
 export type Stats = JsonOf<"getStats", 200>;
@@ -232,6 +239,25 @@ export class FacegateClient {
     failed: (options: { limit?: number } = {}): Promise<JsonOf<"listFailedWebhooks", 200>> =>
       this.request("GET", `/api/webhooks/failed${query(options)}`),
     retry: (): Promise<JsonOf<"retryWebhooks", 200>> => this.request("POST", "/api/webhooks/retry"),
+    /**
+     * Webhook endpoints with rules (admin token to change them). Each signs with its own secret, which
+     * `add` answers once (made as `whsec_...` when not given): keep it for `verifyWebhook`. The v1 webhook
+     * (NEXTJS_WEBHOOK_URL) is listed as `default` and cannot be changed here.
+     */
+    endpoints: {
+      list: (): Promise<JsonOf<"listWebhookEndpoints", 200>> => this.request("GET", "/api/webhooks/endpoints"),
+      get: (id: string): Promise<JsonOf<"getWebhookEndpoint", 200>> =>
+        this.request("GET", `/api/webhooks/endpoints/${encodeURIComponent(id)}`),
+      add: (endpoint: NewWebhookEndpoint): Promise<CreatedWebhookEndpoint> =>
+        this.request("POST", "/api/webhooks/endpoints", endpoint),
+      update: (id: string, changes: WebhookEndpointChanges): Promise<JsonOf<"updateWebhookEndpoint", 200>> =>
+        this.request("PUT", `/api/webhooks/endpoints/${encodeURIComponent(id)}`, changes),
+      delete: (id: string): Promise<Schemas["Success"]> =>
+        this.request("DELETE", `/api/webhooks/endpoints/${encodeURIComponent(id)}`),
+      /** Queue a signed test event (`"type": "test"`) for that endpoint; it is delivered like any other. */
+      test: (id: string): Promise<JsonOf<"testWebhookEndpoint", 202>> =>
+        this.request("POST", `/api/webhooks/endpoints/${encodeURIComponent(id)}/test`),
+    },
   };
 }
 

@@ -3,6 +3,7 @@
 // Python suite finds them (tests/support/testdata.py: $FACEGATE_TEST_DATA, then ../shared/data/faces, ...).
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -81,4 +82,38 @@ export async function startFacegate({ env = {} } = {}) {
       return code;
     },
   };
+}
+
+/** A delivery as a route handler receives it: a Request of that URL, headers and body. */
+export function asRequest(url, headers, body) {
+  return new Request(url, { method: "POST", headers, body });
+}
+
+/** A webhook receiver on 127.0.0.1 and a free port, as a Next.js route handler would be: each POST is checked
+ * with verifyWebhook and `secret()` and kept in `deliveries` as {headers, body, verified | error}; a verified
+ * one is answered `okStatus`, any other 400. */
+export async function verifyingReceiver({ path = "/hook", secret, okStatus = 204 }) {
+  const { verifyWebhook } = await import("../dist/webhook.js");
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}${path}`;
+  const deliveries = [];
+  const server = createHttpServer((req, res) => {
+    const chunks = [];
+    req.on("data", (chunk) => chunks.push(chunk));
+    req.on("end", async () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
+      const delivery = { headers, body };
+      try {
+        delivery.verified = await verifyWebhook(asRequest(url, headers, body), secret());
+        res.writeHead(okStatus).end();
+      } catch (error) {
+        delivery.error = error;
+        res.writeHead(400).end();
+      }
+      deliveries.push(delivery);
+    });
+  });
+  await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return { url, deliveries, close: () => new Promise((resolve) => server.close(resolve)) };
 }

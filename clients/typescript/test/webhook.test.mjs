@@ -4,7 +4,6 @@
 // apart, so the Bearer secret (which anyone reading a request sees) verifies nothing.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:http";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 
@@ -12,41 +11,23 @@ import { Webhook } from "standardwebhooks";
 
 import { FacegateClient } from "../dist/index.js";
 import { verifyWebhook, WebhookVerificationError } from "../dist/webhook.js";
-import { freePort, photo, pollUntil, startFacegate, testData } from "./facegate.mjs";
+import { asRequest, photo, pollUntil, startFacegate, testData, verifyingReceiver } from "./facegate.mjs";
 
 const SECRET = `whsec_${randomBytes(24).toString("base64")}`; // FACEGATE_WEBHOOK_SIGNING_SECRET
 const BEARER = `bearer-${randomBytes(12).toString("hex")}`; // FACIAL_RECOGNITION_WEBHOOK_SECRET
 const PATH = "/api/facial-recognition/webhook";
-const deliveries = []; // {headers, body, verified | error}
+let deliveries; // {headers, body, verified | error}
 let receiver;
 let facegate;
 let receiverUrl;
 
 function toRequest(headers, body) {
-  return new Request(receiverUrl, { method: "POST", headers, body });
+  return asRequest(receiverUrl, headers, body);
 }
 
 before(async () => {
-  const port = await freePort();
-  receiverUrl = `http://127.0.0.1:${port}${PATH}`;
-  receiver = createServer((req, res) => {
-    const chunks = [];
-    req.on("data", (chunk) => chunks.push(chunk));
-    req.on("end", async () => {
-      const body = Buffer.concat(chunks).toString("utf8");
-      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
-      const delivery = { headers, body };
-      try {
-        delivery.verified = await verifyWebhook(toRequest(headers, body), SECRET);
-        res.writeHead(201).end();
-      } catch (error) {
-        delivery.error = error;
-        res.writeHead(400).end();
-      }
-      deliveries.push(delivery);
-    });
-  });
-  await new Promise((resolve) => receiver.listen(port, "127.0.0.1", resolve));
+  receiver = await verifyingReceiver({ path: PATH, secret: () => SECRET, okStatus: 201 });
+  ({ url: receiverUrl, deliveries } = receiver);
   facegate = await startFacegate({ env: { NEXTJS_WEBHOOK_URL: receiverUrl, FACEGATE_WEBHOOK_SIGNING_SECRET: SECRET,
     FACIAL_RECOGNITION_WEBHOOK_SECRET: BEARER } });
   const client = new FacegateClient({ baseUrl: facegate.url, token: facegate.token });
@@ -57,7 +38,7 @@ before(async () => {
 
 after(async () => {
   const code = await facegate?.stop();
-  await new Promise((resolve) => receiver?.close(resolve));
+  await receiver?.close();
   assert.equal(code, 0);
 });
 
