@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 from facegate.db.schema import outbox
 from facegate.store import Store
 from facegate.webhook_signing import verify
+from pipeline.delivery.webhooks import WebhookConfig, WebhookSender
 from tests.support.clips import build_clip
 from tests.support.scenes import replay_results
 from tests.support.service_proc import ServiceProcess
@@ -243,3 +245,26 @@ def test_each_endpoint_receives_what_its_rules_ask_for(
         assert delivery.headers["authorization"] == f"Bearer {BEARER}"
         assert verify(SIGNING, delivery.headers, delivery.body)
         assert not verify(everyone["secret"], delivery.headers, delivery.body)
+
+
+def test_a_slow_endpoint_never_holds_up_another(tmp_path: Path) -> None:
+    """Six deliveries to a receiver that does not answer, then one to another: the other's goes out at once,
+    since one endpoint holds at most all the sender's threads but one."""
+    store = Store(tmp_path)
+    with WebhookReceiver() as slow, WebhookReceiver() as fast:
+        slow.hold.set()
+        slow_id, fast_id = (store.endpoints.add({"url": r.url})["id"] for r in (slow, fast))
+        now = time.time()
+        with store.core.transaction() as db:
+            for n in range(6):
+                store.outbox.enqueue(db, f"evt_slow_{n}", "{}", now - 10 + n, slow_id)
+            store.outbox.enqueue(db, "evt_fast", "{}", now, fast_id)
+        sender = WebhookSender(lambda: Store(tmp_path), WebhookConfig(url=None, timeout_s=60.0), private_ok=True)
+        sender.start()
+        try:
+            assert fast.wait_for(lambda: fast.accepted_ids() == {"evt_fast"}, 20.0), "held up by the slow receiver"
+            assert len(slow.deliveries) == sender.config.concurrency - 1
+        finally:
+            slow.release.set()
+            sender.stop()
+    store.close()
