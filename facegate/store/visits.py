@@ -146,8 +146,9 @@ class VisitRecords:
                 is_open=True,
             )
             .on_conflict_do_nothing(index_elements=["subject"], index_where=visits.c.is_open)
+            .returning(visits.c.id)
         )
-        return bool(db.execute(statement).rowcount)
+        return db.execute(statement).first() is not None  # (rowcount is not that on every driver)
 
     def _extend(self, db: Connection, row: sa.Row[Any], camera_id: str, at: float) -> None:
         values: dict[str, Any] = {

@@ -123,3 +123,27 @@ def test_attendance_slots_count_and_retention_and_person_deletion_remove_them(st
     assert store.gallery.delete_person(bob)
     assert store.core.count(visits) == 0 and store.core.count(attendance_slots) == 0
     assert store.core.rows(sa.select(visits.c.id)) == []
+
+
+def test_nodes_seeing_one_person_at_once_share_one_open_visit(location: tuple[Path, str]) -> None:  # noqa: F811
+    stores = [Store(*location) for _ in range(4)]
+    try:
+        stores[0].gallery.register("Ada", [vector(1)])
+        barrier = threading.Barrier(len(stores))
+
+        def sight(index: int, store: Store) -> None:
+            barrier.wait(10)
+            for n in range(5):
+                store.visits.seen(f"cam{index}", 1000.0 + n, WINDOW, name="Ada")
+
+        threads = [threading.Thread(target=sight, args=(i, s)) for i, s in enumerate(stores)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        [visit] = stores[0].visits.recent()
+        assert visit["open"] and visit["sightings"] == 20
+        assert sorted(visit["cameras"]) == ["cam0", "cam1", "cam2", "cam3"]
+    finally:
+        for store in stores:
+            store.close()
