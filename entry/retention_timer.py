@@ -9,34 +9,27 @@ changes it live). Every node of a cluster runs it: a pass is idempotent.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
+from entry.periodic import PeriodicThread
 from facegate.store import Store
 from facegate.store.retention import cutoff
 
 log = logging.getLogger("facegate.retention")
 
 
-class RetentionTimer:
+class RetentionTimer(PeriodicThread):
     """Calls `store.retention.forget_before` now and every `every_s` seconds until `stop()`."""
 
     def __init__(
         self, store: Store, days: Callable[[], int], every_s: float, clock: Callable[[], float] = time.time
     ) -> None:
+        super().__init__("retention")
         self.store, self.days, self.every_s, self.clock = store, days, every_s, clock
-        self.passes = 0  # passes done, failed ones too
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="retention", daemon=True)
 
-    def start(self) -> RetentionTimer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10.0)
+    def pause_s(self) -> float:
+        return self.every_s
 
     def run_once(self) -> None:
         """One pass; a failure (the database away) is logged and the next pass tries again."""
@@ -58,8 +51,3 @@ class RetentionTimer:
                 forgotten.unknown_faces,
                 forgotten.outbox,
             )
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.run_once()
-            self._stop.wait(self.every_s)

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from control.service_api import Conflict, ServiceError
 from entry.node_agent import NODE_TIMEOUT_S, TICK_S, ClusterAgent, advertised_url
+from entry.presence_timer import PresenceTimer
 from entry.retention_timer import RetentionTimer
 from facegate import __version__, camera_source
 from facegate.camera import Camera, check_camera
@@ -57,6 +58,7 @@ class Service:
         self._closing = threading.Event()
         self._booted = threading.Event()  # stages up and the node in the cluster: the API may answer before
         self.retention = RetentionTimer(store, lambda: self.config().retention_days, settings.retention_every_s)
+        self.presence = PresenceTimer(store, lambda: Settings.of(store.config.read()).presence_window_s)
 
     # --- life cycle -----------------------------------------------------------------------------
     def boot(self, given: dict[str, Any], api_url: str) -> None:
@@ -72,6 +74,7 @@ class Service:
         )
         self.agent.start()
         self.retention.start()
+        self.presence.start()
         log.info("node %s (up to %d cameras)", self.node_id, self.max_cameras)
         self._booted.set()
         resume = self.store.core.get_meta("running") == "1" or "stream_url" in given
@@ -82,6 +85,7 @@ class Service:
     def shutdown(self) -> None:
         self._closing.set()
         self.retention.stop()
+        self.presence.stop()
         self._pipeline.shutdown()
         if self.agent is not None:
             self.agent.stop()  # after the captures stopped: then another node may take the cameras

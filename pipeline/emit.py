@@ -2,8 +2,9 @@
 
 Every event is written to the store (result and webhook outbox row in one transaction) before
 any delivery is tried; the webhook sender then works from the outbox in its own threads, so a
-slow or dead receiver never holds up this loop or the pipeline behind it. A replay's trace
-(one JSON line per frame) is written here too.
+slow or dead receiver never holds up this loop or the pipeline behind it. The sightings the match
+stage reports extend the visits that presence and attendance read (facegate/store/visits.py). A
+replay's trace (one JSON line per frame) is written here too.
 """
 
 from __future__ import annotations
@@ -22,7 +23,16 @@ from facegate.redact import redact
 from facegate.store import Sighting, Store
 from pipeline.delivery.webhooks import WebhookConfig, WebhookSender, appeared_payload, warn_if_forgeable
 from pipeline.runtime.stage_context import EmitOptions, StageContext, receive
-from pipeline.transport.messages import EndOfStream, Event, FrameResult, QuietResults, ReplayDone, Stop, UnknownFace
+from pipeline.transport.messages import (
+    EndOfStream,
+    Event,
+    FrameResult,
+    QuietResults,
+    ReplayDone,
+    Seen,
+    Stop,
+    UnknownFace,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +78,20 @@ class Emitter:
                 face.event_id, face.camera_id, face.captured_at, face.box, face.jpeg, face.encoding
             ),
             what="keeping an unknown face",
+            stopping=lambda: bool(self.stop),
+        )
+
+    def seen(self, sighting: Seen) -> None:
+        """A sighting for presence: the subject's visit extended (or opened) and their attendance counted."""
+        patiently(
+            lambda: self.store.visits.seen(
+                sighting.camera_id,
+                sighting.at,
+                sighting.window_s,
+                name=sighting.name,
+                visitor_id=sighting.visitor_id,
+            ),
+            what="noting a sighting",
             stopping=lambda: bool(self.stop),
         )
 
@@ -145,6 +169,8 @@ class Emitter:
                 self.record(msg)
             elif isinstance(msg, UnknownFace):
                 self.keep_unknown(msg)
+            elif isinstance(msg, Seen):
+                self.seen(msg)
             elif isinstance(msg, EndOfStream):
                 finished_at = time.monotonic()
                 if self.trace is not None:

@@ -32,6 +32,7 @@ from pipeline.transport.messages import (
     FrameResult,
     QuietFrames,
     QuietResults,
+    Seen,
     Stop,
     UnknownFace,
 )
@@ -165,6 +166,7 @@ class Matcher:
                     track.distance = distance
             results.append(FaceResult(face.box, track.name, round(track.distance, 3), track.id))
             self.maybe_announce(camera, track, ref.captured_at, ref.pts)
+            self.report_seen(camera, track, ref.captured_at)
         camera.publish_hints(fresh)
         self.finish(ref, results, started, lost=batch.lost)
 
@@ -207,6 +209,20 @@ class Matcher:
         if (ref.camera_id, ref.seq) not in self._quiet:
             self.meter.latency(now - ref.captured_at)
         self.meter.frame_done((time.perf_counter() - started) * 1000.0)
+
+    def report_seen(self, camera: CameraTracks, track: Track, captured_at: float, *, event: bool = False) -> None:
+        """Tell the emitter a named track or a visitor is in view, for presence: with each event, and between
+        events at most every few seconds per subject per camera (pipeline/recognition/sighting_reports.py)."""
+        if not track.decided:
+            return
+        name = track.name if track.name != UNKNOWN else None
+        visitor_id = track.visitor_id if name is None else None
+        if name is None and visitor_id is None:
+            return
+        window_s = self.config.settings.presence_window_s
+        key = name if name is not None else f"visitor#{visitor_id}"
+        if camera.reports.due(key, captured_at, window_s) or event:
+            self.ctx.outbox.put(Seen(camera.camera_id, captured_at, window_s, name, visitor_id))
 
     def maybe_announce(self, camera: CameraTracks, track: Track, captured_at: float, pts: float) -> None:
         """One event per person per camera per cooldown; each unknown face is its own person."""
@@ -253,6 +269,7 @@ class Matcher:
             self.ctx.outbox.put(
                 UnknownFace(event_id, camera.camera_id, track.crop, track.crop_encoding, captured_at, track.box)
             )
+        self.report_seen(camera, track, captured_at, event=True)
 
     def run(self) -> None:
         while not self.stop:

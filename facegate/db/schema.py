@@ -219,3 +219,40 @@ endpoints = sa.Table(
     sa.Column("updated_at", Seconds, nullable=False),
     sa.Index("endpoints_created", "created_at", "id"),
 )
+
+visits = sa.Table(
+    "visits",
+    metadata,  # a person's or visitor's stay: open while seen within presence_window_s; its close is `left` (0009)
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("subject", sa.Text, nullable=False),  # "person:<id>" or "visitor:<id>"
+    sa.Column("person_id", Id, sa.ForeignKey("persons.id", ondelete="CASCADE")),
+    sa.Column("visitor_id", Id, sa.ForeignKey("visitors.id", ondelete="CASCADE")),
+    sa.Column("first_seen", Seconds, nullable=False),
+    sa.Column("last_seen", Seconds, nullable=False),
+    sa.Column("camera_id", sa.Text, nullable=False),  # the camera that saw them last
+    sa.Column("cameras", sa.Text, nullable=False, server_default="[]"),  # JSON list of camera ids
+    sa.Column("sightings", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("is_open", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("left_event_id", sa.Text, unique=True),  # the `left` event that closed it
+    sa.Column("left_at", Seconds),
+    # one open visit per subject, whichever node saw them: a second opener's insert finds the first
+    sa.Index(
+        "visits_open", "subject", unique=True, sqlite_where=sa.text("is_open"), postgresql_where=sa.text("is_open")
+    ),
+    sa.Index("visits_subject", "subject", "id"),
+    sa.Index("visits_last_seen", "last_seen"),
+    sqlite_autoincrement=True,
+)
+
+attendance_slots = sa.Table(
+    "attendance_slots",
+    metadata,  # a person's sightings on a camera in one quarter hour: days in any time zone are whole slots (0009)
+    sa.Column("person_id", Id, sa.ForeignKey("persons.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("camera_id", sa.Text, nullable=False),
+    sa.Column("slot", Seconds, nullable=False),  # the quarter hour's start, epoch s
+    sa.Column("first_seen", Seconds, nullable=False),
+    sa.Column("last_seen", Seconds, nullable=False),
+    sa.Column("sightings", sa.Integer, nullable=False),
+    sa.PrimaryKeyConstraint("person_id", "camera_id", "slot"),
+    sa.Index("attendance_slots_slot", "slot"),
+)

@@ -8,7 +8,8 @@ in `facegate/db` when a store opens. Every process opens its own `Store`, with i
 `Store` only assembles: the core (core.py: engine, transactions, meta, version counters) and
 one record class per kind of record, each in its own module and reached as an attribute:
 `store.gallery` (people.py), `store.results` (results.py), `store.outbox` (outbox.py),
-`store.endpoints` (endpoints.py), `store.unknown` (unknown_faces.py), `store.visitors` (visitors.py), `store.config`
+`store.endpoints` (endpoints.py), `store.unknown` (unknown_faces.py), `store.visitors` (visitors.py),
+`store.visits` (visits.py), `store.attendance` (attendance_slots.py), `store.config`
 (runtime_config.py), `store.cameras` (cameras.py), `store.cluster` (nodes.py) and `store.retention`
 (retention.py).
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from facegate.store.attendance_slots import AttendanceRecords
 from facegate.store.cameras import CameraExists, CameraRecords, CameraRow
 from facegate.store.core import DB_NAME, StoreCore, StoreError, iso_now, new_event_id
 from facegate.store.endpoints import EndpointRecords
@@ -28,6 +30,7 @@ from facegate.store.retention import Forgotten, RetentionRecords
 from facegate.store.runtime_config import ConfigRecords
 from facegate.store.unknown_faces import UnknownFaceRecords
 from facegate.store.visitors import VISITOR_FACES_KEPT, VisitorRecords
+from facegate.store.visits import VisitRecords
 
 __all__ = [
     "DB_NAME",
@@ -64,6 +67,8 @@ class Store:
         self.outbox = OutboxRecords(core, self.endpoints)
         self.results = ResultRecords(core, self.visitors, self.outbox)
         self.unknown = UnknownFaceRecords(core)
+        self.attendance = AttendanceRecords(core)
+        self.visits = VisitRecords(core, self.attendance, self.outbox)
         self.config = ConfigRecords(core)
         self.cameras = CameraRecords(core)
         self.cluster = NodeRecords(core)

@@ -57,7 +57,7 @@ def _stored(fields: dict[str, Any]) -> dict[str, Any]:
 def zone_of(db: Connection) -> ZoneInfo:
     """The `timezone` setting as stored (shared by every node), else its default; UTC if it is not a zone."""
     stored = db.execute(sa.select(config.c.value).where(config.c.key == TIMEZONE_KEY)).scalar()
-    name = json.loads(stored) if stored is not None else defaults().get(TIMEZONE_KEY)
+    name = json.loads(stored) if stored is not None else defaults()[TIMEZONE_KEY]
     try:
         return ZoneInfo(str(name or "UTC"))
     except (ZoneInfoNotFoundError, ValueError):

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from facegate.db.schema import encodings as encodings_table
-from facegate.db.schema import negatives, outbox, persons, results
+from facegate.db.schema import negatives, outbox, persons, results, visits
 from facegate.records import ENCODING_SIZE
 from facegate.store.core import (
     GALLERY_VERSION,
@@ -117,6 +117,8 @@ class GalleryRecords:
             name = db.execute(sa.select(persons.c.name).where(persons.c.id == person_id)).scalar()
             db.execute(sa.delete(encodings_table).where(encodings_table.c.person_id == person_id))
             db.execute(sa.delete(negatives).where(negatives.c.person_id == person_id))
+            left = sa.select(visits.c.left_event_id).where(visits.c.person_id == person_id)
+            db.execute(sa.delete(outbox).where(outbox.c.event_id.in_(left)))  # their visits go with them (cascade)
             gone = db.execute(sa.delete(persons).where(persons.c.id == person_id)).rowcount > 0
             if gone:
                 theirs = results.c.name == name

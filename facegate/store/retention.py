@@ -2,10 +2,10 @@
 
 Reached as `store.retention`. One pass (`forget_before`) removes, in one transaction, the results
 written before the cut-off with their encodings and crops, the visitors last seen before it with
-their kept faces, the unknown faces (also any older than their own week), and the outbox rows of
-the events it removes, whatever their delivery status: a webhook body carries a name, a time and
-a camera. Every pass is idempotent, so every node of a cluster may run it
-(entry/retention_timer.py runs it in the serving process, at least hourly).
+their kept faces, the visits and attendance slots last seen before it, the unknown faces (also any
+older than their own week), and the outbox rows of the events it removes, whatever their delivery
+status: a webhook body carries a name, a time and a camera. Every pass is idempotent, so every
+node of a cluster may run it (entry/retention_timer.py runs it in the serving process, at least hourly).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from facegate.db.schema import outbox, results, unknown_faces, visitor_faces, visitors
+from facegate.db.schema import attendance_slots, outbox, results, unknown_faces, visitor_faces, visitors, visits
 from facegate.store.core import SIGHTINGS_VERSION, VISITORS_VERSION, StoreCore
 
 DAY_S = 86400.0
@@ -29,10 +29,20 @@ class Forgotten:
     visitor_faces: int = 0
     unknown_faces: int = 0
     outbox: int = 0
+    visits: int = 0
+    attendance_slots: int = 0
 
     @property
     def total(self) -> int:
-        return self.results + self.visitors + self.visitor_faces + self.unknown_faces + self.outbox
+        return (
+            self.results
+            + self.visitors
+            + self.visitor_faces
+            + self.unknown_faces
+            + self.outbox
+            + self.visits
+            + self.attendance_slots
+        )
 
 
 def cutoff(now: float, days: int) -> float | None:
@@ -72,6 +82,10 @@ class RetentionRecords:
                     results=db.execute(sa.delete(results).where(old_results)).rowcount,
                     visitor_faces=db.execute(
                         sa.delete(visitor_faces).where(visitor_faces.c.visitor_id.in_(old_visitors))
+                    ).rowcount,
+                    visits=db.execute(sa.delete(visits).where(visits.c.last_seen < before)).rowcount,
+                    attendance_slots=db.execute(
+                        sa.delete(attendance_slots).where(attendance_slots.c.last_seen < before)
                     ).rowcount,
                     visitors=db.execute(sa.delete(visitors).where(visitors.c.last_seen < before)).rowcount,
                 )

@@ -17,7 +17,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from facegate.db.schema import encodings, outbox, persons, results, unknown_faces, visitor_faces, visitors
+from facegate.db.schema import encodings, outbox, persons, results, unknown_faces, visitor_faces, visitors, visits
 from facegate.store.core import (
     GALLERY_VERSION,
     SIGHTINGS_VERSION,
@@ -205,6 +205,8 @@ class VisitorRecords:
                 db.execute(sa.delete(unknown_faces).where(unknown_faces.c.event_id.in_(events)))
                 db.execute(sa.delete(outbox).where(outbox.c.event_id.in_(events)))
             db.execute(sa.delete(visitor_faces).where(visitor_faces.c.visitor_id == visitor_id))
+            left = sa.select(visits.c.left_event_id).where(visits.c.visitor_id == visitor_id)
+            db.execute(sa.delete(outbox).where(outbox.c.event_id.in_(left)))  # its visits go with it (cascade)
             gone = db.execute(sa.delete(visitors).where(visitors.c.id == visitor_id)).rowcount > 0
             self.core.bump(db, VISITORS_VERSION, SIGHTINGS_VERSION)
         self.core.forgotten()

@@ -20,6 +20,7 @@ import queue
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -231,23 +232,31 @@ class WebhookSender:
         finally:
             store.close()
 
+    def _left_alone(self) -> tuple[str, ...]:
+        """The endpoints whose rows this node does not claim now: the v1 webhook's when it is off here, and any
+        endpoint holding all threads but one (so a slow receiver never holds up the other endpoints)."""
+        most = max(1, self.config.concurrency - 1)
+        held = Counter(endpoint_id for _, endpoint_id in self._inflight)
+        return self._without + tuple(e for e, n in held.items() if n >= most and e not in self._without)
+
     def _dispatch_once(self, store: Store) -> None:
         self._record_outcomes(store)
-        free = self.config.concurrency - len(self._inflight)
-        if free > 0:
+        while len(self._inflight) < self.config.concurrency:  # one row at a time: each claim sees what is held
             claimed = store.outbox.claim(
-                self.node_id, time.time(), limit=free, lease_s=self.config.claim_s, without=self._without
+                self.node_id, time.time(), limit=1, lease_s=self.config.claim_s, without=self._left_alone()
             )
-            for row in claimed:
-                endpoint_id = row.setdefault("endpoint_id", DEFAULT_ENDPOINT)  # the v1 webhook's rows do not say
-                target = target_of(store, self.config, endpoint_id, self.private_ok)
-                if target is None:  # deleted since the row was written: nothing to post to
-                    mine = {"node_id": self.node_id, "endpoint_id": endpoint_id}
-                    store.outbox.mark_failed(row["event_id"], int(row["attempts"]), "the endpoint is gone", **mine)
-                    continue
-                self._inflight.add((row["event_id"], endpoint_id))
-                self._jobs.put((row, target))
-        following = store.outbox.next_due_at(self._without)
+            if not claimed:
+                break
+            row = claimed[0]
+            endpoint_id = row.setdefault("endpoint_id", DEFAULT_ENDPOINT)  # the v1 webhook's rows do not say
+            target = target_of(store, self.config, endpoint_id, self.private_ok)
+            if target is None:  # deleted since the row was written: nothing to post to
+                mine = {"node_id": self.node_id, "endpoint_id": endpoint_id}
+                store.outbox.mark_failed(row["event_id"], int(row["attempts"]), "the endpoint is gone", **mine)
+                continue
+            self._inflight.add((row["event_id"], endpoint_id))
+            self._jobs.put((row, target))
+        following = store.outbox.next_due_at(self._left_alone())
         if not self._inflight and self._done.empty() and (following is None or following > time.time()):
             self._idle.set()
         wait = 1.0

@@ -15,6 +15,7 @@ import numpy as np
 
 from facegate.records import UNKNOWN, Box
 from pipeline.gating.rate_gate import BoxTrack, carry_box, observe
+from pipeline.recognition.sighting_reports import SightingReports
 from pipeline.transport.frame_ring import FrameRing
 from pipeline.transport.track_hints import HINT_ROWS, MATCH_IOU, iou
 
@@ -77,6 +78,7 @@ class CameraTracks:
         self.tracks: list[Track] = []
         self.next_id = 1
         self.last_event: dict[str, float] = {}
+        self.reports = SightingReports()  # who was last reported for presence, and when
         self.ring: FrameRing | None = None
         self.detected_pts: float | None = None  # the last frame that went through detection
 

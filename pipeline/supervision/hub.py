@@ -34,6 +34,7 @@ from pipeline.transport.messages import (
     QuietResults,
     ReplayDone,
     RingRequest,
+    Seen,
     UnknownFace,
 )
 from pipeline.transport.ring_allocator import RingAllocator
@@ -65,6 +66,7 @@ class Hub:
             QuietResults: self._quiet_results,  # match -> emit: the results of QuietFrames, in order
             Event: self._event,  # match -> emit; counted
             UnknownFace: self._to_emit,  # match -> emit
+            Seen: self._to_emit,  # match -> emit: presence and attendance
             EndOfStream: self._end_of_stream,  # capture -> match; match (every frame through) -> emit
             ReplayDone: self._replay_done,  # emit -> the replay waiting in the supervisor
             RingRequest: self._ring_request,  # capture -> a new ring, answered with RingReady

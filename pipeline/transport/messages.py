@@ -110,6 +110,18 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class Seen:
+    """A person or visitor in view on a camera (with an event or while the cooldown holds events back),
+    at most one per subject per camera every few seconds: what presence and attendance are made of."""
+
+    camera_id: str
+    at: float  # wall clock of the frame
+    window_s: float  # presence_window_s as the match stage had it
+    name: str | None = None  # a person's name, or None for a visitor
+    visitor_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class EndOfStream:
     """A replayed file is exhausted after `frames` frames."""
 
@@ -183,6 +195,7 @@ Message = (
     | FrameResult
     | QuietResults
     | Event
+    | Seen
     | EndOfStream
     | ReplayDone
     | RingRequest

@@ -29,7 +29,7 @@ from facegate.store.retention import DAY_S, cutoff
 
 REPO = Path(__file__).resolve().parents[2]
 BACKENDS = ("sqlite", "postgresql")
-HEAD = "0008"
+HEAD = "0009"
 
 
 @pytest.fixture(params=BACKENDS)

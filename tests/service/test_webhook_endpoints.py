@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from facegate.db.schema import outbox
+from facegate.events import OutgoingEvent
 from facegate.store import Store
 from facegate.webhook_signing import verify
+from pipeline.delivery.webhooks import WebhookConfig, WebhookSender
 from tests.support.clips import build_clip
 from tests.support.scenes import replay_results
 from tests.support.service_proc import ServiceProcess
@@ -243,3 +248,69 @@ def test_each_endpoint_receives_what_its_rules_ask_for(
         assert delivery.headers["authorization"] == f"Bearer {BEARER}"
         assert verify(SIGNING, delivery.headers, delivery.body)
         assert not verify(everyone["secret"], delivery.headers, delivery.body)
+
+
+def test_a_slow_endpoint_never_holds_up_another(tmp_path: Path) -> None:
+    """Six deliveries to a receiver that does not answer, then one to another: the other's goes out at once,
+    since one endpoint holds at most all the sender's threads but one."""
+    store = Store(tmp_path)
+    with WebhookReceiver() as slow, WebhookReceiver() as fast:
+        slow.hold.set()
+        slow_id, fast_id = (store.endpoints.add({"url": r.url})["id"] for r in (slow, fast))
+        now = time.time()
+        with store.core.transaction() as db:
+            for n in range(6):
+                store.outbox.enqueue(db, f"evt_slow_{n}", "{}", now - 10 + n, slow_id)
+            store.outbox.enqueue(db, "evt_fast", "{}", now, fast_id)
+        sender = WebhookSender(lambda: Store(tmp_path), WebhookConfig(url=None, timeout_s=60.0), private_ok=True)
+        sender.start()
+        try:
+            assert fast.wait_for(lambda: fast.accepted_ids() == {"evt_fast"}, 20.0), "held up by the slow receiver"
+            assert len(slow.deliveries) == sender.config.concurrency - 1
+        finally:
+            slow.release.set()
+            sender.stop()
+    store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_an_event_gets_a_row_per_matching_endpoint_in_its_own_transaction(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The fan-out on both backends: the rows are written with the event or not at all; the v1 webhook takes
+    `appeared` events only, with its v1 body; hours are read in the stored `timezone`."""
+    store = Store(tmp_path, "" if backend == "sqlite" else request.getfixturevalue("pg_url"))
+
+    def add(**fields: object) -> str:
+        return store.endpoints.add({"url": "https://hooks.example.com/in", **fields})["id"]
+
+    strangers, everyone = add(filter={"unknown": True}), add(events=["appeared", "left"])
+    add(enabled=False)
+    leaving = add(events=["left"])
+    now = time.time()
+    tokyo = datetime.fromtimestamp(now, ZoneInfo("Asia/Tokyo"))
+    in_tokyo_now = add(filter={"hours": {"from": f"{tokyo:%H}:00", "to": f"{(tokyo + timedelta(hours=1)):%H}:00"}})
+    store.config.update({"timezone": "Asia/Tokyo"})
+    lin = OutgoingEvent(
+        "evt_lin", "appeared", {"result": {"name": LIN}, "type": "appeared"}, 1, True, ("cam0",), 0.6, now
+    )
+    with store.core.transaction() as db:
+        assert store.outbox.enqueue_event(db, lin, now, default_endpoint=True) == ["default", everyone, in_tokyo_now]
+        stranger = replace(lin, event_id="evt_stranger", person_id=None, known=False)
+        assert store.outbox.enqueue_event(db, stranger, now, default_endpoint=False) == [
+            strangers,
+            everyone,
+            in_tokyo_now,
+        ]
+        left = replace(lin, event_id="evt_left", type="left", confidence=None)
+        assert store.outbox.enqueue_event(db, left, now, default_endpoint=True) == [everyone, leaving]
+    with pytest.raises(RuntimeError), store.core.transaction() as db:
+        store.outbox.enqueue_event(db, replace(lin, event_id="evt_undone"), now, default_endpoint=True)
+        raise RuntimeError("the event's transaction fails: its rows go with it")
+    rows = {(r["event_id"], r["endpoint_id"]): r for r in _rows(store)}
+    assert len(rows) == 8 and not any(event == "evt_undone" for event, _ in rows)
+    assert json.loads(rows["evt_lin", "default"]["body"]) == {"result": {"name": LIN}}
+    assert json.loads(rows["evt_lin", everyone]["body"]) == lin.payload
+    assert store.outbox.counts_by_endpoint()[everyone]["pending"] == 3
+    assert store.endpoints.delete(everyone) and everyone not in store.outbox.counts_by_endpoint()
+    store.close()

@@ -14,12 +14,16 @@ from typing import Any
 
 import requests
 
+from control.facework import JOB_TIMEOUT_S
 from tests.support import leaks, testdata
 from tests.support.webhook_receiver import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 # The admin token every service of the tests runs with unless the test names its own: the service is
 # closed by default, and a test not about access should not depend on a token file.
+# A request's guard against a hang, not a latency target: longer than the photo pool's own limit, so a photo job
+# that the niced pool runs slowly on a busy machine is answered by the service (with its result, or a 503).
+REQUEST_TIMEOUT_S = JOB_TIMEOUT_S + 30.0
 TEST_TOKEN = "facegate-test-admin-token"
 
 
@@ -115,7 +119,9 @@ class ServiceProcess:
 
     def request(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> requests.Response:
         headers = {**self.headers(token), **kwargs.pop("headers", {})}
-        return requests.request(method, self.url + path, headers=headers, timeout=kwargs.pop("timeout", 30), **kwargs)
+        return requests.request(
+            method, self.url + path, headers=headers, timeout=kwargs.pop("timeout", REQUEST_TIMEOUT_S), **kwargs
+        )
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("GET", path, **kwargs)

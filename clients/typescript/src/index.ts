@@ -38,6 +38,11 @@ export type SignedUrl = JsonOf<"getSignedUrl", 200>;
 export type Results = JsonOf<"listResults", 200>;
 export type Stats = JsonOf<"getStats", 200>;
 export type ConfigChanges = BodyOf<"updateConfig">;
+export type Presence = JsonOf<"getPresence", 200>;
+export type Visits = JsonOf<"listVisits", 200>;
+export type Attendance = JsonOf<"getAttendance", 200>;
+/** `from` and `to` as YYYY-MM-DD (both included, days of the service's `timezone`), and maybe one person. */
+export type AttendanceQuery = Omit<operations["getAttendance"]["parameters"]["query"], "format">;
 export type NewCamera = BodyOf<"addCamera">;
 export type CameraChanges = BodyOf<"updateCamera">;
 /** Which cameras `cameras.list` returns: a page (`limit`, `offset`), on one `node`, in one `state`. */
@@ -92,22 +97,33 @@ export class FacegateClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = {};
-    if (this.token) headers.Authorization = `Bearer ${this.token}`;
     let payload: BodyInit | undefined;
+    const headers: Record<string, string> = {};
     if (body instanceof FormData) payload = body;
     else if (body !== undefined) {
       headers["Content-Type"] = "application/json";
       payload = JSON.stringify(body);
     }
-    const response = await this.fetcher(this.url(path), { method, headers, body: payload });
+    const text = await this.text(method, path, headers, payload);
+    return (text ? JSON.parse(text) : null) as T;
+  }
+
+  /** The answer's text (JSON or another type the route serves); an error answer is thrown as FacegateError. */
+  async text(method: string, path: string, headers: Record<string, string> = {}, body?: BodyInit): Promise<string> {
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    const response = await this.fetcher(this.url(path), { method, headers, body });
     const text = await response.text();
-    const data = text ? JSON.parse(text) : null;
     if (!response.ok) {
-      const message = data && typeof data.error === "string" ? data.error : response.statusText;
+      let message = response.statusText;
+      try {
+        const data = JSON.parse(text);
+        if (data && typeof data.error === "string") message = data.error;
+      } catch {
+        // not JSON: the status text says it
+      }
       throw new FacegateError(response.status, message);
     }
-    return data as T;
+    return text;
   }
 
   /** Liveness, the one route that needs no token: a 503 (thrown) while starting or degraded. */
@@ -171,6 +187,24 @@ export class FacegateClient {
   /** The audit trail of changes, newest first (admin token). */
   audit(options: { limit?: number; action?: string } = {}): Promise<JsonOf<"listAudit", 200>> {
     return this.request("GET", `/api/audit${query(options)}`);
+  }
+
+  // --- who is here ---------------------------------------------------------------------------------
+  /** Who is present now (seen within `presence_window_s`) with their last camera; `all` adds everyone seen. */
+  presence(options: { all?: boolean } = {}): Promise<Presence> {
+    return this.request("GET", `/api/presence${query({ all: options.all === undefined ? undefined : String(options.all) })}`);
+  }
+  /** Visits newest first: open ones, and ended ones with their `left` event's id. */
+  visits(options: { limit?: number; person_id?: number } = {}): Promise<Visits> {
+    return this.request("GET", `/api/visits${query(options)}`);
+  }
+  /** Per person per day: first and last sighting, sightings, cameras (at most 366 days). */
+  attendance(options: AttendanceQuery): Promise<Attendance> {
+    return this.request("GET", `/api/attendance${query(options)}`);
+  }
+  /** The same as CSV with a header row, for a spreadsheet. */
+  attendanceCsv(options: AttendanceQuery): Promise<string> {
+    return this.text("GET", `/api/attendance${query({ ...options, format: "csv" })}`, { Accept: "text/csv" });
   }
 
   // --- people, cameras, unknown faces, webhooks --------------------------------------------------

@@ -18,6 +18,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/attendance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Per person per day (days of the `timezone` setting, at most 366): first and last sighting, sightings and cameras; format=csv (or Accept: text/csv) answers CSV with a header row */
+        get: operations["getAttendance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/audit": {
         parameters: {
             query?: never;
@@ -289,6 +306,23 @@ export interface paths {
         put?: never;
         /** Add photos (several files at once) or encodings to a person; all or nothing, with an answer per file */
         post: operations["addPersonFace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/presence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who is present now (seen within presence_window_s), with the camera that saw them last; all=true adds everyone ever seen (within retention_days) with their last sighting */
+        get: operations["getPresence"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -670,6 +704,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/visits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Visits newest first: open ones, and ended ones with the id and time of their `left` event */
+        get: operations["listVisits"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/webhooks/endpoints": {
         parameters: {
             query?: never;
@@ -980,6 +1031,72 @@ export interface operations {
             };
             /** @description Bad input, or a Host header that does not name this service */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getAttendance: {
+        parameters: {
+            query: {
+                format?: "json" | "csv";
+                from: string;
+                person_id?: number;
+                to: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        days: {
+                            cameras: string[];
+                            date: string;
+                            first_seen: string;
+                            last_seen: string;
+                            name: string;
+                            person_id: number;
+                            sightings: number;
+                        }[];
+                        from: string;
+                        timezone: string;
+                        to: string;
+                    };
+                    "text/csv": string;
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Token missing or wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The token's scope does not allow this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2510,6 +2627,70 @@ export interface operations {
             };
             /** @description The audit trail cannot be written, so nothing was changed */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getPresence: {
+        parameters: {
+            query?: {
+                all?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        people: {
+                            camera_id: string;
+                            last_seen: string;
+                            name: string;
+                            person_id: number;
+                            present: boolean;
+                        }[];
+                        visitors: {
+                            camera_id: string;
+                            last_seen: string;
+                            present: boolean;
+                            visitor_id: number;
+                        }[];
+                        window_s: number;
+                    };
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Token missing or wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The token's scope does not allow this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4240,6 +4421,71 @@ export interface operations {
             };
             /** @description The audit trail cannot be written, so nothing was changed */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listVisits: {
+        parameters: {
+            query?: {
+                limit?: number;
+                person_id?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        visits: {
+                            camera_id?: string;
+                            cameras: string[];
+                            first_seen: string;
+                            id: number;
+                            last_seen: string;
+                            left_at?: string | null;
+                            left_event_id?: string | null;
+                            name?: string;
+                            open: boolean;
+                            person_id?: number | null;
+                            sightings?: number;
+                            visitor_id?: number | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description Bad input, or a Host header that does not name this service */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Token missing or wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The token's scope does not allow this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

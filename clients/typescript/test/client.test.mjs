@@ -118,6 +118,22 @@ test("start on the clip, results, results by name, latest, stats, stop", async (
   const picture = await fetch(client.url(signed.url)); // no header: the signature is the permission
   assert.equal(picture.status, 200);
   assert.equal(picture.headers.get("content-type"), "image/jpeg");
+  // who is here: Lin present on cam0, and his day in the attendance (JSON and CSV), with a read token
+  const here = await pollUntil(async () => (await reader.presence()).people.find((p) => p.name === LIN),
+    { timeoutMs: 60_000 });
+  assert.equal(here.camera_id, "cam0");
+  assert.equal(here.present, true);
+  assert.ok((await reader.presence({ all: true })).window_s > 0);
+  assert.ok((await reader.visits({ limit: 5 })).visits.some((v) => v.name === LIN && v.open));
+  const today = new Date().toISOString().slice(0, 10); // the timezone setting is UTC
+  const days = await reader.attendance({ from: today, to: today });
+  assert.deepEqual(days.days.map((d) => [d.date, d.name, d.cameras]), [[today, LIN, ["cam0"]]]);
+  const table = await reader.attendanceCsv({ from: today, to: today, person_id: here.person_id });
+  assert.equal(table.split("\r\n")[0], "date,person_id,name,first_seen,last_seen,sightings,cameras");
+  assert.match(table.split("\r\n")[1], new RegExp(`^${today},${here.person_id},${LIN},`));
+  const backwards = await reader.attendance({ from: today, to: "2000-01-01" }).catch((e) => e);
+  assert.equal(backwards.status, 400);
+  assert.match(backwards.message, /^from/);
   const stopped = await client.stop();
   assert.equal(stopped.running, false);
   assert.equal((await client.status()).active, false);
