@@ -505,6 +505,7 @@ def test_responses_follow_the_documented_schemas(api: ServiceProcess) -> None:
         _conforms(document, schema, answer.json(), path)
         checked.add(path)
     assert checked == {
+        "/api/attendance",
         "/api/audit",
         "/api/cameras",
         "/api/config",
@@ -513,12 +514,15 @@ def test_responses_follow_the_documented_schemas(api: ServiceProcess) -> None:
         "/api/nodes",
         "/api/openapi.json",
         "/api/persons",
+        "/api/presence",
         "/api/results",
         "/api/signed-url",
         "/api/stats",
         "/api/status",
         "/api/unknown",
         "/api/visitors",
+        "/api/visits",
+        "/api/webhooks/endpoints",
         "/api/webhooks/failed",
     }
 

@@ -115,6 +115,7 @@ PLACEHOLDERS = {
     "camera_id": "nocam",
     "unknown_id": "999999",
     "filename": "app.js",
+    "endpoint_id": "nohook",
 }
 BODIES = {
     ("POST", "/api/register"): {},
@@ -124,8 +125,13 @@ BODIES = {
     ("POST", "/api/unknown/<unknown_id>/register"): {},
     ("POST", "/api/persons/<person_id>/faces"): {},
     ("PUT", "/api/cameras/<camera_id>"): {},
+    ("POST", "/api/webhooks/endpoints"): {},
+    ("PUT", "/api/webhooks/endpoints/<endpoint_id>"): {"description": "nobody's"},
 }
-QUERIES = {("GET", "/api/signed-url"): "?path=/api/unknown/1.jpg"}
+QUERIES = {
+    ("GET", "/api/signed-url"): "?path=/api/unknown/1.jpg",
+    ("GET", "/api/attendance"): "?from=2026-01-01&to=2026-01-31",
+}
 # the only routes without a token (besides /metrics when FACEGATE_METRICS_AUTH=open), and the only pictures a
 # signed URL opens: a route that joins either by a slip of its scope= or signable= fails here
 OPEN = {("GET", "/api/health"), ("GET", "/"), ("GET", "/ui/<filename>"), ("GET", "/metrics")}
@@ -157,6 +163,10 @@ ANSWERS = {
             ("POST", "/api/persons/<person_id>/faces"),
             ("PUT", "/api/cameras/<camera_id>"),
             ("POST", "/api/results/<event_id>/reject"),  # its body is optional: the event is looked up
+            ("GET", "/api/webhooks/endpoints/<endpoint_id>"),
+            ("PUT", "/api/webhooks/endpoints/<endpoint_id>"),
+            ("DELETE", "/api/webhooks/endpoints/<endpoint_id>"),
+            ("POST", "/api/webhooks/endpoints/<endpoint_id>/test"),
         ],
         404,
     ),
@@ -172,12 +182,11 @@ ANSWERS = {
             ("POST", "/api/visitors/merge"),
             ("PUT", "/api/config"),
             ("PUT", "/api/persons/<person_id>"),
+            ("POST", "/api/webhooks/endpoints"),
         ],
         400,
     ),
 }
-# start/stop really act; the table calls them with an admin token only after the other checks. No camera is
-# configured here: start is refused, stop and a retry of no failed webhook are fine.
 # start/stop really act; the table calls them with an admin token only after the other checks. No camera is
 # configured here: start is refused, stop and a retry of no failed webhook are fine.
 ACTING = {("POST", "/api/start"): 400, ("POST", "/api/stop"): 200, ("POST", "/api/webhooks/retry"): 200}
