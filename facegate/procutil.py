@@ -6,6 +6,7 @@ Also what a process knows of itself (its resident memory), for the stats of ever
 from __future__ import annotations
 
 import ctypes
+import faulthandler
 import logging
 import multiprocessing
 import os
@@ -136,5 +137,7 @@ def become_stage(title: str, supervisor_pid: int, log_level: str | None = None) 
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # the watchdog asks a stage that stopped beating for its stack before killing it, so the log says where it hung
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     watch_supervisor(flag)
     return flag

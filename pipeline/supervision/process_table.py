@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
@@ -30,6 +32,7 @@ class Stage:
     finished: bool = False  # exited on purpose (a replayed file ended): not restarted
     retired: bool = False  # being removed (camera deleted, pipeline stopping)
     started_at: float = 0.0
+    stack_asked_at: float | None = None  # when a stalled process was asked for its stack (then killed)
     queue_hwm: int = 0
     inflight: dict[tuple[str, int], FrameRef] = field(default_factory=dict)
 
@@ -41,6 +44,11 @@ class Stage:
         """SIGTERM its process, if one is running."""
         if self.process is not None and self.process.is_alive():
             self.process.terminate()
+
+    def ask_stack(self) -> None:
+        """SIGUSR1 its process: a stage prints every thread's stack to stderr (facegate/procutil.py)."""
+        if self.process is not None and self.process.pid is not None and self.process.is_alive():
+            os.kill(self.process.pid, signal.SIGUSR1)
 
     def kill(self) -> None:
         """SIGKILL its process, if one is running."""

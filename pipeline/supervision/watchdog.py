@@ -42,6 +42,7 @@ def _stall_s(environ: Mapping[str, str] = os.environ, default: float = 30.0) -> 
 
 STALL_S = _stall_s()  # a stage with no heartbeat for this long is killed and restarted
 TICK_S = 0.2
+STACK_WAIT_S = 0.5  # between asking a stalled stage for its stack and killing it
 
 Answer = queue.Queue[tuple[bool, Any]]  # a call's (True, its value) or (False, the exception it raised)
 
@@ -138,6 +139,7 @@ class Supervisor:
         stage.process = process
         process.start()
         stage.started_at = time.monotonic()
+        stage.stack_asked_at = None
         self.hub.attach(stage)
         log.debug("started %s (pid %d)", stage.name, process.pid)
 
@@ -193,11 +195,21 @@ class Supervisor:
             if stage.alive:
                 beat_age = time.time() - row.last_beat if row.last_beat else 0.0
                 if now - stage.started_at > STALL_S and beat_age > STALL_S:
-                    log.error("%s made no progress for %.0f s; killing it", stage.name, beat_age)
-                    stage.kill()
+                    self._stalled(stage, beat_age, now)
                 continue
             self._on_exit(stage, now)
         self.peak_rss_mb = max(self.peak_rss_mb, rss + rss_mb())
+
+    def _stalled(self, stage: Stage, beat_age: float, now: float) -> None:
+        """A stage with no heartbeat: first ask for its stack (the log then says where it hung), a tick
+        later kill it; `watch` restarts it as any stage that died."""
+        if stage.stack_asked_at is None:
+            log.error("%s made no progress for %.0f s; its stack follows, then it is killed", stage.name, beat_age)
+            stage.stack_asked_at = now
+            stage.ask_stack()
+        elif now - stage.stack_asked_at >= STACK_WAIT_S:
+            log.error("%s made no progress for %.0f s; killing it", stage.name, beat_age)
+            stage.kill()
 
     def _on_exit(self, stage: Stage, now: float) -> None:
         code = stage.process.exitcode if stage.process is not None else None

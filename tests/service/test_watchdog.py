@@ -49,7 +49,8 @@ def test_a_hung_stage_is_killed_after_the_stall_limit_and_restarted(svc: Service
     stopped_at = time.monotonic()
     assert poll_until(lambda: (pid := stage_pid(svc, "match")) is not None and pid != hung, 120), svc.log()[-3000:]
     assert time.monotonic() - stopped_at >= STALL_S - 1, "killed before the stall limit"
-    assert "match made no progress" in svc.log() and restarts(svc, "match") == 1
+    log = svc.log()
+    assert "match made no progress" in log and "its stack follows" in log and restarts(svc, "match") == 1
     back = time.time()
     assert poll_until(lambda: [r for r in results(svc, LIN) if seconds(r["timestamp"]) > back], 120), (
         "no Lin-Manuel Miranda after the restart"

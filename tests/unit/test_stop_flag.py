@@ -39,3 +39,31 @@ def test_a_signal_while_the_flags_lock_is_held_stops_the_stage_without_deadlock(
     lines = done.stdout.split("\n")
     assert lines[:2] == ["stopped", "set"]
     assert "received SIGTERM; finishing" in done.stderr
+
+
+HANG_SCRIPT = """
+import os, signal, time
+from facegate.procutil import become_stage
+become_stage("stack-test", os.getppid())
+
+def stuck_in_here() -> None:
+    os.kill(os.getpid(), signal.SIGUSR1)  # what the watchdog sends a stage that stopped beating
+    time.sleep(0.5)
+
+stuck_in_here()
+print("still running", flush=True)
+"""
+
+
+def test_a_stage_asked_for_its_stack_prints_where_it_is_and_goes_on() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", HANG_SCRIPT],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == "still running\n"
+    assert "Current thread" in done.stderr and "in stuck_in_here" in done.stderr, done.stderr[-2000:]
