@@ -117,7 +117,7 @@ class Detector:
         wanted = [
             i
             for i, box in enumerate(boxes)
-            if box[1] - box[3] >= min_px and ring.hints.should_encode(box, ref.pts, s.recheck_s, s.unknown_recheck_s)
+            if box[1] - box[3] >= min_px and ring.hints.should_encode(box, ref.pts)
         ]
         encodings = face_encodings(rgb, [found[i] for i in wanted])
         by_index = dict(zip(wanted, encodings, strict=True))

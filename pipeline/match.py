@@ -19,7 +19,7 @@ from facegate.records import ENCODING_SIZE, UNKNOWN, result_dict
 from facegate.store import Store, iso_now, new_event_id
 from pipeline.recognition.known_faces import Gallery
 from pipeline.recognition.reorder import ReorderBuffer
-from pipeline.recognition.tracker import Attempt, CameraTracks, Track
+from pipeline.recognition.tracker import Attempt, CameraTracks, Recheck, Track
 from pipeline.recognition.visitor_index import VisitorIndex
 from pipeline.runtime.stage_context import ConfigFollower, MatchOptions, StageContext, receive
 from pipeline.transport.messages import (
@@ -99,9 +99,13 @@ class Matcher:
         if self.gallery_version >= 0:
             log.info("gallery changed: %d encodings of %d people", len(names), len(set(names)))
             for camera in self.cameras.values():
-                camera.forget_names()
+                camera.forget_names(self.recheck())
         self.gallery_version = version
         self.meter.set("gallery_version", version)
+
+    def recheck(self) -> Recheck:
+        settings = self.config.settings
+        return Recheck(settings.recheck_s, settings.unknown_recheck_s)
 
     # --- ordering -------------------------------------------------------------------------------
     def order(self, camera_id: str) -> ReorderBuffer:
@@ -167,7 +171,7 @@ class Matcher:
             results.append(FaceResult(face.box, track.name, round(track.distance, 3), track.id))
             self.maybe_announce(camera, track, ref.captured_at, ref.pts)
             self.report_seen(camera, track, ref.captured_at)
-        camera.publish_hints(fresh)
+        camera.publish_hints(fresh, self.recheck())
         self.finish(ref, results, started, lost=batch.lost)
 
     def carry_cooldown(self, camera: CameraTracks) -> None:

@@ -35,13 +35,11 @@ class FrameGate:
         self.motion_config: MotionConfig | None = None
         self.gate: DetectGate | None = None
         self.motion: MotionDetector | None = None
-        self.recheck = (1.0, 0.2)
         self.quiet = False  # the last frame decided: not for detection, nothing moved, no track on the camera
         self.configure(settings)
 
     def configure(self, settings: Settings) -> None:
         """Take the settings that concern this camera; the gate and motion history survive unchanged values."""
-        self.recheck = (settings.recheck_s, settings.unknown_recheck_s)
         detect_fps = settings.detect_fps_for(self.camera_id)
         motion_config = MotionConfig(threshold=settings.motion_threshold, min_area=settings.motion_min_area)
         if detect_fps != self.detect_fps:
@@ -68,7 +66,7 @@ class FrameGate:
         last = self.gate.last_detected_pts if self.gate is not None else None
         if last is None or pts - last >= TRACK_KEEPALIVE_S:
             return True
-        return hints.any_due(pts, *self.recheck)
+        return hints.any_due(pts)
 
     def restart(self) -> None:
         """A new stream (reopened, a looping file): the next frame is detected and the scene learned anew."""

@@ -24,6 +24,17 @@ MAX_ATTEMPTS = 12  # encodings remembered per track for the vote
 UNKNOWN_MIN_ATTEMPTS = 2  # attempts before an unnamed face counts as an Unknown person
 
 
+@dataclass(frozen=True)
+class Recheck:
+    """How often, in stream seconds, a track's face is encoded again (the `recheck_s` and `unknown_recheck_s`
+    settings): `named_s` for a named track, `unknown_s` while a track is still being decided. A track decided
+    Unknown backs off from `unknown_s`, doubling with each further attempt that names no one, up to `named_s`:
+    a stranger standing in view is re-checked as rarely as a known face, not five times a second."""
+
+    named_s: float = 1.0
+    unknown_s: float = 0.2
+
+
 @dataclass
 class Attempt:
     name: str
@@ -68,6 +79,15 @@ class Track:
     @property
     def decided(self) -> bool:
         return self.name != UNKNOWN or len(self.attempts) >= UNKNOWN_MIN_ATTEMPTS
+
+    def recheck_interval(self, recheck: Recheck) -> float:
+        """Stream seconds from this track's last encoding to its next (see `Recheck`)."""
+        if self.name != UNKNOWN:
+            return recheck.named_s
+        beyond = len(self.attempts) - UNKNOWN_MIN_ATTEMPTS
+        if beyond < 0:
+            return recheck.unknown_s
+        return max(recheck.unknown_s, min(recheck.named_s, recheck.unknown_s * 2.0 ** (beyond + 1)))
 
 
 class CameraTracks:
@@ -142,7 +162,8 @@ class CameraTracks:
             self.ring.hints.retire(track.hint_row)
         return False
 
-    def publish_hints(self, fresh: set[int]) -> None:
+    def publish_hints(self, fresh: set[int], recheck: Recheck) -> None:
+        """Each track's row of the hint table: its box, its last encoding and when the next one is due."""
         if self.ring is None:
             return
         for track in self.tracks:
@@ -151,15 +172,15 @@ class CameraTracks:
                     track.hint_row,
                     track.id,
                     track.box,
-                    track.name != UNKNOWN,
+                    track.recheck_interval(recheck),
                     track.encoded_pts,
                     track.enc_box,
                     track.id in fresh,
                 )
 
-    def forget_names(self) -> None:
+    def forget_names(self, recheck: Recheck) -> None:
         """After a gallery change every track is judged again, so a deleted person stops being named."""
         for track in self.tracks:
             track.attempts.clear()
             track.name, track.encoded_pts = UNKNOWN, -1e18
-        self.publish_hints(set())
+        self.publish_hints(set(), recheck)

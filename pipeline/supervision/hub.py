@@ -16,8 +16,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.runtime.stage_kind import StageKind
@@ -45,6 +46,17 @@ log = logging.getLogger(__name__)
 MAX_INFLIGHT = 2  # frames queued at one detect worker; the rest wait in the hub, oldest first
 
 
+@dataclass
+class RouteCounts:
+    """What the hub has routed since the pipeline started, for `bench.profile`: messages by type, and the
+    frames capture sent by kind (detected, carried: not detected, with their boxes carried by match; quiet)."""
+
+    messages: Counter[str] = field(default_factory=Counter)
+    detected: int = 0
+    carried: int = 0
+    quiet: int = 0
+
+
 class Hub:
     def __init__(self, table: StageTable, rings: RingAllocator, live: LiveView, progress: RunProgress) -> None:
         self.table = table
@@ -53,6 +65,7 @@ class Hub:
         self.progress = progress
         self.pending: deque[FrameRef] = deque()
         self.pending_hwm = 0
+        self.counts = RouteCounts()
         self._routes = self.routes()
 
     def routes(self) -> dict[type, Callable[[Stage, Any], None]]:
@@ -78,13 +91,16 @@ class Hub:
         if handler is None:
             log.warning("no route for %s from %s; dropped", type(msg).__name__, sender.name)
             return
+        self.counts.messages[type(msg).__name__] += 1
         handler(sender, msg)
 
     # --- the destinations --------------------------------------------------------------------------
     def _frame(self, _sender: Stage, ref: FrameRef) -> None:
         if ref.detect is None:
+            self.counts.carried += 1
             self.send("match", ref)
             return
+        self.counts.detected += 1
         with self.table.lock:
             self.pending.append(ref)
             self.pending_hwm = max(self.pending_hwm, len(self.pending))
@@ -101,6 +117,7 @@ class Hub:
         self.send("emit", result)
 
     def _quiet_frames(self, _sender: Stage, frames: QuietFrames) -> None:
+        self.counts.quiet += len(frames.refs)
         self.send("match", frames)
 
     def _quiet_results(self, _sender: Stage, batch: QuietResults) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,7 +26,7 @@ from pipeline.runtime.stage_context import CaptureOptions, DetectOptions, EmitOp
 from pipeline.runtime.stage_kind import StageKind
 from pipeline.runtime.stats import StageFigures, StatsBoard, by_kind
 from pipeline.supervision import launcher
-from pipeline.supervision.hub import Hub
+from pipeline.supervision.hub import Hub, RouteCounts
 from pipeline.supervision.process_table import Stage, StageTable
 from pipeline.supervision.progress import RunProgress
 from pipeline.supervision.watchdog import Supervisor
@@ -230,6 +231,11 @@ class Pipeline:
             )
             for stage in self._table.all()
         ]
+
+    def route_counts(self) -> RouteCounts:
+        """What the hub has routed so far (messages by type, frames by kind); a copy."""
+        counts = self._hub.counts
+        return RouteCounts(Counter(counts.messages), counts.detected, counts.carried, counts.quiet)
 
     def figures_by_kind(self, elapsed: float | None = None) -> dict[str, dict[str, Any]]:
         """The stage rows added up per kind; frames waiting in the hub count as detect's queue."""

@@ -2,10 +2,11 @@
 
 Match owns the tracks (pipeline/recognition/tracker.py) and writes one hint row per live track into the
 camera's ring segment:
-its latest box, the box and media time of its last encoding, whether it is named, and a claim
-field. A detect worker that finds a face overlapping a track whose re-check is not due yet
-skips the encoding; when it is due, the worker claims the row so the other workers do
-not encode the same face again from the next frames in flight.
+its latest box, the box and media time of its last encoding, the seconds until its next re-check
+(match's policy: pipeline/recognition/tracker.py `Track.recheck_interval`), and a claim field. A
+detect worker that finds a face overlapping a track whose re-check is not due yet skips the
+encoding; when it is due, the worker claims the row so the other workers do not encode the same
+face again from the next frames in flight.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ HINT_ROWS = 32
 HINT = np.dtype(
     [
         ("active", "<f8"),
-        ("named", "<f8"),
+        ("interval", "<f8"),  # seconds of stream time between encodings of the track
         ("top", "<f8"),
         ("right", "<f8"),
         ("bottom", "<f8"),
@@ -58,7 +59,7 @@ class HintTable:
         self.rows["active"] = 0.0
 
     def publish(
-        self, row: int, track_id: int, box: Box, named: bool, encoded_pts: float, enc_box: Box | None, fresh: bool
+        self, row: int, track_id: int, box: Box, interval: float, encoded_pts: float, enc_box: Box | None, fresh: bool
     ) -> None:
         entry = self.rows[row]
         if fresh:
@@ -68,27 +69,26 @@ class HintTable:
         if enc_box is not None:
             entry["enc_top"], entry["enc_right"], entry["enc_bottom"], entry["enc_left"] = enc_box
         entry["encoded_pts"] = encoded_pts
-        entry["named"] = 1.0 if named else 0.0
+        entry["interval"] = interval
         entry["active"] = 1.0
 
     def retire(self, row: int) -> None:
         self.rows["active"][row] = 0.0
 
-    def any_due(self, pts: float, recheck_s: float, unknown_recheck_s: float) -> bool:
-        """Whether any live track's re-check (named: `recheck_s`, unnamed: `unknown_recheck_s`) is due at `pts`;
-        capture sends such a frame to detection even when nothing moved."""
+    def any_due(self, pts: float) -> bool:
+        """Whether any live track's re-check is due at `pts` (stream seconds); capture sends such a frame to
+        detection even when nothing moved."""
         active = self.rows[self.rows["active"] > 0]
         if active.size == 0:
             return False
-        interval = np.where(active["named"] > 0, recheck_s, unknown_recheck_s)
         last = np.maximum(active["encoded_pts"], active["claimed_pts"])
-        return bool(np.any(pts - last >= interval))
+        return bool(np.any(pts - last >= active["interval"]))
 
     def any_active(self) -> bool:
         """Whether match follows any track on this camera."""
         return bool(np.any(self.rows["active"] > 0))
 
-    def should_encode(self, box: Box, pts: float, recheck_s: float, unknown_recheck_s: float) -> bool:
+    def should_encode(self, box: Box, pts: float) -> bool:
         """True unless the face belongs to a track whose encoding is recent enough; claims the re-check."""
         best, best_iou = -1, MATCH_IOU
         for index in np.flatnonzero(self.rows["active"] > 0):
@@ -99,7 +99,7 @@ class HintTable:
         if best < 0:
             return True
         entry = self.rows[best]
-        interval = recheck_s if entry["named"] > 0 else unknown_recheck_s
+        interval = float(entry["interval"])
         last = max(float(entry["encoded_pts"]), float(entry["claimed_pts"]))
         enc_box = (entry["enc_top"], entry["enc_right"], entry["enc_bottom"], entry["enc_left"])
         jumped = iou(box, enc_box) < JUMP_IOU and float(entry["claimed_pts"]) < float(entry["encoded_pts"]) + 1e-9

@@ -59,7 +59,7 @@ def test_only_a_still_frame_of_a_camera_without_tracks_and_not_for_detection_is_
     for i in range(30):  # the scene settles
         gate.decide(scene(80), 0.3 + i / 15, table)
     assert gate.quiet
-    table.publish(0, 1, (10, 60, 60, 10), True, 2.0, (10, 60, 60, 10), True)
+    table.publish(0, 1, (10, 60, 60, 10), 1.0, 2.0, (10, 60, 60, 10), True)
     assert gate.decide(scene(80), 2.35, table) is not None and not gate.quiet  # the track is due at once
     assert gate.decide(scene(80), 2.40, table) is None and not gate.quiet  # not detected, but a track is there
     every = FrameGate("cam0", Settings.of({"detect_fps": 0}))

@@ -93,9 +93,9 @@ def test_the_gate_detects_the_first_frame_then_only_motion_at_most_detect_fps() 
 
 
 def test_a_track_keeps_a_still_scene_detected_twice_a_second() -> None:
-    gate, table = FrameGate("cam0", Settings.of({"detect_fps": 5, "recheck_s": 100})), hints()
+    gate, table = FrameGate("cam0", Settings.of({"detect_fps": 5})), hints()
     assert gate.decide(still(), 0.0, table) == Reason.FIRST
-    table.publish(0, 1, (10, 60, 60, 10), True, 0.0, (10, 60, 60, 10), True)
+    table.publish(0, 1, (10, 60, 60, 10), 100.0, 0.0, (10, 60, 60, 10), True)  # its re-check is 100 s away
     decisions = [gate.decide(still(), i / 30, table) for i in range(1, 61)]
     times = [round(i / 30, 3) for i, d in zip(range(1, 61), decisions, strict=True) if d is not None]
     assert times == [TRACK_KEEPALIVE_S, 2 * TRACK_KEEPALIVE_S, 3 * TRACK_KEEPALIVE_S, 4 * TRACK_KEEPALIVE_S]
@@ -105,9 +105,9 @@ def test_a_track_keeps_a_still_scene_detected_twice_a_second() -> None:
 
 
 def test_a_due_recheck_sends_the_next_allowed_frame() -> None:
-    gate, table = FrameGate("cam0", Settings.of({"detect_fps": 5, "unknown_recheck_s": 0.2})), hints()
+    gate, table = FrameGate("cam0", Settings.of({"detect_fps": 5})), hints()
     gate.decide(still(), 0.0, table)
-    table.publish(0, 1, (10, 60, 60, 10), False, 0.0, (10, 60, 60, 10), True)
+    table.publish(0, 1, (10, 60, 60, 10), 0.2, 0.0, (10, 60, 60, 10), True)  # due 0.2 s after its encoding
     assert gate.decide(still(), 0.1, table) is None  # too soon for detect_fps
     assert gate.decide(still(), 0.2, table) == Reason.TRACK_DUE
 

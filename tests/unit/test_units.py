@@ -17,7 +17,7 @@ from facegate.settings import SettingError, validate
 from facegate.store import Store
 from pipeline.recognition import known_faces as gallery_module
 from pipeline.recognition.known_faces import UNKNOWN, Gallery
-from pipeline.recognition.tracker import Attempt, CameraTracks, Track
+from pipeline.recognition.tracker import Attempt, CameraTracks, Recheck, Track
 from pipeline.transport import shm
 from pipeline.transport.frame_ring import FREE, FrameRing
 from pipeline.transport.shm import run_prefix
@@ -137,14 +137,14 @@ def test_hints_skip_encoding_a_recent_track_and_claim_rechecks() -> None:
     ring = FrameRing.create(run_prefix() + "hints", 2, (4, 4, 3))
     try:
         box = (10, 110, 110, 10)
-        assert ring.hints.should_encode(box, 0.0, 1.0, 0.2)  # nobody known there yet
-        ring.hints.publish(0, 1, box, True, 0.0, box, fresh=True)
-        assert not ring.hints.should_encode((12, 112, 112, 12), 0.5, 1.0, 0.2)
-        assert ring.hints.should_encode((12, 112, 112, 12), 1.1, 1.0, 0.2)  # due: claimed
-        assert not ring.hints.should_encode((12, 112, 112, 12), 1.2, 1.0, 0.2)  # another worker, same re-check
-        ring.hints.publish(0, 1, box, False, 0.0, box, fresh=True)  # unnamed: re-checked sooner
-        assert ring.hints.should_encode(box, 0.3, 1.0, 0.2)
-        assert ring.hints.should_encode((300, 400, 400, 300), 0.3, 1.0, 0.2)  # another face
+        assert ring.hints.should_encode(box, 0.0)  # nobody known there yet
+        ring.hints.publish(0, 1, box, 1.0, 0.0, box, fresh=True)  # re-checked 1 s after its encoding
+        assert not ring.hints.should_encode((12, 112, 112, 12), 0.5)
+        assert ring.hints.should_encode((12, 112, 112, 12), 1.1)  # due: claimed
+        assert not ring.hints.should_encode((12, 112, 112, 12), 1.2)  # another worker, same re-check
+        ring.hints.publish(0, 1, box, 0.2, 0.0, box, fresh=True)  # still being decided: re-checked sooner
+        assert ring.hints.should_encode(box, 0.3)
+        assert ring.hints.should_encode((300, 400, 400, 300), 0.3)  # another face
     finally:
         ring.close()
         ring.unlink()
@@ -236,3 +236,17 @@ def test_a_starting_run_sweeps_the_segments_of_dead_runs_only(tmp_path: Path, mo
     finally:
         live.kill()
         live.wait(timeout=30)
+
+
+def test_a_stranger_is_re_checked_less_and_less_often_and_a_named_face_every_recheck_s() -> None:
+    recheck = Recheck(named_s=2.0, unknown_s=0.2)
+    track = Track(1, (10, 110, 110, 10), 0.0, 0.0, hint_row=0)
+    intervals = []
+    for _ in range(7):
+        intervals.append(track.recheck_interval(recheck))
+        track.attempts.append(Attempt(UNKNOWN, 0.8, 10.0))
+        track.vote(0.6)
+    assert intervals == [0.2, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0]  # decided Unknown after two, then backing off
+    track.attempts.append(Attempt("Lin-Manuel Miranda", 0.4, 10.0))
+    track.vote(0.6)
+    assert track.name == "Lin-Manuel Miranda" and track.recheck_interval(recheck) == 2.0
