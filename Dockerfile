@@ -1,7 +1,8 @@
 # facegate's container image: `python supervisor.py` on Debian's own Python 3.11, the version the project is
 # tested on. Build: `make image` (buildah) or `docker build -t facegate .`; run: see docs/deploy.md.
 # The build stage installs exactly what `make runtime` installs (prebuilt wheels only: no compiler is needed
-# or left behind), then drops pip and the packages' own test suites; the final stage holds Python, the
+# or left behind), then drops pip, the packages' own test suites and what onnxruntime's Python module never
+# loads (its C API library, ~35 MB, and its model-conversion tools); the final stage holds Python, the
 # virtualenv and the code, run by a non-root user.
 
 FROM debian:bookworm-slim AS build
@@ -19,7 +20,9 @@ RUN touch README.md
 RUN --mount=type=secret,id=ca-bundle \
     if [ -s /run/secrets/ca-bundle ]; then export PIP_CERT=/run/secrets/ca-bundle; fi \
  && make runtime PYTHON=/usr/bin/python3.11 \
- && .venv/bin/python -c "import dlib, cv2, face_recognition_models, ai_edge_litert, psycopg" \
+ && ort=$(echo .venv/lib/python3*/site-packages/onnxruntime) \
+ && rm -rf "$ort"/capi/libonnxruntime.so* "$ort"/transformers "$ort"/quantization "$ort"/tools \
+ && .venv/bin/python -c "import dlib, cv2, face_recognition_models, ai_edge_litert, psycopg, onnxruntime" \
  && .venv/bin/pip uninstall -q -y pip \
  && find .venv -type d -name tests -prune -exec rm -rf {} + \
  && rm -rf /root/.cache

@@ -161,7 +161,7 @@ class Part:
 PARTS = (
     Part(
         "encoder",
-        "encoding a face: dlib-bin against the same network on numpy",
+        "encoding a face: dlib-bin against the same network on numpy and on ONNX Runtime",
         "Encoding a face",
         lambda clip: encoder.measure(),
         encoder.markdown,

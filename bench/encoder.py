@@ -1,16 +1,20 @@
-"""`python -m bench.encoder`: a face encoding by dlib-bin's own network against facegate/encoder.py.
+"""`python -m bench.encoder`: a face encoding by dlib-bin's own network against facegate/encoder.py's two paths.
 
 The same faces, the same chips: every face HOG finds on the shared photos is encoded by
 `face_recognition.face_encodings` (dlib, built without BLAS) and by `facegate.encoder.face_encodings`
-(the same network on numpy's OpenBLAS, one thread: bench/__init__.py sets it), one face per call
-and four per call. Reported: ms per face (median of the rounds) and the largest difference
-between the two encodings of a face.
+on each of its encoders: the same network on numpy's OpenBLAS (one thread: bench/__init__.py sets
+it) and on ONNX Runtime (one thread, facegate/encoder_onnx.py), one face per call and four per
+call. Reported: ms per face (median of the rounds; the landmarks and the chip, dlib's calls, are in
+it), the network's own ms per face on ready chips, and the largest difference between dlib's
+encoding of a face and each path's.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
 import statistics
 import sys
 import time
@@ -22,8 +26,9 @@ import numpy as np
 from bench.fixtures import faces_dir
 
 PHOTOS = ("lin-manuel-miranda.png", "alex-lacamoire.png", "obama.jpg", "biden.jpg", "two_people.jpg")
-ROUNDS = 5
+ROUNDS = 7
 BATCH = 4
+PATHS = ("numpy", "onnx")  # facegate's encoders (the `encoder` setting)
 
 
 def _ms_per_face(encode: Any, faces: list[tuple[np.ndarray, tuple]], batch: int) -> float:
@@ -37,6 +42,20 @@ def _ms_per_face(encode: Any, faces: list[tuple[np.ndarray, tuple]], batch: int)
     return statistics.median(rounds)
 
 
+def _network_ms_per_face(path: str, chips: np.ndarray, batch: int) -> float:
+    """Median over ROUNDS of the network alone (chips ready), each chip `batch` times per call."""
+    from facegate import encoder, encoder_model, encoder_onnx
+
+    forward = encoder_onnx.forward if path == "onnx" else encoder.forward
+    network, rounds = encoder_model.network(), []
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        for chip in chips:
+            forward(network, np.repeat(chip[None], batch, axis=0))
+        rounds.append((time.perf_counter() - started) * 1000.0 / (len(chips) * batch))
+    return statistics.median(rounds)
+
+
 def measure() -> dict[str, Any]:
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
     import face_recognition
@@ -44,34 +63,53 @@ def measure() -> dict[str, Any]:
     from facegate import encoder
     from facegate.faces import load_rgb
 
-    faces, largest = [], 0.0
+    faces, largest = [], dict.fromkeys(PATHS, 0.0)
     for name in PHOTOS:
         rgb = load_rgb(faces_dir() / name)
         boxes = face_recognition.face_locations(rgb)
-        for ours, dlibs in zip(
-            encoder.face_encodings(rgb, boxes), face_recognition.face_encodings(rgb, boxes), strict=True
-        ):
-            largest = max(largest, float(np.abs(ours - dlibs).max()))
+        dlibs = face_recognition.face_encodings(rgb, boxes)
+        for path in PATHS:  # the first call of each path also loads it, outside the timing
+            for ours, theirs in zip(encoder.face_encodings(rgb, boxes, encoder=path), dlibs, strict=True):
+                largest[path] = max(largest[path], float(np.abs(ours - theirs).max()))
         faces.append((rgb, boxes[0]))
-    encoder.face_encodings(*faces[0][:1], [faces[0][1]])  # load the network outside the timing
-    out: dict[str, Any] = {"photos": len(faces), "largest_difference": largest}
-    for label, encode in (("dlib", face_recognition.face_encodings), ("numpy", encoder.face_encodings)):
-        out[label] = {
-            "ms_per_face_alone": round(_ms_per_face(encode, faces, 1), 2),
-            f"ms_per_face_{BATCH}_at_once": round(_ms_per_face(encode, faces, BATCH), 2),
+    chips = np.stack([encoder.face_chips(rgb, [box])[0] for rgb, box in faces])
+    out: dict[str, Any] = {"photos": len(faces), "load": round(os.getloadavg()[0], 2)}
+    out["dlib"] = {
+        f"ms_per_face_{n}": round(_ms_per_face(face_recognition.face_encodings, faces, n), 2) for n in (1, BATCH)
+    }
+    for path in PATHS:
+        encode = functools.partial(encoder.face_encodings, encoder=path)
+        out[path] = {
+            **{f"ms_per_face_{n}": round(_ms_per_face(encode, faces, n), 2) for n in (1, BATCH)},
+            **{f"network_ms_per_face_{n}": round(_network_ms_per_face(path, chips, n), 2) for n in (1, BATCH)},
+            "largest_difference_from_dlib": largest[path],
         }
-    out["speedup_alone"] = round(out["dlib"]["ms_per_face_alone"] / out["numpy"]["ms_per_face_alone"], 2)
+    out["speedup_numpy_over_dlib"] = round(out["dlib"]["ms_per_face_1"] / out["numpy"]["ms_per_face_1"], 2)
+    out["speedup_onnx_over_numpy"] = round(out["numpy"]["ms_per_face_1"] / out["onnx"]["ms_per_face_1"], 2)
+    out["network_speedup_onnx_over_numpy"] = round(
+        out["numpy"]["network_ms_per_face_1"] / out["onnx"]["network_ms_per_face_1"], 2
+    )
     return out
 
 
 def markdown(result: dict[str, Any]) -> str:
-    dlib, ours = result["dlib"], result["numpy"]
+    rows = [
+        "| encoder | ms per face, alone | ms per face, 4 at once | network only, alone | network only, 4 at once "
+        "| largest difference from dlib |",
+        "|---|---|---|---|---|---|",
+        f"| dlib-bin | {result['dlib']['ms_per_face_1']} | {result['dlib'][f'ms_per_face_{BATCH}']} | | | |",
+    ]
+    for path, label in (("numpy", "numpy (OpenBLAS)"), ("onnx", "onnx (ONNX Runtime)")):
+        r = result[path]
+        rows.append(
+            f"| {label} | {r['ms_per_face_1']} | {r[f'ms_per_face_{BATCH}']} | {r['network_ms_per_face_1']} "
+            f"| {r[f'network_ms_per_face_{BATCH}']} | {r['largest_difference_from_dlib']:.1e} |"
+        )
     return (
-        "| encoder | ms per face, alone | ms per face, 4 at once |\n|---|---|---|\n"
-        f"| dlib-bin | {dlib['ms_per_face_alone']} | {dlib[f'ms_per_face_{BATCH}_at_once']} |\n"
-        f"| numpy (facegate/encoder.py) | {ours['ms_per_face_alone']} | {ours[f'ms_per_face_{BATCH}_at_once']} |\n"
-        f"\n{result['speedup_alone']}x faster alone; largest difference between the two encodings of a face: "
-        f"{result['largest_difference']:.1e}\n"
+        "\n".join(rows) + f"\n\nonnx {result['speedup_onnx_over_numpy']}x faster than numpy per face alone"
+        f" ({result['network_speedup_onnx_over_numpy']}x for the network alone); numpy"
+        f" {result['speedup_numpy_over_dlib']}x faster than dlib-bin; one thread each; load average"
+        f" {result['load']} at the start\n"
     )
 
 

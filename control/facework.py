@@ -30,7 +30,7 @@ import bottle
 import numpy as np
 
 from facegate.procutil import one_blas_thread_for_children
-from facegate.settings import Settings
+from facegate.settings import DEFAULT_ENCODER, Settings
 
 T = TypeVar("T")
 
@@ -61,12 +61,16 @@ class FaceWorkConfig:
     workers: int = 1  # processes running face detection for the API
     queue: int = 2  # requests that may wait for a worker; more get 429
     max_pixels: int = 16_000_000  # larger photos are refused before decoding
+    encoder: str = DEFAULT_ENCODER  # what runs the encoding network in the workers
 
     @classmethod
     def of(cls, settings: Settings) -> FaceWorkConfig:
-        """From the `api_face_workers`, `api_face_queue` and `max_image_pixels` settings."""
+        """From the `api_face_workers`, `api_face_queue`, `max_image_pixels` and `encoder` settings."""
         return cls(
-            workers=settings.api_face_workers, queue=settings.api_face_queue, max_pixels=settings.max_image_pixels
+            workers=settings.api_face_workers,
+            queue=settings.api_face_queue,
+            max_pixels=settings.max_image_pixels,
+            encoder=settings.encoder,
         )
 
 
@@ -79,10 +83,12 @@ class PhotoFaces:
     faces: list[tuple[tuple[int, int, int, int], np.ndarray]]
 
 
-def _worker_start(parent_pid: int, log_level: int) -> None:
-    """Runs first in each worker: its name, its logging, a lower priority, and death with the supervisor."""
+def _worker_start(parent_pid: int, log_level: int, encoder: str) -> None:
+    """Runs first in each worker: its name, its logging, a lower priority, death with the supervisor, and
+    the encoding network on the `encoder` the settings name."""
     from setproctitle import setproctitle
 
+    from facegate.encoder import use
     from facegate.logsetup import setup_logging
     from facegate.procutil import _die_with_parent
 
@@ -97,6 +103,7 @@ def _worker_start(parent_pid: int, log_level: int) -> None:
         os.nice(WORKER_NICE)
     except OSError:
         pass
+    use(encoder)
 
 
 def _find_faces(data: bytes, model: str, upsample: int, max_pixels: int) -> PhotoFaces:
@@ -135,7 +142,7 @@ class FaceWorkPool:
                     max_workers=self.config.workers,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_worker_start,
-                    initargs=(os.getpid(), logging.getLogger().level),
+                    initargs=(os.getpid(), logging.getLogger().level, self.config.encoder),
                 )
                 log.info("started %d face-detection process(es) for API photos", self.config.workers)
             return self._executor

@@ -205,6 +205,7 @@ def cmd_register(args: argparse.Namespace, store: Store, settings: Settings) -> 
     """Every photo is judged as the API judges it (facegate/enrollment.py); one refused photo stores none."""
     import numpy as np
 
+    from facegate.encoder import use
     from facegate.enrollment import EnrollmentRules, Submitted, judge_all
     from facegate.records import ENCODING_SIZE, person_name
 
@@ -222,6 +223,7 @@ def cmd_register(args: argparse.Namespace, store: Store, settings: Settings) -> 
             raise FaceImageError(f"{image}: is a directory, not an image") from None
         except OSError as exc:
             raise FaceImageError(f"{image}: cannot be read: {exc.strerror or exc}") from None
+    use(settings.encoder)
     known = next((p["id"] for p in store.gallery.people() if p["name"] == name), None)
     existing = store.gallery.person_vectors(known) if known is not None else np.zeros((0, ENCODING_SIZE))
     verdicts = judge_all(submitted, EnrollmentRules(min_face_px=settings.min_face_px), existing, model=settings.model)

@@ -34,6 +34,8 @@ from facegate.setting_kinds import (
 from facegate.setting_kinds import SettingError as SettingError  # raised by validate; importers know it from here
 
 DETECTORS = ("hog", "cnn", "blazeface")  # the names pipeline/detectors builds
+ENCODERS = ("numpy", "onnx")  # the paths facegate/encoder.py runs the encoding network on
+DEFAULT_ENCODER = "onnx"  # chosen from bench.encoder (see the README, "The encoding network")
 DEFAULT_DETECT_FPS = 5.0  # chosen from bench.time_to_name (see the README, "Carrying more cameras")
 DEFAULT_VISITOR_THRESHOLD = 0.5  # chosen from bench.visitor_threshold (see the README, "Visitors")
 ENV_PREFIX = "FACEGATE_"
@@ -117,6 +119,14 @@ class Settings:
         lifetime=START,
         cli=Cli.EVERY,
         shown_default="the wheel's",
+    )
+    encoder: str = declare(
+        DEFAULT_ENCODER,
+        Choice(ENCODERS),
+        "what runs the face encoding network: `onnx` (onnxruntime, ~1.7x faster; numpy, with a warning, when"
+        ' onnxruntime is missing) or `numpy`: the same encodings (see "The encoding network")',
+        lifetime=START,
+        cli=Cli.EVERY,
     )
     detect_fps: float = declare(
         DEFAULT_DETECT_FPS,

@@ -2,7 +2,7 @@
 
 Locating runs on each frame with the calls of the reference loop (`bench/loop.py`: same resize, same
 colour conversion, same dlib detector), so the faces found per frame are the same. The encoding
-(dlib's network on numpy, ~13 ms a face: facegate/encoder.py) runs only for a face that belongs to
+(dlib's network on onnxruntime or numpy, ~7-13 ms a face: facegate/encoder.py) runs only for a face that belongs to
 no known track, or whose track is due for a re-check (see pipeline/transport/track_hints.py), and
 is wide enough (the camera's `min_face_px`). A face whose centre lies in a region its camera ignores
 (facegate/regions.py) is dropped as soon as it is located: no encoding, no track, no result.
@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from facegate.crops import face_crop
-from facegate.encoder import face_encodings, network
+from facegate.encoder import face_encodings, use
 from facegate.records import Box
 from facegate.regions import ignored
 from pipeline.detectors.factory import make_detector, options_from
@@ -70,15 +70,19 @@ class Detector:
     def __init__(self, ctx: StageContext) -> None:
         self.ctx = ctx
         self.stop, self.meter = ctx.begin()
-        network()  # the encoding network: already in memory when forked from the stage forkserver
         self.config = ConfigFollower(ctx)
+        # The encoding network (its weights already in memory when forked from the stage forkserver) on
+        # the encoder the settings name, ready before the first face; a start setting: a change takes a restart.
+        self.encoder = use(self.config.settings.encoder)
         self.rings = RingCache()
         assert isinstance(ctx.options, DetectOptions)
         self.worker = ctx.options.index
         self.locator_key = self.locator_wanted()
         self.locator: FaceLocator = make_detector(self.locator_key[0], self.locator_key[1])
         self.meter.mark_ready()
-        log.info("ready (%s, downscale %.2f)", self.locator.name, self.config.settings.downscale)
+        log.info(
+            "ready (%s, downscale %.2f, encoder %s)", self.locator.name, self.config.settings.downscale, self.encoder
+        )
 
     def locator_wanted(self) -> tuple[str, DetectorOptions]:
         s = self.config.settings
@@ -115,9 +119,7 @@ class Detector:
         found, boxes = [box for box, _ in kept], [full for _, full in kept]
         min_px = s.own_or_global("min_face_px", camera)
         wanted = [
-            i
-            for i, box in enumerate(boxes)
-            if box[1] - box[3] >= min_px and ring.hints.should_encode(box, ref.pts)
+            i for i, box in enumerate(boxes) if box[1] - box[3] >= min_px and ring.hints.should_encode(box, ref.pts)
         ]
         encodings = face_encodings(rgb, [found[i] for i in wanted])
         by_index = dict(zip(wanted, encodings, strict=True))

@@ -14,7 +14,7 @@ import pipeline.capture
 import pipeline.detect
 import pipeline.emit
 import pipeline.match  # noqa: F401
-from facegate.encoder import network
+from facegate.encoder_model import network
 
 network()  # the encoding network's weights, read once and shared by every forked stage
 
