@@ -4,9 +4,10 @@ The same faces, the same chips: every face HOG finds on the shared photos is enc
 `face_recognition.face_encodings` (dlib, built without BLAS) and by `facegate.encoder.face_encodings`
 on each of its encoders: the same network on numpy's OpenBLAS (one thread: bench/__init__.py sets
 it) and on ONNX Runtime (one thread, facegate/encoder_onnx.py), one face per call and four per
-call. Reported: ms per face (median of the rounds; the landmarks and the chip, dlib's calls, are in
-it), the network's own ms per face on ready chips, and the largest difference between dlib's
-encoding of a face and each path's.
+call. Reported: CPU ms per face (this process's CPU time, median of the rounds: what a face costs a
+core, and steady while other work shares the cores; the landmarks and the chip, dlib's calls, are
+in it), the network's own CPU ms per face on ready chips, and the largest difference between
+dlib's encoding of a face and each path's.
 """
 
 from __future__ import annotations
@@ -32,13 +33,13 @@ PATHS = ("numpy", "onnx")  # facegate's encoders (the `encoder` setting)
 
 
 def _ms_per_face(encode: Any, faces: list[tuple[np.ndarray, tuple]], batch: int) -> float:
-    """Median over ROUNDS of the ms per face, encoding each photo's first face `batch` times per call."""
+    """Median over ROUNDS of the CPU ms per face, encoding each photo's first face `batch` times per call."""
     rounds = []
     for _ in range(ROUNDS):
-        started = time.perf_counter()
+        started = time.process_time()
         for rgb, box in faces:
             encode(rgb, [box] * batch)
-        rounds.append((time.perf_counter() - started) * 1000.0 / (len(faces) * batch))
+        rounds.append((time.process_time() - started) * 1000.0 / (len(faces) * batch))
     return statistics.median(rounds)
 
 
@@ -49,10 +50,10 @@ def _network_ms_per_face(path: str, chips: np.ndarray, batch: int) -> float:
     forward = encoder_onnx.forward if path == "onnx" else encoder.forward
     network, rounds = encoder_model.network(), []
     for _ in range(ROUNDS):
-        started = time.perf_counter()
+        started = time.process_time()
         for chip in chips:
             forward(network, np.repeat(chip[None], batch, axis=0))
-        rounds.append((time.perf_counter() - started) * 1000.0 / (len(chips) * batch))
+        rounds.append((time.process_time() - started) * 1000.0 / (len(chips) * batch))
     return statistics.median(rounds)
 
 
@@ -94,8 +95,8 @@ def measure() -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     rows = [
-        "| encoder | ms per face, alone | ms per face, 4 at once | network only, alone | network only, 4 at once "
-        "| largest difference from dlib |",
+        "| encoder | CPU ms per face, alone | CPU ms per face, 4 at once | network only, alone "
+        "| network only, 4 at once | largest difference from dlib |",
         "|---|---|---|---|---|---|",
         f"| dlib-bin | {result['dlib']['ms_per_face_1']} | {result['dlib'][f'ms_per_face_{BATCH}']} | | | |",
     ]

@@ -123,7 +123,7 @@ class Settings:
     encoder: str = declare(
         DEFAULT_ENCODER,
         Choice(ENCODERS),
-        "what runs the face encoding network: `onnx` (onnxruntime, ~1.7x faster; numpy, with a warning, when"
+        "what runs the face encoding network: `onnx` (onnxruntime, ~1.6x faster; numpy, with a warning, when"
         ' onnxruntime is missing) or `numpy`: the same encodings (see "The encoding network")',
         lifetime=START,
         cli=Cli.EVERY,

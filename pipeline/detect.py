@@ -2,7 +2,7 @@
 
 Locating runs on each frame with the calls of the reference loop (`bench/loop.py`: same resize, same
 colour conversion, same dlib detector), so the faces found per frame are the same. The encoding
-(dlib's network on onnxruntime or numpy, ~7-13 ms a face: facegate/encoder.py) runs only for a face that belongs to
+(dlib's network, ~11 ms a face on ONNX Runtime: facegate/encoder.py) runs only for a face that belongs to
 no known track, or whose track is due for a re-check (see pipeline/transport/track_hints.py), and
 is wide enough (the camera's `min_face_px`). A face whose centre lies in a region its camera ignores
 (facegate/regions.py) is dropped as soon as it is located: no encoding, no track, no result.
