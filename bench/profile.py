@@ -6,7 +6,7 @@ route every message). After a warm-up, two windows:
 
 1. **CPU**: each stage's CPU seconds and counters from the stats board, the hub's message counts
    (`Pipeline.route_counts`) and this process's own CPU, over the window. Gives CPU ms per second
-   and per frame for each stage kind, frames per second by kind (detected, carried, quiet), and
+   and per frame for each stage kind, frames per second by kind (detected or not), and
    messages per offered frame (each message is two queue hops: into the hub and out of it).
 2. **Samples**: py-spy (from the package registry; `pip install py-spy`) samples every stage process
    and this one for the window, without stopping them. The samples name where the time goes inside
@@ -116,8 +116,7 @@ def cpu_window(pipeline: Any, window_s: float) -> dict[str, Any]:
         "stages": stages,
         "frames_per_s": {
             "detected": round((routes_after.detected - routes_before.detected) / elapsed, 1),
-            "carried": round((routes_after.carried - routes_before.carried) / elapsed, 1),
-            "quiet": round((routes_after.quiet - routes_before.quiet) / elapsed, 1),
+            "undetected": round((routes_after.undetected - routes_before.undetected) / elapsed, 1),
         },
         "messages_per_offered_frame": {k: round(v / offered, 3) for k, v in sorted(messages.items())},
         "queue_hops_per_offered_frame": round(2 * sum(messages.values()) / offered, 2),
@@ -248,7 +247,7 @@ def markdown(result: dict[str, Any]) -> str:
     kinds = cpu["frames_per_s"]
     lines += [
         "",
-        f"Frames per second by kind: detected {kinds['detected']}, carried {kinds['carried']}, quiet {kinds['quiet']}. "
+        f"Frames per second by kind: detected {kinds['detected']}, kept off detection {kinds['undetected']}. "
         f"Queue hops per offered frame: {cpu['queue_hops_per_offered_frame']} "
         f"(messages per frame: {', '.join(f'{k} {v}' for k, v in cpu['messages_per_offered_frame'].items())}). "
         f"Faces located {cpu['faces_per_s']}/s, encoded {cpu['encodings_per_s']}/s: "

@@ -115,9 +115,7 @@ class Detector:
         found, boxes = [box for box, _ in kept], [full for _, full in kept]
         min_px = s.own_or_global("min_face_px", camera)
         wanted = [
-            i
-            for i, box in enumerate(boxes)
-            if box[1] - box[3] >= min_px and ring.hints.should_encode(box, ref.pts)
+            i for i, box in enumerate(boxes) if box[1] - box[3] >= min_px and ring.hints.should_encode(box, ref.pts)
         ]
         encodings = face_encodings(rgb, [found[i] for i in wanted])
         by_index = dict(zip(wanted, encodings, strict=True))
