@@ -6,14 +6,14 @@ route every message). After a warm-up, two windows:
 
 1. **CPU**: each stage's CPU seconds and counters from the stats board, the hub's message counts
    (`Pipeline.route_counts`) and this process's own CPU, over the window. Gives CPU ms per second
-   and per frame for each stage kind, frames per second by kind (detected, carried, quiet), and
+   and per frame for each stage kind, frames per second by kind (detected or not), and
    messages per offered frame (each message is two queue hops: into the hub and out of it).
 2. **Samples**: py-spy (from the package registry; `pip install py-spy`) samples every stage process
    and this one for the window, without stopping them. The samples name where the time goes inside
    each stage: the functions most often on CPU (leaf) and the project's functions most often on
    the stack (inclusive). py-spy's own CPU falls in this window only, not in the first.
 
-`python -m bench.profile [--cameras 8] [--detector blazeface] [--window-s 30] [--no-samples]`
+`python -m bench.profile [--cameras 8] [--detector blazeface] [--window-s 30] [--no-samples] [--idle]`
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import Any
 
 from bench.capacity import CAMERA_FPS
 from bench.fixtures import CLIP, REPO, faces_dir, register_people
-from bench.videos import retimed
+from bench.videos import retimed, still
 
 WARMUP_S = 10.0
 WINDOW_S = 30.0
@@ -116,8 +116,7 @@ def cpu_window(pipeline: Any, window_s: float) -> dict[str, Any]:
         "stages": stages,
         "frames_per_s": {
             "detected": round((routes_after.detected - routes_before.detected) / elapsed, 1),
-            "carried": round((routes_after.carried - routes_before.carried) / elapsed, 1),
-            "quiet": round((routes_after.quiet - routes_before.quiet) / elapsed, 1),
+            "undetected": round((routes_after.undetected - routes_before.undetected) / elapsed, 1),
         },
         "messages_per_offered_frame": {k: round(v / offered, 3) for k, v in sorted(messages.items())},
         "queue_hops_per_offered_frame": round(2 * sum(messages.values()) / offered, 2),
@@ -201,14 +200,19 @@ def sample_window(pipeline: Any, window_s: float, top: int) -> dict[str, Any]:
     }
 
 
-def profile(cameras: int, detector: str, window_s: float, *, samples: bool, top: int) -> dict[str, Any]:
+def profile(
+    cameras: int, detector: str, window_s: float, *, samples: bool, top: int, idle: bool = False
+) -> dict[str, Any]:
     from facegate.settings import Settings
     from pipeline.supervision.runner import Pipeline
 
     with tempfile.TemporaryDirectory(prefix="facegate-profile-") as tmp:
         work = Path(tmp)
         register_people(work / "data", faces_dir())
-        video = retimed(faces_dir() / CLIP, work / "clip15.mp4", CAMERA_FPS)
+        if idle:  # a still scene with no face: what an idle camera costs
+            video = still(work / "still.mp4", 10.0, CAMERA_FPS)
+        else:
+            video = retimed(faces_dir() / CLIP, work / "clip15.mp4", CAMERA_FPS)
         settings = Settings.of({"detector": detector})
         pipeline = Pipeline(
             str(work / "data"), settings, follow_config=False, deliver_webhooks=False, log_level="WARNING"
@@ -220,7 +224,7 @@ def profile(cameras: int, detector: str, window_s: float, *, samples: bool, top:
             for index in range(cameras):
                 pipeline.add_camera(f"cam{index}", str(video))
             time.sleep(WARMUP_S)
-            out: dict[str, Any] = {"cameras": cameras, "detector": detector, "cpu_count": os.cpu_count()}
+            out: dict[str, Any] = {"cameras": cameras, "detector": detector, "idle": idle, "cpu_count": os.cpu_count()}
             out["cpu"] = cpu_window(pipeline, window_s)
             if samples:
                 out["samples"] = sample_window(pipeline, window_s, top)
@@ -248,7 +252,7 @@ def markdown(result: dict[str, Any]) -> str:
     kinds = cpu["frames_per_s"]
     lines += [
         "",
-        f"Frames per second by kind: detected {kinds['detected']}, carried {kinds['carried']}, quiet {kinds['quiet']}. "
+        f"Frames per second by kind: detected {kinds['detected']}, kept off detection {kinds['undetected']}. "
         f"Queue hops per offered frame: {cpu['queue_hops_per_offered_frame']} "
         f"(messages per frame: {', '.join(f'{k} {v}' for k, v in cpu['messages_per_offered_frame'].items())}). "
         f"Faces located {cpu['faces_per_s']}/s, encoded {cpu['encodings_per_s']}/s: "
@@ -268,12 +272,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window-s", type=float, default=WINDOW_S)
     parser.add_argument("--top", type=int, default=10, help="functions listed per stage kind")
     parser.add_argument("--no-samples", action="store_true", help="the CPU window only, no py-spy")
+    parser.add_argument("--idle", action="store_true", help="each camera a still scene with no face")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind, so the running pipeline shuts down
     os.environ.setdefault("FACEGATE_WEBHOOKS", "off")
     os.chdir(REPO)
-    out = profile(args.cameras, args.detector, args.window_s, samples=not args.no_samples, top=args.top)
+    out = profile(args.cameras, args.detector, args.window_s, samples=not args.no_samples, top=args.top, idle=args.idle)
     print(json.dumps(out, indent=2))
     print(markdown(out), file=sys.stderr)
     return 0

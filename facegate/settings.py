@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import Field, dataclass, replace
 from typing import Any
 
-from facegate.camera import CAMERA_ID, DETECT_FPS, MAX_CAMERAS, MIN_FACE_PX, STREAM_URL, Camera, CameraList
+from facegate.camera import CAMERA_ID, DETECT_FPS, MIN_FACE_PX, STREAM_URL, Camera, CameraList
 from facegate.setting_kinds import (
     Checked,
     Choice,
@@ -168,8 +168,13 @@ class Settings:
         cli=Cli.SERVE,
         shown_default="host name + pid",
     )
-    max_cameras: int = declare(
-        MAX_CAMERAS, Number(0, 64, integer=True), "cameras this node takes at most", lifetime=PROCESS, cli=Cli.SERVE
+    max_cameras: int | None = declare(
+        None,
+        Number(0, 512, integer=True),
+        "cameras this node takes at most (0: none, a node that only answers the API)",
+        lifetime=PROCESS,
+        cli=Cli.SERVE,
+        shown_default="sized from this machine's cores and memory (see Sizing)",
     )
     recheck_s: float = declare(1.0, Number(0.0, 3600.0), "a named track is encoded again at most this often")
     unknown_recheck_s: float = declare(0.2, Number(0.0, 3600.0), "an unnamed track is encoded again at most this often")

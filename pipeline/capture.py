@@ -20,7 +20,7 @@ import numpy as np
 
 from facegate import camera_source
 from pipeline.gating.frame_gate import FrameGate
-from pipeline.gating.quiet_frames import QuietBatcher
+from pipeline.gating.held_frames import FrameHolder
 from pipeline.runtime.stage_context import CaptureOptions, ConfigFollower, StageContext
 from pipeline.transport.frame_ring import FrameRing
 from pipeline.transport.messages import CameraStatus, EndOfStream, FrameRef, RingReady, RingRequest, Stop
@@ -116,7 +116,7 @@ class Camera:
         self.link = Link()
         self.config = ConfigFollower(ctx)
         self.gate = FrameGate(self.camera_id, self.config.settings)
-        self.quiet = QuietBatcher(self.camera_id) if self.mode.batches_quiet_frames else None
+        self.holder = FrameHolder(self.camera_id) if self.mode.holds_undetected_frames else None
 
     # --- talking to the supervisor -------------------------------------------------------------
     def report(self, state: str, error: str | None = None, shape: tuple[int, ...] = (0, 0), fps: float = 0.0) -> None:
@@ -182,27 +182,28 @@ class Camera:
         return None
 
     def publish(self, slot: int, pts: float, captured_at: float) -> None:
-        """Hand the frame on: to detection when the gate says so, else straight to match (which carries the
-        tracks' boxes to it) with its slot freed at once; its pixels stay readable for snapshots until reused."""
+        """Hand the frame on: to detection when the gate says so, else held for match (which carries the
+        tracks' boxes to it, pipeline/gating/held_frames.py) with its slot freed at once; its pixels stay
+        readable for snapshots until reused."""
         assert self.ring is not None
         self.ring.publish(slot, self.seq, pts, captured_at)
         reason = self.gate.decide(self.ring.frame(slot), pts, self.ring.hints)
         if reason is None:
             self.ring.release(slot, self.seq)
         ref = FrameRef(self.camera_id, self.ring.name, slot, self.seq, pts, captured_at, self.ring.shape, reason)
-        if self.quiet is not None and self.gate.quiet:
-            batch = self.quiet.add(ref, captured_at)
+        if self.holder is not None and reason is None:
+            batch = self.holder.add(ref, captured_at)
             if batch is not None:
                 self.ctx.outbox.put(batch)
         else:
-            self.flush_quiet()  # the held frames go first: a camera's frames stay in order
+            self.send_held()  # the held frames go first: a camera's frames stay in order
             self.ctx.outbox.put(ref)
         self.seq += 1
         self.next_slot = (slot + 1) % self.ring.slots
 
-    def flush_quiet(self) -> None:
-        """Send the quiet frames held so far, if any (pipeline/gating/quiet_frames.py)."""
-        batch = self.quiet.take() if self.quiet is not None else None
+    def send_held(self) -> None:
+        """Send the frames held so far, if any."""
+        batch = self.holder.take() if self.holder is not None else None
         if batch is not None:
             self.ctx.outbox.put(batch)
 
@@ -282,7 +283,7 @@ class Camera:
                 why = open_failure(self.url) if not opened else ""
             if cap is not None and opened:
                 why = self.stream(cap)
-                self.flush_quiet()
+                self.send_held()
             if cap is not None:
                 cap.release()
             if why == "stopped" or self.stop:

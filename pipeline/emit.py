@@ -27,8 +27,8 @@ from pipeline.transport.messages import (
     EndOfStream,
     Event,
     FrameResult,
-    QuietResults,
     ReplayDone,
+    ResultBatch,
     Seen,
     Stop,
     UnknownFace,
@@ -160,9 +160,7 @@ class Emitter:
             msg = receive(self.ctx.inbox, self.stop, self.meter)
             if msg is None:
                 continue
-            if isinstance(msg, FrameResult):
-                self.frame(msg)
-            elif isinstance(msg, QuietResults):
+            if isinstance(msg, ResultBatch):
                 for result in msg.results:
                     self.frame(result)
             elif isinstance(msg, Event):

@@ -19,6 +19,7 @@ from facegate.records import ENCODING_SIZE, UNKNOWN, result_dict
 from facegate.store import Store, iso_now, new_event_id
 from pipeline.recognition.known_faces import Gallery
 from pipeline.recognition.reorder import ReorderBuffer
+from pipeline.recognition.result_batcher import ResultBatcher
 from pipeline.recognition.tracker import Attempt, CameraTracks, Recheck, Track
 from pipeline.recognition.visitor_index import VisitorIndex
 from pipeline.runtime.stage_context import ConfigFollower, MatchOptions, StageContext, receive
@@ -30,8 +31,7 @@ from pipeline.transport.messages import (
     FaceResult,
     FrameRef,
     FrameResult,
-    QuietFrames,
-    QuietResults,
+    HeldFrames,
     Seen,
     Stop,
     UnknownFace,
@@ -56,8 +56,8 @@ class Matcher:
         self.orders: dict[str, ReorderBuffer] = {}
         self.stream_urls: dict[str, str] = dict(ctx.options.stream_urls)
         self.mode = ctx.options.mode
-        self._collected: list[FrameResult] | None = None  # results held while a QuietFrames goes through
-        self._quiet: set[tuple[str, int]] = set()  # its frames: they waited in capture by design, no latency
+        self.results = ResultBatcher(ctx.outbox.put)
+        self._held: set[tuple[str, int]] = set()  # frames of a HeldFrames: they waited in capture by design, no latency
         self.listener = (
             Listener(self.store.url, "facegate_gallery_version").start() if self.store.backend == "postgresql" else None
         )
@@ -125,18 +125,17 @@ class Matcher:
             self.handle(batch)
         frames = buffer.take_end()
         if frames is not None:
+            self.results.send()  # every result before the end
             self.ctx.outbox.put(EndOfStream(camera_id, frames))
 
-    def accept_quiet(self, frames: QuietFrames) -> None:
-        """Frames of an empty scene, each taken as an undetected frame; their results go back as one message."""
-        self._collected, self._quiet = [], {(ref.camera_id, ref.seq) for ref in frames.refs}
+    def accept_held(self, frames: HeldFrames) -> None:
+        """Frames capture kept off detection and held (pipeline/gating/held_frames.py), each taken in its place."""
+        self._held = {(ref.camera_id, ref.seq) for ref in frames.refs}
         try:
             for ref in frames.refs:
                 self.accept(FaceBatch(ref, [], worker=0))
         finally:
-            collected, self._collected, self._quiet = self._collected, None, set()
-        if collected:
-            self.ctx.outbox.put(QuietResults(collected))
+            self._held = set()
 
     # --- tracking and events -------------------------------------------------------------------
     def handle(self, batch: FaceBatch) -> None:
@@ -205,12 +204,9 @@ class Matcher:
     ) -> None:
         now = time.time()
         result = FrameResult(ref.camera_id, ref.seq, ref.pts, ref.captured_at, results, lost, detected)
-        if self._collected is not None:
-            self._collected.append(result)
-        else:
-            self.ctx.outbox.put(result)
+        self.results.add(result, time.monotonic())
         self.meter.add("faces", len(results))
-        if (ref.camera_id, ref.seq) not in self._quiet:
+        if (ref.camera_id, ref.seq) not in self._held:
             self.meter.latency(now - ref.captured_at)
         self.meter.frame_done((time.perf_counter() - started) * 1000.0)
 
@@ -277,7 +273,7 @@ class Matcher:
 
     def run(self) -> None:
         while not self.stop:
-            msg = receive(self.ctx.inbox, self.stop, self.meter, timeout=0.1)
+            msg = receive(self.ctx.inbox, self.stop, self.meter, timeout=self.results.wait_s(time.monotonic(), 0.1))
             self.config.poll()
             self.refresh_gallery()
             self.refresh_visitors()
@@ -285,8 +281,8 @@ class Matcher:
                 self.accept(msg)
             elif isinstance(msg, FrameRef):  # not detected: it takes its place in order with the detected ones
                 self.accept(FaceBatch(msg, [], worker=0))
-            elif isinstance(msg, QuietFrames):
-                self.accept_quiet(msg)
+            elif isinstance(msg, HeldFrames):
+                self.accept_held(msg)
             elif isinstance(msg, EndOfStream):
                 self.order(msg.camera_id).end = msg.frames
                 self.drain(msg.camera_id)
@@ -299,6 +295,8 @@ class Matcher:
             elif msg is None:
                 for camera_id in list(self.orders):
                     self.drain(camera_id)
+            self.results.send_due(time.monotonic())
+        self.results.send()
         if self.listener is not None:
             self.listener.stop()
         self.meter.publish()

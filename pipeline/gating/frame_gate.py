@@ -35,7 +35,6 @@ class FrameGate:
         self.motion_config: MotionConfig | None = None
         self.gate: DetectGate | None = None
         self.motion: MotionDetector | None = None
-        self.quiet = False  # the last frame decided: not for detection, nothing moved, no track on the camera
         self.configure(settings)
 
     def configure(self, settings: Settings) -> None:
@@ -51,14 +50,11 @@ class FrameGate:
 
     def decide(self, frame_bgr: np.ndarray, pts: float, hints: HintTable | None) -> Reason | None:
         """The reason the frame at `pts` goes to detection, or None: its faces are carried by match."""
-        self.quiet = False
         if self.gate is None:
             return Reason.EVERY
         assert self.motion is not None
         moved = self.motion.changed(frame_bgr)
-        reason = self.gate.decide(pts, motion=moved, track_due=self.track_due(pts, hints))
-        self.quiet = reason is None and not moved and (hints is None or not hints.any_active())
-        return reason
+        return self.gate.decide(pts, motion=moved, track_due=self.track_due(pts, hints))
 
     def track_due(self, pts: float, hints: HintTable | None) -> bool:
         if hints is None or not hints.any_active():

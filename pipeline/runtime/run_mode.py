@@ -41,9 +41,9 @@ class Mode:
         return self.replay
 
     @property
-    def batches_quiet_frames(self) -> bool:
-        """Frames of an empty scene travel together (live), or each on its own (replay;
-        pipeline/gating/quiet_frames.py)."""
+    def holds_undetected_frames(self) -> bool:
+        """Frames kept off detection travel together (live), or each on its own (replay;
+        pipeline/gating/held_frames.py)."""
         return not self.replay
 
     @property

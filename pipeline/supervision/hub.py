@@ -30,10 +30,9 @@ from pipeline.transport.messages import (
     Event,
     FaceBatch,
     FrameRef,
-    FrameResult,
-    QuietFrames,
-    QuietResults,
+    HeldFrames,
     ReplayDone,
+    ResultBatch,
     RingRequest,
     Seen,
     UnknownFace,
@@ -49,12 +48,12 @@ MAX_INFLIGHT = 2  # frames queued at one detect worker; the rest wait in the hub
 @dataclass
 class RouteCounts:
     """What the hub has routed since the pipeline started, for `bench.profile`: messages by type, and the
-    frames capture sent by kind (detected, carried: not detected, with their boxes carried by match; quiet)."""
+    frames capture sent by kind: for detection, or kept off it (sent alone in a replay, else held and sent
+    together: pipeline/gating/held_frames.py; match carries the tracks' boxes to them)."""
 
     messages: Counter[str] = field(default_factory=Counter)
     detected: int = 0
-    carried: int = 0
-    quiet: int = 0
+    undetected: int = 0
 
 
 class Hub:
@@ -72,11 +71,10 @@ class Hub:
         """Message type -> what the hub does with it (sender -> destination)."""
         return {
             FrameRef: self._frame,  # capture -> the least busy detect worker, oldest frame first;
-            #   a frame not for detection -> match, which carries the boxes
+            #   a frame not for detection (a replay's) -> match, which carries the boxes
             FaceBatch: self._to_match,  # detect -> match; the worker may take another frame
-            QuietFrames: self._quiet_frames,  # capture -> match: frames of an empty scene, held together
-            FrameResult: self._frame_result,  # match -> emit; the live view keeps each camera's newest
-            QuietResults: self._quiet_results,  # match -> emit: the results of QuietFrames, in order
+            HeldFrames: self._held_frames,  # capture -> match: frames kept off detection, held together
+            ResultBatch: self._results,  # match -> emit; the live view keeps each camera's newest
             Event: self._event,  # match -> emit; counted
             UnknownFace: self._to_emit,  # match -> emit
             Seen: self._to_emit,  # match -> emit: presence and attendance
@@ -97,7 +95,7 @@ class Hub:
     # --- the destinations --------------------------------------------------------------------------
     def _frame(self, _sender: Stage, ref: FrameRef) -> None:
         if ref.detect is None:
-            self.counts.carried += 1
+            self.counts.undetected += 1
             self.send("match", ref)
             return
         self.counts.detected += 1
@@ -112,15 +110,11 @@ class Hub:
         self.send("match", batch)
         self.feed_workers()
 
-    def _frame_result(self, _sender: Stage, result: FrameResult) -> None:
-        self.live.on_result(result)
-        self.send("emit", result)
-
-    def _quiet_frames(self, _sender: Stage, frames: QuietFrames) -> None:
-        self.counts.quiet += len(frames.refs)
+    def _held_frames(self, _sender: Stage, frames: HeldFrames) -> None:
+        self.counts.undetected += len(frames.refs)
         self.send("match", frames)
 
-    def _quiet_results(self, _sender: Stage, batch: QuietResults) -> None:
+    def _results(self, _sender: Stage, batch: ResultBatch) -> None:
         for result in batch.results:
             self.live.on_result(result)
         self.send("emit", batch)

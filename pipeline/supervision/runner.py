@@ -235,7 +235,7 @@ class Pipeline:
     def route_counts(self) -> RouteCounts:
         """What the hub has routed so far (messages by type, frames by kind); a copy."""
         counts = self._hub.counts
-        return RouteCounts(Counter(counts.messages), counts.detected, counts.carried, counts.quiet)
+        return RouteCounts(Counter(counts.messages), counts.detected, counts.undetected)
 
     def figures_by_kind(self, elapsed: float | None = None) -> dict[str, dict[str, Any]]:
         """The stage rows added up per kind; frames waiting in the hub count as detect's queue."""

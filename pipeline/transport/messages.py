@@ -40,9 +40,9 @@ class FrameRef:
 
 
 @dataclass(frozen=True, slots=True)
-class QuietFrames:
-    """Live frames of an empty scene (no detection, no motion, no track), in order, sent as one message
-    (pipeline/gating/quiet_frames.py)."""
+class HeldFrames:
+    """Live frames of one camera that go to no detection, in order, sent as one message
+    (pipeline/gating/held_frames.py)."""
 
     camera_id: str
     refs: list[FrameRef]
@@ -88,8 +88,9 @@ class FrameResult:
 
 
 @dataclass(slots=True)
-class QuietResults:
-    """Match's results for the frames of a QuietFrames (and any frame they let through in order), in order."""
+class ResultBatch:
+    """Match's results of the frames it finished in the last few tens of milliseconds, of any cameras, each
+    camera's in order (pipeline/recognition/result_batcher.py)."""
 
     results: list[FrameResult]
 
@@ -190,10 +191,9 @@ class Stop:
 # Everything a stage's inbox or outbox carries; a receiver tells them apart with isinstance.
 Message = (
     FrameRef
-    | QuietFrames
+    | HeldFrames
     | FaceBatch
-    | FrameResult
-    | QuietResults
+    | ResultBatch
     | Event
     | Seen
     | EndOfStream

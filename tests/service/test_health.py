@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from facegate import sizing
 from tests.support.service_proc import REPO, ServiceProcess, poll_until
 from tests.support.supervisor_cli import cli
 from tests.support.webhook_receiver import free_port
@@ -97,3 +98,16 @@ def test_a_database_host_that_does_not_resolve_ends_serve_at_once(tmp_path: Path
         "failed to resolve host 'db.does-not-exist.invalid'"
     ), done.stderr
     assert time.monotonic() - started < 30, "it waited instead of failing"
+
+
+def test_a_node_started_without_max_cameras_takes_what_its_cores_and_memory_carry(svc: ServiceProcess) -> None:
+    listed = poll_until(lambda: svc.get("/api/nodes").json()["nodes"], 30, 0.2)  # once the node's row is written
+    assert listed and len(listed) == 1, listed
+    node = listed[0]
+    by_cpu = sizing.max_cameras("hog", sizing.cores(), None)
+    memory = sizing.available_mb()
+    assert memory is not None and (memory - sizing.BASE_MB) / sizing.CAMERA_MB > by_cpu, (
+        "memory is not what limits here"
+    )
+    assert node["max_cameras"] == by_cpu == int(sizing.CAMERAS_PER_CORE["hog"] * sizing.cores())
+    assert f"max_cameras {by_cpu}: sized for hog from {sizing.cores():g} cores" in svc.log()

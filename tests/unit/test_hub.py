@@ -116,12 +116,14 @@ def test_end_of_stream_goes_from_capture_to_match_and_from_match_to_emit(hub: Hu
 def test_what_match_decides_goes_to_emit_and_the_live_view_keeps_the_newest_frame(hub: Hub, table: StageTable):
     match = stage(table, "match")
     first, second = FrameResult("cam0", 7, 0.2, 1.0, []), FrameResult("cam0", 8, 0.3, 1.1, [])
+    other = FrameResult("cam1", 3, 0.2, 1.0, [])
+    results = messages.ResultBatch([first, other, second])
     event = messages.Event("evt_1", "cam0", "rtsp://cam", {"name": "Ada"}, 1.0, 1.1)
     unknown = messages.UnknownFace("evt_2", "cam0", b"jpeg", np.zeros(128), 1.0, (1, 2, 3, 0))
-    for msg in (first, event, second, unknown):
+    for msg in (event, results, unknown):
         hub.route(match, msg)
-    assert inbox(table, "emit") == [first, event, second, unknown]
-    assert hub.live.latest_results["cam0"] is second
+    assert inbox(table, "emit") == [event, results, unknown]  # the batch as one message
+    assert hub.live.latest_results["cam0"] is second and hub.live.latest_results["cam1"] is other
     assert hub.progress.events == 1
 
 
@@ -148,14 +150,14 @@ def test_camera_status_ring_requests_and_the_end_of_a_replay_are_answered_in_the
 
 def test_nothing_is_sent_to_a_stage_that_is_restarting(hub: Hub, table: StageTable):
     stage(table, "emit").restart_at = 5.0
-    hub.route(stage(table, "match"), FrameResult("cam0", 1, 0.0, 1.0, []))
+    hub.route(stage(table, "match"), messages.ResultBatch([FrameResult("cam0", 1, 0.0, 1.0, [])]))
     assert inbox(table, "emit") == []
 
 
 def test_every_message_a_stage_sends_has_a_route(hub: Hub):
     """A new message type must get its row in Hub.routes(); the ones below only travel from the supervisor."""
     to_stages_only = {"Stop", "RingReady", "CameraUrls"}
-    parts = {"Face", "FaceResult"}  # carried inside a FaceBatch or a FrameResult
+    parts = {"Face", "FaceResult", "FrameResult"}  # carried inside a FaceBatch or a ResultBatch
     sent = {
         obj
         for name, obj in vars(messages).items()

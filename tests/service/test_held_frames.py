@@ -1,0 +1,134 @@
+"""Frames kept off detection travel together (pipeline/gating/held_frames.py), match's results too
+(pipeline/recognition/result_batcher.py), and none is lost or reordered on the way.
+
+Small units for the holder and the batcher, then the real pipeline with a live camera, on a still
+scene and on the clip: every frame capture published reaches match and emit once, in order, in
+fewer messages than frames.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+from bench.videos import still
+from pipeline.gating.held_frames import FrameHolder
+from pipeline.recognition.result_batcher import ResultBatcher
+from pipeline.supervision.runner import Pipeline
+from pipeline.transport.messages import FrameRef, FrameResult, ResultBatch
+from tests.support.service_proc import poll_until
+from tests.support.supervisor_cli import copy_gallery
+
+
+def ref(seq: int) -> FrameRef:
+    return FrameRef("cam0", "facegate-1-cam0-1", seq % 4, seq, seq / 15, 1000.0 + seq / 15, (360, 640, 3), None)
+
+
+def test_held_frames_wait_at_most_the_hold_time_and_keep_their_order() -> None:
+    batcher = FrameHolder("cam0", hold_s=0.5)
+    held = [batcher.add(ref(i), 1000.0 + i / 15) for i in range(7)]  # 0.4 s of frames
+    assert held == [None] * 7
+    batch = batcher.add(ref(7), 1000.0 + 7 / 15)  # the first has now waited 0.47 s: not yet
+    assert batch is None
+    batch = batcher.add(ref(8), 1000.0 + 8 / 15)  # 0.53 s
+    assert batch is not None and batch.camera_id == "cam0"
+    assert [r.seq for r in batch.refs] == list(range(9))
+    assert batcher.take() is None
+    batcher.add(ref(9), 1001.0)
+    assert [r.seq for r in batcher.take().refs] == [9]  # sent early, before a frame that goes to detection
+    assert batcher.take() is None
+
+
+def test_results_wait_at_most_the_hold_time_and_go_at_once_when_asked() -> None:
+    sent: list[ResultBatch] = []
+    batcher = ResultBatcher(sent.append, hold_s=0.05)
+    assert batcher.wait_s(10.0, 0.1) == 0.1  # nothing held: wait as long as the stage likes
+    batcher.add(FrameResult("cam0", 1, 0.0, 10.0, []), 10.0)
+    batcher.add(FrameResult("cam1", 1, 0.0, 10.0, []), 10.02)
+    assert abs(batcher.wait_s(10.02, 0.1) - 0.03) < 1e-9  # until the first is due
+    batcher.send_due(10.04)
+    assert sent == []
+    batcher.send_due(10.05)
+    assert [[(r.camera_id, r.seq) for r in batch.results] for batch in sent] == [[("cam0", 1), ("cam1", 1)]]
+    batcher.add(FrameResult("cam0", 2, 0.1, 10.1, []), 10.1)
+    batcher.send()  # before the end of a replay
+    assert [r.seq for r in sent[-1].results] == [2] and len(sent) == 2
+    batcher.send()
+    assert len(sent) == 2
+
+
+def scene(shift: int = 0) -> np.ndarray:
+    frame = np.full((360, 640, 3), 90, np.uint8)
+    frame[100:200, 100 + shift : 200 + shift] = 220
+    return frame
+
+
+def test_a_live_still_scene_loses_no_frame_on_the_way_to_emit(gallery_dir: Path, tmp_path: Path) -> None:
+    video = still(tmp_path / "still.mp4", 4.0, 15.0)
+    data = copy_gallery(gallery_dir, tmp_path / "data")
+    trace = tmp_path / "trace.jsonl"
+    pipeline = Pipeline(
+        str(data), {"workers": 1}, trace=str(trace), follow_config=False, deliver_webhooks=False, log_level="WARNING"
+    )
+
+    def frames_out(kind: str) -> int:
+        return int(sum(row.frames_out for row in pipeline.stage_figures() if row.kind == kind))
+
+    try:
+        pipeline.start()
+        assert pipeline.wait_ready(120)
+        pipeline.add_camera("still", str(video))
+        assert poll_until(lambda: frames_out("emit") >= 45, 60.0), frames_out("emit")  # 3 s of the scene through
+        row = pipeline._table.get("capture still").row  # its stats row outlives the stage: the final count
+        pipeline.remove_camera("still")  # capture stops and sends the frames it held
+        published = int(pipeline._board.row(row).frames_out)
+        settled = poll_until(lambda: frames_out("emit") == frames_out("match") == published, 30.0)
+        assert settled, (published, frames_out("match"), frames_out("emit"))
+    finally:
+        pipeline.shutdown()
+    lines = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert [line["frame"] for line in lines] == list(range(published))  # every frame once, in order
+    assert all(line["faces"] == [] for line in lines)
+    assert sum(line["detected"] for line in lines) >= 1  # the first frame (and each loop's first) is detected
+    with sqlite3.connect(data / "facegate.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 0  # an empty scene names no one
+
+
+def test_a_live_camera_with_a_face_in_view_sends_fewer_messages_than_frames_and_loses_none(
+    gallery_dir: Path, clip: Path, tmp_path: Path
+) -> None:
+    data = copy_gallery(gallery_dir, tmp_path / "data")
+    trace = tmp_path / "trace.jsonl"
+    pipeline = Pipeline(
+        str(data), {"workers": 1}, trace=str(trace), follow_config=False, deliver_webhooks=False, log_level="WARNING"
+    )
+
+    def frames_out(kind: str) -> int:
+        return int(sum(row.frames_out for row in pipeline.stage_figures() if row.kind == kind))
+
+    try:
+        pipeline.start()
+        assert pipeline.wait_ready(120)
+        pipeline.add_camera("door", str(clip))
+        assert poll_until(lambda: frames_out("emit") >= 150, 90.0), frames_out("emit")  # 5 s of the clip through
+        row = pipeline._table.get("capture door").row
+        pipeline.remove_camera("door")  # capture stops and sends the frames it held
+        published = int(pipeline._board.row(row).frames_out)
+        settled = poll_until(lambda: frames_out("emit") == frames_out("match") == published, 30.0)
+        assert settled, (published, frames_out("match"), frames_out("emit"))
+        routed = pipeline.route_counts()
+    finally:
+        pipeline.shutdown()
+    lines = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert [line["frame"] for line in lines] == list(range(published))  # every frame once, in order
+    detected = sum(line["detected"] for line in lines)
+    assert 0 < detected < published / 2  # detect_fps 5 of a 30 fps clip
+    assert any(face["name"] == "Lin-Manuel Miranda" for line in lines if not line["detected"] for face in line["faces"])
+    # one message per frame for detection, the others held together; the results in batches
+    assert routed.messages["FrameRef"] == routed.detected == detected
+    assert routed.undetected == published - detected
+    assert 0 < routed.messages["HeldFrames"] <= detected + 1
+    assert 0 < routed.messages["ResultBatch"] < published / 2
