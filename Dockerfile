@@ -1,9 +1,10 @@
 # facegate's container image: `python supervisor.py` on Debian's own Python 3.11, the version the project is
 # tested on. Build: `make image` (buildah) or `docker build -t facegate .`; run: see docs/deploy.md.
 # The build stage installs exactly what `make runtime` installs (prebuilt wheels only: no compiler is needed
-# or left behind), then drops pip, the packages' own test suites and what onnxruntime's Python module never
-# loads (its C API library, ~35 MB, and its model-conversion tools); the final stage holds Python, the
-# virtualenv and the code, run by a non-root user.
+# or left behind), then drops pip, the packages' own test suites and what facegate never loads of ONNX Runtime
+# (its C API library, ~35 MB, and its model tools) and of LiteRT (its WebGPU accelerator, ~19 MB, vendor plugins
+# and tools): ~75 MB that the image's 700 MB has no room for. The final stage holds Python, the virtualenv
+# and the code, run by a non-root user.
 
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
@@ -20,9 +21,12 @@ RUN touch README.md
 RUN --mount=type=secret,id=ca-bundle \
     if [ -s /run/secrets/ca-bundle ]; then export PIP_CERT=/run/secrets/ca-bundle; fi \
  && make runtime PYTHON=/usr/bin/python3.11 \
- && ort=$(echo .venv/lib/python3*/site-packages/onnxruntime) \
- && rm -rf "$ort"/capi/libonnxruntime.so* "$ort"/transformers "$ort"/quantization "$ort"/tools \
- && .venv/bin/python -c "import dlib, cv2, face_recognition_models, ai_edge_litert, psycopg, onnxruntime" \
+ && site=$(echo .venv/lib/python3*/site-packages) \
+ && rm -rf "$site"/onnxruntime/capi/libonnxruntime.so* "$site"/onnxruntime/transformers \
+    "$site"/onnxruntime/quantization "$site"/onnxruntime/tools \
+    "$site"/ai_edge_litert/libLiteRtWebGpuAccelerator.so "$site"/ai_edge_litert/tools "$site"/ai_edge_litert/vendors \
+    "$site"/ai_edge_litert/aot \
+ && .venv/bin/python -c "import dlib, cv2, face_recognition_models, psycopg, onnxruntime, ai_edge_litert.interpreter" \
  && .venv/bin/pip uninstall -q -y pip \
  && find .venv -type d -name tests -prune -exec rm -rf {} + \
  && rm -rf /root/.cache
