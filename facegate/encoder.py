@@ -111,11 +111,12 @@ def forward(network: Network, chips: np.ndarray) -> np.ndarray:
 def face_chips(rgb: np.ndarray, locations: list[tuple[int, int, int, int]]) -> np.ndarray:
     """dlib's aligned 150x150 chips of the faces at `locations` ((top, right, bottom, left) pixels)."""
     import dlib
-    import face_recognition.api as fr_api
+
+    from facegate.dlib_models import landmarks_5
 
     shapes = dlib.full_object_detections()
     for top, right, bottom, left in locations:
-        shapes.append(fr_api.pose_predictor_5_point(rgb, dlib.rectangle(left, top, right, bottom)))
+        shapes.append(landmarks_5()(rgb, dlib.rectangle(left, top, right, bottom)))
     return np.stack(dlib.get_face_chips(rgb, shapes, size=CHIP_SIZE, padding=CHIP_PADDING))
 
 

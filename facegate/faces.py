@@ -55,11 +55,10 @@ def locate_and_encode(
     rgb: np.ndarray, *, model: str = "hog", upsample: int = 1
 ) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
     """Every face in the picture, as ((top, right, bottom, left), encoding)."""
-    import face_recognition
-
+    from facegate.dlib_models import face_locations
     from facegate.encoder import face_encodings
 
-    boxes = face_recognition.face_locations(rgb, number_of_times_to_upsample=upsample, model=model)
+    boxes = face_locations(rgb, upsample=upsample, model=model)
     encodings = face_encodings(rgb, boxes)
     return [
         ((int(top), int(right), int(bottom), int(left)), np.asarray(enc))

@@ -1,7 +1,7 @@
 """How stage processes start: forked from one forkserver that has already loaded dlib's models.
 
 A stage started as a fresh interpreter (multiprocessing's "spawn") spent about 1.2 s of CPU
-before its first frame, 0.9 s of it face_recognition loading dlib's models (bench/startup.py),
+before its first frame, 0.9 s of it loading dlib's models (bench/startup.py),
 and every stage and every restart paid it again, all at once on a 2-core machine. Instead the
 first stage start launches multiprocessing's forkserver, which imports all of that once
 (pipeline/supervision/preload.py); each stage is then forked from it, with the models already in

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from facegate import dlib_models
 from facegate.faces import encode_single_face, load_rgb
 from pipeline.detectors.blazeface import bundled_model_path
 from pipeline.detectors.factory import make_detector
 from pipeline.detectors.locator import DetectorOptions, ModelFileError
 
+REPO = Path(__file__).resolve().parents[2]
 LIN, ALEX, UNKNOWN = "Lin-Manuel Miranda", "Alex Lacamoire", "Unknown"
 EXPECTED = {
     "lin-manuel-miranda.png": [LIN],
@@ -108,3 +112,32 @@ def test_unknown_detectors_and_options_are_refused() -> None:
         DetectorOptions(blazeface_range="medium")
     with pytest.raises(ValueError, match="min_score"):
         DetectorOptions(min_score=1.5)
+
+
+@pytest.mark.parametrize("upsample", [0, 1])
+def test_dlibs_locations_are_face_recognitions_on_every_photo(faces: Path, upsample: int) -> None:
+    import face_recognition
+
+    checked = 0
+    for name in EXPECTED:
+        rgb = load_rgb(faces / name)
+        ours = dlib_models.face_locations(rgb, upsample=upsample, model="hog")
+        assert ours == face_recognition.face_locations(rgb, number_of_times_to_upsample=upsample, model="hog"), name
+        checked += len(ours)
+    assert checked >= len(EXPECTED) - 2  # faces were found (two small photos have none at upsample 0)
+
+
+def test_a_dlib_box_past_the_edge_is_clipped_to_the_image(faces: Path) -> None:
+    rgb = load_rgb(faces / "obama_partial_face.jpg")
+    (box,) = dlib_models.face_locations(rgb)
+    top, right, bottom, left = box
+    assert 0 <= top < bottom <= rgb.shape[0] and 0 <= left < right <= rgb.shape[1]
+    assert 0 in (top, left) or right == rgb.shape[1] or bottom == rgb.shape[0], box
+
+
+def test_the_stages_never_load_face_recognitions_unused_models() -> None:
+    """The forkserver's preload (every stage module, the models the stages use) leaves face_recognition out:
+    its import would load the 68-point landmark model the container image does not ship."""
+    script = "import sys, pipeline.supervision.preload; print('face_recognition' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr[-2000:]
