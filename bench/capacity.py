@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.fixtures import CLIP, faces_dir, register_people
+from bench.live_cameras import live_cameras
 from bench.videos import retimed, still
 
 CAMERA_FPS = 15.0
@@ -65,23 +66,11 @@ def trial(
 ) -> dict[str, Any]:
     """Run `cameras` copies of `video` live for a warm-up and a measured window; the window's figures.
     `more`: other settings than the defaults (e.g. min_face_px)."""
-    from facegate.settings import Settings
-    from pipeline.supervision.runner import Pipeline
-
-    settings = Settings.of({**(more or {}), "detector": detector})
-    pipeline = Pipeline(str(data_dir), settings, follow_config=False, deliver_webhooks=False, log_level="WARNING")
-    try:
-        pipeline.start()
-        if not pipeline.wait_ready(120.0):
-            raise RuntimeError("the pipeline did not become ready")
-        for index in range(cameras):
-            pipeline.add_camera(f"cam{index}", str(video))
+    with live_cameras(data_dir, video, cameras, {**(more or {}), "detector": detector}) as pipeline:
         time.sleep(WARMUP_S)
         before, started = _totals(pipeline), time.monotonic()
         time.sleep(window_s)
         after, elapsed = _totals(pipeline), time.monotonic() - started
-    finally:
-        pipeline.shutdown()
     delta = {k: after[k] - before[k] for k in after}
     offered = max(delta["offered"], 1.0)
     through, dropped = delta["through"] / offered, delta["dropped"] / offered

@@ -33,6 +33,7 @@ import cv2
 from setproctitle import setproctitle
 
 from bench.fixtures import CLIP, faces_dir
+from bench.live_cameras import live_cameras
 from bench.videos import fps_of, frames_of, write
 
 MB = 2**20
@@ -85,19 +86,9 @@ def segments(prefix: str) -> dict[str, int]:
 
 def trial(data_dir: Path, video: Path, cameras: int, settle_s: float) -> dict[str, Any]:
     """Run `cameras` live copies of `video`; once all are live and settled, the run's memory."""
-    from facegate.settings import Settings
-    from pipeline.supervision.runner import Pipeline
     from pipeline.transport.shm import run_prefix
 
-    pipeline = Pipeline(
-        str(data_dir), Settings.of({}), follow_config=False, deliver_webhooks=False, log_level="WARNING"
-    )
-    try:
-        pipeline.start()
-        if not pipeline.wait_ready(180.0):
-            raise RuntimeError("the pipeline did not become ready")
-        for index in range(cameras):
-            pipeline.add_camera(f"cam{index}", str(video))
+    with live_cameras(data_dir, video, cameras, {}, ready_s=180.0) as pipeline:
         deadline = time.monotonic() + 120.0
         while time.monotonic() < deadline:
             states = [s.state for s in pipeline.camera_status.values()]
@@ -114,8 +105,6 @@ def trial(data_dir: Path, video: Path, cameras: int, settle_s: float) -> dict[st
             for pid in [os.getpid(), *descendants(os.getpid())]
         ]
         shm = segments(run_prefix())
-    finally:
-        pipeline.shutdown()
     captures = [p for p in processes if p["kind"] == "capture"]
     rings = [size for name, size in shm.items() if "-cam" in name]
     return {

@@ -35,6 +35,7 @@ from typing import Any
 
 from bench.capacity import CAMERA_FPS
 from bench.fixtures import CLIP, REPO, faces_dir, register_people
+from bench.live_cameras import live_cameras
 from bench.videos import retimed, still
 
 WARMUP_S = 10.0
@@ -203,9 +204,6 @@ def sample_window(pipeline: Any, window_s: float, top: int) -> dict[str, Any]:
 def profile(
     cameras: int, detector: str, window_s: float, *, samples: bool, top: int, idle: bool = False
 ) -> dict[str, Any]:
-    from facegate.settings import Settings
-    from pipeline.supervision.runner import Pipeline
-
     with tempfile.TemporaryDirectory(prefix="facegate-profile-") as tmp:
         work = Path(tmp)
         register_people(work / "data", faces_dir())
@@ -213,23 +211,12 @@ def profile(
             video = still(work / "still.mp4", 10.0, CAMERA_FPS)
         else:
             video = retimed(faces_dir() / CLIP, work / "clip15.mp4", CAMERA_FPS)
-        settings = Settings.of({"detector": detector})
-        pipeline = Pipeline(
-            str(work / "data"), settings, follow_config=False, deliver_webhooks=False, log_level="WARNING"
-        )
-        try:
-            pipeline.start()
-            if not pipeline.wait_ready(120.0):
-                raise RuntimeError("the pipeline did not become ready")
-            for index in range(cameras):
-                pipeline.add_camera(f"cam{index}", str(video))
+        with live_cameras(work / "data", video, cameras, {"detector": detector}) as pipeline:
             time.sleep(WARMUP_S)
             out: dict[str, Any] = {"cameras": cameras, "detector": detector, "idle": idle, "cpu_count": os.cpu_count()}
             out["cpu"] = cpu_window(pipeline, window_s)
             if samples:
                 out["samples"] = sample_window(pipeline, window_s, top)
-        finally:
-            pipeline.shutdown()
     return out
 
 

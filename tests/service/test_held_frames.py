@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from bench.videos import still
 from pipeline.gating.held_frames import FrameHolder
 from pipeline.recognition.result_batcher import ResultBatcher
+from pipeline.supervision.hub import RouteCounts
 from pipeline.supervision.runner import Pipeline
 from pipeline.transport.messages import FrameRef, FrameResult, ResultBatch
 from tests.support.service_proc import poll_until
@@ -66,10 +69,17 @@ def scene(shift: int = 0) -> np.ndarray:
     return frame
 
 
-def test_a_live_still_scene_loses_no_frame_on_the_way_to_emit(gallery_dir: Path, tmp_path: Path) -> None:
-    video = still(tmp_path / "still.mp4", 4.0, 15.0)
-    data = copy_gallery(gallery_dir, tmp_path / "data")
-    trace = tmp_path / "trace.jsonl"
+@dataclass(frozen=True)
+class Run:
+    """What one live camera's run left: the frames capture published, the trace's lines, the hub's counts."""
+
+    published: int
+    lines: list[dict[str, Any]]
+    routed: RouteCounts
+
+
+def run_camera(data: Path, video: Path, trace: Path, frames: int) -> Run:
+    """One live camera playing `video` until emit has `frames` frames, then removed; every frame accounted for."""
     pipeline = Pipeline(
         str(data), {"workers": 1}, trace=str(trace), follow_config=False, deliver_webhooks=False, log_level="WARNING"
     )
@@ -80,42 +90,10 @@ def test_a_live_still_scene_loses_no_frame_on_the_way_to_emit(gallery_dir: Path,
     try:
         pipeline.start()
         assert pipeline.wait_ready(120)
-        pipeline.add_camera("still", str(video))
-        assert poll_until(lambda: frames_out("emit") >= 45, 60.0), frames_out("emit")  # 3 s of the scene through
-        row = pipeline._table.get("capture still").row  # its stats row outlives the stage: the final count
-        pipeline.remove_camera("still")  # capture stops and sends the frames it held
-        published = int(pipeline._board.row(row).frames_out)
-        settled = poll_until(lambda: frames_out("emit") == frames_out("match") == published, 30.0)
-        assert settled, (published, frames_out("match"), frames_out("emit"))
-    finally:
-        pipeline.shutdown()
-    lines = [json.loads(line) for line in trace.read_text().splitlines()]
-    assert [line["frame"] for line in lines] == list(range(published))  # every frame once, in order
-    assert all(line["faces"] == [] for line in lines)
-    assert sum(line["detected"] for line in lines) >= 1  # the first frame (and each loop's first) is detected
-    with sqlite3.connect(data / "facegate.db") as db:
-        assert db.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 0  # an empty scene names no one
-
-
-def test_a_live_camera_with_a_face_in_view_sends_fewer_messages_than_frames_and_loses_none(
-    gallery_dir: Path, clip: Path, tmp_path: Path
-) -> None:
-    data = copy_gallery(gallery_dir, tmp_path / "data")
-    trace = tmp_path / "trace.jsonl"
-    pipeline = Pipeline(
-        str(data), {"workers": 1}, trace=str(trace), follow_config=False, deliver_webhooks=False, log_level="WARNING"
-    )
-
-    def frames_out(kind: str) -> int:
-        return int(sum(row.frames_out for row in pipeline.stage_figures() if row.kind == kind))
-
-    try:
-        pipeline.start()
-        assert pipeline.wait_ready(120)
-        pipeline.add_camera("door", str(clip))
-        assert poll_until(lambda: frames_out("emit") >= 150, 90.0), frames_out("emit")  # 5 s of the clip through
-        row = pipeline._table.get("capture door").row
-        pipeline.remove_camera("door")  # capture stops and sends the frames it held
+        pipeline.add_camera("cam", str(video))
+        assert poll_until(lambda: frames_out("emit") >= frames, 90.0), frames_out("emit")
+        row = pipeline._table.get("capture cam").row  # its stats row outlives the stage: the final count
+        pipeline.remove_camera("cam")  # capture stops and sends the frames it held
         published = int(pipeline._board.row(row).frames_out)
         settled = poll_until(lambda: frames_out("emit") == frames_out("match") == published, 30.0)
         assert settled, (published, frames_out("match"), frames_out("emit"))
@@ -124,6 +102,24 @@ def test_a_live_camera_with_a_face_in_view_sends_fewer_messages_than_frames_and_
         pipeline.shutdown()
     lines = [json.loads(line) for line in trace.read_text().splitlines()]
     assert [line["frame"] for line in lines] == list(range(published))  # every frame once, in order
+    return Run(published, lines, routed)
+
+
+def test_a_live_still_scene_loses_no_frame_on_the_way_to_emit(gallery_dir: Path, tmp_path: Path) -> None:
+    data = copy_gallery(gallery_dir, tmp_path / "data")
+    run = run_camera(data, still(tmp_path / "still.mp4", 4.0, 15.0), tmp_path / "trace.jsonl", 45)  # 3 s of it
+    assert all(line["faces"] == [] for line in run.lines)
+    assert sum(line["detected"] for line in run.lines) >= 1  # the first frame (and each loop's first) is detected
+    with sqlite3.connect(data / "facegate.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 0  # an empty scene names no one
+
+
+def test_a_live_camera_with_a_face_in_view_sends_fewer_messages_than_frames_and_loses_none(
+    gallery_dir: Path, clip: Path, tmp_path: Path
+) -> None:
+    data = copy_gallery(gallery_dir, tmp_path / "data")
+    run = run_camera(data, clip, tmp_path / "trace.jsonl", 150)  # 5 s of the clip
+    published, lines, routed = run.published, run.lines, run.routed
     detected = sum(line["detected"] for line in lines)
     assert 0 < detected < published / 2  # detect_fps 5 of a 30 fps clip
     assert any(face["name"] == "Lin-Manuel Miranda" for line in lines if not line["detected"] for face in line["faces"])

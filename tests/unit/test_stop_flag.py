@@ -26,15 +26,20 @@ print("set" if flag.wait(60.0) else "never set", flush=True)
 """
 
 
-def test_a_signal_while_the_flags_lock_is_held_stops_the_stage_without_deadlock() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
+def run_stage(script: str) -> subprocess.CompletedProcess[str]:
+    """`script` in a process of its own, as a stage runs (bounded by a timeout)."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=30,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
+
+
+def test_a_signal_while_the_flags_lock_is_held_stops_the_stage_without_deadlock() -> None:
+    done = run_stage(SCRIPT)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.split("\n")
     assert lines[:2] == ["stopped", "set"]
@@ -56,14 +61,7 @@ print("still running", flush=True)
 
 
 def test_a_stage_asked_for_its_stack_prints_where_it_is_and_goes_on() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", HANG_SCRIPT],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
+    done = run_stage(HANG_SCRIPT)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout == "still running\n"
     assert "Current thread" in done.stderr and "in stuck_in_here" in done.stderr, done.stderr[-2000:]
