@@ -42,6 +42,8 @@ WARMUP_S = 10.0
 WINDOW_S = 30.0
 SAMPLE_RATE_HZ = 50
 OWN_CODE = ("pipeline/", "facegate/", "control/", "entry/")  # inclusive figures are kept for these files only
+# A thread blocked in these is waiting, not working, though py-spy (without --idle) still samples some of them.
+WAITING = ("_PollLikeSelector.select ", "Condition.wait ", "Popen._wait ", "select (")
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,46 @@ def cpu_window(pipeline: Any, window_s: float) -> dict[str, Any]:
     }
 
 
+class Samples:
+    """py-spy's raw samples (one line per distinct stack: `frame;frame;...;frame count`), added up per stage kind:
+    how often each function was the one on CPU (leaf), and how often each of the project's was on the stack."""
+
+    def __init__(self) -> None:
+        self.samples: Counter[str] = Counter()
+        self.leaf: dict[str, Counter[str]] = defaultdict(Counter)
+        self.inclusive: dict[str, Counter[str]] = defaultdict(Counter)
+
+    def add(self, kind: str, raw: str) -> None:
+        for line in raw.splitlines():
+            stack, _, count_text = line.rpartition(" ")
+            if not stack or not count_text.isdigit():
+                continue
+            count, frames = int(count_text), stack.split(";")
+            if frames[-1].startswith(WAITING):
+                continue
+            self.samples[kind] += count
+            self.leaf[kind][frames[-1]] += count
+            for frame in set(frames):
+                if any(part in frame for part in OWN_CODE):
+                    self.inclusive[kind][frame] += count
+
+    def summary(self, window_s: float, top: int) -> dict[str, Any]:
+        """Per stage kind: samples, the cores they amount to, and the `top` functions as shares of the samples."""
+
+        def share(counter: Counter[str], total: int) -> list[list[Any]]:
+            return [[name, round(count / max(total, 1), 3)] for name, count in counter.most_common(top)]
+
+        return {
+            kind: {
+                "samples": total,
+                "cores_sampled": round(total / SAMPLE_RATE_HZ / window_s, 3),
+                "leaf": share(self.leaf[kind], total),
+                "inclusive": share(self.inclusive[kind], total),
+            }
+            for kind, total in sorted(self.samples.items())
+        }
+
+
 def py_spy() -> str:
     found = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(found).exists():
@@ -167,38 +209,14 @@ def sample_window(pipeline: Any, window_s: float, top: int) -> dict[str, Any]:
             proc.wait(window_s + 60)
         except subprocess.TimeoutExpired:
             proc.kill()
-    leaf: dict[str, Counter[str]] = defaultdict(Counter)
-    inclusive: dict[str, Counter[str]] = defaultdict(Counter)
-    samples: Counter[str] = Counter()
+    found = Samples()
     for key, pid in targets.items():
-        kind = key.split(":", 1)[0]
         path = out_dir / f"{pid}.txt"
-        if not path.exists():
-            continue
-        for line in path.read_text().splitlines():
-            stack, _, count_text = line.rpartition(" ")
-            if not stack or not count_text.isdigit():
-                continue
-            count, frames = int(count_text), stack.split(";")
-            samples[kind] += count
-            leaf[kind][frames[-1]] += count
-            for frame in set(frames):
-                if any(part in frame for part in OWN_CODE):
-                    inclusive[kind][frame] += count
+        if path.exists():
+            found.add(key.split(":", 1)[0], path.read_text())
     shutil.rmtree(out_dir, ignore_errors=True)
 
-    def share(counter: Counter[str], total: int) -> list[list[Any]]:
-        return [[name, round(count / max(total, 1), 3)] for name, count in counter.most_common(top)]
-
-    return {
-        kind: {
-            "samples": samples[kind],
-            "cores_sampled": round(samples[kind] / SAMPLE_RATE_HZ / window_s, 3),
-            "leaf": share(leaf[kind], samples[kind]),
-            "inclusive": share(inclusive[kind], samples[kind]),
-        }
-        for kind in sorted(samples)
-    }
+    return found.summary(window_s, top)
 
 
 def profile(
