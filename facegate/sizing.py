@@ -17,10 +17,10 @@ import os
 from pathlib import Path
 
 # 640x360 cameras at 15 fps with a face in view, detect_fps 5, kept up with per core
-# (`python -m bench.capacity`, 2 cores, 2026-12-03)
-CAMERAS_PER_CORE = {"hog": 8.0, "blazeface": 8.0}
-CAMERA_MB = 30.0  # one more 640x360 camera: its capture process and its ring (`python -m bench.memory`)
-BASE_MB = 335.0  # the rest: supervisor, match, emit and two detect workers (`python -m bench.memory`)
+# (`python -m bench.capacity`, 2 cores, 2026-12-03: HOG 12, BlazeFace 20)
+CAMERAS_PER_CORE = {"hog": 6.0, "blazeface": 10.0}
+CAMERA_MB = 31.0  # one more 640x360 camera: its capture process and its ring (`python -m bench.memory`, 2026-12-03)
+BASE_MB = 409.0  # the rest: supervisor, match, emit and two detect workers with ONNX Runtime (same run)
 CGROUP = Path("/sys/fs/cgroup")
 log = logging.getLogger(__name__)
 
