@@ -156,7 +156,8 @@ class Samples:
         """Per stage kind: samples, the cores they amount to, and the `top` functions as shares of the samples."""
 
         def share(counter: Counter[str], total: int) -> list[list[Any]]:
-            return [[name, round(count / max(total, 1), 3)] for name, count in counter.most_common(top)]
+            ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:top]  # ties by name: stable
+            return [[name, round(count / max(total, 1), 3)] for name, count in ranked]
 
         return {
             kind: {

@@ -23,4 +23,4 @@ def test_samples_add_up_per_kind_without_the_waits() -> None:
     assert summary["cores_sampled"] == round(50 / SAMPLE_RATE_HZ, 3)
     invoke = "Interpreter.invoke (ai_edge_litert/interpreter.py)"
     assert summary["leaf"] == [["_convolve (facegate/encoder.py)", 0.6], [invoke, 0.2]]
-    assert summary["inclusive"] == [["run (pipeline/detect.py)", 1.0], ["Detector.process (pipeline/detect.py)", 1.0]]
+    assert summary["inclusive"] == [["Detector.process (pipeline/detect.py)", 1.0], ["run (pipeline/detect.py)", 1.0]]
