@@ -176,7 +176,12 @@ class Settings:
         cli=Cli.SERVE,
         shown_default="sized from this machine's cores and memory (see Sizing)",
     )
-    recheck_s: float = declare(1.0, Number(0.0, 3600.0), "a named track is encoded again at most this often")
+    recheck_s: float = declare(
+        1.0, Number(0.0, 3600.0), "a named track is encoded again after this; twice as long after each that agrees"
+    )
+    recheck_max_s: float = declare(
+        8.0, Number(0.0, 3600.0), "the longest wait between two encodings of a track (`recheck_s` doubled up to this)"
+    )
     unknown_recheck_s: float = declare(0.2, Number(0.0, 3600.0), "an unnamed track is encoded again at most this often")
     event_cooldown_s: float = declare(
         10.0, Number(0.0, 86400.0), "a person makes a new event on a camera only after this long"

@@ -105,7 +105,7 @@ class Matcher:
 
     def recheck(self) -> Recheck:
         settings = self.config.settings
-        return Recheck(settings.recheck_s, settings.unknown_recheck_s)
+        return Recheck(settings.recheck_s, settings.unknown_recheck_s, settings.recheck_max_s)
 
     # --- ordering -------------------------------------------------------------------------------
     def order(self, camera_id: str) -> ReorderBuffer:

@@ -5,7 +5,8 @@ all in stream time (the frame's pts, so a replay decides as live would):
 * the camera's `detect_fps` (its own in `cameras`, else the global one): at most that many
   detections per stream second, always on the newest frame (capture asks as it decodes, so
   there is no backlog to choose from);
-* motion (pipeline/gating/motion.py) seen since the last detected frame;
+* motion (pipeline/gating/motion.py) seen since the last detected frame, looked for only on frames the
+  rate would let through;
 * a track being due: match publishes its tracks in the ring's hint table, and a frame goes to
   detection when a track's re-check is due, or when tracks exist and the camera went
   `TRACK_KEEPALIVE_S` without a detection (a person standing still must not be dropped as gone:
@@ -53,6 +54,12 @@ class FrameGate:
         if self.gate is None:
             return Reason.EVERY
         assert self.motion is not None
+        if self.gate.too_soon(pts):
+            # Nothing can send it: motion is looked for on the next frame that could go, against the same
+            # scene average, so a change in between is still seen then (two thirds of the frames at 15 fps
+            # and detect_fps 5 are never looked at).
+            self.motion.skip()
+            return None
         moved = self.motion.changed(frame_bgr)
         return self.gate.decide(pts, motion=moved, track_due=self.track_due(pts, hints))
 

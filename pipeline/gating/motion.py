@@ -52,6 +52,7 @@ class MotionDetector:
         self._average: np.ndarray | None = None
         self._shape: tuple[int, int] | None = None
         self._kernel = np.ones((3, 3), np.uint8)
+        self._unseen = 0  # frames passed over since the last look (see `skip`)
 
     def _small_gray(self, frame_bgr: np.ndarray) -> np.ndarray:
         height, width = frame_bgr.shape[:2]
@@ -70,6 +71,18 @@ class MotionDetector:
     def reset(self) -> None:
         """Forget the scene: the next frame counts as changed (a new stream, a camera moved)."""
         self._average = None
+        self._unseen = 0
+
+    def skip(self) -> None:
+        """A frame nobody needs motion for (pipeline/gating/frame_gate.py): not looked at. The next look weighs
+        its frame as the frames passed over would have been together, so the scene settles in the same
+        stream time however many frames are looked at."""
+        self._unseen += 1
+
+    def _weight(self) -> float:
+        """The new frame's weight in the running average: `alpha` per frame since the last look."""
+        frames, self._unseen = self._unseen + 1, 0
+        return 1.0 - (1.0 - self.config.alpha) ** frames
 
     def regions(self, frame_bgr: np.ndarray) -> list[Region]:
         """Regions that moved since the scene settled, in full-frame pixels; all of the frame for the first one."""
@@ -85,7 +98,7 @@ class MotionDetector:
         if changed >= self.config.reset_fraction * mask.size:
             self._average = gray.astype(np.float32)
             return [(0, width, height, 0)]
-        cv2.accumulateWeighted(gray, self._average, self.config.alpha)
+        cv2.accumulateWeighted(gray, self._average, self._weight())
         if changed < self.config.min_area:
             return []
         mask = cv2.dilate(mask, self._kernel)

@@ -45,6 +45,11 @@ class DetectGate:
         self.last_detected_pts: float | None = None
         self._motion_pending = False
 
+    def too_soon(self, pts: float) -> bool:
+        """Whether the frame at `pts` comes too soon after the last detection to be detected, whatever it shows."""
+        last = self.last_detected_pts
+        return last is not None and last <= pts and pts - last + EPSILON_S < self.config.interval_s
+
     def decide(self, pts: float, *, motion: bool, track_due: bool = False) -> Reason | None:
         """Whether the frame at stream time `pts` (seconds) goes to detection; records it when it does."""
         if self.last_detected_pts is not None and pts < self.last_detected_pts:

@@ -26,13 +26,20 @@ UNKNOWN_MIN_ATTEMPTS = 2  # attempts before an unnamed face counts as an Unknown
 
 @dataclass(frozen=True)
 class Recheck:
-    """How often, in stream seconds, a track's face is encoded again (the `recheck_s` and `unknown_recheck_s`
-    settings): `named_s` for a named track, `unknown_s` while a track is still being decided. A track decided
-    Unknown backs off from `unknown_s`, doubling with each further attempt that names no one, up to `named_s`:
-    a stranger standing in view is re-checked as rarely as a known face, not five times a second."""
+    """How often, in stream seconds, a track's face is encoded again (the `recheck_s`, `unknown_recheck_s` and
+    `recheck_max_s` settings). A track still being decided is re-checked every `unknown_s`. A named track is
+    re-checked `named_s` after it was named, and each re-check that names the same person again doubles the
+    wait, up to `max_s`; one that does not starts it over. A track decided Unknown backs off the same way from
+    `unknown_s`. A person standing in view costs one encoding every `max_s`, not one a second; a swap of two
+    people is still caught at once, by the box jump that detect checks (pipeline/transport/track_hints.py)."""
 
     named_s: float = 1.0
     unknown_s: float = 0.2
+    max_s: float = 8.0
+
+    @property
+    def ceiling(self) -> float:
+        return max(self.max_s, self.named_s)
 
 
 @dataclass
@@ -83,11 +90,20 @@ class Track:
     def recheck_interval(self, recheck: Recheck) -> float:
         """Stream seconds from this track's last encoding to its next (see `Recheck`)."""
         if self.name != UNKNOWN:
-            return recheck.named_s
+            return min(recheck.ceiling, recheck.named_s * 2.0 ** max(self.agreeing() - 1, 0))
         beyond = len(self.attempts) - UNKNOWN_MIN_ATTEMPTS
         if beyond < 0:
             return recheck.unknown_s
-        return max(recheck.unknown_s, min(recheck.named_s, recheck.unknown_s * 2.0 ** (beyond + 1)))
+        return max(recheck.unknown_s, min(recheck.ceiling, recheck.unknown_s * 2.0 ** (beyond + 1)))
+
+    def agreeing(self) -> int:
+        """How many of the latest attempts in a row named the track's person."""
+        count = 0
+        for attempt in reversed(self.attempts):
+            if attempt.name != self.name:
+                break
+            count += 1
+        return count
 
 
 class CameraTracks:

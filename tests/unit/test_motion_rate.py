@@ -8,6 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+from facegate.settings import Settings
+from pipeline.gating.frame_gate import FrameGate
 from pipeline.gating.motion import MotionConfig, MotionDetector
 from pipeline.gating.rate_gate import BoxTrack, DetectGate, DetectRateConfig, Reason, carry_box, observe
 
@@ -71,6 +73,52 @@ def test_motion_seen_too_soon_is_detected_at_the_next_due_frame() -> None:
     assert gate.decide(0.4, motion=False) is None
     assert gate.decide(0.6, motion=False, track_due=True) is Reason.TRACK_DUE
     assert gate.decide(0.1, motion=False) is Reason.FIRST  # time went back: the stream restarted
+
+
+def test_the_capture_gate_looks_for_motion_only_on_frames_it_could_send(frames: list[np.ndarray]) -> None:
+    scene = [frames[120].copy() for _ in range(47)] + frames[121:275]  # still, then the clip plays
+    every = gate_run(scene, DetectRateConfig(detect_fps=5))
+    gate = FrameGate("cam0", Settings.of({"detect_fps": 5}))
+    assert gate.motion is not None
+    looked: list[int] = []
+    look = gate.motion.regions
+
+    def counted(frame: np.ndarray) -> list[tuple[int, int, int, int]]:
+        looked.append(index)
+        return look(frame)
+
+    gate.motion.regions = counted  # type: ignore[method-assign]
+    sent = []
+    for index, frame in enumerate(scene):
+        reason = gate.decide(frame, index / FPS, None)
+        if reason is not None:
+            sent.append((index, reason))
+    assert sent == every  # the same frames, for the same reasons, as looking at every frame
+    # the still part is looked at throughout (a change there must be seen at once); while the clip plays,
+    # only the frames 0.2 s after a detection are
+    playing = [i for i in looked if i >= 47]
+    assert len(playing) == len([i for i, _ in sent if i >= 47]) and len(looked) < len(scene) / 3 + 47
+
+
+def test_a_change_that_holds_settles_in_the_same_stream_time_however_often_it_is_looked_at(
+    frames: list[np.ndarray],
+) -> None:
+    before, after = frames[100], frames[100].copy()
+    after[100:220, 200:360] = 255 - after[100:220, 200:360]  # a door opens and stays open
+    scene = [before] * 10 + [after] * 150
+
+    def settled(look_every: int) -> int:
+        """The first frame from which the change no longer counts as motion."""
+        detector, last_moved = MotionDetector(), 0
+        for index, frame in enumerate(scene):
+            if index % look_every:
+                detector.skip()
+            elif detector.changed(frame):
+                last_moved = index
+        return last_moved + 1
+
+    each, sixth = settled(1), settled(6)
+    assert 10 < each < 160 and abs(sixth - each) <= 6  # without the weighting, every sixth would take ~6x longer
 
 
 def test_motion_regions_cover_what_moved(frames: list[np.ndarray]) -> None:

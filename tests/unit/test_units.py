@@ -238,15 +238,21 @@ def test_a_starting_run_sweeps_the_segments_of_dead_runs_only(tmp_path: Path, mo
         live.wait(timeout=30)
 
 
-def test_a_stranger_is_re_checked_less_and_less_often_and_a_named_face_every_recheck_s() -> None:
-    recheck = Recheck(named_s=2.0, unknown_s=0.2)
+def test_re_checks_back_off_while_they_agree_and_start_over_when_one_does_not() -> None:
+    recheck = Recheck(named_s=2.0, unknown_s=0.2, max_s=5.0)
     track = Track(1, (10, 110, 110, 10), 0.0, 0.0, hint_row=0)
     intervals = []
-    for _ in range(7):
+    for _ in range(8):
         intervals.append(track.recheck_interval(recheck))
         track.attempts.append(Attempt(UNKNOWN, 0.8, 10.0))
         track.vote(0.6)
-    assert intervals == [0.2, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0]  # decided Unknown after two, then backing off
-    track.attempts.append(Attempt("Lin-Manuel Miranda", 0.4, 10.0))
-    track.vote(0.6)
-    assert track.name == "Lin-Manuel Miranda" and track.recheck_interval(recheck) == 2.0
+    assert intervals == [0.2, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0]  # decided Unknown after two, then backing off
+    named = []
+    for attempt in ("Lin-Manuel Miranda", "Lin-Manuel Miranda", "Lin-Manuel Miranda", UNKNOWN, "Lin-Manuel Miranda"):
+        track.attempts.append(Attempt(attempt, 0.4 if attempt != UNKNOWN else 0.8, 10.0))
+        track.vote(0.6)
+        named.append((track.name, track.recheck_interval(recheck)))
+    # named at once, then 2 s, doubling while the re-checks agree, up to 5 s; a miss starts it over
+    assert [interval for _, interval in named] == [2.0, 4.0, 5.0, 2.0, 2.0]
+    assert {name for name, _ in named} == {"Lin-Manuel Miranda"}
+    assert Recheck(named_s=3.0, unknown_s=0.2, max_s=1.0).ceiling == 3.0  # the ceiling never undercuts recheck_s

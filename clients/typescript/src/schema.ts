@@ -1735,6 +1735,7 @@ export interface operations {
                     motion_min_area?: number;
                     motion_threshold?: number;
                     presence_window_s?: number;
+                    recheck_max_s?: number;
                     recheck_s?: number;
                     retention_days?: number;
                     stream_url?: (string | number) | null;
