@@ -29,9 +29,10 @@ class Recheck:
     """How often, in stream seconds, a track's face is encoded again (the `recheck_s`, `unknown_recheck_s` and
     `recheck_max_s` settings). A track still being decided is re-checked every `unknown_s`. A named track is
     re-checked `named_s` after it was named, and each re-check that names the same person again doubles the
-    wait, up to `max_s`; one that does not starts it over. A track decided Unknown backs off the same way from
-    `unknown_s`. A person standing in view costs one encoding every `max_s`, not one a second; a swap of two
-    people is still caught at once, by the box jump that detect checks (pipeline/transport/track_hints.py)."""
+    wait, up to `max_s`; one that does not starts it over. A track decided Unknown (two attempts that named no
+    one) waits `named_s` too, doubling with each further attempt that names no one. A person or a stranger
+    standing in view costs one encoding every `max_s`, not one a second; a face that moves well away from
+    where it was last encoded is encoded again at once (pipeline/transport/track_hints.py)."""
 
     named_s: float = 1.0
     unknown_s: float = 0.2
@@ -94,7 +95,7 @@ class Track:
         beyond = len(self.attempts) - UNKNOWN_MIN_ATTEMPTS
         if beyond < 0:
             return recheck.unknown_s
-        return max(recheck.unknown_s, min(recheck.ceiling, recheck.unknown_s * 2.0 ** (beyond + 1)))
+        return min(recheck.ceiling, max(recheck.unknown_s, recheck.named_s) * 2.0**beyond)
 
     def agreeing(self) -> int:
         """How many of the latest attempts in a row named the track's person."""

@@ -246,7 +246,7 @@ def test_re_checks_back_off_while_they_agree_and_start_over_when_one_does_not() 
         intervals.append(track.recheck_interval(recheck))
         track.attempts.append(Attempt(UNKNOWN, 0.8, 10.0))
         track.vote(0.6)
-    assert intervals == [0.2, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0]  # decided Unknown after two, then backing off
+    assert intervals == [0.2, 0.2, 2.0, 4.0, 5.0, 5.0, 5.0, 5.0]  # decided Unknown after two, then backing off
     named = []
     for attempt in ("Lin-Manuel Miranda", "Lin-Manuel Miranda", "Lin-Manuel Miranda", UNKNOWN, "Lin-Manuel Miranda"):
         track.attempts.append(Attempt(attempt, 0.4 if attempt != UNKNOWN else 0.8, 10.0))
