@@ -34,7 +34,7 @@ HINT = np.dtype(
     ]
 )
 MATCH_IOU = 0.3  # a face and a track are the same when their boxes overlap this much
-JUMP_IOU = 0.3  # below this overlap with the box last encoded, the face is encoded again
+JUMP_IOU = 0.1  # below this overlap with the box last encoded (about a face width away), it is encoded again
 
 
 def iou(a: Box | np.ndarray, b: Box | np.ndarray) -> float:

@@ -145,3 +145,17 @@ def test_carried_boxes_are_the_tracks_seen_on_the_last_detected_frame() -> None:
     assert again is first
     carried = camera.carried(0.25, 360, 640)
     assert [(track.id, box) for track, box in carried] == [(first.id, (12, 62, 62, 12))]
+
+
+def test_a_face_is_encoded_again_only_when_due_or_moved_well_away_from_where_it_was_encoded() -> None:
+    table = hints()
+    encoded_at = (100, 160, 160, 100)  # a 60 px face, encoded at stream time 1.0, next due 2 s later
+    table.publish(0, 7, encoded_at, 2.0, 1.0, encoded_at, True)
+    assert not table.should_encode((102, 162, 162, 102), 1.2)  # the same face, a little later
+    table.publish(0, 7, (100, 190, 160, 130), 2.0, 1.0, encoded_at, False)  # drifted half a face right
+    assert not table.should_encode((100, 195, 160, 135), 1.4)  # overlaps where it was encoded: no need
+    table.publish(0, 7, (100, 215, 160, 155), 2.0, 1.0, encoded_at, False)  # a whole face width away now
+    assert table.should_encode((100, 220, 160, 160), 1.6)  # moved off its encoded box: encoded again
+    assert not table.should_encode((100, 220, 160, 160), 1.65)  # claimed: the next frame in flight skips it
+    assert table.should_encode((300, 400, 360, 340), 1.7)  # a face that belongs to no track
+    assert table.should_encode((100, 220, 160, 160), 3.6)  # due: 2 s after the claim at 1.6
