@@ -66,7 +66,7 @@ def test_loop_encodes_every_face_and_the_replay_far_fewer(runs: dict) -> None:
     loop, replay = runs["loop"], runs["replay"]
     assert loop["encodings"] == loop["faces"] and loop["encodings_per_sighting"] == 1.0
     assert replay["faces"] == loop["faces"]
-    assert 0 < replay["encodings"] <= 0.2 * replay["faces"]
+    assert 0 < replay["encodings"] <= 0.1 * replay["faces"]  # the bar of issue 28 (6 of 135 measured)
 
 
 def test_replay_report_has_every_figure_the_bench_reads(runs: dict) -> None:
