@@ -1,4 +1,7 @@
-"""A stage's stop flag under signals: a SIGTERM that lands while the flag's lock is held must not deadlock.
+"""What `become_stage` sets up in a stage process, each checked in a real process: the stop flag under signals,
+the stack on request, OpenCV on one thread.
+
+The stop flag: a SIGTERM that lands while the flag's lock is held must not deadlock.
 
 Seen in a test run: the parent died (PDEATHSIG's SIGTERM) and more SIGTERMs arrived while the first
 handler was inside `Event.set()`; the nested handler waited for the lock its own thread held, and the
@@ -65,3 +68,21 @@ def test_a_stage_asked_for_its_stack_prints_where_it_is_and_goes_on() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout == "still running\n"
     assert "Current thread" in done.stderr and "in stuck_in_here" in done.stderr, done.stderr[-2000:]
+
+
+THREADS_SCRIPT = """
+import os
+import cv2
+before = cv2.getNumThreads()
+from facegate.procutil import become_stage
+become_stage("threads-test", os.getppid())
+print(before, cv2.getNumThreads(), flush=True)
+"""
+
+
+def test_a_stage_process_runs_opencv_on_one_thread() -> None:
+    # the stages are processes already: OpenCV's pool in each only spun against the others (facegate/procutil.py)
+    done = run_stage(THREADS_SCRIPT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    before, after = (int(n) for n in done.stdout.split())
+    assert after == 1 and before >= 1  # OpenCV's own default is one thread per core it may use
