@@ -1,7 +1,9 @@
 """Capture: one process per camera decodes frames straight into free slots of its ring.
 
-Live streams are never allowed to back up: when every slot is busy the new frame is dropped and
-counted, and the camera keeps being read. A replay instead waits for a free slot so every frame
+Live streams are never allowed to back up: when more than `MAX_AWAITING_DETECTION` of a camera's frames
+wait for detection, a frame chosen for it goes on undetected instead (counted as shed: match carries its
+tracks' boxes to it), and when every slot is still busy the new frame is dropped and counted; the camera
+keeps being read. A replay instead waits for a free slot so every frame
 of the file is processed (see pipeline/runtime/run_mode.py). A stream that fails, stalls or ends is reopened
 with backoff (`Link` keeps the state and the backoff); a file in live mode plays at its own frame
 rate and loops.
@@ -32,6 +34,7 @@ BACKOFF_START_S = 1.0
 BACKOFF_MAX_S = 30.0
 OPEN_TIMEOUT_MS = 10_000
 READ_TIMEOUT_MS = 5_000
+MAX_AWAITING_DETECTION = 3  # a camera's frames waiting for or in detection; past it, frames go on undetected
 OPERATOR_FFMPEG_OPTIONS = os.environ.get(camera_source.FFMPEG_OPTIONS_ENV) or None  # as the service was started
 
 
@@ -188,6 +191,11 @@ class Camera:
         assert self.ring is not None
         self.ring.publish(slot, self.seq, pts, captured_at)
         reason = self.gate.decide(self.ring.frame(slot), pts, self.ring.hints)
+        if reason is not None and self.mode.sheds_detections and self.ring.busy() > MAX_AWAITING_DETECTION:
+            # Detection is backed up: this frame goes on with its tracks' boxes carried. The frames after it keep
+            # slots to land in, instead of every frame being dropped until detection catches up.
+            reason = None
+            self.meter.add("shed")
         if reason is None:
             self.ring.release(slot, self.seq)
         ref = FrameRef(self.camera_id, self.ring.name, slot, self.seq, pts, captured_at, self.ring.shape, reason)

@@ -29,6 +29,7 @@ STAGE_METRICS: dict[str, tuple[type, str, str]] = {
     "faces": (CounterMetricFamily, "faces", "Faces a stage process has seen"),
     "encodings": (CounterMetricFamily, "encodings", "Face encodings computed (detect) or events written (emit)"),
     "drops": (CounterMetricFamily, "drops", "Frames dropped because every ring slot was busy"),
+    "shed": (CounterMetricFamily, "shed", "Frames sent on undetected because detection was backed up"),
     "lost": (CounterMetricFamily, "lost", "Frames whose pixels were gone when a worker came to them"),
     "restarts": (CounterMetricFamily, "restarts", "Times the supervisor restarted this stage"),
     "cpu_seconds": (CounterMetricFamily, "cpu_s", "CPU time used by the stage process"),

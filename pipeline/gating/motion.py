@@ -87,7 +87,7 @@ class MotionDetector:
     def regions(self, frame_bgr: np.ndarray) -> list[Region]:
         """Regions that moved since the scene settled, in full-frame pixels; all of the frame for the first one."""
         height, width = frame_bgr.shape[:2]
-        gray = self._small_gray(frame_bgr)
+        gray, weight = self._small_gray(frame_bgr), self._weight()
         if self._average is None or self._shape != (height, width):
             self._average = gray.astype(np.float32)
             self._shape = (height, width)
@@ -98,7 +98,7 @@ class MotionDetector:
         if changed >= self.config.reset_fraction * mask.size:
             self._average = gray.astype(np.float32)
             return [(0, width, height, 0)]
-        cv2.accumulateWeighted(gray, self._average, self._weight())
+        cv2.accumulateWeighted(gray, self._average, weight)
         if changed < self.config.min_area:
             return []
         mask = cv2.dilate(mask, self._kernel)

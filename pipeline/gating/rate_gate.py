@@ -57,7 +57,7 @@ class DetectGate:
         self._motion_pending |= motion
         if self.last_detected_pts is None:
             reason = Reason.FIRST
-        elif pts - self.last_detected_pts + EPSILON_S < self.config.interval_s:
+        elif self.too_soon(pts):
             return None
         elif self._motion_pending or not self.config.gate_on_motion:
             reason = Reason.MOTION

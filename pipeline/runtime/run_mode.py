@@ -30,6 +30,12 @@ class Mode:
         return self.replay
 
     @property
+    def sheds_detections(self) -> bool:
+        """With detection backed up, a frame the gate chose for it goes on undetected, its tracks' boxes carried
+        (live: every frame still reaches match, at a lower detection rate), or waits its turn (replay)."""
+        return not self.replay
+
+    @property
     def reorder_wait_s(self) -> float:
         """How long match holds later frames back for a missing one before skipping it."""
         return REPLAY_REORDER_WAIT_S if self.replay else REORDER_WAIT_S

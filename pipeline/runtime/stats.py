@@ -32,6 +32,7 @@ class BoardRow:
     faces: float
     encodings: float  # detect: encodings computed; emit: events written
     drops: float
+    shed: float  # capture: frames the gate chose for detection, sent on undetected while detection was backed up
     lost: float
     busy_s: float
     cpu_s: float
@@ -72,6 +73,7 @@ SHOWN_FIELDS = (
     "faces",
     "encodings",
     "drops",
+    "shed",
     "lost",
     "queue_depth",
     "queue_hwm",
@@ -202,7 +204,7 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-SUMMED = ("frames_in", "frames_out", "faces", "encodings", "drops", "lost", "restarts", "queue_depth")
+SUMMED = ("frames_in", "frames_out", "faces", "encodings", "drops", "shed", "lost", "restarts", "queue_depth")
 ROUNDED = ("fps", "ms_p50", "ms_p95", "cpu_s", "cpu_ready_s", "rss_mb")
 
 
@@ -217,20 +219,13 @@ def by_kind(rows: list[StageFigures], elapsed: float | None = None) -> dict[str,
         agg = out.setdefault(
             row.kind,
             {
-                "frames_in": 0,
-                "frames_out": 0,
+                **dict.fromkeys(SUMMED, 0),
                 "fps": 0.0,
                 "ms_p50": 0.0,
                 "ms_p95": 0.0,
                 "queue_hwm": 0,
-                "queue_depth": 0,
                 "cpu_s": 0.0,
                 "cpu_ready_s": 0.0,
-                "faces": 0,
-                "encodings": 0,
-                "drops": 0,
-                "lost": 0,
-                "restarts": 0,
                 "processes": 0,
                 "rss_mb": 0.0,
             },
