@@ -1,7 +1,7 @@
 """Capture: one process per camera decodes frames straight into free slots of its ring.
 
-Live streams are never allowed to back up: when more than `MAX_AWAITING_DETECTION` of a camera's frames
-wait for detection, a frame chosen for it goes on undetected instead (counted as shed: match carries its
+Live streams are never allowed to back up: when all but `SPARE_SLOTS` of a camera's ring slots hold frames
+waiting for detection, a frame chosen for it goes on undetected instead (counted as shed: match carries its
 tracks' boxes to it), and when every slot is still busy the new frame is dropped and counted; the camera
 keeps being read. A replay instead waits for a free slot so every frame
 of the file is processed (see pipeline/runtime/run_mode.py). A stream that fails, stalls or ends is reopened
@@ -34,7 +34,15 @@ BACKOFF_START_S = 1.0
 BACKOFF_MAX_S = 30.0
 OPEN_TIMEOUT_MS = 10_000
 READ_TIMEOUT_MS = 5_000
-MAX_AWAITING_DETECTION = 3  # a camera's frames waiting for or in detection; past it, frames go on undetected
+SPARE_SLOTS = 4  # ring slots kept for frames that do not wait for detection; past the rest, detections are shed
+
+
+def awaiting_limit(slots: int) -> int:
+    """How many of a camera's frames may wait for (or be in) detection before the next one chosen for it goes on
+    undetected: 6 of the 10 slots on 2 cores, 1.2 s of backlog at detect_fps 5."""
+    return max(1, slots - SPARE_SLOTS)
+
+
 OPERATOR_FFMPEG_OPTIONS = os.environ.get(camera_source.FFMPEG_OPTIONS_ENV) or None  # as the service was started
 
 
@@ -191,7 +199,7 @@ class Camera:
         assert self.ring is not None
         self.ring.publish(slot, self.seq, pts, captured_at)
         reason = self.gate.decide(self.ring.frame(slot), pts, self.ring.hints)
-        if reason is not None and self.mode.sheds_detections and self.ring.busy() > MAX_AWAITING_DETECTION:
+        if reason is not None and self.mode.sheds_detections and self.ring.busy() > awaiting_limit(self.ring.slots):
             # Detection is backed up: this frame goes on with its tracks' boxes carried. The frames after it keep
             # slots to land in, instead of every frame being dropped until detection catches up.
             reason = None

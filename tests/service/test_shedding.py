@@ -3,8 +3,9 @@
 The real pipeline with one live camera on the clip and one detect worker; the worker is frozen
 (SIGSTOP) for 5 s, as a machine with too many cameras would leave it behind. Before shedding, the
 frames waiting for detection filled the camera's ring in about 2 s and every frame after was
-dropped; now at most `MAX_AWAITING_DETECTION` wait, the frames the gate chose for detection meanwhile
-go on undetected (counted as shed), and every frame still reaches match.
+dropped; now at most all but `SPARE_SLOTS` of its slots hold waiting frames (4 of the 8 with one worker),
+the frames the gate chose for detection meanwhile go on undetected (counted as shed), and every frame
+still reaches match.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import signal
 import time
 from pathlib import Path
 
-from pipeline.capture import MAX_AWAITING_DETECTION
 from pipeline.runtime.stats import StageFigures
 from pipeline.supervision.runner import Pipeline
 from tests.support.service_proc import poll_until
@@ -53,7 +53,7 @@ def test_a_frozen_detect_worker_costs_detections_not_frames(clip: Path, tmp_path
         os.kill(frozen, signal.SIGCONT)
         frozen = None
         # 5 s at detect_fps 5 chose ~25 frames for detection: the first few wait, the rest go on undetected
-        assert during["shed"] >= 25 - MAX_AWAITING_DETECTION - 10, during
+        assert during["shed"] >= 10, during
         assert during["dropped"] == 0, during
         assert during["detected"] <= 1, during  # the worker was frozen (one may have been on its way out)
         # the frames read go on to match (which skips the few that wait, after its 1 s reorder wait)
