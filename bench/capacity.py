@@ -19,7 +19,6 @@ import argparse
 import json
 import logging
 import os
-import resource
 import signal
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from typing import Any
 from bench.fixtures import CLIP, faces_dir, register_people
 from bench.live_cameras import live_cameras
 from bench.videos import retimed, still
+from pipeline.runtime.stats import process_cpu_s
 
 CAMERA_FPS = 15.0
 STEPS = (2, 4, 8, 12, 16, 20, 24, 28, 32)
@@ -51,13 +51,8 @@ def _totals(pipeline: Any) -> dict[str, float]:
         "cpu_s": sum(r.cpu_s for r in rows),
         "capture_cpu_s": sum(r.cpu_s for r in rows if r.kind == "capture"),
         "restarts": sum(r.restarts for r in rows),
-        "supervisor_cpu_s": _own_cpu_s(),  # the hub's routing threads: this process is the supervisor
+        "supervisor_cpu_s": process_cpu_s(),  # the hub's routing threads: this process is the supervisor
     }
-
-
-def _own_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def trial(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -21,16 +20,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bench.capacity import retimed
 from bench.fixtures import CLIP, faces_dir
+from bench.videos import retimed
 from pipeline.gating.motion import MotionDetector
+from pipeline.runtime.stats import process_cpu_s
 
 FPS = 15.0
-
-
-def cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def loop(video: Path, frames: int, *, paced: bool, one_thread: bool) -> float:
@@ -41,7 +36,7 @@ def loop(video: Path, frames: int, *, paced: bool, one_thread: bool) -> float:
     cap = cv2.VideoCapture(str(video), cv2.CAP_FFMPEG)
     for _ in range(3):
         cap.read(image=buffer)
-    started, used, done = time.monotonic(), cpu_s(), 0
+    started, used, done = time.monotonic(), process_cpu_s(), 0
     while done < frames:
         wait = started + done / FPS - time.monotonic()
         if paced and wait > 0:
@@ -53,7 +48,7 @@ def loop(video: Path, frames: int, *, paced: bool, one_thread: bool) -> float:
             continue
         motion.changed(buffer)
         done += 1
-    return (cpu_s() - used) * 1000.0 / frames
+    return (process_cpu_s() - used) * 1000.0 / frames
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,6 +37,7 @@ from bench.capacity import CAMERA_FPS
 from bench.fixtures import CLIP, REPO, faces_dir, register_people
 from bench.live_cameras import live_cameras
 from bench.videos import retimed, still
+from pipeline.runtime.stats import process_cpu_s
 
 WARMUP_S = 10.0
 WINDOW_S = 30.0
@@ -75,17 +76,12 @@ def stage_totals(pipeline: Any) -> dict[str, StageTotals]:
     }
 
 
-def own_cpu_s() -> float:
-    times = os.times()
-    return times.user + times.system
-
-
 def cpu_window(pipeline: Any, window_s: float) -> dict[str, Any]:
     """The first window: CPU and counters per stage kind, frames by kind, messages per frame."""
-    before, routes_before, own_before = stage_totals(pipeline), pipeline.route_counts(), own_cpu_s()
+    before, routes_before, own_before = stage_totals(pipeline), pipeline.route_counts(), process_cpu_s()
     started = time.monotonic()
     time.sleep(window_s)
-    after, routes_after, own_after = stage_totals(pipeline), pipeline.route_counts(), own_cpu_s()
+    after, routes_after, own_after = stage_totals(pipeline), pipeline.route_counts(), process_cpu_s()
     elapsed = time.monotonic() - started
     offered = max(after["capture"].frames_in - before["capture"].frames_in, 1.0)
     stages: dict[str, Any] = {}

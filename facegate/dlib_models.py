@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-CssBox = tuple[int, int, int, int]  # (top, right, bottom, left)
+CssBox = tuple[int, int, int, int]  # (top, right, bottom, left) in the located image's pixels; every locator's box
 
 
 @lru_cache(maxsize=1)

@@ -35,15 +35,13 @@ BACKOFF_MAX_S = 30.0
 OPEN_TIMEOUT_MS = 10_000
 READ_TIMEOUT_MS = 5_000
 SPARE_SLOTS = 4  # ring slots kept for frames that do not wait for detection; past the rest, detections are shed
+OPERATOR_FFMPEG_OPTIONS = os.environ.get(camera_source.FFMPEG_OPTIONS_ENV) or None  # as the service was started
 
 
 def awaiting_limit(slots: int) -> int:
     """How many of a camera's frames may wait for (or be in) detection before the next one chosen for it goes on
     undetected: 6 of the 10 slots on 2 cores, 1.2 s of backlog at detect_fps 5."""
     return max(1, slots - SPARE_SLOTS)
-
-
-OPERATOR_FFMPEG_OPTIONS = os.environ.get(camera_source.FFMPEG_OPTIONS_ENV) or None  # as the service was started
 
 
 def is_file_source(url: str) -> bool:

@@ -15,7 +15,8 @@ from typing import Protocol
 
 import numpy as np
 
-CssBox = tuple[int, int, int, int]  # (top, right, bottom, left) in the located image's pixels
+from facegate.dlib_models import CssBox as CssBox  # the box every locator returns, declared once
+
 BLAZEFACE_RANGES = ("full", "short")
 
 

@@ -155,7 +155,7 @@ class StageMeter:
 
     def mark_ready(self) -> None:
         """The stage has started up; the CPU spent so far (imports, dlib models) is kept apart from per-frame work."""
-        self.values[INDEX["cpu_ready_s"]] = _cpu_s()
+        self.values[INDEX["cpu_ready_s"]] = process_cpu_s()
         self.values[INDEX["ready"]] = 1.0
 
     def frame_done(self, ms: float, frames: int = 1) -> None:
@@ -194,11 +194,11 @@ class StageMeter:
             self.values[INDEX["lat_p50"]], self.values[INDEX["lat_p95"]] = p50, p95
         recent = [t for t in self._window if now - t <= 2.0]
         self.values[INDEX["fps"]] = len(recent) / 2.0 if recent else 0.0
-        self.values[INDEX["cpu_s"]] = _cpu_s()
+        self.values[INDEX["cpu_s"]] = process_cpu_s()
         self.values[INDEX["rss_mb"]] = rss_mb()
 
 
-def _cpu_s() -> float:
+def process_cpu_s() -> float:
     """User + system CPU seconds of this process, all threads."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.blazeface_input import padded_first
 from facegate import dlib_models
 from facegate.faces import encode_single_face, load_rgb
 from pipeline.detectors.blazeface import bundled_model_path
@@ -143,17 +144,6 @@ def test_the_stages_never_load_face_recognitions_unused_models() -> None:
     assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr[-2000:]
 
 
-def letterboxed_first(rgb: np.ndarray, size: int) -> np.ndarray:
-    """BlazeFace's input made the plain way: the frame padded to a square, then shrunk to the input."""
-    import cv2
-
-    height, width = rgb.shape[:2]
-    side = max(height, width)
-    top, left = (side - height) // 2, (side - width) // 2
-    square = cv2.copyMakeBorder(rgb, top, side - height - top, left, side - width - left, cv2.BORDER_CONSTANT)
-    return cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) * (2.0 / 255.0) - 1.0
-
-
 @pytest.mark.parametrize("blazeface_range", ["full", "short"])
 def test_blazeface_shrinks_before_padding_and_gets_the_same_input(faces: Path, blazeface_range: str) -> None:
     import cv2
@@ -168,4 +158,4 @@ def test_blazeface_shrinks_before_padding_and_gets_the_same_input(faces: Path, b
         size = blaze.spec.input_size  # type: ignore[attr-defined]
         assert tensor.shape == (1, size, size, 3) and side == rgb.shape[1]
         assert (pad_top, pad_left) == ((rgb.shape[1] - rgb.shape[0]) // 2, 0)  # in the frame's pixels
-        assert np.abs(tensor[0] - letterboxed_first(rgb, size)).max() <= 1e-6
+        assert np.abs(tensor[0] - padded_first(rgb, size)).max() <= 1e-6
