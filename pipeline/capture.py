@@ -221,8 +221,12 @@ class Camera:
         if batch is not None:
             self.ctx.outbox.put(batch)
 
-    def stream(self, cap: cv2.VideoCapture) -> str:
-        """Read until the source ends or fails; returns why it stopped ("ended", "stopped", or an error)."""
+    def stream(self, cap: cv2.VideoCapture, *, looped: bool = False) -> str:
+        """Read until the source ends or fails; returns why it stopped ("ended", "stopped", or an error).
+
+        `looped`: a file in live mode starting over. It lost nothing, so the gate goes on as it was: the jump
+        back is detected when it shows (motion), not as a new stream (a still 10 s file was detected at
+        every loop, a tenth of a detection a second no live camera makes)."""
         fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
         fps = fps if 1.0 <= fps <= 240.0 else 25.0
         ok, first = cap.read()
@@ -234,7 +238,8 @@ class Camera:
             if self.ring is None:
                 return "stopped" if self.stop else "no ring from the supervisor"
         self.report("live", None, shape, fps)
-        self.gate.restart()
+        if not looped:
+            self.gate.restart()
         started = time.monotonic()
         pending: np.ndarray | None = first
         scratch = np.empty(shape, dtype=np.uint8)
@@ -286,7 +291,7 @@ class Camera:
         while not self.stop:
             if not looping:  # a file in live mode that starts over has not lost anything
                 self.report(self.link.opening(), self.link.last_error)
-            looping = False
+            looped, looping = looping, False
             attempt_started = time.monotonic()
             try:
                 cap = open_source(self.url)
@@ -296,7 +301,7 @@ class Camera:
             else:
                 why = open_failure(self.url) if not opened else ""
             if cap is not None and opened:
-                why = self.stream(cap)
+                why = self.stream(cap, looped=looped)
                 self.send_held()
             if cap is not None:
                 cap.release()

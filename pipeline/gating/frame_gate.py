@@ -5,8 +5,9 @@ all in stream time (the frame's pts, so a replay decides as live would):
 * the camera's `detect_fps` (its own in `cameras`, else the global one): at most that many
   detections per stream second, always on the newest frame (capture asks as it decodes, so
   there is no backlog to choose from);
-* motion (pipeline/gating/motion.py) seen since the last detected frame, looked for only on frames the
-  rate would let through;
+* motion (pipeline/gating/motion.py) seen since the last detected frame, looked for at most `detect_fps`
+  times a stream second: only on frames the rate would let through, and in a quiet scene on every
+  n-th frame (a third at 15 fps and detect_fps 5), so a person walking in waits at most one interval more;
 * a track being due: match publishes its tracks in the ring's hint table, and a frame goes to
   detection when a track's re-check is due, or when tracks exist and the camera went
   `TRACK_KEEPALIVE_S` without a detection (a person standing still must not be dropped as gone:
@@ -57,11 +58,14 @@ class FrameGate:
         if self.gate.too_soon(pts):
             # Nothing can send it: motion is looked for on the next frame that could go, against the same
             # scene average, so a change in between is still seen then (two thirds of the frames at 15 fps
-            # and detect_fps 5 are never looked at).
+            # and detect_fps 5 are never looked at, busy or quiet).
             self.motion.skip()
             return None
-        moved = self.motion.changed(frame_bgr)
-        return self.gate.decide(pts, motion=moved, track_due=self.track_due(pts, hints))
+        due = self.track_due(pts, hints)
+        if not due and self.gate.looked_recently(pts):
+            self.motion.skip()  # a quiet scene, looked at one interval ago: motion is looked for on a later frame
+            return None
+        return self.gate.decide(pts, motion=self.motion.changed(frame_bgr), track_due=due)
 
     def track_due(self, pts: float, hints: HintTable | None) -> bool:
         if hints is None or not hints.any_active():
@@ -74,6 +78,6 @@ class FrameGate:
     def restart(self) -> None:
         """A new stream (reopened, a looping file): the next frame is detected and the scene learned anew."""
         if self.gate is not None:
-            self.gate.last_detected_pts = None
+            self.gate.restart()
         if self.motion is not None:
             self.motion.reset()

@@ -43,17 +43,31 @@ class DetectGate:
     def __init__(self, config: DetectRateConfig | None = None) -> None:
         self.config = config or DetectRateConfig()
         self.last_detected_pts: float | None = None
+        self.last_looked_pts: float | None = None  # the last frame `decide` was asked about (motion looked for)
         self._motion_pending = False
+
+    def _within_interval(self, last: float | None, pts: float) -> bool:
+        return last is not None and last <= pts and pts - last + EPSILON_S < self.config.interval_s
 
     def too_soon(self, pts: float) -> bool:
         """Whether the frame at `pts` comes too soon after the last detection to be detected, whatever it shows."""
-        last = self.last_detected_pts
-        return last is not None and last <= pts and pts - last + EPSILON_S < self.config.interval_s
+        return self._within_interval(self.last_detected_pts, pts)
+
+    def looked_recently(self, pts: float) -> bool:
+        """Whether the frame at `pts` is within one interval of the last frame `decide` was asked about: a quiet
+        scene is looked at for motion `detect_fps` times a second, not on every frame (an idle camera's motion
+        check at 15 fps was a fifth of its CPU)."""
+        return self._within_interval(self.last_looked_pts, pts)
+
+    def restart(self) -> None:
+        """A new stream: its first frame is detected."""
+        self.last_detected_pts = self.last_looked_pts = None
 
     def decide(self, pts: float, *, motion: bool, track_due: bool = False) -> Reason | None:
         """Whether the frame at stream time `pts` (seconds) goes to detection; records it when it does."""
         if self.last_detected_pts is not None and pts < self.last_detected_pts:
             self.last_detected_pts = None  # the stream restarted (a looping file, a reconnect)
+        self.last_looked_pts = pts
         self._motion_pending |= motion
         if self.last_detected_pts is None:
             reason = Reason.FIRST
