@@ -4,7 +4,9 @@ A live camera hands over one frame every 1/15 s, so its capture process sleeps b
 decodes each one with cold caches: on the 2-core test VM that costs about twice the CPU of decoding the
 same frames back to back. This measures the capture loop's work (decode into a buffer, then the
 motion check) both ways, each with OpenCV's own thread pool and with one thread (what the stages
-use: facegate/procutil.py `one_opencv_thread`). Each variant runs in a fresh process.
+use: facegate/procutil.py `one_opencv_thread`), and paced in groups of 3 (one wake per group, what a
+quiet scene is read in: pipeline/gating/frame_gate.py), on the clip and on a still scene. Each variant
+runs in a fresh process.
 """
 
 from __future__ import annotations
@@ -21,15 +23,16 @@ import cv2
 import numpy as np
 
 from bench.fixtures import CLIP, faces_dir
-from bench.videos import retimed
+from bench.videos import retimed, still
 from pipeline.gating.motion import MotionDetector
 from pipeline.runtime.stats import process_cpu_s
 
 FPS = 15.0
 
 
-def loop(video: Path, frames: int, *, paced: bool, one_thread: bool) -> float:
-    """CPU ms per frame of decoding `frames` frames of `video` (looping) with the motion check on each."""
+def loop(video: Path, frames: int, *, paced: bool, one_thread: bool, group: int = 1) -> float:
+    """CPU ms per frame of decoding `frames` frames of `video` (looping) with the motion check on each;
+    paced, the first frame of each `group` waits until the group's last one is due."""
     if one_thread:
         cv2.setNumThreads(1)
     motion, buffer = MotionDetector(), np.empty((360, 640, 3), np.uint8)
@@ -38,8 +41,8 @@ def loop(video: Path, frames: int, *, paced: bool, one_thread: bool) -> float:
         cap.read(image=buffer)
     started, used, done = time.monotonic(), process_cpu_s(), 0
     while done < frames:
-        wait = started + done / FPS - time.monotonic()
-        if paced and wait > 0:
+        wait = started + (done + group - 1) / FPS - time.monotonic()
+        if paced and done % group == 0 and wait > 0:
             time.sleep(wait)
         ok, _ = cap.read(image=buffer)
         if not ok:
@@ -54,22 +57,31 @@ def loop(video: Path, frames: int, *, paced: bool, one_thread: bool) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=150)
-    parser.add_argument("--one", nargs=3, metavar=("VIDEO", "PACED", "ONE_THREAD"), help=argparse.SUPPRESS)
+    parser.add_argument("--one", nargs=4, metavar=("VIDEO", "PACED", "ONE_THREAD", "GROUP"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
-        video, paced, one_thread = Path(args.one[0]), args.one[1] == "1", args.one[2] == "1"
-        print(round(loop(video, args.frames, paced=paced, one_thread=one_thread), 3))
+        video, paced, one_thread, group = Path(args.one[0]), args.one[1] == "1", args.one[2] == "1", int(args.one[3])
+        print(round(loop(video, args.frames, paced=paced, one_thread=one_thread, group=group), 3))
         return 0
-    out = {}
+    variants = {  # name: (paced, one thread, group)
+        "paced_opencv_pool": (True, False, 1),
+        "paced_one_thread": (True, True, 1),
+        "paced_in_groups_of_3_one_thread": (True, True, 3),
+        "back_to_back_opencv_pool": (False, False, 1),
+        "back_to_back_one_thread": (False, True, 1),
+    }
+    out: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="facegate-decode-") as tmp:
-        video = retimed(faces_dir() / CLIP, Path(tmp) / "clip15.mp4", FPS)
-        for paced in (True, False):
-            for one_thread in (False, True):
+        videos = {
+            "clip": retimed(faces_dir() / CLIP, Path(tmp) / "clip15.mp4", FPS),
+            "still": still(Path(tmp) / "still.mp4", 10.0, FPS),
+        }
+        for scene, video in videos.items():
+            for name, (paced, one_thread, group) in variants.items():
                 command = [sys.executable, "-m", "bench.decode_paced", "--frames", str(args.frames)]
-                command += ["--one", str(video), str(int(paced)), str(int(one_thread))]
+                command += ["--one", str(video), str(int(paced)), str(int(one_thread)), str(group)]
                 done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
-                key = f"{'paced' if paced else 'back_to_back'}_{'one_thread' if one_thread else 'opencv_pool'}"
-                out[key] = float(done.stdout.strip().splitlines()[-1])
+                out.setdefault(scene, {})[name] = float(done.stdout.strip().splitlines()[-1])
     print(json.dumps({"fps": FPS, "frames": args.frames, "cpu_ms_per_frame": out}, indent=2))
     return 0
 

@@ -190,13 +190,13 @@ class Camera:
             self.meter.beat()
         return None
 
-    def publish(self, slot: int, pts: float, captured_at: float) -> None:
+    def publish(self, slot: int, pts: float, captured_at: float, newer: int = 0) -> None:
         """Hand the frame on: to detection when the gate says so, else held for match (which carries the
         tracks' boxes to it, pipeline/gating/held_frames.py) with its slot freed at once; its pixels stay
         readable for snapshots until reused."""
         assert self.ring is not None
         self.ring.publish(slot, self.seq, pts, captured_at)
-        reason = self.gate.decide(self.ring.frame(slot), pts, self.ring.hints)
+        reason = self.gate.decide(self.ring.frame(slot), pts, self.ring.hints, newer)
         if reason is not None and self.mode.sheds_detections and self.ring.busy() > awaiting_limit(self.ring.slots):
             # Detection is backed up: this frame goes on with its tracks' boxes carried. The frames after it keep
             # slots to land in, instead of every frame being dropped until detection catches up.
@@ -244,9 +244,13 @@ class Camera:
         pending: np.ndarray | None = first
         scratch = np.empty(shape, dtype=np.uint8)
         frame_index = 0
+        newer = 0  # frames of the current group still to read after this one (pipeline/gating/frame_gate.py)
         while not self.stop:
-            if self.mode.paced:
-                delay = started + frame_index / fps - time.monotonic()
+            if newer > 0:
+                newer -= 1
+            elif self.mode.paced:  # the first of a group: wait until its last frame is due
+                newer = self.gate.group_size(fps) - 1
+                delay = started + (frame_index + newer) / fps - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
             slot = self.free_slot()
@@ -270,14 +274,14 @@ class Camera:
                 if slot is not None:
                     self.ring.abandon_write(slot)
                 return "ended" if self.is_file else "stream stalled or closed"
-            captured_at = time.time()
+            captured_at = time.time() - newer / fps  # a grouped frame came in before the group's last one
             self.meter.add("frames_in")
             pts = self.mode.pts(is_file=self.is_file, frame_index=frame_index, fps=fps, captured_at=captured_at)
             frame_index += 1
             if slot is None:
                 self.meter.add("drops")
             else:
-                self.publish(slot, pts, captured_at)
+                self.publish(slot, pts, captured_at, newer)
                 self.meter.frame_done(0.0)
             if frame_index % 30 == 0:
                 self.check_inbox()

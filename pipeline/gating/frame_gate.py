@@ -13,6 +13,13 @@ all in stream time (the frame's pts, so a replay decides as live would):
   `TRACK_KEEPALIVE_S` without a detection (a person standing still must not be dropped as gone:
   match forgets a track unseen for a second).
 `detect_fps` 0 sends every frame (no motion check at all): the reference loop's work, for comparisons.
+
+A scene that stayed quiet (`QUIET_AFTER_S` of looks that found no motion, no track) is read in groups
+(`group_size`): capture sleeps until the last frame of a group is due, decodes the group back to back,
+and motion is looked for on its newest frame only, the one it would have looked at anyway. Waking once
+per group instead of once per frame is what an idle camera's decoding costs least with: a frame decoded
+after a sleep costs about twice the CPU of one decoded right after another (`python -m bench.decode_paced`).
+The frames before the newest reach match up to a group later; nothing waits longer to be seen.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ from pipeline.transport.messages import Reason
 from pipeline.transport.track_hints import HintTable
 
 TRACK_KEEPALIVE_S = 0.5  # half of match's track lifetime (pipeline/tracker.TRACK_TTL_S)
+QUIET_AFTER_S = 1.0  # stream seconds of looks finding nothing (and no track) before frames are read in groups
+MAX_GROUP = 5  # frames read at once in a quiet scene, at most (a third of a second at 15 fps)
 
 
 class FrameGate:
@@ -37,6 +46,8 @@ class FrameGate:
         self.motion_config: MotionConfig | None = None
         self.gate: DetectGate | None = None
         self.motion: MotionDetector | None = None
+        self._quiet_since: float | None = None  # pts of the first of the looks that found nothing since
+        self._grouped = False  # the frames being read are a quiet group (see `group_size`)
         self.configure(settings)
 
     def configure(self, settings: Settings) -> None:
@@ -50,26 +61,47 @@ class FrameGate:
             self.motion_config = motion_config
             self.motion = MotionDetector(motion_config)
 
-    def decide(self, frame_bgr: np.ndarray, pts: float, hints: HintTable | None) -> Reason | None:
-        """The reason the frame at `pts` goes to detection, or None: its faces are carried by match."""
+    def group_size(self, fps: float) -> int:
+        """How many frames capture reads at once from now on: 1, or in a quiet scene the frames of one detect
+        interval at `fps` (at most MAX_GROUP)."""
+        last_look = self.gate.last_looked_pts if self.gate is not None else None
+        quiet = (
+            self._quiet_since is not None and last_look is not None and last_look - self._quiet_since >= QUIET_AFTER_S
+        )
+        size = min(MAX_GROUP, max(1, round(fps / self.detect_fps))) if quiet and self.detect_fps > 0 else 1
+        self._grouped = size > 1
+        return size
+
+    def decide(self, frame_bgr: np.ndarray, pts: float, hints: HintTable | None, newer: int = 0) -> Reason | None:
+        """The reason the frame at `pts` goes to detection, or None: its faces are carried by match.
+        `newer`: frames of its group read right after it (`group_size`); only the newest of a group is looked at."""
         if self.gate is None:
             return Reason.EVERY
         assert self.motion is not None
+        if self._grouped and newer > 0:
+            self.motion.skip()  # a quiet group: its newest frame is looked at, against the same scene average
+            return None
         if self.gate.too_soon(pts):
             # Nothing can send it: motion is looked for on the next frame that could go, against the same
             # scene average, so a change in between is still seen then (two thirds of the frames at 15 fps
             # and detect_fps 5 are never looked at, busy or quiet).
             self.motion.skip()
             return None
-        due = self.track_due(pts, hints)
-        if not due and self.gate.looked_recently(pts):
+        tracked = hints is not None and hints.any_active()
+        due = hints is not None and tracked and self.track_due(pts, hints)
+        if not due and not self._grouped and self.gate.looked_recently(pts):
             self.motion.skip()  # a quiet scene, looked at one interval ago: motion is looked for on a later frame
             return None
-        return self.gate.decide(pts, motion=self.motion.changed(frame_bgr), track_due=due)
+        moved = self.motion.changed(frame_bgr)
+        reason = self.gate.decide(pts, motion=moved, track_due=due)
+        if moved or reason is not None or tracked:
+            self._quiet_since = None
+        elif self._quiet_since is None:
+            self._quiet_since = pts
+        return reason
 
-    def track_due(self, pts: float, hints: HintTable | None) -> bool:
-        if hints is None or not hints.any_active():
-            return False
+    def track_due(self, pts: float, hints: HintTable) -> bool:
+        """With tracks on this camera: whether one is due for a detection (keep-alive or re-check)."""
         last = self.gate.last_detected_pts if self.gate is not None else None
         if last is None or pts - last >= TRACK_KEEPALIVE_S:
             return True
@@ -81,3 +113,4 @@ class FrameGate:
             self.gate.restart()
         if self.motion is not None:
             self.motion.reset()
+        self._quiet_since, self._grouped = None, False

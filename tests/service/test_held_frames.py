@@ -8,6 +8,7 @@ fewer messages than frames.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from dataclasses import dataclass
@@ -113,6 +114,9 @@ def test_a_live_still_scene_loses_no_frame_on_the_way_to_emit_and_is_detected_on
     assert all(line["faces"] == [] for line in run.lines)
     # the first frame only: a file starting over is not a new stream, and the still scene never moves
     assert [line["frame"] for line in run.lines if line["detected"]] == [0]
+    # after a quiet second its frames are read in groups (pipeline/gating/frame_gate.py), each stamped with when
+    # it came in: their times still go forward, frame after frame
+    assert all(a["pts"] < b["pts"] for a, b in itertools.pairwise(run.lines))
     with sqlite3.connect(data / "facegate.db") as db:
         assert db.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 0  # an empty scene names no one
 

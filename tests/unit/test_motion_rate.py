@@ -104,6 +104,40 @@ def test_the_capture_gate_looks_for_motion_detect_fps_times_a_second(frames: lis
     assert abs(len(sent) - len(every)) <= 1
 
 
+def test_a_quiet_scene_is_read_in_groups_and_looked_at_on_the_newest_frame_of_each(frames: list[np.ndarray]) -> None:
+    scene = [frames[120].copy() for _ in range(70)] + frames[121:200]  # still for 2.3 s, then the clip plays
+    gate = FrameGate("cam0", Settings.of({"detect_fps": 5}))
+    assert gate.motion is not None
+    looked: list[int] = []
+    look = gate.motion.regions
+
+    def counted(frame: np.ndarray) -> list[tuple[int, int, int, int]]:
+        looked.append(index)
+        return look(frame)
+
+    gate.motion.regions = counted  # type: ignore[method-assign]
+    groups, sent, newer = [], [], 0  # as capture reads: each group's first frame and size
+    for index, frame in enumerate(scene):
+        if newer > 0:
+            newer -= 1
+        else:
+            size = gate.group_size(15.0)
+            groups.append((index, size))
+            newer = size - 1
+        reason = gate.decide(frame, index / 15.0, None, newer)  # played as a 15 fps camera
+        if reason is not None:
+            sent.append(index)
+    # one frame at a time until a second of looks found nothing (the first at frame 3, after the first
+    # detection; then 3, 6, ... 18), then groups of one detect interval (3 frames at 15 fps)
+    assert [start for start, size in groups if start < 19] == list(range(19))
+    assert [(start, size) for start, size in groups if 19 <= start < 70] == [(start, 3) for start in range(19, 70, 3)]
+    # in a group only the newest frame is looked at; the clip starting at frame 70 is seen at its group's
+    # newest frame (72), detected, and the frames after it are read one at a time again
+    assert [i for i in looked if 19 <= i <= 72] == list(range(21, 73, 3))
+    assert sent[:2] == [0, 72]
+    assert all(size == 1 for start, size in groups if start > 72)
+
+
 def test_a_change_that_holds_settles_in_the_same_stream_time_however_often_it_is_looked_at(
     frames: list[np.ndarray],
 ) -> None:
