@@ -8,7 +8,8 @@ counters: frames offered (read by capture), dropped (no free slot), shed (chosen
 sent on undetected, detection being backed up) and through match. Keeping up means at least 97% of
 the offered frames went through match, at most 2% were dropped, and at most 2% of the frames chosen
 for detection were shed. The search steps the camera count up until a step fails or the time budget
-is spent.
+is spent. Idle cameras are measured at 4 and at 12: per camera at each, and what one more adds (the
+slope), since part of the per-camera figure at 4 is the stages' own wake-ups, there with no camera.
 
 `python -m bench.capacity [--detectors hog,blazeface] [--idle-only] [--steps 12,16,20]`
 """
@@ -117,7 +118,10 @@ def capacity(
     }
 
 
-def idle(data_dir: Path, video: Path, cameras: int = 4) -> dict[str, Any]:
+IDLE_COUNTS = (4, 12)  # the idle cost is measured at both: the node's own fixed cost drops out of the slope
+
+
+def idle_trial(data_dir: Path, video: Path, cameras: int) -> dict[str, Any]:
     result = trial(data_dir, video, cameras, "hog")
     return {
         "cameras": cameras,
@@ -128,6 +132,22 @@ def idle(data_dir: Path, video: Path, cameras: int = 4) -> dict[str, Any]:
         "capture_percent_per_camera": round(100.0 * result["capture_cores"] / cameras, 2),
         "detected_fps": result["detected_fps"],
         "trial": result,
+    }
+
+
+def idle(data_dir: Path, video: Path, counts: tuple[int, int] = IDLE_COUNTS) -> dict[str, Any]:
+    """What idle cameras cost: per camera at each count (which includes a share of the stages' own wake-ups,
+    the same with no camera at all), and what one more idle camera adds (the slope between the two counts)."""
+    few, many = (idle_trial(data_dir, video, cameras) for cameras in counts)
+
+    def slope(key: str) -> float:
+        return round((many[key] * many["cameras"] - few[key] * few["cameras"]) / (many["cameras"] - few["cameras"]), 2)
+
+    return {
+        **few,
+        "more": many,
+        "one_more_percent": slope("percent_of_a_core_per_camera"),
+        "one_more_with_supervisor_percent": slope("with_supervisor_percent_per_camera"),
     }
 
 
@@ -169,11 +189,17 @@ def markdown(result: dict[str, Any]) -> str:
             lines.append(f"| {row['detector']} | {row['cameras']} | {row['cores']} | {per_camera} | {steps} |")
     if "idle" in result:
         idle_row = result["idle"]
+        for row in (idle_row, idle_row["more"]):
+            lines.append(
+                f"\nIdle camera (still scene, 15 fps, {row['cameras']} cameras): "
+                f"{row['percent_of_a_core_per_camera']}% of a core each, all stages "
+                f"(capture: decode + motion {row['capture_percent_per_camera']}%); "
+                f"{row['with_supervisor_percent_per_camera']}% with the supervisor's routing"
+            )
         lines.append(
-            f"\nIdle camera (still scene, 15 fps, {idle_row['cameras']} cameras): "
-            f"{idle_row['percent_of_a_core_per_camera']}% of a core each, all stages "
-            f"(capture: decode + motion {idle_row['capture_percent_per_camera']}%); "
-            f"{idle_row['with_supervisor_percent_per_camera']}% with the supervisor's routing"
+            f"\nOne more idle camera ({idle_row['cameras']} -> {idle_row['more']['cameras']}): "
+            f"{idle_row['one_more_percent']}% of a core, all stages; "
+            f"{idle_row['one_more_with_supervisor_percent']}% with the supervisor's routing"
         )
     return "\n".join(lines) + "\n"
 

@@ -6,7 +6,8 @@ tracks' boxes to it), and when every slot is still busy the new frame is dropped
 keeps being read. A replay instead waits for a free slot so every frame
 of the file is processed (see pipeline/runtime/run_mode.py). A stream that fails, stalls or ends is reopened
 with backoff (`Link` keeps the state and the backoff); a file in live mode plays at its own frame
-rate and loops.
+rate and loops. Live, a scene that stayed quiet is read in groups and only each group's newest frame goes on
+(the others are decoded and passed over: pipeline/gating/frame_gate.py).
 """
 
 from __future__ import annotations
@@ -190,13 +191,13 @@ class Camera:
             self.meter.beat()
         return None
 
-    def publish(self, slot: int, pts: float, captured_at: float, newer: int = 0) -> None:
+    def publish(self, slot: int, pts: float, captured_at: float) -> None:
         """Hand the frame on: to detection when the gate says so, else held for match (which carries the
         tracks' boxes to it, pipeline/gating/held_frames.py) with its slot freed at once; its pixels stay
         readable for snapshots until reused."""
         assert self.ring is not None
         self.ring.publish(slot, self.seq, pts, captured_at)
-        reason = self.gate.decide(self.ring.frame(slot), pts, self.ring.hints, newer)
+        reason = self.gate.decide(self.ring.frame(slot), pts, self.ring.hints)
         if reason is not None and self.mode.sheds_detections and self.ring.busy() > awaiting_limit(self.ring.slots):
             # Detection is backed up: this frame goes on with its tracks' boxes carried. The frames after it keep
             # slots to land in, instead of every frame being dropped until detection catches up.
@@ -246,13 +247,23 @@ class Camera:
         frame_index = 0
         newer = 0  # frames of the current group still to read after this one (pipeline/gating/frame_gate.py)
         while not self.stop:
+            if frame_index % 30 == 0:
+                self.check_inbox()
+            if self.config.poll():
+                self.gate.configure(self.config.settings)
             if newer > 0:
                 newer -= 1
             elif self.mode.paced:  # the first of a group: wait until its last frame is due
-                newer = self.gate.group_size(fps) - 1
+                newer = (self.gate.group_size(fps) if self.mode.passes_over_quiet_frames else 1) - 1
                 delay = started + (frame_index + newer) / fps - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
+            if pending is None and self.gate.passed_over(newer):
+                if not cap.grab():  # decoded, as the frames after it need, and not converted or sent on
+                    return "ended" if self.is_file else "stream stalled or closed"
+                self.meter.add("frames_in")
+                frame_index += 1
+                continue
             slot = self.free_slot()
             if self.stop:
                 return "stopped"
@@ -274,19 +285,15 @@ class Camera:
                 if slot is not None:
                     self.ring.abandon_write(slot)
                 return "ended" if self.is_file else "stream stalled or closed"
-            captured_at = time.time() - newer / fps  # a grouped frame came in before the group's last one
+            captured_at = time.time()
             self.meter.add("frames_in")
             pts = self.mode.pts(is_file=self.is_file, frame_index=frame_index, fps=fps, captured_at=captured_at)
             frame_index += 1
             if slot is None:
                 self.meter.add("drops")
             else:
-                self.publish(slot, pts, captured_at, newer)
+                self.publish(slot, pts, captured_at)
                 self.meter.frame_done(0.0)
-            if frame_index % 30 == 0:
-                self.check_inbox()
-            if self.config.poll():
-                self.gate.configure(self.config.settings)
         return "stopped"
 
     def run(self) -> int:

@@ -16,10 +16,13 @@ all in stream time (the frame's pts, so a replay decides as live would):
 
 A scene that stayed quiet (`QUIET_AFTER_S` of looks that found no motion, no track) is read in groups
 (`group_size`): capture sleeps until the last frame of a group is due, decodes the group back to back,
-and motion is looked for on its newest frame only, the one it would have looked at anyway. Waking once
-per group instead of once per frame is what an idle camera's decoding costs least with: a frame decoded
-after a sleep costs about twice the CPU of one decoded right after another (`python -m bench.decode_paced`).
-The frames before the newest reach match up to a group later; nothing waits longer to be seen.
+and only the newest frame goes on (motion is looked for on it, the frame it would have looked at anyway).
+The older ones are `passed_over`: decoded, as the stream's next frames need them, but not converted to
+pixels, published or sent to match, which is what a frame of an empty, still scene would have gone
+there for (an empty result). Waking once per group instead of once per frame is what decoding costs
+least with: a frame decoded after a sleep costs about twice the CPU of one decoded right after another
+(`python -m bench.decode_paced`). Nothing is seen later than before: a change is looked for at the same
+stream times, and the first frame that moves ends the grouping.
 """
 
 from __future__ import annotations
@@ -72,15 +75,20 @@ class FrameGate:
         self._grouped = size > 1
         return size
 
-    def decide(self, frame_bgr: np.ndarray, pts: float, hints: HintTable | None, newer: int = 0) -> Reason | None:
-        """The reason the frame at `pts` goes to detection, or None: its faces are carried by match.
-        `newer`: frames of its group read right after it (`group_size`); only the newest of a group is looked at."""
+    def passed_over(self, newer: int) -> bool:
+        """Whether the frame about to be read, with `newer` frames of its group still to come after it, is passed
+        over: in a quiet group, every frame but the newest (see the module's docstring)."""
+        if not (self._grouped and newer > 0):
+            return False
+        if self.motion is not None:
+            self.motion.skip()  # the newest is looked at against the same scene average, weighed as for all
+        return True
+
+    def decide(self, frame_bgr: np.ndarray, pts: float, hints: HintTable | None) -> Reason | None:
+        """The reason the frame at `pts` goes to detection, or None: its faces are carried by match."""
         if self.gate is None:
             return Reason.EVERY
         assert self.motion is not None
-        if self._grouped and newer > 0:
-            self.motion.skip()  # a quiet group: its newest frame is looked at, against the same scene average
-            return None
         if self.gate.too_soon(pts):
             # Nothing can send it: motion is looked for on the next frame that could go, against the same
             # scene average, so a change in between is still seen then (two thirds of the frames at 15 fps

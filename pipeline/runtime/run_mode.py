@@ -53,6 +53,12 @@ class Mode:
         return not self.replay
 
     @property
+    def passes_over_quiet_frames(self) -> bool:
+        """A quiet scene is read in groups and only each group's newest frame goes on (live;
+        pipeline/gating/frame_gate.py), or every frame goes on (a replay processes them all)."""
+        return not self.replay
+
+    @property
     def restarts_captures(self) -> bool:
         """A capture process that exits is restarted (live) or done (replay)."""
         return not self.replay

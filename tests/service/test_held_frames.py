@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
-from bench.videos import still
+from bench.videos import empty_scene, still, write
 from pipeline.gating.held_frames import FrameHolder
 from pipeline.recognition.result_batcher import ResultBatcher
 from pipeline.supervision.hub import RouteCounts
@@ -75,6 +76,7 @@ class Run:
     """What one live camera's run left: the frames capture published, the trace's lines, the hub's counts."""
 
     published: int
+    read: int
     lines: list[dict[str, Any]]
     routed: RouteCounts
 
@@ -95,7 +97,7 @@ def run_camera(data: Path, video: Path, trace: Path, frames: int) -> Run:
         assert poll_until(lambda: frames_out("emit") >= frames, 90.0), frames_out("emit")
         row = pipeline._table.get("capture cam").row  # its stats row outlives the stage: the final count
         pipeline.remove_camera("cam")  # capture stops and sends the frames it held
-        published = int(pipeline._board.row(row).frames_out)
+        published, read = int(pipeline._board.row(row).frames_out), int(pipeline._board.row(row).frames_in)
         settled = poll_until(lambda: frames_out("emit") == frames_out("match") == published, 30.0)
         assert settled, (published, frames_out("match"), frames_out("emit"))
         routed = pipeline.route_counts()
@@ -103,7 +105,7 @@ def run_camera(data: Path, video: Path, trace: Path, frames: int) -> Run:
         pipeline.shutdown()
     lines = [json.loads(line) for line in trace.read_text().splitlines()]
     assert [line["frame"] for line in lines] == list(range(published))  # every frame once, in order
-    return Run(published, lines, routed)
+    return Run(published, read, lines, routed)
 
 
 def test_a_live_still_scene_loses_no_frame_on_the_way_to_emit_and_is_detected_once(
@@ -114,11 +116,34 @@ def test_a_live_still_scene_loses_no_frame_on_the_way_to_emit_and_is_detected_on
     assert all(line["faces"] == [] for line in run.lines)
     # the first frame only: a file starting over is not a new stream, and the still scene never moves
     assert [line["frame"] for line in run.lines if line["detected"]] == [0]
-    # after a quiet second its frames are read in groups (pipeline/gating/frame_gate.py), each stamped with when
-    # it came in: their times still go forward, frame after frame
+    # after a quiet second its frames are read in groups of 3 (pipeline/gating/frame_gate.py) and only the newest
+    # of each goes on (and each loop's first frame): of the ~45 that did, 19 came one by one, the rest 6 in 15
+    assert run.read > 1.5 * run.published
     assert all(a["pts"] < b["pts"] for a, b in itertools.pairwise(run.lines))
     with sqlite3.connect(data / "facegate.db") as db:
         assert db.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 0  # an empty scene names no one
+
+
+def test_a_live_scene_that_moves_after_a_quiet_spell_is_detected_while_it_moves(
+    gallery_dir: Path, tmp_path: Path
+) -> None:
+    scene = empty_scene()
+    moving = []
+    for index in range(15):  # after 2 s of nothing, something crosses the picture for 1 s
+        frame = scene.copy()
+        cv2.rectangle(frame, (20 + 40 * index, 120), (80 + 40 * index, 260), (240, 240, 240), -1)
+        moving.append(frame)
+    video = write(tmp_path / "quiet_then_moving.mp4", [scene] * 30 + moving, 15.0)
+    data = copy_gallery(gallery_dir, tmp_path / "data")
+    run = run_camera(data, video, tmp_path / "trace.jsonl", 60)  # the first loop and more
+    assert run.read > run.published  # the quiet spell was read in groups
+    detected = [line["frame"] for line in run.lines if line["detected"]]
+    # the first frame, then the crossing at the detect rate, read one frame at a time again: every 3rd or 4th
+    # frame (0.2 s apart by the wall clock, which a 15 fps camera's frames meet to within a few ms)
+    assert detected[0] == 0 and len(detected) >= 5
+    first_crossing = detected[1]
+    assert all(3 <= b - a <= 4 for a, b in itertools.pairwise(detected[1:5])), detected
+    assert first_crossing >= 18  # the 18 frames of the first 1.2 s, one by one, then groups
 
 
 def test_a_live_camera_with_a_face_in_view_sends_fewer_messages_than_frames_and_loses_none(
