@@ -75,22 +75,29 @@ def test_motion_seen_too_soon_is_detected_at_the_next_due_frame() -> None:
     assert gate.decide(0.1, motion=False) is Reason.FIRST  # time went back: the stream restarted
 
 
+def count_looks(gate: FrameGate) -> list[int]:
+    """Makes the gate's motion detector count its looks; the list's one number is the count so far."""
+    assert gate.motion is not None
+    looks, look = [0], gate.motion.regions
+
+    def counted(frame: np.ndarray) -> list[tuple[int, int, int, int]]:
+        looks[0] += 1
+        return look(frame)
+
+    gate.motion.regions = counted  # type: ignore[method-assign]
+    return looks
+
+
 def test_the_capture_gate_looks_for_motion_detect_fps_times_a_second(frames: list[np.ndarray]) -> None:
     scene = [frames[120].copy() for _ in range(47)] + frames[121:275]  # still, then the clip plays
     every = gate_run(scene, DetectRateConfig(detect_fps=5))
     gate = FrameGate("cam0", Settings.of({"detect_fps": 5}))
-    assert gate.motion is not None
-    looked: list[int] = []
-    look = gate.motion.regions
-
-    def counted(frame: np.ndarray) -> list[tuple[int, int, int, int]]:
-        looked.append(index)
-        return look(frame)
-
-    gate.motion.regions = counted  # type: ignore[method-assign]
-    sent = []
+    looks = count_looks(gate)
+    sent, looked = [], []
     for index, frame in enumerate(scene):
+        before = looks[0]
         reason = gate.decide(frame, index / FPS, None)
+        looked += [index] * (looks[0] - before)
         if reason is not None:
             sent.append((index, reason))
     # the still part is looked at every 0.2 s (6 frames of the 29.97 fps clip), not on every frame
@@ -107,16 +114,8 @@ def test_the_capture_gate_looks_for_motion_detect_fps_times_a_second(frames: lis
 def test_a_quiet_scene_is_read_in_groups_and_looked_at_on_the_newest_frame_of_each(frames: list[np.ndarray]) -> None:
     scene = [frames[120].copy() for _ in range(70)] + frames[121:200]  # still for 2.3 s, then the clip plays
     gate = FrameGate("cam0", Settings.of({"detect_fps": 5}))
-    assert gate.motion is not None
-    looked: list[int] = []
-    look = gate.motion.regions
-
-    def counted(frame: np.ndarray) -> list[tuple[int, int, int, int]]:
-        looked.append(index)
-        return look(frame)
-
-    gate.motion.regions = counted  # type: ignore[method-assign]
-    groups, sent, newer = [], [], 0  # as capture reads: each group's first frame and size
+    looks = count_looks(gate)
+    groups, sent, looked, newer = [], [], [], 0  # as capture reads: each group's first frame and size
     for index, frame in enumerate(scene):
         if newer > 0:
             newer -= 1
@@ -126,7 +125,9 @@ def test_a_quiet_scene_is_read_in_groups_and_looked_at_on_the_newest_frame_of_ea
             newer = size - 1
         if gate.passed_over(newer):
             continue
+        before = looks[0]
         reason = gate.decide(frame, index / 15.0, None)  # played as a 15 fps camera
+        looked += [index] * (looks[0] - before)
         if reason is not None:
             sent.append(index)
     # one frame at a time until a second of looks found nothing (the first at frame 3, after the first
