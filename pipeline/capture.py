@@ -207,7 +207,7 @@ class Camera:
             self.ring.release(slot, self.seq)
         ref = FrameRef(self.camera_id, self.ring.name, slot, self.seq, pts, captured_at, self.ring.shape, reason)
         if self.holder is not None and reason is None:
-            batch = self.holder.add(ref, captured_at)
+            batch = self.holder.add(ref, captured_at, quiet=self.gate.grouped)
             if batch is not None:
                 self.ctx.outbox.put(batch)
         else:

@@ -75,6 +75,11 @@ class FrameGate:
         self._grouped = size > 1
         return size
 
+    @property
+    def grouped(self) -> bool:
+        """Whether the frames being read are a quiet group (`group_size`)."""
+        return self._grouped
+
     def passed_over(self, newer: int) -> bool:
         """Whether the frame about to be read, with `newer` frames of its group still to come after it, is passed
         over: in a quiet group, every frame but the newest (see the module's docstring)."""

@@ -47,6 +47,15 @@ def test_held_frames_wait_at_most_the_hold_time_and_keep_their_order() -> None:
     assert batcher.take() is None
 
 
+def test_a_quiet_scenes_frames_wait_up_to_the_quiet_hold_time() -> None:
+    batcher = FrameHolder("cam0", hold_s=0.5)
+    # a quiet scene's newest frames, 5 a second: held for a second, not half of one
+    held = [batcher.add(ref(i), 1000.0 + i / 5, quiet=True) for i in range(5)]  # the first has waited 0.8 s
+    assert held == [None] * 5
+    batch = batcher.add(ref(5), 1001.0, quiet=True)
+    assert batch is not None and [r.seq for r in batch.refs] == list(range(6))
+
+
 def test_results_wait_at_most_the_hold_time_and_go_at_once_when_asked() -> None:
     sent: list[ResultBatch] = []
     batcher = ResultBatcher(sent.append, hold_s=0.05)
