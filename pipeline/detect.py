@@ -155,13 +155,9 @@ class Detector:
                 continue
             self.meter.add("frames_in")
             batch = self.process(msg)
-            self.ctx.outbox.put(batch)
+            self.ctx.outbox.put(batch)  # the supervisor frees the slot when this reaches it
             if batch.lost:
                 self.meter.add("lost")
-            else:
-                ring = self.rings.get(msg.ring)
-                if ring is not None:
-                    ring.release(msg.slot, msg.seq)
             self.meter.frame_done(batch.detect_ms)
         self.meter.publish()
         self.rings.close()

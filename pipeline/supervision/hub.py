@@ -107,6 +107,7 @@ class Hub:
     def _to_match(self, sender: Stage, batch: FaceBatch) -> None:
         with self.table.lock:
             sender.inflight.pop((batch.ref.camera_id, batch.ref.seq), None)
+        self.rings.free(batch.ref)
         self.send("match", batch)
         self.feed_workers()
 

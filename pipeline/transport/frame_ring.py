@@ -4,9 +4,11 @@ Layout: 32 bytes of geometry (slots, height, width, channels), the slot headers,
 hint rows (see pipeline/transport/track_hints.py), then the slots, each 64-byte aligned.
 
 The header is the ring's only shared state. Each field has one writer at a time: capture marks
-a free slot FILLED and stamps its seq; the detect worker that processed it marks it FREE. A
-worker checks the stamped seq against its FrameRef, before and after reading, so a frame whose
-slot was reused (after a crash and a re-dispatch) is reported lost instead of read wrong.
+a free slot FILLED and stamps its seq; the supervisor marks it FREE when the detect worker's
+result for it arrives (not the worker: a worker killed with its result still unsent must leave
+the frame in place for the worker that does it again). A worker checks the stamped seq against
+its FrameRef, before and after reading, so a frame whose slot was reused is reported lost
+instead of read wrong.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import shutil
 import threading
 
 from pipeline.transport.frame_ring import FrameRing
-from pipeline.transport.messages import RingReady, RingRequest
+from pipeline.transport.messages import FrameRef, RingReady, RingRequest
 from pipeline.transport.shm import SHM_DIR, run_prefix
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,17 @@ class RingAllocator:
     def get(self, camera_id: str) -> FrameRing | None:
         with self._lock:
             return self._rings.get(camera_id)
+
+    def free(self, ref: FrameRef) -> None:
+        """The frame's detection has reached the supervisor: its slot may take a new frame.
+
+        Freed here rather than by the worker, whose result may still sit in its queue's feeder
+        when it is killed: the frame is then given to another worker, and its slot must still hold it.
+        """
+        with self._lock:
+            ring = self._rings.get(ref.camera_id)
+            if ring is not None and ring.name == ref.ring:
+                ring.release(ref.slot, ref.seq)
 
     def drop(self, camera_id: str) -> None:
         """The camera is gone: unlink its ring now, close it at shutdown."""

@@ -102,6 +102,31 @@ def test_a_dead_workers_frames_go_back_to_the_head_of_the_line(hub: Hub, table: 
     assert inbox(table, "detect-1") == []
 
 
+def test_a_frames_slot_is_freed_when_its_detection_reaches_the_hub_and_not_before(
+    hub: Hub, table: StageTable, rings: RingAllocator
+):
+    """A worker killed with its result unsent leaves the frame in its slot for the worker that redoes it."""
+    rings.make(messages.RingRequest("cam0", 36, 64), cameras=1)
+    ring = rings.get("cam0")
+    assert ring is not None
+    slot = ring.claim_free()
+    assert slot is not None
+    ring.publish(slot, 7, 7 / 30.0, 1007.0)
+    frame = FrameRef("cam0", ring.name, slot, 7, 7 / 30.0, 1007.0, (36, 64, 3))
+    hub.route(stage(table, "capture cam0"), frame)
+    (sent,) = inbox(table, "detect-1")
+    dead = stage(table, "detect-1")
+    dead.restart_at = 1.0
+    assert hub.give_back(dead) == 1
+    assert ring.holds(slot, 7)  # still there for detect-2
+    assert inbox(table, "detect-2") == [sent]
+
+    hub.route(stage(table, "detect-2"), FaceBatch(sent, [], worker=2))
+
+    assert not ring.holds(slot, 7)
+    assert ring.busy() == 0 and ring.claim_free() == slot
+
+
 def test_end_of_stream_goes_from_capture_to_match_and_from_match_to_emit(hub: Hub, table: StageTable):
     end = messages.EndOfStream("cam0", 275)
     hub.route(stage(table, "capture cam0"), end)
