@@ -6,6 +6,7 @@ recognition was running is kept in the store, so a restart of the service resume
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import signal
@@ -39,6 +40,7 @@ from pipeline.view.overlay import draw_faces, shade_regions, to_jpeg
 log = logging.getLogger("facegate.service")  # the name operators know
 STATUS_LISTED = 20  # cameras GET /api/status lists (the seed's 16 and a few); /api/cameras pages through all
 BOOT_WAIT_S = 60.0  # how long a start or add-camera request waits for the stages to be up
+SLOW_STOP_S = 30.0  # a shutdown still going after this long writes every thread's stack to the log
 
 
 class Service:
@@ -409,6 +411,7 @@ def serve(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1`: where every thread is, in the log
     tokens = access(store.data_dir, auth_on)
     names = hosts.parse_hosts(allowed_hosts) or hosts.default_hosts(host, urlsplit(advertised_url(host, port)).hostname)
     service = Service(store, settings, str(store.data_dir), log_level)
@@ -437,9 +440,13 @@ def serve(
         while not stop.wait(0.5):
             pass
     finally:
+        faulthandler.dump_traceback_later(SLOW_STOP_S)  # a stop that hangs says where
         service._closing.set()
         if server is not None:
+            log.info("stopping the API server")
             server.stop()
+        log.info("stopping the pipeline")
         service.shutdown()
+        faulthandler.cancel_dump_traceback_later()
         log.info("stopped")
     return 0

@@ -244,8 +244,17 @@ def test_sigterm_stops_a_serving_supervisor_cleanly_even_after_restarts(shared: 
     children = descendants(shared.pid)
     assert {f"facegate: {name}" for name in STAGES} <= {p.cmdline for p in children}
     assert segments(shared.pid), "a serving supervisor holds its camera's ring"
+    os.kill(shared.pid, signal.SIGUSR1)  # where each thread is, for an operator (or a test) facing a hang
+    assert shared.wait_for(lambda: 'File "' in shared.log().rpartition("Current thread")[2], 10.0), shared.log()[-3000:]
+    assert "in serve" in shared.log().rpartition("Current thread")[2], "the main thread waits in serve()"
+    assert shared.get("/api/health").status_code == 200, "it goes on serving"
     assert_stopped_cleanly(shared, signal.SIGTERM, children)
-    assert "received SIGTERM; shutting down" in shared.log()
+    told = shared.log().rpartition("received SIGTERM; shutting down")[2]
+    assert [line.partition("facegate.service: ")[2] for line in told.splitlines() if "facegate.service: " in line] == [
+        "stopping the API server",
+        "stopping the pipeline",
+        "stopped",
+    ], told[-3000:]
 
 
 def short_loop(clip: Path, target: Path, first: int = 150, count: int = 45) -> Path:

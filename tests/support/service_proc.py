@@ -159,9 +159,12 @@ class ServiceProcess:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGUSR1)  # its stacks, in its log (entry/serve.py)
+            time.sleep(1.0)
             self.proc.kill()
             self.proc.wait(10)
-            raise
+            told = signal.Signals(sig).name
+            raise AssertionError(f"still running {timeout:.0f} s after {told}:\n{self.log()[-6000:]}") from None
 
     def kill(self) -> None:
         """SIGKILL the supervisor itself (its stages notice and exit on their own)."""
