@@ -42,6 +42,9 @@ class ReorderBuffer:
             self.ring = ring
         if batch.ref.seq < self.next_seq:
             return  # a duplicate after a worker restart
+        held = self.waiting.get(batch.ref.seq)
+        if held is not None and not held.lost:
+            return  # done twice (its dead worker's result came after all): the second may have found the slot reused
         self.waiting[batch.ref.seq] = batch
 
     def ready(self) -> list[FaceBatch]:

@@ -15,8 +15,8 @@ class Clock:
         return self.now
 
 
-def batch(seq: int, ring: str = "ring-a") -> FaceBatch:
-    return FaceBatch(FrameRef("cam0", ring, seq % 8, seq, seq / 30.0, 0.0, (360, 640, 3)), [], worker=1)
+def batch(seq: int, ring: str = "ring-a", *, lost: bool = False, worker: int = 1) -> FaceBatch:
+    return FaceBatch(FrameRef("cam0", ring, seq % 8, seq, seq / 30.0, 0.0, (360, 640, 3)), [], worker, lost=lost)
 
 
 def seqs(batches: list[FaceBatch]) -> list[int]:
@@ -84,3 +84,16 @@ def test_the_end_of_a_stream_is_told_once_when_its_last_frame_went_on() -> None:
     assert seqs(buffer.ready()) == [1, 2]
     assert buffer.take_end() == 3
     assert buffer.take_end() is None
+
+
+def test_a_frame_done_twice_keeps_the_result_that_read_its_pixels() -> None:
+    """A killed worker's result may still arrive after its frame was given to another worker; the slot was
+    freed by the first, so the second may find it reused (lost). Whichever comes first, the good one goes on."""
+    buffer = ReorderBuffer("cam0", wait_s=1.0, clock=Clock())
+    buffer.add(batch(1, worker=1))  # the dead worker's result, read after its frames were given back
+    buffer.add(batch(1, lost=True, worker=2))
+    buffer.add(batch(2, lost=True, worker=2))  # the other order: the good result replaces the lost one
+    buffer.add(batch(2, worker=1))
+    buffer.add(batch(0))
+    out = buffer.ready()
+    assert [(b.ref.seq, b.lost, b.worker) for b in out] == [(0, False, 1), (1, False, 1), (2, False, 1)]
