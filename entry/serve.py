@@ -6,7 +6,6 @@ recognition was running is kept in the store, so a restart of the service resume
 
 from __future__ import annotations
 
-import faulthandler
 import logging
 import os
 import signal
@@ -28,6 +27,7 @@ from facegate import __version__, camera_source
 from facegate.camera import Camera, check_camera
 from facegate.camera_board import STOPPED, ClusterState, ThisNode, board, by_state
 from facegate.camera_settings import camera_of, default_camera_id, stored_settings, write_settings
+from facegate.procutil import stacks_if_slow, stacks_on_sigusr1
 from facegate.settings import PROCESS_ONLY, SettingError, Settings, validate
 from facegate.sizing import node_max_cameras
 from facegate.store import CameraExists, NodeRow, Store, iso_now
@@ -411,7 +411,7 @@ def serve(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1`: where every thread is, in the log
+    stacks_on_sigusr1()
     tokens = access(store.data_dir, auth_on)
     names = hosts.parse_hosts(allowed_hosts) or hosts.default_hosts(host, urlsplit(advertised_url(host, port)).hostname)
     service = Service(store, settings, str(store.data_dir), log_level)
@@ -429,24 +429,17 @@ def serve(
             shown = "localhost" if host in hosts.WILDCARDS else f"[{host}]" if ":" in host else host
             announce(tokens.admin, f"http://{shown}:{server.port}/")
         service.boot(given, advertised_url(host, server.port))
-        log.info(
-            "facegate %s: API on http://%s:%d/api, %d detect workers, data in %s",
-            __version__,
-            host,
-            server.port,
-            service.workers,
-            store.data_dir,
-        )
+        running = (__version__, host, server.port, service.workers, store.data_dir)
+        log.info("facegate %s: API on http://%s:%d/api, %d detect workers, data in %s", *running)
         while not stop.wait(0.5):
             pass
     finally:
-        faulthandler.dump_traceback_later(SLOW_STOP_S)  # a stop that hangs says where
-        service._closing.set()
-        if server is not None:
-            log.info("stopping the API server")
-            server.stop()
-        log.info("stopping the pipeline")
-        service.shutdown()
-        faulthandler.cancel_dump_traceback_later()
+        with stacks_if_slow(SLOW_STOP_S):  # a stop that hangs says where
+            service._closing.set()
+            if server is not None:
+                log.info("stopping the API server")
+                server.stop()
+            log.info("stopping the pipeline")
+            service.shutdown()
         log.info("stopped")
     return 0

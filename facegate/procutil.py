@@ -15,6 +15,8 @@ import select
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from setproctitle import setproctitle
 
@@ -23,6 +25,21 @@ from facegate.logsetup import setup_logging
 PR_SET_PDEATHSIG = 1
 SIGNAL_POLL_S = 0.1  # how soon StopFlag.wait notices a signal
 log = logging.getLogger(__name__)
+
+
+def stacks_on_sigusr1() -> None:
+    """`kill -USR1 <pid>` writes where every thread of this process is to stderr (the log), and it goes on."""
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+
+@contextmanager
+def stacks_if_slow(seconds: float) -> Iterator[None]:
+    """Every thread's stack to stderr if the block still runs after `seconds`: a hang says where it hangs."""
+    faulthandler.dump_traceback_later(seconds)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 class StopFlag:
@@ -156,8 +173,7 @@ def become_stage(title: str, supervisor_pid: int, log_level: str | None = None) 
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    # the watchdog asks a stage that stopped beating for its stack before killing it, so the log says where it hung
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    stacks_on_sigusr1()  # the watchdog asks a stage that stopped beating for its stack before it kills it
     one_opencv_thread()
     watch_supervisor(flag)
     return flag

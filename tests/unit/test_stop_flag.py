@@ -86,3 +86,31 @@ def test_a_stage_process_runs_opencv_on_one_thread() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     before, after = (int(n) for n in done.stdout.split())
     assert after == 1 and before >= 1  # OpenCV's own default is one thread per core it may use
+
+
+SLOW_SCRIPT = """
+import time
+from facegate.procutil import stacks_if_slow
+
+def quick_stop() -> None:
+    time.sleep(0.05)
+
+def slow_stop() -> None:
+    time.sleep(1.0)
+
+with stacks_if_slow(0.5):
+    quick_stop()
+time.sleep(0.6)  # past the first block's limit: its dump was called off
+with stacks_if_slow(0.3):
+    slow_stop()
+print("stopped", flush=True)
+"""
+
+
+def test_a_block_that_runs_past_its_limit_prints_where_it_is_and_one_within_it_prints_nothing() -> None:
+    """What a supervisor's stop does (entry/serve.py): a hang in it leaves its stacks in the log."""
+    done = run_stage(SLOW_SCRIPT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == "stopped\n"
+    assert done.stderr.count("Thread 0x") == 1 and "in slow_stop" in done.stderr, done.stderr[-2000:]
+    assert "quick_stop" not in done.stderr
