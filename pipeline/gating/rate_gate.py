@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from facegate.camera import DETECT_FPS_MAX, DETECT_FPS_MIN
+from facegate.records import Box
 from pipeline.transport.messages import Reason
 
-Box = tuple[int, int, int, int]  # (top, right, bottom, left) in full-frame pixels
 Velocity = tuple[float, float, float, float]  # pixels per stream second, per edge
 STILL: Velocity = (0.0, 0.0, 0.0, 0.0)
 EPSILON_S = 1e-6  # pts rounding: a frame exactly one interval later is due
