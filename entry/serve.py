@@ -40,7 +40,7 @@ from pipeline.view.overlay import draw_faces, shade_regions, to_jpeg
 log = logging.getLogger("facegate.service")  # the name operators know
 STATUS_LISTED = 20  # cameras GET /api/status lists (the seed's 16 and a few); /api/cameras pages through all
 BOOT_WAIT_S = 60.0  # how long a start or add-camera request waits for the stages to be up
-SLOW_STOP_S = 30.0  # a shutdown still going after this long writes every thread's stack to the log
+SLOW_STOP_S = 8.0  # a stop still going after this writes every thread's stack to the log: before Docker's 10 s kill
 
 
 class Service:
