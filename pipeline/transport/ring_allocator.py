@@ -49,11 +49,8 @@ class RingAllocator:
             return self._rings.get(camera_id)
 
     def free(self, ref: FrameRef) -> None:
-        """The frame's detection has reached the supervisor: its slot may take a new frame.
-
-        Freed here rather than by the worker, whose result may still sit in its queue's feeder
-        when it is killed: the frame is then given to another worker, and its slot must still hold it.
-        """
+        """The frame's detection has reached the supervisor: its slot may take a new frame (why here and not
+        in the worker: pipeline/transport/frame_ring.py)."""
         with self._lock:
             ring = self._rings.get(ref.camera_id)
             if ring is not None and ring.name == ref.ring:

@@ -93,15 +93,15 @@ import time
 from facegate.procutil import stacks_if_slow
 
 def quick_stop() -> None:
-    time.sleep(0.05)
+    pass
 
 def slow_stop() -> None:
-    time.sleep(1.0)
+    time.sleep(1.5)
 
-with stacks_if_slow(0.5):
+with stacks_if_slow(1.0):
     quick_stop()
-time.sleep(0.6)  # past the first block's limit: its dump was called off
-with stacks_if_slow(0.3):
+time.sleep(1.2)  # past the first block's limit: its dump was called off
+with stacks_if_slow(0.2):
     slow_stop()
 print("stopped", flush=True)
 """
