@@ -109,6 +109,21 @@ class Link:
         return ("reconnecting" if self.ever_live else "failed"), wait
 
 
+class ReadClock:
+    """When each frame read came in (wall seconds). Frames read in a group (pipeline/gating/frame_gate.py) are
+    decoded back to back once the newest is due; each older one came a frame period before the next, so it is
+    dated then and is carried as the frame it was, not detected as if it were the newest. Never earlier than
+    the frame before it: a stream's time does not go backwards."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+
+    def due(self, newer: int, fps: float) -> float:
+        """The time of a frame with `newer` frames of its group still to read after it, at `fps`."""
+        self.last = max(time.time() - newer / fps, self.last)
+        return self.last
+
+
 class Camera:
     """The capture loop of one camera; `run()` returns when stopped or when a replayed file ends."""
 
@@ -127,6 +142,7 @@ class Camera:
         self.config = ConfigFollower(ctx)
         self.gate = FrameGate(self.camera_id, self.config.settings)
         self.holder = FrameHolder(self.camera_id) if self.mode.holds_undetected_frames else None
+        self.clock = ReadClock()
 
     # --- talking to the supervisor -------------------------------------------------------------
     def report(self, state: str, error: str | None = None, shape: tuple[int, ...] = (0, 0), fps: float = 0.0) -> None:
@@ -207,7 +223,7 @@ class Camera:
             self.ring.release(slot, self.seq)
         ref = FrameRef(self.camera_id, self.ring.name, slot, self.seq, pts, captured_at, self.ring.shape, reason)
         if self.holder is not None and reason is None:
-            batch = self.holder.add(ref, captured_at, quiet=self.gate.grouped)
+            batch = self.holder.add(ref, captured_at, quiet=self.gate.passing_over)
             if batch is not None:
                 self.ctx.outbox.put(batch)
         else:
@@ -254,7 +270,7 @@ class Camera:
             if newer > 0:
                 newer -= 1
             elif self.mode.paced:  # the first of a group: wait until its last frame is due
-                newer = (self.gate.group_size(fps) if self.mode.passes_over_quiet_frames else 1) - 1
+                newer = (self.gate.group_size(fps) if self.mode.reads_in_groups else 1) - 1
                 delay = started + (frame_index + newer) / fps - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
@@ -285,7 +301,7 @@ class Camera:
                 if slot is not None:
                     self.ring.abandon_write(slot)
                 return "ended" if self.is_file else "stream stalled or closed"
-            captured_at = time.time()
+            captured_at = self.clock.due(newer, fps)
             self.meter.add("frames_in")
             pts = self.mode.pts(is_file=self.is_file, frame_index=frame_index, fps=fps, captured_at=captured_at)
             frame_index += 1

@@ -14,15 +14,19 @@ all in stream time (the frame's pts, so a replay decides as live would):
   match forgets a track unseen for a second).
 `detect_fps` 0 sends every frame (no motion check at all): the reference loop's work, for comparisons.
 
-A scene that stayed quiet (`QUIET_AFTER_S` of looks that found no motion, no track) is read in groups
-(`group_size`): capture sleeps until the last frame of a group is due, decodes the group back to back,
-and only the newest frame goes on (motion is looked for on it, the frame it would have looked at anyway).
-The older ones are `passed_over`: decoded, as the stream's next frames need them, but not converted to
-pixels, published or sent to match, which is what a frame of an empty, still scene would have gone
-there for (an empty result). Waking once per group instead of once per frame is what decoding costs
-least with: a frame decoded after a sleep costs about twice the CPU of one decoded right after another
-(`python -m bench.decode_paced`). Nothing is seen later than before: a change is looked for at the same
-stream times, and the first frame that moves ends the grouping.
+Live, frames are read in groups of one detect interval (`group_size`; 3 at 15 fps and detect_fps 5):
+capture sleeps until the last frame of a group is due and decodes the group back to back. Waking once
+per group instead of once per frame is what decoding costs least with: a frame decoded after a sleep
+costs about twice the CPU of one decoded right after another (`python -m bench.decode_paced`). Only the
+newest frame of a group can go to detection, as only it comes one interval after the last one; the
+older ones are given the times they were due (capture), so they are carried as before. A newest frame
+held back by the interval (the wake-up came a little early) is followed by frames read one at a time
+until one is looked at, so a late wake-up costs a frame, not a group: detections come as often as before.
+A scene that stayed quiet (`QUIET_AFTER_S` of looks that found no motion, no track) goes further: the
+older frames of a group are `passed_over`: decoded, as the stream's next frames need them, but not
+converted to pixels, published or sent to match, which is what a frame of an empty, still scene would
+have gone there for (an empty result). Nothing is seen later than before: a change is looked for at the
+same stream times, and the first frame that moves ends the passing over.
 """
 
 from __future__ import annotations
@@ -50,7 +54,8 @@ class FrameGate:
         self.gate: DetectGate | None = None
         self.motion: MotionDetector | None = None
         self._quiet_since: float | None = None  # pts of the first of the looks that found nothing since
-        self._grouped = False  # the frames being read are a quiet group (see `group_size`)
+        self._passing_over = False  # the older frames of the group being read are passed over
+        self._singly = True  # frames are read one at a time until one is looked at (see `group_size`)
         self.configure(settings)
 
     def configure(self, settings: Settings) -> None:
@@ -65,25 +70,27 @@ class FrameGate:
             self.motion = MotionDetector(motion_config)
 
     def group_size(self, fps: float) -> int:
-        """How many frames capture reads at once from now on: 1, or in a quiet scene the frames of one detect
-        interval at `fps` (at most MAX_GROUP)."""
+        """How many frames capture reads at once from now on: the frames of one detect interval at `fps` (at most
+        MAX_GROUP), or 1 until a frame is looked at: a stream's first frame, and after a newest frame the interval
+        held back (see the module's docstring)."""
         last_look = self.gate.last_looked_pts if self.gate is not None else None
         quiet = (
             self._quiet_since is not None and last_look is not None and last_look - self._quiet_since >= QUIET_AFTER_S
         )
-        size = min(MAX_GROUP, max(1, round(fps / self.detect_fps))) if quiet and self.detect_fps > 0 else 1
-        self._grouped = size > 1
+        interval_frames = min(MAX_GROUP, max(1, round(fps / self.detect_fps))) if self.detect_fps > 0 else 1
+        size = 1 if self._singly else interval_frames
+        self._passing_over = quiet and size > 1
         return size
 
     @property
-    def grouped(self) -> bool:
-        """Whether the frames being read are a quiet group (`group_size`)."""
-        return self._grouped
+    def passing_over(self) -> bool:
+        """Whether the older frames of the group being read are passed over (a quiet scene, `group_size`)."""
+        return self._passing_over
 
     def passed_over(self, newer: int) -> bool:
         """Whether the frame about to be read, with `newer` frames of its group still to come after it, is passed
         over: in a quiet group, every frame but the newest (see the module's docstring)."""
-        if not (self._grouped and newer > 0):
+        if not (self._passing_over and newer > 0):
             return False
         if self.motion is not None:
             self.motion.skip()  # the newest is looked at against the same scene average, weighed as for all
@@ -94,6 +101,7 @@ class FrameGate:
         if self.gate is None:
             return Reason.EVERY
         assert self.motion is not None
+        self._singly = True
         if self.gate.too_soon(pts):
             # Nothing can send it: motion is looked for on the next frame that could go, against the same
             # scene average, so a change in between is still seen then (two thirds of the frames at 15 fps
@@ -102,9 +110,10 @@ class FrameGate:
             return None
         tracked = hints is not None and hints.any_active()
         due = hints is not None and tracked and self.track_due(pts, hints)
-        if not due and not self._grouped and self.gate.looked_recently(pts):
+        if not due and not self._passing_over and self.gate.looked_recently(pts):
             self.motion.skip()  # a quiet scene, looked at one interval ago: motion is looked for on a later frame
             return None
+        self._singly = False
         moved = self.motion.changed(frame_bgr)
         reason = self.gate.decide(pts, motion=moved, track_due=due)
         if moved or reason is not None or tracked:
@@ -126,4 +135,4 @@ class FrameGate:
             self.gate.restart()
         if self.motion is not None:
             self.motion.reset()
-        self._quiet_since, self._grouped = None, False
+        self._quiet_since, self._passing_over, self._singly = None, False, True

@@ -53,9 +53,10 @@ class Mode:
         return not self.replay
 
     @property
-    def passes_over_quiet_frames(self) -> bool:
-        """A quiet scene is read in groups and only each group's newest frame goes on (live;
-        pipeline/gating/frame_gate.py), or every frame goes on (a replay processes them all)."""
+    def reads_in_groups(self) -> bool:
+        """Frames are read a detect interval at a time, and in a quiet scene only each group's newest goes on
+        (live; pipeline/gating/frame_gate.py), or one at a time, every one going on (a replay processes them
+        all, and a paced one keeps each frame's own time)."""
         return not self.replay
 
     @property

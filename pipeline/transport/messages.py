@@ -34,7 +34,7 @@ class FrameRef:
     slot: int
     seq: int
     pts: float  # seconds of media time: frame index / fps for a replay, wall clock for live streams
-    captured_at: float  # wall clock when the frame was read
+    captured_at: float  # wall clock when the frame came in (pipeline/capture.py ReadClock)
     shape: tuple[int, int, int]
     detect: Reason | None = Reason.EVERY  # why it goes to detection; None: straight to match, faces carried
 

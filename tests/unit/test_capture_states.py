@@ -1,8 +1,12 @@
-"""A camera's connection states and reconnect backoff (capture's `Link`), without a camera."""
+"""A camera's connection states and reconnect backoff (capture's `Link`), and the times it gives frames read in
+a group (`ReadClock`), without a camera."""
 
 from __future__ import annotations
 
-from pipeline.capture import BACKOFF_MAX_S, Link
+import itertools
+import time
+
+from pipeline.capture import BACKOFF_MAX_S, Link, ReadClock
 from pipeline.runtime.run_mode import LIVE, Mode
 
 
@@ -62,3 +66,14 @@ def test_a_replay_waits_for_slots_and_ends_with_its_file_while_live_drops_and_lo
     assert replay.pts(is_file=True, frame_index=60, fps=30.0, captured_at=1e9) == 2.0
     assert LIVE.pts(is_file=True, frame_index=60, fps=30.0, captured_at=1e9) == 1e9
     assert replay.pts(is_file=False, frame_index=60, fps=30.0, captured_at=1e9) == 1e9
+
+
+def test_frames_read_in_a_group_are_dated_a_frame_period_apart_and_never_back_in_time() -> None:
+    clock = ReadClock()
+    before = time.time()
+    times = [clock.due(newer, 15.0) for newer in (2, 1, 0)]  # a group of 3 decoded back to back
+    after = time.time()
+    assert before - 2 / 15 <= times[0] <= after - 2 / 15
+    assert all(abs((b - a) - 1 / 15) < 0.01 for a, b in itertools.pairwise(times))
+    # the next group read at once (capture fell behind): its older frames are not dated before the last one
+    assert clock.due(2, 15.0) == times[2]

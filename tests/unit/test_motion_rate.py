@@ -115,7 +115,7 @@ def test_a_quiet_scene_is_read_in_groups_and_looked_at_on_the_newest_frame_of_ea
     scene = [frames[120].copy() for _ in range(70)] + frames[121:200]  # still for 2.3 s, then the clip plays
     gate = FrameGate("cam0", Settings.of({"detect_fps": 5}))
     looks = count_looks(gate)
-    groups, sent, looked, newer = [], [], [], 0  # as capture reads: each group's first frame and size
+    groups, sent, looked, passed, newer = [], [], [], [], 0  # as capture reads: each group's first frame and size
     for index, frame in enumerate(scene):
         if newer > 0:
             newer -= 1
@@ -124,21 +124,56 @@ def test_a_quiet_scene_is_read_in_groups_and_looked_at_on_the_newest_frame_of_ea
             groups.append((index, size))
             newer = size - 1
         if gate.passed_over(newer):
+            passed.append(index)
             continue
         before = looks[0]
         reason = gate.decide(frame, index / 15.0, None)  # played as a 15 fps camera
         looked += [index] * (looks[0] - before)
         if reason is not None:
             sent.append(index)
-    # one frame at a time until a second of looks found nothing (the first at frame 3, after the first
-    # detection; then 3, 6, ... 18), then groups of one detect interval (3 frames at 15 fps)
-    assert [start for start, size in groups if start < 19] == list(range(19))
+    # the first frame on its own, then groups of one detect interval (3 frames at 15 fps) whose newest is looked
+    # at (0, 3, ... 18), every frame going on until a second of looks found nothing; then only the newest does
+    assert groups[:7] == [(0, 1)] + [(start, 3) for start in range(1, 19, 3)]
     assert [(start, size) for start, size in groups if 19 <= start < 70] == [(start, 3) for start in range(19, 70, 3)]
-    # in a group only the newest frame goes on and is looked at; the clip starting at frame 70 is seen at its
-    # group's newest frame (72), detected, and the frames after it are read one at a time again
+    assert [i for i in looked if i < 19] == list(range(0, 19, 3))
+    # in a quiet group only the newest frame goes on and is looked at; the clip starting at frame 70 is seen at
+    # its group's newest frame (72) and detected; from there every frame goes on, still read a group at a time
     assert [i for i in looked if 19 <= i <= 72] == list(range(21, 73, 3))
     assert sent[:2] == [0, 72]
-    assert all(size == 1 for start, size in groups if start > 72)
+    assert [(start, size) for start, size in groups if start > 72] == [(start, 3) for start in range(73, 149, 3)]
+    assert passed == [i for i in range(19, 72) if i % 3 != 0]
+
+
+def read_in_groups(gate: FrameGate, scene: list[np.ndarray], early: set[int]) -> tuple[list[int], list[int]]:
+    """Play `scene` through the gate as live capture reads a 15 fps camera: (the size of each group read, the
+    frames sent to detection); a frame in `early` comes 10 ms before its time, as after a wake-up a little early."""
+    sizes, sent, newer = [], [], 0
+    for index, frame in enumerate(scene):
+        if newer > 0:
+            newer -= 1
+        else:
+            sizes.append(gate.group_size(15.0))
+            newer = sizes[-1] - 1
+        assert not gate.passed_over(newer)  # a moving scene: every frame goes on
+        if gate.decide(frame, index / 15.0 - (0.01 if index in early else 0.0), None) is not None:
+            sent.append(index)
+    return sizes, sent
+
+
+def test_a_moving_scene_is_read_a_detect_interval_at_a_time_and_an_early_newest_frame_costs_one_frame(
+    frames: list[np.ndarray],
+) -> None:
+    scene = frames[121:200]  # the clip playing, as a 15 fps camera
+    sizes, sent = read_in_groups(FrameGate("cam0", Settings.of({"detect_fps": 5})), scene, early=set())
+    # the first frame is read on its own (no group size is known before it), then three at a time, and the
+    # newest of each group is the one detected: one interval after the last
+    assert sizes[:4] == [1, 3, 3, 3] and set(sizes[1:]) == {3}
+    assert sent == list(range(0, 79, 3))
+    # the newest of the group 1..3 comes early, so the interval holds it back: the next frame is read on its own
+    # and detected, and the groups go on from it
+    sizes, sent = read_in_groups(FrameGate("cam0", Settings.of({"detect_fps": 5})), scene, early={3})
+    assert sizes[:5] == [1, 3, 1, 3, 3]
+    assert sent[:4] == [0, 4, 7, 10]
 
 
 def test_a_change_that_holds_settles_in_the_same_stream_time_however_often_it_is_looked_at(
