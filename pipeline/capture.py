@@ -112,15 +112,15 @@ class Link:
 class ReadClock:
     """When each frame read came in (wall seconds). Frames read in a group (pipeline/gating/frame_gate.py) are
     decoded back to back once the newest is due; each older one came a frame period before the next, so it is
-    dated then and is carried as the frame it was, not detected as if it were the newest. Never earlier than
-    the frame before it: a stream's time does not go backwards."""
+    dated then and is carried as the frame it was, not detected as if it were the newest. Always later than
+    the frame before it: a stream's time does not go backwards or stand still."""
 
     def __init__(self) -> None:
         self.last = 0.0
 
     def due(self, newer: int, fps: float) -> float:
         """The time of a frame with `newer` frames of its group still to read after it, at `fps`."""
-        self.last = max(time.time() - newer / fps, self.last)
+        self.last = max(time.time() - newer / fps, self.last + 1e-6)
         return self.last
 
 
