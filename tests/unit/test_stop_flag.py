@@ -30,8 +30,8 @@ print("set" if flag.wait(60.0) else "never set", flush=True)
 
 
 def run_stage(script: str) -> subprocess.CompletedProcess[str]:
-    """`script` in a process of its own, as a stage runs (bounded by a timeout)."""
-    return subprocess.run(
+    """`script` in a process of its own, as a stage runs (bounded by a timeout); it must exit 0."""
+    done = subprocess.run(
         [sys.executable, "-c", script],
         cwd=REPO,
         capture_output=True,
@@ -39,11 +39,12 @@ def run_stage(script: str) -> subprocess.CompletedProcess[str]:
         timeout=30,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
 
 
 def test_a_signal_while_the_flags_lock_is_held_stops_the_stage_without_deadlock() -> None:
     done = run_stage(SCRIPT)
-    assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.split("\n")
     assert lines[:2] == ["stopped", "set"]
     assert "received SIGTERM; finishing" in done.stderr
@@ -65,7 +66,6 @@ print("still running", flush=True)
 
 def test_a_stage_asked_for_its_stack_prints_where_it_is_and_goes_on() -> None:
     done = run_stage(HANG_SCRIPT)
-    assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout == "still running\n"
     assert "Current thread" in done.stderr and "in stuck_in_here" in done.stderr, done.stderr[-2000:]
 
@@ -83,7 +83,6 @@ print(before, cv2.getNumThreads(), flush=True)
 def test_a_stage_process_runs_opencv_on_one_thread() -> None:
     # the stages are processes already: OpenCV's pool in each only spun against the others (facegate/procutil.py)
     done = run_stage(THREADS_SCRIPT)
-    assert done.returncode == 0, done.stderr[-2000:]
     before, after = (int(n) for n in done.stdout.split())
     assert after == 1 and before >= 1  # OpenCV's own default is one thread per core it may use
 
@@ -110,7 +109,6 @@ print("stopped", flush=True)
 def test_a_block_that_runs_past_its_limit_prints_where_it_is_and_one_within_it_prints_nothing() -> None:
     """What a supervisor's stop does (entry/serve.py): a hang in it leaves its stacks in the log."""
     done = run_stage(SLOW_SCRIPT)
-    assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout == "stopped\n"
     assert done.stderr.count("Thread 0x") == 1 and "in slow_stop" in done.stderr, done.stderr[-2000:]
     assert "quick_stop" not in done.stderr
