@@ -118,9 +118,9 @@ class ReadClock:
     def __init__(self) -> None:
         self.last = 0.0
 
-    def due(self, newer: int, fps: float) -> float:
-        """The time of a frame with `newer` frames of its group still to read after it, at `fps`."""
-        self.last = max(time.time() - newer / fps, self.last + 1e-6)
+    def due(self, newer: int, fps: float, now: float) -> float:
+        """The time of a frame read at `now` with `newer` frames of its group still to read after it, at `fps`."""
+        self.last = max(now - newer / fps, self.last + 1e-6)
         return self.last
 
 
@@ -301,7 +301,7 @@ class Camera:
                 if slot is not None:
                     self.ring.abandon_write(slot)
                 return "ended" if self.is_file else "stream stalled or closed"
-            captured_at = self.clock.due(newer, fps)
+            captured_at = self.clock.due(newer, fps, time.time())
             self.meter.add("frames_in")
             pts = self.mode.pts(is_file=self.is_file, frame_index=frame_index, fps=fps, captured_at=captured_at)
             frame_index += 1

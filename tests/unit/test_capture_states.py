@@ -3,9 +3,6 @@ a group (`ReadClock`), without a camera."""
 
 from __future__ import annotations
 
-import itertools
-import time
-
 from pipeline.capture import BACKOFF_MAX_S, Link, ReadClock
 from pipeline.runtime.run_mode import LIVE, Mode
 
@@ -70,10 +67,9 @@ def test_a_replay_waits_for_slots_and_ends_with_its_file_while_live_drops_and_lo
 
 def test_frames_read_in_a_group_are_dated_a_frame_period_apart_and_never_back_in_time() -> None:
     clock = ReadClock()
-    before = time.time()
-    times = [clock.due(newer, 15.0) for newer in (2, 1, 0)]  # a group of 3 decoded back to back
-    after = time.time()
-    assert before - 2 / 15 <= times[0] <= after - 2 / 15
-    assert all(abs((b - a) - 1 / 15) < 0.01 for a, b in itertools.pairwise(times))
+    # a group of 3 decoded back to back at 100.0 s (within a millisecond): each dated a 15 fps period apart
+    times = [clock.due(newer, 15.0, now) for newer, now in ((2, 100.0), (1, 100.0005), (0, 100.001))]
+    assert times == [100.0 - 2 / 15, 100.0005 - 1 / 15, 100.001]
     # the next group read at once (capture fell behind): its older frames are dated just after the last one
-    assert times[2] < clock.due(2, 15.0) < times[2] + 0.001
+    assert clock.due(2, 15.0, 100.002) == 100.001 + 1e-6
+    assert clock.due(0, 15.0, 100.2) == 100.2
