@@ -14,13 +14,15 @@ was trained on; the constants are fitted on the shared photos (`python -m bench.
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
+from pipeline.detectors.blazeface_shape import SizingError, input_shape, sized_model
 from pipeline.detectors.locator import CssBox, ModelFileError
 
 if TYPE_CHECKING:
@@ -34,12 +36,28 @@ class ModelSpec:
     filename: str
     input_size: int
     grids: tuple[tuple[int, int], ...]
+    stride: int  # the coarsest feature map's, in input pixels: an input's sides are multiples of it
+    sized_logit_shift: float  # how much lower face logits run on a sized input than on the square (see below)
+
+    def anchor_centres(self, rows: int, cols: int) -> np.ndarray:
+        """SSD anchor centres, (N, 2) as (x, y) in the pixels of a (rows, cols) input, in the order the model
+        emits them: each grid row by row, its anchors a cell at a time."""
+        parts = []
+        for cells, per_cell in self.grids:
+            step = self.input_size // cells
+            xs, ys = np.meshgrid((np.arange(cols // step) + 0.5) * step, (np.arange(rows // step) + 0.5) * step)
+            parts.append(np.repeat(np.stack([xs.ravel(), ys.ravel()], axis=1), per_cell, axis=0))
+        return np.concatenate(parts).astype(np.float32)
 
 
+# The networks were trained on the square: on an input sized to the frame (pipeline/detectors/blazeface_shape.py)
+# the same faces score lower. The shift, taken off a sized input's logits, makes it find as many faces on the
+# shared clip as the square does at the default min_score, 0.5 (python -m bench.blazeface_input --fit).
 MODELS = {
-    "short": ModelSpec("face_detection_short_range.tflite", 128, ((16, 2), (8, 6))),
-    "full": ModelSpec("face_detection_full_range.tflite", 192, ((48, 1),)),
+    "short": ModelSpec("face_detection_short_range.tflite", 128, ((16, 2), (8, 6)), 16, -0.27),
+    "full": ModelSpec("face_detection_full_range.tflite", 192, ((48, 1),), 32, -0.31),
 }
+log = logging.getLogger(__name__)
 NMS_IOU = 0.3  # MediaPipe's min_suppression_threshold for both models
 RAW_SCORE_CLIP = 80.0  # logits beyond this overflow float32 in the sigmoid
 
@@ -80,17 +98,6 @@ def bundled_model_path(range_name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data" / MODELS[range_name].filename
 
 
-def anchor_centres(spec: ModelSpec) -> np.ndarray:
-    """SSD anchor centres, (N, 2) as (x, y) in [0, 1] of the input, in the order the model emits them."""
-    parts = []
-    for cells, per_cell in spec.grids:
-        centres = (np.arange(cells, dtype=np.float32) + 0.5) / cells
-        xs, ys = np.meshgrid(centres, centres)
-        grid = np.stack([xs.ravel(), ys.ravel()], axis=1)
-        parts.append(np.repeat(grid, per_cell, axis=0))
-    return np.concatenate(parts).astype(np.float32)
-
-
 def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou_limit: float = NMS_IOU) -> list[tuple[np.ndarray, float]]:
     """MediaPipe's weighted non-maximum suppression: each kept box is the score-weighted mean of those it overlaps.
 
@@ -129,8 +136,21 @@ class RawFace:
     score: float
 
 
+@dataclass(frozen=True)
+class _Sized:
+    """One interpreter for one input shape: its tensors and its anchors (input pixels)."""
+
+    interpreter: Interpreter
+    input_index: int
+    regressors_index: int
+    scores_index: int
+    anchors: np.ndarray
+    logit_shift: float = 0.0  # the model's `sized_logit_shift` on a sized input, 0 on the square
+
+
 class BlazeFace:
-    """One interpreter, one thread; `locate` gives dlib-compatible boxes, `locate_raw` BlazeFace's own."""
+    """One interpreter per frame shape, one thread; `locate` gives dlib-compatible boxes, `locate_raw` BlazeFace's
+    own. A frame is letterboxed into an input of its own aspect (pipeline/detectors/blazeface_shape.py)."""
 
     name = "blazeface"
 
@@ -149,29 +169,25 @@ class BlazeFace:
         self.min_score = min_score
         self.mapping = mapping or CALIBRATED[range_name]
         self.model_path = Path(model_path) if model_path is not None else bundled_model_path(range_name)
-        self._interpreter = self._load(self.model_path)
-        self.anchors = anchor_centres(self.spec)
-        self._check_shapes()
+        if not self.model_path.is_file():
+            raise ModelFileError(self.model_path, "no such file")
+        self._model = self.model_path.read_bytes()
+        side = self.spec.input_size
+        self._sized = {(side, side): self._checked(self._model, side, side)}
 
-    def _load(self, path: Path) -> Interpreter:
-        if not path.is_file():
-            raise ModelFileError(path, "no such file")
+    def _checked(self, model: bytes, rows: int, cols: int) -> _Sized:
+        """`model` loaded and checked to be this range's BlazeFace at a (rows, cols) input."""
         from ai_edge_litert.interpreter import Interpreter
 
         try:
-            interpreter = Interpreter(model_path=str(path), num_threads=1)
+            interpreter = Interpreter(model_content=model, num_threads=1)
             interpreter.allocate_tensors()
         except (ValueError, RuntimeError, OSError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelFileError(path, f"not a usable .tflite model ({reason})") from None
-        return interpreter
-
-    def _check_shapes(self) -> None:
-        inputs = self._interpreter.get_input_details()
-        outputs = self._interpreter.get_output_details()
-        side = self.spec.input_size
-        want_in = [1, side, side, 3]
-        count = len(self.anchors)
+            raise ModelFileError(self.model_path, f"not a usable .tflite model ({reason})") from None
+        inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+        want_in = [1, rows, cols, 3]
+        anchors = self.spec.anchor_centres(rows, cols)
         if len(inputs) != 1 or list(inputs[0]["shape"]) != want_in or len(outputs) != 2:
             raise ModelFileError(
                 self.model_path,
@@ -179,53 +195,67 @@ class BlazeFace:
                 f"{[list(i['shape']) for i in inputs]}, want {want_in})",
             )
         by_width = {int(o["shape"][-1]): o["index"] for o in outputs}
-        if sorted(by_width) != [1, 16] or any(int(o["shape"][1]) != count for o in outputs):
+        if sorted(by_width) != [1, 16] or any(int(o["shape"][1]) != len(anchors) for o in outputs):
             raise ModelFileError(
                 self.model_path,
                 f"not a BlazeFace {self.range}-range model (outputs "
-                f"{[list(o['shape']) for o in outputs]}, want {count} anchors)",
+                f"{[list(o['shape']) for o in outputs]}, want {len(anchors)} anchors)",
             )
-        self._input_index = inputs[0]["index"]
-        self._regressors_index = by_width[16]
-        self._scores_index = by_width[1]
+        return _Sized(interpreter, inputs[0]["index"], by_width[16], by_width[1], anchors)
 
-    def _tensor(self, rgb: np.ndarray) -> tuple[np.ndarray, int, float, float]:
-        """The image letterboxed into the square input, in [-1, 1]; with the square's side (image pixels) and
-        the padding above and left of the image (image pixels). Shrunk first and padded after: the same
-        square as padding first, at a third of the cost for a 16:9 frame (bench/blazeface_input.py)."""
+    def _for_input(self, rows: int, cols: int) -> _Sized:
+        """The interpreter for a (rows, cols) input, made on first use; the square one if the model cannot be
+        sized (a model file of another layout), said once in the log."""
+        if (rows, cols) not in self._sized:
+            side = self.spec.input_size
+            try:
+                model = sized_model(self._model, rows, cols, size=side, stride=self.spec.stride)
+                sized = self._checked(model, rows, cols)
+                self._sized[rows, cols] = replace(sized, logit_shift=self.spec.sized_logit_shift)
+            except (SizingError, ModelFileError) as exc:
+                log.warning("BlazeFace %s runs at its square input for %dx%d: %s", self.model_path, cols, rows, exc)
+                self._sized[rows, cols] = self._sized[side, side]
+        return self._sized[rows, cols]
+
+    def _tensor(self, rgb: np.ndarray) -> tuple[np.ndarray, float, float, float]:
+        """The image letterboxed into an input of its aspect (`input_shape`), in [-1, 1]; with the image's scale
+        in it and the padding above and left of the image (image pixels). Shrunk first and padded after: the
+        same input as padding first, at a third of the cost (bench/blazeface_input.py). A model that cannot
+        be sized gets the whole square, the image at the scale that fits its long side."""
         height, width = rgb.shape[:2]
-        side = max(height, width)
         size = self.spec.input_size
-        scale = size / side
+        rows, cols, scale = input_shape(height, width, size, self.spec.stride)
+        if self._for_input(rows, cols) is self._sized[size, size]:
+            rows, cols, scale = size, size, size / max(height, width)
         inner_w, inner_h = max(1, round(width * scale)), max(1, round(height * scale))
-        interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+        interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
         small = cv2.resize(rgb, (inner_w, inner_h), interpolation=interpolation)
-        top, left = (size - inner_h) // 2, (size - inner_w) // 2
-        square = cv2.copyMakeBorder(
-            small, top, size - inner_h - top, left, size - inner_w - left, cv2.BORDER_CONSTANT, value=(0, 0, 0)
+        top, left = (rows - inner_h) // 2, (cols - inner_w) // 2
+        boxed = cv2.copyMakeBorder(
+            small, top, rows - inner_h - top, left, cols - inner_w - left, cv2.BORDER_CONSTANT, value=(0, 0, 0)
         )
-        tensor = square.astype(np.float32) * (2.0 / 255.0) - 1.0
-        return tensor[np.newaxis], side, top / scale, left / scale
+        tensor = boxed.astype(np.float32) * (2.0 / 255.0) - 1.0
+        return tensor[np.newaxis], scale, top / scale, left / scale
 
     def locate_raw(self, rgb: np.ndarray) -> list[RawFace]:
         """Faces as BlazeFace boxes them, in the image's pixels, best score first."""
-        tensor, side, pad_top, pad_left = self._tensor(rgb)
-        self._interpreter.set_tensor(self._input_index, tensor)
-        self._interpreter.invoke()
-        raw = self._interpreter.get_tensor(self._regressors_index)[0]
-        logits = np.clip(self._interpreter.get_tensor(self._scores_index)[0, :, 0], -RAW_SCORE_CLIP, RAW_SCORE_CLIP)
-        scores = 1.0 / (1.0 + np.exp(-logits))
+        tensor, scale, pad_top, pad_left = self._tensor(rgb)
+        sized = self._for_input(tensor.shape[1], tensor.shape[2])
+        sized.interpreter.set_tensor(sized.input_index, tensor)
+        sized.interpreter.invoke()
+        raw = sized.interpreter.get_tensor(sized.regressors_index)[0]
+        logits = sized.interpreter.get_tensor(sized.scores_index)[0, :, 0] - sized.logit_shift
+        scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -RAW_SCORE_CLIP, RAW_SCORE_CLIP)))  # as on the square
         keep = scores >= self.min_score
         if not keep.any():
             return []
-        size = float(self.spec.input_size)
-        centre = raw[keep, 0:2] / size + self.anchors[keep]
-        half = raw[keep, 2:4] / size / 2.0
+        centre = raw[keep, 0:2] + sized.anchors[keep]  # input pixels: the offsets are in them
+        half = raw[keep, 2:4] / 2.0
         boxes = np.concatenate([centre - half, centre + half], axis=1)
         valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
         faces = []
         for box, score in weighted_nms(boxes[valid], scores[keep][valid]):
-            x0, y0, x1, y1 = (float(v) * side for v in box)
+            x0, y0, x1, y1 = (float(v) / scale for v in box)
             faces.append(
                 RawFace(cx=(x0 + x1) / 2 - pad_left, cy=(y0 + y1) / 2 - pad_top, w=x1 - x0, h=y1 - y0, score=score)
             )

@@ -144,8 +144,12 @@ def test_the_stages_never_load_face_recognitions_unused_models() -> None:
     assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr[-2000:]
 
 
-@pytest.mark.parametrize("blazeface_range", ["full", "short"])
-def test_blazeface_shrinks_before_padding_and_gets_the_same_input(faces: Path, blazeface_range: str) -> None:
+@pytest.mark.parametrize(("blazeface_range", "rows", "cols"), [("full", 128, 192), ("short", 80, 128)])
+def test_blazeface_shrinks_before_padding_and_gets_the_squares_middle_rows(
+    faces: Path, blazeface_range: str, rows: int, cols: int
+) -> None:
+    """A 16:9 frame's input is the middle rows of the square it was letterboxed into before
+    (pipeline/detectors/blazeface_shape.py), built by shrinking first."""
     import cv2
 
     blaze = make_detector("blazeface", DetectorOptions(blazeface_range=blazeface_range))
@@ -154,8 +158,10 @@ def test_blazeface_shrinks_before_padding_and_gets_the_same_input(faces: Path, b
     cap.release()
     assert ok
     for rgb in (frame, cv2.resize(frame, (320, 180), interpolation=cv2.INTER_AREA)):  # the pipeline's downscale
-        tensor, side, pad_top, pad_left = blaze._tensor(rgb)  # type: ignore[attr-defined]
+        tensor, scale, pad_top, pad_left = blaze._tensor(rgb)  # type: ignore[attr-defined]
         size = blaze.spec.input_size  # type: ignore[attr-defined]
-        assert tensor.shape == (1, size, size, 3) and side == rgb.shape[1]
-        assert (pad_top, pad_left) == ((rgb.shape[1] - rgb.shape[0]) // 2, 0)  # in the frame's pixels
-        assert np.abs(tensor[0] - padded_first(rgb, size)).max() <= 1e-6
+        assert tensor.shape == (1, rows, cols, 3) and scale == size / rgb.shape[1]
+        inner_rows = round(rgb.shape[0] * scale)  # 108 of 128 rows (full), 72 of 80 (short)
+        assert (pad_top, pad_left) == ((rows - inner_rows) // 2 / scale, 0)  # in the frame's pixels
+        first = (size - rows) // 2
+        assert np.abs(tensor[0] - padded_first(rgb, size)[first : first + rows]).max() <= 1e-6
