@@ -46,8 +46,9 @@ def test_the_model_is_valid_onnx_with_the_shapes_of_the_network(model: Any) -> N
     weights = sum(int(np.prod(t.dims)) for t in model.graph.initializer if t.data_type == onnx.TensorProto.FLOAT)
     network = encoder_model.network()
     convs = [network.stem, *(c for b in network.blocks for c in (b.first, b.second))]
-    expected = sum(c.weights.size + c.bias.size for c in convs) + network.projection.size + 4  # means and /256
+    expected = sum(c.weights.size + c.bias.size for c in convs) + network.projection.size  # the means folded in
     assert weights == expected
+    assert [n.op_type for n in model.graph.node[:4]] == ["Cast", "Transpose", "Conv", "Relu"]  # no Sub, no Div
 
 
 def test_dlibs_add_of_different_sizes_is_padded_where_the_network_needs_it(model: Any) -> None:
