@@ -17,9 +17,9 @@ import os
 from pathlib import Path
 
 # 640x360 cameras at 15 fps with a face in view, detect_fps 5, kept up with per core (`python -m bench.capacity`,
-# 2 cores, 2026-12-03, second pass: HOG 14; BlazeFace 22 with room to spare, 24 at the limit: 98% through in one run,
-# 96.9% in another)
-CAMERAS_PER_CORE = {"hog": 7.0, "blazeface": 11.0}
+# 2 cores: HOG 14 with room, 16 at the limit (2026-12-04); BlazeFace on its sized input 28 with room, 32 at the
+# limit (2026-12-04, fifth pass))
+CAMERAS_PER_CORE = {"hog": 7.0, "blazeface": 14.0}
 CAMERA_MB = 31.0  # one more 640x360 camera: its capture process and its ring (`python -m bench.memory`, 2026-12-03)
 BASE_MB = 409.0  # the rest: supervisor, match, emit and two detect workers with ONNX Runtime (same run)
 CGROUP = Path("/sys/fs/cgroup")

