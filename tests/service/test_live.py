@@ -24,10 +24,25 @@ from tests.support.supervisor_cli import copy_gallery
 LIN = "Lin-Manuel Miranda"
 
 
-def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
-    """Poll `condition` every 0.1 s for at most `timeout` seconds."""
+def wait_for(
+    condition: Callable[[], object], timeout: float, what: str, shows: Callable[[], object] | None = None
+) -> None:
+    """Poll `condition` every 0.1 s for at most `timeout` seconds; on a timeout say what `shows` then shows."""
     if not poll_until(condition, timeout, 0.1):
-        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        seen = f"; {shows()}" if shows is not None else ""
+        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{seen}")
+
+
+def figures(pipeline: Pipeline, camera_id: str) -> str:
+    """A camera's newest result and every stage's counters: what a timeout needs to be told apart (a stalled
+    capture, shed detections, a stage restarted, or frames that flow but are not named)."""
+    rows = ", ".join(
+        f"{r.name} in {r.frames_in:.0f} out {r.frames_out:.0f} drops {r.drops:.0f} shed {r.shed:.0f}"
+        f" restarts {r.restarts} alive {r.alive}"
+        for r in pipeline.stage_figures()
+    )
+    latest = frames_seen(pipeline, camera_id), sorted(names_in_latest(pipeline, camera_id))
+    return f"{camera_id} at frame {latest[0]} naming {latest[1]}; {rows}"
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +122,7 @@ def test_two_cameras_run_at_once_and_one_dying_leaves_the_other_alone(
             lambda: {"web", "file"} <= {c for c, names in event_cameras(pipeline).items() if LIN in names},
             90,
             "events from both cameras",
+            lambda: figures(pipeline, "file"),
         )
         camera.stop()
         wait_for(lambda: state(pipeline, "web") in ("reconnecting", "failed"), 20, "web camera down")
@@ -116,7 +132,8 @@ def test_two_cameras_run_at_once_and_one_dying_leaves_the_other_alone(
         wait_for(
             lambda: frames_seen(pipeline, "file") >= file_at + 90 and LIN in names_in_latest(pipeline, "file"),
             60,
-            "three seconds of the file camera, recognized, while the web camera is down",
+            f"three seconds of the file camera (from frame {file_at}), recognized, while the web camera is down",
+            lambda: figures(pipeline, "file"),
         )
         assert state(pipeline, "file") == "live"
         assert state(pipeline, "web") in ("reconnecting", "failed")
