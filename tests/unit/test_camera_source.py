@@ -189,3 +189,13 @@ def test_the_whitelist_keeps_ffmpeg_to_the_schemes_protocols(clip: Path, monkeyp
     finally:
         capture.release()
     assert os.environ[camera_source.FFMPEG_OPTIONS_ENV] == "protocol_whitelist;file"
+
+
+def test_a_camera_is_decoded_on_one_ffmpeg_thread(clip: Path) -> None:
+    """OpenCV's default is a decoding thread a core (frame threading); capture asks for one (pipeline/capture.py)."""
+    capture = open_source(str(clip))
+    try:
+        assert capture.read()[0]
+        assert capture.get(cv2.CAP_PROP_N_THREADS) == 1
+    finally:
+        capture.release()
