@@ -1,4 +1,5 @@
-"""`python -m bench.detectors`: HOG against BlazeFace (short and full range) on the shared clip and photos.
+"""`python -m bench.detectors`: HOG on colour (the old script's) against HOG on grey and BlazeFace (short and
+full range) on the shared clip and photos.
 
 Lin-Manuel Miranda and Alex Lacamoire are encoded from their photos with HOG, as `register` does.
 Then, per detector, every frame of the clip is shrunk as the detect stage shrinks it (downscale
@@ -77,8 +78,9 @@ def detectors() -> dict[str, object]:
     from pipeline.detectors.factory import make_detector
     from pipeline.detectors.locator import DetectorOptions
 
-    return {
-        "hog": make_detector("hog"),
+    return {  # "hog" first: the old script's detector (colour), the reference every other row is compared with
+        "hog": make_detector("hog", DetectorOptions(hog_input="colour")),
+        "hog-grey": make_detector("hog", DetectorOptions(hog_input="grey")),
         "blazeface-short": make_detector("blazeface", DetectorOptions(blazeface_range="short")),
         "blazeface-full": make_detector("blazeface", DetectorOptions(blazeface_range="full")),
     }

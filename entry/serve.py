@@ -29,7 +29,7 @@ from facegate.camera_board import STOPPED, ClusterState, ThisNode, board, by_sta
 from facegate.camera_settings import camera_of, default_camera_id, stored_settings, write_settings
 from facegate.procutil import stacks_if_slow, stacks_on_sigusr1
 from facegate.settings import PROCESS_ONLY, SettingError, Settings, validate
-from facegate.sizing import node_max_cameras
+from facegate.sizing import costed, node_max_cameras
 from facegate.store import CameraExists, NodeRow, Store, iso_now
 from pipeline import capture
 from pipeline.runtime.stats import StageFigures
@@ -54,7 +54,7 @@ class Service:
         self.running = False
         self._said: tuple[bool, float] | None = None  # what this node last wrote to `running`, and when
         self.node_id = str(settings.node_id)
-        self.max_cameras = node_max_cameras(settings.max_cameras, settings.face_detector)
+        self.max_cameras = node_max_cameras(settings.max_cameras, costed(settings.face_detector, settings.hog_input))
         self.held: set[str] = set()  # the cameras whose lease this node holds: the ones it runs
         self.agent: ClusterAgent | None = None
         self._lock = threading.RLock()

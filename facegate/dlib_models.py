@@ -45,7 +45,8 @@ def landmarks_5() -> Any:
 
 
 def face_locations(rgb: np.ndarray, *, upsample: int = 1, model: str = "hog") -> list[CssBox]:
-    """Every face dlib's `model` ("hog" or "cnn") finds in an RGB image, upsampled `upsample` times first."""
+    """Every face dlib's `model` ("hog" or "cnn") finds in an HxWx3 RGB image (or, HOG only, an HxW grey one),
+    upsampled `upsample` times first."""
     if model == "cnn":
         rects = [found.rect for found in cnn_detector()(rgb, upsample)]
     else:

@@ -34,6 +34,7 @@ from facegate.setting_kinds import (
 from facegate.setting_kinds import SettingError as SettingError  # raised by validate; importers know it from here
 
 DETECTORS = ("hog", "cnn", "blazeface")  # the names pipeline/detectors builds
+HOG_INPUTS = ("grey", "colour")  # what the pipeline's HOG looks at, the default first (dlib_locator.py)
 ENCODERS = ("numpy", "onnx")  # the paths facegate/encoder.py runs the encoding network on
 DEFAULT_ENCODER = "onnx"  # chosen from bench.encoder (see the README, "The encoding network")
 DEFAULT_DETECT_FPS = 5.0  # chosen from bench.time_to_name (see the README, "Carrying more cameras")
@@ -110,6 +111,13 @@ class Settings:
         "hog",
         Choice(DETECTORS),
         'the pipeline\'s face locator (`blazeface` is 4-5x faster, see "Carrying more cameras")',
+        cli=Cli.EVERY,
+    )
+    hog_input: str = declare(
+        HOG_INPUTS[0],
+        Choice(HOG_INPUTS),
+        "what the pipeline's HOG looks at: the frame in `grey` (a fifth less CPU; on the clip every face `colour`"
+        ' finds, and some more) or in `colour`, as the old script did (see "Carrying more cameras")',
         cli=Cli.EVERY,
     )
     detector_model: str | None = declare(

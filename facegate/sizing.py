@@ -17,13 +17,18 @@ import os
 from pathlib import Path
 
 # 640x360 cameras at 15 fps with a face in view, detect_fps 5, kept up with per core (`python -m bench.capacity`,
-# 2 cores: HOG 14 with room, 16 at the limit (2026-12-04); BlazeFace on its sized input 28 with room, 32 at the
-# limit (2026-12-04, fifth pass))
-CAMERAS_PER_CORE = {"hog": 7.0, "blazeface": 14.0}
+# 2 cores: HOG on grey 16 with room, 18 at the limit (2026-12-04, sixth pass); HOG on colour 14 with room, 16 at
+# the limit (2026-12-04); BlazeFace on its sized input 28 with room, 32 at the limit (2026-12-04, fifth pass))
+CAMERAS_PER_CORE = {"hog": 8.0, "hog-colour": 7.0, "blazeface": 14.0}
 CAMERA_MB = 31.0  # one more 640x360 camera: its capture process and its ring (`python -m bench.memory`, 2026-12-03)
 BASE_MB = 409.0  # the rest: supervisor, match, emit and two detect workers with ONNX Runtime (same run)
 CGROUP = Path("/sys/fs/cgroup")
 log = logging.getLogger(__name__)
+
+
+def costed(detector: str, hog_input: str) -> str:
+    """The pipeline's locator as CAMERAS_PER_CORE names it: HOG on colour costs a fifth more than on grey."""
+    return "hog-colour" if detector == "hog" and hog_input == "colour" else detector
 
 
 def max_cameras(detector: str, cores: float, available_mb: float | None) -> int:

@@ -18,7 +18,7 @@ def make_detector(name: str, options: DetectorOptions | None = None) -> FaceLoca
     if name in ("hog", "cnn"):
         from pipeline.detectors.dlib_locator import DlibDetector
 
-        return DlibDetector(name, upsample=options.upsample)
+        return DlibDetector(name, upsample=options.upsample, grey=options.hog_input == "grey")
     if name == "blazeface":
         from pipeline.detectors.blazeface import BlazeFace
 
@@ -29,7 +29,7 @@ def make_detector(name: str, options: DetectorOptions | None = None) -> FaceLoca
 def options_from(settings: Settings) -> DetectorOptions:
     """The detector options a run's settings ask for."""
     model = Path(settings.detector_model) if settings.detector_model else None
-    return DetectorOptions(upsample=settings.upsample, model_path=model)
+    return DetectorOptions(upsample=settings.upsample, hog_input=settings.hog_input, model_path=model)
 
 
 def check_model_files(settings: Settings) -> None:

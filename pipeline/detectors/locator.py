@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from facegate.dlib_models import CssBox as CssBox  # the box every locator returns, declared once
+from facegate.settings import HOG_INPUTS
 
 BLAZEFACE_RANGES = ("full", "short")
 
@@ -41,9 +42,10 @@ class FaceLocator(Protocol):
 
 @dataclass(frozen=True)
 class DetectorOptions:
-    """How to build a detector. `upsample` is dlib's (hog/cnn); the rest are BlazeFace's."""
+    """How to build a detector. `upsample` is dlib's (hog/cnn), `hog_input` HOG's; the rest are BlazeFace's."""
 
     upsample: int = 1
+    hog_input: str = HOG_INPUTS[0]  # the setting's default, grey (pipeline/detectors/dlib_locator.py)
     blazeface_range: str = "full"  # "full" (faces up to ~5 m, 192x192 input) or "short" (~2 m, 128x128)
     min_score: float = 0.5  # BlazeFace confidence below which a candidate is no face
     model_path: Path | None = None  # a BlazeFace .tflite other than the one the wheel ships
@@ -51,6 +53,8 @@ class DetectorOptions:
     def __post_init__(self) -> None:
         if self.upsample < 0 or self.upsample > 3:
             raise ValueError(f"upsample must be 0..3, not {self.upsample}")
+        if self.hog_input not in HOG_INPUTS:
+            raise ValueError(f"hog_input must be one of {', '.join(HOG_INPUTS)}, not {self.hog_input!r}")
         if self.blazeface_range not in BLAZEFACE_RANGES:
             raise ValueError(
                 f"blazeface_range must be one of {', '.join(BLAZEFACE_RANGES)}, not {self.blazeface_range!r}"

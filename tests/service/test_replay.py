@@ -26,8 +26,9 @@ from tests.support.testdata import CLIP_FRAMES, CLIP_SIZE
 LIN = "Lin-Manuel Miranda"
 
 
-def plain_loop_face_counts(clip: Path, downscale: float = 0.5) -> list[int]:
-    """Faces located per frame by a plain single-process loop with the same detector settings."""
+def plain_loop_face_counts(clip: Path, *, grey: bool, downscale: float = 0.5) -> list[int]:
+    """Faces located per frame by a plain single-process loop with the same detector settings: HOG on the
+    shrunk frame's grey (the pipeline's default) or, as the old script did, on its colours."""
     import face_recognition
 
     counts = []
@@ -37,15 +38,15 @@ def plain_loop_face_counts(clip: Path, downscale: float = 0.5) -> list[int]:
         if not ok:
             break
         small = cv2.cvtColor(cv2.resize(frame, (0, 0), fx=downscale, fy=downscale), cv2.COLOR_BGR2RGB)
-        counts.append(len(face_recognition.face_locations(small)))
+        counts.append(len(face_recognition.face_locations(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY) if grey else small)))
     cap.release()
     return counts
 
 
 @pytest.fixture(scope="module")
 def loop_counts(clip: Path) -> list[int]:
-    """Faces per frame of the plain loop on the clip, computed once for the module."""
-    return plain_loop_face_counts(clip)
+    """Faces per frame of the plain loop on the clip (HOG on grey, the default), computed once for the module."""
+    return plain_loop_face_counts(clip, grey=True)
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +95,24 @@ def test_every_box_is_inside_the_frame(replayed: dict) -> None:
 def test_faces_per_frame_equal_a_plain_single_process_loop(replayed: dict, loop_counts: list[int]) -> None:
     assert len(loop_counts) == CLIP_FRAMES
     assert [len(line["faces"]) for line in replayed["trace"]] == loop_counts
+
+
+def test_hog_on_colour_finds_per_frame_what_the_old_scripts_loop_finds(
+    gallery_dir: Path, clip: Path, tmp_path: Path, loop_counts: list[int]
+) -> None:
+    """`--hog-input colour` is the old script's detector: the same faces per frame as its loop, and per frame no
+    more than HOG on grey finds (which finds someone in the audience colour misses)."""
+    data = copy_gallery(gallery_dir, tmp_path / "data")
+    trace = tmp_path / "trace.jsonl"
+    done = cli(
+        "--data-dir", str(data), "replay", str(clip), "--json", "--trace", str(trace), "--detect-fps", "0",
+        "--hog-input", "colour",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    counts = [len(line["faces"]) for line in read_trace(trace)]
+    assert counts == plain_loop_face_counts(clip, grey=False)
+    assert all(c <= g for c, g in zip(counts, loop_counts, strict=True))
+    assert (sum(counts), sum(loop_counts)) == (135, 143)
 
 
 def test_replay_encodes_far_fewer_faces_than_it_sees(replayed: dict) -> None:

@@ -12,11 +12,13 @@ from facegate import sizing
 def test_the_cpu_or_the_memory_whichever_carries_fewer() -> None:
     assert sizing.max_cameras("blazeface", 2, None) == 28  # 14 a core, as measured (README "Carrying more cameras")
     assert sizing.max_cameras("blazeface", 2, 1e6) == 28  # plenty of memory: the CPU decides
-    assert sizing.max_cameras("hog", 2, None) == 14 and sizing.max_cameras("hog", 1.5, None) == 10
+    assert sizing.max_cameras("hog", 2, None) == 16 and sizing.max_cameras("hog", 1.5, None) == 12  # on grey
+    assert sizing.max_cameras(sizing.costed("hog", "colour"), 2, None) == 14  # as the old script looked: 7 a core
+    assert sizing.costed("hog", "grey") == "hog" and sizing.costed("blazeface", "colour") == "blazeface"
     three_cameras = sizing.BASE_MB + 3.5 * sizing.CAMERA_MB
     assert sizing.max_cameras("blazeface", 64, three_cameras) == 3  # plenty of cores: the memory decides
     assert sizing.max_cameras("hog", 0.1, 100.0) == 1  # never less than one
-    assert sizing.max_cameras("cnn", 1, None) == 7  # unmeasured: the fewest of the measured, HOG's
+    assert sizing.max_cameras("cnn", 1, None) == 7  # unmeasured: the fewest of the measured, HOG on colour's
 
 
 def test_a_given_max_cameras_wins(caplog: pytest.LogCaptureFixture) -> None:
