@@ -30,9 +30,11 @@ def replay_command(
     workers: int | None,
     detect_fps: float | None = 0.0,
     detector: str | None = None,
+    hog_input: str | None = "colour",
 ) -> list[str]:
-    """The replay with the loop's settings spelled out (downscale, model, threshold, every frame detected),
-    whatever the store holds; `detect_fps` None leaves the default rate, `detector` another locator."""
+    """The replay with the loop's settings spelled out (downscale, model, threshold, every frame detected, HOG
+    on colour), whatever the store holds; `detect_fps` None leaves the default rate, `detector` another
+    locator, `hog_input` None the default (grey)."""
     command = [
         sys.executable,
         "supervisor.py",
@@ -55,6 +57,8 @@ def replay_command(
         command += ["--detect-fps", f"{detect_fps:g}"]
     if detector is not None:
         command += ["--detector", detector]
+    if hog_input is not None:
+        command += ["--hog-input", hog_input]
     if pace:
         command.append("--pace")
     if workers is not None:
@@ -72,6 +76,7 @@ def run_replay(
     timeout_s: float = TIMEOUT_S,
     detect_fps: float | None = 0.0,
     detector: str | None = None,
+    hog_input: str | None = "colour",
     env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The replay's own JSON report, plus `sampled_peak_rss_mb`, `sampled_processes` and `wall_s`.
@@ -80,7 +85,14 @@ def run_replay(
     with stdout_path.open("w") as out, stderr_path.open("w") as err:
         started = time.monotonic()
         command = replay_command(
-            video, data_dir, trace, pace=pace, workers=workers, detect_fps=detect_fps, detector=detector
+            video,
+            data_dir,
+            trace,
+            pace=pace,
+            workers=workers,
+            detect_fps=detect_fps,
+            detector=detector,
+            hog_input=hog_input,
         )
         proc = subprocess.Popen(command, cwd=REPO, env={**supervisor_env(), **(env or {})}, stdout=out, stderr=err)
         peak_mb, most_processes = 0.0, 0

@@ -5,7 +5,9 @@ for match to forget the last track, then 2 s of the clip from a different point 
 entrance is a person appearing. The replay decides in stream time, so the time from an entrance's
 first frame to the first frame naming Lin-Manuel Miranda is exact in stream time; a paced replay
 at the chosen rate adds the pipeline's own delay (capture to match, p50/p95). The cost is the CPU
-of every stage per second of video, on this busy scene (a face in view all the time).
+of every stage per second of video, on this busy scene (a face in view all the time). HOG looks at
+the frames as it does by default (their grey); the other benches that replay (bench/replayrun.py) use
+the old loop's colour, to compare like with like.
 
 `python -m bench.time_to_name [--rates 1,2,3,5,10,0]`
 """
@@ -87,7 +89,7 @@ def measure(rates: tuple[float, ...] = DEFAULT_RATES, default_rate: float = 5.0)
         seconds = (starts[-1] + round(VISIBLE_S * fps)) / fps
         rows, ins = [], starts
         for rate in sorted(rates, key=lambda r: r != 0.0):
-            report = run_replay(video, work / "data", work / f"ttn-{rate:g}.jsonl", detect_fps=rate)
+            report = run_replay(video, work / "data", work / f"ttn-{rate:g}.jsonl", detect_fps=rate, hog_input=None)
             trace = read_trace(work / f"ttn-{rate:g}.jsonl")
             if rate == 0.0:
                 ins = first_faces(trace, starts, fps)
@@ -104,7 +106,9 @@ def measure(rates: tuple[float, ...] = DEFAULT_RATES, default_rate: float = 5.0)
                     "cores_per_camera": round(cpu / seconds, 3),
                 }
             )
-        paced = run_replay(video, work / "data", work / "ttn-paced.jsonl", pace=True, detect_fps=default_rate)
+        paced = run_replay(
+            video, work / "data", work / "ttn-paced.jsonl", pace=True, detect_fps=default_rate, hog_input=None
+        )
         delays = [d for d in delays_ms(read_trace(work / "ttn-paced.jsonl"), ins, fps) if d is not None]
         latency = paced["latency_ms"]
         return {
