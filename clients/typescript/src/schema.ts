@@ -1729,6 +1729,8 @@ export interface operations {
                     /** @enum {string} */
                     encoding_model?: "hog" | "cnn";
                     event_cooldown_s?: number;
+                    /** @enum {string} */
+                    hog_input?: "grey" | "colour";
                     min_face_px?: number;
                     /** @enum {string} */
                     model?: "hog" | "cnn";
