@@ -64,16 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.one:
-        video, paced, one_thread = Path(args.one[0]), args.one[1] == "1", args.one[2] == "1"
-        group, decoder_threads = int(args.one[3]), int(args.one[4])
-        print(
-            round(
-                loop(
-                    video, args.frames, paced=paced, one_thread=one_thread, group=group, decoder_threads=decoder_threads
-                ),
-                3,
-            )
-        )
+        paced, one_thread, group, decoder_threads = (int(value) for value in args.one[1:])
+        ms = loop(
+            Path(args.one[0]), args.frames, paced=bool(paced), one_thread=bool(one_thread), group=group,
+            decoder_threads=decoder_threads,
+        )  # fmt: skip
+        print(round(ms, 3))
         return 0
     variants = {  # name: (paced, one thread, group, FFmpeg's decoder threads: 0 = OpenCV's default, one a core)
         "paced_opencv_pool": (True, False, 1, 0),
@@ -93,14 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         for scene, video in videos.items():
             for name, (paced, one_thread, group, decoder_threads) in variants.items():
                 command = [sys.executable, "-m", "bench.decode_paced", "--frames", str(args.frames)]
-                command += [
-                    "--one",
-                    str(video),
-                    str(int(paced)),
-                    str(int(one_thread)),
-                    str(group),
-                    str(decoder_threads),
-                ]
+                command += ["--one", str(video), *(str(int(v)) for v in (paced, one_thread, group, decoder_threads))]
                 done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
                 out.setdefault(scene, {})[name] = float(done.stdout.strip().splitlines()[-1])
     print(json.dumps({"fps": FPS, "frames": args.frames, "cpu_ms_per_frame": out}, indent=2))

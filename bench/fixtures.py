@@ -20,6 +20,7 @@ CLIP = "short_hamilton_clip.mp4"
 # The old script's settings, given to both the loop and the replay
 DOWNSCALE = 0.5
 MODEL = "hog"
+HOG_INPUT = "colour"  # the old script's HOG looks at the frame's colours (the pipeline's default is grey)
 THRESHOLD = 0.6
 REGISTER_TIMEOUT_S = 120.0
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.fixtures import DOWNSCALE, MODEL, REPO, THRESHOLD, stop, supervisor_env
+from bench.fixtures import DOWNSCALE, HOG_INPUT, MODEL, REPO, THRESHOLD, stop, supervisor_env
 from bench.soak import sample
 
 SAMPLE_EVERY_S = 0.2
@@ -30,7 +30,7 @@ def replay_command(
     workers: int | None,
     detect_fps: float | None = 0.0,
     detector: str | None = None,
-    hog_input: str | None = "colour",
+    hog_input: str | None = HOG_INPUT,
 ) -> list[str]:
     """The replay with the loop's settings spelled out (downscale, model, threshold, every frame detected, HOG
     on colour), whatever the store holds; `detect_fps` None leaves the default rate, `detector` another
@@ -76,7 +76,7 @@ def run_replay(
     timeout_s: float = TIMEOUT_S,
     detect_fps: float | None = 0.0,
     detector: str | None = None,
-    hog_input: str | None = "colour",
+    hog_input: str | None = HOG_INPUT,
     env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The replay's own JSON report, plus `sampled_peak_rss_mb`, `sampled_processes` and `wall_s`.
