@@ -75,7 +75,13 @@ def pid_alive(pid: int) -> bool:
 
 
 def remove_leftovers() -> list[str]:
-    """Unlink segments of earlier runs whose supervisor is dead; returns their names."""
+    """Unlink segments of earlier runs whose supervisor is dead; returns their names.
+
+    A live owner keeps its segments: one whose command line names facegate, and any process that still
+    maps the segment (a pipeline run inside another program, as the tests run it: its command line is
+    pytest's, and unlinking its rings under it made its detect workers lose every frame of a camera
+    they had not yet attached to). A live pid that neither names facegate nor maps the segment is a
+    dead run's pid taken by another program."""
     removed: list[str] = []
     if not SHM_DIR.is_dir():
         return removed
@@ -83,7 +89,8 @@ def remove_leftovers() -> list[str]:
         pid_text = path.name[len(PREFIX) :].split("-", 1)[0]
         if not pid_text.isdigit() or int(pid_text) == os.getpid():
             continue
-        if pid_alive(int(pid_text)) and _is_facegate(int(pid_text)):
+        pid = int(pid_text)
+        if pid_alive(pid) and (_is_facegate(pid) or _maps(pid, path)):
             continue
         try:
             path.unlink()
@@ -91,6 +98,15 @@ def remove_leftovers() -> list[str]:
         except OSError as exc:
             log.warning("cannot remove leftover segment %s: %s", path.name, exc)
     return removed
+
+
+def _maps(pid: int, path: Path) -> bool:
+    """Whether process `pid` has the file at `path` mapped (its /proc maps; unreadable: assume it does)."""
+    try:
+        maps = Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return True
+    return f" {path}\n" in maps
 
 
 def _is_facegate(pid: int) -> bool:

@@ -238,6 +238,38 @@ def test_a_starting_run_sweeps_the_segments_of_dead_runs_only(tmp_path: Path, mo
         live.wait(timeout=30)
 
 
+def test_a_live_program_that_maps_its_segment_keeps_it_whatever_its_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pipeline run inside another program (pytest-xdist titles its workers `[pytest-xdist running] <test>`)
+    keeps its rings while it maps them: another run starting must not unlink them (it did, and that run's
+    detect workers lost every frame of a camera they had not attached to yet). A live pid that maps nothing
+    of its segments is a dead run's pid taken by another program: those go."""
+    mapping = (  # waits (at most 30 s) for the segment named after its own pid, maps it, says so
+        "import mmap, os, sys, time\n"
+        "for _ in range(3000):\n    if os.path.exists(sys.argv[1]): break\n    time.sleep(0.01)\n"
+        "f = open(sys.argv[1], 'r+b'); m = mmap.mmap(f.fileno(), 0); print('mapped', flush=True); time.sleep(60)"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", mapping, str(tmp_path / "placeholder")], stdout=subprocess.PIPE, text=True
+    )
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        kept, taken = f"facegate-{holder.pid}-cam0-1", f"facegate-{stranger.pid}-cam0-1"
+        for name in (kept, taken):
+            (tmp_path / name).write_bytes(b"x" * 4096)
+        (tmp_path / "placeholder").symlink_to(tmp_path / kept)
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "mapped"
+        assert b"facegate" not in Path(f"/proc/{holder.pid}/cmdline").read_bytes()
+        monkeypatch.setattr(shm, "SHM_DIR", tmp_path)
+        assert shm.remove_leftovers() == [taken]
+        assert (tmp_path / kept).exists() and not (tmp_path / taken).exists()
+    finally:
+        for child in (holder, stranger):
+            child.kill()
+            child.wait(timeout=30)
+
+
 def test_re_checks_back_off_while_they_agree_and_start_over_when_one_does_not() -> None:
     recheck = Recheck(named_s=2.0, unknown_s=0.2, max_s=5.0)
     track = Track(1, (10, 110, 110, 10), 0.0, 0.0, hint_row=0)
